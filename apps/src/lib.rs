@@ -1,0 +1,1 @@
+//! Spindle apps (work in progress).

@@ -1,0 +1,1 @@
+//! Spindle facade.
