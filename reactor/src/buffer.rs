@@ -232,10 +232,7 @@ mod tests {
             let before = out.len();
             let f = out.flush_to(&mut sink).unwrap();
             assert_eq!(before - out.len(), f.bytes);
-            assert_eq!(
-                sink.room, 0,
-                "stopped only when the sink was full or the buffer empty"
-            );
+            assert!(sink.room == 0 || out.is_empty(), "stopped early");
             sink.room = 10_000;
         }
         assert_eq!(sink.data, expect);
