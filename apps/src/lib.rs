@@ -1,1 +1,24 @@
-//! Spindle apps (work in progress).
+//! Spindle's bundled apps — protocol plugins on the reactor — and the `spindle` command line.
+//!
+//! # Layout
+//!
+//! | module | job |
+//! |---|---|
+//! | [`echo`] | the echo server and client of Twisted's echo example |
+//! | [`bench`] | load generators: `spindle bench echo` |
+//! | [`cli`] | argument parsing and the subcommands of `spindle` |
+//! | [`logger`] | the stderr logger the binary installs (`--trace`, `SPINDLE_LOG`) |
+//!
+//! Each app keeps its domain logic free of IO and glues it to the reactor with a thin
+//! [`Protocol`](spindle_reactor::Protocol) implementation.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod bench;
+pub mod cli;
+pub mod echo;
+pub mod logger;

@@ -37,8 +37,8 @@ use std::time::{Duration, Instant};
 
 use crate::timer::TimerQueue;
 use crate::{
-    Address, ClientFactory, ConnId, ConnectorId, DisconnectReason, Error, Factory, ListeningPort,
-    Protocol, ProtocolResult, ReactorTcp, TimerId, Transport,
+    Address, ClientFactory, ConnId, Connector, ConnectorId, DisconnectReason, Error, Factory,
+    ListeningPort, Protocol, ProtocolResult, ReactorTcp, TimerId, Transport,
 };
 
 /// A fake clock: starts at the real "now" and moves only by [`advance`](Self::advance).
@@ -312,6 +312,17 @@ impl Transport for StringTransport {
     fn buffered_of(&self, id: ConnId) -> Option<usize> {
         (!self.gone.contains(&id)).then_some(0)
     }
+}
+
+/// A [`Connector`] for calling a [`ClientFactory`]'s callbacks directly in a test; inspect
+/// what the callback asked for with `retry()` and `stop_reactor_requested()`.
+pub fn connector() -> Connector {
+    let addr: SocketAddr = ([127, 0, 0, 1], 8888).into();
+    Connector::new(
+        ConnectorId { index: 0, gen: 0 },
+        addr.into(),
+        Instant::now(),
+    )
 }
 
 /// A reactor stand-in that records `listen_tcp` and `connect_tcp` calls (Twisted's
