@@ -239,7 +239,7 @@ fn run_echo_client(mut args: Args) -> Result<i32, UsageError> {
 }
 
 fn run_bench(mut args: Args) -> Result<i32, UsageError> {
-    if !args.items.first().is_some_and(|a| a == "echo") {
+    if args.items.first().is_none_or(|a| a != "echo") {
         return Err(UsageError("bench: expected `echo`".into()));
     }
     args.items.remove(0);

@@ -1016,6 +1016,22 @@ impl Reactor {
         self.core.write_to(id, data)
     }
 
+    /// Bytes queued on connection `id` and not yet written; `None` if it is gone.
+    pub fn buffered_of(&self, id: ConnId) -> Option<usize> {
+        self.core
+            .live(id)
+            .and_then(|i| self.core.conn(i))
+            .map(|c| c.out.len())
+    }
+
+    /// Whether reading of connection `id` is paused; `None` if it is gone.
+    pub fn is_reading_paused_of(&self, id: ConnId) -> Option<bool> {
+        self.core
+            .live(id)
+            .and_then(|i| self.core.conn(i))
+            .map(|c| c.read_paused)
+    }
+
     /// Flushes then closes connection `id`.
     pub fn lose_connection_of(&mut self, id: ConnId) -> bool {
         match self.core.live(id) {
