@@ -1,10 +1,9 @@
-//! Twisted's echo client: a client protocol that sends "hello boy!" on connect, prints the
-//! reply and hangs up, and a `ClientFactory` that hears how the attempt or the connection ended
-//! and stops the reactor through its `Connector`. It exits non-zero if it could not connect.
+//! Twisted's echo client: a protocol that sends "hello boy!" on connect, prints the reply and
+//! hangs up, and a `ClientFactory` that hears how the attempt or the connection ended and stops
+//! the reactor through its `Connector`; the exit status is 1 if it could not connect.
 //!
-//! Run it with the server up: `cargo run --example echo_server` in one terminal, then
-//! `cargo run --example echo_client` in another. Without the server it prints
-//! `Connection failed - goodbye!` and exits with status 1.
+//! Run it: `cargo run --example echo_server` in one terminal, then
+//! `cargo run --example echo_client` in another (without the server: `Connection failed`).
 
 use std::cell::Cell;
 use std::io;

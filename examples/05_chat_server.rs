@@ -29,8 +29,9 @@ impl Room {
     /// connections: it never calls into their protocols, so holding the `RefCell` borrow across
     /// it is safe.
     fn broadcast(&self, from: ConnId, line: &str, tx: &mut dyn Transport) {
+        let line = format!("{line}\r\n");
         for &id in self.users.keys().filter(|&&id| id != from) {
-            tx.write_to(id, format!("{line}\r\n").as_bytes());
+            tx.write_to(id, line.as_bytes());
         }
     }
 }
@@ -62,7 +63,13 @@ impl Chat {
         } else if room.users.values().any(|n| n == name) {
             tx.write(b"Name taken, please choose another.\r\n");
         } else {
-            tx.write(format!("Welcome, {name}! ({} others here)\r\n", room.users.len()).as_bytes());
+            let here: Vec<&str> = room.users.values().map(String::as_str).collect();
+            let here = if here.is_empty() {
+                "nobody else yet".to_string()
+            } else {
+                here.join(", ")
+            };
+            tx.write(format!("Welcome, {name}! Here: {here}\r\n").as_bytes());
             room.broadcast(tx.id(), &format!("* {name} has joined"), tx);
             room.users.insert(tx.id(), name.to_string());
             self.name = Some(name.to_string());

@@ -1,9 +1,8 @@
-//! Time as an event: `call_later` (a `DelayedCall` can be cancelled or reset before it fires), a
-//! `LoopingCall` that ticks every 200 ms and stops itself after 5 ticks, then stops the reactor.
-//! Protocols have timers too: with `--serve`, an echo server on 127.0.0.1:8892 closes any
-//! connection idle for 10 s, pushing its timer back on each `data_received`.
+//! Time as an event: `call_later` (a `DelayedCall` cancelled, one reset), a `LoopingCall` that
+//! ticks every 200 ms and stops itself (and the reactor) after 5 ticks; and a protocol timer:
+//! with `--serve`, an echo server on 127.0.0.1:8892 that closes a connection idle for 10 s.
 //!
-//! Run it: `cargo run --example delayed_calls` (ends by itself after about a second), or
+//! Run it: `cargo run --example delayed_calls` (ends by itself after a second), or
 //! `cargo run --example delayed_calls -- --serve`, then `nc 127.0.0.1 8892` and stop typing.
 
 use std::cell::Cell;
@@ -64,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A call due at 200 ms, pushed back at 100 ms to 500 ms from then: it runs at 600 ms.
     let moved = reactor.call_later(Duration::from_millis(200), move |r| {
-        println!("[{:4} ms] the reset call fired (first due at 200 ms)", at(r));
+        println!("[{:4} ms] reset call fired (first due at 200 ms)", at(r));
     });
     reactor.call_later(Duration::from_millis(100), move |r| {
         println!("[{:4} ms] call_later fired", at(r));
@@ -85,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 me.stop(r);
             }
             if serve {
-                println!("[{:4} ms] looping call done; still serving (Ctrl-C to stop)", at(r));
+                println!("[{:4} ms] looping call done; serving until Ctrl-C", at(r));
             } else {
                 println!("[{:4} ms] looping call done: stopping the reactor", at(r));
                 r.stop();

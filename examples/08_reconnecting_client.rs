@@ -1,11 +1,9 @@
-//! A client that survives its server going away: `ReconnectingClientFactory` wraps a plain
-//! client factory and, when an attempt fails or a connection is lost, tries again after a
-//! delay that grows (capped, with jitter) with each consecutive failure, up to a retry limit.
-//! The client sends `ping N` every second and prints what comes back.
+//! Surviving a server that goes away: `ReconnectingClientFactory` wraps a client factory and
+//! retries failed or lost connections after a delay that grows (capped, jittered) with each
+//! consecutive failure. The client sends `ping N` every second and prints the echo.
 //!
-//! Run it: `cargo run --example reconnecting_client`, and start and stop
-//! `cargo run --example echo_server` in another terminal to watch it back off and reconnect.
-//! After 4 failed attempts in a row it gives up and exits.
+//! Run it: `cargo run --example reconnecting_client`; start and stop `cargo run --example
+//! echo_server` elsewhere to watch it reconnect. After 4 failed retries in a row it exits.
 
 use std::io;
 use std::time::Duration;
@@ -119,7 +117,7 @@ impl<F: ClientFactory> ClientFactory for ReportRetries<F> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Delays grow by a factor of e from 0.5 s: about 1.4 s, 3.7 s, then the 5 s cap. A
-    // successful connection resets them; 4 consecutive failures end it.
+    // successful connection resets them; a 4th failed retry in a row ends it.
     let reconnecting = ReconnectingClientFactory::new(PingFactory)
         .with_initial_delay(Duration::from_millis(500))
         .with_max_delay(Duration::from_secs(5))

@@ -31,7 +31,7 @@ enum Outcome {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = match std::env::args().nth(1) {
-        Some(arg) => arg.parse()?,
+        Some(arg) => arg.parse().map_err(|e| format!("bad port {arg:?}: {e}"))?,
         None => 9000,
     };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));

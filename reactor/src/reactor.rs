@@ -1067,12 +1067,17 @@ impl Reactor {
             .schedule(at, TimerTarget::Repeat { interval, f })
     }
 
+    /// Cancels a timer, also one that is firing (a looping call stopping itself).
     fn cancel_timer(&mut self, id: TimerId) -> bool {
-        self.core.timers.cancel(id).is_some()
+        let known = self.core.timers.contains(id);
+        self.core.timers.cancel(id);
+        known
     }
 
+    /// True while scheduled, or firing for a looping call (one-shot calls release their slot
+    /// before running, so a delayed call is no longer active inside itself, as in Twisted).
     fn timer_active(&self, id: TimerId) -> bool {
-        self.core.timers.is_active(id)
+        self.core.timers.contains(id)
     }
 
     fn run_timers(&mut self) {

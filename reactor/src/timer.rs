@@ -97,6 +97,11 @@ impl<T> TimerQueue<T> {
         self.slot(id).is_some_and(|s| s.target.is_some())
     }
 
+    /// True while `id` is scheduled or firing (a looping call inside its own callback).
+    pub(crate) fn contains(&self, id: TimerId) -> bool {
+        self.slot(id).is_some()
+    }
+
     /// Cancels `id`; returns its payload if it was scheduled. Cancelling a timer that is firing
     /// (a looping call stopping itself) stops it from being rearmed.
     pub(crate) fn cancel(&mut self, id: TimerId) -> Option<T> {
