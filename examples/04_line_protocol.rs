@@ -104,3 +104,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     reactor.run()?;
     Ok(())
 }
+
+/// The protocol tested without a socket: a `StringTransport` records what it writes, and input
+/// is fed whole, one byte at a time and split at every offset — the lines must not change.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spindle::reactor::testing::StringTransport;
+    use std::time::Duration;
+
+    fn session(chunks: &[&[u8]]) -> (String, bool) {
+        let mut tx = StringTransport::new();
+        let mut p = Commands::new();
+        p.connection_made(&mut tx).unwrap();
+        tx.clear();
+        for chunk in chunks {
+            p.data_received(chunk, &mut tx).unwrap();
+        }
+        (
+            String::from_utf8(tx.written().to_vec()).unwrap(),
+            tx.is_disconnecting(),
+        )
+    }
+
+    #[test]
+    fn commands_answer_the_same_however_the_input_is_cut() {
+        let input = b"upper hello\nREVERSE abc\r\nnope\n\nQUIT\nUPPER ignored\n";
+        let expected = "HELLO\r\ncba\r\nERR unknown command\r\nBYE\r\n";
+        assert_eq!(session(&[input]), (expected.to_string(), true));
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(session(&bytes), (expected.to_string(), true));
+        for at in 0..=input.len() {
+            let (a, b) = input.split_at(at);
+            assert_eq!(
+                session(&[a, b]),
+                (expected.to_string(), true),
+                "split at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_over_long_line_gets_an_error_and_a_hang_up() {
+        let long = vec![b'x'; MAX_LINE + 10];
+        let (out, closing) = session(&[&long]);
+        assert!(out.starts_with("ERR line length"), "{out}");
+        assert!(closing);
+    }
+
+    #[test]
+    fn time_comes_from_the_transports_clock() {
+        let mut tx = StringTransport::new();
+        let mut p = Commands::new();
+        p.connection_made(&mut tx).unwrap();
+        tx.clear();
+        tx.clock().advance(Duration::from_millis(1500));
+        p.data_received(b"TIME\n", &mut tx).unwrap();
+        assert_eq!(tx.written(), b"1.500 s since you connected\r\n");
+    }
+}
