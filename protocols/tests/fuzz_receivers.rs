@@ -102,53 +102,24 @@ trait Receiver {
     fn buffered(&self) -> usize;
 }
 
-impl Receiver for LineReceiver {
-    fn feed(&mut self, data: &[u8]) {
-        LineReceiver::feed(self, data)
-    }
-    fn next(&mut self) -> Option<Result<String, String>> {
-        Some(
-            self.next_event()?
-                .map(|e| format!("{e:?}"))
-                .map_err(|e| e.to_string()),
-        )
-    }
-    fn buffered(&self) -> usize {
-        LineReceiver::buffered(self)
-    }
+/// The three receivers share the same pull API; one impl serves all.
+macro_rules! receiver {
+    ($($t:ty),*) => {$(
+        impl Receiver for $t {
+            fn feed(&mut self, data: &[u8]) {
+                <$t>::feed(self, data)
+            }
+            fn next(&mut self) -> Option<Result<String, String>> {
+                Some(self.next_event()?.map(|e| format!("{e:?}")).map_err(|e| e.to_string()))
+            }
+            fn buffered(&self) -> usize {
+                <$t>::buffered(self)
+            }
+        }
+    )*};
 }
 
-impl Receiver for NetstringReceiver {
-    fn feed(&mut self, data: &[u8]) {
-        NetstringReceiver::feed(self, data)
-    }
-    fn next(&mut self) -> Option<Result<String, String>> {
-        Some(
-            self.next_event()?
-                .map(|e| format!("{e:?}"))
-                .map_err(|e| e.to_string()),
-        )
-    }
-    fn buffered(&self) -> usize {
-        NetstringReceiver::buffered(self)
-    }
-}
-
-impl Receiver for IntPrefixedReceiver {
-    fn feed(&mut self, data: &[u8]) {
-        IntPrefixedReceiver::feed(self, data)
-    }
-    fn next(&mut self) -> Option<Result<String, String>> {
-        Some(
-            self.next_event()?
-                .map(|e| format!("{e:?}"))
-                .map_err(|e| e.to_string()),
-        )
-    }
-    fn buffered(&self) -> usize {
-        IntPrefixedReceiver::buffered(self)
-    }
-}
+receiver!(LineReceiver, NetstringReceiver, IntPrefixedReceiver);
 
 /// Feeds `parts` into `rx` and collects events up to the first error, checking the buffer
 /// bound after every feed.
