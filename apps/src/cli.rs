@@ -5,7 +5,7 @@
 //! spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
 //! spindle echo-client [--host 127.0.0.1] [--port 8888] [--message "hello boy!"]
 //! spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
-//!                    [--seconds 5] [--rounds 3] [--vs HOST:PORT]
+//!                    [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
 //! ```
 //!
 //! `--trace` (or `SPINDLE_TRACE=1`) prints every reactor event as it happens; `SPINDLE_LOG`
@@ -30,8 +30,9 @@ usage:
   spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
   spindle echo-client [--host 127.0.0.1] [--port 8888] [--message \"hello boy!\"]
   spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
-                     [--seconds 5] [--rounds 3] [--vs HOST:PORT]
+                     [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
 
+--pid/--vs-pid name the servers' processes so their CPU time per round trip is measured too.
 --trace (or SPINDLE_TRACE=1) prints every reactor event; SPINDLE_LOG=debug|info|warn|error
 sets the log level.
 ";
@@ -245,6 +246,8 @@ fn run_bench(mut args: Args) -> Result<i32, UsageError> {
     args.items.remove(0);
     let addr: Option<String> = args.value("--addr")?;
     let vs: Option<String> = args.value("--vs")?;
+    let pid: Option<u32> = args.value("--pid")?.and_then(|p| p.parse().ok());
+    let vs_pid: Option<u32> = args.value("--vs-pid")?.and_then(|p| p.parse().ok());
     let defaults = bench::echo::EchoBench::default();
     let config = bench::echo::EchoBench {
         conns: args.parsed("--conns", defaults.conns)?,
@@ -256,15 +259,16 @@ fn run_bench(mut args: Args) -> Result<i32, UsageError> {
     args.finish()?;
     let addr = addr.unwrap_or_else(|| format!("127.0.0.1:{}", echo::DEFAULT_PORT));
     let mut targets = Vec::new();
-    for a in std::iter::once(addr).chain(vs) {
+    for (a, p) in std::iter::once((addr, pid)).chain(vs.map(|v| (v, vs_pid))) {
         match spindle_reactor::resolve(a.as_str()) {
-            Ok(sa) => targets.push(sa),
+            Ok(sa) => targets.push((sa, p)),
             Err(e) => return Ok(fail(e)),
         }
     }
     match bench::echo::run(&targets, &config) {
         Ok(results) => {
-            print!("{}", bench::echo::report(&targets, &config, &results));
+            let addrs: Vec<SocketAddr> = targets.iter().map(|(a, _)| *a).collect();
+            print!("{}", bench::echo::report(&addrs, &config, &results));
             Ok(0)
         }
         Err(e) => Ok(fail(e)),

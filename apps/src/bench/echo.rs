@@ -57,6 +57,25 @@ pub struct EchoResult {
     pub p99_us: u32,
     /// Connection failures or unexpected closes.
     pub errors: u64,
+    /// The server's CPU use while measuring, in % of one core (when its pid was given).
+    pub server_cpu_pct: Option<f64>,
+    /// The server's CPU time per round trip, in microseconds (when its pid was given): what a
+    /// round trip costs the server even when the load generator is what limits the rate.
+    pub cpu_us_per_rt: Option<f64>,
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU time of process `pid` so far, in clock ticks (all its threads).
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces: fields are counted after its closing parenthesis.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 #[derive(Default)]
@@ -67,6 +86,7 @@ struct Stats {
     latencies: Vec<u32>,
     errors: u64,
     connected: usize,
+    cpu_ticks: Option<u64>,
 }
 
 struct LoadConn {
@@ -139,8 +159,9 @@ impl ClientFactory for LoadFactory {
     }
 }
 
-/// Runs one round against `addr`: connect, warm up, measure, stop.
-fn round(addr: SocketAddr, bench: &EchoBench) -> Result<(Stats, f64), String> {
+/// Runs one round against `addr`: connect, warm up, measure, stop. With the server's `pid`,
+/// also measures the CPU time it used while measuring.
+fn round(addr: SocketAddr, pid: Option<u32>, bench: &EchoBench) -> Result<(Stats, f64), String> {
     let mut reactor = Reactor::new().map_err(|e| e.to_string())?;
     let stats = Rc::new(RefCell::new(Stats::default()));
     let message = Rc::new(vec![b'x'; bench.size.max(1)]);
@@ -161,14 +182,21 @@ fn round(addr: SocketAddr, bench: &EchoBench) -> Result<(Stats, f64), String> {
     {
         let (stats, started) = (stats.clone(), started.clone());
         reactor.call_later(warmup, move |_r| {
-            stats.borrow_mut().measuring = true;
+            let mut stats = stats.borrow_mut();
+            stats.measuring = true;
+            stats.cpu_ticks = pid.and_then(cpu_ticks);
             *started.borrow_mut() = Some(Instant::now());
         });
     }
     {
         let (stats, started, elapsed) = (stats.clone(), started.clone(), elapsed.clone());
         reactor.call_later(warmup + measure, move |r| {
-            stats.borrow_mut().measuring = false;
+            let mut stats = stats.borrow_mut();
+            stats.measuring = false;
+            stats.cpu_ticks = match (stats.cpu_ticks, pid.and_then(cpu_ticks)) {
+                (Some(before), Some(after)) => Some(after.saturating_sub(before)),
+                _ => None,
+            };
             if let Some(t) = *started.borrow() {
                 *elapsed.borrow_mut() = t.elapsed().as_secs_f64();
             }
@@ -191,29 +219,40 @@ fn round(addr: SocketAddr, bench: &EchoBench) -> Result<(Stats, f64), String> {
 fn summarize(rounds: Vec<(Stats, f64)>) -> EchoResult {
     let mut total = Stats::default();
     let mut secs = 0.0;
+    let mut ticks = Some(0u64);
     for (s, t) in rounds {
         total.round_trips += s.round_trips;
         total.bytes += s.bytes;
         total.errors += s.errors;
         total.latencies.extend(s.latencies);
+        ticks = ticks.zip(s.cpu_ticks).map(|(a, b)| a + b);
         secs += t;
     }
     let secs = if secs > 0.0 { secs } else { 1.0 };
+    let cpu_secs = ticks.map(|t| t as f64 / USER_HZ);
     EchoResult {
         rt_per_s: total.round_trips as f64 / secs,
         mb_per_s: total.bytes as f64 / secs / 1e6,
         p50_us: super::percentile(&mut total.latencies, 50.0),
         p99_us: super::percentile(&mut total.latencies, 99.0),
         errors: total.errors,
+        server_cpu_pct: cpu_secs.map(|c| 100.0 * c / secs),
+        cpu_us_per_rt: cpu_secs
+            .filter(|_| total.round_trips > 0)
+            .map(|c| c * 1e6 / total.round_trips as f64),
     }
 }
 
-/// Measures `targets` (one or two), alternating round by round; returns one result per target.
-pub fn run(targets: &[SocketAddr], bench: &EchoBench) -> Result<Vec<EchoResult>, String> {
+/// Measures `targets` (one or two, each with its server's pid if known), alternating round by
+/// round; returns one result per target.
+pub fn run(
+    targets: &[(SocketAddr, Option<u32>)],
+    bench: &EchoBench,
+) -> Result<Vec<EchoResult>, String> {
     let mut per_target: Vec<Vec<(Stats, f64)>> = targets.iter().map(|_| Vec::new()).collect();
     for r in 0..bench.rounds.max(1) {
-        for (i, addr) in targets.iter().enumerate() {
-            let (stats, secs) = round(*addr, bench)?;
+        for (i, (addr, pid)) in targets.iter().enumerate() {
+            let (stats, secs) = round(*addr, *pid, bench)?;
             eprintln!(
                 "  round {}/{} {addr}: {:.0} rt/s",
                 r + 1,
@@ -230,33 +269,45 @@ pub fn run(targets: &[SocketAddr], bench: &EchoBench) -> Result<Vec<EchoResult>,
 
 /// Formats results as the table `spindle bench echo` prints.
 pub fn report(targets: &[SocketAddr], bench: &EchoBench, results: &[EchoResult]) -> String {
+    let names: Vec<String> = targets.iter().map(|a| a.to_string()).collect();
     let mut out = format!(
         "echo benchmark: {} conns × {} B, depth {}, {} rounds × {:.1} s\n",
         bench.conns, bench.size, bench.depth, bench.rounds, bench.seconds
     );
     out.push_str(&format!(
-        "{:<22} {:>12} {:>9} {:>9} {:>9} {:>7}\n",
-        "server", "rt/s", "MB/s", "p50 µs", "p99 µs", "errors"
+        "{:<22} {:>12} {:>9} {:>9} {:>9} {:>7} {:>9} {:>10}\n",
+        "server", "rt/s", "MB/s", "p50 µs", "p99 µs", "errors", "srv CPU", "CPU µs/rt"
     ));
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("-".to_string(), |v| format!("{v:.digits$}"));
     for (addr, r) in targets.iter().zip(results) {
         out.push_str(&format!(
-            "{:<22} {:>12.0} {:>9.2} {:>9} {:>9} {:>7}\n",
+            "{:<22} {:>12.0} {:>9.2} {:>9} {:>9} {:>7} {:>8}% {:>10}\n",
             addr.to_string(),
             r.rt_per_s,
             r.mb_per_s,
             r.p50_us,
             r.p99_us,
-            r.errors
+            r.errors,
+            opt(r.server_cpu_pct, 0),
+            opt(r.cpu_us_per_rt, 2),
         ));
     }
-    if let (Some(a), Some(b)) = (results.first(), results.get(1)) {
+    if let (Some(a), Some(b), [first, second]) = (results.first(), results.get(1), &names[..]) {
         if b.rt_per_s > 0.0 {
             out.push_str(&format!(
-                "ratio {} / {}: {:.2}×\n",
-                targets.first().map(|a| a.to_string()).unwrap_or_default(),
-                targets.get(1).map(|a| a.to_string()).unwrap_or_default(),
+                "ratio {first} / {second}: {:.2}×\n",
                 a.rt_per_s / b.rt_per_s
             ));
+        }
+        if let (Some(ca), Some(cb)) = (a.cpu_us_per_rt, b.cpu_us_per_rt) {
+            if ca > 0.0 {
+                out.push_str(&format!(
+                    "cpu efficiency {first} / {second}: {:.2}× (server CPU per round trip, \
+                     {second} ÷ {first})\n",
+                    cb / ca
+                ));
+            }
         }
     }
     out
