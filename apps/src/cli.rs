@@ -4,6 +4,7 @@
 //! spindle [--trace]                      run every bundled app on its default port
 //! spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
 //! spindle echo-client [--host 127.0.0.1] [--port 8888] [--message "hello boy!"]
+//! spindle kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS] [--<directive> VALUE…]
 //! spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
 //!                    [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
 //! ```
@@ -20,6 +21,7 @@ use spindle_reactor::{Pool, Reactor, ReactorConfig};
 
 use crate::bench;
 use crate::echo;
+use crate::kv;
 use crate::logger;
 
 const USAGE: &str = "\
@@ -29,6 +31,8 @@ usage:
   spindle [--trace]                       run every bundled app on its default port
   spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
   spindle echo-client [--host 127.0.0.1] [--port 8888] [--message \"hello boy!\"]
+  spindle [--trace] kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS]
+                     [--databases 16] [--<any redis.conf directive> VALUE…]
   spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
                      [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
 
@@ -119,6 +123,7 @@ pub fn main(args: Vec<String>) -> i32 {
         None => run_all(args),
         Some("echo") => run_echo(args),
         Some("echo-client") => run_echo_client(args),
+        Some("kv") => run_kv(args),
         Some("bench") => run_bench(args),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
     };
@@ -207,6 +212,21 @@ fn run_echo(mut args: Args) -> Result<i32, UsageError> {
         }
         Err(e) => Ok(fail(e)),
     }
+}
+
+/// `spindle kv`: the Redis-compatible store, configured like redis-server.
+fn run_kv(args: Args) -> Result<i32, UsageError> {
+    let config = kv::config::Config::from_args(&args.items).map_err(UsageError)?;
+    let mut reactor = match Reactor::new() {
+        Ok(r) => r,
+        Err(e) => return Ok(fail(e)),
+    };
+    let addr = SocketAddr::new(config.bind, config.port);
+    match kv::server::listen(&mut reactor, addr, config) {
+        Ok((port, _)) => println!("kv listening on {}", port.address()),
+        Err(e) => return Ok(fail(e)),
+    }
+    Ok(serve(reactor))
 }
 
 fn run_echo_client(mut args: Args) -> Result<i32, UsageError> {

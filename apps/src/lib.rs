@@ -5,6 +5,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`echo`] | the echo server and client of Twisted's echo example |
+//! | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
 //! | [`bench`] | load generators: `spindle bench echo` |
 //! | [`cli`] | argument parsing and the subcommands of `spindle` |
 //! | [`logger`] | the stderr logger the binary installs (`--trace`, `SPINDLE_LOG`) |
@@ -21,4 +22,5 @@
 pub mod bench;
 pub mod cli;
 pub mod echo;
+pub mod kv;
 pub mod logger;

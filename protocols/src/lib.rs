@@ -18,6 +18,9 @@
 //!   [`IntPrefixedReceiver`](int_prefixed::IntPrefixedReceiver): payloads
 //!   behind a 1-, 2- or 4-byte big-endian length; Twisted's
 //!   `Int8StringReceiver`, `Int16StringReceiver` and `Int32StringReceiver`.
+//! - [`amqp`] — AMQP 0-9-1 as RabbitMQ speaks it: frames, the 66 methods (generated from the
+//!   spec), field tables and content assembly, for clients and servers.
+//! - [`resp`] — Redis's RESP2/RESP3: [`RequestDecoder`](resp::RequestDecoder) and [`ReplyWriter`](resp::ReplyWriter) for servers, [`decode_frame`](resp::decode_frame) and [`Frame`](resp::Frame) for clients.
 //!
 //! # Conventions
 //!
@@ -60,9 +63,11 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod amqp;
 pub mod int_prefixed;
 pub mod lines;
 pub mod netstring;
+pub mod resp;
 
 #[cfg(test)]
 mod testutil;

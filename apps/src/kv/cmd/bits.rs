@@ -1,0 +1,549 @@
+//! Bit commands on strings: SETBIT GETBIT BITCOUNT BITOP BITPOS BITFIELD BITFIELD_RO.
+//!
+//! Bits are numbered as Redis numbers them: bit 0 is the most significant bit of byte 0.
+//! Every offset a client gives is checked against `proto-max-bulk-len` (512 MB by default, so
+//! at most 2^32-1 bits) before anything is allocated.
+
+use bytes::Bytes;
+
+use super::{int_arg, is, string_bytes, CmdError, CmdResult, Ctx};
+use crate::kv::str::Str;
+use crate::kv::value::Value;
+
+fn arg(args: &[Bytes], i: usize) -> &[u8] {
+    args.get(i).map_or(&[][..], |b| b)
+}
+
+const OFFSET_ERR: &str = "bit offset is not an integer or out of range";
+
+/// Parses a bit offset (`#n` means `n * bits` when `hash_bits` is given), refusing offsets
+/// whose byte lies beyond `max_bytes`.
+fn offset_arg(b: &[u8], hash_bits: Option<u32>, max_bytes: usize) -> Result<u64, CmdError> {
+    let (digits, mul) = match (hash_bits, b.split_first()) {
+        (Some(bits), Some((b'#', rest))) => (rest, i64::from(bits)),
+        _ => (b, 1),
+    };
+    let n = int_arg(digits).map_err(|_| CmdError::err(OFFSET_ERR))?;
+    let n = n.checked_mul(mul).ok_or_else(|| CmdError::err(OFFSET_ERR))?;
+    if n < 0 || (n as u64 >> 3) >= max_bytes as u64 {
+        return Err(CmdError::err(OFFSET_ERR));
+    }
+    Ok(n as u64)
+}
+
+/// The mutable bytes of a string.
+fn str_bytes_mut(s: &mut Str) -> &mut [u8] {
+    match s {
+        Str::Inline(len, data) => data.get_mut(..*len as usize).unwrap_or_default(),
+        Str::Heap(b) => b,
+    }
+}
+
+/// Runs `f` on the string at `key`, grown with zero bytes to at least `min_len` bytes (created
+/// if missing). Keeps the key's TTL; counts one write.
+fn with_string_mut<R>(
+    ctx: &mut Ctx<'_, '_>,
+    key: &[u8],
+    min_len: usize,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Result<R, CmdError> {
+    let db = ctx.dbi();
+    let now = ctx.now;
+    let mut bytes = match ctx.db.entry(db, key, now) {
+        Some(e) => match &mut e.value {
+            // The common case: the string is long enough, change it in place.
+            Value::Str(s) if s.len() >= min_len => {
+                let r = f(str_bytes_mut(s));
+                ctx.db.dirty += 1;
+                return Ok(r);
+            }
+            v => string_bytes(v)?.into_owned(),
+        },
+        None => Vec::new(),
+    };
+    if bytes.len() < min_len {
+        bytes.resize(min_len, 0);
+    }
+    let r = f(&mut bytes);
+    ctx.db
+        .set(db, key, Value::Str(Str::new(&bytes)), true, now);
+    Ok(r)
+}
+
+/// The string at `key` for reading (`None` if missing), or WRONGTYPE.
+fn read_bytes(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<Vec<u8>>, CmdError> {
+    let db = ctx.dbi();
+    match ctx.db.read(db, key, ctx.now) {
+        Some(e) => Ok(Some(string_bytes(&e.value)?.into_owned())),
+        None => Ok(None),
+    }
+}
+
+fn get_bit(bytes: &[u8], bit: u64) -> u8 {
+    let byte = bytes.get((bit >> 3) as usize).copied().unwrap_or(0);
+    (byte >> (7 - (bit & 7))) & 1
+}
+
+/// `SETBIT key offset value`: replies the bit's previous value.
+pub fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let max = ctx.shared.config.proto_max_bulk_len;
+    let offset = offset_arg(arg(args, 2), None, max)?;
+    let on = match arg(args, 3) {
+        b"0" => false,
+        b"1" => true,
+        _ => return Err(CmdError::err("bit is not an integer or out of range")),
+    };
+    let byte = (offset >> 3) as usize;
+    let shift = 7 - (offset & 7) as u32;
+    let old = with_string_mut(ctx, arg(args, 1), byte + 1, |b| {
+        let slot = b.get_mut(byte);
+        let old = slot.as_ref().map_or(0, |v| (**v >> shift) & 1);
+        if let Some(v) = slot {
+            if on {
+                *v |= 1 << shift;
+            } else {
+                *v &= !(1 << shift);
+            }
+        }
+        old
+    })?;
+    ctx.out.int(i64::from(old));
+    Ok(())
+}
+
+/// `GETBIT key offset`
+pub fn getbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let max = ctx.shared.config.proto_max_bulk_len;
+    let offset = offset_arg(arg(args, 2), None, max)?;
+    let bit = read_bytes(ctx, arg(args, 1))?.map_or(0, |b| get_bit(&b, offset));
+    ctx.out.int(i64::from(bit));
+    Ok(())
+}
+
+/// A `start end [BYTE|BIT]` range resolved against a string of `len` bytes: the inclusive byte
+/// range and the masks of bits outside the range in its first and last byte (BIT mode).
+struct ByteRange {
+    start: usize,
+    end: usize,
+    first_mask: u8,
+    last_mask: u8,
+}
+
+/// Redis's normalisation for BITCOUNT/BITPOS: negative indexes count from the end, then clamp.
+/// `None` for an empty range.
+fn resolve_range(start: i64, end: i64, len: usize, bit_mode: bool) -> Option<ByteRange> {
+    let total = if bit_mode {
+        (len as i64).saturating_mul(8)
+    } else {
+        len as i64
+    };
+    let mut s = if start < 0 {
+        total.saturating_add(start)
+    } else {
+        start
+    };
+    let mut e = if end < 0 { total.saturating_add(end) } else { end };
+    s = s.max(0);
+    e = e.max(0);
+    if e >= total {
+        e = total - 1;
+    }
+    if s > e {
+        return None;
+    }
+    if bit_mode {
+        let first_mask = !((1u16 << (8 - (s & 7))) - 1) as u8;
+        let last_mask = ((1u16 << (7 - (e & 7))) - 1) as u8;
+        Some(ByteRange {
+            start: (s >> 3) as usize,
+            end: (e >> 3) as usize,
+            first_mask,
+            last_mask,
+        })
+    } else {
+        Some(ByteRange {
+            start: s as usize,
+            end: e as usize,
+            first_mask: 0,
+            last_mask: 0,
+        })
+    }
+}
+
+fn unit_arg(b: &[u8]) -> Result<bool, CmdError> {
+    if is(b, "bit") {
+        Ok(true)
+    } else if is(b, "byte") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// `BITCOUNT key [start end [BYTE | BIT]]`
+pub fn bitcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let range = match args.len() {
+        2 => None,
+        4 | 5 => {
+            let start = int_arg(arg(args, 2))?;
+            let end = int_arg(arg(args, 3))?;
+            let bit_mode = match args.get(4) {
+                Some(u) => unit_arg(u)?,
+                None => false,
+            };
+            Some((start, end, bit_mode))
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let Some(bytes) = read_bytes(ctx, arg(args, 1))? else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (start, end, bit_mode) = range.unwrap_or((0, -1, false));
+    let n = match resolve_range(start, end, bytes.len(), bit_mode) {
+        None => 0,
+        Some(r) => {
+            let slice = bytes.get(r.start..=r.end).unwrap_or_default();
+            let mut n: u64 = slice.iter().map(|b| u64::from(b.count_ones())).sum();
+            if let Some(first) = slice.first() {
+                n -= u64::from((first & r.first_mask).count_ones());
+            }
+            if let Some(last) = slice.last() {
+                n -= u64::from((last & r.last_mask).count_ones());
+            }
+            n
+        }
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// `BITPOS key bit [start [end [BYTE | BIT]]]`
+pub fn bitpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let bit = int_arg(arg(args, 2))?;
+    if bit != 0 && bit != 1 {
+        return Err(CmdError::err("The bit argument must be 1 or 0."));
+    }
+    let Some(bytes) = read_bytes(ctx, arg(args, 1))? else {
+        ctx.out.int(if bit == 1 { -1 } else { 0 });
+        return Ok(());
+    };
+    let (mut start, mut end, mut bit_mode, mut end_given) = (0i64, -1i64, false, false);
+    match args.len() {
+        3 => {}
+        4..=6 => {
+            start = int_arg(arg(args, 3))?;
+            if let Some(u) = args.get(5) {
+                bit_mode = unit_arg(u)?;
+            }
+            if let Some(e) = args.get(4) {
+                end = int_arg(e)?;
+                end_given = true;
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    let Some(r) = resolve_range(start, end, bytes.len(), bit_mode) else {
+        ctx.out.int(-1);
+        return Ok(());
+    };
+    let slice = bytes.get(r.start..=r.end).unwrap_or_default();
+    let last = slice.len().saturating_sub(1);
+    let mut found: Option<u64> = None;
+    for (i, &b) in slice.iter().enumerate() {
+        // Bits outside the range are forced to the value not looked for.
+        let mut b = if bit == 1 { b } else { !b };
+        if i == 0 {
+            b &= !r.first_mask;
+        }
+        if i == last {
+            b &= !r.last_mask;
+        }
+        if b != 0 {
+            found = Some(i as u64 * 8 + u64::from(b.leading_zeros()));
+            break;
+        }
+    }
+    let pos = match found {
+        Some(p) => (r.start as u64 * 8 + p) as i64,
+        // Looking for a clear bit with no end given: the string is as if padded with zeros.
+        None if bit == 0 && !end_given => ((r.end + 1) as u64 * 8) as i64,
+        None => -1,
+    };
+    ctx.out.int(pos);
+    Ok(())
+}
+
+/// `BITOP AND|OR|XOR|NOT destkey key…`: replies the length of the result stored.
+pub fn bitop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Op {
+        And,
+        Or,
+        Xor,
+        Not,
+    }
+    let op = match arg(args, 1) {
+        o if is(o, "and") => Op::And,
+        o if is(o, "or") => Op::Or,
+        o if is(o, "xor") => Op::Xor,
+        o if is(o, "not") => Op::Not,
+        _ => return Err(CmdError::Syntax),
+    };
+    let sources = args.get(3..).unwrap_or_default();
+    if op == Op::Not && sources.len() != 1 {
+        return Err(CmdError::err(
+            "BITOP NOT must be called with a single source key.",
+        ));
+    }
+    let mut values: Vec<Vec<u8>> = Vec::with_capacity(sources.len());
+    for key in sources {
+        let db = ctx.dbi();
+        match ctx.db.entry(db, key, ctx.now) {
+            Some(e) => values.push(string_bytes(&e.value)?.into_owned()),
+            None => values.push(Vec::new()),
+        }
+    }
+    let max_len = values.iter().map(Vec::len).max().unwrap_or(0);
+    let dest = arg(args, 2);
+    let db = ctx.dbi();
+    if max_len == 0 {
+        ctx.db.delete(db, dest, ctx.now);
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let mut res = vec![0u8; max_len];
+    for (i, slot) in res.iter_mut().enumerate() {
+        let mut bytes = values.iter().map(|v| v.get(i).copied().unwrap_or(0));
+        let first = bytes.next().unwrap_or(0);
+        *slot = match op {
+            Op::Not => !first,
+            Op::And => bytes.fold(first, |a, b| a & b),
+            Op::Or => bytes.fold(first, |a, b| a | b),
+            Op::Xor => bytes.fold(first, |a, b| a ^ b),
+        };
+    }
+    ctx.db
+        .set(db, dest, Value::Str(Str::new(&res)), false, ctx.now);
+    ctx.out.int(max_len as i64);
+    Ok(())
+}
+
+// ----- BITFIELD -------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Overflow {
+    Wrap,
+    Sat,
+    Fail,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum FieldOp {
+    Get,
+    Set(i64),
+    Incr(i64),
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    op: FieldOp,
+    signed: bool,
+    bits: u32,
+    offset: u64,
+    overflow: Overflow,
+}
+
+fn type_arg(b: &[u8]) -> Result<(bool, u32), CmdError> {
+    let bad = || {
+        CmdError::err(
+            "Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+        )
+    };
+    let (signed, digits) = match b.split_first() {
+        Some((b'i' | b'I', rest)) => (true, rest),
+        Some((b'u' | b'U', rest)) => (false, rest),
+        _ => return Err(bad()),
+    };
+    let bits = int_arg(digits).map_err(|_| bad())?;
+    let ok = if signed {
+        (1..=64).contains(&bits)
+    } else {
+        (1..=63).contains(&bits)
+    };
+    if !ok {
+        return Err(bad());
+    }
+    Ok((signed, bits as u32))
+}
+
+/// Reads `bits` bits at bit `offset` as an unsigned number (missing bytes read as zero).
+fn read_field(bytes: &[u8], offset: u64, bits: u32) -> u64 {
+    let mut v = 0u64;
+    for i in 0..u64::from(bits) {
+        v = (v << 1) | u64::from(get_bit(bytes, offset + i));
+    }
+    v
+}
+
+fn write_field(bytes: &mut [u8], offset: u64, bits: u32, value: u64) {
+    for i in 0..u64::from(bits) {
+        let bit = (value >> (u64::from(bits) - 1 - i)) & 1;
+        let pos = offset + i;
+        if let Some(b) = bytes.get_mut((pos >> 3) as usize) {
+            let shift = 7 - (pos & 7);
+            if bit == 1 {
+                *b |= 1 << shift;
+            } else {
+                *b &= !(1 << shift);
+            }
+        }
+    }
+}
+
+/// Interprets the low `bits` of `raw` as a signed or unsigned number.
+fn to_number(raw: u64, signed: bool, bits: u32) -> i128 {
+    if signed && bits < 64 && raw & (1 << (bits - 1)) != 0 {
+        i128::from(raw) - (1i128 << bits)
+    } else if signed {
+        i128::from(raw as i64)
+    } else {
+        i128::from(raw)
+    }
+}
+
+/// Fits `v` into the field's range under the overflow policy: `None` when FAIL refuses it.
+fn fit(v: i128, signed: bool, bits: u32, overflow: Overflow) -> Option<i128> {
+    let (min, max) = if signed {
+        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    } else {
+        (0, (1i128 << bits) - 1)
+    };
+    if (min..=max).contains(&v) {
+        return Some(v);
+    }
+    match overflow {
+        Overflow::Fail => None,
+        Overflow::Sat => Some(if v > max { max } else { min }),
+        Overflow::Wrap => {
+            let raw = (v.rem_euclid(1i128 << bits)) as u64;
+            Some(to_number(raw, signed, bits))
+        }
+    }
+}
+
+fn bitfield_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> CmdResult {
+    let max = ctx.shared.config.proto_max_bulk_len;
+    let mut fields: Vec<Field> = Vec::new();
+    let mut overflow = Overflow::Wrap;
+    let mut highest_write: Option<u64> = None;
+    let mut i = 2;
+    while let Some(sub) = args.get(i) {
+        let remaining = args.len() - i - 1;
+        let op = if is(sub, "get") && remaining >= 2 {
+            FieldOp::Get
+        } else if is(sub, "set") && remaining >= 3 {
+            FieldOp::Set(0)
+        } else if is(sub, "incrby") && remaining >= 3 {
+            FieldOp::Incr(0)
+        } else if is(sub, "overflow") && remaining >= 1 {
+            let kind = arg(args, i + 1);
+            overflow = if is(kind, "wrap") {
+                Overflow::Wrap
+            } else if is(kind, "sat") {
+                Overflow::Sat
+            } else if is(kind, "fail") {
+                Overflow::Fail
+            } else {
+                return Err(CmdError::err("Invalid OVERFLOW type specified"));
+            };
+            i += 2;
+            continue;
+        } else {
+            return Err(CmdError::Syntax);
+        };
+        let (signed, bits) = type_arg(arg(args, i + 1))?;
+        let offset = offset_arg(arg(args, i + 2), Some(bits), max)?;
+        let op = match op {
+            FieldOp::Get => FieldOp::Get,
+            FieldOp::Set(_) => FieldOp::Set(int_arg(arg(args, i + 3))?),
+            FieldOp::Incr(_) => FieldOp::Incr(int_arg(arg(args, i + 3))?),
+        };
+        if !matches!(op, FieldOp::Get) {
+            let last = offset + u64::from(bits) - 1;
+            highest_write = Some(highest_write.map_or(last, |h| h.max(last)));
+        }
+        fields.push(Field {
+            op,
+            signed,
+            bits,
+            offset,
+            overflow,
+        });
+        i += if matches!(op, FieldOp::Get) { 3 } else { 4 };
+    }
+    let key = arg(args, 1);
+    let results: Vec<Option<i128>> = match highest_write {
+        None => {
+            let bytes = read_bytes(ctx, key)?.unwrap_or_default();
+            fields
+                .iter()
+                .map(|f| Some(to_number(read_field(&bytes, f.offset, f.bits), f.signed, f.bits)))
+                .collect()
+        }
+        Some(_) if read_only => {
+            return Err(CmdError::err(
+                "BITFIELD_RO only supports the GET subcommand",
+            ))
+        }
+        Some(last) => {
+            let min_len = (last >> 3) as usize + 1;
+            with_string_mut(ctx, key, min_len, |bytes| {
+                fields
+                    .iter()
+                    .map(|f| {
+                        let old = to_number(read_field(bytes, f.offset, f.bits), f.signed, f.bits);
+                        let (new, reply) = match f.op {
+                            FieldOp::Get => return Some(old),
+                            FieldOp::Set(v) => {
+                                // An unsigned field takes the value's two's complement bits.
+                                let v = if f.signed {
+                                    i128::from(v)
+                                } else {
+                                    i128::from(v as u64)
+                                };
+                                let new = fit(v, f.signed, f.bits, f.overflow)?;
+                                (new, old)
+                            }
+                            FieldOp::Incr(by) => {
+                                let new = fit(old + i128::from(by), f.signed, f.bits, f.overflow)?;
+                                (new, new)
+                            }
+                        };
+                        write_field(bytes, f.offset, f.bits, new as u64);
+                        Some(reply)
+                    })
+                    .collect()
+            })?
+        }
+    };
+    ctx.out.array_len(results.len());
+    for r in results {
+        match r {
+            Some(v) => ctx.out.int(v as i64),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// `BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
+/// [OVERFLOW WRAP|SAT|FAIL] …`
+pub fn bitfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bitfield_impl(ctx, args, false)
+}
+
+/// `BITFIELD_RO key [GET type offset] …`
+pub fn bitfield_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bitfield_impl(ctx, args, true)
+}

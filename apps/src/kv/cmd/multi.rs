@@ -1,0 +1,72 @@
+//! Transactions: MULTI, EXEC (run by the server, which owns the command runner), DISCARD,
+//! WATCH, UNWATCH.
+//!
+//! Queued commands are checked as they are queued (unknown command, arity): a refused one makes
+//! EXEC answer `EXECABORT`; errors while running (WRONGTYPE…) are replies in EXEC's array and
+//! the other commands still run, as in Redis. WATCH is invalidated by any write to the key
+//! (through the command table's key positions), its expiry, FLUSHDB/FLUSHALL and SWAPDB.
+
+use bytes::Bytes;
+
+use super::{CmdError, CmdResult, Ctx};
+
+/// `MULTI`
+pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_error = false;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `EXEC` outside a transaction (inside one, the server runs the queue).
+pub fn exec_without_multi(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("EXEC without MULTI"))
+}
+
+/// `DISCARD`
+pub fn discard(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.take().is_none() {
+        return Err(CmdError::err("DISCARD without MULTI"));
+    }
+    ctx.client.multi_error = false;
+    ctx.shared.unwatch(ctx.client);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `WATCH key…`
+pub fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+    }
+    let db = ctx.client.db;
+    for key in args.get(1..).unwrap_or_default() {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|(d, k, _)| *d == db && k == key)
+        {
+            continue;
+        }
+        let existed = ctx.db.exists(db, key, ctx.now);
+        ctx.client.watched.push((db, key.clone(), existed));
+        ctx.shared
+            .watchers
+            .entry((db, key.clone()))
+            .or_default()
+            .push(ctx.client.id);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `UNWATCH`
+pub fn unwatch(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    ctx.shared.unwatch(ctx.client);
+    ctx.out.ok();
+    Ok(())
+}

@@ -1,0 +1,321 @@
+//! [`Keyspace`]: one database's keys, values and expiry times.
+//!
+//! Entries live in a slab (`Vec<Option<Entry>>`) whose positions never move; a hashbrown
+//! `HashTable<u32>` maps a key's hash to its slab position. Three things follow:
+//!
+//! - each key is stored once (the index holds 4-byte positions, not keys);
+//! - SCAN's cursor is a slab position: growing the index never moves an entry, so a full
+//!   iteration returns every key present throughout, however the table grows;
+//! - keys with a time to live are also listed in `volatile` (each entry knows its place there),
+//!   so the active expiry cycle samples only keys that can expire, in O(1) per sample.
+//!
+//! Hashing is std's SipHash with a random key, so clients cannot choose colliding keys.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+
+use super::str::Str;
+use super::value::Value;
+
+const NO_TTL: u32 = u32::MAX;
+
+/// A key with its value and expiry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The key.
+    pub key: Str,
+    /// The value.
+    pub value: Value,
+    /// Expiry as Unix time in milliseconds; 0 when the key does not expire.
+    pub expire_at: u64,
+    /// Position in `Keyspace::volatile`, or `NO_TTL`.
+    volatile_pos: u32,
+}
+
+/// One database: a map from keys to entries, with expiry.
+#[derive(Debug, Default)]
+pub struct Keyspace {
+    index: HashTable<u32>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    volatile: Vec<u32>,
+    hasher: RandomState,
+}
+
+impl Keyspace {
+    /// An empty keyspace.
+    pub fn new() -> Self {
+        Keyspace::default()
+    }
+
+    /// Number of keys (expired ones not yet reclaimed included).
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Keys with an expiry time.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile.len()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn position(&self, key: &[u8]) -> Option<u32> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hash(key), |&i| {
+                slots
+                    .get(i as usize)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|e| e.key.as_bytes() == key)
+            })
+            .copied()
+    }
+
+    /// The entry for `key`, expired or not.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let pos = self.position(key)?;
+        self.slots.get(pos as usize)?.as_ref()
+    }
+
+    /// The entry for `key`, mutably.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let pos = self.position(key)?;
+        self.slots.get_mut(pos as usize)?.as_mut()
+    }
+
+    /// Sets `key` to `value`. An existing key keeps its expiry only with `keep_ttl`. Returns the
+    /// old value.
+    pub fn insert(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
+        if let Some(pos) = self.position(key) {
+            let old = match self.slots.get_mut(pos as usize).and_then(Option::as_mut) {
+                Some(e) => std::mem::replace(&mut e.value, value),
+                None => return None,
+            };
+            if !keep_ttl {
+                self.set_expire_at_pos(pos, 0);
+            }
+            return Some(old);
+        }
+        let entry = Entry {
+            key: Str::new(key),
+            value,
+            expire_at: 0,
+            volatile_pos: NO_TTL,
+        };
+        let pos = match self.free.pop() {
+            Some(p) => {
+                if let Some(slot) = self.slots.get_mut(p as usize) {
+                    *slot = Some(entry);
+                }
+                p
+            }
+            None => {
+                self.slots.push(Some(entry));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let hash = self.hash(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, pos, |&i| {
+            let key = slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .map_or(&[][..], |e| e.key.as_bytes());
+            hasher.hash_one(key)
+        });
+        None
+    }
+
+    /// Removes `key`; returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let hash = self.hash(key);
+        let slots = &self.slots;
+        let found = self.index.find_entry(hash, |&i| {
+            slots
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.key.as_bytes() == key)
+        });
+        let pos = match found {
+            Ok(occupied) => occupied.remove().0,
+            Err(_) => return None,
+        };
+        self.set_expire_at_pos(pos, 0);
+        let entry = self.slots.get_mut(pos as usize)?.take();
+        // Keep the slab from growing with holes at its end.
+        if pos as usize + 1 == self.slots.len() {
+            self.slots.pop();
+        } else {
+            self.free.push(pos);
+        }
+        entry
+    }
+
+    /// Sets (or with 0 clears) the expiry of `key`; false if the key does not exist.
+    pub fn set_expire_at(&mut self, key: &[u8], at: u64) -> bool {
+        match self.position(key) {
+            Some(pos) => {
+                self.set_expire_at_pos(pos, at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn set_expire_at_pos(&mut self, pos: u32, at: u64) {
+        let Some(Some(e)) = self.slots.get_mut(pos as usize) else {
+            return;
+        };
+        e.expire_at = at;
+        let listed = e.volatile_pos != NO_TTL;
+        if at != 0 && !listed {
+            e.volatile_pos = self.volatile.len() as u32;
+            self.volatile.push(pos);
+        } else if at == 0 && listed {
+            let i = e.volatile_pos as usize;
+            e.volatile_pos = NO_TTL;
+            self.volatile.swap_remove(i);
+            if let Some(&moved) = self.volatile.get(i) {
+                if let Some(Some(m)) = self.slots.get_mut(moved as usize) {
+                    m.volatile_pos = i as u32;
+                }
+            }
+        }
+    }
+
+    /// The key of the `n`th (modulo) key with an expiry, for the active expiry cycle.
+    pub fn volatile_key(&self, n: usize) -> Option<&Str> {
+        let len = self.volatile.len();
+        if len == 0 {
+            return None;
+        }
+        let pos = *self.volatile.get(n % len)?;
+        self.slots.get(pos as usize)?.as_ref().map(|e| &e.key)
+    }
+
+    /// A key chosen from the slab by `n` (RANDOMKEY passes a random number).
+    pub fn key_near(&self, n: usize) -> Option<&Str> {
+        if self.is_empty() {
+            return None;
+        }
+        let len = self.slots.len();
+        (0..len)
+            .map(|i| (n + i) % len)
+            .find_map(|i| self.slots.get(i).and_then(Option::as_ref))
+            .map(|e| &e.key)
+    }
+
+    /// Visits slab positions from `cursor` until about `count` entries were seen; returns the
+    /// next cursor (0 when done). SCAN's guarantee: entries never move, so every key present
+    /// during the whole iteration is visited exactly once.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        let mut pos = cursor as usize;
+        let mut seen = 0;
+        while pos < self.slots.len() && seen < count.max(1) {
+            if let Some(Some(e)) = self.slots.get(pos) {
+                f(e);
+                seen += 1;
+            }
+            pos += 1;
+        }
+        if pos >= self.slots.len() {
+            0
+        } else {
+            pos as u64
+        }
+    }
+
+    /// Every entry, in slab order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().filter_map(Option::as_ref)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        *self = Keyspace {
+            hasher: std::mem::take(&mut self.hasher),
+            ..Keyspace::default()
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::string(v.as_bytes())
+    }
+
+    #[test]
+    fn insert_get_remove_and_slot_reuse() {
+        let mut ks = Keyspace::new();
+        assert!(ks.insert(b"a", s("1"), false).is_none());
+        assert!(ks.insert(b"b", s("two"), false).is_none());
+        assert!(matches!(
+            ks.insert(b"a", s("x"), false),
+            Some(Value::Int(1))
+        ));
+        assert_eq!(ks.len(), 2);
+        assert!(ks.remove(b"a").is_some());
+        assert!(ks.get(b"a").is_none());
+        assert!(ks.insert(b"c", s("3"), false).is_none());
+        assert_eq!(ks.len(), 2);
+        assert!(ks.get(b"b").is_some() && ks.get(b"c").is_some());
+    }
+
+    #[test]
+    fn expiry_list_follows_sets_clears_and_removals() {
+        let mut ks = Keyspace::new();
+        for k in ["a", "b", "c"] {
+            ks.insert(k.as_bytes(), s(k), false);
+            assert!(ks.set_expire_at(k.as_bytes(), 100));
+        }
+        assert_eq!(ks.volatile_len(), 3);
+        ks.remove(b"a");
+        assert_eq!(ks.volatile_len(), 2);
+        ks.insert(b"b", s("new"), false); // SET clears the TTL
+        assert_eq!(ks.volatile_len(), 1);
+        assert_eq!(ks.volatile_key(0).map(|k| k.to_vec()), Some(b"c".to_vec()));
+        ks.insert(b"c", s("kept"), true);
+        assert_eq!(ks.get(b"c").unwrap().expire_at, 100);
+        assert!(!ks.set_expire_at(b"zz", 5));
+    }
+
+    #[test]
+    fn scan_sees_every_key_present_throughout_while_the_table_grows() {
+        let mut ks = Keyspace::new();
+        for i in 0..1000 {
+            ks.insert(format!("old{i}").as_bytes(), s("v"), false);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = ks.scan(cursor, 10, |e| {
+                seen.insert(e.key.to_vec());
+            });
+            // Grow the table a lot between calls.
+            for j in 0..5 {
+                ks.insert(format!("new{round}-{j}").as_bytes(), s("v"), false);
+            }
+            round += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("old{i}").as_bytes()), "old{i} missed");
+        }
+    }
+}

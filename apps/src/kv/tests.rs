@@ -1,0 +1,535 @@
+//! The commands, tested without a socket: each case runs a command line against a fresh or
+//! prepared server and compares the reply with what Redis 7.0 answers, error texts included.
+
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::{decode_frame, Frame, Limits, Version};
+
+use super::config::Config;
+use super::server::{Client, Server};
+
+struct Harness {
+    server: Server,
+    client: Client,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut server = Server::new(Config::default(), now);
+        let client = server.new_client("test".into());
+        Harness {
+            server,
+            client,
+            now,
+        }
+    }
+
+    fn run(&mut self, line: &str) -> Frame {
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        self.run_args(args)
+    }
+
+    fn run_args(&mut self, args: Vec<Bytes>) -> Frame {
+        let mut out = BytesMut::new();
+        self.server
+            .execute(&mut self.client, &args, &mut out, self.now);
+        let frame = decode_frame(&mut out, &Limits::default())
+            .expect("valid reply")
+            .expect("a whole reply");
+        assert!(out.is_empty(), "exactly one reply");
+        frame
+    }
+
+    /// A second client on the same server, for transactions and pub/sub.
+    fn other(&mut self, index: u32) -> Client {
+        let mut c = self.server.new_client(format!("other{index}"));
+        c.conn = Some(spindle_reactor::ConnId::from_parts(index, 1));
+        c
+    }
+
+    fn run_as(&mut self, client: &mut Client, line: &str) -> Frame {
+        std::mem::swap(&mut self.client, client);
+        let f = self.run(line);
+        std::mem::swap(&mut self.client, client);
+        f
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+    }
+}
+
+fn bulk(s: &str) -> Frame {
+    Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn simple(s: &str) -> Frame {
+    Frame::Simple(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn err(s: &str) -> Frame {
+    Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
+}
+
+fn int(n: i64) -> Frame {
+    Frame::Integer(n)
+}
+
+fn arr(items: &[&str]) -> Frame {
+    Frame::Array(items.iter().map(|s| bulk(s)).collect())
+}
+
+/// Runs `(command, expected reply)` in order on one server.
+fn script(cases: &[(&str, Frame)]) -> Harness {
+    let mut h = Harness::new();
+    for (cmd, want) in cases {
+        assert_eq!(&h.run(cmd), want, "{cmd}");
+    }
+    h
+}
+
+#[test]
+fn strings() {
+    script(&[
+        ("SET k v", simple("OK")),
+        ("GET k", bulk("v")),
+        ("GET missing", Frame::Null),
+        ("SET k v2 NX", Frame::Null),
+        ("SET k v3 XX GET", bulk("v")),
+        ("SET n 10", simple("OK")),
+        ("INCR n", int(11)),
+        ("INCRBY n -20", int(-9)),
+        ("DECR n", int(-10)),
+        ("DECRBY n 5", int(-15)),
+        ("GET n", bulk("-15")),
+        ("INCR k", err("ERR value is not an integer or out of range")),
+        (
+            "INCRBY n abc",
+            err("ERR value is not an integer or out of range"),
+        ),
+        ("SET big 9223372036854775807", simple("OK")),
+        ("INCR big", err("ERR increment or decrement would overflow")),
+        ("INCRBYFLOAT f 10.5", bulk("10.5")),
+        ("INCRBYFLOAT f 0.1", bulk("10.6")),
+        ("INCRBYFLOAT f -5", bulk("5.6")),
+        ("INCRBYFLOAT f 4.4", bulk("10")),
+        ("APPEND s Hello", int(5)),
+        ("APPEND s World", int(10)),
+        ("STRLEN s", int(10)),
+        ("GETRANGE s 0 4", bulk("Hello")),
+        ("GETRANGE s -5 -1", bulk("World")),
+        ("GETRANGE s 5 2", bulk("")),
+        ("SETRANGE s 5 ,w", int(10)),
+        ("GET s", bulk("Hello,wrld")),
+        ("SETRANGE pad 3 x", int(4)),
+        ("GET pad", Frame::Bulk(Bytes::from_static(b"\0\0\0x"))),
+        ("MSET a 1 b 2", simple("OK")),
+        (
+            "MGET a b nothing",
+            Frame::Array(vec![bulk("1"), bulk("2"), Frame::Null]),
+        ),
+        ("MSETNX a 9 c 3", int(0)),
+        ("MSETNX c 3 d 4", int(1)),
+        ("GETSET a 100", bulk("1")),
+        ("GETDEL a", bulk("100")),
+        ("GET a", Frame::Null),
+        ("SETNX a 1", int(1)),
+        ("SETNX a 2", int(0)),
+        (
+            "SET k v EX 0",
+            err("ERR invalid expire time in 'set' command"),
+        ),
+        ("SET k v EX 10 PX 10", err("ERR syntax error")),
+        ("SET k v NX XX", err("ERR syntax error")),
+        (
+            "GET",
+            err("ERR wrong number of arguments for 'get' command"),
+        ),
+        ("LPUSH list x", int(1)),
+        (
+            "GET list",
+            err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ),
+        (
+            "SET list x GET",
+            err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        ),
+    ]);
+}
+
+#[test]
+fn unknown_commands_and_arity() {
+    script(&[
+        (
+            "FOO a b",
+            err("ERR unknown command 'FOO', with args beginning with: 'a' 'b' "),
+        ),
+        (
+            "FOO",
+            err("ERR unknown command 'FOO', with args beginning with: "),
+        ),
+        (
+            "set k",
+            err("ERR wrong number of arguments for 'set' command"),
+        ),
+        ("PING", simple("PONG")),
+        ("PING hi", bulk("hi")),
+        ("ECHO hello", bulk("hello")),
+        ("SELECT 1", simple("OK")),
+        ("SELECT 16", err("ERR DB index is out of range")),
+        (
+            "SELECT x",
+            err("ERR value is not an integer or out of range"),
+        ),
+    ]);
+}
+
+#[test]
+fn expiry_is_lazy_and_active_and_ttl_reports_it() {
+    let mut h = script(&[
+        ("SET k v EX 10", simple("OK")),
+        ("TTL k", int(10)),
+        ("PTTL k", int(10_000)),
+        ("TTL nothing", int(-2)),
+        ("SET p v", simple("OK")),
+        ("TTL p", int(-1)),
+        ("EXPIRE p 100 XX", int(0)),
+        ("EXPIRE p 100 NX", int(1)),
+        ("EXPIRE p 50 GT", int(0)),
+        ("EXPIRE p 200 GT", int(1)),
+        ("EXPIRE p 10 LT", int(1)),
+        ("PERSIST p", int(1)),
+        ("PERSIST p", int(0)),
+        ("EXPIRE p -1", int(1)),
+        ("EXISTS p", int(0)),
+        ("SET k2 v PX 1500", simple("OK")),
+        ("SET k k KEEPTTL", simple("OK")),
+        ("TTL k", int(10)),
+        ("SET k k", simple("OK")),
+        ("TTL k", int(-1)),
+        ("SETEX s 5 v", simple("OK")),
+        ("EXPIRE nothing 10", int(0)),
+        (
+            "EXPIRE s 10 NX XX",
+            err("ERR NX and XX, GT or LT options at the same time are not compatible"),
+        ),
+    ]);
+    h.advance(Duration::from_millis(1499));
+    assert_eq!(h.run("GET k2"), bulk("v"));
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.run("GET k2"), Frame::Null);
+    // Active expiry reclaims keys nobody reads.
+    for i in 0..100 {
+        h.run(&format!("SET tmp{i} v PX 100"));
+    }
+    assert_eq!(h.run("DBSIZE"), int(102));
+    h.advance(Duration::from_millis(100));
+    let mut cycles = 0;
+    while h.server.db.spaces[0].len() > 2 {
+        h.server.active_expire(h.now, Duration::from_millis(50));
+        cycles += 1;
+        assert!(cycles < 100, "active expiry stalls");
+    }
+    assert_eq!(h.run("DBSIZE"), int(2));
+    assert!(h.server.db.stats.expired_keys >= 101);
+}
+
+#[test]
+fn keys_scan_type_rename() {
+    let mut h = script(&[
+        ("MSET hello 1 hallo 2 hxllo 3 world 4", simple("OK")),
+        ("TYPE hello", simple("string")),
+        ("TYPE nothing", simple("none")),
+        ("RENAME world earth", simple("OK")),
+        ("RENAME nothing x", err("ERR no such key")),
+        ("RENAMENX earth hello", int(0)),
+        ("DEL earth hello nothing", int(2)),
+        ("EXISTS hallo hallo hxllo nothing", int(3)),
+    ]);
+    let Frame::Array(keys) = h.run("KEYS h?llo") else {
+        panic!()
+    };
+    let mut keys: Vec<Frame> = keys;
+    keys.sort_by_key(|f| format!("{f:?}"));
+    assert_eq!(keys, vec![bulk("hallo"), bulk("hxllo")]);
+    for i in 0..50 {
+        h.run(&format!("SET key:{i} v"));
+    }
+    let mut cursor = "0".to_string();
+    let mut seen = 0;
+    loop {
+        let Frame::Array(parts) = h.run(&format!("SCAN {cursor} MATCH key:* COUNT 7")) else {
+            panic!()
+        };
+        let (Some(Frame::Bulk(next)), Some(Frame::Array(found))) = (parts.first(), parts.get(1))
+        else {
+            panic!()
+        };
+        seen += found.len();
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen, 50);
+}
+
+#[test]
+fn lists_hashes_sets_zsets() {
+    script(&[
+        ("RPUSH l a b c d", int(4)),
+        ("LPUSH l z", int(5)),
+        ("LRANGE l 0 -1", arr(&["z", "a", "b", "c", "d"])),
+        ("LRANGE l -2 100", arr(&["c", "d"])),
+        ("LRANGE l 5 10", arr(&[])),
+        ("LINDEX l -1", bulk("d")),
+        ("LINDEX l 10", Frame::Null),
+        ("LSET l 10 x", err("ERR index out of range")),
+        ("LPOP l", bulk("z")),
+        ("RPOP l 2", arr(&["d", "c"])),
+        ("LLEN l", int(2)),
+        ("LTRIM l 1 -1", simple("OK")),
+        ("LRANGE l 0 -1", arr(&["b"])),
+        ("RPOP l", bulk("b")),
+        ("EXISTS l", int(0)),
+        ("LPOP l", Frame::Null),
+        ("LPUSHX l x", int(0)),
+        ("HSET h f1 v1 f2 v2", int(2)),
+        ("HSET h f1 v9", int(0)),
+        ("HGET h f1", bulk("v9")),
+        (
+            "HMGET h f1 nope f2",
+            Frame::Array(vec![bulk("v9"), Frame::Null, bulk("v2")]),
+        ),
+        ("HLEN h", int(2)),
+        ("HINCRBY h n 5", int(5)),
+        ("HINCRBY h f1 1", err("ERR hash value is not an integer")),
+        ("HDEL h f1 f2 n", int(3)),
+        ("EXISTS h", int(0)),
+        (
+            "HSET h f",
+            err("ERR wrong number of arguments for 'hset' command"),
+        ),
+        ("SADD s a b c a", int(3)),
+        ("SCARD s", int(3)),
+        ("SISMEMBER s b", int(1)),
+        ("SREM s a b x", int(2)),
+        ("SMEMBERS s", arr(&["c"])),
+        ("SPOP s", bulk("c")),
+        ("SPOP s", Frame::Null),
+        ("ZADD z 1 a 2 b 3 c", int(3)),
+        ("ZADD z CH 5 a 2 b", int(1)),
+        (
+            "ZADD z NX XX 1 a",
+            err("ERR XX and NX options at the same time are not compatible"),
+        ),
+        ("ZADD z 1 a 2", err("ERR syntax error")),
+        ("ZADD z x a", err("ERR value is not a valid float")),
+        ("ZSCORE z a", bulk("5")),
+        ("ZADD z INCR 1.5 a", bulk("6.5")),
+        ("ZRANGE z 0 -1", arr(&["b", "c", "a"])),
+        ("ZRANGE z 0 0 WITHSCORES", arr(&["b", "2"])),
+        ("ZRANGE z 0 0 REV", arr(&["a"])),
+        ("ZPOPMIN z", arr(&["b", "2"])),
+        ("ZPOPMAX z 5", arr(&["a", "6.5", "c", "3"])),
+        ("ZCARD z", int(0)),
+    ]);
+}
+
+#[test]
+fn auth_hello_and_resp3() {
+    let mut h = Harness::new();
+    h.server.shared.config.set("requirepass", "secret").unwrap();
+    h.client = h.server.new_client("t".into());
+    assert_eq!(h.run("GET k"), err("NOAUTH Authentication required."));
+    assert_eq!(
+        h.run("AUTH wrong"),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(h.run("AUTH default secret"), simple("OK"));
+    assert_eq!(h.run("SET k v"), simple("OK"));
+    let Frame::Map(fields) = h.run("HELLO 3") else {
+        panic!("HELLO 3 answers a map")
+    };
+    assert!(fields.contains(&(bulk("proto"), int(3))));
+    assert_eq!(h.client.resp, Version::Resp3);
+    assert_eq!(h.run("HSET h a 1"), int(1));
+    assert_eq!(h.run("HGETALL h"), Frame::Map(vec![(bulk("a"), bulk("1"))]));
+    assert_eq!(h.run("ZADD z 1.5 m"), int(1));
+    assert_eq!(h.run("ZSCORE z m"), Frame::Double(1.5));
+    assert_eq!(
+        h.run("HELLO 4"),
+        err("NOPROTO unsupported protocol version")
+    );
+}
+
+#[test]
+fn persistence_commands_say_honestly_they_are_not_there_yet() {
+    let mut h = Harness::new();
+    let Frame::Error(e) = h.run("SAVE") else {
+        panic!()
+    };
+    assert!(e.starts_with(b"ERR 'save' is not supported yet"), "{e:?}");
+}
+
+#[test]
+fn transactions_queue_exec_discard_and_abort() {
+    let mut h = script(&[
+        ("MULTI", simple("OK")),
+        ("SET a 1", simple("QUEUED")),
+        ("INCR a", simple("QUEUED")),
+        ("LPUSH a x", simple("QUEUED")),
+        ("GET a", simple("QUEUED")),
+    ]);
+    assert_eq!(
+        h.run("EXEC"),
+        Frame::Array(vec![
+            simple("OK"),
+            int(2),
+            err("WRONGTYPE Operation against a key holding the wrong kind of value"),
+            bulk("2"),
+        ])
+    );
+    assert_eq!(h.run("EXEC"), err("ERR EXEC without MULTI"));
+    assert_eq!(h.run("DISCARD"), err("ERR DISCARD without MULTI"));
+    assert_eq!(h.run("MULTI"), simple("OK"));
+    assert_eq!(h.run("MULTI"), err("ERR MULTI calls can not be nested"));
+    assert_eq!(h.run("SET b 1"), simple("QUEUED"));
+    assert_eq!(
+        h.run("NOSUCH"),
+        err("ERR unknown command 'NOSUCH', with args beginning with: ")
+    );
+    assert_eq!(
+        h.run("GET"),
+        err("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        h.run("EXEC"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(h.run("EXISTS b"), int(0));
+    assert_eq!(h.run("MULTI"), simple("OK"));
+    assert_eq!(h.run("SET b 1"), simple("QUEUED"));
+    assert_eq!(h.run("DISCARD"), simple("OK"));
+    assert_eq!(h.run("EXISTS b"), int(0));
+}
+
+#[test]
+fn watch_is_invalidated_by_writes_from_others_flush_and_expiry() {
+    let mut h = Harness::new();
+    let mut other = h.other(9);
+    assert_eq!(h.run("SET k 1"), simple("OK"));
+    assert_eq!(h.run("WATCH k"), simple("OK"));
+    assert_eq!(h.run_as(&mut other, "INCR k"), int(2));
+    h.run("MULTI");
+    h.run("SET k 100");
+    assert_eq!(h.run("EXEC"), Frame::Null);
+    assert_eq!(h.run("GET k"), bulk("2"));
+    // Untouched: EXEC runs.
+    h.run("WATCH k");
+    assert_eq!(h.run_as(&mut other, "SET unrelated 1"), simple("OK"));
+    h.run("MULTI");
+    h.run("SET k 100");
+    assert_eq!(h.run("EXEC"), Frame::Array(vec![simple("OK")]));
+    // FLUSHALL invalidates.
+    h.run("WATCH k");
+    h.run_as(&mut other, "FLUSHALL");
+    h.run("MULTI");
+    h.run("SET k 1");
+    assert_eq!(h.run("EXEC"), Frame::Null);
+    // Expiry invalidates.
+    h.run("SET t v PX 100");
+    h.run("WATCH t");
+    h.advance(Duration::from_millis(200));
+    h.run("MULTI");
+    h.run("SET t 1");
+    assert_eq!(h.run("EXEC"), Frame::Null);
+    assert_eq!(h.run("WATCH a b"), simple("OK"));
+    assert_eq!(h.run("UNWATCH"), simple("OK"));
+    assert!(h.server.shared.watchers.is_empty());
+}
+
+#[test]
+fn publish_reaches_channel_and_pattern_subscribers_framed_for_their_protocol() {
+    let mut h = Harness::new();
+    let mut sub2 = h.other(2);
+    let mut sub3 = h.other(3);
+    let confirm =
+        |kind: &str, name: &str, n: i64| Frame::Array(vec![bulk(kind), bulk(name), int(n)]);
+    assert_eq!(
+        h.run_as(&mut sub2, "SUBSCRIBE news"),
+        confirm("subscribe", "news", 1)
+    );
+    assert_eq!(
+        h.run_as(&mut sub2, "PSUBSCRIBE n*"),
+        confirm("psubscribe", "n*", 2)
+    );
+    // In RESP2 subscribe mode only the pub/sub commands are allowed.
+    assert_eq!(
+        h.run_as(&mut sub2, "GET k"),
+        err("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+    );
+    h.run_as(&mut sub3, "HELLO 3");
+    let Frame::Push(items) = h.run_as(&mut sub3, "SUBSCRIBE news") else {
+        panic!("RESP3 confirms with a push")
+    };
+    assert_eq!(items, vec![bulk("subscribe"), bulk("news"), int(1)]);
+    assert_eq!(h.run("PUBLISH news hello"), int(3));
+    let out: Vec<(u32, Frame)> = h
+        .client
+        .outbox
+        .drain(..)
+        .map(|(conn, bytes)| {
+            let mut b = BytesMut::from(&bytes[..]);
+            (
+                conn.index(),
+                decode_frame(&mut b, &Limits::default()).unwrap().unwrap(),
+            )
+        })
+        .collect();
+    assert!(out.contains(&(
+        2,
+        Frame::Array(vec![bulk("message"), bulk("news"), bulk("hello")])
+    )));
+    assert!(out.contains(&(
+        2,
+        Frame::Array(vec![
+            bulk("pmessage"),
+            bulk("n*"),
+            bulk("news"),
+            bulk("hello")
+        ])
+    )));
+    assert!(out.contains(&(
+        3,
+        Frame::Push(vec![bulk("message"), bulk("news"), bulk("hello")])
+    )));
+    assert_eq!(h.run("PUBLISH nobody x"), int(1), "the pattern n* matches");
+    h.client.outbox.clear();
+    assert_eq!(h.run("PUBSUB NUMPAT"), int(1));
+    assert_eq!(h.run("PUBSUB CHANNELS"), arr(&["news"]));
+    assert_eq!(
+        h.run("PUBSUB NUMSUB news other"),
+        Frame::Array(vec![bulk("news"), int(2), bulk("other"), int(0)])
+    );
+    assert_eq!(
+        h.run_as(&mut sub2, "UNSUBSCRIBE"),
+        confirm("unsubscribe", "news", 1)
+    );
+    assert_eq!(
+        h.run_as(&mut sub2, "PUNSUBSCRIBE"),
+        confirm("punsubscribe", "n*", 0)
+    );
+    assert_eq!(
+        h.run_as(&mut sub2, "GET k"),
+        Frame::Null,
+        "back to normal mode"
+    );
+    assert_eq!(h.run("PUBLISH news again"), int(1));
+}

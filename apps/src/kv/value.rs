@@ -1,0 +1,201 @@
+//! The values a key can hold, one variant per Redis type.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use super::set::Set;
+use super::str::Str;
+
+/// A sorted-set score with a total order (NaN never gets in: commands refuse it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score(pub f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// A sorted set: member → score, and (score, member) in order.
+#[derive(Debug, Default, Clone)]
+pub struct ZSet {
+    /// Each member's score.
+    pub scores: HashMap<Str, f64>,
+    /// Members ordered by score, then by member bytes (Redis's order).
+    pub order: BTreeSet<(Score, Str)>,
+}
+
+impl ZSet {
+    /// Adds or moves `member` to `score`; true if it was new.
+    pub fn insert(&mut self, member: Str, score: f64) -> bool {
+        match self.scores.insert(member.clone(), score) {
+            Some(old) => {
+                self.order.remove(&(Score(old), member.clone()));
+                self.order.insert((Score(score), member));
+                false
+            }
+            None => {
+                self.order.insert((Score(score), member));
+                true
+            }
+        }
+    }
+
+    /// Removes `member`; true if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self.scores.remove_entry(member) {
+            Some((m, s)) => {
+                self.order.remove(&(Score(s), m));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Members.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+}
+
+/// What a key holds.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A string.
+    Str(Str),
+    /// A string that is the decimal form of an integer, kept as the integer (INCR's fast path,
+    /// OBJECT ENCODING `int`).
+    Int(i64),
+    /// A list.
+    List(Box<VecDeque<Str>>),
+    /// A hash.
+    Hash(Box<HashMap<Str, Str>>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
+}
+
+impl Value {
+    /// A string value, stored as an integer when it is one in canonical form.
+    pub fn string(bytes: &[u8]) -> Value {
+        match canonical_int(bytes) {
+            Some(n) => Value::Int(n),
+            None => Value::Str(Str::new(bytes)),
+        }
+    }
+
+    /// The name TYPE reports.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) | Value::Int(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
+        }
+    }
+
+    /// True for a collection with no elements left (such keys are deleted).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) | Value::Int(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+}
+
+/// The encoding OBJECT ENCODING reports, as Redis 7.0 names it for a value of this size
+/// with the default `*-max-listpack-*` settings.
+pub fn encoding_name(v: &Value) -> &'static str {
+    match v {
+        Value::Int(_) => "int",
+        Value::Str(s) if s.len() <= 44 => "embstr",
+        Value::Str(_) => "raw",
+        Value::List(l) if l.len() <= 128 && l.iter().all(|e| e.len() <= 64) => "listpack",
+        Value::List(_) => "quicklist",
+        Value::Hash(h)
+            if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) =>
+        {
+            "listpack"
+        }
+        Value::Hash(_) => "hashtable",
+        Value::Set(s) if s.len() <= 512 && s.iter().all(|m| canonical_int(m).is_some()) => "intset",
+        Value::Set(_) => "hashtable",
+        Value::ZSet(z) if z.len() <= 128 && z.scores.keys().all(|m| m.len() <= 64) => "listpack",
+        Value::ZSet(_) => "skiplist",
+    }
+}
+
+/// Parses an integer only if `bytes` is exactly its canonical decimal form (no `+`, no leading
+/// zeros, no spaces), so that storing it as a number and printing it back gives the same bytes.
+pub fn canonical_int(bytes: &[u8]) -> Option<i64> {
+    if bytes.is_empty() || bytes.len() > 20 {
+        return None;
+    }
+    let (neg, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !neg => return Some(0),
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let v = i64::from(d - b'0');
+        n = n.checked_mul(10)?;
+        n = if neg {
+            n.checked_sub(v)?
+        } else {
+            n.checked_add(v)?
+        };
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_integers_only() {
+        for (s, v) in [
+            ("0", Some(0)),
+            ("-1", Some(-1)),
+            ("42", Some(42)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("-9223372036854775808", Some(i64::MIN)),
+            ("9223372036854775808", None),
+            ("007", None),
+            ("-0", None),
+            ("+1", None),
+            (" 1", None),
+            ("", None),
+            ("-", None),
+            ("1a", None),
+        ] {
+            assert_eq!(canonical_int(s.as_bytes()), v, "{s:?}");
+        }
+    }
+}

@@ -1,0 +1,564 @@
+//! [`ZSet`]: the sorted-set type — a hash map from member to score for O(1) lookups, plus a
+//! skiplist with span counts over (score, member), as Redis keeps it.
+//!
+//! The skiplist lives in one arena (`Vec` of nodes, linked by `u32` indexes, freed slots
+//! reused), so a node costs one allocation for its tower of links and no `Rc`/`unsafe`. Each
+//! link records how many elements it jumps over (its *span*), which makes rank queries work:
+//!
+//! | operation | cost |
+//! |---|---|
+//! | insert, remove, change a score | O(log n) expected |
+//! | score of a member | O(1) |
+//! | rank of a member, element at a rank | O(log n) expected |
+//! | first rank whose element passes a monotone test (score ≥ bound, member ≥ lex bound) | O(log n) expected |
+//! | walking k elements from a rank, either way | O(k) after the O(log n) seek |
+//!
+//! Elements are ordered by score, then by member bytes (Redis's order; `-0` and `0` compare
+//! equal). NaN is never stored: commands refuse it before calling in.
+
+use std::collections::HashMap;
+
+use super::str::Str;
+
+/// A sorted-set score with a total order (NaN never gets in: commands refuse it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score(pub f64);
+
+impl Eq for Score {}
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+const MAX_LEVEL: usize = 32;
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    next: u32,
+    /// Elements between this node and `next` counted up to and including `next`.
+    span: u32,
+}
+
+const EMPTY_LINK: Link = Link {
+    next: NIL,
+    span: 0,
+};
+
+#[derive(Debug, Clone)]
+struct Node {
+    member: Str,
+    score: f64,
+    back: u32,
+    links: Box<[Link]>,
+}
+
+/// True if (s, m) sorts before (score, member).
+fn before(s: f64, m: &[u8], score: f64, member: &[u8]) -> bool {
+    s < score || (s == score && m < member)
+}
+
+/// A sorted set: member → score, and (score, member) in order with ranks.
+#[derive(Clone)]
+pub struct ZSet {
+    /// Each member's score. Read it freely; change it only through [`ZSet`]'s methods.
+    pub scores: HashMap<Str, f64>,
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    level: usize,
+    tail: u32,
+    rng: u64,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            scores: HashMap::new(),
+            nodes: vec![Node {
+                member: Str::default(),
+                score: 0.0,
+                back: NIL,
+                links: vec![EMPTY_LINK; MAX_LEVEL].into_boxed_slice(),
+            }],
+            free: Vec::new(),
+            level: 1,
+            tail: NIL,
+            rng: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+}
+
+impl std::fmt::Debug for ZSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl ZSet {
+    /// An empty sorted set.
+    pub fn new() -> Self {
+        ZSet::default()
+    }
+
+    /// Members.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
+    /// Adds or moves `member` to `score`; true if it was new. `score` must not be NaN.
+    pub fn insert(&mut self, member: Str, score: f64) -> bool {
+        match self.scores.get_mut(member.as_bytes()) {
+            Some(old) => {
+                let was = *old;
+                *old = score;
+                if was != score || was.to_bits() != score.to_bits() {
+                    self.list_remove(was, &member);
+                    self.list_insert(score, member);
+                }
+                false
+            }
+            None => {
+                self.scores.insert(member.clone(), score);
+                self.list_insert(score, member);
+                true
+            }
+        }
+    }
+
+    /// Removes `member`; true if it was there.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        match self.scores.remove(member) {
+            Some(s) => {
+                self.list_remove(s, member);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes and returns the lowest (or, with `max`, the highest) element.
+    pub fn pop(&mut self, max: bool) -> Option<(Str, f64)> {
+        let id = if max { self.tail } else { self.link(HEAD, 0).next };
+        let node = self.nodes.get(id as usize)?;
+        let (member, score) = (node.member.clone(), node.score);
+        self.remove(&member);
+        Some((member, score))
+    }
+
+    /// The 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        let mut x = HEAD;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                match self.nodes.get(l.next as usize) {
+                    Some(n)
+                        if n.score < score
+                            || (n.score == score && n.member.as_bytes() <= member) =>
+                    {
+                        rank += l.span as usize;
+                        x = l.next;
+                    }
+                    _ => break,
+                }
+            }
+            if x != HEAD && self.node(x).member.as_bytes() == member {
+                return rank.checked_sub(1);
+            }
+        }
+        None
+    }
+
+    /// The element at 0-based `rank` in ascending order.
+    pub fn get_by_rank(&self, rank: usize) -> Option<(&Str, f64)> {
+        let id = self.id_at(rank)?;
+        let n = self.node(id);
+        Some((&n.member, n.score))
+    }
+
+    /// How many elements pass `pred`, which must hold for a prefix of the order and fail for
+    /// the rest (e.g. "score < 5"); that is also the rank of the first element failing it.
+    pub fn rank_where(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                match self.nodes.get(l.next as usize) {
+                    Some(n) if pred(n.score, &n.member) => {
+                        rank += l.span as usize;
+                        x = l.next;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        rank
+    }
+
+    /// The elements from 0-based `rank` on, ascending, or descending with `rev` (towards rank 0).
+    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+        Iter {
+            set: self,
+            at: self.id_at(rank).unwrap_or(NIL),
+            rev,
+        }
+    }
+
+    /// All elements, ascending.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            set: self,
+            at: self.link(HEAD, 0).next,
+            rev: false,
+        }
+    }
+
+    // ----- the skiplist ----------------------------------------------------------------------
+
+    fn node(&self, id: u32) -> &Node {
+        // Every id reached by following links is a live node.
+        &self.nodes[id as usize]
+    }
+
+    fn link(&self, id: u32, level: usize) -> Link {
+        self.nodes
+            .get(id as usize)
+            .and_then(|n| n.links.get(level))
+            .copied()
+            .unwrap_or(EMPTY_LINK)
+    }
+
+    fn link_mut(&mut self, id: u32, level: usize) -> &mut Link {
+        &mut self.nodes[id as usize].links[level]
+    }
+
+    fn id_at(&self, rank: usize) -> Option<u32> {
+        let target = rank.checked_add(1)?;
+        if target > self.len() {
+            return None;
+        }
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                if l.next != NIL && traversed + l.span as usize <= target {
+                    traversed += l.span as usize;
+                    x = l.next;
+                } else {
+                    break;
+                }
+            }
+            if traversed == target {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut level = 1;
+        loop {
+            // xorshift64
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            // p = 1/4 per extra level, as Redis.
+            if self.rng & 3 != 0 || level >= MAX_LEVEL {
+                return level;
+            }
+            level += 1;
+        }
+    }
+
+    fn list_insert(&mut self, score: f64, member: Str) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0usize; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
+            loop {
+                let l = self.link(x, i);
+                match self.nodes.get(l.next as usize) {
+                    Some(n) if before(n.score, &n.member, score, &member) => {
+                        rank[i] += l.span as usize;
+                        x = l.next;
+                    }
+                    _ => break,
+                }
+            }
+            update[i] = x;
+        }
+        let old_len = self.len().saturating_sub(1); // the map already holds the new member
+        let level = self.random_level();
+        if level > self.level {
+            for i in self.level..level {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.link_mut(HEAD, i).span = old_len as u32;
+            }
+            self.level = level;
+        }
+        let node = Node {
+            member,
+            score,
+            back: if update[0] == HEAD { NIL } else { update[0] },
+            links: vec![EMPTY_LINK; level].into_boxed_slice(),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        for i in 0..level {
+            let u = update[i];
+            let ul = self.link(u, i);
+            let below = (rank[0] - rank[i]) as u32;
+            *self.link_mut(id, i) = Link {
+                next: ul.next,
+                span: ul.span - below,
+            };
+            *self.link_mut(u, i) = Link {
+                next: id,
+                span: below + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.link_mut(u, i).span += 1;
+        }
+        let next = self.link(id, 0).next;
+        if next == NIL {
+            self.tail = id;
+        } else {
+            self.nodes[next as usize].back = id;
+        }
+    }
+
+    fn list_remove(&mut self, score: f64, member: &[u8]) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let l = self.link(x, i);
+                match self.nodes.get(l.next as usize) {
+                    Some(n) if before(n.score, &n.member, score, member) => x = l.next,
+                    _ => break,
+                }
+            }
+            update[i] = x;
+        }
+        let target = self.link(x, 0).next;
+        match self.nodes.get(target as usize) {
+            Some(n) if n.score == score && n.member.as_bytes() == member => {}
+            _ => return,
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let ul = self.link(u, i);
+            if ul.next == target {
+                let tl = self.link(target, i);
+                *self.link_mut(u, i) = Link {
+                    next: tl.next,
+                    span: ul.span + tl.span - 1,
+                };
+            } else {
+                self.link_mut(u, i).span = ul.span.saturating_sub(1);
+            }
+        }
+        let next = self.link(target, 0).next;
+        let back = self.node(target).back;
+        if next == NIL {
+            self.tail = back;
+        } else {
+            self.nodes[next as usize].back = back;
+        }
+        while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
+            self.level -= 1;
+        }
+        let slot = &mut self.nodes[target as usize];
+        slot.member = Str::default();
+        slot.links = Box::new([]);
+        self.free.push(target);
+    }
+}
+
+/// Elements in order from a rank: `(member, score)`.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    set: &'a ZSet,
+    at: u32,
+    rev: bool,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Str, f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let set = self.set;
+        let node = set.nodes.get(self.at as usize)?;
+        self.at = if self.rev {
+            node.back
+        } else {
+            node.links.first().map_or(NIL, |l| l.next)
+        };
+        Some((&node.member, node.score))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn naive_sorted(m: &HashMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<(Vec<u8>, f64)> = m.iter().map(|(k, s)| (k.clone(), *s)).collect();
+        v.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Checks links, spans, back pointers and every query against the naive order.
+    fn check(z: &ZSet, want: &[(Vec<u8>, f64)]) {
+        assert_eq!(z.len(), want.len());
+        let got: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        assert_eq!(got, want);
+        let rev: Vec<(Vec<u8>, f64)> = z
+            .iter_from(want.len().saturating_sub(1), true)
+            .map(|(m, s)| (m.to_vec(), s))
+            .collect();
+        let mut want_rev = want.to_vec();
+        want_rev.reverse();
+        if !want.is_empty() {
+            assert_eq!(rev, want_rev);
+        }
+        // rank of every node id, then the spans of every link on every level.
+        let mut rank_of = HashMap::new();
+        rank_of.insert(HEAD, 0usize);
+        let mut x = z.link(HEAD, 0).next;
+        let mut r = 1;
+        while x != NIL {
+            rank_of.insert(x, r);
+            r += 1;
+            x = z.link(x, 0).next;
+        }
+        for i in 0..z.level {
+            let mut x = HEAD;
+            loop {
+                let l = z.link(x, i);
+                if l.next == NIL {
+                    break;
+                }
+                assert_eq!(l.span as usize, rank_of[&l.next] - rank_of[&x], "level {i}");
+                x = l.next;
+            }
+        }
+        assert!(z.level == 1 || z.link(HEAD, z.level - 1).next != NIL);
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m), Some(i));
+            assert_eq!(z.score(m), Some(*s));
+            let (gm, gs) = z.get_by_rank(i).unwrap();
+            assert_eq!((&gm[..], gs), (&m[..], *s));
+        }
+        assert!(z.get_by_rank(want.len()).is_none());
+        assert_eq!(z.rank(b"not there at all"), None);
+    }
+
+    #[test]
+    fn random_operations_match_a_sorted_vec() {
+        let mut rng = Rng(0xDEAD_BEEF_1234_5678);
+        let mut z = ZSet::new();
+        let mut naive: HashMap<Vec<u8>, f64> = HashMap::new();
+        for step in 0..6000 {
+            let member = format!("m{}", rng.next() % 300).into_bytes();
+            // Few distinct scores so ties (ordered by member) are common.
+            let score = match rng.next() % 10 {
+                0 => f64::INFINITY,
+                1 => f64::NEG_INFINITY,
+                2 => -0.0,
+                _ => (rng.next() % 40) as f64 - 20.0,
+            };
+            match rng.next() % 4 {
+                0 => {
+                    assert_eq!(z.remove(&member), naive.remove(&member).is_some());
+                }
+                1 => {
+                    let max = rng.next() % 2 == 0;
+                    let want = naive_sorted(&naive);
+                    let expect = if max { want.last() } else { want.first() }.cloned();
+                    let got = z.pop(max).map(|(m, s)| (m.to_vec(), s));
+                    assert_eq!(got, expect);
+                    if let Some((m, _)) = expect {
+                        naive.remove(&m);
+                    }
+                }
+                _ => {
+                    let new = z.insert(Str::new(&member), score);
+                    assert_eq!(new, naive.insert(member, score).is_none());
+                }
+            }
+            if step % 50 == 0 {
+                let want = naive_sorted(&naive);
+                check(&z, &want);
+                // first rank with score >= bound, as a monotone predicate
+                let bound = (rng.next() % 40) as f64 - 20.0;
+                let expect = want.iter().filter(|(_, s)| *s < bound).count();
+                assert_eq!(z.rank_where(|s, _| s < bound), expect);
+            }
+        }
+        let want = naive_sorted(&naive);
+        check(&z, &want);
+        while z.pop(false).is_some() {}
+        check(&z, &[]);
+        assert_eq!(z.level, 1);
+    }
+
+    #[test]
+    fn lex_bound_rank_on_equal_scores() {
+        let mut z = ZSet::new();
+        for m in ["a", "b", "c", "d", "e"] {
+            z.insert(Str::from(m), 0.0);
+        }
+        assert_eq!(z.rank_where(|_, m| m < b"c"), 2);
+        assert_eq!(z.rank_where(|_, m| m <= b"c"), 3);
+        let from_c: Vec<&[u8]> = z.iter_from(2, false).map(|(m, _)| &m[..]).collect();
+        assert_eq!(from_c, [&b"c"[..], b"d", b"e"]);
+        assert!(!z.insert(Str::from("c"), 10.0));
+        assert_eq!(z.rank(b"c"), Some(4));
+        assert_eq!(z.get_by_rank(0).map(|(m, _)| m.to_vec()), Some(b"a".to_vec()));
+        assert!(z.iter_from(99, false).next().is_none());
+    }
+}
