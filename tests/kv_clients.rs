@@ -110,3 +110,21 @@ fn redis_py_basics() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
 }
+
+#[test]
+#[ignore = "needs redis-py: run scripts/test"]
+fn redis_py_tour() {
+    let (_server, port) = kv();
+    let out = python()
+        .arg(py_script("redis_py_tour.py"))
+        .arg(port.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "redis-py tour failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+}

@@ -114,7 +114,7 @@ pub fn main(args: Vec<String>) -> i32 {
         None
     };
     let mut level = logger::level_from_env(trace);
-    if matches!(command.as_deref(), Some("echo-client" | "bench")) && !trace {
+    if matches!(command.as_deref(), Some("echo-client" | "bench" | "amqp")) && !trace {
         // A client's output is its stdout; reactor start/stop notes would only clutter it.
         level = level.min(log::LevelFilter::Warn);
     }
@@ -125,6 +125,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Some("echo-client") => run_echo_client(args),
         Some("kv") => run_kv(args),
         Some("bench") => run_bench(args),
+        Some("amqp") => run_amqp(args),
         Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
     };
     match result {
@@ -257,6 +258,12 @@ fn run_echo_client(mut args: Args) -> Result<i32, UsageError> {
         echo::ClientOutcome::Done => 0,
         _ => 1,
     })
+}
+
+/// `spindle amqp …`: the AMQP client's subcommands (see [`crate::amqp::cli`]).
+fn run_amqp(args: Args) -> Result<i32, UsageError> {
+    crate::amqp::cli::main(args.items)
+        .map_err(|e| UsageError(format!("{e}\n\n{}", crate::amqp::cli::USAGE)))
 }
 
 fn run_bench(mut args: Args) -> Result<i32, UsageError> {

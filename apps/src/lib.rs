@@ -4,6 +4,7 @@
 //!
 //! | module | job |
 //! |---|---|
+//! | [`amqp`] | an AMQP 0-9-1 client for RabbitMQ and `spindle amqp publish\|consume\|get\|declare-queue` |
 //! | [`echo`] | the echo server and client of Twisted's echo example |
 //! | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
 //! | [`bench`] | load generators: `spindle bench echo` |
@@ -19,6 +20,7 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod amqp;
 pub mod bench;
 pub mod cli;
 pub mod echo;

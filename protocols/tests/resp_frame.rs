@@ -618,7 +618,7 @@ fn encode_examples() {
         (Frame::Integer(-1), b":-1\r\n"),
         (b("ab"), b"$2\r\nab\r\n"),
         (Frame::Null, b"_\r\n"),
-        (Frame::Double(0.1), b",0.10000000000000001\r\n"),
+        (Frame::Double(0.1), b",0.1\r\n"),
         (Frame::Double(f64::NAN), b",nan\r\n"),
         (Frame::Boolean(false), b"#f\r\n"),
         (Frame::BigNumber(Bytes::from_static(b"-1")), b"(-1\r\n"),

@@ -66,8 +66,8 @@ fn every_method_in_both_versions() {
         (
             "double 0.1",
             |w| w.double(0.1),
-            b"$19\r\n0.10000000000000001\r\n",
-            b",0.10000000000000001\r\n",
+            b"$3\r\n0.1\r\n",
+            b",0.1\r\n",
         ),
         (
             "double inf",

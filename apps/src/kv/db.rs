@@ -17,6 +17,19 @@ pub struct Stats {
     pub commands: u64,
     /// Connections accepted.
     pub connections: u64,
+    /// Per command: calls, microseconds spent, calls that failed (INFO commandstats).
+    pub per_command: std::collections::HashMap<&'static str, CommandStat>,
+}
+
+/// One command's counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStat {
+    /// Times run.
+    pub calls: u64,
+    /// Microseconds spent running it.
+    pub usec: u64,
+    /// Times it replied with an error.
+    pub failed: u64,
 }
 
 /// The whole dataset.

@@ -49,6 +49,25 @@ pub struct Client {
     pub channels: std::collections::HashSet<Bytes>,
     /// Patterns subscribed to.
     pub patterns: std::collections::HashSet<Bytes>,
+    /// Set by a blocking command that found nothing: the session parks the client.
+    pub blocked: Option<crate::kv::blocking::Block>,
+    /// True while EXEC runs the queue (blocking commands then do not block).
+    pub in_exec: bool,
+    /// Connections CLIENT KILL asked to close.
+    pub kill: Vec<ConnId>,
+    /// CLIENT REPLY.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// Replies are dropped.
+    Off,
+    /// The next command's reply is dropped.
+    Skip,
 }
 
 impl Client {
@@ -93,6 +112,12 @@ pub struct Shared {
     pub watchers: std::collections::HashMap<(usize, Bytes), Vec<u64>>,
     /// Clients whose watched keys were touched: their EXEC fails.
     pub cas_dirty: std::collections::HashSet<u64>,
+    /// Clients blocked in BLPOP & co., and the keys they wait on.
+    pub waiting: crate::kv::blocking::Waiting,
+    /// CLIENT PAUSE: until when (Unix ms), and whether all commands (or only writes) wait.
+    pub pause: Option<(u64, bool)>,
+    /// Timers of sessions holding a command because of CLIENT PAUSE (woken by UNPAUSE).
+    pub paused_timers: Vec<spindle_reactor::TimerId>,
 }
 
 impl Shared {
@@ -152,6 +177,10 @@ pub struct ClientInfo {
     pub name: Option<String>,
     /// Selected database.
     pub db: usize,
+    /// The reactor's id of its connection.
+    pub conn: Option<ConnId>,
+    /// Subscribed to something (CLIENT KILL TYPE pubsub).
+    pub pubsub: bool,
 }
 
 impl Shared {
@@ -191,6 +220,9 @@ impl Server {
                 patterns: Vec::new(),
                 watchers: Default::default(),
                 cas_dirty: Default::default(),
+                waiting: Default::default(),
+                pause: None,
+                paused_timers: Vec::new(),
             },
         }
     }
@@ -206,6 +238,8 @@ impl Server {
                 addr: addr.clone(),
                 name: None,
                 db: 0,
+                conn: None,
+                pubsub: false,
             },
         );
         Client {
@@ -223,6 +257,10 @@ impl Server {
             watched: Vec::new(),
             channels: Default::default(),
             patterns: Default::default(),
+            blocked: None,
+            in_exec: false,
+            kill: Vec::new(),
+            reply: ReplyMode::On,
         }
     }
 
@@ -266,6 +304,30 @@ impl Server {
             return;
         }
         self.run(command, client, args, &mut w, now);
+    }
+
+    /// How long a command must wait because of CLIENT PAUSE, if at all.
+    pub fn pause_delay(
+        &mut self,
+        client: &Client,
+        args: &[Bytes],
+        now: Instant,
+    ) -> Option<Duration> {
+        let (until, all) = self.shared.pause?;
+        let now_ms = self.shared.unix_ms(now);
+        if now_ms >= until {
+            self.shared.pause = None;
+            return None;
+        }
+        let command = args.first().and_then(|n| cmd::lookup(n))?;
+        // The pausing client may still unpause; WRITE mode holds only writes.
+        if command.name == "client" || client.multi.is_some() {
+            return None;
+        }
+        if !all && command.flags & flags::WRITE == 0 {
+            return None;
+        }
+        Some(Duration::from_millis(until - now_ms))
     }
 
     /// The checks made before a command runs or is queued.
@@ -328,14 +390,26 @@ impl Server {
             out: w,
             now: now_ms,
         };
+        let started = Instant::now();
         let result = (command.handler)(&mut ctx, args);
         let db = ctx.client.db;
+        let stat = self.db.stats.per_command.entry(command.name).or_default();
+        stat.calls += 1;
+        stat.usec += started.elapsed().as_micros() as u64;
         if let Err(e) = result {
+            stat.failed += 1;
             w.error(&e.text());
         }
-        if self.db.dirty != dirty_before && !self.shared.watchers.is_empty() {
-            for key in command.key_args(args) {
-                self.shared.touch(db, key);
+        if self.db.dirty != dirty_before {
+            if !self.shared.watchers.is_empty() {
+                for key in command.key_args(args) {
+                    self.shared.touch(db, key);
+                }
+            }
+            if !self.shared.waiting.is_empty() {
+                for key in command.key_args(args) {
+                    crate::kv::blocking::serve(self, db, key, &mut client.outbox, now_ms);
+                }
             }
         }
     }
@@ -361,6 +435,7 @@ impl Server {
             return;
         }
         w.array_len(queue.len());
+        client.in_exec = true;
         for args in queue {
             let name = args.first().cloned().unwrap_or_default();
             match self.check(client, &name, &args) {
@@ -368,6 +443,7 @@ impl Server {
                 Err(e) => w.error(&e.text()),
             }
         }
+        client.in_exec = false;
     }
 
     /// One active expiry pass: samples keys with a TTL in every database, deleting expired
@@ -406,6 +482,11 @@ pub struct Session {
     decoder: RequestDecoder,
     input: BytesMut,
     output: BytesMut,
+    /// While blocked (BLPOP…): the timer that fires at the timeout, or at once when another
+    /// client served us.
+    blocked_timer: Option<spindle_reactor::TimerId>,
+    /// A command held back by CLIENT PAUSE, and the timer that releases it.
+    held: Option<(Vec<Bytes>, spindle_reactor::TimerId)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -436,25 +517,68 @@ impl Session {
             decoder,
             input: BytesMut::new(),
             output: BytesMut::new(),
+            blocked_timer: None,
+            held: None,
         }
     }
 }
 
-impl Protocol for Session {
-    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
-        self.client.conn = Some(tx.id());
-        Ok(())
-    }
-
-    fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
-        self.input.extend_from_slice(data);
+impl Session {
+    /// Runs every complete command in the input, writes the replies, hands messages for other
+    /// connections to the reactor, and parks the client when a command blocked.
+    fn process(&mut self, tx: &mut dyn Transport) {
         let now = tx.now();
         let mut server = self.server.borrow_mut();
         loop {
-            match self.decoder.decode(&mut self.input) {
+            let next = match self.held.take() {
+                Some((args, _)) => Ok(Some(args)),
+                None => self.decoder.decode(&mut self.input),
+            };
+            match next {
                 Ok(Some(args)) => {
+                    if let Some(wait) = server.pause_delay(&self.client, &args, now) {
+                        // CLIENT PAUSE: hold this command until the pause ends (or UNPAUSE).
+                        let timer = tx.call_later(wait);
+                        server.shared.paused_timers.push(timer);
+                        self.held = Some((args, timer));
+                        tx.pause_reading();
+                        break;
+                    }
+                    let mark = self.output.len();
                     server.execute(&mut self.client, &args, &mut self.output, now);
+                    match self.client.reply {
+                        ReplyMode::On => {}
+                        ReplyMode::Off => self.output.truncate(mark),
+                        ReplyMode::Skip => {
+                            if !args
+                                .first()
+                                .is_some_and(|n| n.eq_ignore_ascii_case(b"client"))
+                            {
+                                self.output.truncate(mark);
+                                self.client.reply = ReplyMode::On;
+                            }
+                        }
+                    }
                     self.decoder.set_authenticated(self.client.authenticated);
+                    if let Some(block) = self.client.blocked.take() {
+                        // Park: no reply now; the rest of the input waits until we are served
+                        // or time out, and reading pauses meanwhile.
+                        let delay = block
+                            .timeout
+                            .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
+                        let timer = tx.call_later(delay);
+                        self.blocked_timer = Some(timer);
+                        let conn = tx.id();
+                        crate::kv::blocking::park(
+                            &mut server.shared,
+                            &self.client,
+                            conn,
+                            block,
+                            timer,
+                        );
+                        tx.pause_reading();
+                        break;
+                    }
                     if self.client.closing {
                         break;
                     }
@@ -490,19 +614,87 @@ impl Protocol for Session {
                 }
             }
         }
+        for timer in server.shared.waiting.take_woken() {
+            // Served clients continue at once, on their own protocol's timer.
+            tx.reset_timer(timer, Duration::ZERO);
+        }
+        for conn in self.client.kill.drain(..) {
+            tx.lose_connection_of(conn);
+        }
         if self.client.closing {
             self.input.clear();
             tx.lose_connection();
         }
+    }
+}
+
+impl Protocol for Session {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.client.conn = Some(tx.id());
+        if let Some(info) = self
+            .server
+            .borrow_mut()
+            .shared
+            .clients
+            .get_mut(&self.client.id)
+        {
+            info.conn = Some(tx.id());
+        }
+        Ok(())
+    }
+
+    fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        self.input.extend_from_slice(data);
+        if self.blocked_timer.is_none() {
+            self.process(tx);
+        }
+        Ok(())
+    }
+
+    fn timer_fired(
+        &mut self,
+        id: spindle_reactor::TimerId,
+        tx: &mut dyn Transport,
+    ) -> ProtocolResult {
+        if self.held.as_ref().is_some_and(|(_, t)| *t == id) {
+            // CLIENT PAUSE ended (or UNPAUSE): run the held command and what followed it.
+            self.server
+                .borrow_mut()
+                .shared
+                .paused_timers
+                .retain(|t| *t != id);
+            tx.resume_reading();
+            self.process(tx);
+            return Ok(());
+        }
+        if self.blocked_timer != Some(id) {
+            return Ok(());
+        }
+        self.blocked_timer = None;
+        {
+            let mut server = self.server.borrow_mut();
+            let served = crate::kv::blocking::unblock(&mut server.shared, self.client.id);
+            if !served {
+                // Timed out: the null reply of a blocking pop.
+                let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
+                w.null_array();
+            }
+        }
+        tx.resume_reading();
+        self.process(tx);
         Ok(())
     }
 
     fn connection_lost(&mut self, _reason: &DisconnectReason, _tx: &mut dyn Transport) {
-        self.server
-            .borrow_mut()
-            .shared
-            .clients
-            .remove(&self.client.id);
+        let mut server = self.server.borrow_mut();
+        let shared = &mut server.shared;
+        shared.clients.remove(&self.client.id);
+        shared.unwatch(&mut self.client);
+        shared.unsubscribe_all(&mut self.client);
+        crate::kv::blocking::unblock(shared, self.client.id);
+        if let Some((_, timer)) = self.held.take() {
+            shared.paused_timers.retain(|t| *t != timer);
+        }
     }
 }
 

@@ -533,3 +533,68 @@ fn publish_reaches_channel_and_pattern_subscribers_framed_for_their_protocol() {
     );
     assert_eq!(h.run("PUBLISH news again"), int(1));
 }
+
+#[test]
+fn copy_move_swapdb_object_memory_sort() {
+    let mut h = script(&[
+        ("SET a 1", simple("OK")),
+        ("COPY a b", int(1)),
+        ("COPY a b", int(0)),
+        ("COPY a b REPLACE", int(1)),
+        (
+            "COPY a a",
+            err("ERR source and destination objects are the same"),
+        ),
+        ("COPY a c DB 1", int(1)),
+        ("MOVE a 1", int(1)),
+        ("EXISTS a", int(0)),
+        (
+            "MOVE b 0",
+            err("ERR source and destination objects are the same"),
+        ),
+        ("SELECT 1", simple("OK")),
+        ("MGET a c", arr(&["1", "1"])),
+        ("SWAPDB 0 1", simple("OK")),
+        ("DBSIZE", int(1)),
+        ("SELECT 0", simple("OK")),
+        ("DBSIZE", int(2)),
+        ("SWAPDB 0 99", err("ERR DB index is out of range")),
+        ("OBJECT ENCODING a", bulk("int")),
+        ("SET s hello", simple("OK")),
+        ("OBJECT ENCODING s", bulk("embstr")),
+        ("OBJECT ENCODING nothing", Frame::Null),
+        ("RPUSH nums 3 1 2 10", int(4)),
+        ("OBJECT ENCODING nums", bulk("listpack")),
+        ("SORT nums", arr(&["1", "2", "3", "10"])),
+        ("SORT nums DESC LIMIT 0 2", arr(&["10", "3"])),
+        ("SORT nums ALPHA", arr(&["1", "10", "2", "3"])),
+        ("MSET w_1 30 w_2 20 w_3 10 w_10 0", simple("OK")),
+        ("SORT nums BY w_*", arr(&["10", "3", "2", "1"])),
+        ("HSET obj_1 name one", int(1)),
+        (
+            "SORT nums BY nosort GET # GET obj_*->name",
+            Frame::Array(vec![
+                bulk("3"),
+                Frame::Null,
+                bulk("1"),
+                bulk("one"),
+                bulk("2"),
+                Frame::Null,
+                bulk("10"),
+                Frame::Null,
+            ]),
+        ),
+        ("SORT nums STORE sorted", int(4)),
+        ("LRANGE sorted 0 -1", arr(&["1", "2", "3", "10"])),
+        ("SORT_RO nums STORE x", err("ERR syntax error")),
+        ("RPUSH words b a", int(2)),
+        (
+            "SORT words",
+            err("ERR One or more scores can't be converted into double"),
+        ),
+    ]);
+    let Frame::Integer(n) = h.run("MEMORY USAGE nums") else {
+        panic!()
+    };
+    assert!(n > 0);
+}

@@ -1,74 +1,10 @@
 //! The values a key can hold, one variant per Redis type.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::set::Set;
 use super::str::Str;
-
-/// A sorted-set score with a total order (NaN never gets in: commands refuse it).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Score(pub f64);
-
-impl Eq for Score {}
-
-impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-/// A sorted set: member → score, and (score, member) in order.
-#[derive(Debug, Default, Clone)]
-pub struct ZSet {
-    /// Each member's score.
-    pub scores: HashMap<Str, f64>,
-    /// Members ordered by score, then by member bytes (Redis's order).
-    pub order: BTreeSet<(Score, Str)>,
-}
-
-impl ZSet {
-    /// Adds or moves `member` to `score`; true if it was new.
-    pub fn insert(&mut self, member: Str, score: f64) -> bool {
-        match self.scores.insert(member.clone(), score) {
-            Some(old) => {
-                self.order.remove(&(Score(old), member.clone()));
-                self.order.insert((Score(score), member));
-                false
-            }
-            None => {
-                self.order.insert((Score(score), member));
-                true
-            }
-        }
-    }
-
-    /// Removes `member`; true if it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove_entry(member) {
-            Some((m, s)) => {
-                self.order.remove(&(Score(s), m));
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Members.
-    pub fn len(&self) -> usize {
-        self.scores.len()
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.scores.is_empty()
-    }
-}
+pub use super::zset::{Score, ZSet};
 
 /// What a key holds.
 #[derive(Debug, Clone)]
@@ -81,7 +17,7 @@ pub enum Value {
     /// A list.
     List(Box<VecDeque<Str>>),
     /// A hash.
-    Hash(Box<HashMap<Str, Str>>),
+    Hash(Box<super::hash::Hash>),
     /// A set.
     Set(Box<Set>),
     /// A sorted set.

@@ -14,7 +14,7 @@
 //! - **Server, writing replies**: [`ReplyWriter`] appends replies straight to
 //!   the output buffer, in the connection's [`Version`], with RESP3 types
 //!   mapped to their RESP2 stand-ins (a map becomes a flat array, a double a
-//!   bulk string...). [`format_double`] is Redis 7.0's `%.17g`.
+//!   bulk string...). [`format_double`] is the shortest round-trip form (Redis 7.2's).
 //!
 //! - **Client, reading replies** (and tests): [`decode_frame`] turns bytes
 //!   into a [`Frame`], the full RESP3 value type, bounded by [`Limits`]

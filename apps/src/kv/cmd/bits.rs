@@ -24,7 +24,9 @@ fn offset_arg(b: &[u8], hash_bits: Option<u32>, max_bytes: usize) -> Result<u64,
         _ => (b, 1),
     };
     let n = int_arg(digits).map_err(|_| CmdError::err(OFFSET_ERR))?;
-    let n = n.checked_mul(mul).ok_or_else(|| CmdError::err(OFFSET_ERR))?;
+    let n = n
+        .checked_mul(mul)
+        .ok_or_else(|| CmdError::err(OFFSET_ERR))?;
     if n < 0 || (n as u64 >> 3) >= max_bytes as u64 {
         return Err(CmdError::err(OFFSET_ERR));
     }
@@ -65,8 +67,7 @@ fn with_string_mut<R>(
         bytes.resize(min_len, 0);
     }
     let r = f(&mut bytes);
-    ctx.db
-        .set(db, key, Value::Str(Str::new(&bytes)), true, now);
+    ctx.db.set(db, key, Value::Str(Str::new(&bytes)), true, now);
     Ok(r)
 }
 
@@ -142,7 +143,11 @@ fn resolve_range(start: i64, end: i64, len: usize, bit_mode: bool) -> Option<Byt
     } else {
         start
     };
-    let mut e = if end < 0 { total.saturating_add(end) } else { end };
+    let mut e = if end < 0 {
+        total.saturating_add(end)
+    } else {
+        end
+    };
     s = s.max(0);
     e = e.max(0);
     if e >= total {
@@ -488,7 +493,13 @@ fn bitfield_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> CmdR
             let bytes = read_bytes(ctx, key)?.unwrap_or_default();
             fields
                 .iter()
-                .map(|f| Some(to_number(read_field(&bytes, f.offset, f.bits), f.signed, f.bits)))
+                .map(|f| {
+                    Some(to_number(
+                        read_field(&bytes, f.offset, f.bits),
+                        f.signed,
+                        f.bits,
+                    ))
+                })
                 .collect()
         }
         Some(_) if read_only => {
@@ -546,4 +557,375 @@ pub fn bitfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `BITFIELD_RO key [GET type offset] …`
 pub fn bitfield_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bitfield_impl(ctx, args, true)
+}
+
+/// A tiny harness for the command families' tests: a fresh server, one client, replies
+/// decoded to frames.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use std::time::Instant;
+
+    use bytes::{Bytes, BytesMut};
+    pub use spindle_protocols::resp::Frame;
+    use spindle_protocols::resp::{decode_frame, Limits, Version};
+
+    use crate::kv::config::Config;
+    use crate::kv::server::{Client, Server};
+
+    /// A server and a client.
+    pub struct T {
+        pub server: Server,
+        pub client: Client,
+        now: Instant,
+    }
+
+    impl T {
+        pub fn new() -> Self {
+            let now = Instant::now();
+            let mut server = Server::new(Config::default(), now);
+            let client = server.new_client("test".into());
+            T {
+                server,
+                client,
+                now,
+            }
+        }
+
+        /// Switches the client to RESP3.
+        pub fn resp3(&mut self) {
+            self.client.resp = Version::Resp3;
+        }
+
+        /// Runs a command line split on spaces.
+        pub fn run(&mut self, line: &str) -> Frame {
+            self.args(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+        }
+
+        /// Runs a command given as raw arguments.
+        pub fn args(&mut self, args: &[&[u8]]) -> Frame {
+            let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            let mut out = BytesMut::new();
+            self.server
+                .execute(&mut self.client, &args, &mut out, self.now);
+            let frame = decode_frame(&mut out, &Limits::default())
+                .expect("valid reply")
+                .expect("a whole reply");
+            assert!(out.is_empty(), "exactly one reply to {args:?}");
+            frame
+        }
+
+        /// Runs each `(line, expected)` in order.
+        pub fn check(&mut self, cases: &[(&str, Frame)]) {
+            for (line, want) in cases {
+                assert_eq!(&self.run(line), want, "{line}");
+            }
+        }
+    }
+
+    pub fn b(s: &str) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn raw(s: &[u8]) -> Frame {
+        Frame::Bulk(Bytes::copy_from_slice(s))
+    }
+
+    pub fn i(n: i64) -> Frame {
+        Frame::Integer(n)
+    }
+
+    pub fn e(s: &str) -> Frame {
+        Frame::Error(Bytes::copy_from_slice(s.as_bytes()))
+    }
+
+    pub fn ok() -> Frame {
+        Frame::Simple(Bytes::from_static(b"OK"))
+    }
+
+    pub fn a(items: &[&str]) -> Frame {
+        Frame::Array(items.iter().map(|s| b(s)).collect())
+    }
+
+    pub fn ints(items: &[i64]) -> Frame {
+        Frame::Array(items.iter().map(|&n| i(n)).collect())
+    }
+
+    pub fn arr(items: Vec<Frame>) -> Frame {
+        Frame::Array(items)
+    }
+
+    /// The bulk strings of an array or set reply, sorted.
+    pub fn sorted(f: Frame) -> Vec<String> {
+        let items = match f {
+            Frame::Array(v) | Frame::Set(v) => v,
+            other => panic!("not a collection: {other:?}"),
+        };
+        let mut out: Vec<String> = items
+            .into_iter()
+            .map(|x| match x {
+                Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => panic!("not a bulk: {other:?}"),
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+    pub const SYNTAX: &str = "ERR syntax error";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkit::*;
+
+    const OFF: &str = "ERR bit offset is not an integer or out of range";
+    const TYPE: &str =
+        "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
+
+    #[test]
+    fn setbit_getbit() {
+        let mut t = T::new();
+        t.check(&[
+            ("SETBIT b 7 1", i(0)),
+            ("GET b", raw(b"\x01")),
+            ("GETBIT b 7", i(1)),
+            ("GETBIT b 6", i(0)),
+            ("GETBIT b 100", i(0)),
+            ("SETBIT b 7 1", i(1)),
+            ("SETBIT b 7 0", i(1)),
+            ("GET b", raw(b"\x00")),
+            ("SETBIT b 17 1", i(0)),
+            ("STRLEN b", i(3)),
+            ("GETBIT missing 0", i(0)),
+            (
+                "SETBIT b 4294967295 x",
+                e("ERR bit is not an integer or out of range"),
+            ),
+            (
+                "SETBIT b 0 2",
+                e("ERR bit is not an integer or out of range"),
+            ),
+            (
+                "SETBIT b 0 -1",
+                e("ERR bit is not an integer or out of range"),
+            ),
+            ("SETBIT b 4294967296 1", e(OFF)),
+            ("SETBIT b -1 1", e(OFF)),
+            ("SETBIT b x 1", e(OFF)),
+            ("GETBIT b 4294967296", e(OFF)),
+            ("GETBIT b 4294967295", i(0)),
+            ("SET n 1", ok()),
+            ("SETBIT n 6 1", i(0)),
+            ("GET n", b("3")),
+            ("RPUSH l a", i(1)),
+            ("SETBIT l 0 1", e(WRONGTYPE)),
+            ("GETBIT l 0", e(WRONGTYPE)),
+            (
+                "SETBIT k 0",
+                e("ERR wrong number of arguments for 'setbit' command"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn setbit_keeps_ttl() {
+        let mut t = T::new();
+        t.check(&[
+            ("SET k a EX 100", ok()),
+            ("SETBIT k 100 1", i(0)),
+            ("TTL k", i(100)),
+        ]);
+    }
+
+    #[test]
+    fn bitcount() {
+        let mut t = T::new();
+        t.check(&[
+            ("SET s foobar", ok()),
+            ("BITCOUNT s", i(26)),
+            ("BITCOUNT s 0 0", i(4)),
+            ("BITCOUNT s 1 1", i(6)),
+            ("BITCOUNT s 1 1 BYTE", i(6)),
+            ("BITCOUNT s 5 30 BIT", i(17)),
+            ("BITCOUNT s -1 -1", i(4)),
+            ("BITCOUNT s -100 100", i(26)),
+            ("BITCOUNT s 5 2", i(0)),
+            ("BITCOUNT s 0 -1 bit", i(26)),
+            ("BITCOUNT s 47 47 BIT", i(0)),
+            ("BITCOUNT s 46 46 BIT", i(1)),
+            ("BITCOUNT missing", i(0)),
+            ("BITCOUNT missing 0 5", i(0)),
+            ("BITCOUNT s 0", e(SYNTAX)),
+            ("BITCOUNT s 0 1 2", e(SYNTAX)),
+            ("BITCOUNT s 0 1 BIT x", e(SYNTAX)),
+            ("BITCOUNT s a 1", e(NOT_INT)),
+            ("RPUSH l a", i(1)),
+            ("BITCOUNT l", e(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn bitpos() {
+        let mut t = T::new();
+        assert_eq!(t.args(&[b"SET", b"p", b"\xff\xf0\x00"]), ok());
+        assert_eq!(t.args(&[b"SET", b"q", b"\x00\xff\xf0"]), ok());
+        assert_eq!(t.args(&[b"SET", b"z", b"\x00\x00\x00"]), ok());
+        assert_eq!(t.args(&[b"SET", b"ones", b"\xff\xff"]), ok());
+        t.check(&[
+            ("BITPOS p 0", i(12)),
+            ("BITPOS q 1 0", i(8)),
+            ("BITPOS q 1 2", i(16)),
+            ("BITPOS q 1 2 -1 BYTE", i(16)),
+            ("BITPOS q 1 7 15 BIT", i(8)),
+            ("BITPOS q 1 9 15 BIT", i(9)),
+            ("BITPOS q 0 9 15 BIT", i(-1)),
+            ("BITPOS q 0 8 -1 BIT", i(20)),
+            ("BITPOS z 1", i(-1)),
+            ("BITPOS z 0", i(0)),
+            ("BITPOS ones 0", i(16)),
+            ("BITPOS ones 0 1", i(16)),
+            ("BITPOS ones 0 0 -1", i(-1)),
+            ("BITPOS ones 1 3 1", i(-1)),
+            ("BITPOS missing 1", i(-1)),
+            ("BITPOS missing 0", i(0)),
+            ("BITPOS p 2", e("ERR The bit argument must be 1 or 0.")),
+            ("BITPOS p x", e(NOT_INT)),
+            ("BITPOS p 1 0 1 FOO", e(SYNTAX)),
+            ("BITPOS p 1 0 1 BIT x", e(SYNTAX)),
+            ("BITPOS p 1 x", e(NOT_INT)),
+            ("RPUSH l a", i(1)),
+            ("BITPOS l 1", e(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn bitop() {
+        let mut t = T::new();
+        assert_eq!(t.args(&[b"SET", b"a", b"\xf0\x0f"]), ok());
+        assert_eq!(t.args(&[b"SET", b"b", b"\xff"]), ok());
+        t.check(&[
+            ("BITOP AND d a b", i(2)),
+            ("GET d", raw(b"\xf0\x00")),
+            ("BITOP or d a b", i(2)),
+            ("GET d", raw(b"\xff\x0f")),
+            ("BITOP XOR d a b", i(2)),
+            ("GET d", raw(b"\x0f\x0f")),
+            ("BITOP NOT d a", i(2)),
+            ("GET d", raw(b"\x0f\xf0")),
+            ("BITOP AND d a missing", i(2)),
+            ("GET d", raw(b"\x00\x00")),
+            (
+                "BITOP NOT d a b",
+                e("ERR BITOP NOT must be called with a single source key."),
+            ),
+            ("BITOP FOO d a", e(SYNTAX)),
+            ("BITOP AND d missing other", i(0)),
+            ("EXISTS d", i(0)),
+            ("RPUSH l a", i(1)),
+            ("BITOP AND d a l", e(WRONGTYPE)),
+            ("BITOP OR l a", i(2)),
+            ("TYPE l", Frame::Simple("string".into())),
+        ]);
+    }
+
+    #[test]
+    fn bitfield() {
+        let mut t = T::new();
+        t.check(&[
+            ("BITFIELD k INCRBY i5 100 1 GET u4 0", ints(&[1, 0])),
+            (
+                "BITFIELD m incrby u2 100 1 OVERFLOW SAT incrby u2 102 1",
+                ints(&[1, 1]),
+            ),
+            (
+                "BITFIELD m incrby u2 100 1 OVERFLOW SAT incrby u2 102 1",
+                ints(&[2, 2]),
+            ),
+            (
+                "BITFIELD m incrby u2 100 1 OVERFLOW SAT incrby u2 102 1",
+                ints(&[3, 3]),
+            ),
+            (
+                "BITFIELD m incrby u2 100 1 OVERFLOW SAT incrby u2 102 1",
+                ints(&[0, 3]),
+            ),
+            (
+                "BITFIELD m OVERFLOW FAIL incrby u2 102 1",
+                arr(vec![Frame::Null]),
+            ),
+            ("BITFIELD bf SET i8 #0 100 SET i8 #1 200", ints(&[0, 0])),
+            (
+                "BITFIELD bf GET i8 #1 GET u8 8 GET i8 0",
+                ints(&[-56, 200, 100]),
+            ),
+            ("BITFIELD_RO bf GET u8 #1", ints(&[200])),
+            (
+                "BITFIELD s OVERFLOW SAT SET i8 0 200 GET i8 0",
+                ints(&[0, 127]),
+            ),
+            ("BITFIELD s OVERFLOW SAT INCRBY i8 0 -1000", ints(&[-128])),
+            (
+                "BITFIELD s OVERFLOW FAIL INCRBY i8 0 -1 GET i8 0",
+                arr(vec![Frame::Null, i(-128)]),
+            ),
+            ("BITFIELD s OVERFLOW WRAP INCRBY i8 0 -1", ints(&[127])),
+            ("BITFIELD w SET i64 0 9223372036854775807", ints(&[0])),
+            ("BITFIELD w INCRBY i64 0 1", ints(&[i64::MIN])),
+            ("BITFIELD w OVERFLOW SAT INCRBY i64 0 -1", ints(&[i64::MIN])),
+            ("BITFIELD u SET u8 0 -1 GET u8 0", ints(&[0, 255])),
+            (
+                "BITFIELD u OVERFLOW SAT SET u8 0 -1 GET u8 0",
+                ints(&[255, 255]),
+            ),
+            ("BITFIELD u OVERFLOW SAT INCRBY u8 0 -300", ints(&[0])),
+            (
+                "BITFIELD u SET u63 1 9223372036854775807 GET u63 1",
+                ints(&[0, i64::MAX]),
+            ),
+            ("BITFIELD v SET u1 3 1 GET u1 3 GET i1 3", ints(&[0, 1, -1])),
+            ("BITFIELD missing GET i64 4294967295", ints(&[0])),
+            ("EXISTS missing", i(0)),
+            ("BITFIELD k", ints(&[])),
+            ("BITFIELD k GET x8 0", e(TYPE)),
+            ("BITFIELD k GET u64 0", e(TYPE)),
+            ("BITFIELD k GET i65 0", e(TYPE)),
+            ("BITFIELD k GET i0 0", e(TYPE)),
+            ("BITFIELD k GET i8 -1", e(OFF)),
+            ("BITFIELD k SET u8 #536870912 1", e(OFF)),
+            ("BITFIELD k GET i8 #x", e(OFF)),
+            (
+                "BITFIELD k OVERFLOW foo",
+                e("ERR Invalid OVERFLOW type specified"),
+            ),
+            ("BITFIELD k GET u8", e(SYNTAX)),
+            ("BITFIELD k FOO u8 0", e(SYNTAX)),
+            ("BITFIELD k SET u8 0 x", e(NOT_INT)),
+            (
+                "BITFIELD_RO k SET u8 0 1",
+                e("ERR BITFIELD_RO only supports the GET subcommand"),
+            ),
+            (
+                "BITFIELD_RO k INCRBY u8 0 1",
+                e("ERR BITFIELD_RO only supports the GET subcommand"),
+            ),
+            ("RPUSH l a", i(1)),
+            ("BITFIELD l GET u8 0", e(WRONGTYPE)),
+            ("BITFIELD l SET u8 0 1", e(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn bitfield_fail_still_creates_the_key_and_resp3_null() {
+        let mut t = T::new();
+        t.resp3();
+        t.check(&[
+            (
+                "BITFIELD f OVERFLOW FAIL SET u2 0 7",
+                arr(vec![Frame::Null]),
+            ),
+            ("STRLEN f", i(1)),
+        ]);
+    }
 }

@@ -2,6 +2,9 @@
 
 use bytes::Bytes;
 use spindle_protocols::resp::Version;
+use spindle_reactor::ConnId;
+
+use crate::kv::server::ReplyMode;
 
 use super::{int_arg, is, CmdError, CmdResult, Ctx};
 
@@ -198,6 +201,59 @@ pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ));
         }
         ctx.out.verbatim(b"txt", text.as_bytes());
+    } else if is(sub, "kill") && !rest.is_empty() {
+        client_kill(ctx, rest)?;
+    } else if is(sub, "pause") && (rest.len() == 1 || rest.len() == 2) {
+        let ms = int_arg(rest.first().map_or(&[][..], |b| b))
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+        let all = match rest.get(1) {
+            None => true,
+            Some(m) if is(m, "all") => true,
+            Some(m) if is(m, "write") => false,
+            Some(_) => return Err(CmdError::Syntax),
+        };
+        ctx.shared.pause = Some((ctx.now + ms as u64, all));
+        ctx.out.ok();
+    } else if is(sub, "unpause") && rest.is_empty() {
+        ctx.shared.pause = None;
+        let timers = std::mem::take(&mut ctx.shared.paused_timers);
+        ctx.shared.waiting.wake(timers);
+        ctx.out.ok();
+    } else if is(sub, "unblock") && (rest.len() == 1 || rest.len() == 2) {
+        let id = int_arg(rest.first().map_or(&[][..], |b| b))?;
+        let error = match rest.get(1) {
+            None => false,
+            Some(m) if is(m, "timeout") => false,
+            Some(m) if is(m, "error") => true,
+            Some(_) => {
+                return Err(CmdError::err(
+                    "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ))
+            }
+        };
+        match ctx.shared.waiting.cancel(id as u64, error) {
+            Some((conn, reply)) => {
+                if let Some(reply) = reply {
+                    ctx.client.outbox.push((conn, reply));
+                }
+                ctx.out.int(1);
+            }
+            None => ctx.out.int(0),
+        }
+    } else if is(sub, "reply") && rest.len() == 1 {
+        let mode = rest.first().map_or(&[][..], |b| b);
+        if is(mode, "on") {
+            ctx.client.reply = ReplyMode::On;
+            ctx.out.ok();
+        } else if is(mode, "off") {
+            ctx.client.reply = ReplyMode::Off;
+        } else if is(mode, "skip") {
+            ctx.client.reply = ReplyMode::Skip;
+        } else {
+            return Err(CmdError::Syntax);
+        }
     } else if (is(sub, "setinfo") && rest.len() == 2) || (is(sub, "no-evict") && rest.len() == 1) {
         // Accepted and remembered by nobody: library names and eviction do not apply here.
         ctx.out.ok();
@@ -210,6 +266,91 @@ pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// `CLIENT KILL addr` (old form: OK or an error) or `CLIENT KILL [ID id] [ADDR addr]
+/// [TYPE normal|pubsub] [SKIPME yes|no]…` (the number of clients killed).
+fn client_kill(ctx: &mut Ctx<'_, '_>, rest: &[Bytes]) -> CmdResult {
+    if let [addr] = rest {
+        let target = String::from_utf8_lossy(addr);
+        let found = ctx
+            .shared
+            .clients
+            .iter()
+            .find(|(_, c)| c.addr == target)
+            .map(|(id, c)| (*id, c.conn));
+        return match found {
+            Some((id, conn)) => {
+                kill_one(ctx, id, conn);
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(CmdError::err("No such client")),
+        };
+    }
+    let (mut id, mut addr, mut kind, mut skipme) = (None, None, None, true);
+    for pair in rest.chunks(2) {
+        let [name, value] = pair else {
+            return Err(CmdError::Syntax);
+        };
+        if is(name, "id") {
+            id = Some(
+                int_arg(value)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?
+                    as u64,
+            );
+        } else if is(name, "addr") {
+            addr = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(name, "type") {
+            let t = String::from_utf8_lossy(value).to_ascii_lowercase();
+            if !["normal", "pubsub", "master", "replica", "slave"].contains(&t.as_str()) {
+                return Err(CmdError::err(format!("Unknown client type '{t}'")));
+            }
+            kind = Some(t);
+        } else if is(name, "skipme") {
+            skipme = if is(value, "yes") {
+                true
+            } else if is(value, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let me = ctx.client.id;
+    let targets: Vec<(u64, Option<ConnId>)> = ctx
+        .shared
+        .clients
+        .iter()
+        .filter(|(cid, c)| {
+            id.is_none_or(|i| i == **cid)
+                && addr.as_deref().is_none_or(|a| a == c.addr)
+                && kind.as_deref().is_none_or(|t| match t {
+                    "pubsub" => c.pubsub,
+                    "normal" => !c.pubsub,
+                    _ => false,
+                })
+                && !(skipme && **cid == me)
+        })
+        .map(|(cid, c)| (*cid, c.conn))
+        .collect();
+    for (cid, conn) in &targets {
+        kill_one(ctx, *cid, *conn);
+    }
+    ctx.out.int(targets.len() as i64);
+    Ok(())
+}
+
+fn kill_one(ctx: &mut Ctx<'_, '_>, id: u64, conn: Option<ConnId>) {
+    if id == ctx.client.id {
+        ctx.client.closing = true;
+    } else if let Some(conn) = conn {
+        ctx.client.kill.push(conn);
+    }
+}
+
 /// `RESET`: back to a fresh connection's state.
 pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.multi = None;
@@ -220,6 +361,7 @@ pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.resp = Version::Resp2;
     ctx.out.version = Version::Resp2;
     ctx.client.name = None;
+    ctx.client.reply = ReplyMode::On;
     ctx.client.authenticated = ctx.shared.config.requirepass.is_none();
     ctx.out.simple("RESET");
     Ok(())

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use super::{int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::glob;
+use crate::kv::value::Value;
 
 fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |b| b)
@@ -328,4 +329,334 @@ pub fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.int(i64::from(had));
     Ok(())
+}
+
+/// `COPY source destination [DB destination-db] [REPLACE]`
+pub fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst) = (arg(args, 1), arg(args, 2));
+    let mut target_db = ctx.dbi();
+    let mut replace = false;
+    let mut i = 3;
+    while let Some(opt) = args.get(i) {
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "db") && args.get(i + 1).is_some() {
+            let n = int_arg(arg(args, i + 1))?;
+            if n < 0 || n as usize >= ctx.db.spaces.len() {
+                return Err(CmdError::err("DB index is out of range"));
+            }
+            target_db = n as usize;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let db = ctx.dbi();
+    let now = ctx.now;
+    if db == target_db && src == dst {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let Some(entry) = ctx.db.entry(db, src, now).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if ctx.db.exists(target_db, dst, now) {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        ctx.db.delete(target_db, dst, now);
+    }
+    ctx.db.set(target_db, dst, entry.value, false, now);
+    if entry.expire_at != 0 {
+        ctx.db.space(target_db).set_expire_at(dst, entry.expire_at);
+    }
+    ctx.shared.touch(target_db, dst);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// `MOVE key db`
+pub fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let key = arg(args, 1);
+    let n = int_arg(arg(args, 2))?;
+    if n < 0 || n as usize >= ctx.db.spaces.len() {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    let (db, target) = (ctx.dbi(), n as usize);
+    if db == target {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let now = ctx.now;
+    if !ctx.db.exists(db, key, now) || ctx.db.exists(target, key, now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(entry) = ctx.db.space(db).remove(key) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    ctx.db.set(target, key, entry.value, false, now);
+    if entry.expire_at != 0 {
+        ctx.db.space(target).set_expire_at(key, entry.expire_at);
+    }
+    ctx.shared.touch(target, key);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// `SWAPDB index1 index2`
+pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let parse = |b: &[u8]| -> Result<usize, CmdError> {
+        let n = int_arg(b).map_err(|_| CmdError::err("invalid first DB index"))?;
+        if n < 0 {
+            return Err(CmdError::err("DB index is out of range"));
+        }
+        Ok(n as usize)
+    };
+    let a = parse(arg(args, 1))?;
+    let b = int_arg(arg(args, 2)).map_err(|_| CmdError::err("invalid second DB index"))?;
+    let n = ctx.db.spaces.len();
+    if a >= n || b < 0 || b as usize >= n {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    ctx.db.spaces.swap(a, b as usize);
+    ctx.db.dirty += 1;
+    ctx.shared.touch_db(Some(a));
+    ctx.shared.touch_db(Some(b as usize));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key`
+pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = arg(args, 1);
+    if args.len() != 3 {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    let db = ctx.dbi();
+    let now = ctx.now;
+    let Some(e) = ctx.db.entry(db, arg(args, 2), now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if is(sub, "encoding") {
+        let name = crate::kv::value::encoding_name(&e.value);
+        ctx.out.bulk(name.as_bytes());
+    } else if is(sub, "refcount") {
+        ctx.out.int(1);
+    } else if is(sub, "idletime") {
+        // Access times are not tracked yet: every key reads as just used.
+        ctx.out.int(0);
+    } else if is(sub, "freq") {
+        return Err(CmdError::err(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
+             that when switching between policies at runtime LRU and LFU data will take some \
+             time to adjust.",
+        ));
+    } else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+/// An estimate of the bytes a value uses (MEMORY USAGE): entry, inline parts and heap parts.
+pub fn memory_of(key: &[u8], v: &Value) -> usize {
+    use crate::kv::str::Str;
+    let s = |x: &Str| std::mem::size_of::<Str>() + x.heap_size();
+    let base = 64 + key.len().saturating_sub(22);
+    base + match v {
+        Value::Str(x) => x.heap_size(),
+        Value::Int(_) => 0,
+        Value::List(l) => l.iter().map(s).sum::<usize>() + 48,
+        Value::Hash(h) => h.heap_size() + 48,
+        Value::Set(st) => st.iter().map(|m| s(m) + 8).sum::<usize>() + 64,
+        Value::ZSet(z) => z.len() * 96 + 64,
+    }
+}
+
+/// `MEMORY USAGE key [SAMPLES count]`
+pub fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = arg(args, 1);
+    if !is(sub, "usage") || args.len() < 3 {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    let db = ctx.dbi();
+    let key = arg(args, 2);
+    match ctx.db.entry(db, key, ctx.now) {
+        Some(e) => {
+            let n = memory_of(key, &e.value);
+            ctx.out.int(n as i64);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Resolves a SORT `BY`/`GET` pattern for `element`: `#` is the element itself, `key*` the
+/// string at that key, `key*->field` a hash field.
+fn sort_lookup(ctx: &mut Ctx<'_, '_>, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
+    if pattern == b"#" {
+        return Some(element.to_vec());
+    }
+    let star = pattern.iter().position(|&c| c == b'*')?;
+    let (head, tail) = pattern.split_at(star);
+    let tail = tail.get(1..).unwrap_or_default();
+    let (tail, field) = match tail.windows(2).position(|w| w == b"->") {
+        Some(p) => (tail.get(..p)?, tail.get(p + 2..)),
+        None => (tail, None),
+    };
+    let key = [head, element, tail].concat();
+    let db = ctx.dbi();
+    let e = ctx.db.entry(db, &key, ctx.now)?;
+    match (field, &e.value) {
+        (None, v @ (Value::Str(_) | Value::Int(_))) => {
+            super::string_bytes(v).ok().map(|b| b.into_owned())
+        }
+        (Some(f), Value::Hash(h)) => h.get(f).map(|v| v.to_vec()),
+        _ => None,
+    }
+}
+
+fn sort_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], readonly: bool) -> CmdResult {
+    let key = arg(args, 1);
+    let (mut by, mut desc, mut alpha) = (None::<Bytes>, false, false);
+    let mut limit: Option<(i64, i64)> = None;
+    let mut gets: Vec<Bytes> = Vec::new();
+    let mut store: Option<Bytes> = None;
+    let mut i = 2;
+    while let Some(opt) = args.get(i) {
+        let next = args.get(i + 1);
+        if is(opt, "asc") {
+            desc = false;
+        } else if is(opt, "desc") {
+            desc = true;
+        } else if is(opt, "alpha") {
+            alpha = true;
+        } else if is(opt, "by") && next.is_some() {
+            by = next.cloned();
+            i += 1;
+        } else if is(opt, "get") && next.is_some() {
+            gets.extend(next.cloned());
+            i += 1;
+        } else if is(opt, "limit") && args.get(i + 2).is_some() {
+            limit = Some((int_arg(arg(args, i + 1))?, int_arg(arg(args, i + 2))?));
+            i += 2;
+        } else if is(opt, "store") && next.is_some() && !readonly {
+            store = next.cloned();
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let db = ctx.dbi();
+    let now = ctx.now;
+    let elements: Vec<Vec<u8>> = match ctx.db.entry(db, key, now).map(|e| &e.value) {
+        None => Vec::new(),
+        Some(Value::List(l)) => l.iter().map(|m| m.to_vec()).collect(),
+        Some(Value::Set(s)) => s.iter().map(|m| m.to_vec()).collect(),
+        Some(Value::ZSet(z)) => z.iter().map(|(m, _)| m.to_vec()).collect(),
+        Some(_) => return Err(CmdError::WrongType),
+    };
+    let dont_sort = by.as_deref().is_some_and(|b| !b.contains(&b'*'));
+    let mut keyed: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(elements.len());
+    for e in elements {
+        let weight = match &by {
+            Some(p) if !dont_sort => sort_lookup(ctx, p, &e),
+            _ => Some(e.clone()),
+        };
+        keyed.push((e, weight));
+    }
+    if !dont_sort {
+        if alpha {
+            keyed.sort_by(|a, b| a.1.cmp(&b.1));
+        } else {
+            let mut scored = Vec::with_capacity(keyed.len());
+            for (e, w) in keyed {
+                let score = match &w {
+                    Some(w) => std::str::from_utf8(w)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .filter(|f| !f.is_nan())
+                        .ok_or_else(|| {
+                            CmdError::err("One or more scores can't be converted into double")
+                        })?,
+                    None => 0.0,
+                };
+                scored.push((e, score));
+            }
+            scored.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            keyed = scored.into_iter().map(|(e, _)| (e, None)).collect();
+        }
+        if desc {
+            keyed.reverse();
+        }
+    }
+    let mut picked: Vec<Vec<u8>> = keyed.into_iter().map(|(e, _)| e).collect();
+    if let Some((off, count)) = limit {
+        let off = off.max(0) as usize;
+        let count = if count < 0 {
+            picked.len()
+        } else {
+            count as usize
+        };
+        picked = picked.into_iter().skip(off).take(count).collect();
+    }
+    let mut rows: Vec<Option<Vec<u8>>> = Vec::new();
+    if gets.is_empty() {
+        rows = picked.into_iter().map(Some).collect();
+    } else {
+        for e in &picked {
+            for g in &gets {
+                rows.push(sort_lookup(ctx, g, e));
+            }
+        }
+    }
+    match store {
+        Some(dest) => {
+            let list: std::collections::VecDeque<crate::kv::str::Str> = rows
+                .iter()
+                .map(|r| crate::kv::str::Str::new(r.as_deref().unwrap_or_default()))
+                .collect();
+            let n = list.len();
+            ctx.db.delete(db, &dest, now);
+            if n > 0 {
+                ctx.db
+                    .set(db, &dest, Value::List(Box::new(list)), false, now);
+            }
+            ctx.shared.touch(db, &dest);
+            ctx.out.int(n as i64);
+        }
+        None => {
+            ctx.out.array_len(rows.len());
+            for r in rows {
+                match r {
+                    Some(b) => ctx.out.bulk(&b),
+                    None => ctx.out.null(),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `SORT key [BY pattern] [LIMIT offset count] [GET pattern …] [ASC | DESC] [ALPHA] [STORE dest]`
+pub fn sort(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    sort_impl(ctx, args, false)
+}
+
+/// `SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern …] [ASC | DESC] [ALPHA]`
+pub fn sort_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    sort_impl(ctx, args, true)
 }

@@ -362,15 +362,17 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 ));
             }
         } else if is(opt, "count") {
-            let n = int_arg(value)?;
+            let err = || CmdError::err("COUNT can't be negative");
+            let n = int_arg(value).map_err(|_| err())?;
             if n < 0 {
-                return Err(CmdError::err("COUNT can't be negative"));
+                return Err(err());
             }
             count = Some(n as usize);
         } else if is(opt, "maxlen") {
-            let n = int_arg(value)?;
+            let err = || CmdError::err("MAXLEN can't be negative");
+            let n = int_arg(value).map_err(|_| err())?;
             if n < 0 {
-                return Err(CmdError::err("MAXLEN can't be negative"));
+                return Err(err());
             }
             maxlen = n as usize;
         } else {
@@ -507,7 +509,13 @@ pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Pops from `src` (its head if `from_left`) and pushes onto `dst` (its head if `to_left`).
-fn move_impl(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from_left: bool, to_left: bool) -> CmdResult {
+fn move_impl(
+    ctx: &mut Ctx<'_, '_>,
+    src: &[u8],
+    dst: &[u8],
+    from_left: bool,
+    to_left: bool,
+) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
     let Some(e) = ctx.db.entry(db, src, now) else {
@@ -537,8 +545,7 @@ fn move_impl(ctx: &mut Ctx<'_, '_>, src: &[u8], dst: &[u8], from_left: bool, to_
         return Ok(());
     };
     if !ctx.db.exists(db, dst, now) {
-        ctx.db
-            .set(db, dst, Value::List(Box::default()), false, now);
+        ctx.db.set(db, dst, Value::List(Box::default()), false, now);
     }
     if let Some(Value::List(list)) = ctx.db.entry(db, dst, now).map(|e| &mut e.value) {
         if to_left {
@@ -563,4 +570,174 @@ pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let from_left = side_arg(arg(args, 3))?;
     let to_left = side_arg(arg(args, 4))?;
     move_impl(ctx, arg(args, 1), arg(args, 2), from_left, to_left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bits::testkit::*;
+
+    #[test]
+    fn linsert_and_lrem() {
+        let mut t = T::new();
+        t.check(&[
+            ("RPUSH l a b c b d", i(5)),
+            ("LINSERT l BEFORE b X", i(6)),
+            ("LRANGE l 0 -1", a(&["a", "X", "b", "c", "b", "d"])),
+            ("LINSERT l after d Y", i(7)),
+            ("LINSERT l AFTER a Z", i(8)),
+            (
+                "LRANGE l 0 -1",
+                a(&["a", "Z", "X", "b", "c", "b", "d", "Y"]),
+            ),
+            ("LINSERT l AFTER zz Y", i(-1)),
+            ("LINSERT missing BEFORE a b", i(0)),
+            ("EXISTS missing", i(0)),
+            ("LINSERT l MIDDLE a b", e(SYNTAX)),
+            ("SET s x", ok()),
+            ("LINSERT s BEFORE a b", e(WRONGTYPE)),
+            ("RPUSH r a b a c a", i(5)),
+            ("LREM r 2 a", i(2)),
+            ("LRANGE r 0 -1", a(&["b", "c", "a"])),
+            ("RPUSH r2 a b a c a", i(5)),
+            ("LREM r2 -2 a", i(2)),
+            ("LRANGE r2 0 -1", a(&["a", "b", "c"])),
+            ("LREM r2 0 zz", i(0)),
+            ("RPUSH r2 a a", i(5)),
+            ("LREM r2 0 a", i(3)),
+            ("LRANGE r2 0 -1", a(&["b", "c"])),
+            ("LREM r2 -9223372036854775808 b", i(1)),
+            ("LREM r2 1 c", i(1)),
+            ("EXISTS r2", i(0)),
+            ("LREM missing 1 a", i(0)),
+            ("LREM r x a", e(NOT_INT)),
+            ("LREM s 1 a", e(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn lpos() {
+        let mut t = T::new();
+        t.check(&[
+            ("RPUSH p a b c 1 2 3 c c", i(8)),
+            ("LPOS p c", i(2)),
+            ("LPOS p c RANK 2", i(6)),
+            ("LPOS p c RANK -1", i(7)),
+            ("LPOS p c RANK -3", i(2)),
+            ("LPOS p c RANK 4", Frame::Null),
+            ("LPOS p c COUNT 2", ints(&[2, 6])),
+            ("LPOS p c COUNT 0", ints(&[2, 6, 7])),
+            ("LPOS p c RANK -1 COUNT 2", ints(&[7, 6])),
+            ("LPOS p c RANK 2 COUNT 0", ints(&[6, 7])),
+            ("LPOS p c MAXLEN 1", Frame::Null),
+            ("LPOS p c COUNT 0 MAXLEN 3", ints(&[2])),
+            ("LPOS p a RANK -1 MAXLEN 7", Frame::Null),
+            ("LPOS p a RANK -1 MAXLEN 8", i(0)),
+            ("LPOS p zz", Frame::Null),
+            ("LPOS p zz COUNT 1", ints(&[])),
+            ("LPOS missing a", Frame::Null),
+            ("LPOS missing a COUNT 1", ints(&[])),
+            (
+                "LPOS p c RANK 0",
+                e("ERR RANK can't be zero: use 1 to start from the first match, 2 from the \
+                   second ... or use negative to start from the end of the list"),
+            ),
+            (
+                "LPOS p c RANK -9223372036854775808",
+                e("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
+            ),
+            ("LPOS p c RANK x", e(NOT_INT)),
+            ("LPOS p c COUNT -1", e("ERR COUNT can't be negative")),
+            ("LPOS p c COUNT x", e("ERR COUNT can't be negative")),
+            ("LPOS p c MAXLEN -1", e("ERR MAXLEN can't be negative")),
+            ("LPOS p c RANK", e(SYNTAX)),
+            ("LPOS p c FOO 1", e(SYNTAX)),
+            ("SET s x", ok()),
+            ("LPOS s x", e(WRONGTYPE)),
+        ]);
+    }
+
+    #[test]
+    fn lmpop() {
+        let mut t = T::new();
+        t.check(&[
+            ("LMPOP 2 e1 e2 LEFT", Frame::Null),
+            ("RPUSH m1 a b c", i(3)),
+            ("LMPOP 2 e1 m1 LEFT", arr(vec![b("m1"), a(&["a"])])),
+            (
+                "LMPOP 2 e1 m1 right COUNT 10",
+                arr(vec![b("m1"), a(&["c", "b"])]),
+            ),
+            ("EXISTS m1", i(0)),
+            ("RPUSH m2 x y", i(2)),
+            ("SET s v", ok()),
+            ("LMPOP 2 m2 s LEFT", arr(vec![b("m2"), a(&["x"])])),
+            ("LMPOP 2 s m2 LEFT", e(WRONGTYPE)),
+            ("LMPOP 0 a LEFT", e("ERR numkeys should be greater than 0")),
+            ("LMPOP -1 a LEFT", e("ERR numkeys should be greater than 0")),
+            ("LMPOP x a LEFT", e("ERR numkeys should be greater than 0")),
+            ("LMPOP 5 a LEFT", e(SYNTAX)),
+            ("LMPOP 9223372036854775807 a LEFT", e(SYNTAX)),
+            ("LMPOP 1 a MIDDLE", e(SYNTAX)),
+            (
+                "LMPOP 1 a LEFT COUNT 0",
+                e("ERR count should be greater than 0"),
+            ),
+            (
+                "LMPOP 1 a LEFT COUNT x",
+                e("ERR count should be greater than 0"),
+            ),
+            ("LMPOP 1 a LEFT COUNT 1 COUNT 1", e(SYNTAX)),
+            ("LMPOP 1 a LEFT COUNT", e(SYNTAX)),
+            (
+                "LMPOP 1 a",
+                e("ERR wrong number of arguments for 'lmpop' command"),
+            ),
+        ]);
+        t.resp3();
+        t.check(&[
+            ("LMPOP 1 none LEFT", Frame::Null),
+            ("LMPOP 1 m2 LEFT", arr(vec![b("m2"), a(&["y"])])),
+        ]);
+    }
+
+    #[test]
+    fn rpoplpush_and_lmove() {
+        let mut t = T::new();
+        t.check(&[
+            ("RPUSH s a b c", i(3)),
+            ("RPOPLPUSH s d", b("c")),
+            ("LRANGE d 0 -1", a(&["c"])),
+            ("RPOPLPUSH s s", b("b")),
+            ("LRANGE s 0 -1", a(&["b", "a"])),
+            ("LMOVE s d LEFT RIGHT", b("b")),
+            ("LRANGE d 0 -1", a(&["c", "b"])),
+            ("LMOVE d d left left", b("c")),
+            ("LRANGE d 0 -1", a(&["c", "b"])),
+            ("LMOVE d d RIGHT LEFT", b("b")),
+            ("LRANGE d 0 -1", a(&["b", "c"])),
+            ("LMOVE s d UP LEFT", e(SYNTAX)),
+            ("LMOVE s d LEFT DOWN", e(SYNTAX)),
+            ("RPOPLPUSH missing d", Frame::Null),
+            ("SET str x", ok()),
+            ("RPOPLPUSH missing str", Frame::Null),
+            ("RPOPLPUSH s str", e(WRONGTYPE)),
+            ("RPOPLPUSH str d", e(WRONGTYPE)),
+            ("LRANGE s 0 -1", a(&["a"])),
+            ("LMOVE s fresh LEFT LEFT", b("a")),
+            ("EXISTS s", i(0)),
+            ("LRANGE fresh 0 -1", a(&["a"])),
+        ]);
+    }
+
+    #[test]
+    fn lmove_keeps_destination_ttl() {
+        let mut t = T::new();
+        t.check(&[
+            ("RPUSH s a", i(1)),
+            ("RPUSH d b", i(1)),
+            ("EXPIRE d 100", i(1)),
+            ("LMOVE s d LEFT RIGHT", b("a")),
+            ("TTL d", i(100)),
+        ]);
+    }
 }

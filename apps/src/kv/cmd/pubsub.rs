@@ -26,6 +26,9 @@ fn me(ctx: &Ctx<'_, '_>) -> Result<Subscriber, CmdError> {
 
 /// Writes `[kind, name, count]` as a push (RESP3) or an array (RESP2).
 fn confirm(ctx: &mut Ctx<'_, '_>, kind: &str, name: Option<&[u8]>, count: usize) {
+    if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+        info.pubsub = count > 0;
+    }
     ctx.out.push_len(3);
     ctx.out.bulk(kind.as_bytes());
     match name {
@@ -39,6 +42,8 @@ fn confirm(ctx: &mut Ctx<'_, '_>, kind: &str, name: Option<&[u8]>, count: usize)
 pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = me(ctx)?;
     for ch in args.get(1..).unwrap_or_default() {
+        // Copied: an argument shares the whole read buffer, which a subscription would pin.
+        let ch = &Bytes::copy_from_slice(ch);
         if ctx.client.channels.insert(ch.clone()) {
             ctx.shared.channels.entry(ch.clone()).or_default().push(sub);
         }
@@ -52,6 +57,7 @@ pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = me(ctx)?;
     for p in args.get(1..).unwrap_or_default() {
+        let p = &Bytes::copy_from_slice(p);
         if ctx.client.patterns.insert(p.clone()) {
             ctx.shared.patterns.push((p.clone(), sub));
         }

@@ -90,8 +90,9 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
     if show("clients") {
         text.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:0\r\nmaxclients:{}\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n\r\n",
             ctx.shared.clients.len(),
+            ctx.shared.waiting.len(),
             ctx.shared.config.get("maxclients").unwrap_or("10000"),
         ));
     }
@@ -117,6 +118,24 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
              expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
             s.connections, s.commands, s.expired_keys, s.keyspace_hits, s.keyspace_misses
         ));
+    }
+    if wanted
+        .iter()
+        .any(|w| w == "commandstats" || w == "all" || w == "everything")
+    {
+        text.push_str("# Commandstats\r\n");
+        let mut names: Vec<_> = ctx.db.stats.per_command.iter().collect();
+        names.sort_by_key(|(n, _)| **n);
+        for (name, s) in names {
+            text.push_str(&format!(
+                "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
+                s.calls,
+                s.usec,
+                s.usec as f64 / s.calls.max(1) as f64,
+                s.failed
+            ));
+        }
+        text.push_str("\r\n");
     }
     if show("replication") {
         text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");

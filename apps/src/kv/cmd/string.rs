@@ -647,3 +647,133 @@ pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ctx.out.int(total as i64);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::bits::testkit::*;
+
+    const BAD_TTL: &str = "ERR invalid expire time in 'getex' command";
+
+    #[test]
+    fn getex() {
+        let mut t = T::new();
+        t.check(&[
+            ("GETEX missing", Frame::Null),
+            ("GETEX missing EX 10", Frame::Null),
+            ("EXISTS missing", i(0)),
+            ("SET k v", ok()),
+            ("GETEX k", b("v")),
+            ("TTL k", i(-1)),
+            ("GETEX k EX 100", b("v")),
+            ("TTL k", i(100)),
+            ("GETEX k", b("v")),
+            ("TTL k", i(100)),
+            ("GETEX k PERSIST", b("v")),
+            ("TTL k", i(-1)),
+            ("GETEX k px 5000", b("v")),
+            ("PTTL k", i(5000)),
+            ("GETEX k EX 0", e(BAD_TTL)),
+            ("GETEX k EX -1", e(BAD_TTL)),
+            ("GETEX k PXAT 0", e(BAD_TTL)),
+            ("GETEX k EX 9223372036854775807", e(BAD_TTL)),
+            ("GETEX k EX abc", e(NOT_INT)),
+            ("GETEX k EX 10 PX 10", e(SYNTAX)),
+            ("GETEX k PERSIST PERSIST", e(SYNTAX)),
+            ("GETEX k EX 10 PERSIST", e(SYNTAX)),
+            ("GETEX k EX", e(SYNTAX)),
+            ("GETEX k FOO", e(SYNTAX)),
+            ("PTTL k", i(5000)),
+            ("SET n 42", ok()),
+            ("GETEX n EXAT 99999999999", b("42")),
+            ("GETEX n EXAT 1", b("42")),
+            ("EXISTS n", i(0)),
+            ("RPUSH l a", i(1)),
+            ("GETEX l", e(WRONGTYPE)),
+            (
+                "GETEX",
+                e("ERR wrong number of arguments for 'getex' command"),
+            ),
+        ]);
+    }
+
+    #[test]
+    fn lcs() {
+        let mut t = T::new();
+        let idx = |m: Vec<Frame>, len: i64| arr(vec![b("matches"), arr(m), b("len"), i(len)]);
+        let range = |a0: i64, a1: i64, b0: i64, b1: i64, len: Option<i64>| {
+            let mut v = vec![ints(&[a0, a1]), ints(&[b0, b1])];
+            v.extend(len.map(i));
+            arr(v)
+        };
+        t.check(&[
+            ("MSET key1 ohmytext key2 mynewtext", ok()),
+            ("LCS key1 key2", b("mytext")),
+            ("LCS key1 key2 LEN", i(6)),
+            (
+                "LCS key1 key2 IDX",
+                idx(vec![range(4, 7, 5, 8, None), range(2, 3, 0, 1, None)], 6),
+            ),
+            (
+                "LCS key1 key2 IDX MINMATCHLEN 4",
+                idx(vec![range(4, 7, 5, 8, None)], 6),
+            ),
+            (
+                "LCS key1 key2 IDX MINMATCHLEN 4 WITHMATCHLEN",
+                idx(vec![range(4, 7, 5, 8, Some(4))], 6),
+            ),
+            (
+                "LCS key1 key2 IDX WITHMATCHLEN MINMATCHLEN -5",
+                idx(
+                    vec![range(4, 7, 5, 8, Some(4)), range(2, 3, 0, 1, Some(2))],
+                    6,
+                ),
+            ),
+            ("LCS key1 missing", b("")),
+            ("LCS missing other LEN", i(0)),
+            ("LCS missing other IDX", idx(vec![], 0)),
+            ("SET n 12345", ok()),
+            ("SET m 0245", ok()),
+            ("LCS n m", b("245")),
+            ("LCS key1 key1 IDX", idx(vec![range(0, 7, 0, 7, None)], 8)),
+            (
+                "LCS key1 key2 LEN IDX",
+                e("ERR If you want both the length and indexes, please just use IDX."),
+            ),
+            ("LCS key1 key2 FOO", e(SYNTAX)),
+            ("LCS key1 key2 MINMATCHLEN", e(SYNTAX)),
+            ("LCS key1 key2 MINMATCHLEN x", e(NOT_INT)),
+            ("RPUSH l a", i(1)),
+            (
+                "LCS key1 l",
+                e("ERR The specified keys must contain string values"),
+            ),
+            (
+                "LCS l key1 FOO",
+                e("ERR The specified keys must contain string values"),
+            ),
+        ]);
+        t.resp3();
+        assert_eq!(
+            t.run("LCS key1 key2 IDX MINMATCHLEN 4"),
+            Frame::Map(vec![
+                (b("matches"), arr(vec![range(4, 7, 5, 8, None)])),
+                (b("len"), i(6)),
+            ])
+        );
+    }
+
+    #[test]
+    fn lcs_refuses_a_table_beyond_proto_max_bulk_len() {
+        let mut t = T::new();
+        t.server.shared.config.proto_max_bulk_len = 1024 * 1024;
+        let long = vec![b'a'; 600];
+        assert_eq!(t.args(&[b"SET", b"x", &long]), ok());
+        assert_eq!(t.args(&[b"SET", b"y", &long]), ok());
+        assert_eq!(
+            t.run("LCS x y LEN"),
+            e("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+        );
+        assert_eq!(t.args(&[b"SET", b"y", &long[..400]]), ok());
+        assert_eq!(t.run("LCS x y LEN"), i(400));
+    }
+}

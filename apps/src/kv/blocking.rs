@@ -1,0 +1,339 @@
+//! Blocking commands (BLPOP, BRPOP…): parking a client, serving it first-come-first-served when
+//! another client fills a key, and waking it.
+//!
+//! A blocking command that finds nothing leaves a [`Block`] on its client and no reply. The
+//! session then *parks* it: it sets a reactor timer for the timeout (a century for 0, "for
+//! ever"), registers the client under each key in [`Waiting`], pauses reading, and leaves the
+//! rest of its input undecoded. When any write command touches a key with waiters, [`serve`]
+//! pops for the waiters in arrival order — the reply goes to the waiter's connection through
+//! the writer's outbox (`write_to`) — and the waiter's timer is reset to fire at once. The
+//! waiter's session, on that timer (or on a real timeout, when it replies with a null), resumes
+//! reading and processing its input. No callback ever runs inside another.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::{ReplyWriter, Version};
+use spindle_reactor::{ConnId, TimerId};
+
+use super::server::{Client, Server, Shared};
+use super::value::Value;
+
+/// What a blocked client waits to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockOp {
+    /// BLPOP (`left`) / BRPOP: pop one element, reply `[key, element]`.
+    Pop {
+        /// From the head.
+        left: bool,
+    },
+    /// BLMOVE / BRPOPLPUSH: pop one element, push it onto `dest`, reply the element.
+    Move {
+        /// Index into [`Block::keys`] of the destination (it is not waited on).
+        dest: usize,
+        /// Pop from the head.
+        from_left: bool,
+        /// Push onto the head.
+        to_left: bool,
+    },
+    /// BLMPOP: pop up to `count` elements, reply `[key, [elements…]]`.
+    MPop {
+        /// From the head.
+        left: bool,
+        /// How many at most.
+        count: usize,
+    },
+    /// BZPOPMIN / BZPOPMAX: pop one member of a sorted set, reply `[key, member, score]`.
+    ZPop {
+        /// The highest score (else the lowest).
+        max: bool,
+    },
+    /// BZMPOP: pop up to `count` members, reply `[key, [[member, score]…]]`.
+    ZMPop {
+        /// The highest scores (else the lowest).
+        max: bool,
+        /// How many at most.
+        count: usize,
+    },
+}
+
+impl BlockOp {
+    /// True for the sorted-set operations (which wait for a sorted set, not a list).
+    fn on_zset(&self) -> bool {
+        matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
+    }
+}
+
+/// A blocking command's wait, set by the handler for the session to park.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The database of the keys.
+    pub db: usize,
+    /// The keys waited on, in the order the command named them (for BLMOVE, followed by the
+    /// destination, which is not waited on).
+    pub keys: Vec<Bytes>,
+    /// How many of `keys` are waited on.
+    pub waited: usize,
+    /// What to do once a key has data.
+    pub op: BlockOp,
+    /// How long to wait; `None` for ever.
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct Waiter {
+    conn: ConnId,
+    resp: Version,
+    block: Block,
+    timer: TimerId,
+}
+
+/// Every blocked client, by client id and by the keys it waits on.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    clients: HashMap<u64, Waiter>,
+    by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
+    served: HashSet<u64>,
+    woken: Vec<TimerId>,
+}
+
+impl Waiting {
+    /// True when nobody is blocked.
+    pub fn is_empty(&self) -> bool {
+        self.clients.is_empty()
+    }
+
+    /// Blocked clients (INFO's `blocked_clients`).
+    pub fn len(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Queues timers to be reset to fire now by the session that runs the current command.
+    pub fn wake(&mut self, timers: Vec<TimerId>) {
+        self.woken.extend(timers);
+    }
+
+    /// Timers of clients served since the last call: reset them to fire now.
+    pub fn take_woken(&mut self) -> Vec<TimerId> {
+        std::mem::take(&mut self.woken)
+    }
+
+    /// CLIENT UNBLOCK: ends client `id`'s wait now. With `error`, it is answered with an
+    /// `-UNBLOCKED` error (returned here for the caller to deliver); otherwise it times out.
+    /// `None` if it was not blocked.
+    pub fn cancel(&mut self, id: u64, error: bool) -> Option<(ConnId, Option<Bytes>)> {
+        let timer = self.clients.get(&id)?.timer;
+        self.woken.push(timer);
+        if !error {
+            return self.clients.get(&id).map(|w| (w.conn, None));
+        }
+        let w = self.forget(id)?;
+        self.served.insert(id);
+        let mut reply = BytesMut::new();
+        ReplyWriter::new(w.resp, &mut reply).error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        Some((w.conn, Some(reply.freeze())))
+    }
+
+    fn forget(&mut self, id: u64) -> Option<Waiter> {
+        let w = self.clients.remove(&id)?;
+        for key in w.block.keys.iter().take(w.block.waited) {
+            let k = (w.block.db, key.clone());
+            if let Some(q) = self.by_key.get_mut(&k) {
+                q.retain(|c| *c != id);
+                if q.is_empty() {
+                    self.by_key.remove(&k);
+                }
+            }
+        }
+        Some(w)
+    }
+}
+
+/// Parks `client` (see the module docs).
+pub fn park(shared: &mut Shared, client: &Client, conn: ConnId, block: Block, timer: TimerId) {
+    let waiting = &mut shared.waiting;
+    for key in block.keys.iter().take(block.waited) {
+        waiting
+            .by_key
+            .entry((block.db, key.clone()))
+            .or_default()
+            .push_back(client.id);
+    }
+    waiting.clients.insert(
+        client.id,
+        Waiter {
+            conn,
+            resp: client.resp,
+            block,
+            timer,
+        },
+    );
+}
+
+/// Ends a client's wait (its timer fired, or it disconnected). True if it had been served
+/// (its reply is already written); false if it timed out or was not blocked.
+pub fn unblock(shared: &mut Shared, id: u64) -> bool {
+    let served = shared.waiting.served.remove(&id);
+    shared.waiting.forget(id);
+    served
+}
+
+/// Serves the clients waiting on `key` in `db` while it has data, first come first served.
+pub fn serve(
+    server: &mut Server,
+    db: usize,
+    key: &[u8],
+    outbox: &mut Vec<(ConnId, Bytes)>,
+    now: u64,
+) {
+    let k = (db, Bytes::copy_from_slice(key));
+    loop {
+        let Some(&id) = server.shared.waiting.by_key.get(&k).and_then(|q| q.front()) else {
+            return;
+        };
+        let wants_zset = server
+            .shared
+            .waiting
+            .clients
+            .get(&id)
+            .is_some_and(|w| w.block.op.on_zset());
+        let has_data = match server.db.entry(db, key, now).map(|e| &e.value) {
+            Some(Value::List(l)) => !wants_zset && !l.is_empty(),
+            Some(Value::ZSet(z)) => wants_zset && !z.is_empty(),
+            _ => false,
+        };
+        if !has_data {
+            return;
+        }
+        let Some(w) = server.shared.waiting.forget(id) else {
+            return;
+        };
+        let mut reply = BytesMut::new();
+        let mut out = ReplyWriter::new(w.resp, &mut reply);
+        let mut pushed_to = None;
+        match w.block.op {
+            BlockOp::Pop { left } => {
+                if let Some(v) = pop(server, db, key, left, now) {
+                    out.array_len(2);
+                    out.bulk(key);
+                    out.bulk(&v);
+                }
+            }
+            BlockOp::MPop { left, count } => {
+                let mut items = Vec::new();
+                while items.len() < count {
+                    match pop(server, db, key, left, now) {
+                        Some(v) => items.push(v),
+                        None => break,
+                    }
+                }
+                out.array_len(2);
+                out.bulk(key);
+                out.array_len(items.len());
+                for v in &items {
+                    out.bulk(v);
+                }
+            }
+            BlockOp::ZPop { max } => {
+                if let Some((member, score)) = zpop(server, db, key, max, now) {
+                    out.array_len(3);
+                    out.bulk(key);
+                    out.bulk(&member);
+                    out.double(score);
+                }
+            }
+            BlockOp::ZMPop { max, count } => {
+                let mut items = Vec::new();
+                while items.len() < count {
+                    match zpop(server, db, key, max, now) {
+                        Some(m) => items.push(m),
+                        None => break,
+                    }
+                }
+                out.array_len(2);
+                out.bulk(key);
+                out.array_len(items.len());
+                for (member, score) in &items {
+                    out.array_len(2);
+                    out.bulk(member);
+                    out.double(*score);
+                }
+            }
+            BlockOp::Move {
+                dest,
+                from_left,
+                to_left,
+            } => {
+                let dest = w.block.keys.get(dest).cloned().unwrap_or_default();
+                let dest_ok = matches!(
+                    server.db.entry(db, &dest, now).map(|e| &e.value),
+                    None | Some(Value::List(_))
+                );
+                if !dest_ok {
+                    out.error("WRONGTYPE Operation against a key holding the wrong kind of value");
+                } else if let Some(v) = pop(server, db, key, from_left, now) {
+                    if !server.db.exists(db, &dest, now) {
+                        server
+                            .db
+                            .set(db, &dest, Value::List(Box::default()), false, now);
+                    }
+                    if let Some(Value::List(l)) =
+                        server.db.entry(db, &dest, now).map(|e| &mut e.value)
+                    {
+                        if to_left {
+                            l.push_front(v.clone());
+                        } else {
+                            l.push_back(v.clone());
+                        }
+                    }
+                    out.bulk(&v);
+                    pushed_to = Some(dest);
+                }
+            }
+        }
+        server.db.dirty += 1;
+        server.db.drop_if_empty(db, key);
+        server.shared.touch(db, key);
+        server.shared.waiting.served.insert(id);
+        server.shared.waiting.woken.push(w.timer);
+        outbox.push((w.conn, reply.freeze()));
+        if let Some(dest) = pushed_to {
+            // The element landed on another list: its own waiters may now be served.
+            server.shared.touch(db, &dest);
+            serve(server, db, &dest, outbox, now);
+        }
+    }
+}
+
+fn zpop(
+    server: &mut Server,
+    db: usize,
+    key: &[u8],
+    max: bool,
+    now: u64,
+) -> Option<(super::str::Str, f64)> {
+    match server.db.entry(db, key, now).map(|e| &mut e.value) {
+        Some(Value::ZSet(z)) => z.pop(max),
+        _ => None,
+    }
+}
+
+fn pop(
+    server: &mut Server,
+    db: usize,
+    key: &[u8],
+    left: bool,
+    now: u64,
+) -> Option<super::str::Str> {
+    match server.db.entry(db, key, now).map(|e| &mut e.value) {
+        Some(Value::List(l)) => {
+            if left {
+                l.pop_front()
+            } else {
+                l.pop_back()
+            }
+        }
+        _ => None,
+    }
+}

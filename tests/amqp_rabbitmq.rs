@@ -1,0 +1,405 @@
+//! The AMQP client (`spindle_apps::amqp`) and `spindle amqp` against a real RabbitMQ.
+//!
+//! One private broker per test process, started by `scripts/rabbitmq start DIR --watch PID`
+//! (its own port, data dir and node name; it stops itself when this process exits). Set
+//! `SPINDLE_AMQP_URI` to use a running broker instead.
+//!
+//! ```text
+//! cargo test --test amqp_rabbitmq -- --include-ignored
+//! ```
+
+mod common;
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use spindle_apps::amqp::{
+    run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
+    Delivery, Publish, QueueOptions, Reply, ServerError,
+};
+
+/// The broker's URI, starting it on first use.
+fn broker_uri() -> String {
+    static URI: OnceLock<String> = OnceLock::new();
+    URI.get_or_init(|| {
+        if let Ok(uri) = std::env::var("SPINDLE_AMQP_URI") {
+            return uri;
+        }
+        let root = env!("CARGO_MANIFEST_DIR");
+        let dir =
+            std::env::temp_dir().join(format!("spindle-rabbitmq-test-{}", std::process::id()));
+        let output = Command::new(format!("{root}/scripts/rabbitmq"))
+            .arg("start")
+            .arg(&dir)
+            .args(["--watch", &std::process::id().to_string()])
+            .output()
+            .expect("run scripts/rabbitmq");
+        assert!(
+            output.status.success(),
+            "scripts/rabbitmq start failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let port = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        format!("amqp://guest:guest@127.0.0.1:{port}/")
+    })
+    .clone()
+}
+
+fn config() -> Config {
+    Config::new(AmqpUri::parse(&broker_uri()).unwrap())
+}
+
+/// A queue name of its own for each test.
+fn queue(name: &str) -> String {
+    format!("spindle-test-{name}-{}", std::process::id())
+}
+
+/// Declares a queue, publishes one message and fetches it back, pipelined on one channel.
+#[derive(Default)]
+struct PublishGet {
+    queue: String,
+    body: Vec<u8>,
+    got: Option<Delivery>,
+}
+
+impl ConnectionHandler for PublishGet {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        let id = conn.open_channel()?;
+        let mut ch = conn.channel(id);
+        ch.queue_declare(&self.queue, &QueueOptions::default())?;
+        let publish = Publish::to("", self.queue.clone()).content_type("text/plain");
+        ch.publish(&publish, &self.body)?;
+        ch.get(&self.queue, false)
+    }
+
+    fn on_get(&mut self, ch: &mut Channel<'_>, d: Option<Delivery>) -> Result<(), ClientError> {
+        let d = d.ok_or_else(|| ClientError::Handler("queue empty".into()))?;
+        ch.ack(d.delivery_tag, false)?;
+        self.got = Some(d);
+        ch.connection().close();
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn declare_publish_get() {
+    let h = PublishGet {
+        queue: queue("get"),
+        body: b"hello world".to_vec(),
+        got: None,
+    };
+    let h = run(config(), h).unwrap();
+    let got = h.got.unwrap();
+    assert_eq!(got.body, "hello world");
+    assert_eq!(got.routing_key, h.queue.as_str());
+    assert_eq!(got.message_count, Some(0));
+    assert_eq!(
+        got.properties.content_type.as_deref(),
+        Some(&b"text/plain"[..])
+    );
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_one_megabyte_body_round_trips_across_frames() {
+    let body: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let h = PublishGet {
+        queue: queue("1mb"),
+        body: body.clone(),
+        got: None,
+    };
+    let h = run(config(), h).unwrap();
+    assert_eq!(h.got.unwrap().body, body);
+}
+
+/// Publishes `total` numbered messages in confirm mode, going on from `on_writable` under
+/// back-pressure; consumes them on a second channel with manual acks and a prefetch.
+#[derive(Default)]
+struct Stream {
+    queue: String,
+    total: u64,
+    published: u64,
+    confirmed: Vec<(u64, bool)>,
+    received: Vec<String>,
+    paused: u64,
+    consume: bool,
+    /// Bytes added to each body, to push the publisher into back-pressure.
+    pad: usize,
+}
+
+impl Stream {
+    fn pump(&mut self, ch: &mut Channel<'_>) -> Result<(), ClientError> {
+        while self.published < self.total {
+            let body = format!("message {}{:pad$}", self.published, "", pad = self.pad);
+            match ch.publish(&Publish::to("", self.queue.clone()), body.as_bytes()) {
+                Ok(seq) => {
+                    self.published += 1;
+                    assert_eq!(seq, Some(self.published));
+                }
+                Err(ClientError::Paused) => {
+                    self.paused += 1;
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn done(&self) -> bool {
+        self.confirmed.len() as u64 == self.total
+            && (!self.consume || self.received.len() as u64 == self.total)
+    }
+}
+
+impl ConnectionHandler for Stream {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        let publisher = conn.open_channel()?;
+        let mut ch = conn.channel(publisher);
+        ch.queue_declare(&self.queue, &QueueOptions::default())?;
+        ch.confirm_select()?;
+        self.pump(&mut ch)?;
+        if self.consume {
+            let consumer = conn.open_channel()?;
+            let mut ch = conn.channel(consumer);
+            ch.qos(10)?;
+            ch.consume(&self.queue, &ConsumeOptions::default())?;
+        }
+        Ok(())
+    }
+
+    fn on_writable(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        self.pump(&mut conn.channel(1))
+    }
+
+    fn on_confirm(
+        &mut self,
+        ch: &mut Channel<'_>,
+        seq: u64,
+        acked: bool,
+    ) -> Result<(), ClientError> {
+        self.confirmed.push((seq, acked));
+        if self.done() {
+            ch.connection().close();
+        }
+        Ok(())
+    }
+
+    fn on_delivery(&mut self, ch: &mut Channel<'_>, d: Delivery) -> Result<(), ClientError> {
+        self.received
+            .push(String::from_utf8_lossy(&d.body).trim_end().to_string());
+        ch.ack(d.delivery_tag, false)?;
+        if self.done() {
+            ch.connection().close();
+        }
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_thousand_messages_arrive_in_order_with_manual_acks_and_prefetch() {
+    let h = Stream {
+        queue: queue("stream"),
+        total: 1000,
+        consume: true,
+        ..Stream::default()
+    };
+    let h = run(config(), h).unwrap();
+    let want: Vec<String> = (0..1000).map(|i| format!("message {i}")).collect();
+    assert_eq!(h.received, want);
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn confirms_for_a_thousand_publishes_all_arrive() {
+    let h = Stream {
+        queue: queue("confirms"),
+        total: 1000,
+        consume: false,
+        pad: 1000,
+        ..Stream::default()
+    };
+    let h = run(config(), h).unwrap();
+    // 1 MB published from one callback: the 64 KiB limit refused publishes, and on_writable
+    // resumed them.
+    assert!(h.paused > 0);
+    let mut seqs: Vec<u64> = h.confirmed.iter().map(|(s, _)| *s).collect();
+    assert!(h.confirmed.iter().all(|(_, acked)| *acked));
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+}
+
+/// A passive declare of a missing queue, then the channel reopened and used.
+#[derive(Default)]
+struct Missing {
+    queue: String,
+    error: Option<ServerError>,
+    declared: Option<String>,
+}
+
+impl ConnectionHandler for Missing {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        let id = conn.open_channel()?;
+        let options = QueueOptions {
+            passive: true,
+            ..QueueOptions::default()
+        };
+        conn.channel(id).queue_declare(&self.queue, &options)
+    }
+
+    fn on_channel_error(
+        &mut self,
+        ch: &mut Channel<'_>,
+        error: ServerError,
+    ) -> Result<(), ClientError> {
+        self.error = Some(error);
+        ch.reopen()?;
+        ch.queue_declare(
+            "",
+            &QueueOptions {
+                exclusive: true,
+                ..QueueOptions::default()
+            },
+        )
+    }
+
+    fn on_reply(&mut self, ch: &mut Channel<'_>, reply: Reply) -> Result<(), ClientError> {
+        if let Reply::QueueDeclared { queue, .. } = reply {
+            self.declared = Some(queue);
+            ch.connection().close();
+        }
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_missing_queue_is_404_and_the_connection_stays_usable() {
+    let name = queue("missing");
+    let h = run(
+        config(),
+        Missing {
+            queue: name.clone(),
+            ..Missing::default()
+        },
+    )
+    .unwrap();
+    let error = h.error.unwrap();
+    assert_eq!(error.code, 404);
+    assert_eq!(
+        error.text,
+        format!("NOT_FOUND - no queue '{name}' in vhost '/'")
+    );
+    assert_eq!((error.class_id, error.method_id), (50, 10));
+    assert!(h.declared.unwrap().starts_with("amq.gen-"));
+}
+
+#[derive(Debug, Default)]
+struct OpenOnly;
+
+impl ConnectionHandler for OpenOnly {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        conn.close();
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_wrong_password_is_403_access_refused() {
+    let mut config = config();
+    config.uri.password = "wrong".into();
+    let error = run(config, OpenOnly).unwrap_err();
+    assert_eq!(error.reply_code(), Some(403), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("403 ACCESS_REFUSED - Login was refused"),
+        "{error}"
+    );
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_heartbeat_is_negotiated_down_to_ours() {
+    #[derive(Default)]
+    struct Tuning(Option<(u16, u32, u16)>);
+    impl ConnectionHandler for Tuning {
+        fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+            self.0 = Some(conn.tuning());
+            conn.close();
+            Ok(())
+        }
+    }
+    let mut config = config();
+    config.heartbeat = Some(5);
+    config.frame_max = 16384;
+    let h = run(config, Tuning::default()).unwrap();
+    assert_eq!(h.0, Some((2047, 16384, 5)));
+}
+
+fn spindle_amqp(args: &[&str]) -> common::Finished {
+    let mut cmd = common::spindle();
+    cmd.arg("amqp").args(args);
+    common::run_client("spindle amqp", cmd)
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn the_command_line_end_to_end() {
+    let uri = broker_uri();
+    let q = queue("cli");
+    let out = spindle_amqp(&["declare-queue", "--uri", &uri, "--queue", &q, "--durable"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.lines, [format!("{q} (0 messages, 0 consumers)")]);
+    for body in ["one", "two", "three"] {
+        let out = spindle_amqp(&[
+            "publish",
+            "--uri",
+            &uri,
+            "--routing-key",
+            &q,
+            "--persistent",
+            body,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let out = spindle_amqp(&["consume", "--uri", &uri, "--queue", &q, "--count", "2"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.lines, ["one", "two"]);
+    let out = spindle_amqp(&["get", "--uri", &uri, "--queue", &q]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.lines, ["three"]);
+    let out = spindle_amqp(&["get", "--uri", &uri, "--queue", &q]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains(&format!("queue '{q}' is empty")),
+        "{out:?}"
+    );
+
+    let missing = queue("cli-missing");
+    let out = spindle_amqp(&[
+        "declare-queue",
+        "--uri",
+        &uri,
+        "--queue",
+        &missing,
+        "--passive",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains(&format!(
+            "spindle: 404 NOT_FOUND - no queue '{missing}' in vhost '/'"
+        )),
+        "{out:?}"
+    );
+    let bad = uri.replace("guest:guest", "guest:nope");
+    let out = spindle_amqp(&["get", "--uri", &bad, "--queue", &q]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("spindle: 403 ACCESS_REFUSED"),
+        "{out:?}"
+    );
+}
