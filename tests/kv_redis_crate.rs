@@ -461,3 +461,61 @@ fn blocking_sorted_set_pops() {
         .unwrap();
     assert_eq!(none, None);
 }
+
+#[test]
+fn a_subscriber_that_stops_reading_is_cut_off_by_the_pubsub_hard_limit() {
+    use std::io::{Read, Write};
+    let mut cmd = spindle();
+    cmd.args([
+        "kv",
+        "--port",
+        "0",
+        "--client-output-buffer-limit",
+        "pubsub",
+        "1mb",
+        "256kb",
+        "60",
+    ]);
+    let (_server, port) = spawn_and_read_port("spindle kv", cmd);
+    let mut sub = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sub.write_all(b"SUBSCRIBE firehose\r\n").unwrap();
+    let mut buf = [0u8; 64];
+    let n = sub.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"*3\r\n$9\r\nsubscribe"));
+    // Now the subscriber never reads again; publish ~20 MB at it.
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let payload = "x".repeat(10_000);
+    let mut receivers = Vec::new();
+    for _ in 0..2000 {
+        let n: i64 = c.publish("firehose", &payload).unwrap();
+        receivers.push(n);
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(receivers.last(), Some(&0), "the subscriber was cut off");
+    let numsub: (String, i64) = redis::cmd("PUBSUB")
+        .arg("NUMSUB")
+        .arg("firehose")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(numsub.1, 0);
+    // What the kernel still held reaches the subscriber, then the connection ends.
+    sub.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match sub.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    assert!(
+        total < 20_000_000,
+        "received {total} bytes: the server did not buffer it all"
+    );
+}

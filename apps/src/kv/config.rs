@@ -60,6 +60,10 @@ pub struct Config {
     pub proto_max_bulk_len: usize,
     /// `client-output-buffer-limit pubsub` hard limit in bytes (0: none).
     pub pubsub_hard_limit: usize,
+    /// … its soft limit in bytes (0: none) …
+    pub pubsub_soft_limit: usize,
+    /// … and how long a subscriber may stay above the soft limit, in seconds.
+    pub pubsub_soft_seconds: u64,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             hz: 10,
             proto_max_bulk_len: 512 * 1024 * 1024,
             pubsub_hard_limit: 32 * 1024 * 1024,
+            pubsub_soft_limit: 8 * 1024 * 1024,
+            pubsub_soft_seconds: 60,
         };
         // Defaults always parse.
         let _ = c.refresh();
@@ -149,15 +155,18 @@ impl Config {
         let limits = get("client-output-buffer-limit");
         let words: Vec<&str> = limits.split_whitespace().collect();
         if let Some(i) = words.iter().position(|w| *w == "pubsub") {
-            let hard = words
-                .get(i + 1)
-                .and_then(|v| parse_memory(v))
-                .ok_or_else(|| {
-                    format!(
-                        "Invalid argument '{limits}' for CONFIG SET 'client-output-buffer-limit'"
-                    )
-                })?;
-            self.pubsub_hard_limit = hard as usize;
+            let bad = || {
+                format!("Invalid argument '{limits}' for CONFIG SET 'client-output-buffer-limit'")
+            };
+            let field = |k: usize| {
+                words
+                    .get(i + k)
+                    .and_then(|v| parse_memory(v))
+                    .ok_or_else(bad)
+            };
+            self.pubsub_hard_limit = field(1)? as usize;
+            self.pubsub_soft_limit = field(2)? as usize;
+            self.pubsub_soft_seconds = field(3)?;
         }
         let pass = get("requirepass");
         self.requirepass = (!pass.is_empty()).then_some(pass);

@@ -118,6 +118,8 @@ pub struct Shared {
     pub pause: Option<(u64, bool)>,
     /// Timers of sessions holding a command because of CLIENT PAUSE (woken by UNPAUSE).
     pub paused_timers: Vec<spindle_reactor::TimerId>,
+    /// Subscribers over the pubsub soft output limit, and since when (Unix ms).
+    pub over_soft_limit: std::collections::HashMap<ConnId, u64>,
 }
 
 impl Shared {
@@ -138,6 +140,39 @@ impl Shared {
                 self.cas_dirty.extend(ids.iter().copied());
             }
         }
+    }
+
+    /// `client-output-buffer-limit pubsub`: true if a subscriber whose output buffer holds
+    /// `buffered` bytes must be cut off rather than sent `len` more — over the hard limit, or
+    /// over the soft limit for longer than allowed. A subscriber that stopped reading is thus
+    /// closed instead of growing the server without bound.
+    pub fn output_limit_reached(
+        &mut self,
+        conn: ConnId,
+        buffered: Option<usize>,
+        len: usize,
+        now_ms: u64,
+    ) -> bool {
+        let Some(buffered) = buffered else {
+            self.over_soft_limit.remove(&conn);
+            return false;
+        };
+        let total = buffered + len;
+        let c = &self.config;
+        if c.pubsub_hard_limit > 0 && total > c.pubsub_hard_limit {
+            self.over_soft_limit.remove(&conn);
+            return true;
+        }
+        if c.pubsub_soft_limit > 0 && total > c.pubsub_soft_limit {
+            let since = *self.over_soft_limit.entry(conn).or_insert(now_ms);
+            if now_ms.saturating_sub(since) >= c.pubsub_soft_seconds * 1000 {
+                self.over_soft_limit.remove(&conn);
+                return true;
+            }
+        } else {
+            self.over_soft_limit.remove(&conn);
+        }
+        false
     }
 
     /// Forgets a client's watches.
@@ -223,6 +258,7 @@ impl Server {
                 waiting: Default::default(),
                 pause: None,
                 paused_timers: Vec::new(),
+                over_soft_limit: Default::default(),
             },
         }
     }
@@ -598,15 +634,14 @@ impl Session {
             self.output.clear();
         }
         if !self.client.outbox.is_empty() {
-            let limit = server.shared.config.pubsub_hard_limit;
+            let now_ms = server.shared.unix_ms(now);
             for (conn, message) in self.client.outbox.drain(..) {
-                // client-output-buffer-limit pubsub: a subscriber that stopped reading is cut
-                // off instead of growing the server without bound.
-                if limit > 0
-                    && tx
-                        .buffered_of(conn)
-                        .is_some_and(|b| b + message.len() > limit)
-                {
+                if server.shared.output_limit_reached(
+                    conn,
+                    tx.buffered_of(conn),
+                    message.len(),
+                    now_ms,
+                ) {
                     log::warn!("subscriber {conn} over the pubsub output limit: closing it");
                     tx.abort_connection_of(conn);
                 } else {

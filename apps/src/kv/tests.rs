@@ -564,7 +564,21 @@ fn copy_move_swapdb_object_memory_sort() {
         ("OBJECT ENCODING s", bulk("embstr")),
         ("OBJECT ENCODING nothing", Frame::Null),
         ("RPUSH nums 3 1 2 10", int(4)),
-        ("OBJECT ENCODING nums", bulk("listpack")),
+        ("OBJECT ENCODING nums", bulk("quicklist")),
+        ("HSET small f v", int(1)),
+        ("OBJECT ENCODING small", bulk("listpack")),
+        ("SADD ints 1 2 3", int(3)),
+        ("OBJECT ENCODING ints", bulk("intset")),
+        ("SADD letters a", int(1)),
+        ("OBJECT ENCODING letters", bulk("hashtable")),
+        ("ZADD zs 1 a", int(1)),
+        ("OBJECT ENCODING zs", bulk("listpack")),
+        (
+            "CONFIG SET zset-max-listpack-entries 0 set-max-intset-entries 2",
+            simple("OK"),
+        ),
+        ("OBJECT ENCODING zs", bulk("skiplist")),
+        ("OBJECT ENCODING ints", bulk("hashtable")),
         ("SORT nums", arr(&["1", "2", "3", "10"])),
         ("SORT nums DESC LIMIT 0 2", arr(&["10", "3"])),
         ("SORT nums ALPHA", arr(&["1", "10", "2", "3"])),
@@ -597,4 +611,30 @@ fn copy_move_swapdb_object_memory_sort() {
         panic!()
     };
     assert!(n > 0);
+}
+
+#[test]
+fn pubsub_output_limits_cut_off_a_subscriber_that_stopped_reading() {
+    let mut h = Harness::new();
+    h.server
+        .shared
+        .config
+        .set("client-output-buffer-limit", "pubsub 1000 100 2")
+        .unwrap();
+    let shared = &mut h.server.shared;
+    let conn = spindle_reactor::ConnId::from_parts(7, 1);
+    // Under the soft limit: fine.
+    assert!(!shared.output_limit_reached(conn, Some(10), 50, 0));
+    // Over the soft limit: tolerated for 2 s, then cut off.
+    assert!(!shared.output_limit_reached(conn, Some(150), 10, 1_000));
+    assert!(!shared.output_limit_reached(conn, Some(150), 10, 2_999));
+    assert!(shared.output_limit_reached(conn, Some(150), 10, 3_000));
+    // Back under the soft limit resets the clock.
+    assert!(!shared.output_limit_reached(conn, Some(150), 10, 4_000));
+    assert!(!shared.output_limit_reached(conn, Some(0), 10, 5_000));
+    assert!(!shared.output_limit_reached(conn, Some(150), 10, 6_500));
+    // Over the hard limit: at once.
+    assert!(shared.output_limit_reached(conn, Some(990), 20, 6_500));
+    // A gone subscriber is not "over" anything.
+    assert!(!shared.output_limit_reached(conn, None, 20, 7_000));
 }

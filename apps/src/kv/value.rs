@@ -56,25 +56,64 @@ impl Value {
     }
 }
 
-/// The encoding OBJECT ENCODING reports, as Redis 7.0 names it for a value of this size
-/// with the default `*-max-listpack-*` settings.
-pub fn encoding_name(v: &Value) -> &'static str {
+/// The encoding OBJECT ENCODING reports: the name Redis 7.0 gives a value of this size under
+/// the `*-max-listpack-*` / `set-max-intset-entries` settings of `config` (which CONFIG SET
+/// changes). As in Redis, a hash that has grown into a table stays one.
+pub fn encoding_name(v: &Value, config: &super::config::Config) -> &'static str {
+    let limit = |name: &str, default: usize| {
+        config
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let small = |len: usize, entries: &str, value: &str, longest: usize| {
+        len <= limit(entries, 128) && longest <= limit(value, 64)
+    };
     match v {
         Value::Int(_) => "int",
         Value::Str(s) if s.len() <= 44 => "embstr",
         Value::Str(_) => "raw",
-        Value::List(l) if l.len() <= 128 && l.iter().all(|e| e.len() <= 64) => "listpack",
+        // Redis 7.0 reports every list as a quicklist (of listpacks); 7.2 added small listpacks.
         Value::List(_) => "quicklist",
-        Value::Hash(h)
-            if h.len() <= 128 && h.iter().all(|(k, v)| k.len() <= 64 && v.len() <= 64) =>
-        {
-            "listpack"
+        Value::Hash(h) => {
+            let longest = h
+                .iter()
+                .map(|(k, v)| k.len().max(v.len()))
+                .max()
+                .unwrap_or(0);
+            if h.is_packed()
+                && small(
+                    h.len(),
+                    "hash-max-listpack-entries",
+                    "hash-max-listpack-value",
+                    longest,
+                )
+            {
+                "listpack"
+            } else {
+                "hashtable"
+            }
         }
-        Value::Hash(_) => "hashtable",
-        Value::Set(s) if s.len() <= 512 && s.iter().all(|m| canonical_int(m).is_some()) => "intset",
+        Value::Set(s)
+            if s.len() <= limit("set-max-intset-entries", 512)
+                && s.iter().all(|m| canonical_int(m).is_some()) =>
+        {
+            "intset"
+        }
         Value::Set(_) => "hashtable",
-        Value::ZSet(z) if z.len() <= 128 && z.scores.keys().all(|m| m.len() <= 64) => "listpack",
-        Value::ZSet(_) => "skiplist",
+        Value::ZSet(z) => {
+            let longest = z.scores.keys().map(|m| m.len()).max().unwrap_or(0);
+            if small(
+                z.len(),
+                "zset-max-listpack-entries",
+                "zset-max-listpack-value",
+                longest,
+            ) {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
     }
 }
 

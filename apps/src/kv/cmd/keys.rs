@@ -445,7 +445,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     if is(sub, "encoding") {
-        let name = crate::kv::value::encoding_name(&e.value);
+        let name = crate::kv::value::encoding_name(&e.value, &ctx.shared.config);
         ctx.out.bulk(name.as_bytes());
     } else if is(sub, "refcount") {
         ctx.out.int(1);

@@ -379,7 +379,7 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         };
         let text = format!(
             "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:0 lru_seconds_idle:0",
-            crate::kv::value::encoding_name(&e.value)
+            crate::kv::value::encoding_name(&e.value, &ctx.shared.config)
         );
         ctx.out.simple(&text);
     } else {
