@@ -33,6 +33,8 @@ usage:
   spindle echo-client [--host 127.0.0.1] [--port 8888] [--message \"hello boy!\"]
   spindle [--trace] kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS]
                      [--databases 16] [--<any redis.conf directive> VALUE…]
+  spindle amqp publish|consume|get|declare-queue --uri amqp://user:pass@host:5672/vhost …
+                     (`spindle amqp` alone lists their options)
   spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
                      [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
 

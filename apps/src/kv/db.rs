@@ -99,7 +99,11 @@ impl Db {
 
     /// Sets `key` to `value`, clearing its expiry unless `keep_ttl`.
     pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: u64) {
-        self.expire_if_due(db, key, now);
+        // Overwriting clears the expiry anyway, so only KEEPTTL needs an expired key gone
+        // first (its stale TTL must not be kept).
+        if keep_ttl {
+            self.expire_if_due(db, key, now);
+        }
         self.space(db).insert(key, value, keep_ttl);
         self.dirty += 1;
     }

@@ -96,7 +96,20 @@ impl Keyspace {
     /// Sets `key` to `value`. An existing key keeps its expiry only with `keep_ttl`. Returns the
     /// old value.
     pub fn insert(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
-        if let Some(pos) = self.position(key) {
+        // One hash for both the lookup and the insertion.
+        let hash = self.hash(key);
+        let found = {
+            let slots = &self.slots;
+            self.index
+                .find(hash, |&i| {
+                    slots
+                        .get(i as usize)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|e| e.key.as_bytes() == key)
+                })
+                .copied()
+        };
+        if let Some(pos) = found {
             let old = match self.slots.get_mut(pos as usize).and_then(Option::as_mut) {
                 Some(e) => std::mem::replace(&mut e.value, value),
                 None => return None,
@@ -124,7 +137,6 @@ impl Keyspace {
                 (self.slots.len() - 1) as u32
             }
         };
-        let hash = self.hash(key);
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index.insert_unique(hash, pos, |&i| {
             let key = slots
