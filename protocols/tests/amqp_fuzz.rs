@@ -21,7 +21,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -35,62 +34,19 @@ const FRAME_MAX: u32 = 4096;
 /// Each assembler's body limit.
 const MAX_BODY: u64 = 64 * 1024;
 
-struct Rng(u64);
+mod fuzz_support;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use fuzz_support::{chunks_by, env_u64, insert_special, mutate_generic, Rng, GENERIC_OPS};
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/amqp");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let inputs: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    assert!(!inputs.is_empty(), "empty corpus {}", dir.display());
-    inputs
+    fuzz_support::corpus("amqp")
 }
 
 /// Byte-level damage anywhere in `data`.
 fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
     for _ in 0..1 + rng.below(4) {
-        let at = rng.below(data.len() + 1);
-        match rng.below(7) {
-            0 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                data[i] ^= 1 << rng.below(8);
-            }
-            1 => {
-                let run: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
-                data.splice(at..at, run);
-            }
-            2 if !data.is_empty() => {
-                let end = (at + 1 + rng.below(8)).min(data.len());
-                data.drain(at.min(end)..end);
-            }
-            3 if !data.is_empty() => {
-                let start = rng.below(data.len());
-                let end = (start + 1 + rng.below(16)).min(data.len());
-                let run = data[start..end].to_vec();
-                data.splice(at..at, run);
-            }
-            4 => {
-                let other = &corpus[rng.below(corpus.len())];
-                let from = rng.below(other.len() + 1);
-                let to = (from + rng.below(200)).min(other.len());
-                data.splice(at..at, other[from..to].iter().copied());
-            }
+        match rng.below(GENERIC_OPS + 2) {
+            op @ 0..GENERIC_OPS if mutate_generic(rng, data, corpus, op, 200) => {}
             5 if data.len() >= 4 => {
                 // A length field gone wrong: small, just off, or huge.
                 let i = rng.below(data.len() - 3);
@@ -103,12 +59,13 @@ fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>]) {
                 };
                 data[i..i + 4].copy_from_slice(&v.to_be_bytes());
             }
-            _ => {
-                let special = [
+            _ => insert_special(
+                rng,
+                data,
+                &[
                     0xce, 0, 1, 2, 3, 8, b'A', b'F', b'S', b'V', b't', 0xff, 0x80,
-                ];
-                data.insert(at, special[rng.below(special.len())]);
-            }
+                ],
+            ),
         }
     }
 }
@@ -192,20 +149,12 @@ fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
     }
 }
 
-fn chunks<'a>(rng: &mut Rng, mut data: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let n = match rng.below(4) {
-            0 => 1 + rng.below(3),
-            1 => 1 + rng.below(5000),
-            _ => 1 + rng.below(64),
-        }
-        .min(data.len());
-        let (a, b) = data.split_at(n);
-        out.push(a);
-        data = b;
-    }
-    out
+fn chunks<'a>(rng: &mut Rng, data: &'a [u8]) -> Vec<&'a [u8]> {
+    chunks_by(rng, data, |rng| match rng.below(4) {
+        0 => 1 + rng.below(3),
+        1 => 1 + rng.below(5000),
+        _ => 1 + rng.below(64),
+    })
 }
 
 /// A short, cutting-independent description: bodies by length and checksum, not contents.
@@ -303,13 +252,6 @@ fn run(parts: &[&[u8]], with_header: bool) -> Vec<String> {
         );
     }
     events
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

@@ -12,87 +12,31 @@
 //! `SPINDLE_FUZZ_ITERS=2000000 cargo test --release -p spindle-protocols --test fuzz_receivers`.
 //! `SPINDLE_FUZZ_SEED` explores elsewhere; a failure prints the seed, iteration and input.
 
-use std::path::PathBuf;
-
 use spindle_protocols::int_prefixed::{IntPrefixedReceiver, Prefix};
 use spindle_protocols::lines::LineReceiver;
 use spindle_protocols::netstring::NetstringReceiver;
 
-struct Rng(u64);
+mod fuzz_support;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-fn corpus(codec: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(codec);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let inputs: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    assert!(!inputs.is_empty(), "empty corpus {}", dir.display());
-    inputs
-}
+use fuzz_support::{chunks_by, corpus, env_u64, insert_special, mutate_generic, Rng, GENERIC_OPS};
 
 fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
     let mut data = corpus[rng.below(corpus.len())].clone();
     for _ in 0..1 + rng.below(4) {
-        let at = rng.below(data.len() + 1);
-        match rng.below(6) {
-            0 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                data[i] ^= 1 << rng.below(8);
-            }
-            1 => {
-                let run: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
-                data.splice(at..at, run);
-            }
-            2 if !data.is_empty() => {
-                let end = (at + 1 + rng.below(8)).min(data.len());
-                data.drain(at.min(end)..end);
-            }
-            3 if !data.is_empty() => {
-                let start = rng.below(data.len());
-                let end = (start + 1 + rng.below(16)).min(data.len());
-                let run = data[start..end].to_vec();
-                data.splice(at..at, run);
-            }
-            4 => {
-                let other = &corpus[rng.below(corpus.len())];
-                let from = rng.below(other.len() + 1);
-                data.splice(at..at, other[from..].iter().copied());
-            }
-            _ => {
-                let special = [b'\r', b'\n', b':', b',', b'0', b'9', 0xff, 0];
-                data.insert(at, special[rng.below(special.len())]);
-            }
+        let op = rng.below(GENERIC_OPS + 1);
+        if !mutate_generic(rng, &mut data, corpus, op, usize::MAX) {
+            insert_special(
+                rng,
+                &mut data,
+                &[b'\r', b'\n', b':', b',', b'0', b'9', 0xff, 0],
+            );
         }
     }
     data
 }
 
-fn chunks<'a>(rng: &mut Rng, mut data: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let n = (1 + rng.below(12)).min(data.len());
-        let (a, b) = data.split_at(n);
-        out.push(a);
-        data = b;
-    }
-    out
+fn chunks<'a>(rng: &mut Rng, data: &'a [u8]) -> Vec<&'a [u8]> {
+    chunks_by(rng, data, |rng| 1 + rng.below(12))
 }
 
 /// A receiver seen through one shape: feed bytes, pull events, report buffered bytes.
@@ -143,13 +87,6 @@ fn run(parts: &[&[u8]], mut rx: impl Receiver, bound: usize) -> Vec<String> {
         );
     }
     events
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn fuzz<R: Receiver>(codec: &str, make: impl Fn() -> R, bound: usize) {

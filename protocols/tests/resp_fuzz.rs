@@ -24,31 +24,12 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{decode_frame, Limits, RequestDecoder, RequestLimits};
 
-struct Rng(u64);
+mod fuzz_support;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+use fuzz_support::{chunks_by, env_u64, mutate_generic, Rng, GENERIC_OPS};
 
 fn corpus() -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/resp");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    let inputs: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).unwrap()).collect();
-    assert!(!inputs.is_empty(), "empty corpus {}", dir.display());
-    inputs
+    fuzz_support::corpus("resp")
 }
 
 /// Bytes that steer a RESP parser: type bytes, line ends, signs, digits, quotes, escapes.
@@ -58,31 +39,8 @@ fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
     let mut data = corpus[rng.below(corpus.len())].clone();
     for _ in 0..1 + rng.below(4) {
         let at = rng.below(data.len() + 1);
-        match rng.below(7) {
-            0 if !data.is_empty() => {
-                let i = rng.below(data.len());
-                data[i] ^= 1 << rng.below(8);
-            }
-            1 => {
-                let run: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
-                data.splice(at..at, run);
-            }
-            2 if !data.is_empty() => {
-                let end = (at + 1 + rng.below(8)).min(data.len());
-                data.drain(at.min(end)..end);
-            }
-            3 if !data.is_empty() => {
-                let start = rng.below(data.len());
-                let end = (start + 1 + rng.below(16)).min(data.len());
-                let run = data[start..end].to_vec();
-                data.splice(at..at, run);
-            }
-            4 => {
-                let other = &corpus[rng.below(corpus.len())];
-                let from = rng.below(other.len() + 1);
-                let to = (from + rng.below(64)).min(other.len());
-                data.splice(at..at, other[from..to].iter().copied());
-            }
+        match rng.below(GENERIC_OPS + 2) {
+            op @ 0..GENERIC_OPS if mutate_generic(rng, &mut data, corpus, op, 64) => {}
             5 => {
                 // Rewrite a number: lengths and counts are where limits live.
                 let numbers: [&[u8]; 9] = [
@@ -108,16 +66,9 @@ fn mutate(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
-fn chunks<'a>(rng: &mut Rng, mut data: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
+fn chunks<'a>(rng: &mut Rng, data: &'a [u8]) -> Vec<&'a [u8]> {
     let max = [1, 3, 12, 64][rng.below(4)];
-    while !data.is_empty() {
-        let n = (1 + rng.below(max)).min(data.len());
-        let (a, b) = data.split_at(n);
-        out.push(a);
-        data = b;
-    }
-    out
+    chunks_by(rng, data, |rng| 1 + rng.below(max))
 }
 
 const REQUEST_LIMITS: RequestLimits = RequestLimits {
@@ -228,13 +179,6 @@ fn frames(parts: &[&[u8]]) -> Vec<String> {
         );
     }
     events
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]

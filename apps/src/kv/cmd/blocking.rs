@@ -150,21 +150,41 @@ fn block_move(
 
 /// `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT count]`
 pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (timeout, numkeys, keys) = mpop_head(args)?;
+    let any_ready = keys.len() == numkeys && keys.iter().any(|k| ready(ctx, k));
+    if any_ready || ctx.client.in_exec || keys.len() != numkeys {
+        // LMPOP's own parsing (and errors) on the arguments after the timeout.
+        let mut lmpop_args = vec![Bytes::from_static(b"LMPOP")];
+        lmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
+        return super::list::lmpop(ctx, &lmpop_args);
+    }
+    let left = side(arg(args, 3 + numkeys))?;
+    let count = mpop_count(args, numkeys)?;
+    block(
+        ctx,
+        &keys,
+        keys.len(),
+        BlockOp::MPop { left, count },
+        timeout,
+    );
+    Ok(())
+}
+
+/// The head of BLMPOP and BZMPOP, `timeout numkeys key…`: the timeout, numkeys, and the keys
+/// (fewer than numkeys when the arguments run out; the non-blocking twin then reports it).
+fn mpop_head(args: &[Bytes]) -> Result<(Option<Duration>, usize, Vec<Bytes>), CmdError> {
     let timeout = timeout_arg(arg(args, 1))?;
-    // LMPOP's own parsing (and errors) on the arguments after the timeout.
-    let mut lmpop_args = vec![Bytes::from_static(b"LMPOP")];
-    lmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
     let numkeys = super::int_arg(arg(args, 2))
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
         as usize;
-    let keys: Vec<Bytes> = args.get(3..3 + numkeys).unwrap_or_default().to_vec();
-    let any_ready = keys.len() == numkeys && keys.iter().any(|k| ready(ctx, k));
-    if any_ready || ctx.client.in_exec || keys.len() != numkeys {
-        return super::list::lmpop(ctx, &lmpop_args);
-    }
-    let left = side(arg(args, 3 + numkeys))?;
+    let keys = args.get(3..3 + numkeys).unwrap_or_default().to_vec();
+    Ok((timeout, numkeys, keys))
+}
+
+/// The tail of BLMPOP and BZMPOP after the LEFT/RIGHT or MIN/MAX word: `[COUNT count]`.
+fn mpop_count(args: &[Bytes], numkeys: usize) -> Result<usize, CmdError> {
     let count = match args.get(4 + numkeys) {
         Some(opt) if super::is(opt, "count") => super::int_arg(arg(args, 5 + numkeys))
             .ok()
@@ -174,17 +194,10 @@ pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
         None => 1,
     };
-    if args.len() > 6 + numkeys || (args.len() == 5 + numkeys) {
+    if args.len() > 6 + numkeys || args.len() == 5 + numkeys {
         return Err(CmdError::Syntax);
     }
-    block(
-        ctx,
-        &keys,
-        keys.len(),
-        BlockOp::MPop { left, count },
-        timeout,
-    );
-    Ok(())
+    Ok(count)
 }
 
 /// `BLPOP key… timeout`
@@ -251,17 +264,11 @@ pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `BZMPOP timeout numkeys key… MIN|MAX [COUNT count]`
 pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let timeout = timeout_arg(arg(args, 1))?;
-    let mut zmpop_args = vec![Bytes::from_static(b"ZMPOP")];
-    zmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
-    let numkeys = super::int_arg(arg(args, 2))
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
-        as usize;
-    let keys: Vec<Bytes> = args.get(3..3 + numkeys).unwrap_or_default().to_vec();
+    let (timeout, numkeys, keys) = mpop_head(args)?;
     let any_ready = keys.len() == numkeys && keys.iter().any(|k| zready(ctx, k));
     if any_ready || ctx.client.in_exec || keys.len() != numkeys {
+        let mut zmpop_args = vec![Bytes::from_static(b"ZMPOP")];
+        zmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
         return super::zset::zmpop(ctx, &zmpop_args);
     }
     let which = arg(args, 3 + numkeys);
@@ -272,18 +279,7 @@ pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     } else {
         return Err(CmdError::Syntax);
     };
-    let count = match args.get(4 + numkeys) {
-        Some(opt) if super::is(opt, "count") => super::int_arg(arg(args, 5 + numkeys))
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| CmdError::err("count should be greater than 0"))?
-            as usize,
-        Some(_) => return Err(CmdError::Syntax),
-        None => 1,
-    };
-    if args.len() > 6 + numkeys || (args.len() == 5 + numkeys) {
-        return Err(CmdError::Syntax);
-    }
+    let count = mpop_count(args, numkeys)?;
     block(
         ctx,
         &keys,
