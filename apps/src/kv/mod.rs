@@ -33,6 +33,8 @@ pub mod value;
 pub mod zset;
 
 #[cfg(test)]
+mod testkit;
+#[cfg(test)]
 mod tests;
 
 /// The default port, as Redis.

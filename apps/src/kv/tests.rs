@@ -1,69 +1,12 @@
 //! The commands, tested without a socket: each case runs a command line against a fresh or
 //! prepared server and compares the reply with what Redis 7.0 answers, error texts included.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, Version};
 
-use super::config::Config;
-use super::server::{Client, Server};
-
-struct Harness {
-    server: Server,
-    client: Client,
-    now: Instant,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let now = Instant::now();
-        let mut server = Server::new(Config::default(), now);
-        let client = server.new_client("test".into());
-        Harness {
-            server,
-            client,
-            now,
-        }
-    }
-
-    fn run(&mut self, line: &str) -> Frame {
-        let args: Vec<Bytes> = line
-            .split(' ')
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        self.run_args(args)
-    }
-
-    fn run_args(&mut self, args: Vec<Bytes>) -> Frame {
-        let mut out = BytesMut::new();
-        self.server
-            .execute(&mut self.client, &args, &mut out, self.now);
-        let frame = decode_frame(&mut out, &Limits::default())
-            .expect("valid reply")
-            .expect("a whole reply");
-        assert!(out.is_empty(), "exactly one reply");
-        frame
-    }
-
-    /// A second client on the same server, for transactions and pub/sub.
-    fn other(&mut self, index: u32) -> Client {
-        let mut c = self.server.new_client(format!("other{index}"));
-        c.conn = Some(spindle_reactor::ConnId::from_parts(index, 1));
-        c
-    }
-
-    fn run_as(&mut self, client: &mut Client, line: &str) -> Frame {
-        std::mem::swap(&mut self.client, client);
-        let f = self.run(line);
-        std::mem::swap(&mut self.client, client);
-        f
-    }
-
-    fn advance(&mut self, d: Duration) {
-        self.now += d;
-    }
-}
+use super::testkit::T as Harness;
 
 fn bulk(s: &str) -> Frame {
     Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))

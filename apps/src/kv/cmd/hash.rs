@@ -417,7 +417,7 @@ pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::bits::testkit::*;
+    use crate::kv::testkit::*;
 
     #[test]
     fn hincrbyfloat() {

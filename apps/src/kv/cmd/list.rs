@@ -574,7 +574,7 @@ pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bits::testkit::*;
+    use crate::kv::testkit::*;
 
     #[test]
     fn linsert_and_lrem() {

@@ -572,7 +572,7 @@ pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 mod tests {
     use std::collections::HashSet;
 
-    use super::super::bits::testkit::*;
+    use crate::kv::testkit::*;
 
     fn setup(t: &mut T) {
         t.check(&[

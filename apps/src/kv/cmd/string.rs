@@ -650,7 +650,7 @@ pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::bits::testkit::*;
+    use crate::kv::testkit::*;
 
     const BAD_TTL: &str = "ERR invalid expire time in 'getex' command";
 

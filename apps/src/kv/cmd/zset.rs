@@ -1310,72 +1310,11 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
-    use std::time::Instant;
 
-    use bytes::{Bytes, BytesMut};
-    use spindle_protocols::resp::{decode_frame, Frame, Limits, Version};
+    use bytes::Bytes;
+    use spindle_protocols::resp::Frame;
 
-    use crate::kv::config::Config;
-    use crate::kv::server::{Client, Server};
-
-    struct H {
-        server: Server,
-        client: Client,
-        now: Instant,
-    }
-
-    impl H {
-        fn new() -> Self {
-            let now = Instant::now();
-            let mut server = Server::new(Config::default(), now);
-            let client = server.new_client("test".into());
-            H {
-                server,
-                client,
-                now,
-            }
-        }
-
-        fn resp3() -> Self {
-            let mut h = H::new();
-            h.client.resp = Version::Resp3;
-            h
-        }
-
-        fn run(&mut self, line: &str) -> Frame {
-            let args: Vec<Bytes> = line
-                .split(' ')
-                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-                .collect();
-            let mut out = BytesMut::new();
-            self.server
-                .execute(&mut self.client, &args, &mut out, self.now);
-            let frame = decode_frame(&mut out, &Limits::default())
-                .expect("valid reply")
-                .expect("a whole reply");
-            assert!(out.is_empty(), "exactly one reply to {line}");
-            frame
-        }
-
-        fn script(&mut self, cases: &[(&str, Frame)]) {
-            for (cmd, want) in cases {
-                assert_eq!(&self.run(cmd), want, "{cmd}");
-            }
-        }
-
-        fn members(&mut self, line: &str) -> Vec<String> {
-            match self.run(line) {
-                Frame::Array(items) => items
-                    .into_iter()
-                    .map(|f| match f {
-                        Frame::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
-                        other => panic!("{other:?}"),
-                    })
-                    .collect(),
-                other => panic!("{line}: {other:?}"),
-            }
-        }
-    }
+    use crate::kv::testkit::T as H;
 
     fn bulk(s: &str) -> Frame {
         Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()))
@@ -1407,7 +1346,7 @@ mod tests {
     #[test]
     fn zadd_flags_incr_and_scores() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c", int(3)),
             ("ZADD z XX 10 new", int(0)),
             ("ZSCORE z new", Frame::Null),
@@ -1512,7 +1451,7 @@ mod tests {
     #[test]
     fn ranges_by_rank() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c 4 d 5 e", int(5)),
             ("ZRANGE z 0 -1", arr(&["a", "b", "c", "d", "e"])),
             ("ZRANGE z -2 -1", arr(&["d", "e"])),
@@ -1547,7 +1486,7 @@ mod tests {
     #[test]
     fn ranges_by_score() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c 4 d 5 e", int(5)),
             ("ZRANGEBYSCORE z 2 4", arr(&["b", "c", "d"])),
             ("ZRANGEBYSCORE z (2 4", arr(&["c", "d"])),
@@ -1599,7 +1538,7 @@ mod tests {
             ("ZCOUNT z a b", err(RANGE_FLOAT)),
         ]);
         // Ties on the score come out in member order, both ways.
-        h.script(&[
+        h.check(&[
             ("ZADD t 1 b 1 a 1 c 0 z", int(4)),
             ("ZRANGEBYSCORE t 1 1", arr(&["a", "b", "c"])),
             ("ZREVRANGEBYSCORE t 1 1", arr(&["c", "b", "a"])),
@@ -1610,7 +1549,7 @@ mod tests {
     #[test]
     fn ranges_by_lex() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD l 0 a 0 b 0 c 0 d 0 e", int(5)),
             ("ZRANGEBYLEX l - +", arr(&["a", "b", "c", "d", "e"])),
             ("ZRANGEBYLEX l [b (d", arr(&["b", "c"])),
@@ -1647,7 +1586,7 @@ mod tests {
     #[test]
     fn rangestore() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c", int(3)),
             ("ZRANGESTORE dst z 0 1", int(2)),
             ("ZRANGE dst 0 -1 WITHSCORES", arr(&["a", "1", "b", "2"])),
@@ -1675,7 +1614,7 @@ mod tests {
     #[test]
     fn remove_ranges() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c 4 d 5 e", int(5)),
             ("ZREMRANGEBYRANK z 0 0", int(1)),
             ("ZREMRANGEBYRANK z -1 -1", int(1)),
@@ -1698,7 +1637,7 @@ mod tests {
     #[test]
     fn pops_and_zmpop() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c", int(3)),
             ("ZPOPMIN z", arr(&["a", "1"])),
             ("ZPOPMAX z 0", arr(&[])),
@@ -1746,8 +1685,8 @@ mod tests {
             ("ZMPOP 2 nokey str MIN", err(WRONGTYPE)),
             ("ZPOPMIN str", err(WRONGTYPE)),
         ]);
-        let mut h = H::resp3();
-        h.script(&[
+        let mut h = H::with_resp3();
+        h.check(&[
             ("ZADD z 1 a 2 b 3 c", int(3)),
             (
                 "ZPOPMIN z",
@@ -1765,7 +1704,7 @@ mod tests {
     #[test]
     fn union_inter_diff() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD za 1 a 2 b 3 c", int(3)),
             ("ZADD zb 10 b 20 c 30 d", int(3)),
             ("SADD s c d e", int(3)),
@@ -1866,14 +1805,14 @@ mod tests {
             ("ZINTERCARD 2 za str", err(WRONGTYPE)),
         ]);
         // ZUNIONSTORE replaces the destination, whatever its type, and drops its TTL.
-        h.script(&[
+        h.check(&[
             ("SET dst v EX 100", Frame::Simple(Bytes::from_static(b"OK"))),
             ("ZUNIONSTORE dst 1 za", int(3)),
             ("TTL dst", int(-1)),
             ("TYPE dst", Frame::Simple(Bytes::from_static(b"zset"))),
         ]);
-        let mut h = H::resp3();
-        h.script(&[
+        let mut h = H::with_resp3();
+        h.check(&[
             ("ZADD za 1 a 2 b", int(2)),
             ("ZADD zb 1 b", int(1)),
             (
@@ -1886,8 +1825,8 @@ mod tests {
 
     #[test]
     fn resp3_shapes() {
-        let mut h = H::resp3();
-        h.script(&[
+        let mut h = H::with_resp3();
+        h.check(&[
             ("ZADD z 1 a 2.5 b", int(2)),
             (
                 "ZRANGE z 0 -1 WITHSCORES",
@@ -1926,7 +1865,7 @@ mod tests {
     #[test]
     fn randmember() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZRANDMEMBER nokey", Frame::Null),
             ("ZRANDMEMBER nokey 5", arr(&[])),
             ("ZADD z 1 a 2 b 3 c", int(3)),
@@ -1986,7 +1925,7 @@ mod tests {
     #[test]
     fn zscan_small_and_large() {
         let mut h = H::new();
-        h.script(&[
+        h.check(&[
             ("ZADD z 1 a 2 b 0.5 ab", int(3)),
             (
                 "ZSCAN z 0",
