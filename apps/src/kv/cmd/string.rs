@@ -210,27 +210,28 @@ pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn pairs(args: &[Bytes], name: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
+/// The `key value` pairs of MSET/MSETNX, borrowed from the arguments.
+fn pairs<'a>(
+    args: &'a [Bytes],
+    name: &str,
+) -> Result<impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone, CmdError> {
     let rest = args.get(1..).unwrap_or_default();
     if rest.is_empty() || rest.len() % 2 != 0 {
         return Err(CmdError::err(format!(
             "wrong number of arguments for '{name}' command"
         )));
     }
-    Ok(rest
-        .chunks(2)
-        .filter_map(|p| match p {
-            [k, v] => Some((k.clone(), v.clone())),
-            _ => None,
-        })
-        .collect())
+    Ok(rest.chunks_exact(2).filter_map(|p| match p {
+        [k, v] => Some((&k[..], &v[..])),
+        _ => None,
+    }))
 }
 
 /// `MSET key value [key value …]`
 pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     for (k, v) in pairs(args, "mset")? {
-        ctx.db.set(db, &k, Value::string(&v), false, ctx.now);
+        ctx.db.set(db, k, Value::string(v), false, ctx.now);
     }
     ctx.out.ok();
     Ok(())
@@ -240,12 +241,12 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let pairs = pairs(args, "msetnx")?;
-    if pairs.iter().any(|(k, _)| ctx.db.exists(db, k, ctx.now)) {
+    if pairs.clone().any(|(k, _)| ctx.db.exists(db, k, ctx.now)) {
         ctx.out.int(0);
         return Ok(());
     }
     for (k, v) in pairs {
-        ctx.db.set(db, &k, Value::string(&v), false, ctx.now);
+        ctx.db.set(db, k, Value::string(v), false, ctx.now);
     }
     ctx.out.int(1);
     Ok(())
