@@ -6,13 +6,9 @@
 
 use bytes::Bytes;
 
-use super::{int_arg, is, string_bytes, CmdError, CmdResult, Ctx};
+use super::{arg, int_arg, is, string_bytes, CmdError, CmdResult, Ctx};
 use crate::kv::str::Str;
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 const OFFSET_ERR: &str = "bit offset is not an integer or out of range";
 

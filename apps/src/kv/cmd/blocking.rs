@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{float_arg, CmdError, CmdResult, Ctx};
+use super::{arg, float_arg, CmdError, CmdResult, Ctx};
 use crate::kv::blocking::{Block, BlockOp};
 use crate::kv::value::Value;
 
@@ -95,10 +95,6 @@ fn side(b: &[u8]) -> Result<bool, CmdError> {
     } else {
         Err(CmdError::Syntax)
     }
-}
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`

@@ -8,15 +8,11 @@ use spindle_protocols::resp::Version;
 use super::keys::random;
 use super::set::{cursor_arg, distinct_positions, scan_options};
 use super::string::format_float_value;
-use super::{float_arg, int_arg, is, CmdError, CmdResult, Ctx};
+use super::{arg, float_arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::glob;
 use crate::kv::hash::Hash;
 use crate::kv::str::Str;
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 /// The hash at `key`, created if missing.
 fn hash_for_write<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<&'c mut Hash, CmdError> {

@@ -3,13 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{int_arg, is, CmdError, CmdResult, Ctx};
+use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::glob;
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 /// `DEL key…` (also UNLINK)
 pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {

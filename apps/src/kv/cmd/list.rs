@@ -6,13 +6,9 @@ use std::collections::VecDeque;
 use bytes::Bytes;
 
 use super::string::normalize_range;
-use super::{int_arg, is, CmdError, CmdResult, Ctx};
+use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::str::Str;
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 fn push(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool, only_existing: bool) -> CmdResult {
     let db = ctx.dbi();

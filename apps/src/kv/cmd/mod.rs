@@ -561,6 +561,11 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
 
 // ----- argument helpers shared by the families -------------------------------------------------
 
+/// Argument `i`, or empty when missing (the table's arity check makes that rare).
+pub fn arg(args: &[Bytes], i: usize) -> &[u8] {
+    args.get(i).map_or(&[][..], |b| b)
+}
+
 /// Parses a decimal i64 as Redis does (`ERR value is not an integer or out of range`).
 pub fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
     std::str::from_utf8(b)

@@ -4,15 +4,11 @@
 use bytes::Bytes;
 
 use super::keys::random;
-use super::{int_arg, is, CmdError, CmdResult, Ctx};
+use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::glob;
 use crate::kv::set::Set;
 use crate::kv::str::Str;
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 fn read_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut Set>, CmdError> {
     let db = ctx.dbi();

@@ -3,12 +3,8 @@
 
 use bytes::Bytes;
 
-use super::{float_arg, int_arg, is, reply_string, string_bytes, CmdError, CmdResult, Ctx};
+use super::{arg, float_arg, int_arg, is, reply_string, string_bytes, CmdError, CmdResult, Ctx};
 use crate::kv::value::Value;
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 /// `GET key`
 pub fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {

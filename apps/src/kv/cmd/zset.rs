@@ -20,16 +20,12 @@ use spindle_protocols::resp::{format_double, ReplyWriter, Version};
 
 use super::keys::random;
 use super::string::normalize_range;
-use super::{float_arg, int_arg, is, CmdError, CmdResult, Ctx};
+use super::{arg, float_arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::kv::db::Db;
 use crate::kv::glob;
 use crate::kv::set::Set;
 use crate::kv::str::Str;
 use crate::kv::value::{Value, ZSet};
-
-fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
 
 /// The sorted set at `key` (a read: counts a hit or a miss), or WRONGTYPE.
 fn read<'d>(
