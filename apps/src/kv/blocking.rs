@@ -292,8 +292,7 @@ pub fn serve(
                 }
             }
         }
-        server.db.dirty += 1;
-        server.db.drop_if_empty(db, key);
+        server.db.removed_from(db, key);
         server.shared.touch(db, key);
         server.shared.waiting.served.insert(id);
         server.shared.waiting.woken.push(w.timer);

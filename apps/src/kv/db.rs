@@ -120,6 +120,13 @@ impl Db {
         removed
     }
 
+    /// Records that a write took elements out of `key`: counts the change and deletes the key
+    /// if its collection is now empty (Redis never keeps empty collections).
+    pub fn removed_from(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.drop_if_empty(db, key);
+    }
+
     /// Deletes `key` if it holds an empty collection (after a pop or a remove).
     pub fn drop_if_empty(&mut self, db: usize, key: &[u8]) {
         let space = self.space(db);

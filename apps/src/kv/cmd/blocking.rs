@@ -41,8 +41,7 @@ fn bpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
                     ctx.out.array_len(2);
                     ctx.out.bulk(key);
                     ctx.out.bulk(&v);
-                    ctx.db.dirty += 1;
-                    ctx.db.drop_if_empty(db, key);
+                    ctx.db.removed_from(db, key);
                     return Ok(());
                 }
             }
@@ -231,8 +230,7 @@ fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
                     ctx.out.bulk(key);
                     ctx.out.bulk(&member);
                     ctx.out.double(score);
-                    ctx.db.dirty += 1;
-                    ctx.db.drop_if_empty(db, key);
+                    ctx.db.removed_from(db, key);
                     return Ok(());
                 }
             }

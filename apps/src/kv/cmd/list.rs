@@ -125,8 +125,7 @@ fn pop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
             }
         }
     }
-    ctx.db.dirty += 1;
-    ctx.db.drop_if_empty(db, key);
+    ctx.db.removed_from(db, key);
     Ok(())
 }
 
@@ -243,8 +242,7 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             }
             None => list.clear(),
         }
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
     }
     ctx.out.ok();
     Ok(())
@@ -325,8 +323,7 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         list.retain(|_| it.next().unwrap_or(true));
     }
     if removed > 0 {
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -496,8 +493,7 @@ pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.bulk(&v);
             }
         }
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
         return Ok(());
     }
     ctx.out.null_array();

@@ -56,8 +56,7 @@ pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         None => 0,
     };
     if removed > 0 {
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
     }
     ctx.out.int(removed as i64);
     Ok(())

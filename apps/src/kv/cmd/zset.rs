@@ -633,8 +633,7 @@ pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         None => 0,
     };
     if removed > 0 {
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -683,8 +682,7 @@ fn remrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by: By) -> CmdResult {
         None => 0,
     };
     if removed > 0 {
-        ctx.db.dirty += 1;
-        ctx.db.drop_if_empty(db, key);
+        ctx.db.removed_from(db, key);
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -727,8 +725,7 @@ fn pop_generic(
         let n = count.min(z.len());
         let popped: Vec<(Str, f64)> = (0..n).filter_map(|_| z.pop(max)).collect();
         if !popped.is_empty() {
-            ctx.db.dirty += 1;
-            ctx.db.drop_if_empty(db, key);
+            ctx.db.removed_from(db, key);
         }
         return Ok(Some((key.clone(), popped)));
     }
