@@ -7,6 +7,9 @@
 //! spindle kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS] [--<directive> VALUE…]
 //! spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
 //!                    [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
+//! spindle bench amqp [--uri URI] [--producers 1] [--consumers 1] [--size 16] [--seconds 10]
+//!                    [--persistent] [--confirm N] [--prefetch N] [--autoack] [--rate R]
+//!                    [--exchange-type direct|fanout|topic] [--json]
 //! ```
 //!
 //! `--trace` (or `SPINDLE_TRACE=1`) prints every reactor event as it happens; `SPINDLE_LOG`
@@ -37,6 +40,9 @@ usage:
                      (`spindle amqp` alone lists their options)
   spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
                      [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
+  spindle bench amqp [--uri URI] [--producers 1] [--consumers 1] [--size 16] [--seconds 10]
+                     [--persistent] [--confirm N] [--prefetch N] [--autoack] [--rate R]
+                     [--exchange-type direct|fanout|topic] [--json]
 
 --pid/--vs-pid name the servers' processes so their CPU time per round trip is measured too.
 --trace (or SPINDLE_TRACE=1) prints every reactor event; SPINDLE_LOG=debug|info|warn|error
@@ -262,6 +268,49 @@ fn run_echo_client(mut args: Args) -> Result<i32, UsageError> {
     })
 }
 
+/// `spindle bench amqp …`: see [`bench::amqp`].
+fn run_bench_amqp(mut args: Args) -> Result<i32, UsageError> {
+    let uri = match args.value("--uri")? {
+        Some(u) => crate::amqp::AmqpUri::parse(&u),
+        None => crate::amqp::AmqpUri::from_env(),
+    }
+    .map_err(|e| UsageError(format!("--uri: {e}")))?;
+    let mut bench = bench::amqp::AmqpBench::new(crate::amqp::Config::new(uri));
+    bench.producers = args.parsed("--producers", bench.producers)?;
+    bench.consumers = args.parsed("--consumers", bench.consumers)?;
+    bench.size = args.parsed("--size", bench.size)?;
+    bench.seconds = args.parsed("--seconds", bench.seconds)?;
+    bench.persistent = args.flag("--persistent");
+    bench.confirm = args
+        .value("--confirm")?
+        .map(|n| n.parse())
+        .transpose()
+        .map_err(|_| {
+            UsageError("--confirm: expected the number of unconfirmed messages allowed".into())
+        })?;
+    bench.prefetch = args.parsed("--prefetch", bench.prefetch)?;
+    bench.autoack = args.flag("--autoack");
+    bench.rate = args.parsed("--rate", bench.rate)?;
+    bench.exchange_type = args.parsed("--exchange-type", bench.exchange_type)?;
+    let json = args.flag("--json");
+    args.finish()?;
+    let shown = bench.clone();
+    match bench::amqp::run_bench(bench, |line| eprintln!("{line}")) {
+        Ok(result) if json => {
+            println!("{}", result.json());
+            Ok(0)
+        }
+        Ok(result) => {
+            print!("{}", result.report(&shown));
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("spindle bench amqp: {e}");
+            Ok(1)
+        }
+    }
+}
+
 /// `spindle amqp …`: the AMQP client's subcommands (see [`crate::amqp::cli`]).
 fn run_amqp(args: Args) -> Result<i32, UsageError> {
     crate::amqp::cli::main(args.items)
@@ -269,8 +318,13 @@ fn run_amqp(args: Args) -> Result<i32, UsageError> {
 }
 
 fn run_bench(mut args: Args) -> Result<i32, UsageError> {
-    if args.items.first().is_none_or(|a| a != "echo") {
-        return Err(UsageError("bench: expected `echo`".into()));
+    match args.items.first().map(String::as_str) {
+        Some("echo") => {}
+        Some("amqp") => {
+            args.items.remove(0);
+            return run_bench_amqp(args);
+        }
+        _ => return Err(UsageError("bench: expected `echo` or `amqp`".into())),
     }
     args.items.remove(0);
     let addr: Option<String> = args.value("--addr")?;

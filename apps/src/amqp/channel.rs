@@ -11,8 +11,10 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use spindle_protocols::amqp::{
     BasicAck, BasicCancel, BasicConsume, BasicGet, BasicNack, BasicProperties, BasicPublish,
-    BasicQos, BasicReject, ChannelClose, ChannelOpen, ConfirmSelect, ContentAssembler,
-    ExchangeDeclare, FieldTable, Method, QueueBind, QueueDeclare, ShortStr,
+    BasicQos, BasicRecover, BasicReject, ChannelClose, ChannelOpen, ConfirmSelect,
+    ContentAssembler, ExchangeBind, ExchangeDeclare, ExchangeDelete, ExchangeUnbind, FieldTable,
+    Method, QueueBind, QueueDeclare, QueueDelete, QueuePurge, QueueUnbind, ShortStr, TxCommit,
+    TxRollback, TxSelect,
 };
 
 use super::connection::Connection;
@@ -87,8 +89,34 @@ pub enum Reply {
         /// Consumers of the queue.
         consumer_count: u32,
     },
+    /// `exchange.delete-ok`.
+    ExchangeDeleted,
+    /// `exchange.bind-ok`.
+    ExchangeBound,
+    /// `exchange.unbind-ok`.
+    ExchangeUnbound,
     /// `queue.bind-ok`.
     QueueBound,
+    /// `queue.unbind-ok`.
+    QueueUnbound,
+    /// `queue.purge-ok`: how many messages were dropped.
+    QueuePurged {
+        /// Messages purged.
+        message_count: u32,
+    },
+    /// `queue.delete-ok`: how many messages went with the queue.
+    QueueDeleted {
+        /// Messages deleted.
+        message_count: u32,
+    },
+    /// `basic.recover-ok`: unacked deliveries were redelivered (or requeued).
+    Recovered,
+    /// `tx.select-ok`: publishes and acks on this channel now wait for a commit.
+    TxSelected,
+    /// `tx.commit-ok`: the transaction's publishes and acks took effect.
+    TxCommitted,
+    /// `tx.rollback-ok`: the transaction's publishes and acks were dropped.
+    TxRolledBack,
     /// `basic.qos-ok`.
     QosSet,
     /// `basic.consume-ok`: deliveries for this consumer follow.
@@ -239,6 +267,22 @@ impl Publish {
         self
     }
 
+    /// Sets `reply_to`: the queue an answer should go to (RPC). A name longer than 255 bytes
+    /// is dropped.
+    #[must_use]
+    pub fn reply_to(mut self, queue: &str) -> Self {
+        self.properties.reply_to = ShortStr::try_from(queue).ok();
+        self
+    }
+
+    /// Sets `correlation_id`: which request an answer is for (RPC). An id longer than 255
+    /// bytes is dropped.
+    #[must_use]
+    pub fn correlation_id(mut self, id: &str) -> Self {
+        self.properties.correlation_id = ShortStr::try_from(id).ok();
+        self
+    }
+
     /// Sets all the properties.
     #[must_use]
     pub fn properties(mut self, properties: BasicProperties) -> Self {
@@ -377,6 +421,125 @@ impl<'a> Channel<'a> {
             routing_key: short(routing_key)?,
             arguments,
             ..QueueBind::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `queue.unbind`: removes a binding made by [`queue_bind`](Self::queue_bind);
+    /// [`Reply::QueueUnbound`] follows.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn queue_unbind(
+        &mut self,
+        queue: &str,
+        exchange: &str,
+        routing_key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), ClientError> {
+        let method = QueueUnbind {
+            queue: short(queue)?,
+            exchange: short(exchange)?,
+            routing_key: short(routing_key)?,
+            arguments,
+            ..QueueUnbind::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `queue.purge`: drops the queue's ready messages; [`Reply::QueuePurged`] follows with
+    /// their number.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn queue_purge(&mut self, queue: &str) -> Result<(), ClientError> {
+        let method = QueuePurge {
+            queue: short(queue)?,
+            ..QueuePurge::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `queue.delete`, only `if_unused` (no consumers) and only `if_empty` if asked (else
+    /// 406 `PRECONDITION_FAILED` closes the channel); [`Reply::QueueDeleted`] follows.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn queue_delete(
+        &mut self,
+        queue: &str,
+        if_unused: bool,
+        if_empty: bool,
+    ) -> Result<(), ClientError> {
+        let method = QueueDelete {
+            queue: short(queue)?,
+            if_unused,
+            if_empty,
+            ..QueueDelete::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `exchange.delete`, only `if_unused` (no bindings) if asked;
+    /// [`Reply::ExchangeDeleted`] follows.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn exchange_delete(&mut self, exchange: &str, if_unused: bool) -> Result<(), ClientError> {
+        let method = ExchangeDelete {
+            exchange: short(exchange)?,
+            if_unused,
+            ..ExchangeDelete::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `exchange.bind` (a RabbitMQ extension): routes messages of `source` with
+    /// `routing_key` on to `destination`; [`Reply::ExchangeBound`] follows.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn exchange_bind(
+        &mut self,
+        destination: &str,
+        source: &str,
+        routing_key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), ClientError> {
+        let method = ExchangeBind {
+            destination: short(destination)?,
+            source: short(source)?,
+            routing_key: short(routing_key)?,
+            arguments,
+            ..ExchangeBind::default()
+        };
+        self.send(method.into())
+    }
+
+    /// `exchange.unbind`: removes a binding made by [`exchange_bind`](Self::exchange_bind);
+    /// [`Reply::ExchangeUnbound`] follows.
+    ///
+    /// # Errors
+    ///
+    /// A name over 255 bytes, or the channel is not open.
+    pub fn exchange_unbind(
+        &mut self,
+        destination: &str,
+        source: &str,
+        routing_key: &str,
+        arguments: FieldTable,
+    ) -> Result<(), ClientError> {
+        let method = ExchangeUnbind {
+            destination: short(destination)?,
+            source: short(source)?,
+            routing_key: short(routing_key)?,
+            arguments,
+            ..ExchangeUnbind::default()
         };
         self.send(method.into())
     }
@@ -558,6 +721,48 @@ impl<'a> Channel<'a> {
             }
             .into(),
         )
+    }
+
+    /// `basic.recover`: the broker delivers this channel's unacked messages again (RabbitMQ
+    /// requeues them; `requeue = false` is not supported by RabbitMQ). [`Reply::Recovered`]
+    /// follows.
+    ///
+    /// # Errors
+    ///
+    /// The channel is not open.
+    pub fn recover(&mut self, requeue: bool) -> Result<(), ClientError> {
+        self.send(BasicRecover { requeue }.into())
+    }
+
+    /// `tx.select`: publishes and acks on this channel take effect only at
+    /// [`tx_commit`](Self::tx_commit); [`Reply::TxSelected`] follows.
+    ///
+    /// # Errors
+    ///
+    /// The channel is not open.
+    pub fn tx_select(&mut self) -> Result<(), ClientError> {
+        self.send(TxSelect.into())
+    }
+
+    /// `tx.commit`: the publishes and acks since the last commit or rollback take effect;
+    /// [`Reply::TxCommitted`] follows.
+    ///
+    /// # Errors
+    ///
+    /// The channel is not open.
+    pub fn tx_commit(&mut self) -> Result<(), ClientError> {
+        self.send(TxCommit.into())
+    }
+
+    /// `tx.rollback`: the publishes and acks since the last commit or rollback are dropped
+    /// (rolled-back acks are not redelivered until [`recover`](Self::recover) or the channel
+    /// closes); [`Reply::TxRolledBack`] follows.
+    ///
+    /// # Errors
+    ///
+    /// The channel is not open.
+    pub fn tx_rollback(&mut self) -> Result<(), ClientError> {
+        self.send(TxRollback.into())
     }
 
     /// `confirm.select`: the broker confirms every later publish on this channel; publishes

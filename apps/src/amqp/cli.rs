@@ -10,7 +10,7 @@
 //!                            [--auto-delete]
 //! ```
 //!
-//! `--uri` defaults to `amqp://guest:guest@localhost:5672/`. `publish` waits for the broker's
+//! `--uri` defaults to `$AMQP_URI`, else `amqp://guest:guest@localhost:5672/`. `publish` waits for the broker's
 //! confirm before it exits. `consume` prints each body on its own line and acks it. A broker
 //! error prints its reply code and text (`404 NOT_FOUND - no queue 'x' in vhost '/'`) and
 //! exits 1; `get` on an empty queue exits 1 too.
@@ -31,7 +31,7 @@ pub const USAGE: &str = "\
   spindle amqp get --uri URI --queue Q
   spindle amqp declare-queue --uri URI --queue Q [--durable] [--passive] [--exclusive]
                      [--auto-delete]
-  (--uri defaults to amqp://guest:guest@localhost:5672/)
+  (--uri defaults to $AMQP_URI, else amqp://guest:guest@localhost:5672/)
 ";
 
 /// Options and flags of one subcommand.
@@ -84,7 +84,7 @@ impl Args {
     fn config(&mut self) -> Result<Config, String> {
         let uri = match self.value("--uri")? {
             Some(u) => AmqpUri::parse(&u).map_err(|e| format!("--uri: {e}"))?,
-            None => AmqpUri::default(),
+            None => AmqpUri::from_env().map_err(|e| format!("$AMQP_URI: {e}"))?,
         };
         Ok(Config::new(uri))
     }

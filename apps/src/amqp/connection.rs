@@ -195,6 +195,16 @@ pub trait ConnectionHandler {
         Ok(())
     }
 
+    /// A timer from [`Connection::call_later`] fired.
+    ///
+    /// # Errors
+    ///
+    /// Any: the connection closes.
+    fn on_timer(&mut self, conn: &mut Connection<'_>, timer: TimerId) -> Result<(), ClientError> {
+        let _ = (conn, timer);
+        Ok(())
+    }
+
     /// The broker blocked (`Some(reason)`: an alarm, memory or disk) or unblocked (`None`)
     /// publishing on this connection.
     fn on_blocked(&mut self, reason: Option<&str>) {
@@ -333,6 +343,24 @@ impl<'a> Connection<'a> {
     /// The broker's `server_properties` (product, version, capabilities).
     pub fn server_properties(&self) -> &FieldTable {
         &self.state.server_properties
+    }
+
+    /// Starts a timer on the connection's reactor: after `delay`,
+    /// [`on_timer`](ConnectionHandler::on_timer) is called with the id returned here. This is
+    /// how a handler waits (a worker "working", a rate limit, a deadline) without blocking the
+    /// reactor, which would stall heartbeats and every other connection.
+    pub fn call_later(&mut self, delay: Duration) -> TimerId {
+        self.tx.call_later(delay)
+    }
+
+    /// Cancels a timer from [`call_later`](Self::call_later); false if it already fired.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.tx.cancel_timer(timer)
+    }
+
+    /// The reactor's clock (the time the current event is handled at).
+    pub fn now(&self) -> std::time::Instant {
+        self.tx.now()
     }
 
     /// Records a refused publish; `on_writable` follows once publishing can go on. When only
@@ -686,7 +714,21 @@ impl<H: ConnectionHandler> Client<H> {
                 message_count: ok.message_count,
                 consumer_count: ok.consumer_count,
             },
+            Method::ExchangeDeleteOk(_) => Reply::ExchangeDeleted,
+            Method::ExchangeBindOk(_) => Reply::ExchangeBound,
+            Method::ExchangeUnbindOk(_) => Reply::ExchangeUnbound,
             Method::QueueBindOk(_) => Reply::QueueBound,
+            Method::QueueUnbindOk(_) => Reply::QueueUnbound,
+            Method::QueuePurgeOk(ok) => Reply::QueuePurged {
+                message_count: ok.message_count,
+            },
+            Method::QueueDeleteOk(ok) => Reply::QueueDeleted {
+                message_count: ok.message_count,
+            },
+            Method::BasicRecoverOk(_) => Reply::Recovered,
+            Method::TxSelectOk(_) => Reply::TxSelected,
+            Method::TxCommitOk(_) => Reply::TxCommitted,
+            Method::TxRollbackOk(_) => Reply::TxRolledBack,
             Method::BasicQosOk(_) => Reply::QosSet,
             Method::BasicConsumeOk(ok) => Reply::Consuming {
                 consumer_tag: String::from_utf8_lossy(&ok.consumer_tag).into_owned(),
@@ -919,6 +961,8 @@ impl<H: ConnectionHandler> Protocol for Client<H> {
         } else if self.state.writable_timer == Some(id) {
             self.state.writable_timer = None;
             self.maybe_writable(tx);
+        } else if self.state.phase == Phase::Open {
+            self.with_conn(tx, |h, conn| h.on_timer(conn, id));
         }
         Ok(())
     }

@@ -79,4 +79,5 @@ pub use channel::{
 };
 pub use connection::{run, Client, Config, Connection, ConnectionHandler};
 pub use error::{ClientError, ServerError};
+pub use spindle_reactor::TimerId;
 pub use uri::{AmqpUri, UriError};

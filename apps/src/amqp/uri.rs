@@ -98,6 +98,19 @@ impl std::str::FromStr for AmqpUri {
 }
 
 impl AmqpUri {
+    /// The URI in `$AMQP_URI`, or RabbitMQ's default `amqp://guest:guest@localhost:5672/` if
+    /// it is not set: how the examples and `spindle amqp` find the broker.
+    ///
+    /// # Errors
+    ///
+    /// `$AMQP_URI` is set but is not a valid URI.
+    pub fn from_env() -> Result<AmqpUri, UriError> {
+        match std::env::var("AMQP_URI") {
+            Ok(uri) => AmqpUri::parse(&uri),
+            Err(_) => Ok(AmqpUri::default()),
+        }
+    }
+
     /// Parses `amqp://user:pass@host:port/vhost`; see the module docs for defaults.
     ///
     /// # Errors

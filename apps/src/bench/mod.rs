@@ -1,6 +1,7 @@
 //! Load generators (`spindle bench …`): each measures a server, optionally alternating with a
 //! reference server in the same run, and prints figures and ratios.
 
+pub mod amqp;
 pub mod echo;
 
 /// Latency percentiles from a list of samples in microseconds (sorted in place).
