@@ -403,20 +403,43 @@ pub fn encode_message(
         }
     }
     // At least 4: the method frame, 12 bytes or more, fits the limit.
-    let piece = limit.saturating_sub(FRAME_OVERHEAD).min(u32::MAX as usize);
-    let body_frames = body.len().div_ceil(piece.max(1));
+    let piece = limit
+        .saturating_sub(FRAME_OVERHEAD)
+        .min(u32::MAX as usize)
+        .max(1);
+    // Most bodies fit one frame: no division for them.
+    let body_frames = if body.len() <= piece {
+        usize::from(!body.is_empty())
+    } else {
+        body.len().div_ceil(piece)
+    };
+    let frames_len = method_len + header_len + FRAME_OVERHEAD * 2;
     out.reserve(
-        (method_len + header_len + FRAME_OVERHEAD * 2)
+        frames_len
             .saturating_add(body.len())
             .saturating_add(FRAME_OVERHEAD.saturating_mul(body_frames)),
     );
-    frame::encode_method(channel, method, out)?;
     let (class_id, body_size) = (method.class_id(), body.len() as u64);
-    frame::write_header(channel, class_id, body_size, properties, header_len, out);
-    for chunk in body.chunks(piece.max(1)) {
-        wire::put_frame_header(out, FRAME_BODY, channel, chunk.len() as u32);
+    // A body of one frame (the common case) has its frame header written with the others.
+    let one_body_frame = body_frames == 1;
+    let written = frames_len + if one_body_frame { 7 } else { 0 };
+    wire::append(out, written, |w| {
+        frame::write_method(channel, method, method_len, w);
+        frame::write_header(channel, class_id, body_size, properties, header_len, w);
+        if one_body_frame {
+            wire::put_frame_header(w, FRAME_BODY, channel, body.len() as u32);
+        }
+    });
+    // The body is copied with `extend_from_slice`: `append` would zero its room first.
+    if one_body_frame {
+        out.extend_from_slice(body);
+        out.extend_from_slice(&[FRAME_END]);
+        return Ok(());
+    }
+    for chunk in body.chunks(piece) {
+        wire::extend_frame_header(out, FRAME_BODY, channel, chunk.len() as u32);
         out.extend_from_slice(chunk);
-        wire::put_u8(out, FRAME_END);
+        out.extend_from_slice(&[FRAME_END]);
     }
     Ok(())
 }

@@ -2,9 +2,9 @@
 //!
 //! See [`FieldTable`] for the wire format.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
-use super::wire;
+use super::wire::{self, Reader, Writer};
 use super::{EncodeError, Malformed, ShortStr};
 
 /// How deeply field tables and arrays may nest, counting the outermost
@@ -28,11 +28,13 @@ pub struct Decimal {
 /// The types are those RabbitMQ reads and writes, which differ from the
 /// 0-9-1 spec's own table (RabbitMQ's errata): `s` is a signed 16-bit
 /// integer, `l` a signed 64-bit one, `x` a byte array, and there is no
-/// unsigned 64-bit type.
+/// unsigned 64-bit type. RabbitMQ also reads `L` as a signed 64-bit integer
+/// (the spec's unsigned one; pika writes it for integers below -2^31):
+/// [`I64L`](Self::I64L) keeps it apart from `l` so it encodes back as `L`.
 ///
 /// ```text
 /// t bool (one octet, nonzero = true)   b i8    B u8    s i16   u u16
-/// I i32     i u32     l i64     f f32     d f64     D decimal (scale u8, value u32)
+/// I i32     i u32     l i64     L i64     f f32     d f64     D decimal (scale u8, value u32)
 /// S longstr (u32 length + bytes)        x byte array (u32 length + bytes)
 /// A array (u32 length + values)         F table (u32 length + entries)
 /// T timestamp (u64 seconds)             V void (no bytes)
@@ -55,6 +57,9 @@ pub enum FieldValue {
     U32(u32),
     /// `l`: a signed 64-bit integer.
     I64(i64),
+    /// `L`: a signed 64-bit integer too, as RabbitMQ and pika read it (pika
+    /// writes negative integers below -2^31 so; RabbitMQ relays them).
+    I64L(i64),
     /// `f`: an IEEE 754 single.
     F32(f32),
     /// `d`: an IEEE 754 double.
@@ -87,6 +92,7 @@ impl FieldValue {
             FieldValue::I32(_) => b'I',
             FieldValue::U32(_) => b'i',
             FieldValue::I64(_) => b'l',
+            FieldValue::I64L(_) => b'L',
             FieldValue::F32(_) => b'f',
             FieldValue::F64(_) => b'd',
             FieldValue::Decimal(_) => b'D',
@@ -107,7 +113,7 @@ impl FieldValue {
         }
     }
 
-    /// The value of any integer field (`b B s u I i l`, and `T`) that fits an
+    /// The value of any integer field (`b B s u I i l L`, and `T`) that fits an
     /// `i64`: arguments such as `x-max-length` arrive as whichever integer
     /// type the client library picked.
     pub fn as_i64(&self) -> Option<i64> {
@@ -118,7 +124,7 @@ impl FieldValue {
             FieldValue::U16(v) => Some(v.into()),
             FieldValue::I32(v) => Some(v.into()),
             FieldValue::U32(v) => Some(v.into()),
-            FieldValue::I64(v) => Some(v),
+            FieldValue::I64(v) | FieldValue::I64L(v) => Some(v),
             FieldValue::Timestamp(v) => i64::try_from(v).ok(),
             _ => None,
         }
@@ -154,7 +160,10 @@ impl FieldValue {
             FieldValue::Bool(_) | FieldValue::I8(_) | FieldValue::U8(_) => 1,
             FieldValue::I16(_) | FieldValue::U16(_) => 2,
             FieldValue::I32(_) | FieldValue::U32(_) | FieldValue::F32(_) => 4,
-            FieldValue::I64(_) | FieldValue::F64(_) | FieldValue::Timestamp(_) => 8,
+            FieldValue::I64(_)
+            | FieldValue::I64L(_)
+            | FieldValue::F64(_)
+            | FieldValue::Timestamp(_) => 8,
             FieldValue::Decimal(_) => 5,
             FieldValue::LongStr(b) | FieldValue::ByteArray(b) => 4 + b.len(),
             FieldValue::Array(a) => 4 + array_len(a, depth + 1)?,
@@ -163,7 +172,7 @@ impl FieldValue {
         })
     }
 
-    fn write(&self, out: &mut BytesMut) {
+    fn write(&self, out: &mut Writer<'_>) {
         wire::put_u8(out, self.tag());
         match self {
             FieldValue::Bool(b) => wire::put_u8(out, u8::from(*b)),
@@ -173,7 +182,7 @@ impl FieldValue {
             FieldValue::U16(v) => wire::put_u16(out, *v),
             FieldValue::I32(v) => wire::put_u32(out, *v as u32),
             FieldValue::U32(v) => wire::put_u32(out, *v),
-            FieldValue::I64(v) => wire::put_u64(out, *v as u64),
+            FieldValue::I64(v) | FieldValue::I64L(v) => wire::put_u64(out, *v as u64),
             FieldValue::F32(v) => wire::put_u32(out, v.to_bits()),
             FieldValue::F64(v) => wire::put_u64(out, v.to_bits()),
             FieldValue::Decimal(d) => {
@@ -194,28 +203,32 @@ impl FieldValue {
         }
     }
 
-    fn decode(buf: &mut Bytes, depth: usize) -> Result<FieldValue, Malformed> {
-        let tag = wire::get_u8(buf)?;
+    // Inlined into the loops that push its result: returned through memory, the value was
+    // copied in pieces that stalled on store forwarding.
+    #[inline(always)]
+    fn read(buf: &mut Reader<'_>, depth: usize) -> Result<FieldValue, Malformed> {
+        let tag = buf.u8()?;
         Ok(match tag {
-            b't' => FieldValue::Bool(wire::get_u8(buf)? != 0),
-            b'b' => FieldValue::I8(wire::get_u8(buf)? as i8),
-            b'B' => FieldValue::U8(wire::get_u8(buf)?),
-            b's' => FieldValue::I16(wire::get_u16(buf)? as i16),
-            b'u' => FieldValue::U16(wire::get_u16(buf)?),
-            b'I' => FieldValue::I32(wire::get_u32(buf)? as i32),
-            b'i' => FieldValue::U32(wire::get_u32(buf)?),
-            b'l' => FieldValue::I64(wire::get_u64(buf)? as i64),
-            b'f' => FieldValue::F32(f32::from_bits(wire::get_u32(buf)?)),
-            b'd' => FieldValue::F64(f64::from_bits(wire::get_u64(buf)?)),
+            b't' => FieldValue::Bool(buf.u8()? != 0),
+            b'b' => FieldValue::I8(buf.u8()? as i8),
+            b'B' => FieldValue::U8(buf.u8()?),
+            b's' => FieldValue::I16(buf.u16()? as i16),
+            b'u' => FieldValue::U16(buf.u16()?),
+            b'I' => FieldValue::I32(buf.u32()? as i32),
+            b'i' => FieldValue::U32(buf.u32()?),
+            b'l' => FieldValue::I64(buf.u64()? as i64),
+            b'L' => FieldValue::I64L(buf.u64()? as i64),
+            b'f' => FieldValue::F32(f32::from_bits(buf.u32()?)),
+            b'd' => FieldValue::F64(f64::from_bits(buf.u64()?)),
             b'D' => FieldValue::Decimal(Decimal {
-                scale: wire::get_u8(buf)?,
-                value: wire::get_u32(buf)?,
+                scale: buf.u8()?,
+                value: buf.u32()?,
             }),
-            b'S' => FieldValue::LongStr(wire::get_longstr(buf)?),
-            b'x' => FieldValue::ByteArray(wire::get_longstr(buf)?),
-            b'A' => FieldValue::Array(decode_array(buf, depth + 1)?),
-            b'T' => FieldValue::Timestamp(wire::get_u64(buf)?),
-            b'F' => FieldValue::Table(FieldTable::decode_at(buf, depth + 1)?),
+            b'S' => FieldValue::LongStr(buf.longstr()?),
+            b'x' => FieldValue::ByteArray(buf.longstr()?),
+            b'A' => FieldValue::Array(read_array(buf, depth + 1)?),
+            b'T' => FieldValue::Timestamp(buf.u64()?),
+            b'F' => FieldValue::Table(FieldTable::read_at(buf, depth + 1)?),
             b'V' => FieldValue::Void,
             tag => return Err(Malformed::UnknownFieldType { tag }),
         })
@@ -272,16 +285,17 @@ fn array_len(values: &[FieldValue], depth: usize) -> Result<usize, EncodeError> 
     Ok(len)
 }
 
-fn decode_array(buf: &mut Bytes, depth: usize) -> Result<Vec<FieldValue>, Malformed> {
+fn read_array(buf: &mut Reader<'_>, depth: usize) -> Result<Vec<FieldValue>, Malformed> {
     if depth > MAX_TABLE_DEPTH {
         return Err(Malformed::TooDeep {
             limit: MAX_TABLE_DEPTH,
         });
     }
-    let mut body = wire::get_longstr(buf)?;
+    let len = buf.u32()? as usize;
+    let mut body = buf.sub(len)?;
     let mut values = Vec::new();
-    while !body.is_empty() {
-        values.push(FieldValue::decode(&mut body, depth)?);
+    while body.remaining() > 0 {
+        values.push(FieldValue::read(&mut body, depth)?);
     }
     Ok(values)
 }
@@ -415,14 +429,13 @@ impl FieldTable {
     ///
     /// As [`encoded_len`](Self::encoded_len); nothing is written then.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        out.reserve(self.encoded_len()?);
-        self.write(out);
+        wire::append(out, self.encoded_len()?, |w| self.write(w));
         Ok(())
     }
 
     /// Writes a table [`encoded_len`](Self::encoded_len) accepted (directly
     /// or as part of a larger value).
-    pub(crate) fn write(&self, out: &mut BytesMut) {
+    pub(crate) fn write(&self, out: &mut Writer<'_>) {
         let at = wire::start_length(out);
         for (k, v) in &self.entries {
             wire::put_shortstr(out, k);
@@ -439,20 +452,32 @@ impl FieldTable {
     /// [`Malformed::Truncated`] if the length or an entry runs past the
     /// bytes, [`Malformed::UnknownFieldType`], [`Malformed::TooDeep`].
     pub fn decode(buf: &mut Bytes) -> Result<FieldTable, Malformed> {
-        FieldTable::decode_at(buf, 1)
+        let mut reader = Reader::new(buf);
+        let table = FieldTable::read(&mut reader);
+        let read = reader.position();
+        buf.advance(read);
+        table
     }
 
-    fn decode_at(buf: &mut Bytes, depth: usize) -> Result<FieldTable, Malformed> {
+    /// [`decode`](Self::decode) through a [`Reader`].
+    pub(crate) fn read(buf: &mut Reader<'_>) -> Result<FieldTable, Malformed> {
+        FieldTable::read_at(buf, 1)
+    }
+
+    fn read_at(buf: &mut Reader<'_>, depth: usize) -> Result<FieldTable, Malformed> {
         if depth > MAX_TABLE_DEPTH {
             return Err(Malformed::TooDeep {
                 limit: MAX_TABLE_DEPTH,
             });
         }
-        let mut body = wire::get_longstr(buf)?;
-        let mut entries = Vec::new();
-        while !body.is_empty() {
-            let name = wire::get_shortstr(&mut body)?;
-            let value = FieldValue::decode(&mut body, depth)?;
+        let len = buf.u32()? as usize;
+        let mut body = buf.sub(len)?;
+        // An entry takes 2 bytes at least (an empty name and `V`), so `len`, which has been
+        // received, bounds the count; 4 is what the first push would reserve anyway.
+        let mut entries = Vec::with_capacity((len / 2).min(4));
+        while body.remaining() > 0 {
+            let name = body.shortstr()?;
+            let value = FieldValue::read(&mut body, depth)?;
             entries.push((name, value));
         }
         Ok(FieldTable { entries })
@@ -566,6 +591,7 @@ mod tests {
             (FieldValue::I32(-1), b"I\xff\xff\xff\xff"),
             (FieldValue::U32(0x01020304), b"i\x01\x02\x03\x04"),
             (FieldValue::I64(1), b"l\x00\x00\x00\x00\x00\x00\x00\x01"),
+            (FieldValue::I64L(-2), b"L\xff\xff\xff\xff\xff\xff\xff\xfe"),
             (FieldValue::F32(1.0), b"f\x3f\x80\x00\x00"),
             (FieldValue::F64(1.0), b"d\x3f\xf0\x00\x00\x00\x00\x00\x00"),
             (
@@ -607,8 +633,8 @@ mod tests {
                 Malformed::UnknownFieldType { tag: b'Z' },
             ),
             (
-                b"\x00\x00\x00\x03\x01kL",
-                Malformed::UnknownFieldType { tag: b'L' },
+                b"\x00\x00\x00\x03\x01kQ",
+                Malformed::UnknownFieldType { tag: b'Q' },
             ),
             // The array claims more bytes than its table holds.
             (
