@@ -1,8 +1,8 @@
 //! The AMQP client (`spindle_apps::amqp`) and `spindle amqp` against a real RabbitMQ.
 //!
-//! One private broker per test process, started by `scripts/rabbitmq start DIR --watch PID`
-//! (its own port, data dir and node name; it stops itself when this process exits). Set
-//! `SPINDLE_AMQP_URI` to use a running broker instead.
+//! One private broker per test process, started by `common::amqp::broker_uri` with
+//! `scripts/rabbitmq start DIR --watch PID` (its own port, data dir and node name; it stops
+//! itself when this process exits). Set `SPINDLE_AMQP_URI` to use a running broker instead.
 //!
 //! ```text
 //! cargo test --test amqp_rabbitmq -- --include-ignored
@@ -11,47 +11,16 @@
 mod common;
 
 use std::process::Command;
-use std::sync::OnceLock;
 
+use common::amqp::{broker_uri, queue};
 use spindle_apps::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
-    Delivery, Publish, QueueOptions, Reply, ServerError,
+    Delivery, ExchangeOptions, Publish, QueueOptions, Reply, ServerError,
 };
-
-/// The broker's URI, starting it on first use.
-fn broker_uri() -> String {
-    static URI: OnceLock<String> = OnceLock::new();
-    URI.get_or_init(|| {
-        if let Ok(uri) = std::env::var("SPINDLE_AMQP_URI") {
-            return uri;
-        }
-        let root = env!("CARGO_MANIFEST_DIR");
-        let dir =
-            std::env::temp_dir().join(format!("spindle-rabbitmq-test-{}", std::process::id()));
-        let output = Command::new(format!("{root}/scripts/rabbitmq"))
-            .arg("start")
-            .arg(&dir)
-            .args(["--watch", &std::process::id().to_string()])
-            .output()
-            .expect("run scripts/rabbitmq");
-        assert!(
-            output.status.success(),
-            "scripts/rabbitmq start failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let port = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        format!("amqp://guest:guest@127.0.0.1:{port}/")
-    })
-    .clone()
-}
+use spindle_protocols::amqp::FieldTable;
 
 fn config() -> Config {
     Config::new(AmqpUri::parse(&broker_uri()).unwrap())
-}
-
-/// A queue name of its own for each test.
-fn queue(name: &str) -> String {
-    format!("spindle-test-{name}-{}", std::process::id())
 }
 
 /// Declares a queue, publishes one message and fetches it back, pipelined on one channel.
@@ -213,22 +182,22 @@ fn a_thousand_messages_arrive_in_order_with_manual_acks_and_prefetch() {
 
 #[test]
 #[ignore = "needs rabbitmq-server: run scripts/test"]
-fn confirms_for_a_thousand_publishes_all_arrive() {
+fn confirms_for_ten_thousand_publishes_all_arrive() {
     let h = Stream {
         queue: queue("confirms"),
-        total: 1000,
+        total: 10_000,
         consume: false,
         pad: 1000,
         ..Stream::default()
     };
     let h = run(config(), h).unwrap();
-    // 1 MB published from one callback: the 64 KiB limit refused publishes, and on_writable
+    // 10 MB published from one callback: the 64 KiB limit refused publishes, and on_writable
     // resumed them.
     assert!(h.paused > 0);
     let mut seqs: Vec<u64> = h.confirmed.iter().map(|(s, _)| *s).collect();
     assert!(h.confirmed.iter().all(|(_, acked)| *acked));
     seqs.sort_unstable();
-    assert_eq!(seqs, (1..=1000).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=10_000).collect::<Vec<_>>());
 }
 
 /// A passive declare of a missing queue, then the channel reopened and used.
@@ -402,4 +371,213 @@ fn the_command_line_end_to_end() {
         out.stderr.contains("spindle: 403 ACCESS_REFUSED"),
         "{out:?}"
     );
+}
+
+/// Exchange-to-exchange bindings, transactions, purge, recover, unbind and delete, driven
+/// one answer after another; every answer is logged and the log is checked at the end.
+#[derive(Default)]
+struct Management {
+    queue: String,
+    source: String,
+    destination: String,
+    replies: Vec<Reply>,
+    deliveries: Vec<(String, bool)>,
+    error: Option<u16>,
+}
+
+impl ConnectionHandler for Management {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        let id = conn.open_channel()?;
+        let mut ch = conn.channel(id);
+        let none = ExchangeOptions::default();
+        ch.exchange_declare(&self.source, "fanout", &none)?;
+        ch.exchange_declare(&self.destination, "direct", &none)?;
+        ch.exchange_bind(&self.destination, &self.source, "k", FieldTable::new())?;
+        ch.queue_declare(&self.queue, &QueueOptions::default())?;
+        ch.queue_bind(&self.queue, &self.destination, "k", FieldTable::new())?;
+        // source (fanout) → destination (direct, key k) → the queue.
+        ch.publish(&Publish::to(self.source.clone(), "k"), b"via two exchanges")?;
+        ch.tx_select()
+    }
+
+    fn on_reply(&mut self, ch: &mut Channel<'_>, reply: Reply) -> Result<(), ClientError> {
+        self.replies.push(reply.clone());
+        let to_queue = Publish::to("", self.queue.clone());
+        match reply {
+            Reply::TxSelected => {
+                ch.publish(&to_queue, b"rolled back 1")?;
+                ch.publish(&to_queue, b"rolled back 2")?;
+                ch.tx_rollback()?;
+            }
+            Reply::TxRolledBack => {
+                for body in [&b"committed 1"[..], b"committed 2", b"committed 3"] {
+                    ch.publish(&to_queue, body)?;
+                }
+                ch.tx_commit()?;
+            }
+            // 1 through the exchanges + 3 committed; the 2 rolled back never arrived.
+            Reply::TxCommitted => ch.queue_purge(&self.queue)?,
+            Reply::QueuePurged { .. } => {
+                // basic.recover, on a channel that is not transactional.
+                let id = ch.connection().open_channel()?;
+                let mut ch = ch.connection().channel(id);
+                ch.publish(&to_queue, b"recover me")?;
+                ch.consume(&self.queue, &ConsumeOptions::default())?;
+            }
+            Reply::Cancelled { .. } => {
+                ch.queue_unbind(&self.queue, &self.destination, "k", FieldTable::new())?;
+                ch.exchange_unbind(&self.destination, &self.source, "k", FieldTable::new())?;
+                ch.queue_delete(&self.queue, false, false)?;
+                ch.exchange_delete(&self.source, false)?;
+                ch.exchange_delete(&self.destination, false)?;
+                let passive = QueueOptions {
+                    passive: true,
+                    ..QueueOptions::default()
+                };
+                ch.queue_declare(&self.queue, &passive)?; // gone: 404
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn on_delivery(&mut self, ch: &mut Channel<'_>, d: Delivery) -> Result<(), ClientError> {
+        self.deliveries
+            .push((String::from_utf8_lossy(&d.body).into_owned(), d.redelivered));
+        if d.redelivered {
+            ch.ack(d.delivery_tag, false)?;
+            ch.cancel(&d.consumer_tag.to_string())
+        } else {
+            ch.recover(true) // not acked: the broker delivers it again, redelivered
+        }
+    }
+
+    fn on_channel_error(
+        &mut self,
+        ch: &mut Channel<'_>,
+        error: ServerError,
+    ) -> Result<(), ClientError> {
+        self.error = Some(error.code);
+        ch.connection().close();
+        Ok(())
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn exchange_bindings_transactions_purge_recover_and_deletes() {
+    let h = Management {
+        queue: queue("manage"),
+        source: queue("manage-source"),
+        destination: queue("manage-destination"),
+        ..Management::default()
+    };
+    let h = run(config(), h).unwrap();
+    let has = |r: &Reply| h.replies.contains(r);
+    assert!(has(&Reply::ExchangeBound), "{:?}", h.replies);
+    assert!(
+        has(&Reply::QueuePurged { message_count: 4 }),
+        "{:?}",
+        h.replies
+    );
+    assert_eq!(
+        h.deliveries,
+        [
+            ("recover me".to_string(), false),
+            ("recover me".to_string(), true)
+        ]
+    );
+    assert!(has(&Reply::Recovered), "{:?}", h.replies);
+    // After the cancel, in order: the unbinds and deletes, then the 404 of the passive declare.
+    let tail: Vec<&Reply> = h
+        .replies
+        .iter()
+        .skip_while(|r| !matches!(r, Reply::Cancelled { .. }))
+        .skip(1)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            &Reply::QueueUnbound,
+            &Reply::ExchangeUnbound,
+            &Reply::QueueDeleted { message_count: 0 },
+            &Reply::ExchangeDeleted,
+            &Reply::ExchangeDeleted,
+        ]
+    );
+    assert_eq!(h.error, Some(404));
+}
+
+/// Opens a channel and reports when the broker has answered, then waits.
+struct Idle {
+    ready: std::sync::mpsc::Sender<()>,
+    closed: Option<String>,
+}
+
+impl ConnectionHandler for Idle {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        conn.open_channel()?;
+        Ok(())
+    }
+
+    fn on_channel_open(&mut self, _ch: &mut Channel<'_>) -> Result<(), ClientError> {
+        let _ = self.ready.send(());
+        Ok(())
+    }
+
+    fn on_closed(&mut self, result: Result<(), &ClientError>) {
+        self.closed = Some(format!("{result:?}"));
+    }
+}
+
+#[test]
+#[ignore = "needs rabbitmq-server: run scripts/test"]
+fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang() {
+    // A broker of its own, to kill.
+    let dir = std::env::temp_dir().join(format!("spindle-rabbitmq-doomed-{}", std::process::id()));
+    let root = env!("CARGO_MANIFEST_DIR");
+    let script = format!("{root}/scripts/rabbitmq");
+    let output = Command::new(&script)
+        .arg("start")
+        .arg(&dir)
+        .args(["--watch", &std::process::id().to_string()])
+        .output()
+        .expect("run scripts/rabbitmq");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let port = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let env = std::fs::read_to_string(dir.join("env")).unwrap();
+    let beam = env
+        .lines()
+        .find_map(|l| l.strip_prefix("BEAM_PID="))
+        .expect("BEAM_PID in env")
+        .to_string();
+
+    let uri = format!("amqp://guest:guest@127.0.0.1:{port}/");
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let config = Config::new(AmqpUri::parse(&uri).unwrap());
+        let idle = Idle {
+            ready: ready_tx,
+            closed: None,
+        };
+        let _ = done_tx.send(run(config, idle).map(|h| h.closed));
+    });
+    ready_rx
+        .recv_timeout(common::RUN_TIMEOUT)
+        .expect("the channel opened");
+    let killed = Command::new("kill").args(["-9", &beam]).status().unwrap();
+    assert!(killed.success());
+    let result = done_rx
+        .recv_timeout(common::RUN_TIMEOUT)
+        .expect("run() returned after the broker died, without hanging");
+    let _ = Command::new(&script).arg("stop").arg(&dir).output();
+    match result {
+        Err(ClientError::Lost(why)) => assert!(!why.is_empty()),
+        other => panic!("expected ClientError::Lost, got {other:?}"),
+    }
 }

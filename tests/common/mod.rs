@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod amqp;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
