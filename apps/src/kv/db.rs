@@ -18,7 +18,7 @@ pub struct Stats {
     /// Connections accepted.
     pub connections: u64,
     /// Per command: calls, microseconds spent, calls that failed (INFO commandstats).
-    pub per_command: std::collections::HashMap<&'static str, CommandStat>,
+    pub per_command: hashbrown::HashMap<&'static str, CommandStat>,
 }
 
 /// One command's counters.
@@ -27,7 +27,7 @@ pub struct CommandStat {
     /// Times run.
     pub calls: u64,
     /// Microseconds spent running it.
-    pub usec: u64,
+    pub nsec: u64,
     /// Times it replied with an error.
     pub failed: u64,
 }

@@ -93,6 +93,8 @@ pub struct Subscriber {
 pub struct Shared {
     /// Configuration (CONFIG GET/SET).
     pub config: Config,
+    /// When the last command of the batch being processed ended (INFO commandstats timing).
+    pub(crate) clock_mark: Option<Instant>,
     /// Connected clients: id → (addr, name, db).
     pub clients: std::collections::BTreeMap<u64, ClientInfo>,
     next_client_id: u64,
@@ -246,6 +248,7 @@ impl Server {
                 config,
                 clients: Default::default(),
                 next_client_id: 1,
+                clock_mark: None,
                 base_instant: now,
                 base_unix_ms: unix,
                 started: now,
@@ -426,12 +429,16 @@ impl Server {
             out: w,
             now: now_ms,
         };
-        let started = Instant::now();
+        // One clock read per command: a command's time runs from the end of the one before it
+        // in the same batch of input (its decoding included), or from now for the first.
+        let started = ctx.shared.clock_mark.unwrap_or_else(Instant::now);
         let result = (command.handler)(&mut ctx, args);
+        let ended = Instant::now();
+        ctx.shared.clock_mark = Some(ended);
         let db = ctx.client.db;
         let stat = self.db.stats.per_command.entry(command.name).or_default();
         stat.calls += 1;
-        stat.usec += started.elapsed().as_micros() as u64;
+        stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
         if let Err(e) = result {
             stat.failed += 1;
             w.error(&e.text());
@@ -565,6 +572,7 @@ impl Session {
     fn process(&mut self, tx: &mut dyn Transport) {
         let now = tx.now();
         let mut server = self.server.borrow_mut();
+        server.shared.clock_mark = None;
         loop {
             let next = match self.held.take() {
                 Some((args, _)) => Ok(Some(args)),

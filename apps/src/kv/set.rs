@@ -4,10 +4,9 @@
 //! (SPOP, SRANDMEMBER) is one random index away — with std's `HashSet` a pop from the front
 //! has to skip the buckets emptied by earlier pops, which made SPOP slower the more it popped.
 
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::str::Str;
 
@@ -16,7 +15,7 @@ use super::str::Str;
 pub struct Set {
     items: Vec<Str>,
     index: HashTable<u32>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl std::fmt::Debug for Set {

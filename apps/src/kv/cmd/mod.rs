@@ -19,7 +19,7 @@ pub mod set;
 pub mod string;
 pub mod zset;
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 use bytes::Bytes;

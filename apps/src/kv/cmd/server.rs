@@ -130,8 +130,8 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             text.push_str(&format!(
                 "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
                 s.calls,
-                s.usec,
-                s.usec as f64 / s.calls.max(1) as f64,
+                s.nsec / 1000,
+                s.nsec as f64 / 1000.0 / s.calls.max(1) as f64,
                 s.failed
             ));
         }
