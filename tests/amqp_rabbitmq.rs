@@ -535,20 +535,7 @@ impl ConnectionHandler for Idle {
 fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang() {
     // A broker of its own, to kill.
     let dir = std::env::temp_dir().join(format!("spindle-rabbitmq-doomed-{}", std::process::id()));
-    let root = env!("CARGO_MANIFEST_DIR");
-    let script = format!("{root}/scripts/rabbitmq");
-    let output = Command::new(&script)
-        .arg("start")
-        .arg(&dir)
-        .args(["--watch", &std::process::id().to_string()])
-        .output()
-        .expect("run scripts/rabbitmq");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let port = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let port = common::amqp::start_broker(&dir);
     let env = std::fs::read_to_string(dir.join("env")).unwrap();
     let beam = env
         .lines()
@@ -575,7 +562,10 @@ fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang() {
     let result = done_rx
         .recv_timeout(common::RUN_TIMEOUT)
         .expect("run() returned after the broker died, without hanging");
-    let _ = Command::new(&script).arg("stop").arg(&dir).output();
+    let _ = Command::new(common::amqp::broker_script())
+        .arg("stop")
+        .arg(&dir)
+        .output();
     match result {
         Err(ClientError::Lost(why)) => assert!(!why.is_empty()),
         other => panic!("expected ClientError::Lost, got {other:?}"),

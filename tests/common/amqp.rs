@@ -13,24 +13,37 @@ pub fn broker_uri() -> String {
         if let Ok(uri) = std::env::var("SPINDLE_AMQP_URI") {
             return uri;
         }
-        let root = env!("CARGO_MANIFEST_DIR");
         let dir =
             std::env::temp_dir().join(format!("spindle-rabbitmq-test-{}", std::process::id()));
-        let output = Command::new(format!("{root}/scripts/rabbitmq"))
-            .arg("start")
-            .arg(&dir)
-            .args(["--watch", &std::process::id().to_string()])
-            .output()
-            .expect("run scripts/rabbitmq");
-        assert!(
-            output.status.success(),
-            "scripts/rabbitmq start failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let port = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        let port = start_broker(&dir);
         format!("amqp://guest:guest@127.0.0.1:{port}/")
     })
     .clone()
+}
+
+/// `scripts/rabbitmq`, which starts and stops private brokers.
+pub fn broker_script() -> String {
+    format!("{}/scripts/rabbitmq", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Starts a private broker with its state in `dir` (stopped when this process exits, or by
+/// `scripts/rabbitmq stop DIR`); returns its AMQP port.
+pub fn start_broker(dir: &std::path::Path) -> u16 {
+    let output = Command::new(broker_script())
+        .arg("start")
+        .arg(dir)
+        .args(["--watch", &std::process::id().to_string()])
+        .output()
+        .expect("run scripts/rabbitmq");
+    assert!(
+        output.status.success(),
+        "scripts/rabbitmq start failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let port = String::from_utf8_lossy(&output.stdout);
+    port.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("scripts/rabbitmq printed {port:?}, not a port"))
 }
 
 /// A queue name of its own for each test (and each test process, should a broker be shared).
