@@ -166,7 +166,11 @@ impl Shared {
         self.stop.load(Ordering::Relaxed)
     }
 
+    /// Records why a connection ended badly, unless the run was already stopping.
     fn failed(&self, who: &str, error: &ClientError) {
+        if self.stopping() {
+            return;
+        }
         if let Ok(mut errors) = self.errors.lock() {
             errors.push(format!("{who}: {error}"));
         }
@@ -244,6 +248,16 @@ impl Producer {
         }
     }
 
+    /// How often to wake: often when rate-limited (to publish the next burst), else only to
+    /// look at the stop flag.
+    fn tick(&self) -> Duration {
+        if self.bench.rate > 0 {
+            RATE_TICK
+        } else {
+            TICK
+        }
+    }
+
     /// Publishes until back-pressure, the confirm window or the rate says stop.
     fn pump(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
         if self.shared.stopping() {
@@ -282,8 +296,7 @@ impl ConnectionHandler for Producer {
             conn.channel(self.channel).confirm_select()?;
         }
         self.started = Some(Instant::now());
-        let tick = if self.bench.rate > 0 { RATE_TICK } else { TICK };
-        conn.call_later(tick);
+        conn.call_later(self.tick());
         self.pump(conn)
     }
 
@@ -310,18 +323,9 @@ impl ConnectionHandler for Producer {
 
     fn on_timer(&mut self, conn: &mut Connection<'_>, _timer: TimerId) -> Result<(), ClientError> {
         if !self.shared.stopping() {
-            let tick = if self.bench.rate > 0 { RATE_TICK } else { TICK };
-            conn.call_later(tick);
+            conn.call_later(self.tick());
         }
         self.pump(conn)
-    }
-
-    fn on_closed(&mut self, result: Result<(), &ClientError>) {
-        if let Err(e) = result {
-            if !self.shared.stopping() {
-                self.shared.failed("producer", e);
-            }
-        }
     }
 }
 
@@ -402,14 +406,6 @@ impl ConnectionHandler for Consumer {
         conn.call_later(TICK);
         Ok(())
     }
-
-    fn on_closed(&mut self, result: Result<(), &ClientError>) {
-        if let Err(e) = result {
-            if !self.shared.stopping() {
-                self.shared.failed("consumer", e);
-            }
-        }
-    }
 }
 
 /// Runs `handler`'s connection on a thread of its own; gives back what `extract` takes from
@@ -432,10 +428,10 @@ where
         .name(name.to_string())
         .spawn(move || match run(config, handler) {
             Ok(h) => Some(extract(h)),
+            // `run` returns the error the connection ended with (a failed connect, a broker
+            // close, a lost socket): the one place failures are recorded.
             Err(e) => {
-                if !shared.stopping() {
-                    shared.failed(&who, &e);
-                }
+                shared.failed(&who, &e);
                 None
             }
         })
