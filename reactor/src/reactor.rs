@@ -13,7 +13,10 @@
 //!
 //! Protocol callbacks only ever touch buffers and flags: a write appends to a connection's
 //! output buffer and marks it dirty; closing marks it closing. The loop does the IO afterwards,
-//! so no callback ever runs inside another, and many writes leave in one syscall.
+//! so no callback ever runs inside another, and many writes leave in one syscall. Output is
+//! flushed once per turn, after every ready socket has been read (as redis-server does before it
+//! sleeps): the replies to one poll's requests leave together, so peers wake up to many ready
+//! replies at once rather than one at a time.
 //! Slab slots of closed connections are freed only after the event batch that closed them, so a
 //! late event for a closed token can never reach the connection that reuses the slot, and
 //! [`ConnId`]s carry a generation so stale ids held by protocols are refused.
@@ -776,7 +779,6 @@ impl Reactor {
         debug!("[c{index} {tag}] connection made");
         self.core.connections += 1;
         self.core.dispatch(index, |p, tx| p.connection_made(tx));
-        self.after_callback(index);
     }
 
     fn on_accept(&mut self, index: usize) {
@@ -823,7 +825,9 @@ impl Reactor {
     }
 
     /// Reads until the socket is drained (or the per-event budget is spent), handing each
-    /// chunk to the protocol, then flushes what the protocol wrote.
+    /// chunk to the protocol. What the protocol wrote leaves at the end of the turn
+    /// ([`Reactor::finish_turn`]) with every other connection's output, unless it passed the
+    /// high-water mark first.
     fn on_readable(&mut self, index: usize, read_closed: bool) {
         let mut reads = 0;
         loop {
@@ -868,7 +872,6 @@ impl Reactor {
                 }
             }
         }
-        self.after_callback(index);
     }
 
     /// Between reads: if the protocol's output passed the high-water mark, try to flush it
@@ -880,12 +883,6 @@ impl Reactor {
         if over {
             self.flush(index);
         }
-    }
-
-    /// What follows every callback on a connection: flush its output, then close it if its
-    /// closing is due.
-    fn after_callback(&mut self, index: usize) {
-        self.flush(index);
     }
 
     /// Writes what `index` has queued, updates WRITABLE interest and the producer's water marks,
@@ -1109,7 +1106,6 @@ impl Reactor {
                             trace!("[c{index} {}] timer {id} fired", c.peer);
                         }
                         self.core.dispatch(index, |p, tx| p.timer_fired(id, tx));
-                        self.after_callback(index);
                     }
                 }
                 TimerTarget::ConnectTimeout { connector, entry } => {
@@ -1528,6 +1524,19 @@ impl Core {
         self.queue_close(index);
     }
 
+    /// The producer counts as paused from now on, so the flush that brings the output to the
+    /// low-water mark calls `resume_producing`; the connection is flushed at the end of the turn.
+    fn resume_when_drained(&mut self, index: usize) {
+        let Some(c) = self.conn_mut(index) else {
+            return;
+        };
+        if c.close != Close::Open {
+            return;
+        }
+        c.producer_paused = true;
+        self.mark_dirty(index);
+    }
+
     fn set_paused(&mut self, index: usize, paused: bool) {
         let Some(c) = self.conn_mut(index) else {
             return;
@@ -1613,6 +1622,10 @@ impl Transport for Ctx<'_> {
 
     fn buffered(&self) -> usize {
         self.core.conn(self.index).map_or(0, |c| c.out.len())
+    }
+
+    fn resume_when_drained(&mut self) {
+        self.core.resume_when_drained(self.index);
     }
 
     fn call_later(&mut self, delay: Duration) -> TimerId {

@@ -94,6 +94,7 @@ pub struct StringTransport {
     disconnecting: bool,
     aborted: bool,
     paused: bool,
+    resume_wanted: bool,
     clock: Clock,
     timers: TimerQueue<()>,
 }
@@ -127,6 +128,7 @@ impl StringTransport {
             disconnecting: false,
             aborted: false,
             paused: false,
+            resume_wanted: false,
             clock: Clock::new(),
             timers: TimerQueue::default(),
         }
@@ -182,6 +184,13 @@ impl StringTransport {
     /// True after `lose_connection` (or `abort_connection`).
     pub fn is_disconnecting(&self) -> bool {
         self.disconnecting
+    }
+
+    /// True if the protocol asked for `resume_producing` once drained
+    /// ([`Transport::resume_when_drained`]) since the last call; forgets the request. This
+    /// transport writes at once, so the test calls `resume_producing` itself when this is true.
+    pub fn take_resume_request(&mut self) -> bool {
+        std::mem::take(&mut self.resume_wanted)
     }
 
     /// True after `abort_connection`.
@@ -254,6 +263,10 @@ impl Transport for StringTransport {
 
     fn buffered(&self) -> usize {
         0
+    }
+
+    fn resume_when_drained(&mut self) {
+        self.resume_wanted = true;
     }
 
     fn call_later(&mut self, delay: Duration) -> TimerId {

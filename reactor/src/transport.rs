@@ -101,6 +101,13 @@ pub trait Transport {
     /// Bytes queued on this connection and not yet accepted by the kernel.
     fn buffered(&self) -> usize;
 
+    /// Asks for [`Protocol::resume_producing`](crate::Protocol::resume_producing) once this
+    /// connection's output has drained to the low-water mark: for a producer that stopped
+    /// itself (it refused to queue more than its own limit) rather than being paused by the
+    /// transport. The call comes after the reactor's next flush, at once if that flush leaves
+    /// the buffer at or below the mark, and only once per request.
+    fn resume_when_drained(&mut self);
+
     /// Schedules [`Protocol::timer_fired`](crate::Protocol::timer_fired) on this connection's
     /// protocol after `delay`. The timer is dropped if the connection closes first.
     fn call_later(&mut self, delay: Duration) -> TimerId;

@@ -190,6 +190,84 @@ fn a_peer_that_never_reads_cannot_grow_the_servers_buffer_past_the_high_water_ma
     );
 }
 
+/// A pull producer: writes 1 KiB pieces of a counting pattern until its own 32 KiB limit,
+/// then asks to be resumed once drained, and goes on from `resume_producing`.
+struct Pull {
+    sent: usize,
+    total: usize,
+    max_buffered: Arc<AtomicU64>,
+}
+
+impl Pull {
+    const LIMIT: usize = 32 * 1024;
+
+    fn produce(&mut self, tx: &mut dyn Transport) {
+        while self.sent < self.total && tx.buffered() < Self::LIMIT {
+            let piece: Vec<u8> = (self.sent..self.sent + 1024)
+                .map(|i| (i % 251) as u8)
+                .collect();
+            tx.write(&piece);
+            self.sent += piece.len();
+        }
+        self.max_buffered
+            .fetch_max(tx.buffered() as u64, Ordering::Relaxed);
+        if self.sent < self.total {
+            tx.resume_when_drained();
+        } else {
+            tx.lose_connection();
+        }
+    }
+}
+
+impl Protocol for Pull {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.produce(tx);
+        Ok(())
+    }
+    fn data_received(&mut self, _data: &[u8], _tx: &mut dyn Transport) -> ProtocolResult {
+        Ok(())
+    }
+    fn resume_producing(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.produce(tx);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_producer_that_stops_at_its_own_limit_is_resumed_once_its_output_drains() {
+    const TOTAL: usize = 16 * 1024 * 1024;
+    let max_buffered = Arc::new(AtomicU64::new(0));
+    let seen = max_buffered.clone();
+    let server = Server::start(ReactorConfig::default(), move || {
+        let max_buffered = max_buffered.clone();
+        move || Pull {
+            sent: 0,
+            total: TOTAL,
+            max_buffered: max_buffered.clone(),
+        }
+    });
+    let mut conn = client(server.addr);
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = conn.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, b) in buf[..n].iter().enumerate() {
+            assert_eq!(*b, ((got + i) % 251) as u8, "byte {} differs", got + i);
+        }
+        got += n;
+    }
+    assert_eq!(got, TOTAL, "every byte arrives, then the close");
+    let max = seen.load(Ordering::Relaxed) as usize;
+    assert!(
+        max >= Pull::LIMIT,
+        "the producer reached its limit ({max} B)"
+    );
+    assert!(max < Pull::LIMIT + 1024, "and stopped there ({max} B)");
+}
+
 fn raise_fd_limit(want: u64) -> u64 {
     #[repr(C)]
     struct RLimit {

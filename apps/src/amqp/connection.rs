@@ -246,7 +246,6 @@ pub(crate) struct State {
     blocked: bool,
     /// A publish was refused: call `on_writable` once publishing can go on.
     want_writable: bool,
-    writable_timer: Option<TimerId>,
     /// Why the connection ends, when it ends badly.
     error: Option<ClientError>,
     server_properties: FieldTable,
@@ -364,12 +363,12 @@ impl<'a> Connection<'a> {
     }
 
     /// Records a refused publish; `on_writable` follows once publishing can go on. When only
-    /// this callback's own output is over the limit (the reactor has not flushed it yet, so no
-    /// `pause_producing` came), a zero-delay timer looks again once the reactor has flushed.
+    /// the output buffer is over the limit (no `pause_producing` came: the reactor may not even
+    /// have flushed yet), the reactor is asked to call `resume_producing` once it has drained.
     pub(crate) fn publish_refused(&mut self) {
         self.state.want_writable = true;
-        if !self.state.paused && !self.state.blocked && self.state.writable_timer.is_none() {
-            self.state.writable_timer = Some(self.tx.call_later(Duration::ZERO));
+        if !self.state.paused && !self.state.blocked {
+            self.tx.resume_when_drained();
         }
     }
 
@@ -439,7 +438,6 @@ impl<H: ConnectionHandler> Client<H> {
                 paused: false,
                 blocked: false,
                 want_writable: false,
-                writable_timer: None,
                 error: None,
                 server_properties: FieldTable::new(),
             },
@@ -958,9 +956,6 @@ impl<H: ConnectionHandler> Protocol for Client<H> {
     fn timer_fired(&mut self, id: TimerId, tx: &mut dyn Transport) -> ProtocolResult {
         if self.state.heartbeat_timer == Some(id) {
             self.heartbeat_due(tx);
-        } else if self.state.writable_timer == Some(id) {
-            self.state.writable_timer = None;
-            self.maybe_writable(tx);
         } else if self.state.phase == Phase::Open {
             self.with_conn(tx, |h, conn| h.on_timer(conn, id));
         }
