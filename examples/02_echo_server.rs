@@ -12,7 +12,7 @@ struct Echo;
 
 impl Protocol for Echo {
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
-        // `write` only queues the bytes; the reactor sends them when this callback returns.
+        // `write` only queues the bytes; the reactor sends them after this callback.
         tx.write(data);
         Ok(())
     }

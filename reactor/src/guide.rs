@@ -2,7 +2,7 @@
 //!
 //! **1. A protocol is per-connection state plus callbacks.** The reactor calls
 //! `data_received` with whatever bytes arrived; the echo writes them back. `write` only queues
-//! the bytes; the reactor sends them once the callback returns.
+//! the bytes; the reactor sends them after the callback, at the end of its loop turn.
 //!
 //! ```
 //! use spindle_reactor::{Protocol, ProtocolResult, Transport};

@@ -24,8 +24,8 @@
 //!
 //! # Rules the loop keeps
 //!
-//! - Writes never call back into a protocol: they append to an output buffer, flushed when the
-//!   callback returns (many small writes, one syscall).
+//! - Writes never call back into a protocol: they append to an output buffer, flushed at the
+//!   end of the loop turn (many small writes, one syscall; many connections' replies together).
 //! - A callback that returns `Err` or panics loses its own connection, never the reactor.
 //! - Output above [`ReactorConfig::high_water`] calls `pause_producing`; below `low_water`,
 //!   `resume_producing`. By default that pauses and resumes reading, so memory stays bounded

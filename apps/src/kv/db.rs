@@ -4,6 +4,11 @@
 use super::keyspace::{Entry, Keyspace};
 use super::value::Value;
 
+/// The access clock of entries: Unix seconds from Unix milliseconds (u32 lasts until 2106).
+pub fn unix_seconds(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
 /// Counters INFO reports.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -73,10 +78,20 @@ impl Db {
         due
     }
 
-    /// The live entry for `key` (an expired key is deleted and reported absent).
+    /// The live entry for `key` (an expired key is deleted and reported absent), marked as
+    /// accessed now.
     pub fn entry(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         self.expire_if_due(db, key, now);
-        self.space(db).get_mut(key)
+        let e = self.space(db).get_mut(key)?;
+        e.accessed = unix_seconds(now);
+        Some(e)
+    }
+
+    /// The live entry for `key` without marking it accessed: for the commands Redis looks keys
+    /// up with `LOOKUP_NOTOUCH` (EXISTS, TYPE, TTL and kin, OBJECT).
+    pub fn peek(&mut self, db: usize, key: &[u8], now: u64) -> Option<&Entry> {
+        self.expire_if_due(db, key, now);
+        self.space(db).get(key)
     }
 
     /// Like [`entry`](Self::entry), counting a keyspace hit or miss (for reads).
@@ -89,12 +104,14 @@ impl Db {
         } else {
             self.stats.keyspace_misses += 1;
         }
-        self.spaces[space_index].get_mut(key)
+        let e = self.spaces[space_index].get_mut(key)?;
+        e.accessed = unix_seconds(now);
+        Some(e)
     }
 
-    /// True if `key` exists (and has not expired).
+    /// True if `key` exists (and has not expired). Does not count as an access.
     pub fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        self.entry(db, key, now).is_some()
+        self.peek(db, key, now).is_some()
     }
 
     /// Sets `key` to `value`, clearing its expiry unless `keep_ttl`.
@@ -104,7 +121,8 @@ impl Db {
         if keep_ttl {
             self.expire_if_due(db, key, now);
         }
-        self.space(db).insert(key, value, keep_ttl);
+        self.space(db)
+            .insert(key, value, keep_ttl, unix_seconds(now));
         self.dirty += 1;
     }
 

@@ -33,6 +33,9 @@ pub struct Entry {
     pub expire_at: u64,
     /// Position in `Keyspace::volatile`, or `NO_TTL`.
     volatile_pos: u32,
+    /// When the key was last read or written, in Unix seconds (Redis's LRU clock, which
+    /// OBJECT IDLETIME reports). Fits in what was padding: entries do not grow.
+    pub accessed: u32,
 }
 
 /// One database: a map from keys to entries, with expiry.
@@ -94,9 +97,15 @@ impl Keyspace {
         self.slots.get_mut(pos as usize)?.as_mut()
     }
 
-    /// Sets `key` to `value`. An existing key keeps its expiry only with `keep_ttl`. Returns the
-    /// old value.
-    pub fn insert(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> Option<Value> {
+    /// Sets `key` to `value` at `now_s` (Unix seconds, the entry's access time). An existing key
+    /// keeps its expiry only with `keep_ttl`. Returns the old value.
+    pub fn insert(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        now_s: u32,
+    ) -> Option<Value> {
         // One hash for both the lookup and the insertion.
         let hash = self.hash(key);
         let found = {
@@ -112,7 +121,10 @@ impl Keyspace {
         };
         if let Some(pos) = found {
             let old = match self.slots.get_mut(pos as usize).and_then(Option::as_mut) {
-                Some(e) => std::mem::replace(&mut e.value, value),
+                Some(e) => {
+                    e.accessed = now_s;
+                    std::mem::replace(&mut e.value, value)
+                }
                 None => return None,
             };
             if !keep_ttl {
@@ -125,6 +137,7 @@ impl Keyspace {
             value,
             expire_at: 0,
             volatile_pos: NO_TTL,
+            accessed: now_s,
         };
         let pos = match self.free.pop() {
             Some(p) => {
@@ -273,16 +286,16 @@ mod tests {
     #[test]
     fn insert_get_remove_and_slot_reuse() {
         let mut ks = Keyspace::new();
-        assert!(ks.insert(b"a", s("1"), false).is_none());
-        assert!(ks.insert(b"b", s("two"), false).is_none());
+        assert!(ks.insert(b"a", s("1"), false, 0).is_none());
+        assert!(ks.insert(b"b", s("two"), false, 0).is_none());
         assert!(matches!(
-            ks.insert(b"a", s("x"), false),
+            ks.insert(b"a", s("x"), false, 0),
             Some(Value::Int(1))
         ));
         assert_eq!(ks.len(), 2);
         assert!(ks.remove(b"a").is_some());
         assert!(ks.get(b"a").is_none());
-        assert!(ks.insert(b"c", s("3"), false).is_none());
+        assert!(ks.insert(b"c", s("3"), false, 0).is_none());
         assert_eq!(ks.len(), 2);
         assert!(ks.get(b"b").is_some() && ks.get(b"c").is_some());
     }
@@ -291,16 +304,16 @@ mod tests {
     fn expiry_list_follows_sets_clears_and_removals() {
         let mut ks = Keyspace::new();
         for k in ["a", "b", "c"] {
-            ks.insert(k.as_bytes(), s(k), false);
+            ks.insert(k.as_bytes(), s(k), false, 0);
             assert!(ks.set_expire_at(k.as_bytes(), 100));
         }
         assert_eq!(ks.volatile_len(), 3);
         ks.remove(b"a");
         assert_eq!(ks.volatile_len(), 2);
-        ks.insert(b"b", s("new"), false); // SET clears the TTL
+        ks.insert(b"b", s("new"), false, 0); // SET clears the TTL
         assert_eq!(ks.volatile_len(), 1);
         assert_eq!(ks.volatile_key(0).map(|k| k.to_vec()), Some(b"c".to_vec()));
-        ks.insert(b"c", s("kept"), true);
+        ks.insert(b"c", s("kept"), true, 0);
         assert_eq!(ks.get(b"c").unwrap().expire_at, 100);
         assert!(!ks.set_expire_at(b"zz", 5));
     }
@@ -309,7 +322,7 @@ mod tests {
     fn scan_sees_every_key_present_throughout_while_the_table_grows() {
         let mut ks = Keyspace::new();
         for i in 0..1000 {
-            ks.insert(format!("old{i}").as_bytes(), s("v"), false);
+            ks.insert(format!("old{i}").as_bytes(), s("v"), false, 0);
         }
         let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;
@@ -320,7 +333,7 @@ mod tests {
             });
             // Grow the table a lot between calls.
             for j in 0..5 {
-                ks.insert(format!("new{round}-{j}").as_bytes(), s("v"), false);
+                ks.insert(format!("new{round}-{j}").as_bytes(), s("v"), false, 0);
             }
             round += 1;
             if cursor == 0 {

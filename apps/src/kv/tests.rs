@@ -134,6 +134,36 @@ fn unknown_commands_and_arity() {
 }
 
 #[test]
+fn object_idletime_counts_from_the_last_access_and_the_no_touch_commands_keep_it() {
+    let mut h = script(&[("SET k v", simple("OK")), ("SET other v", simple("OK"))]);
+    h.advance(Duration::from_secs(5));
+    h.check(&[
+        ("OBJECT IDLETIME k", int(5)),
+        // EXISTS, TYPE, TTL and OBJECT look without touching, as in Redis.
+        ("EXISTS k", int(1)),
+        ("TYPE k", simple("string")),
+        ("TTL k", int(-1)),
+        ("OBJECT IDLETIME k", int(5)),
+        ("OBJECT IDLETIME nothing", Frame::Null),
+    ]);
+    assert_eq!(h.run("GET k"), bulk("v"));
+    assert_eq!(h.run("OBJECT IDLETIME k"), int(0));
+    h.advance(Duration::from_secs(3));
+    h.check(&[
+        ("OBJECT IDLETIME k", int(3)),
+        ("OBJECT IDLETIME other", int(8)),
+        ("TOUCH other nothing", int(1)),
+        ("OBJECT IDLETIME other", int(0)),
+        ("APPEND k w", int(2)),
+        ("OBJECT IDLETIME k", int(0)),
+    ]);
+    h.advance(Duration::from_secs(2));
+    assert_eq!(h.run("SET other v2"), simple("OK"));
+    assert_eq!(h.run("OBJECT IDLETIME other"), int(0));
+    assert_eq!(h.run("OBJECT IDLETIME k"), int(2));
+}
+
+#[test]
 fn expiry_is_lazy_and_active_and_ttl_reports_it() {
     let mut h = script(&[
         ("SET k v EX 10", simple("OK")),

@@ -20,14 +20,27 @@ pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// `EXISTS key…` (also TOUCH): counts keys, repeats included.
+/// `EXISTS key…`: counts keys, repeats included, without marking them accessed.
 pub fn exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    count_keys(ctx, args, |db, d, k, now| d.exists(db, k, now))
+}
+
+/// `TOUCH key…`: counts keys like EXISTS, and marks them accessed (OBJECT IDLETIME 0).
+pub fn touch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    count_keys(ctx, args, |db, d, k, now| d.entry(db, k, now).is_some())
+}
+
+fn count_keys(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    found: impl Fn(usize, &mut crate::kv::db::Db, &[u8], u64) -> bool,
+) -> CmdResult {
     let db = ctx.dbi();
     let n = args
         .get(1..)
         .unwrap_or_default()
         .iter()
-        .filter(|k| ctx.db.exists(db, k, ctx.now))
+        .filter(|k| found(db, ctx.db, k, ctx.now))
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -38,7 +51,7 @@ pub fn type_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let name = ctx
         .db
-        .entry(db, arg(args, 1), ctx.now)
+        .peek(db, arg(args, 1), ctx.now)
         .map_or("none", |e| e.value.type_name());
     ctx.out.simple(name);
     Ok(())
@@ -282,7 +295,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 fn ttl_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
-    let v = match ctx.db.entry(db, arg(args, 1), now) {
+    let v = match ctx.db.peek(db, arg(args, 1), now) {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
         Some(e) => f(e.expire_at, now),
@@ -436,7 +449,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
     let db = ctx.dbi();
     let now = ctx.now;
-    let Some(e) = ctx.db.entry(db, arg(args, 2), now) else {
+    let Some(e) = ctx.db.peek(db, arg(args, 2), now) else {
         ctx.out.null();
         return Ok(());
     };
@@ -446,8 +459,8 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "refcount") {
         ctx.out.int(1);
     } else if is(sub, "idletime") {
-        // Access times are not tracked yet: every key reads as just used.
-        ctx.out.int(0);
+        let idle = u64::from(crate::kv::db::unix_seconds(now).saturating_sub(e.accessed));
+        ctx.out.int(idle as i64);
     } else if is(sub, "freq") {
         return Err(CmdError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \

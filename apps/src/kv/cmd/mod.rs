@@ -318,7 +318,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("unlink", -2, WRITE | FAST, (1, -1, 1), keys::del),
     cmd("exists", -2, READONLY | FAST, (1, -1, 1), keys::exists),
     cmd("type", 2, READONLY | FAST, (1, 1, 1), keys::type_),
-    cmd("touch", -2, READONLY | FAST, (1, -1, 1), keys::exists),
+    cmd("touch", -2, READONLY | FAST, (1, -1, 1), keys::touch),
     cmd("keys", 2, READONLY, (0, 0, 0), keys::keys),
     cmd("scan", -2, READONLY, (0, 0, 0), keys::scan),
     cmd("randomkey", 1, READONLY, (0, 0, 0), keys::randomkey),

@@ -371,15 +371,20 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "object") && rest.len() == 1 {
         let db = ctx.dbi();
+        let now_s = crate::kv::db::unix_seconds(ctx.now);
         let Some(e) = ctx
             .db
-            .entry(db, rest.first().map_or(&[][..], |b| b), ctx.now)
+            .peek(db, rest.first().map_or(&[][..], |b| b), ctx.now)
         else {
             return Err(CmdError::err("no such key"));
         };
+        // `lru` is Redis's 24-bit clock (seconds); serializedlength needs the RDB encoder,
+        // which persistence brings.
         let text = format!(
-            "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:0 lru_seconds_idle:0",
-            crate::kv::value::encoding_name(&e.value, &ctx.shared.config)
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:{} lru_seconds_idle:{}",
+            crate::kv::value::encoding_name(&e.value, &ctx.shared.config),
+            e.accessed & 0xFF_FFFF,
+            now_s.saturating_sub(e.accessed)
         );
         ctx.out.simple(&text);
     } else {
