@@ -226,7 +226,11 @@ fn run_echo(mut args: Args) -> Result<i32, UsageError> {
 /// `spindle kv`: the Redis-compatible store, configured like redis-server.
 fn run_kv(args: Args) -> Result<i32, UsageError> {
     let config = kv::config::Config::from_args(&args.items).map_err(UsageError)?;
-    let mut reactor = match Reactor::new() {
+    let reactor_config = ReactorConfig {
+        busy_poll: std::time::Duration::from_micros(config.busy_poll_us),
+        ..ReactorConfig::default()
+    };
+    let mut reactor = match Reactor::with_config(reactor_config) {
         Ok(r) => r,
         Err(e) => return Ok(fail(e)),
     };

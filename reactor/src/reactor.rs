@@ -66,6 +66,12 @@ pub struct ReactorConfig {
     pub events_capacity: usize,
     /// Connections accepted beyond this many are closed at once (`None`: no limit).
     pub max_connections: Option<usize>,
+    /// Busy polling: while the loop has been busy at least half of the last millisecond, it
+    /// keeps polling without sleeping for up to this long after the last event. A loop that
+    /// is busy anyway spends little more, and its peers' sends no longer pay for waking it
+    /// (on loopback, the sender's kernel time does the wake-up); a lightly loaded loop still
+    /// sleeps at once. Zero (the default) always sleeps when there is nothing to do.
+    pub busy_poll: Duration,
 }
 
 impl Default for ReactorConfig {
@@ -78,6 +84,7 @@ impl Default for ReactorConfig {
             shutdown_timeout: Duration::from_secs(5),
             events_capacity: 1024,
             max_connections: None,
+            busy_poll: Duration::ZERO,
         }
     }
 }
@@ -307,6 +314,8 @@ pub struct Reactor {
     running: bool,
     /// The current poll's events as (token, readable, writable, read closed), reused.
     batch: Vec<(Token, bool, bool, bool)>,
+    /// How busy the loop has been, for `busy_poll`.
+    load: Load,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -373,6 +382,7 @@ impl Reactor {
             stopping_since: None,
             running: false,
             batch: Vec::new(),
+            load: Load::default(),
         })
     }
 
@@ -1269,7 +1279,9 @@ impl Reactor {
     /// `Some(Duration::ZERO)` never waits), handles them, fires due timers and flushes.
     pub fn run_once(&mut self, max_wait: Option<Duration>) -> Result<(), Error> {
         let mut timeout = max_wait;
-        if !self.core.pending_read.is_empty() || !self.core.dirty.is_empty() {
+        let busy_poll = self.core.config.busy_poll;
+        let spin = !busy_poll.is_zero() && self.load.should_spin(&*self.core.clock, busy_poll);
+        if spin || !self.core.pending_read.is_empty() || !self.core.dirty.is_empty() {
             timeout = Some(Duration::ZERO);
         } else if let Some(deadline) = self.core.timers.next_deadline() {
             let wait = deadline.saturating_duration_since(self.core.clock.now());
@@ -1281,6 +1293,9 @@ impl Reactor {
             Err(e) => return Err(Error::io("polling", e)),
         }
         self.core.now = self.core.clock.now();
+        if !busy_poll.is_zero() {
+            self.load.polled(self.core.now, !self.events.is_empty());
+        }
         // Collect first: handlers need `&mut self`, and the events borrow `self.events`.
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
@@ -1353,6 +1368,58 @@ impl Reactor {
             for index in closing {
                 self.finalize(index);
             }
+        }
+    }
+}
+
+/// The loop's recent utilization, for busy polling: time between polls is work, time inside
+/// a poll (blocking or spinning) is idle, summed over windows of about a millisecond.
+#[derive(Debug, Default)]
+struct Load {
+    /// When the last poll returned, and when the last poll that brought events returned.
+    returned: Option<Instant>,
+    last_event: Option<Instant>,
+    /// When the current poll started.
+    started: Option<Instant>,
+    /// Work and total time in the current window.
+    busy: Duration,
+    total: Duration,
+    /// The last full window's verdict: busy at least half the time.
+    spinning: bool,
+}
+
+impl Load {
+    const WINDOW: Duration = Duration::from_millis(1);
+
+    /// Called before polling: accounts the work since the last poll, and says whether to poll
+    /// without sleeping.
+    fn should_spin(&mut self, clock: &dyn Clock, busy_poll: Duration) -> bool {
+        let now = clock.now();
+        if let Some(returned) = self.returned {
+            let work = now.saturating_duration_since(returned);
+            self.busy += work;
+            self.total += work;
+        }
+        self.started = Some(now);
+        self.spinning
+            && self
+                .last_event
+                .is_some_and(|t| now.saturating_duration_since(t) < busy_poll)
+    }
+
+    /// Called after polling: accounts the time spent in the poll, closes the window when due.
+    fn polled(&mut self, now: Instant, events: bool) {
+        if let Some(started) = self.started.take() {
+            self.total += now.saturating_duration_since(started);
+        }
+        self.returned = Some(now);
+        if events {
+            self.last_event = Some(now);
+        }
+        if self.total >= Self::WINDOW {
+            self.spinning = self.busy * 2 >= self.total;
+            self.busy = Duration::ZERO;
+            self.total = Duration::ZERO;
         }
     }
 }
@@ -1766,5 +1833,63 @@ impl LoopingCall {
     /// True until stopped.
     pub fn is_running(self, reactor: &Reactor) -> bool {
         reactor.timer_active(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Load;
+    use crate::testing::Clock;
+    use std::time::Duration;
+
+    const WINDOW: Duration = Duration::from_micros(200);
+
+    /// One loop turn: `work` between polls, then a poll lasting `wait` that brings events or not.
+    fn turn(load: &mut Load, clock: &Clock, work: u64, wait: u64, events: bool) -> bool {
+        clock.advance(Duration::from_micros(work));
+        let spin = load.should_spin(clock, WINDOW);
+        clock.advance(Duration::from_micros(wait));
+        load.polled(clock.now(), events);
+        spin
+    }
+
+    #[test]
+    fn a_loop_busy_most_of_the_time_polls_without_sleeping_until_events_stop() {
+        let (clock, mut load) = (Clock::new(), Load::default());
+        // A millisecond at 80 % busy: no spinning before the window has a verdict.
+        for _ in 0..11 {
+            assert!(!turn(&mut load, &clock, 80, 20, true));
+        }
+        assert!(turn(&mut load, &clock, 80, 20, true), "busy: spin");
+        // Events stop: spinning goes on only up to the busy-poll window after the last one.
+        assert!(turn(&mut load, &clock, 1, 250, false));
+        assert!(
+            !turn(&mut load, &clock, 1, 0, false),
+            "200 µs without events: sleep"
+        );
+    }
+
+    #[test]
+    fn a_lightly_loaded_loop_always_sleeps() {
+        let (clock, mut load) = (Clock::new(), Load::default());
+        for _ in 0..50 {
+            assert!(
+                !turn(&mut load, &clock, 10, 90, true),
+                "10 % busy: never spin"
+            );
+        }
+        // Load that drops is noticed at the next window.
+        let (clock, mut load) = (Clock::new(), Load::default());
+        for _ in 0..11 {
+            turn(&mut load, &clock, 90, 10, true);
+        }
+        assert!(turn(&mut load, &clock, 90, 10, true));
+        for _ in 0..12 {
+            turn(&mut load, &clock, 10, 90, true);
+        }
+        assert!(
+            !turn(&mut load, &clock, 10, 90, true),
+            "load dropped: sleep again"
+        );
     }
 }

@@ -39,7 +39,13 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ),
     ("lazyfree-lazy-user-del", "no"),
     ("notify-keyspace-events", ""),
+    // Spindle's own: the reactor's busy-poll window in microseconds (0: always sleep when idle).
+    ("busy-poll", "200"),
 ];
+
+/// Directives read once at startup: CONFIG SET refuses them, as Redis refuses its immutable
+/// ones.
+pub const IMMUTABLE: &[&str] = &["databases", "busy-poll"];
 
 /// The configuration: every directive's current value, plus typed copies of those the server
 /// reads on hot paths.
@@ -64,6 +70,8 @@ pub struct Config {
     pub pubsub_soft_limit: usize,
     /// … and how long a subscriber may stay above the soft limit, in seconds.
     pub pubsub_soft_seconds: u64,
+    /// The reactor's busy-poll window (`ReactorConfig::busy_poll`), in microseconds.
+    pub busy_poll_us: u64,
 }
 
 impl Default for Config {
@@ -82,6 +90,7 @@ impl Default for Config {
             pubsub_hard_limit: 32 * 1024 * 1024,
             pubsub_soft_limit: 8 * 1024 * 1024,
             pubsub_soft_seconds: 60,
+            busy_poll_us: 200,
         };
         // Defaults always parse.
         let _ = c.refresh();
@@ -152,6 +161,7 @@ impl Config {
         self.databases = databases as usize;
         self.hz = num("hz")?.clamp(1, 500) as u32;
         self.proto_max_bulk_len = num("proto-max-bulk-len")? as usize;
+        self.busy_poll_us = num("busy-poll")?.min(1_000_000);
         let limits = get("client-output-buffer-limit");
         let words: Vec<&str> = limits.split_whitespace().collect();
         if let Some(i) = words.iter().position(|w| *w == "pubsub") {

@@ -134,6 +134,28 @@ fn unknown_commands_and_arity() {
 }
 
 #[test]
+fn startup_only_directives_are_refused_by_config_set_as_immutable() {
+    script(&[
+        ("CONFIG GET busy-poll", arr(&["busy-poll", "200"])),
+        (
+            "CONFIG SET hz 20 databases 4",
+            err(
+                "ERR CONFIG SET failed (possibly related to argument 'databases') - can't set \
+                 immutable config",
+            ),
+        ),
+        ("CONFIG GET hz", arr(&["hz", "10"])),
+        (
+            "CONFIG SET BUSY-POLL 0",
+            err(
+                "ERR CONFIG SET failed (possibly related to argument 'busy-poll') - can't set \
+                 immutable config",
+            ),
+        ),
+    ]);
+}
+
+#[test]
 fn object_idletime_counts_from_the_last_access_and_the_no_touch_commands_keep_it() {
     let mut h = script(&[("SET k v", simple("OK")), ("SET other v", simple("OK"))]);
     h.advance(Duration::from_secs(5));

@@ -177,6 +177,15 @@ pub fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(v.as_bytes());
         }
     } else if is(sub, "set") && !rest.is_empty() && rest.len() % 2 == 0 {
+        for name in rest.iter().step_by(2) {
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            if crate::kv::config::IMMUTABLE.contains(&name.as_str()) {
+                return Err(CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - can't set \
+                     immutable config"
+                )));
+            }
+        }
         for pair in rest.chunks(2) {
             if let [name, value] = pair {
                 let name = String::from_utf8_lossy(name);
