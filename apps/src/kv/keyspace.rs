@@ -38,6 +38,13 @@ pub struct Entry {
     pub accessed: u32,
 }
 
+impl Entry {
+    /// Whole seconds since the key was last read or written (OBJECT IDLETIME).
+    pub fn idle_seconds(&self, now_ms: u64) -> u32 {
+        super::db::unix_seconds(now_ms).saturating_sub(self.accessed)
+    }
+}
+
 /// One database: a map from keys to entries, with expiry.
 #[derive(Debug, Default)]
 pub struct Keyspace {

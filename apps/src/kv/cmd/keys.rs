@@ -459,8 +459,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "refcount") {
         ctx.out.int(1);
     } else if is(sub, "idletime") {
-        let idle = u64::from(crate::kv::db::unix_seconds(now).saturating_sub(e.accessed));
-        ctx.out.int(idle as i64);
+        ctx.out.int(i64::from(e.idle_seconds(now)));
     } else if is(sub, "freq") {
         return Err(CmdError::err(
             "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \

@@ -380,7 +380,6 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else if is(sub, "object") && rest.len() == 1 {
         let db = ctx.dbi();
-        let now_s = crate::kv::db::unix_seconds(ctx.now);
         let Some(e) = ctx
             .db
             .peek(db, rest.first().map_or(&[][..], |b| b), ctx.now)
@@ -393,7 +392,7 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:{} lru_seconds_idle:{}",
             crate::kv::value::encoding_name(&e.value, &ctx.shared.config),
             e.accessed & 0xFF_FFFF,
-            now_s.saturating_sub(e.accessed)
+            e.idle_seconds(ctx.now)
         );
         ctx.out.simple(&text);
     } else {
