@@ -20,7 +20,7 @@ impl Protocol for Echo {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The reactor's own log lines (listening, stopping, and every event with SPINDLE_TRACE=1).
-    spindle::apps::logger::init(spindle::apps::logger::level_from_env(false));
+    spindle::logger::init(spindle::logger::level_from_env(false));
 
     let mut reactor = Reactor::new()?;
     // Any closure returning a Protocol is a factory: one `Echo` per accepted connection.

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use spindle::apps::kv;
+use spindle::kv;
 use spindle::protocols::resp::{decode_frame, Frame, Limits};
 use spindle::reactor::{
     Address, ClientFactory, Connector, DisconnectReason, Protocol, ProtocolResult, Reactor,

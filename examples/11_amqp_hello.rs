@@ -13,7 +13,7 @@
 //! never wait for their answers, so `on_open` can declare, publish and close in one go; the
 //! broker handles a channel's commands in order.
 
-use spindle::apps::amqp::{
+use spindle::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, Publish, QueueOptions, Reply,
 };

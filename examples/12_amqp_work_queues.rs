@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use spindle::apps::amqp::{
+use spindle::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, Publish, QueueOptions, Reply, TimerId,
 };

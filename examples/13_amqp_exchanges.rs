@@ -19,7 +19,7 @@
 //! receiver disconnects): the answer to `queue_declare("")` brings the name, and the binds
 //! and the consume follow in that callback.
 
-use spindle::apps::amqp::{
+use spindle::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, ExchangeOptions, Publish, QueueOptions, Reply,
 };

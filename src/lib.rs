@@ -1,18 +1,30 @@
 //! Spindle: an event-driven networking framework in the mould of Twisted, with real servers
 //! built on it.
 //!
-//! This facade re-exports the three layers:
+//! This facade re-exports the layers and owns the `spindle` command line:
 //!
-//! | crate | re-exported as | job |
+//! | crate / module | re-exported as | job |
 //! |---|---|---|
 //! | `spindle-reactor` | [`reactor`] | the event loop, Protocol/Transport/Factory, timers, test doubles |
-//! | `spindle-protocols` | [`protocols`] | sans-IO codecs: line and length-prefixed receivers (RESP and AMQP to come) |
-//! | `spindle-apps` | [`apps`] | the bundled servers and the `spindle` command line |
+//! | `spindle-protocols` | [`protocols`] | sans-IO codecs: line and length-prefixed receivers, RESP, AMQP 0-9-1 |
+//! | `spindle-echo` (`apps/echo`) | [`echo`] | the echo server and client of Twisted's echo example |
+//! | `spindle-kv` (`apps/kv`) | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
+//! | `spindle-amqp` (`apps/amqp`) | [`amqp`] | the AMQP 0-9-1 client (`spindle amqp …`) |
+//! | `spindle-bench` (`apps/bench`) | [`bench`] | the load generators (`spindle bench …`) |
+//! | `src/cli.rs` | [`cli`] | the `spindle` command line: one parser for every subcommand |
+//! | `src/logger.rs` | [`logger`] | the stderr logger the binary installs (`--trace`, `SPINDLE_LOG`) |
 //!
 //! Start with [`reactor::guide`], then the numbered programs in `examples/`.
 
 #![deny(missing_docs)]
 
-pub use spindle_apps as apps;
+mod amqp_cli;
+pub mod cli;
+pub mod logger;
+
+pub use spindle_amqp as amqp;
+pub use spindle_bench as bench;
+pub use spindle_echo as echo;
+pub use spindle_kv as kv;
 pub use spindle_protocols as protocols;
 pub use spindle_reactor as reactor;

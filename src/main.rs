@@ -1,6 +1,6 @@
-//! The `spindle` command: see `spindle --help`, or [`spindle_apps::cli`].
+//! The `spindle` command: see `spindle --help`, or [`spindle::cli`].
 
 fn main() {
     let args = std::env::args().skip(1).collect();
-    std::process::exit(spindle_apps::cli::main(args));
+    std::process::exit(spindle::cli::main(args));
 }

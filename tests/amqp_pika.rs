@@ -1,5 +1,5 @@
 //! Interop with pika, the Python AMQP client, through a real RabbitMQ: pika publishes and our
-//! client (`spindle_apps::amqp`) consumes, and the other way round, bodies and properties intact
+//! client (`spindle_amqp`) consumes, and the other way round, bodies and properties intact
 //! (a headers table of every field type either side can send, a 1 MiB body split across
 //! frames). pika's side is `tests/py/amqp_pika.py`.
 //!
@@ -34,7 +34,7 @@ use std::thread;
 use bytes::Bytes;
 use common::amqp::{broker_uri, queue};
 use common::{py_script, python, run_client, Finished, RUN_TIMEOUT};
-use spindle_apps::amqp::{
+use spindle_amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, Publish, QueueOptions,
 };

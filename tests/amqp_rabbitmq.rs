@@ -1,4 +1,4 @@
-//! The AMQP client (`spindle_apps::amqp`) and `spindle amqp` against a real RabbitMQ.
+//! The AMQP client (`spindle_amqp`) and `spindle amqp` against a real RabbitMQ.
 //!
 //! One private broker per test process, started by `common::amqp::broker_uri` with
 //! `scripts/rabbitmq start DIR --watch PID` (its own port, data dir and node name; it stops
@@ -13,7 +13,7 @@ mod common;
 use std::process::Command;
 
 use common::amqp::{broker_uri, queue};
-use spindle_apps::amqp::{
+use spindle_amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, ExchangeOptions, Publish, QueueOptions, Reply, ServerError,
 };

@@ -58,6 +58,6 @@
 //! ```
 //!
 //! **5. Watch it.** Every reactor event is a `log` record at trace level. A library installs no
-//! logger; the `spindle` binary's (`spindle_apps::logger`) shows them with `spindle --trace echo`
+//! logger; the `spindle` binary's (`spindle::logger`) shows them with `spindle --trace echo`
 //! or `SPINDLE_TRACE=1`: accept, readable → data_received, write queued, flushed (in how many
 //! syscalls), closed with its reason.

@@ -1,0 +1,29 @@
+//! Load generators (`spindle bench …`): each measures a server, optionally alternating with a
+//! reference server in the same run, and prints figures and ratios.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod amqp;
+pub mod echo;
+
+/// Latency percentiles from a list of samples in microseconds (sorted in place).
+pub fn percentile(samples: &mut [u32], p: f64) -> u32 {
+    if samples.is_empty() {
+        return 0;
+    }
+    samples.sort_unstable();
+    let rank = ((p / 100.0) * (samples.len() - 1) as f64).round() as usize;
+    samples
+        .get(rank.min(samples.len() - 1))
+        .copied()
+        .unwrap_or(0)
+}

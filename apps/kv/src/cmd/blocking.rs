@@ -1,0 +1,285 @@
+//! Blocking commands: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP. When a key has data they
+//! act at once, like their non-blocking twins (whose code they call); otherwise the client blocks until another client pushes or the timeout passes
+//! (see `kv::blocking`). Inside MULTI they never block.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::{arg, float_arg, CmdError, CmdResult, Ctx};
+use crate::blocking::{Block, BlockOp};
+use crate::value::Value;
+
+/// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever).
+pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let secs = float_arg(b)
+        .ok()
+        .filter(|s| s.is_finite())
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs.min(1e9))))
+}
+
+fn bpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
+    let (keys, timeout) = match args.split_last() {
+        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t)?),
+        None => return Err(CmdError::Syntax),
+    };
+    let db = ctx.dbi();
+    let now = ctx.now;
+    for key in keys {
+        match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
+            Some(Value::List(list)) => {
+                let v = if left {
+                    list.pop_front()
+                } else {
+                    list.pop_back()
+                };
+                if let Some(v) = v {
+                    ctx.out.array_len(2);
+                    ctx.out.bulk(key);
+                    ctx.out.bulk(&v);
+                    ctx.db.removed_from(db, key);
+                    return Ok(());
+                }
+            }
+            Some(_) => return Err(CmdError::WrongType),
+            None => {}
+        }
+    }
+    if ctx.client.in_exec {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    block(ctx, keys, keys.len(), BlockOp::Pop { left }, timeout);
+    Ok(())
+}
+
+/// Marks the client blocked on the first `waited` of `keys` (copied: arguments share the read
+/// buffer, which a long wait would pin).
+fn block(
+    ctx: &mut Ctx<'_, '_>,
+    keys: &[Bytes],
+    waited: usize,
+    op: BlockOp,
+    timeout: Option<Duration>,
+) {
+    ctx.client.blocked = Some(Block {
+        db: ctx.dbi(),
+        keys: keys.iter().map(|k| Bytes::copy_from_slice(k)).collect(),
+        waited,
+        op,
+        timeout,
+    });
+}
+
+/// True if `key` holds a non-empty list, or anything that is not a list (the non-blocking
+/// command then answers, with WRONGTYPE).
+fn ready(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
+    let db = ctx.dbi();
+    match ctx.db.entry(db, key, ctx.now).map(|e| &e.value) {
+        Some(Value::List(l)) => !l.is_empty(),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+fn side(b: &[u8]) -> Result<bool, CmdError> {
+    if super::is(b, "left") {
+        Ok(true)
+    } else if super::is(b, "right") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+/// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
+pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (from_left, to_left) = (side(arg(args, 3))?, side(arg(args, 4))?);
+    let timeout = timeout_arg(arg(args, 5))?;
+    block_move(ctx, args, from_left, to_left, timeout)
+}
+
+/// `BRPOPLPUSH source destination timeout`
+pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let timeout = timeout_arg(arg(args, 3))?;
+    block_move(ctx, args, false, true, timeout)
+}
+
+fn block_move(
+    ctx: &mut Ctx<'_, '_>,
+    args: &[Bytes],
+    from_left: bool,
+    to_left: bool,
+    timeout: Option<Duration>,
+) -> CmdResult {
+    let (src, dst) = (arg(args, 1), arg(args, 2));
+    if ready(ctx, src) || ctx.client.in_exec {
+        let side = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
+        let lmove_args = [
+            Bytes::from_static(b"LMOVE"),
+            Bytes::copy_from_slice(src),
+            Bytes::copy_from_slice(dst),
+            side(from_left),
+            side(to_left),
+        ];
+        return super::list::lmove(ctx, &lmove_args);
+    }
+    let keys = [Bytes::copy_from_slice(src), Bytes::copy_from_slice(dst)];
+    block(
+        ctx,
+        &keys,
+        1,
+        BlockOp::Move {
+            dest: 1,
+            from_left,
+            to_left,
+        },
+        timeout,
+    );
+    Ok(())
+}
+
+/// `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT count]`
+pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (timeout, numkeys, keys) = mpop_head(args)?;
+    let any_ready = keys.len() == numkeys && keys.iter().any(|k| ready(ctx, k));
+    if any_ready || ctx.client.in_exec || keys.len() != numkeys {
+        // LMPOP's own parsing (and errors) on the arguments after the timeout.
+        let mut lmpop_args = vec![Bytes::from_static(b"LMPOP")];
+        lmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
+        return super::list::lmpop(ctx, &lmpop_args);
+    }
+    let left = side(arg(args, 3 + numkeys))?;
+    let count = mpop_count(args, numkeys)?;
+    block(
+        ctx,
+        &keys,
+        keys.len(),
+        BlockOp::MPop { left, count },
+        timeout,
+    );
+    Ok(())
+}
+
+/// The head of BLMPOP and BZMPOP, `timeout numkeys key…`: the timeout, numkeys, and the keys
+/// (fewer than numkeys when the arguments run out; the non-blocking twin then reports it).
+fn mpop_head(args: &[Bytes]) -> Result<(Option<Duration>, usize, Vec<Bytes>), CmdError> {
+    let timeout = timeout_arg(arg(args, 1))?;
+    let numkeys = super::int_arg(arg(args, 2))
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
+        as usize;
+    let keys = args.get(3..3 + numkeys).unwrap_or_default().to_vec();
+    Ok((timeout, numkeys, keys))
+}
+
+/// The tail of BLMPOP and BZMPOP after the LEFT/RIGHT or MIN/MAX word: `[COUNT count]`.
+fn mpop_count(args: &[Bytes], numkeys: usize) -> Result<usize, CmdError> {
+    let count = match args.get(4 + numkeys) {
+        Some(opt) if super::is(opt, "count") => super::int_arg(arg(args, 5 + numkeys))
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| CmdError::err("count should be greater than 0"))?
+            as usize,
+        Some(_) => return Err(CmdError::Syntax),
+        None => 1,
+    };
+    if args.len() > 6 + numkeys || args.len() == 5 + numkeys {
+        return Err(CmdError::Syntax);
+    }
+    Ok(count)
+}
+
+/// `BLPOP key… timeout`
+pub fn blpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, true)
+}
+
+/// `BRPOP key… timeout`
+pub fn brpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, false)
+}
+
+/// True if `key` holds a non-empty sorted set, or anything that is not one.
+fn zready(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
+    let db = ctx.dbi();
+    match ctx.db.entry(db, key, ctx.now).map(|e| &e.value) {
+        Some(Value::ZSet(z)) => !z.is_empty(),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
+    let (keys, timeout) = match args.split_last() {
+        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t)?),
+        None => return Err(CmdError::Syntax),
+    };
+    let db = ctx.dbi();
+    let now = ctx.now;
+    for key in keys {
+        match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
+            Some(Value::ZSet(z)) => {
+                if let Some((member, score)) = z.pop(max) {
+                    ctx.out.array_len(3);
+                    ctx.out.bulk(key);
+                    ctx.out.bulk(&member);
+                    ctx.out.double(score);
+                    ctx.db.removed_from(db, key);
+                    return Ok(());
+                }
+            }
+            Some(_) => return Err(CmdError::WrongType),
+            None => {}
+        }
+    }
+    if ctx.client.in_exec {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    block(ctx, keys, keys.len(), BlockOp::ZPop { max }, timeout);
+    Ok(())
+}
+
+/// `BZPOPMIN key… timeout`
+pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, false)
+}
+
+/// `BZPOPMAX key… timeout`
+pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, true)
+}
+
+/// `BZMPOP timeout numkeys key… MIN|MAX [COUNT count]`
+pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (timeout, numkeys, keys) = mpop_head(args)?;
+    let any_ready = keys.len() == numkeys && keys.iter().any(|k| zready(ctx, k));
+    if any_ready || ctx.client.in_exec || keys.len() != numkeys {
+        let mut zmpop_args = vec![Bytes::from_static(b"ZMPOP")];
+        zmpop_args.extend(args.get(2..).unwrap_or_default().iter().cloned());
+        return super::zset::zmpop(ctx, &zmpop_args);
+    }
+    let which = arg(args, 3 + numkeys);
+    let max = if super::is(which, "max") {
+        true
+    } else if super::is(which, "min") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let count = mpop_count(args, numkeys)?;
+    block(
+        ctx,
+        &keys,
+        keys.len(),
+        BlockOp::ZMPop { max, count },
+        timeout,
+    );
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Connection commands: PING ECHO SELECT QUIT AUTH HELLO CLIENT RESET.
+
+use bytes::Bytes;
+use spindle_protocols::resp::Version;
+use spindle_reactor::ConnId;
+
+use crate::server::ReplyMode;
+
+use super::{int_arg, is, CmdError, CmdResult, Ctx};
+
+/// `PING [message]`
+pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    match args.get(1..).unwrap_or_default() {
+        [] => ctx.out.simple("PONG"),
+        [msg] => ctx.out.bulk(msg),
+        _ => {
+            return Err(CmdError::err(
+                "wrong number of arguments for 'ping' command",
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `ECHO message`
+pub fn echo(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    ctx.out.bulk(args.get(1).map_or(&[][..], |b| b));
+    Ok(())
+}
+
+/// `SELECT index`
+pub fn select(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let n = int_arg(args.get(1).map_or(&[][..], |b| b))?;
+    if n < 0 || n as usize >= ctx.db.spaces.len() {
+        return Err(CmdError::err("DB index is out of range"));
+    }
+    ctx.client.db = n as usize;
+    if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+        info.db = n as usize;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `QUIT`: replies OK, then the connection closes once the reply is written.
+pub fn quit(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.closing = true;
+    Ok(())
+}
+
+fn check_password(ctx: &mut Ctx<'_, '_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
+    let Some(expected) = ctx.shared.config.requirepass.as_deref() else {
+        if user.is_none() {
+            return Err(CmdError::err(
+                "AUTH <password> called without any password configured for the default user. \
+                 Are you sure your configuration is correct?",
+            ));
+        }
+        if user.is_some_and(|u| u == b"default") {
+            ctx.client.authenticated = true;
+            return Ok(());
+        }
+        return Err(CmdError::Msg(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ));
+    };
+    let user_ok = user.is_none_or(|u| u == b"default");
+    if user_ok && pass == expected.as_bytes() {
+        ctx.client.authenticated = true;
+        Ok(())
+    } else {
+        Err(CmdError::Msg(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ))
+    }
+}
+
+/// `AUTH [username] password`
+pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    match args.get(1..).unwrap_or_default() {
+        [pass] => check_password(ctx, None, pass)?,
+        [user, pass] => check_password(ctx, Some(user), pass)?,
+        _ => return Err(CmdError::Syntax),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
+pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let mut version = ctx.client.resp;
+    let mut i = 1;
+    if let Some(v) = args.get(1) {
+        let n = int_arg(v)
+            .map_err(|_| CmdError::err("Protocol version is not an integer or out of range"))?;
+        version = match n {
+            2 => Version::Resp2,
+            3 => Version::Resp3,
+            _ => return Err(CmdError::Msg("NOPROTO unsupported protocol version".into())),
+        };
+        i = 2;
+    }
+    let mut name = None;
+    while let Some(opt) = args.get(i) {
+        if is(opt, "auth") && args.get(i + 2).is_some() {
+            let (user, pass) = (args.get(i + 1).cloned(), args.get(i + 2).cloned());
+            if let (Some(u), Some(p)) = (user, pass) {
+                check_password(ctx, Some(&u), &p)?;
+            }
+            i += 3;
+        } else if is(opt, "setname") && args.get(i + 1).is_some() {
+            name = args
+                .get(i + 1)
+                .map(|n| String::from_utf8_lossy(n).into_owned());
+            i += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::Msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and \
+             select the RESP protocol version at the same time"
+                .into(),
+        ));
+    }
+    if let Some(n) = name {
+        ctx.client.name = Some(n.clone());
+        if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+            info.name = Some(n);
+        }
+    }
+    ctx.client.resp = version;
+    ctx.out.version = version;
+    ctx.out.map_len(7);
+    ctx.out.bulk(b"server");
+    ctx.out.bulk(b"redis");
+    ctx.out.bulk(b"version");
+    ctx.out.bulk(super::server::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(b"proto");
+    ctx.out.int(if version == Version::Resp3 { 3 } else { 2 });
+    ctx.out.bulk(b"id");
+    ctx.out.int(ctx.client.id as i64);
+    ctx.out.bulk(b"mode");
+    ctx.out.bulk(b"standalone");
+    ctx.out.bulk(b"role");
+    ctx.out.bulk(b"master");
+    ctx.out.bulk(b"modules");
+    ctx.out.array_len(0);
+    Ok(())
+}
+
+/// `CLIENT ID | SETNAME name | GETNAME | LIST | INFO | SETINFO … | NO-EVICT …`
+pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = args.get(1).map_or(&[][..], |b| b);
+    let rest = args.get(2..).unwrap_or_default();
+    if is(sub, "id") && rest.is_empty() {
+        ctx.out.int(ctx.client.id as i64);
+    } else if is(sub, "setname") && rest.len() == 1 {
+        let name = String::from_utf8_lossy(rest.first().map_or(&[][..], |b| b)).into_owned();
+        if name.contains(' ') || name.contains('\n') {
+            return Err(CmdError::err(
+                "Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        let name = (!name.is_empty()).then_some(name);
+        ctx.client.name = name.clone();
+        if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+            info.name = name;
+        }
+        ctx.out.ok();
+    } else if is(sub, "getname") && rest.is_empty() {
+        match &ctx.client.name {
+            Some(n) => ctx.out.bulk(n.as_bytes()),
+            None => ctx.out.null(),
+        }
+    } else if (is(sub, "list") || is(sub, "info")) && (rest.is_empty() || is(sub, "list")) {
+        let mut text = String::new();
+        for (id, info) in &ctx.shared.clients {
+            if is(sub, "info") && *id != ctx.client.id {
+                continue;
+            }
+            text.push_str(&format!(
+                "id={id} addr={} laddr= fd=0 name={} age=0 idle=0 flags=N db={} sub=0 psub=0 \
+                 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
+                 cmd=client|{} user=default redir=-1 resp={}\n",
+                info.addr,
+                info.name.as_deref().unwrap_or(""),
+                info.db,
+                String::from_utf8_lossy(sub).to_ascii_lowercase(),
+                if *id == ctx.client.id && ctx.client.resp == Version::Resp3 {
+                    3
+                } else {
+                    2
+                },
+            ));
+        }
+        ctx.out.verbatim(b"txt", text.as_bytes());
+    } else if is(sub, "kill") && !rest.is_empty() {
+        client_kill(ctx, rest)?;
+    } else if is(sub, "pause") && (rest.len() == 1 || rest.len() == 2) {
+        let ms = int_arg(rest.first().map_or(&[][..], |b| b))
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| CmdError::err("timeout is not an integer or out of range"))?;
+        let all = match rest.get(1) {
+            None => true,
+            Some(m) if is(m, "all") => true,
+            Some(m) if is(m, "write") => false,
+            Some(_) => return Err(CmdError::Syntax),
+        };
+        ctx.shared.pause = Some((ctx.now + ms as u64, all));
+        ctx.out.ok();
+    } else if is(sub, "unpause") && rest.is_empty() {
+        ctx.shared.pause = None;
+        let timers = std::mem::take(&mut ctx.shared.paused_timers);
+        ctx.shared.waiting.wake(timers);
+        ctx.out.ok();
+    } else if is(sub, "unblock") && (rest.len() == 1 || rest.len() == 2) {
+        let id = int_arg(rest.first().map_or(&[][..], |b| b))?;
+        let error = match rest.get(1) {
+            None => false,
+            Some(m) if is(m, "timeout") => false,
+            Some(m) if is(m, "error") => true,
+            Some(_) => {
+                return Err(CmdError::err(
+                    "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ))
+            }
+        };
+        match ctx.shared.waiting.cancel(id as u64, error) {
+            Some((conn, reply)) => {
+                if let Some(reply) = reply {
+                    ctx.client.outbox.push((conn, reply));
+                }
+                ctx.out.int(1);
+            }
+            None => ctx.out.int(0),
+        }
+    } else if is(sub, "reply") && rest.len() == 1 {
+        let mode = rest.first().map_or(&[][..], |b| b);
+        if is(mode, "on") {
+            ctx.client.reply = ReplyMode::On;
+            ctx.out.ok();
+        } else if is(mode, "off") {
+            ctx.client.reply = ReplyMode::Off;
+        } else if is(mode, "skip") {
+            ctx.client.reply = ReplyMode::Skip;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    } else if (is(sub, "setinfo") && rest.len() == 2) || (is(sub, "no-evict") && rest.len() == 1) {
+        // Accepted and remembered by nobody: library names and eviction do not apply here.
+        ctx.out.ok();
+    } else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+/// `CLIENT KILL addr` (old form: OK or an error) or `CLIENT KILL [ID id] [ADDR addr]
+/// [TYPE normal|pubsub] [SKIPME yes|no]…` (the number of clients killed).
+fn client_kill(ctx: &mut Ctx<'_, '_>, rest: &[Bytes]) -> CmdResult {
+    if let [addr] = rest {
+        let target = String::from_utf8_lossy(addr);
+        let found = ctx
+            .shared
+            .clients
+            .iter()
+            .find(|(_, c)| c.addr == target)
+            .map(|(id, c)| (*id, c.conn));
+        return match found {
+            Some((id, conn)) => {
+                kill_one(ctx, id, conn);
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(CmdError::err("No such client")),
+        };
+    }
+    let (mut id, mut addr, mut kind, mut skipme) = (None, None, None, true);
+    for pair in rest.chunks(2) {
+        let [name, value] = pair else {
+            return Err(CmdError::Syntax);
+        };
+        if is(name, "id") {
+            id = Some(
+                int_arg(value)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?
+                    as u64,
+            );
+        } else if is(name, "addr") {
+            addr = Some(String::from_utf8_lossy(value).into_owned());
+        } else if is(name, "type") {
+            let t = String::from_utf8_lossy(value).to_ascii_lowercase();
+            if !["normal", "pubsub", "master", "replica", "slave"].contains(&t.as_str()) {
+                return Err(CmdError::err(format!("Unknown client type '{t}'")));
+            }
+            kind = Some(t);
+        } else if is(name, "skipme") {
+            skipme = if is(value, "yes") {
+                true
+            } else if is(value, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let me = ctx.client.id;
+    let targets: Vec<(u64, Option<ConnId>)> = ctx
+        .shared
+        .clients
+        .iter()
+        .filter(|(cid, c)| {
+            id.is_none_or(|i| i == **cid)
+                && addr.as_deref().is_none_or(|a| a == c.addr)
+                && kind.as_deref().is_none_or(|t| match t {
+                    "pubsub" => c.pubsub,
+                    "normal" => !c.pubsub,
+                    _ => false,
+                })
+                && !(skipme && **cid == me)
+        })
+        .map(|(cid, c)| (*cid, c.conn))
+        .collect();
+    for (cid, conn) in &targets {
+        kill_one(ctx, *cid, *conn);
+    }
+    ctx.out.int(targets.len() as i64);
+    Ok(())
+}
+
+fn kill_one(ctx: &mut Ctx<'_, '_>, id: u64, conn: Option<ConnId>) {
+    if id == ctx.client.id {
+        ctx.client.closing = true;
+    } else if let Some(conn) = conn {
+        ctx.client.kill.push(conn);
+    }
+}
+
+/// `RESET`: back to a fresh connection's state.
+pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    ctx.client.multi = None;
+    ctx.client.multi_error = false;
+    ctx.shared.unwatch(ctx.client);
+    ctx.shared.unsubscribe_all(ctx.client);
+    ctx.client.db = 0;
+    ctx.client.resp = Version::Resp2;
+    ctx.out.version = Version::Resp2;
+    ctx.client.name = None;
+    ctx.client.reply = ReplyMode::On;
+    ctx.client.authenticated = ctx.shared.config.requirepass.is_none();
+    ctx.out.simple("RESET");
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME, and honest errors for
+//! what the next issue brings (persistence, replication).
+
+use bytes::Bytes;
+
+use super::{flags, is, CmdError, CmdResult, Ctx, COMMANDS};
+
+/// The Redis version we answer as: the one whose behaviour we follow.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// `DBSIZE`
+pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    let n = ctx.db.space(ctx.client.db).len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn flush_mode(args: &[Bytes]) -> CmdResult {
+    match args.get(1..).unwrap_or_default() {
+        [] => Ok(()),
+        [m] if is(m, "sync") || is(m, "async") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+/// `FLUSHDB [ASYNC|SYNC]`
+pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    ctx.db.space(ctx.client.db).clear();
+    ctx.db.dirty += 1;
+    ctx.shared.touch_db(Some(ctx.client.db));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `FLUSHALL [ASYNC|SYNC]`
+pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    for space in &mut ctx.db.spaces {
+        space.clear();
+    }
+    ctx.db.dirty += 1;
+    ctx.shared.touch_db(None);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The resident set size of this process, from /proc (0 where unavailable).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// `INFO [section …]`
+pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = args
+        .get(1..)
+        .unwrap_or_default()
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let show = |s: &str| {
+        wanted.is_empty()
+            || wanted
+                .iter()
+                .any(|w| w == s || w == "all" || w == "everything" || w == "default")
+    };
+    let mut text = String::new();
+    let uptime = ctx.shared.started.elapsed().as_secs();
+    if show("server") {
+        text.push_str(&format!(
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_mode:standalone\r\n\
+             os:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:{}\r\n\
+             tcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:{}\r\n\
+             executable:spindle\r\nserver_name:spindle\r\nspindle_version:{}\r\n\r\n",
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            std::process::id(),
+            ctx.shared.config.port,
+            uptime / 86400,
+            ctx.shared.config.hz,
+            env!("CARGO_PKG_VERSION"),
+        ));
+    }
+    if show("clients") {
+        text.push_str(&format!(
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            ctx.shared.clients.len(),
+            ctx.shared.waiting.len(),
+            ctx.shared.config.get("maxclients").unwrap_or("10000"),
+        ));
+    }
+    if show("memory") {
+        let rss = rss_bytes();
+        text.push_str(&format!(
+            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\n\
+             maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
+            rss as f64 / (1024.0 * 1024.0),
+            ctx.shared.config.get("maxmemory").unwrap_or("0"),
+            ctx.shared.config.get("maxmemory-policy").unwrap_or("noeviction"),
+        ));
+    }
+    if show("persistence") {
+        text.push_str(
+            "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\n\r\n",
+        );
+    }
+    if show("stats") {
+        let s = &ctx.db.stats;
+        text.push_str(&format!(
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
+             expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
+            s.connections, s.commands, s.expired_keys, s.keyspace_hits, s.keyspace_misses
+        ));
+    }
+    if wanted
+        .iter()
+        .any(|w| w == "commandstats" || w == "all" || w == "everything")
+    {
+        text.push_str("# Commandstats\r\n");
+        let mut names: Vec<_> = ctx.db.stats.per_command.iter().collect();
+        names.sort_by_key(|(n, _)| **n);
+        for (name, s) in names {
+            text.push_str(&format!(
+                "cmdstat_{name}:calls={},usec={},usec_per_call={:.2},rejected_calls=0,failed_calls={}\r\n",
+                s.calls,
+                s.nsec / 1000,
+                s.nsec as f64 / 1000.0 / s.calls.max(1) as f64,
+                s.failed
+            ));
+        }
+        text.push_str("\r\n");
+    }
+    if show("replication") {
+        text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if show("keyspace") {
+        text.push_str("# Keyspace\r\n");
+        for (i, space) in ctx.db.spaces.iter().enumerate() {
+            if !space.is_empty() {
+                text.push_str(&format!(
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    space.len(),
+                    space.volatile_len()
+                ));
+            }
+        }
+    }
+    // Sections are separated by a blank line; the text ends with the last field's CRLF.
+    let text = text.trim_end_matches("\r\n").to_string() + "\r\n";
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+/// `CONFIG GET pattern… | SET name value… | RESETSTAT | REWRITE`
+pub fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = args.get(1).map_or(&[][..], |b| b);
+    let rest = args.get(2..).unwrap_or_default();
+    if is(sub, "get") && !rest.is_empty() {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for pattern in rest {
+            for (k, v) in ctx.shared.config.matching(pattern) {
+                if !pairs.iter().any(|(pk, _)| pk == k) {
+                    pairs.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        ctx.out.map_len(pairs.len());
+        for (k, v) in pairs {
+            ctx.out.bulk(k.as_bytes());
+            ctx.out.bulk(v.as_bytes());
+        }
+    } else if is(sub, "set") && !rest.is_empty() && rest.len() % 2 == 0 {
+        for name in rest.iter().step_by(2) {
+            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+            if crate::config::IMMUTABLE.contains(&name.as_str()) {
+                return Err(CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{name}') - can't set \
+                     immutable config"
+                )));
+            }
+        }
+        for pair in rest.chunks(2) {
+            if let [name, value] = pair {
+                let name = String::from_utf8_lossy(name);
+                let value = String::from_utf8_lossy(value);
+                ctx.shared
+                    .config
+                    .set(&name, &value)
+                    .map_err(CmdError::err)?;
+            }
+        }
+        ctx.out.ok();
+    } else if is(sub, "resetstat") && rest.is_empty() {
+        ctx.db.stats = Default::default();
+        ctx.out.ok();
+    } else if is(sub, "rewrite") && rest.is_empty() {
+        return Err(CmdError::err("The server is running without a config file"));
+    } else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
+
+fn flag_names(f: u32) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    for (bit, name) in [
+        (flags::WRITE, "write"),
+        (flags::READONLY, "readonly"),
+        (flags::DENYOOM, "denyoom"),
+        (flags::ADMIN, "admin"),
+        (flags::PUBSUB, "pubsub"),
+        (flags::NO_AUTH, "no_auth"),
+        (flags::FAST, "fast"),
+    ] {
+        if f & bit != 0 {
+            v.push(name);
+        }
+    }
+    v
+}
+
+fn command_info(ctx: &mut Ctx<'_, '_>, c: &super::Command) {
+    ctx.out.array_len(10);
+    ctx.out.bulk(c.name.as_bytes());
+    ctx.out.int(c.arity as i64);
+    let names = flag_names(c.flags);
+    ctx.out.set_len(names.len());
+    for n in names {
+        ctx.out.simple(n);
+    }
+    ctx.out.int(c.keys.0 as i64);
+    ctx.out.int(c.keys.1 as i64);
+    ctx.out.int(c.keys.2 as i64);
+    ctx.out.set_len(0); // ACL categories
+    ctx.out.array_len(0); // tips
+    ctx.out.array_len(0); // key specs
+    ctx.out.array_len(0); // subcommands
+}
+
+/// `COMMAND [COUNT | INFO name… | DOCS name… | LIST]`
+pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = args.get(1);
+    let rest = args.get(2..).unwrap_or_default();
+    match sub {
+        None => {
+            ctx.out.array_len(COMMANDS.len());
+            for c in COMMANDS {
+                command_info(ctx, c);
+            }
+        }
+        Some(s) if is(s, "count") => ctx.out.int(COMMANDS.len() as i64),
+        Some(s) if is(s, "list") => {
+            ctx.out.array_len(COMMANDS.len());
+            for c in COMMANDS {
+                ctx.out.bulk(c.name.as_bytes());
+            }
+        }
+        Some(s) if is(s, "info") => {
+            ctx.out.array_len(rest.len());
+            for name in rest {
+                match super::lookup(name) {
+                    Some(c) => command_info(ctx, c),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        Some(s) if is(s, "docs") => {
+            let wanted: Vec<&super::Command> = if rest.is_empty() {
+                COMMANDS.iter().collect()
+            } else {
+                rest.iter().filter_map(|n| super::lookup(n)).collect()
+            };
+            ctx.out.map_len(wanted.len());
+            for c in wanted {
+                ctx.out.bulk(c.name.as_bytes());
+                ctx.out.map_len(2);
+                ctx.out.bulk(b"summary");
+                ctx.out.bulk(c.name.as_bytes());
+                ctx.out.bulk(b"group");
+                ctx.out.bulk(b"generic");
+            }
+        }
+        Some(s) => {
+            return Err(CmdError::err(format!(
+                "unknown subcommand '{}'. Try COMMAND HELP.",
+                String::from_utf8_lossy(s)
+            )))
+        }
+    }
+    Ok(())
+}
+
+/// `TIME`
+pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    let secs = ctx.now / 1000;
+    let micros = (ctx.now % 1000) * 1000;
+    ctx.out.array_len(2);
+    ctx.out.bulk(secs.to_string().as_bytes());
+    ctx.out.bulk(micros.to_string().as_bytes());
+    Ok(())
+}
+
+/// SAVE, BGSAVE, BGREWRITEAOF, REPLICAOF, WAIT: persistence and replication come with the
+/// next issue; until then, an honest error.
+pub fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let _ = ctx;
+    Err(CmdError::err(format!(
+        "'{}' is not supported yet: persistence and replication are not implemented in this \
+         version of spindle kv",
+        String::from_utf8_lossy(args.first().map_or(&[][..], |b| b)).to_ascii_lowercase()
+    )))
+}
+
+/// `DEBUG POPULATE count [prefix] [size] | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key`,
+/// when `enable-debug-command` allows it (as in Redis 7).
+pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let allowed = matches!(
+        ctx.shared.config.get("enable-debug-command"),
+        Some("yes") | Some("local")
+    );
+    if !allowed {
+        return Err(CmdError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"no\", \
+             you can't use this command. You can change it in the config file or via CONFIG SET.",
+        ));
+    }
+    let sub = args.get(1).map_or(&[][..], |b| b);
+    let rest = args.get(2..).unwrap_or_default();
+    if is(sub, "populate") && !rest.is_empty() && rest.len() <= 3 {
+        let count = super::int_arg(rest.first().map_or(&[][..], |b| b))?;
+        if count < 0 {
+            return Err(CmdError::err("count must be positive"));
+        }
+        let prefix = rest.get(1).map_or(&b"key"[..], |b| b).to_vec();
+        let size = match rest.get(2) {
+            Some(s) => Some(super::int_arg(s)?.max(0) as usize),
+            None => None,
+        };
+        let db = ctx.dbi();
+        let now = ctx.now;
+        let mut key = prefix.clone();
+        for i in 0..count {
+            key.truncate(prefix.len());
+            key.push(b':');
+            key.extend_from_slice(i.to_string().as_bytes());
+            if ctx.db.exists(db, &key, now) {
+                continue;
+            }
+            let mut value = format!("value:{i}").into_bytes();
+            if let Some(size) = size {
+                value.resize(size, 0);
+            }
+            ctx.db
+                .set(db, &key, crate::value::Value::string(&value), false, now);
+        }
+        ctx.out.ok();
+    } else if is(sub, "sleep") && rest.len() == 1 {
+        let secs = super::float_arg(rest.first().map_or(&[][..], |b| b))?;
+        // Blocks the whole server, as in Redis: that is what DEBUG SLEEP is for.
+        std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
+        ctx.out.ok();
+    } else if is(sub, "set-active-expire") && rest.len() == 1 {
+        let on = super::int_arg(rest.first().map_or(&[][..], |b| b))? != 0;
+        ctx.shared.active_expire_enabled = on;
+        ctx.out.ok();
+    } else if is(sub, "object") && rest.len() == 1 {
+        let db = ctx.dbi();
+        let Some(e) = ctx
+            .db
+            .peek(db, rest.first().map_or(&[][..], |b| b), ctx.now)
+        else {
+            return Err(CmdError::err("no such key"));
+        };
+        // `lru` is Redis's 24-bit clock (seconds); serializedlength needs the RDB encoder,
+        // which persistence brings.
+        let text = format!(
+            "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:{} lru_seconds_idle:{}",
+            crate::value::encoding_name(&e.value, &ctx.shared.config),
+            e.accessed & 0xFF_FFFF,
+            e.idle_seconds(ctx.now)
+        );
+        ctx.out.simple(&text);
+    } else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+            String::from_utf8_lossy(sub)
+        )));
+    }
+    Ok(())
+}
