@@ -1,297 +1,29 @@
-//! Channels: the [`Channel`] handle a handler issues commands through, the options of those
-//! commands, and what comes back ([`Reply`], [`Delivery`], [`Returned`]).
+//! [`Channel`]: one channel of an open connection as a handler callback sees it, and the
+//! commands sent on it. The handle is a [`Connection`] narrowed to a channel number, made by
+//! [`Connection::channel`] (defined here so that the connection handle need not know channels).
 //!
 //! Commands are written at once and never wait: a synchronous method's answer arrives later
-//! as [`ConnectionHandler::on_reply`](super::ConnectionHandler::on_reply), in the order the
+//! as [`ConnectionHandler::on_reply`](crate::ConnectionHandler::on_reply), in the order the
 //! commands were sent (the broker answers a channel's methods in order). So a handler may
 //! pipeline: open a channel, declare a queue and publish to it in one callback.
 
-use std::collections::BTreeSet;
-
-use bytes::Bytes;
 use spindle_protocols::amqp::{
-    BasicAck, BasicCancel, BasicConsume, BasicGet, BasicNack, BasicProperties, BasicPublish,
-    BasicQos, BasicRecover, BasicReject, ChannelClose, ChannelOpen, ConfirmSelect,
-    ContentAssembler, ExchangeBind, ExchangeDeclare, ExchangeDelete, ExchangeUnbind, FieldTable,
-    Method, QueueBind, QueueDeclare, QueueDelete, QueuePurge, QueueUnbind, ShortStr, TxCommit,
-    TxRollback, TxSelect,
+    BasicAck, BasicCancel, BasicConsume, BasicGet, BasicNack, BasicPublish, BasicQos, BasicRecover,
+    BasicReject, ChannelClose, ConfirmSelect, ExchangeBind, ExchangeDeclare, ExchangeDelete,
+    ExchangeUnbind, FieldTable, Method, QueueBind, QueueDeclare, QueueDelete, QueuePurge,
+    QueueUnbind, ShortStr, TxCommit, TxRollback, TxSelect,
 };
 
-use super::connection::Connection;
-use super::error::ClientError;
+use crate::connection::Connection;
+use crate::error::ClientError;
+use crate::option::{ConsumeOptions, ExchangeOptions, Publish, QueueOptions};
+use crate::state::{ChannelPhase, Confirms};
 
-/// Where a channel is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChannelPhase {
-    /// `channel.open` sent.
-    Opening,
-    /// `channel.open-ok` received.
-    Open,
-    /// We sent `channel.close`; frames other than `close-ok` are dropped.
-    Closing,
-}
+#[cfg(doc)]
+use crate::event::Reply;
 
-/// Per-channel state kept by the client.
-#[derive(Debug)]
-pub(crate) struct ChannelState {
-    pub(crate) phase: ChannelPhase,
-    pub(crate) assembler: ContentAssembler,
-    /// In confirm mode: the sequence number of the next publish, and those not yet confirmed.
-    pub(crate) confirms: Option<Confirms>,
-    pub(crate) consumers: u32,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Confirms {
-    pub(crate) next: u64,
-    pub(crate) unconfirmed: BTreeSet<u64>,
-}
-
-impl Confirms {
-    /// The publishes a `basic.ack`/`basic.nack` for `tag` settles, in order.
-    pub(crate) fn settle(&mut self, tag: u64, multiple: bool) -> Vec<u64> {
-        if multiple {
-            let rest = self.unconfirmed.split_off(&(tag.saturating_add(1)));
-            let done = std::mem::replace(&mut self.unconfirmed, rest);
-            done.into_iter().collect()
-        } else if self.unconfirmed.remove(&tag) {
-            vec![tag]
-        } else {
-            Vec::new()
-        }
-    }
-}
-
-impl ChannelState {
-    pub(crate) fn new() -> Self {
-        ChannelState {
-            phase: ChannelPhase::Opening,
-            assembler: ContentAssembler::new(),
-            confirms: None,
-            consumers: 0,
-        }
-    }
-}
-
-/// The answer to a synchronous command, passed to
-/// [`ConnectionHandler::on_reply`](super::ConnectionHandler::on_reply).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// `exchange.declare-ok`.
-    ExchangeDeclared,
-    /// `queue.declare-ok`: the queue's name (the broker's choice for a server-named queue) and
-    /// its counts.
-    QueueDeclared {
-        /// The queue's name.
-        queue: String,
-        /// Messages ready in the queue.
-        message_count: u32,
-        /// Consumers of the queue.
-        consumer_count: u32,
-    },
-    /// `exchange.delete-ok`.
-    ExchangeDeleted,
-    /// `exchange.bind-ok`.
-    ExchangeBound,
-    /// `exchange.unbind-ok`.
-    ExchangeUnbound,
-    /// `queue.bind-ok`.
-    QueueBound,
-    /// `queue.unbind-ok`.
-    QueueUnbound,
-    /// `queue.purge-ok`: how many messages were dropped.
-    QueuePurged {
-        /// Messages purged.
-        message_count: u32,
-    },
-    /// `queue.delete-ok`: how many messages went with the queue.
-    QueueDeleted {
-        /// Messages deleted.
-        message_count: u32,
-    },
-    /// `basic.recover-ok`: unacked deliveries were redelivered (or requeued).
-    Recovered,
-    /// `tx.select-ok`: publishes and acks on this channel now wait for a commit.
-    TxSelected,
-    /// `tx.commit-ok`: the transaction's publishes and acks took effect.
-    TxCommitted,
-    /// `tx.rollback-ok`: the transaction's publishes and acks were dropped.
-    TxRolledBack,
-    /// `basic.qos-ok`.
-    QosSet,
-    /// `basic.consume-ok`: deliveries for this consumer follow.
-    Consuming {
-        /// The consumer tag.
-        consumer_tag: String,
-    },
-    /// `basic.cancel-ok`, or a `basic.cancel` from the broker (the queue was deleted): no more
-    /// deliveries for this consumer.
-    Cancelled {
-        /// The consumer tag.
-        consumer_tag: String,
-        /// True when the broker cancelled it (`consumer_cancel_notify`).
-        by_broker: bool,
-    },
-    /// `confirm.select-ok`: publishes on this channel are now confirmed.
-    ConfirmSelected,
-    /// `channel.close-ok` after [`Channel::close`]: the channel number is free again.
-    ChannelClosed,
-}
-
-/// A message delivered to a consumer (`basic.deliver`) or fetched (`basic.get-ok`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Delivery {
-    /// The consumer's tag (empty for `basic.get`).
-    pub consumer_tag: ShortStr,
-    /// The tag to ack, nack or reject it with, on the channel it came on.
-    pub delivery_tag: u64,
-    /// True if delivered before and not acked.
-    pub redelivered: bool,
-    /// The exchange it was published to.
-    pub exchange: ShortStr,
-    /// The routing key it was published with.
-    pub routing_key: ShortStr,
-    /// For `basic.get`: messages left in the queue.
-    pub message_count: Option<u32>,
-    /// The properties.
-    pub properties: BasicProperties,
-    /// The body, all frames joined.
-    pub body: Bytes,
-}
-
-/// A mandatory message the broker could not route (`basic.return`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Returned {
-    /// The reply code, 312 `NO_ROUTE`.
-    pub reply_code: u16,
-    /// The broker's text.
-    pub reply_text: ShortStr,
-    /// The exchange it was published to.
-    pub exchange: ShortStr,
-    /// Its routing key.
-    pub routing_key: ShortStr,
-    /// The properties.
-    pub properties: BasicProperties,
-    /// The body.
-    pub body: Bytes,
-}
-
-/// Options of [`Channel::queue_declare`]; `Default` is a non-durable, shared queue that stays.
-#[derive(Debug, Clone, Default)]
-pub struct QueueOptions {
-    /// Only check that the queue exists (404 `NOT_FOUND` closes the channel otherwise).
-    pub passive: bool,
-    /// Survives a broker restart.
-    pub durable: bool,
-    /// Used by this connection only, deleted when it closes.
-    pub exclusive: bool,
-    /// Deleted when its last consumer goes.
-    pub auto_delete: bool,
-    /// `x-message-ttl`, `x-queue-type`, ...
-    pub arguments: FieldTable,
-}
-
-/// Options of [`Channel::exchange_declare`].
-#[derive(Debug, Clone, Default)]
-pub struct ExchangeOptions {
-    /// Only check that the exchange exists.
-    pub passive: bool,
-    /// Survives a broker restart.
-    pub durable: bool,
-    /// Deleted when its last binding goes.
-    pub auto_delete: bool,
-    /// Not published to directly, only through exchange-to-exchange bindings.
-    pub internal: bool,
-    /// `alternate-exchange`, ...
-    pub arguments: FieldTable,
-}
-
-/// Options of [`Channel::consume`].
-#[derive(Debug, Clone, Default)]
-pub struct ConsumeOptions {
-    /// The broker counts a message as acked once sent (no `ack` needed, none allowed).
-    pub no_ack: bool,
-    /// The only consumer of the queue.
-    pub exclusive: bool,
-    /// `x-priority`, ...
-    pub arguments: FieldTable,
-}
-
-/// A message to publish: where to, and how.
-///
-/// ```
-/// use spindle_amqp::Publish;
-/// let p = Publish::to("", "hello").mandatory(true).persistent().content_type("text/plain");
-/// assert_eq!(p.properties.delivery_mode, Some(2));
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Publish {
-    /// The exchange ("" is the default exchange: the routing key names the queue).
-    pub exchange: String,
-    /// The routing key.
-    pub routing_key: String,
-    /// Return the message (`on_return`) if no queue takes it.
-    pub mandatory: bool,
-    /// The message's properties.
-    pub properties: BasicProperties,
-}
-
-impl Publish {
-    /// To `exchange` with `routing_key`.
-    pub fn to(exchange: impl Into<String>, routing_key: impl Into<String>) -> Self {
-        Publish {
-            exchange: exchange.into(),
-            routing_key: routing_key.into(),
-            ..Publish::default()
-        }
-    }
-
-    /// Sets `mandatory`.
-    #[must_use]
-    pub fn mandatory(mut self, mandatory: bool) -> Self {
-        self.mandatory = mandatory;
-        self
-    }
-
-    /// Delivery mode 2: written to disk by a durable queue.
-    #[must_use]
-    pub fn persistent(mut self) -> Self {
-        self.properties.delivery_mode = Some(2);
-        self
-    }
-
-    /// Sets the content type. A type longer than 255 bytes is dropped.
-    #[must_use]
-    pub fn content_type(mut self, content_type: &str) -> Self {
-        self.properties.content_type = ShortStr::try_from(content_type).ok();
-        self
-    }
-
-    /// Sets `reply_to`: the queue an answer should go to (RPC). A name longer than 255 bytes
-    /// is dropped.
-    #[must_use]
-    pub fn reply_to(mut self, queue: &str) -> Self {
-        self.properties.reply_to = ShortStr::try_from(queue).ok();
-        self
-    }
-
-    /// Sets `correlation_id`: which request an answer is for (RPC). An id longer than 255
-    /// bytes is dropped.
-    #[must_use]
-    pub fn correlation_id(mut self, id: &str) -> Self {
-        self.properties.correlation_id = ShortStr::try_from(id).ok();
-        self
-    }
-
-    /// Sets all the properties.
-    #[must_use]
-    pub fn properties(mut self, properties: BasicProperties) -> Self {
-        self.properties = properties;
-        self
-    }
-}
-
-pub(crate) fn short(s: &str) -> Result<ShortStr, ClientError> {
+/// A name as the codec takes it; longer than 255 bytes is an [`ClientError::Encode`].
+fn short(s: &str) -> Result<ShortStr, ClientError> {
     Ok(ShortStr::try_from(s)?)
 }
 
@@ -303,8 +35,21 @@ pub(crate) fn short(s: &str) -> Result<ShortStr, ClientError> {
 /// the broker) is refused with [`ClientError::ChannelNotOpen`].
 #[derive(Debug)]
 pub struct Channel<'a> {
-    pub(crate) conn: Connection<'a>,
-    pub(crate) id: u16,
+    conn: Connection<'a>,
+    id: u16,
+}
+
+impl<'a> Connection<'a> {
+    /// The handle of channel `id` (commands on it fail if it is not open).
+    pub fn channel(&mut self, id: u16) -> Channel<'_> {
+        Channel {
+            conn: Connection {
+                state: self.state,
+                tx: self.tx,
+            },
+            id,
+        }
+    }
 }
 
 impl<'a> Channel<'a> {
@@ -324,7 +69,7 @@ impl<'a> Channel<'a> {
     }
 
     /// Re-opens this channel after the broker closed it (a channel error): the channel number
-    /// is kept, [`on_channel_open`](super::ConnectionHandler::on_channel_open) follows.
+    /// is kept, [`on_channel_open`](crate::ConnectionHandler::on_channel_open) follows.
     ///
     /// # Errors
     ///
@@ -566,12 +311,12 @@ impl<'a> Channel<'a> {
     ///
     /// Returns the publish's sequence number in confirm mode (see
     /// [`confirm_select`](Self::confirm_select)); its confirmation arrives as
-    /// [`on_confirm`](super::ConnectionHandler::on_confirm).
+    /// [`on_confirm`](crate::ConnectionHandler::on_confirm).
     ///
     /// # Errors
     ///
     /// [`ClientError::Paused`] under back-pressure (nothing is queued: publish again from
-    /// [`on_writable`](super::ConnectionHandler::on_writable)); names over 255 bytes; the
+    /// [`on_writable`](crate::ConnectionHandler::on_writable)); names over 255 bytes; the
     /// channel is not open.
     pub fn publish(&mut self, publish: &Publish, body: &[u8]) -> Result<Option<u64>, ClientError> {
         self.conn.check_channel(self.id)?;
@@ -594,12 +339,7 @@ impl<'a> Channel<'a> {
             .channels
             .get_mut(&self.id)
             .and_then(|ch| ch.confirms.as_mut())
-            .map(|c| {
-                let seq = c.next;
-                c.next += 1;
-                c.unconfirmed.insert(seq);
-                seq
-            });
+            .map(Confirms::published);
         Ok(seq)
     }
 
@@ -614,7 +354,7 @@ impl<'a> Channel<'a> {
     }
 
     /// `basic.consume`: deliveries from `queue` arrive as
-    /// [`on_delivery`](super::ConnectionHandler::on_delivery). Returns the consumer tag
+    /// [`on_delivery`](crate::ConnectionHandler::on_delivery). Returns the consumer tag
     /// (chosen by the client); [`Reply::Consuming`] follows.
     ///
     /// # Errors
@@ -656,7 +396,7 @@ impl<'a> Channel<'a> {
         self.send(method.into())
     }
 
-    /// `basic.get`: fetches one message; [`on_get`](super::ConnectionHandler::on_get) follows
+    /// `basic.get`: fetches one message; [`on_get`](crate::ConnectionHandler::on_get) follows
     /// with it, or with `None` if the queue is empty.
     ///
     /// # Errors
@@ -774,15 +514,8 @@ impl<'a> Channel<'a> {
     pub fn confirm_select(&mut self) -> Result<(), ClientError> {
         self.send(ConfirmSelect { nowait: false }.into())?;
         if let Some(ch) = self.conn.state.channels.get_mut(&self.id) {
-            ch.confirms.get_or_insert(Confirms {
-                next: 1,
-                unconfirmed: BTreeSet::new(),
-            });
+            ch.confirms.get_or_insert_with(Confirms::new);
         }
         Ok(())
     }
-}
-
-pub(crate) fn channel_open() -> Method {
-    ChannelOpen::default().into()
 }

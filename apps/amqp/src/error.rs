@@ -1,16 +1,24 @@
 //! The client's errors: [`ServerError`] (a broker's `connection.close` or `channel.close`) and
-//! [`ClientError`] (everything that ends a connection or refuses a command).
+//! [`ClientError`] (everything that ends a connection or refuses a command), and the hint a
+//! program prints beside an error that means no broker is listening.
 
 use std::fmt;
+use std::io;
 use std::time::Duration;
 
 use spindle_protocols::amqp::{EncodeError, ShortStr};
+
+/// What to tell a user whose broker could not be reached: [`ClientError::hint`] returns it,
+/// the examples and `spindle amqp` print it under the error.
+pub const BROKER_HINT: &str =
+    "is a broker running? start one with: rabbitmq-server (or set AMQP_URI to a running broker)";
 
 /// A close sent by the broker: its reply code, its text, and the method that caused it.
 ///
 /// Displays as RabbitMQ's tools print it: `404 NOT_FOUND - no queue 'x' in vhost '/'` (the
 /// broker's text already starts with the code's name).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code} {text}")]
 pub struct ServerError {
     /// The reply code: 404, 403, 406, 320, ...
     pub code: u16,
@@ -33,73 +41,55 @@ impl ServerError {
     }
 }
 
-impl fmt::Display for ServerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.code, self.text)
-    }
-}
-
-impl std::error::Error for ServerError {}
-
 /// Why a connection ended badly, or why a command was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     /// The broker closed the connection (`connection.close`): bad credentials (403), a hard
     /// error (503, 504, 530, ...), a forced close (320).
+    #[error("{0}")]
     Server(ServerError),
     /// No frame from the broker for two heartbeat intervals.
+    #[error("missed heartbeats: no frame from the broker for {0:?}")]
     HeartbeatTimeout(Duration),
-    /// The TCP connection could not be made.
-    Connect(String),
+    /// The TCP connection could not be made: `cannot connect to 127.0.0.1:5672: connection
+    /// refused`.
+    #[error("cannot connect to {address}: {reason}")]
+    Connect {
+        /// The address tried: the resolved `ip:port`, else the URI's `host:port`.
+        address: String,
+        /// Why, in lower case: `connection refused`, `connect timed out`, ...
+        reason: String,
+    },
     /// The TCP connection ended before the AMQP connection was closed.
+    #[error("connection lost: {0}")]
     Lost(String),
     /// The broker sent something the protocol does not allow.
+    #[error("protocol error: {0}")]
     Protocol(String),
     /// A name longer than 255 bytes, a table nested too deep, ...
+    #[error("cannot encode: {0}")]
     Encode(EncodeError),
     /// The broker offers no mechanism this client speaks (PLAIN).
+    #[error("the broker offers no PLAIN authentication (offers {0:?})")]
     NoMechanism(String),
     /// A command on a channel that is not open (never opened, closed, or closed by the broker).
+    #[error("channel {0} is not open")]
     ChannelNotOpen(u16),
     /// A command before the connection is open or after it started closing.
+    #[error("the connection is not open")]
     NotOpen,
     /// Every channel number up to `channel-max` is in use.
+    #[error("all {0} channels are in use")]
     ChannelMax(u16),
     /// A publish refused for back-pressure: the output buffer is full, the reactor paused
     /// this producer, or the broker blocked the connection (`connection.blocked`). Nothing was
     /// queued; publish again from `on_writable`.
+    #[error("publishing is paused (back-pressure)")]
     Paused,
     /// A handler callback failed.
+    #[error("{0}")]
     Handler(String),
 }
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Server(e) => write!(f, "{e}"),
-            ClientError::HeartbeatTimeout(d) => {
-                write!(f, "missed heartbeats: no frame from the broker for {d:?}")
-            }
-            ClientError::Connect(e) => write!(f, "cannot connect: {e}"),
-            ClientError::Lost(e) => write!(f, "connection lost: {e}"),
-            ClientError::Protocol(e) => write!(f, "protocol error: {e}"),
-            ClientError::Encode(e) => write!(f, "cannot encode: {e}"),
-            ClientError::NoMechanism(m) => {
-                write!(
-                    f,
-                    "the broker offers no PLAIN authentication (offers {m:?})"
-                )
-            }
-            ClientError::ChannelNotOpen(ch) => write!(f, "channel {ch} is not open"),
-            ClientError::NotOpen => f.write_str("the connection is not open"),
-            ClientError::ChannelMax(max) => write!(f, "all {max} channels are in use"),
-            ClientError::Paused => f.write_str("publishing is paused (back-pressure)"),
-            ClientError::Handler(e) => write!(f, "{e}"),
-        }
-    }
-}
-
-impl std::error::Error for ClientError {}
 
 impl From<EncodeError> for ClientError {
     fn from(e: EncodeError) -> Self {
@@ -108,11 +98,81 @@ impl From<EncodeError> for ClientError {
 }
 
 impl ClientError {
+    /// A failed TCP connection to `address`.
+    pub(crate) fn connect(address: impl fmt::Display, reason: String) -> Self {
+        ClientError::Connect {
+            address: address.to_string(),
+            reason,
+        }
+    }
+
     /// The broker's reply code, if the broker closed the connection.
     pub fn reply_code(&self) -> Option<u16> {
         match self {
             ClientError::Server(e) => Some(e.code),
             _ => None,
         }
+    }
+
+    /// A line of advice to print under the error, when there is one: for a connection that
+    /// could not be made, [`BROKER_HINT`].
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            ClientError::Connect { .. } => Some(BROKER_HINT),
+            _ => None,
+        }
+    }
+}
+
+/// An io error's text as a user reads it: without the `(os error N)` Rust adds to the
+/// system's, starting in lower case as the rest of our messages do (`Connection refused (os
+/// error 111)` becomes `connection refused`).
+pub(crate) fn io_reason(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        return "connection refused".into();
+    }
+    let text = e.to_string();
+    let text = match (e.raw_os_error(), text.rsplit_once(" (os error ")) {
+        (Some(_), Some((text, _))) => text,
+        _ => text.as_str(),
+    };
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        // Lower the first letter of a sentence, not of an acronym ("DNS ...").
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => {
+            first.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_reasons_read_as_sentences_without_the_os_error_number() {
+        let refused = io::Error::from_raw_os_error(111);
+        assert_eq!(io_reason(&refused), "connection refused");
+        let kind_only = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(io_reason(&kind_only), "connection refused");
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+        assert_eq!(io_reason(&timed_out), "connect timed out");
+        let no_route = io::Error::from_raw_os_error(113);
+        assert_eq!(io_reason(&no_route), "no route to host");
+        let acronym = io::Error::other("DNS lookup failed");
+        assert_eq!(io_reason(&acronym), "DNS lookup failed");
+    }
+
+    #[test]
+    fn a_refused_connection_names_its_address_and_hints_at_a_broker() {
+        let refused = io::Error::from_raw_os_error(111);
+        let e = ClientError::connect("127.0.0.1:5672", io_reason(&refused));
+        assert_eq!(
+            e.to_string(),
+            "cannot connect to 127.0.0.1:5672: connection refused"
+        );
+        assert_eq!(e.hint(), Some(BROKER_HINT));
+        assert_eq!(ClientError::NotOpen.hint(), None);
     }
 }

@@ -1,18 +1,27 @@
 //! An AMQP 0-9-1 client for RabbitMQ, as a [`Protocol`](spindle_reactor::Protocol) on the
-//! reactor, and the `spindle amqp` command line.
+//! reactor.
 //!
 //! # Layout
 //!
-//! | module | job |
+//! From the bottom up; a file imports only files above it in this table, never below.
+//!
+//! | file | job |
 //! |---|---|
-//! | [`uri`] | `amqp://user:pass@host:port/vhost` |
-//! | [`connection`] | [`Client`] (the protocol: handshake, heartbeats, closes, dispatch), [`ConnectionHandler`], [`Connection`], [`run`] |
-//! | [`channel`] | [`Channel`] (the commands), their options, [`Reply`], [`Delivery`], [`Returned`] |
-//! | [`error`] | [`ClientError`], [`ServerError`] |
-//! | [`cli`] | `spindle amqp publish|consume|get|declare-queue` |
+//! | `error.rs` | [`ClientError`], [`ServerError`], [`BROKER_HINT`] |
+//! | `uri.rs` | [`AmqpUri`] (`amqp://user:pass@host:port/vhost`), [`UriError`] |
+//! | `config.rs` | [`Config`]: the URI and what to ask the broker for |
+//! | `event.rs` | what a handler is told: [`Reply`], [`Delivery`], [`Returned`] |
+//! | `option.rs` | the commands' arguments: [`QueueOptions`], [`ExchangeOptions`], [`ConsumeOptions`], [`Publish`] |
+//! | `state.rs` | the connection's and each channel's state, which the handles borrow |
+//! | `connection.rs` | the [`Connection`] handle: open channels, close, timers; frames out |
+//! | `channel.rs` | the [`Channel`] handle: the channel's commands |
+//! | `handler.rs` | [`ConnectionHandler`]: the callbacks a program implements |
+//! | `driver.rs` | the state machine: handshake, channel frames to events, heartbeats, closes |
+//! | `client.rs` | [`Client`] (the reactor's [`Protocol`](spindle_reactor::Protocol)) and [`run`] |
 //!
 //! The codec (frames, methods, tables, content assembly) is `spindle_protocols::amqp`; this
-//! module is the client's state machine and its API.
+//! crate is the client's state machine and its API. The command line (`spindle amqp …`) is in
+//! the `spindle` package.
 //!
 //! # The API, and why this shape
 //!
@@ -76,18 +85,28 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-pub mod channel;
-pub mod connection;
-pub mod error;
-pub mod uri;
+mod channel;
+mod client;
+mod config;
+mod connection;
+mod driver;
+mod error;
+mod event;
+mod handler;
+mod option;
+mod state;
+mod uri;
 
 #[cfg(test)]
 mod tests;
 
-pub use channel::{
-    Channel, ConsumeOptions, Delivery, ExchangeOptions, Publish, QueueOptions, Reply, Returned,
-};
-pub use connection::{run, Client, Config, Connection, ConnectionHandler};
-pub use error::{ClientError, ServerError};
+pub use channel::Channel;
+pub use client::{run, Client, CONNECT_TIMEOUT};
+pub use config::Config;
+pub use connection::Connection;
+pub use error::{ClientError, ServerError, BROKER_HINT};
+pub use event::{Delivery, Reply, Returned};
+pub use handler::ConnectionHandler;
+pub use option::{ConsumeOptions, ExchangeOptions, Publish, QueueOptions};
 pub use spindle_reactor::TimerId;
-pub use uri::{AmqpUri, UriError};
+pub use uri::{AmqpUri, UriError, DEFAULT_PORT};

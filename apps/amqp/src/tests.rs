@@ -737,3 +737,24 @@ fn a_lost_socket_during_the_handshake_suggests_credentials() {
         "{ev:?}"
     );
 }
+
+#[test]
+fn a_refused_connection_names_the_address_tried() {
+    // A port nothing listens on: bound by the system, then closed again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let uri = AmqpUri {
+        host: "127.0.0.1".into(),
+        port,
+        ..AmqpUri::default()
+    };
+    let error = run(Config::new(uri), Recorder::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("cannot connect to 127.0.0.1:{port}: connection refused")
+    );
+    assert_eq!(error.hint(), Some(BROKER_HINT));
+}

@@ -57,37 +57,27 @@ impl Default for AmqpUri {
 }
 
 /// Why a URI was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
     /// The scheme is not `amqp://` (`amqps` included: no TLS yet).
+    #[error("unsupported scheme in {0:?}: expected amqp://")]
     Scheme(String),
     /// The port is not a number from 1 to 65535.
+    #[error("bad port {0:?}")]
     Port(String),
     /// A `%` not followed by two hex digits.
+    #[error("bad percent-escape in {0:?}")]
     Escape(String),
     /// A percent-decoded part is not UTF-8.
+    #[error("{0:?} is not UTF-8 once percent-decoded")]
     Utf8(String),
     /// An IPv6 address with no closing `]`.
+    #[error("unclosed [ in host {0:?}")]
     Host(String),
     /// Query parameters (`?heartbeat=…`) are not supported yet.
+    #[error("query parameters are not supported: {0:?}")]
     Query(String),
 }
-
-// apps/ has no thiserror dependency; these messages follow the house style (lower case).
-impl fmt::Display for UriError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UriError::Scheme(s) => write!(f, "unsupported scheme in {s:?}: expected amqp://"),
-            UriError::Port(p) => write!(f, "bad port {p:?}"),
-            UriError::Escape(s) => write!(f, "bad percent-escape in {s:?}"),
-            UriError::Utf8(s) => write!(f, "{s:?} is not UTF-8 once percent-decoded"),
-            UriError::Host(h) => write!(f, "unclosed [ in host {h:?}"),
-            UriError::Query(q) => write!(f, "query parameters are not supported: {q:?}"),
-        }
-    }
-}
-
-impl std::error::Error for UriError {}
 
 impl std::str::FromStr for AmqpUri {
     type Err = UriError;
