@@ -61,7 +61,7 @@
 //!
 //! `frame.rs` ([`Frame`] and its encoding), `decode.rs` ([`decode_frame`],
 //! [`Limits`]), `request.rs` ([`RequestDecoder`]), `reply.rs` ([`ReplyWriter`],
-//! [`format_double`] and the integer formatting shared with `frame.rs`),
+//! [`format_double`], and [`format_int`]: the one integer formatter, shared with `frame.rs`),
 //! `error.rs`. Only `std`, `bytes` and `thiserror`.
 
 mod decode;
@@ -73,5 +73,5 @@ mod request;
 pub use decode::{decode_frame, Limits};
 pub use error::{DecodeError, RequestError};
 pub use frame::Frame;
-pub use reply::{format_double, FormattedDouble, ReplyWriter, Version};
+pub use reply::{format_double, format_int, FormattedDouble, FormattedInt, ReplyWriter, Version};
 pub use request::{RequestDecoder, RequestLimits};

@@ -342,32 +342,41 @@ pub fn format_double(f: f64) -> FormattedDouble {
 }
 
 /// A stack buffer for one `<prefix><integer>\r\n` line: 1 + 20 digits (a
-/// sign, or `u64::MAX`'s 20 digits) + 2, filled from the back.
+/// sign, or `u64::MAX`'s 20 digits) + 2, filled from the back. The one
+/// integer formatter: reply lines and [`format_int`] both use it.
 struct IntLine {
     bytes: [u8; 24],
     start: usize,
 }
 
 impl IntLine {
-    fn new(prefix: u8, negative: bool, mut n: u64) -> Self {
-        let mut line = IntLine {
-            bytes: [0; 24],
-            start: 24,
-        };
+    fn new(prefix: u8, negative: bool, n: u64) -> Self {
+        let mut line = IntLine::empty();
         line.push_front(b'\n');
         line.push_front(b'\r');
+        line.push_digits(negative, n);
+        line.push_front(prefix);
+        line
+    }
+
+    fn empty() -> Self {
+        IntLine {
+            bytes: [0; 24],
+            start: 24,
+        }
+    }
+
+    fn push_digits(&mut self, negative: bool, mut n: u64) {
         loop {
-            line.push_front(b'0' + (n % 10) as u8);
+            self.push_front(b'0' + (n % 10) as u8);
             n /= 10;
             if n == 0 {
                 break;
             }
         }
         if negative {
-            line.push_front(b'-');
+            self.push_front(b'-');
         }
-        line.push_front(prefix);
-        line
     }
 
     fn push_front(&mut self, b: u8) {
@@ -382,6 +391,32 @@ impl IntLine {
     fn as_bytes(&self) -> &[u8] {
         self.bytes.get(self.start..).unwrap_or_default()
     }
+}
+
+/// An integer's decimal digits, formatted on the stack: what [`format_int`]
+/// returns, for callers that need the text of an integer without allocating
+/// (a string value holding an integer, sent as a bulk string).
+pub struct FormattedInt(IntLine);
+
+impl FormattedInt {
+    /// The digits, with a leading `-` for a negative number.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for FormattedInt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&String::from_utf8_lossy(self.as_bytes()), f)
+    }
+}
+
+/// Formats `n` in decimal without allocating, with the same code as the
+/// integer lines of [`ReplyWriter`].
+pub fn format_int(n: i64) -> FormattedInt {
+    let mut digits = IntLine::empty();
+    digits.push_digits(n < 0, n.unsigned_abs());
+    FormattedInt(digits)
 }
 
 /// Appends `<prefix><n>\r\n`.
@@ -487,5 +522,12 @@ mod tests {
             usize::MAX
         );
         assert_eq!(&out[..], want.as_bytes());
+    }
+
+    #[test]
+    fn format_int_digits() {
+        for n in [0, 7, -7, 1234567890, i64::MAX, i64::MIN] {
+            assert_eq!(format_int(n).as_bytes(), n.to_string().as_bytes());
+        }
     }
 }
