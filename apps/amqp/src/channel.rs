@@ -22,7 +22,7 @@ use crate::state::{ChannelPhase, Confirms};
 #[cfg(doc)]
 use crate::event::Reply;
 
-/// A name as the codec takes it; longer than 255 bytes is an [`ClientError::Encode`].
+/// A name as the codec takes it; longer than 255 bytes is a [`ClientError::Encode`].
 fn short(s: &str) -> Result<ShortStr, ClientError> {
     Ok(ShortStr::try_from(s)?)
 }

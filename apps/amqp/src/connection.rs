@@ -98,9 +98,9 @@ impl<'a> Connection<'a> {
     }
 
     /// Starts a timer on the connection's reactor: after `delay`,
-    /// [`on_timer`](crate::ConnectionHandler::on_timer) is called with the id returned here. This is
-    /// how a handler waits (a worker "working", a rate limit, a deadline) without blocking the
-    /// reactor, which would stall heartbeats and every other connection.
+    /// [`on_timer`](crate::ConnectionHandler::on_timer) is called with the id returned here.
+    /// This is how a handler waits (a worker "working", a rate limit, a deadline) without
+    /// blocking the reactor, which would stall heartbeats and every other connection.
     pub fn call_later(&mut self, delay: Duration) -> TimerId {
         self.tx.call_later(delay)
     }

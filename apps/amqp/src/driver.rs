@@ -40,7 +40,7 @@ use crate::state::{ChannelPhase, Phase, State};
 /// One connection's state and its handler.
 #[derive(Debug)]
 pub(crate) struct Driver<H> {
-    pub(crate) state: State,
+    state: State,
     /// An `Option` only so that [`run`](crate::run) can take the handler back when the
     /// connection ends.
     pub(crate) handler: Option<H>,

@@ -33,12 +33,12 @@ pub enum Reply {
     QueueUnbound,
     /// `queue.purge-ok`: how many messages were dropped.
     QueuePurged {
-        /// Messages purged.
+        /// How many ready messages the purge dropped.
         message_count: u32,
     },
     /// `queue.delete-ok`: how many messages went with the queue.
     QueueDeleted {
-        /// Messages deleted.
+        /// How many messages were in the queue when it was deleted.
         message_count: u32,
     },
     /// `basic.recover-ok`: unacked deliveries were redelivered (or requeued).
@@ -53,20 +53,21 @@ pub enum Reply {
     QosSet,
     /// `basic.consume-ok`: deliveries for this consumer follow.
     Consuming {
-        /// The consumer tag.
+        /// The tag [`Channel::consume`](crate::Channel::consume) returned.
         consumer_tag: String,
     },
     /// `basic.cancel-ok`, or a `basic.cancel` from the broker (the queue was deleted): no more
     /// deliveries for this consumer.
     Cancelled {
-        /// The consumer tag.
+        /// The tag of the consumer that stopped.
         consumer_tag: String,
         /// True when the broker cancelled it (`consumer_cancel_notify`).
         by_broker: bool,
     },
     /// `confirm.select-ok`: publishes on this channel are now confirmed.
     ConfirmSelected,
-    /// `channel.close-ok` after [`Channel::close`](crate::Channel::close): the channel number is free again.
+    /// `channel.close-ok` after [`Channel::close`](crate::Channel::close): the channel number
+    /// is free again.
     ChannelClosed,
 }
 
@@ -85,7 +86,7 @@ pub struct Delivery {
     pub routing_key: ShortStr,
     /// For `basic.get`: messages left in the queue.
     pub message_count: Option<u32>,
-    /// The properties.
+    /// As published: content type, headers, delivery mode, `reply_to`, `correlation_id`, ...
     pub properties: BasicProperties,
     /// The body, all frames joined.
     pub body: Bytes,
@@ -102,8 +103,8 @@ pub struct Returned {
     pub exchange: ShortStr,
     /// Its routing key.
     pub routing_key: ShortStr,
-    /// The properties.
+    /// As published: content type, headers, delivery mode, ...
     pub properties: BasicProperties,
-    /// The body.
+    /// The body, all frames joined.
     pub body: Bytes,
 }

@@ -3,7 +3,8 @@
 
 use spindle_protocols::amqp::{BasicProperties, FieldTable, ShortStr};
 
-/// Options of [`Channel::queue_declare`](crate::Channel::queue_declare); `Default` is a non-durable, shared queue that stays.
+/// Options of [`Channel::queue_declare`](crate::Channel::queue_declare); `Default` is a
+/// non-durable, shared queue that stays.
 #[derive(Debug, Clone, Default)]
 pub struct QueueOptions {
     /// Only check that the queue exists (404 `NOT_FOUND` closes the channel otherwise).
@@ -55,7 +56,8 @@ pub struct ConsumeOptions {
 pub struct Publish {
     /// The exchange ("" is the default exchange: the routing key names the queue).
     pub exchange: String,
-    /// The routing key.
+    /// The routing key the exchange matches against its bindings (for the default exchange,
+    /// the queue's name).
     pub routing_key: String,
     /// Return the message (`on_return`) if no queue takes it.
     pub mandatory: bool,
