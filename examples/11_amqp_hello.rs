@@ -13,6 +13,8 @@
 //! never wait for their answers, so `on_open` can declare, publish and close in one go; the
 //! broker handles a channel's commands in order.
 
+use std::process::ExitCode;
+
 use spindle::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, Publish, QueueOptions, Reply,
@@ -64,7 +66,20 @@ impl ConnectionHandler for Receive {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints an error as `error: …`, with what to do when no broker answered, and exits 1.
+fn main() -> ExitCode {
+    let Err(e) = program() else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("error: {e}");
+    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
+        eprintln!("{hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Runs the program the first argument names.
+fn program() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::new(AmqpUri::from_env()?);
     match std::env::args().nth(1).as_deref() {
         Some("send") => {

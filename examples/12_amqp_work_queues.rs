@@ -21,6 +21,7 @@
 //! other connections), so the work is a timer: `call_later`, then `on_timer` acks.
 
 use std::collections::HashMap;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use spindle::amqp::{
@@ -98,7 +99,20 @@ impl ConnectionHandler for Worker {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints an error as `error: …`, with what to do when no broker answered, and exits 1.
+fn main() -> ExitCode {
+    let Err(e) = program() else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("error: {e}");
+    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
+        eprintln!("{hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Runs the program the first argument names.
+fn program() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::new(AmqpUri::from_env()?);
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {

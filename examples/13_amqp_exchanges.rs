@@ -19,6 +19,8 @@
 //! receiver disconnects): the answer to `queue_declare("")` brings the name, and the binds
 //! and the consume follow in that callback.
 
+use std::process::ExitCode;
+
 use spindle::amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, ExchangeOptions, Publish, QueueOptions, Reply,
@@ -129,7 +131,20 @@ fn text_or(args: &[String], default: &str) -> String {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints an error as `error: …`, with what to do when no broker answered, and exits 1.
+fn main() -> ExitCode {
+    let Err(e) = program() else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("error: {e}");
+    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
+        eprintln!("{hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Runs the program the first argument names.
+fn program() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::new(AmqpUri::from_env()?);
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((program, rest)) = args.split_first() else {

@@ -14,6 +14,7 @@
 //! as the routing key and the same `correlation_id`, then acks the request. Start several
 //! servers and `qos(1)` spreads the requests over them.
 
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use spindle::amqp::{
@@ -127,7 +128,20 @@ impl ConnectionHandler for RpcClient {
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints an error as `error: …`, with what to do when no broker answered, and exits 1.
+fn main() -> ExitCode {
+    let Err(e) = program() else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("error: {e}");
+    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
+        eprintln!("{hint}");
+    }
+    ExitCode::FAILURE
+}
+
+/// Runs the program the first argument names.
+fn program() -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::new(AmqpUri::from_env()?);
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
