@@ -5,6 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+/// The Redis version we answer as (INFO, HELLO, startup errors): the one whose behaviour we
+/// follow.
+pub const REDIS_VERSION: &str = "7.0.15";
+
 /// A configuration directive we know: its name and default value.
 const DIRECTIVES: &[(&str, &str)] = &[
     ("bind", "127.0.0.1"),

@@ -1,13 +1,9 @@
 //! [`Db`]: the store's state — 16 keyspaces (SELECT), lazy expiry and the statistics INFO
 //! reports. Free of IO: commands call it with the current time and get values back.
 
-use super::keyspace::{Entry, Keyspace};
-use super::value::Value;
-
-/// The access clock of entries: Unix seconds from Unix milliseconds (u32 lasts until 2106).
-pub fn unix_seconds(now_ms: u64) -> u32 {
-    (now_ms / 1000) as u32
-}
+pub use crate::keyspace::unix_seconds;
+use crate::keyspace::{Entry, Keyspace};
+use crate::types::value::Value;
 
 /// Counters INFO reports.
 #[derive(Debug, Default, Clone)]

@@ -17,8 +17,13 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use super::str::Str;
-use super::value::Value;
+use crate::types::str::Str;
+use crate::types::value::Value;
+
+/// The access clock of entries: Unix seconds from Unix milliseconds (u32 lasts until 2106).
+pub fn unix_seconds(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
 
 const NO_TTL: u32 = u32::MAX;
 
@@ -41,7 +46,7 @@ pub struct Entry {
 impl Entry {
     /// Whole seconds since the key was last read or written (OBJECT IDLETIME).
     pub fn idle_seconds(&self, now_ms: u64) -> u32 {
-        super::db::unix_seconds(now_ms).saturating_sub(self.accessed)
+        unix_seconds(now_ms).saturating_sub(self.accessed)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The test harness of the store's command tests: a fresh server, one client (more on
-//! demand), command lines run through `Server::execute`, replies decoded to frames, and a
+//! demand), command lines run through `Engine::execute`, replies decoded to frames, and a
 //! clock that tests move by hand. Compiled for tests only.
 
 #![allow(dead_code)]
@@ -10,12 +10,13 @@ use bytes::{Bytes, BytesMut};
 pub use spindle_protocols::resp::Frame;
 use spindle_protocols::resp::{decode_frame, Limits, Version};
 
+use crate::client::Client;
 use crate::config::Config;
-use crate::server::{Client, Server};
+use crate::engine::Engine;
 
 /// A server and a client.
 pub struct T {
-    pub server: Server,
+    pub server: Engine,
     pub client: Client,
     /// The reactor time commands see; [`advance`](T::advance) moves it.
     pub now: Instant,
@@ -24,7 +25,7 @@ pub struct T {
 impl T {
     pub fn new() -> Self {
         let now = Instant::now();
-        let mut server = Server::new(Config::default(), now);
+        let mut server = Engine::new(Config::default(), now);
         let client = server.new_client("test".into());
         T {
             server,

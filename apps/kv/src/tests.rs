@@ -416,6 +416,84 @@ fn transactions_queue_exec_discard_and_abort() {
 }
 
 #[test]
+fn multi_inside_multi_is_refused_and_the_transaction_goes_on() {
+    let mut h = script(&[("MULTI", simple("OK")), ("SET a 1", simple("QUEUED"))]);
+    assert_eq!(h.run("MULTI"), err("ERR MULTI calls can not be nested"));
+    assert_eq!(h.run("EXEC"), Frame::Array(vec![simple("OK")]));
+}
+
+#[test]
+fn watch_inside_multi_is_refused_and_the_transaction_goes_on() {
+    let mut h = script(&[("MULTI", simple("OK")), ("SET a 1", simple("QUEUED"))]);
+    assert_eq!(
+        h.run("WATCH a"),
+        err("ERR WATCH inside MULTI is not allowed")
+    );
+    assert!(h.server.shared.watches.is_empty());
+    assert_eq!(h.run("EXEC"), Frame::Array(vec![simple("OK")]));
+}
+
+#[test]
+fn unwatch_inside_multi_is_queued_as_in_redis_7_0() {
+    let mut h = script(&[
+        ("WATCH a", simple("OK")),
+        ("MULTI", simple("OK")),
+        ("UNWATCH", simple("QUEUED")),
+    ]);
+    assert_eq!(h.run("EXEC"), Frame::Array(vec![simple("OK")]));
+}
+
+#[test]
+fn quit_inside_multi_runs_at_once() {
+    let mut h = script(&[("MULTI", simple("OK")), ("SET a 1", simple("QUEUED"))]);
+    assert_eq!(h.run("QUIT"), simple("OK"));
+    assert!(h.client.closing);
+}
+
+#[test]
+fn reset_inside_multi_runs_at_once_and_drops_the_queue() {
+    let mut h = script(&[("MULTI", simple("OK")), ("SET a 1", simple("QUEUED"))]);
+    assert_eq!(h.run("RESET"), simple("RESET"));
+    assert_eq!(h.run("EXEC"), err("ERR EXEC without MULTI"));
+    assert_eq!(h.run("EXISTS a"), int(0));
+}
+
+#[test]
+fn no_multi_commands_are_refused_inside_multi_and_abort_exec() {
+    let mut h = script(&[("MULTI", simple("OK")), ("SET a 1", simple("QUEUED"))]);
+    assert_eq!(
+        h.run("SAVE"),
+        err("ERR Command not allowed inside a transaction")
+    );
+    assert_eq!(
+        h.run("EXEC"),
+        err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(h.run("EXISTS a"), int(0));
+}
+
+#[test]
+fn the_table_alone_says_what_runs_at_once_inside_multi() {
+    use crate::cmd::{flags, COMMANDS};
+    let mut at_once: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| c.flags & flags::RUNS_IN_MULTI != 0)
+        .map(|c| c.name)
+        .collect();
+    at_once.sort_unstable();
+    assert_eq!(
+        at_once,
+        ["discard", "exec", "multi", "quit", "reset", "watch"]
+    );
+    let refused: Vec<&str> = COMMANDS
+        .iter()
+        .filter(|c| c.flags & flags::NO_MULTI != 0)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(refused, ["save"]);
+}
+
+#[test]
 fn watch_is_invalidated_by_writes_from_others_flush_and_expiry() {
     let mut h = Harness::new();
     let mut other = h.other(9);
@@ -447,7 +525,7 @@ fn watch_is_invalidated_by_writes_from_others_flush_and_expiry() {
     assert_eq!(h.run("EXEC"), Frame::Null);
     assert_eq!(h.run("WATCH a b"), simple("OK"));
     assert_eq!(h.run("UNWATCH"), simple("OK"));
-    assert!(h.server.shared.watchers.is_empty());
+    assert!(h.server.shared.watches.is_empty());
 }
 
 #[test]

@@ -6,9 +6,11 @@
 
 use bytes::Bytes;
 
-use super::{arg, int_arg, is, string_bytes, CmdError, CmdResult, Ctx};
-use crate::str::Str;
-use crate::value::Value;
+use super::args::{arg, int_arg, is, string_bytes};
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
+use crate::types::str::Str;
+use crate::types::value::Value;
 
 const OFFSET_ERR: &str = "bit offset is not an integer or out of range";
 

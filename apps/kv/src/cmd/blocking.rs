@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{arg, float_arg, CmdError, CmdResult, Ctx};
-use crate::blocking::{Block, BlockOp};
-use crate::value::Value;
+use super::args::{arg, float_arg};
+use super::ctx::{CmdResult, Ctx};
+use crate::blocked::{Block, BlockOp};
+use crate::error::CmdError;
+use crate::types::value::Value;
 
 /// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever).
 pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
@@ -87,9 +89,9 @@ fn ready(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
 }
 
 fn side(b: &[u8]) -> Result<bool, CmdError> {
-    if super::is(b, "left") {
+    if super::args::is(b, "left") {
         Ok(true)
-    } else if super::is(b, "right") {
+    } else if super::args::is(b, "right") {
         Ok(false)
     } else {
         Err(CmdError::Syntax)
@@ -169,7 +171,7 @@ pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// (fewer than numkeys when the arguments run out; the non-blocking twin then reports it).
 fn mpop_head(args: &[Bytes]) -> Result<(Option<Duration>, usize, Vec<Bytes>), CmdError> {
     let timeout = timeout_arg(arg(args, 1))?;
-    let numkeys = super::int_arg(arg(args, 2))
+    let numkeys = super::args::int_arg(arg(args, 2))
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
@@ -181,7 +183,7 @@ fn mpop_head(args: &[Bytes]) -> Result<(Option<Duration>, usize, Vec<Bytes>), Cm
 /// The tail of BLMPOP and BZMPOP after the LEFT/RIGHT or MIN/MAX word: `[COUNT count]`.
 fn mpop_count(args: &[Bytes], numkeys: usize) -> Result<usize, CmdError> {
     let count = match args.get(4 + numkeys) {
-        Some(opt) if super::is(opt, "count") => super::int_arg(arg(args, 5 + numkeys))
+        Some(opt) if super::args::is(opt, "count") => super::args::int_arg(arg(args, 5 + numkeys))
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| CmdError::err("count should be greater than 0"))?
@@ -266,9 +268,9 @@ pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return super::zset::zmpop(ctx, &zmpop_args);
     }
     let which = arg(args, 3 + numkeys);
-    let max = if super::is(which, "max") {
+    let max = if super::args::is(which, "max") {
         true
-    } else if super::is(which, "min") {
+    } else if super::args::is(which, "min") {
         false
     } else {
         return Err(CmdError::Syntax);

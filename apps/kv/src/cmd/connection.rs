@@ -4,9 +4,11 @@ use bytes::Bytes;
 use spindle_protocols::resp::Version;
 use spindle_reactor::ConnId;
 
-use crate::server::ReplyMode;
+use crate::client::ReplyMode;
 
-use super::{int_arg, is, CmdError, CmdResult, Ctx};
+use super::args::{int_arg, is};
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
 
 /// `PING [message]`
 pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
@@ -141,7 +143,7 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
     ctx.out.bulk(b"version");
-    ctx.out.bulk(super::server::REDIS_VERSION.as_bytes());
+    ctx.out.bulk(crate::config::REDIS_VERSION.as_bytes());
     ctx.out.bulk(b"proto");
     ctx.out.int(if version == Version::Resp3 { 3 } else { 2 });
     ctx.out.bulk(b"id");

@@ -5,14 +5,16 @@ use bytes::Bytes;
 
 use spindle_protocols::resp::Version;
 
+use super::args::{arg, float_arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use super::set::{cursor_arg, distinct_positions, scan_options};
 use super::string::format_float_value;
-use super::{arg, float_arg, int_arg, is, CmdError, CmdResult, Ctx};
+use crate::error::CmdError;
 use crate::glob;
-use crate::hash::Hash;
-use crate::str::Str;
-use crate::value::Value;
+use crate::types::hash::Hash;
+use crate::types::str::Str;
+use crate::types::value::Value;
 
 /// The hash at `key`, created if missing.
 fn hash_for_write<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<&'c mut Hash, CmdError> {

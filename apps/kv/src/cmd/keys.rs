@@ -3,9 +3,11 @@
 
 use bytes::Bytes;
 
-use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
+use super::args::{arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
 use crate::glob;
-use crate::value::Value;
+use crate::types::value::Value;
 
 /// `DEL key…` (also UNLINK)
 pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
@@ -454,7 +456,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     if is(sub, "encoding") {
-        let name = crate::value::encoding_name(&e.value, &ctx.shared.config);
+        let name = crate::types::value::encoding_name(&e.value, &ctx.shared.config);
         ctx.out.bulk(name.as_bytes());
     } else if is(sub, "refcount") {
         ctx.out.int(1);
@@ -477,7 +479,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// An estimate of the bytes a value uses (MEMORY USAGE): entry, inline parts and heap parts.
 pub fn memory_of(key: &[u8], v: &Value) -> usize {
-    use crate::str::Str;
+    use crate::types::str::Str;
     let s = |x: &Str| std::mem::size_of::<Str>() + x.heap_size();
     let base = 64 + key.len().saturating_sub(22);
     base + match v {
@@ -529,7 +531,7 @@ fn sort_lookup(ctx: &mut Ctx<'_, '_>, pattern: &[u8], element: &[u8]) -> Option<
     let e = ctx.db.entry(db, &key, ctx.now)?;
     match (field, &e.value) {
         (None, v @ (Value::Str(_) | Value::Int(_))) => {
-            super::string_bytes(v).ok().map(|b| b.into_owned())
+            super::args::string_bytes(v).ok().map(|b| b.into_owned())
         }
         (Some(f), Value::Hash(h)) => h.get(f).map(|v| v.to_vec()),
         _ => None,
@@ -633,9 +635,9 @@ fn sort_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], readonly: bool) -> CmdResult
     }
     match store {
         Some(dest) => {
-            let list: std::collections::VecDeque<crate::str::Str> = rows
+            let list: std::collections::VecDeque<crate::types::str::Str> = rows
                 .iter()
-                .map(|r| crate::str::Str::new(r.as_deref().unwrap_or_default()))
+                .map(|r| crate::types::str::Str::new(r.as_deref().unwrap_or_default()))
                 .collect();
             let n = list.len();
             ctx.db.delete(db, &dest, now);

@@ -5,10 +5,12 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
+use super::args::{arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx};
 use super::string::normalize_range;
-use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
-use crate::str::Str;
-use crate::value::Value;
+use crate::error::CmdError;
+use crate::types::str::Str;
+use crate::types::value::Value;
 
 fn push(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool, only_existing: bool) -> CmdResult {
     let db = ctx.dbi();

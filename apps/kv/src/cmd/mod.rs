@@ -1,167 +1,34 @@
 //! The commands: one [`COMMANDS`] table (name, arity, flags, handler) drives dispatch, arity
-//! errors and the COMMAND command alike. Each family lives in its own file; every handler
-//! parses its arguments, acts on the [`Db`](super::db::Db) and writes its reply into the
-//! connection's reply buffer — never to a socket, so each is testable with bytes alone.
+//! errors, the transaction rules and the COMMAND command alike. Each family lives in its own
+//! file; every handler parses its arguments, acts on the [`Db`](crate::db::Db) and writes its
+//! reply into the connection's reply buffer — never to a socket, so each is testable with
+//! bytes alone.
 //!
-//! Handlers return `Err(CmdError)` for the errors of Redis's own wording; the dispatcher turns
+//! Handlers return `Err(CmdError)` for the errors of Redis's own wording; the engine turns
 //! them into `-ERR …`/`-WRONGTYPE …` replies and the connection goes on.
+//!
+//! Inside the folder: this file (the table) is above the families; the families use
+//! [`ctx`] and [`args`], which use nothing of the folder above them.
 
-pub mod bits;
-pub mod blocking;
-pub mod connection;
-pub mod hash;
-pub mod keys;
-pub mod list;
-pub mod multi;
-pub mod pubsub;
-pub mod server;
-pub mod set;
-pub mod string;
-pub mod zset;
+pub(crate) mod args;
+pub(crate) mod bits;
+pub(crate) mod blocking;
+pub(crate) mod connection;
+pub mod ctx;
+pub(crate) mod hash;
+pub(crate) mod keys;
+pub(crate) mod list;
+pub(crate) mod multi;
+pub(crate) mod pubsub;
+pub(crate) mod server;
+pub(crate) mod set;
+pub(crate) mod string;
+pub(crate) mod zset;
 
 use hashbrown::HashMap;
 use std::sync::OnceLock;
 
-use bytes::Bytes;
-use spindle_protocols::resp::ReplyWriter;
-
-use super::db::Db;
-use super::server::{Client, Shared};
-use super::value::Value;
-
-/// An error reply, in Redis's words.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CmdError {
-    /// `WRONGTYPE Operation against a key holding the wrong kind of value`
-    WrongType,
-    /// `ERR value is not an integer or out of range`
-    NotInteger,
-    /// `ERR value is not a valid float`
-    NotFloat,
-    /// `ERR syntax error`
-    Syntax,
-    /// `ERR increment or decrement would overflow`
-    Overflow,
-    /// Any other text, given in full (with its `ERR`/`NOAUTH`… prefix).
-    Msg(String),
-}
-
-impl CmdError {
-    /// The error text after the `-`.
-    pub fn text(&self) -> std::borrow::Cow<'_, str> {
-        match self {
-            CmdError::WrongType => {
-                "WRONGTYPE Operation against a key holding the wrong kind of value".into()
-            }
-            CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
-            CmdError::NotFloat => "ERR value is not a valid float".into(),
-            CmdError::Syntax => "ERR syntax error".into(),
-            CmdError::Overflow => "ERR increment or decrement would overflow".into(),
-            CmdError::Msg(m) => m.as_str().into(),
-        }
-    }
-
-    /// `ERR <text>`.
-    pub fn err(text: impl std::fmt::Display) -> CmdError {
-        CmdError::Msg(format!("ERR {text}"))
-    }
-}
-
-/// What a handler returns.
-pub type CmdResult = Result<(), CmdError>;
-
-/// Everything a command may use: the data, the calling client, the reply buffer, the time.
-pub struct Ctx<'a, 'b> {
-    /// The dataset.
-    pub db: &'a mut Db,
-    /// Server-wide state other than the data (config, clients, pub/sub).
-    pub shared: &'a mut Shared,
-    /// The calling connection's state.
-    pub client: &'a mut Client,
-    /// Where the reply goes.
-    pub out: &'a mut ReplyWriter<'b>,
-    /// Unix time in milliseconds, from the reactor's clock.
-    pub now: u64,
-}
-
-impl std::fmt::Debug for Ctx<'_, '_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("now", &self.now).finish()
-    }
-}
-
-impl Ctx<'_, '_> {
-    /// The client's selected database.
-    pub fn dbi(&self) -> usize {
-        self.client.db
-    }
-}
-
-/// A command handler.
-pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
-
-/// Flags, as COMMAND reports them.
-pub mod flags {
-    /// Modifies data.
-    pub const WRITE: u32 = 1;
-    /// Only reads data.
-    pub const READONLY: u32 = 2;
-    /// May grow memory.
-    pub const DENYOOM: u32 = 4;
-    /// O(1) or O(log n).
-    pub const FAST: u32 = 8;
-    /// Allowed before AUTH.
-    pub const NO_AUTH: u32 = 16;
-    /// Allowed while the client is in RESP2 subscribe mode.
-    pub const PUBSUB: u32 = 32;
-    /// Admin command.
-    pub const ADMIN: u32 = 64;
-    /// Not queued by MULTI.
-    pub const NO_MULTI: u32 = 128;
-}
-
-/// One row of the command table.
-#[derive(Debug, Clone, Copy)]
-pub struct Command {
-    /// Lower-case name.
-    pub name: &'static str,
-    /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
-    pub arity: i32,
-    /// [`flags`] bits.
-    pub flags: u32,
-    /// Position of the first key argument (0: none), the last (-1: the last argument), step.
-    pub keys: (i32, i32, i32),
-    /// The handler.
-    pub handler: Handler,
-}
-
-impl Command {
-    /// The key arguments of a call, from the table's (first, last, step).
-    pub fn key_args<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let (first, last, step) = self.keys;
-        let n = args.len() as i32;
-        let last = if last < 0 { n + last } else { last };
-        let step = step.max(1) as usize;
-        let range = if first > 0 && last >= first {
-            first as usize..(last as usize + 1).min(args.len())
-        } else {
-            0..0
-        };
-        range
-            .step_by(step)
-            .filter_map(move |i| args.get(i).map(|b| &b[..]))
-    }
-
-    /// True if `argc` arguments (name included) fit the arity.
-    pub fn arity_ok(&self, argc: usize) -> bool {
-        let a = self.arity;
-        if a >= 0 {
-            argc == a as usize
-        } else {
-            argc >= a.unsigned_abs() as usize
-        }
-    }
-}
+pub use ctx::{flags, CmdResult, Command, Ctx, Handler};
 
 const fn cmd(
     name: &'static str,
@@ -190,7 +57,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "quit",
         -1,
-        FAST | NO_AUTH | PUBSUB,
+        FAST | NO_AUTH | PUBSUB | RUNS_IN_MULTI,
         (0, 0, 0),
         connection::quit,
     ),
@@ -200,16 +67,28 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "reset",
         1,
-        FAST | NO_AUTH | PUBSUB,
+        FAST | NO_AUTH | PUBSUB | RUNS_IN_MULTI,
         (0, 0, 0),
         connection::reset,
     ),
     // transactions
-    cmd("multi", 1, FAST | NO_MULTI, (0, 0, 0), multi::multi),
-    cmd("exec", 1, NO_MULTI, (0, 0, 0), multi::exec_without_multi),
-    cmd("discard", 1, FAST | NO_MULTI, (0, 0, 0), multi::discard),
-    cmd("watch", -2, FAST | NO_MULTI, (1, -1, 1), multi::watch),
-    cmd("unwatch", 1, FAST | NO_MULTI, (0, 0, 0), multi::unwatch),
+    cmd("multi", 1, FAST | RUNS_IN_MULTI, (0, 0, 0), multi::multi),
+    cmd(
+        "exec",
+        1,
+        RUNS_IN_MULTI,
+        (0, 0, 0),
+        multi::exec_without_multi,
+    ),
+    cmd(
+        "discard",
+        1,
+        FAST | RUNS_IN_MULTI,
+        (0, 0, 0),
+        multi::discard,
+    ),
+    cmd("watch", -2, FAST | RUNS_IN_MULTI, (1, -1, 1), multi::watch),
+    cmd("unwatch", 1, FAST, (0, 0, 0), multi::unwatch),
     // blocking
     cmd("blpop", -3, WRITE, (1, -2, 1), blocking::blpop),
     cmd("brpop", -3, WRITE, (1, -2, 1), blocking::brpop),
@@ -240,7 +119,7 @@ pub static COMMANDS: &[Command] = &[
     cmd("config", -2, ADMIN, (0, 0, 0), server::config),
     cmd("command", -1, 0, (0, 0, 0), server::command),
     cmd("time", 1, FAST, (0, 0, 0), server::time),
-    cmd("save", 1, ADMIN, (0, 0, 0), server::not_yet),
+    cmd("save", 1, ADMIN | NO_MULTI, (0, 0, 0), server::not_yet),
     cmd("bgsave", -1, ADMIN, (0, 0, 0), server::not_yet),
     cmd("bgrewriteaof", 1, ADMIN, (0, 0, 0), server::not_yet),
     cmd("replicaof", 3, ADMIN, (0, 0, 0), server::not_yet),
@@ -557,114 +436,4 @@ pub fn lookup(name: &[u8]) -> Option<&'static Command> {
     dst.copy_from_slice(name);
     dst.make_ascii_lowercase();
     table.get(&*dst).copied()
-}
-
-// ----- argument helpers shared by the families -------------------------------------------------
-
-/// Argument `i`, or empty when missing (the table's arity check makes that rare).
-pub fn arg(args: &[Bytes], i: usize) -> &[u8] {
-    args.get(i).map_or(&[][..], |b| b)
-}
-
-/// Parses a decimal i64 as Redis does (`ERR value is not an integer or out of range`).
-pub fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
-    std::str::from_utf8(b)
-        .ok()
-        .filter(|s| !s.starts_with('+') && !s.is_empty() && !s.starts_with(' '))
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or(CmdError::NotInteger)
-}
-
-/// Parses a float as Redis does (`inf`, `-inf`, `+inf` accepted; NaN refused).
-pub fn float_arg(b: &[u8]) -> Result<f64, CmdError> {
-    let s = std::str::from_utf8(b).map_err(|_| CmdError::NotFloat)?;
-    let lower = s.to_ascii_lowercase();
-    let v = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ if s.is_empty()
-            || s.starts_with(char::is_whitespace)
-            || s.ends_with(char::is_whitespace) =>
-        {
-            return Err(CmdError::NotFloat)
-        }
-        _ => s.parse::<f64>().map_err(|_| CmdError::NotFloat)?,
-    };
-    if v.is_nan() {
-        return Err(CmdError::NotFloat);
-    }
-    Ok(v)
-}
-
-/// True if `arg` equals `word`, ignoring ASCII case.
-pub fn is(arg: &[u8], word: &str) -> bool {
-    arg.eq_ignore_ascii_case(word.as_bytes())
-}
-
-/// Writes a string value's bytes as a bulk reply.
-pub fn reply_string(out: &mut ReplyWriter<'_>, v: &Value) -> CmdResult {
-    match v {
-        Value::Str(s) => out.bulk(s),
-        Value::Int(n) => {
-            let mut buf = itoa_buf(*n);
-            out.bulk(buf.as_bytes_mut())
-        }
-        _ => return Err(CmdError::WrongType),
-    }
-    Ok(())
-}
-
-/// An integer's decimal digits on the stack.
-pub struct IntBuf {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl IntBuf {
-    /// The digits.
-    pub fn as_bytes_mut(&mut self) -> &[u8] {
-        self.buf.get(self.start..).unwrap_or_default()
-    }
-}
-
-impl std::fmt::Debug for IntBuf {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IntBuf")
-    }
-}
-
-/// Formats `n` in decimal without allocating.
-pub fn itoa_buf(n: i64) -> IntBuf {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let neg = n < 0;
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'0' + (v % 10) as u8;
-        }
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    if neg {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'-';
-        }
-    }
-    IntBuf { buf, start: i }
-}
-
-/// The string value of `v` as bytes (integers formatted), or WRONGTYPE.
-pub fn string_bytes(v: &Value) -> Result<std::borrow::Cow<'_, [u8]>, CmdError> {
-    match v {
-        Value::Str(s) => Ok(std::borrow::Cow::Borrowed(s.as_bytes())),
-        Value::Int(n) => Ok(std::borrow::Cow::Owned(
-            itoa_buf(*n).as_bytes_mut().to_vec(),
-        )),
-        _ => Err(CmdError::WrongType),
-    }
 }

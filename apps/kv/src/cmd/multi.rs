@@ -8,7 +8,8 @@
 
 use bytes::Bytes;
 
-use super::{CmdError, CmdResult, Ctx};
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
 
 /// `MULTI`
 pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
@@ -54,11 +55,7 @@ pub fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         }
         let existed = ctx.db.exists(db, key, ctx.now);
         ctx.client.watched.push((db, key.clone(), existed));
-        ctx.shared
-            .watchers
-            .entry((db, key.clone()))
-            .or_default()
-            .push(ctx.client.id);
+        ctx.shared.watches.add(db, key.clone(), ctx.client.id);
     }
     ctx.out.ok();
     Ok(())

@@ -8,9 +8,11 @@
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{ReplyWriter, Version};
 
-use super::{is, CmdError, CmdResult, Ctx};
+use super::args::is;
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
 use crate::glob;
-use crate::server::Subscriber;
+use crate::shared::Subscriber;
 
 fn me(ctx: &Ctx<'_, '_>) -> Result<Subscriber, CmdError> {
     let conn = ctx

@@ -1,12 +1,12 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME, and honest errors for
-//! what the next issue brings (persistence, replication).
+//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME DEBUG, and honest errors
+//! for what the store does not do (persistence, replication).
 
 use bytes::Bytes;
 
-use super::{flags, is, CmdError, CmdResult, Ctx, COMMANDS};
-
-/// The Redis version we answer as: the one whose behaviour we follow.
-pub const REDIS_VERSION: &str = "7.0.15";
+use super::args::{float_arg, int_arg, is};
+use super::ctx::{flags, CmdResult, Command, Ctx};
+use crate::config::REDIS_VERSION;
+use crate::error::CmdError;
 
 /// `DBSIZE`
 pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
@@ -221,6 +221,7 @@ fn flag_names(f: u32) -> Vec<&'static str> {
         (flags::PUBSUB, "pubsub"),
         (flags::NO_AUTH, "no_auth"),
         (flags::FAST, "fast"),
+        (flags::NO_MULTI, "no_multi"),
     ] {
         if f & bit != 0 {
             v.push(name);
@@ -229,7 +230,7 @@ fn flag_names(f: u32) -> Vec<&'static str> {
     v
 }
 
-fn command_info(ctx: &mut Ctx<'_, '_>, c: &super::Command) {
+fn command_info(ctx: &mut Ctx<'_, '_>, c: &Command) {
     ctx.out.array_len(10);
     ctx.out.bulk(c.name.as_bytes());
     ctx.out.int(c.arity as i64);
@@ -253,32 +254,32 @@ pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let rest = args.get(2..).unwrap_or_default();
     match sub {
         None => {
-            ctx.out.array_len(COMMANDS.len());
-            for c in COMMANDS {
+            ctx.out.array_len(ctx.commands.len());
+            for c in ctx.commands {
                 command_info(ctx, c);
             }
         }
-        Some(s) if is(s, "count") => ctx.out.int(COMMANDS.len() as i64),
+        Some(s) if is(s, "count") => ctx.out.int(ctx.commands.len() as i64),
         Some(s) if is(s, "list") => {
-            ctx.out.array_len(COMMANDS.len());
-            for c in COMMANDS {
+            ctx.out.array_len(ctx.commands.len());
+            for c in ctx.commands {
                 ctx.out.bulk(c.name.as_bytes());
             }
         }
         Some(s) if is(s, "info") => {
             ctx.out.array_len(rest.len());
             for name in rest {
-                match super::lookup(name) {
+                match ctx.command(name) {
                     Some(c) => command_info(ctx, c),
                     None => ctx.out.null_array(),
                 }
             }
         }
         Some(s) if is(s, "docs") => {
-            let wanted: Vec<&super::Command> = if rest.is_empty() {
-                COMMANDS.iter().collect()
+            let wanted: Vec<&Command> = if rest.is_empty() {
+                ctx.commands.iter().collect()
             } else {
-                rest.iter().filter_map(|n| super::lookup(n)).collect()
+                rest.iter().filter_map(|n| ctx.command(n)).collect()
             };
             ctx.out.map_len(wanted.len());
             for c in wanted {
@@ -337,13 +338,13 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
     if is(sub, "populate") && !rest.is_empty() && rest.len() <= 3 {
-        let count = super::int_arg(rest.first().map_or(&[][..], |b| b))?;
+        let count = int_arg(rest.first().map_or(&[][..], |b| b))?;
         if count < 0 {
             return Err(CmdError::err("count must be positive"));
         }
         let prefix = rest.get(1).map_or(&b"key"[..], |b| b).to_vec();
         let size = match rest.get(2) {
-            Some(s) => Some(super::int_arg(s)?.max(0) as usize),
+            Some(s) => Some(int_arg(s)?.max(0) as usize),
             None => None,
         };
         let db = ctx.dbi();
@@ -360,17 +361,22 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             if let Some(size) = size {
                 value.resize(size, 0);
             }
-            ctx.db
-                .set(db, &key, crate::value::Value::string(&value), false, now);
+            ctx.db.set(
+                db,
+                &key,
+                crate::types::value::Value::string(&value),
+                false,
+                now,
+            );
         }
         ctx.out.ok();
     } else if is(sub, "sleep") && rest.len() == 1 {
-        let secs = super::float_arg(rest.first().map_or(&[][..], |b| b))?;
+        let secs = float_arg(rest.first().map_or(&[][..], |b| b))?;
         // Blocks the whole server, as in Redis: that is what DEBUG SLEEP is for.
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.out.ok();
     } else if is(sub, "set-active-expire") && rest.len() == 1 {
-        let on = super::int_arg(rest.first().map_or(&[][..], |b| b))? != 0;
+        let on = int_arg(rest.first().map_or(&[][..], |b| b))? != 0;
         ctx.shared.active_expire_enabled = on;
         ctx.out.ok();
     } else if is(sub, "object") && rest.len() == 1 {
@@ -385,7 +391,7 @@ pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         // which persistence brings.
         let text = format!(
             "Value at:0x0 refcount:1 encoding:{} serializedlength:0 lru:{} lru_seconds_idle:{}",
-            crate::value::encoding_name(&e.value, &ctx.shared.config),
+            crate::types::value::encoding_name(&e.value, &ctx.shared.config),
             e.accessed & 0xFF_FFFF,
             e.idle_seconds(ctx.now)
         );

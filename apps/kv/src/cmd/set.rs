@@ -3,12 +3,14 @@
 
 use bytes::Bytes;
 
+use super::args::{arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
-use super::{arg, int_arg, is, CmdError, CmdResult, Ctx};
+use crate::error::CmdError;
 use crate::glob;
-use crate::set::Set;
-use crate::str::Str;
-use crate::value::Value;
+use crate::types::set::Set;
+use crate::types::str::Str;
+use crate::types::value::Value;
 
 fn read_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut Set>, CmdError> {
     let db = ctx.dbi();

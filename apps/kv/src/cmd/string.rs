@@ -3,8 +3,10 @@
 
 use bytes::Bytes;
 
-use super::{arg, float_arg, int_arg, is, reply_string, string_bytes, CmdError, CmdResult, Ctx};
-use crate::value::Value;
+use super::args::{arg, float_arg, int_arg, is, reply_string, string_bytes};
+use super::ctx::{CmdResult, Ctx};
+use crate::error::CmdError;
+use crate::types::value::Value;
 
 /// `GET key`
 pub fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {

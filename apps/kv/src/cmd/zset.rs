@@ -18,14 +18,16 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use spindle_protocols::resp::{format_double, ReplyWriter, Version};
 
+use super::args::{arg, float_arg, int_arg, is};
+use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use super::string::normalize_range;
-use super::{arg, float_arg, int_arg, is, CmdError, CmdResult, Ctx};
 use crate::db::Db;
+use crate::error::CmdError;
 use crate::glob;
-use crate::set::Set;
-use crate::str::Str;
-use crate::value::{Value, ZSet};
+use crate::types::set::Set;
+use crate::types::str::Str;
+use crate::types::value::{Value, ZSet};
 
 /// The sorted set at `key` (a read: counts a hit or a miss), or WRONGTYPE.
 fn read<'d>(

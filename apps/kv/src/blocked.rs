@@ -1,5 +1,7 @@
-//! Blocking commands (BLPOP, BRPOP…): parking a client, serving it first-come-first-served when
-//! another client fills a key, and waking it.
+//! The blocking registry behind BLPOP, BRPOP & co. (the commands are in `cmd/blocking.rs`):
+//! parking a client, serving it first-come-first-served when another client fills a key, and
+//! waking it. It takes only what it needs: the data, the registry itself, and WATCH's registry
+//! to mark the keys it pops from.
 //!
 //! A blocking command that finds nothing leaves a [`Block`] on its client and no reply. The
 //! session then *parks* it: it sets a reactor timer for the timeout (a century for 0, "for
@@ -17,12 +19,15 @@ use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{ReplyWriter, Version};
 use spindle_reactor::{ConnId, TimerId};
 
-use super::server::{Client, Server, Shared};
-use super::value::Value;
+use crate::db::Db;
+use crate::error::WRONGTYPE;
+use crate::types::str::Str;
+use crate::types::value::Value;
+use crate::watches::Watches;
 
 /// What a blocked client waits to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockOp {
+pub(crate) enum BlockOp {
     /// BLPOP (`left`) / BRPOP: pop one element, reply `[key, element]`.
     Pop {
         /// From the head.
@@ -67,18 +72,18 @@ impl BlockOp {
 
 /// A blocking command's wait, set by the handler for the session to park.
 #[derive(Debug, Clone)]
-pub struct Block {
+pub(crate) struct Block {
     /// The database of the keys.
-    pub db: usize,
+    pub(crate) db: usize,
     /// The keys waited on, in the order the command named them (for BLMOVE, followed by the
     /// destination, which is not waited on).
-    pub keys: Vec<Bytes>,
+    pub(crate) keys: Vec<Bytes>,
     /// How many of `keys` are waited on.
-    pub waited: usize,
+    pub(crate) waited: usize,
     /// What to do once a key has data.
-    pub op: BlockOp,
+    pub(crate) op: BlockOp,
     /// How long to wait; `None` for ever.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -91,7 +96,7 @@ struct Waiter {
 
 /// Every blocked client, by client id and by the keys it waits on.
 #[derive(Debug, Default)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     clients: HashMap<u64, Waiter>,
     by_key: HashMap<(usize, Bytes), VecDeque<u64>>,
     served: HashSet<u64>,
@@ -100,29 +105,29 @@ pub struct Waiting {
 
 impl Waiting {
     /// True when nobody is blocked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.clients.is_empty()
     }
 
     /// Blocked clients (INFO's `blocked_clients`).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.clients.len()
     }
 
     /// Queues timers to be reset to fire now by the session that runs the current command.
-    pub fn wake(&mut self, timers: Vec<TimerId>) {
+    pub(crate) fn wake(&mut self, timers: Vec<TimerId>) {
         self.woken.extend(timers);
     }
 
     /// Timers of clients served since the last call: reset them to fire now.
-    pub fn take_woken(&mut self) -> Vec<TimerId> {
+    pub(crate) fn take_woken(&mut self) -> Vec<TimerId> {
         std::mem::take(&mut self.woken)
     }
 
     /// CLIENT UNBLOCK: ends client `id`'s wait now. With `error`, it is answered with an
     /// `-UNBLOCKED` error (returned here for the caller to deliver); otherwise it times out.
     /// `None` if it was not blocked.
-    pub fn cancel(&mut self, id: u64, error: bool) -> Option<(ConnId, Option<Bytes>)> {
+    pub(crate) fn cancel(&mut self, id: u64, error: bool) -> Option<(ConnId, Option<Bytes>)> {
         let timer = self.clients.get(&id)?.timer;
         self.woken.push(timer);
         if !error {
@@ -133,6 +138,41 @@ impl Waiting {
         let mut reply = BytesMut::new();
         ReplyWriter::new(w.resp, &mut reply).error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
         Some((w.conn, Some(reply.freeze())))
+    }
+
+    /// Parks client `id` (see the module docs): it waits on `block`'s keys, is answered on
+    /// `conn` in `resp`, and its session's `timer` fires when it is served or times out.
+    pub(crate) fn park(
+        &mut self,
+        id: u64,
+        conn: ConnId,
+        resp: Version,
+        block: Block,
+        timer: TimerId,
+    ) {
+        for key in block.keys.iter().take(block.waited) {
+            self.by_key
+                .entry((block.db, key.clone()))
+                .or_default()
+                .push_back(id);
+        }
+        self.clients.insert(
+            id,
+            Waiter {
+                conn,
+                resp,
+                block,
+                timer,
+            },
+        );
+    }
+
+    /// Ends client `id`'s wait (its timer fired, or it disconnected). True if it had been
+    /// served (its reply is already written); false if it timed out or was not blocked.
+    pub(crate) fn unblock(&mut self, id: u64) -> bool {
+        let served = self.served.remove(&id);
+        self.forget(id);
+        served
     }
 
     fn forget(&mut self, id: u64) -> Option<Waiter> {
@@ -150,38 +190,12 @@ impl Waiting {
     }
 }
 
-/// Parks `client` (see the module docs).
-pub fn park(shared: &mut Shared, client: &Client, conn: ConnId, block: Block, timer: TimerId) {
-    let waiting = &mut shared.waiting;
-    for key in block.keys.iter().take(block.waited) {
-        waiting
-            .by_key
-            .entry((block.db, key.clone()))
-            .or_default()
-            .push_back(client.id);
-    }
-    waiting.clients.insert(
-        client.id,
-        Waiter {
-            conn,
-            resp: client.resp,
-            block,
-            timer,
-        },
-    );
-}
-
-/// Ends a client's wait (its timer fired, or it disconnected). True if it had been served
-/// (its reply is already written); false if it timed out or was not blocked.
-pub fn unblock(shared: &mut Shared, id: u64) -> bool {
-    let served = shared.waiting.served.remove(&id);
-    shared.waiting.forget(id);
-    served
-}
-
-/// Serves the clients waiting on `key` in `db` while it has data, first come first served.
-pub fn serve(
-    server: &mut Server,
+/// Serves the clients waiting on `key` in `db` while it has data, first come first served:
+/// their replies go to `outbox`, the keys popped from are touched in `watches`.
+pub(crate) fn serve(
+    data: &mut Db,
+    waiting: &mut Waiting,
+    watches: &mut Watches,
     db: usize,
     key: &[u8],
     outbox: &mut Vec<(ConnId, Bytes)>,
@@ -189,16 +203,14 @@ pub fn serve(
 ) {
     let k = (db, Bytes::copy_from_slice(key));
     loop {
-        let Some(&id) = server.shared.waiting.by_key.get(&k).and_then(|q| q.front()) else {
+        let Some(&id) = waiting.by_key.get(&k).and_then(|q| q.front()) else {
             return;
         };
-        let wants_zset = server
-            .shared
-            .waiting
+        let wants_zset = waiting
             .clients
             .get(&id)
             .is_some_and(|w| w.block.op.on_zset());
-        let has_data = match server.db.entry(db, key, now).map(|e| &e.value) {
+        let has_data = match data.entry(db, key, now).map(|e| &e.value) {
             Some(Value::List(l)) => !wants_zset && !l.is_empty(),
             Some(Value::ZSet(z)) => wants_zset && !z.is_empty(),
             _ => false,
@@ -206,7 +218,7 @@ pub fn serve(
         if !has_data {
             return;
         }
-        let Some(w) = server.shared.waiting.forget(id) else {
+        let Some(w) = waiting.forget(id) else {
             return;
         };
         let mut reply = BytesMut::new();
@@ -214,7 +226,7 @@ pub fn serve(
         let mut pushed_to = None;
         match w.block.op {
             BlockOp::Pop { left } => {
-                if let Some(v) = pop(server, db, key, left, now) {
+                if let Some(v) = pop(data, db, key, left, now) {
                     out.array_len(2);
                     out.bulk(key);
                     out.bulk(&v);
@@ -223,7 +235,7 @@ pub fn serve(
             BlockOp::MPop { left, count } => {
                 let mut items = Vec::new();
                 while items.len() < count {
-                    match pop(server, db, key, left, now) {
+                    match pop(data, db, key, left, now) {
                         Some(v) => items.push(v),
                         None => break,
                     }
@@ -236,7 +248,7 @@ pub fn serve(
                 }
             }
             BlockOp::ZPop { max } => {
-                if let Some((member, score)) = zpop(server, db, key, max, now) {
+                if let Some((member, score)) = zpop(data, db, key, max, now) {
                     out.array_len(3);
                     out.bulk(key);
                     out.bulk(&member);
@@ -246,7 +258,7 @@ pub fn serve(
             BlockOp::ZMPop { max, count } => {
                 let mut items = Vec::new();
                 while items.len() < count {
-                    match zpop(server, db, key, max, now) {
+                    match zpop(data, db, key, max, now) {
                         Some(m) => items.push(m),
                         None => break,
                     }
@@ -267,20 +279,16 @@ pub fn serve(
             } => {
                 let dest = w.block.keys.get(dest).cloned().unwrap_or_default();
                 let dest_ok = matches!(
-                    server.db.entry(db, &dest, now).map(|e| &e.value),
+                    data.entry(db, &dest, now).map(|e| &e.value),
                     None | Some(Value::List(_))
                 );
                 if !dest_ok {
-                    out.error("WRONGTYPE Operation against a key holding the wrong kind of value");
-                } else if let Some(v) = pop(server, db, key, from_left, now) {
-                    if !server.db.exists(db, &dest, now) {
-                        server
-                            .db
-                            .set(db, &dest, Value::List(Box::default()), false, now);
+                    out.error(WRONGTYPE);
+                } else if let Some(v) = pop(data, db, key, from_left, now) {
+                    if !data.exists(db, &dest, now) {
+                        data.set(db, &dest, Value::List(Box::default()), false, now);
                     }
-                    if let Some(Value::List(l)) =
-                        server.db.entry(db, &dest, now).map(|e| &mut e.value)
-                    {
+                    if let Some(Value::List(l)) = data.entry(db, &dest, now).map(|e| &mut e.value) {
                         if to_left {
                             l.push_front(v.clone());
                         } else {
@@ -292,40 +300,28 @@ pub fn serve(
                 }
             }
         }
-        server.db.removed_from(db, key);
-        server.shared.touch(db, key);
-        server.shared.waiting.served.insert(id);
-        server.shared.waiting.woken.push(w.timer);
+        data.removed_from(db, key);
+        watches.touch(db, key);
+        waiting.served.insert(id);
+        waiting.woken.push(w.timer);
         outbox.push((w.conn, reply.freeze()));
         if let Some(dest) = pushed_to {
             // The element landed on another list: its own waiters may now be served.
-            server.shared.touch(db, &dest);
-            serve(server, db, &dest, outbox, now);
+            watches.touch(db, &dest);
+            serve(data, waiting, watches, db, &dest, outbox, now);
         }
     }
 }
 
-fn zpop(
-    server: &mut Server,
-    db: usize,
-    key: &[u8],
-    max: bool,
-    now: u64,
-) -> Option<(super::str::Str, f64)> {
-    match server.db.entry(db, key, now).map(|e| &mut e.value) {
+fn zpop(data: &mut Db, db: usize, key: &[u8], max: bool, now: u64) -> Option<(Str, f64)> {
+    match data.entry(db, key, now).map(|e| &mut e.value) {
         Some(Value::ZSet(z)) => z.pop(max),
         _ => None,
     }
 }
 
-fn pop(
-    server: &mut Server,
-    db: usize,
-    key: &[u8],
-    left: bool,
-    now: u64,
-) -> Option<super::str::Str> {
-    match server.db.entry(db, key, now).map(|e| &mut e.value) {
+fn pop(data: &mut Db, db: usize, key: &[u8], left: bool, now: u64) -> Option<Str> {
+    match data.entry(db, key, now).map(|e| &mut e.value) {
         Some(Value::List(l)) => {
             if left {
                 l.pop_front()

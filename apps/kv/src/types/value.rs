@@ -59,7 +59,7 @@ impl Value {
 /// The encoding OBJECT ENCODING reports: the name Redis 7.0 gives a value of this size under
 /// the `*-max-listpack-*` / `set-max-intset-entries` settings of `config` (which CONFIG SET
 /// changes). As in Redis, a hash that has grown into a table stays one.
-pub fn encoding_name(v: &Value, config: &super::config::Config) -> &'static str {
+pub fn encoding_name(v: &Value, config: &crate::config::Config) -> &'static str {
     let limit = |name: &str, default: usize| {
         config
             .get(name)

@@ -1,0 +1,93 @@
+//! [`Client`]: one connection's state as the commands see it (selected database, protocol,
+//! transaction queue, subscriptions, a pending block), with no IO of its own.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use spindle_protocols::resp::Version;
+use spindle_reactor::ConnId;
+
+use crate::blocked::Block;
+
+/// A connection's state as commands see it.
+#[derive(Debug)]
+pub struct Client {
+    /// CLIENT ID.
+    pub id: u64,
+    /// The selected database.
+    pub db: usize,
+    /// RESP2, or RESP3 after `HELLO 3`.
+    pub resp: Version,
+    /// CLIENT SETNAME.
+    pub name: Option<String>,
+    /// True once AUTH succeeded, or when no password is required.
+    pub authenticated: bool,
+    /// Set by QUIT: close once the reply is flushed.
+    pub closing: bool,
+    /// The peer, as CLIENT LIST shows it.
+    pub addr: String,
+    /// The reactor's id of this connection.
+    pub conn: Option<ConnId>,
+    /// Messages for other connections (PUBLISH), written by the session after the command.
+    pub(crate) outbox: Vec<(ConnId, Bytes)>,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub(crate) multi: Option<Vec<Vec<Bytes>>>,
+    /// A command queued in this transaction was refused (EXEC will answer EXECABORT).
+    pub(crate) multi_error: bool,
+    /// WATCHed keys: database, key, and whether the key existed when watched.
+    pub(crate) watched: Vec<(usize, Bytes, bool)>,
+    /// Channels subscribed to.
+    pub(crate) channels: HashSet<Bytes>,
+    /// Patterns subscribed to.
+    pub(crate) patterns: HashSet<Bytes>,
+    /// Set by a blocking command that found nothing: the session parks the client.
+    pub(crate) blocked: Option<Block>,
+    /// True while EXEC runs the queue (blocking commands then do not block).
+    pub(crate) in_exec: bool,
+    /// Connections CLIENT KILL asked to close.
+    pub(crate) kill: Vec<ConnId>,
+    /// CLIENT REPLY.
+    pub(crate) reply: ReplyMode,
+}
+
+/// CLIENT REPLY's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReplyMode {
+    /// Replies are sent.
+    On,
+    /// Replies are dropped.
+    Off,
+    /// The next command's reply is dropped.
+    Skip,
+}
+
+impl Client {
+    /// A client with id `id` connected from `addr`, on database 0, speaking RESP2.
+    pub(crate) fn new(id: u64, addr: String, authenticated: bool) -> Self {
+        Client {
+            id,
+            db: 0,
+            resp: Version::Resp2,
+            name: None,
+            authenticated,
+            closing: false,
+            addr,
+            conn: None,
+            outbox: Vec::new(),
+            multi: None,
+            multi_error: false,
+            watched: Vec::new(),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            blocked: None,
+            in_exec: false,
+            kill: Vec::new(),
+            reply: ReplyMode::On,
+        }
+    }
+
+    /// Channels plus patterns subscribed to.
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}

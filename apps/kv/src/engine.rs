@@ -1,0 +1,267 @@
+//! The engine: the store's domain, free of IO. [`Engine`] owns the data ([`Db`]) and the
+//! server-wide state ([`Shared`]) and runs command lines for a [`Client`]: the checks
+//! before a command (known, authenticated, arity, subscribe mode, transaction rules), MULTI
+//! queueing, EXEC, and after a write the WATCH bookkeeping and serving of blocked clients. The
+//! reactor glue that feeds it bytes is [`session`](crate::session).
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::{ReplyWriter, Version};
+
+use crate::blocked;
+use crate::client::Client;
+use crate::cmd::{self, flags, Command, Ctx};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::CmdError;
+use crate::shared::Shared;
+
+/// The store: data plus shared state, one per reactor.
+#[derive(Debug)]
+pub struct Engine {
+    /// The dataset.
+    pub db: Db,
+    /// Server-wide state other than the data.
+    pub shared: Shared,
+}
+
+impl Engine {
+    /// A server with `config`, its clock starting at `now` (the reactor's time).
+    pub fn new(config: Config, now: Instant) -> Self {
+        let unix = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Engine {
+            db: Db::new(config.databases),
+            shared: Shared::new(config, now, unix),
+        }
+    }
+
+    /// A new client's state, for a connection from `addr`.
+    pub fn new_client(&mut self, addr: String) -> Client {
+        self.db.stats.connections += 1;
+        self.shared.new_client(addr)
+    }
+
+    /// Runs one command line and writes its reply into `out`: checks (known command, auth,
+    /// arity, subscribe mode), MULTI queueing, EXEC, and the WATCH bookkeeping of writes.
+    pub fn execute(
+        &mut self,
+        client: &mut Client,
+        args: &[Bytes],
+        out: &mut BytesMut,
+        now: Instant,
+    ) {
+        let mut w = ReplyWriter::new(client.resp, out);
+        let Some(name) = args.first() else {
+            return;
+        };
+        let command = match self.check(client, name, args) {
+            Ok(c) => c,
+            Err(e) => {
+                if client.multi.is_some() {
+                    client.multi_error = true;
+                }
+                w.error(&e.text());
+                return;
+            }
+        };
+        if client.multi.is_some() && command.flags & flags::RUNS_IN_MULTI == 0 {
+            if let Some(queue) = client.multi.as_mut() {
+                queue.push(args.to_vec());
+            }
+            w.simple("QUEUED");
+            return;
+        }
+        if command.name == "exec" && client.multi.is_some() {
+            self.exec(client, &mut w, now);
+            return;
+        }
+        self.run(command, client, args, &mut w, now);
+    }
+
+    /// How long a command must wait because of CLIENT PAUSE, if at all.
+    pub fn pause_delay(
+        &mut self,
+        client: &Client,
+        args: &[Bytes],
+        now: Instant,
+    ) -> Option<Duration> {
+        let (until, all) = self.shared.pause?;
+        let now_ms = self.shared.unix_ms(now);
+        if now_ms >= until {
+            self.shared.pause = None;
+            return None;
+        }
+        let command = args.first().and_then(|n| cmd::lookup(n))?;
+        // The pausing client may still unpause; WRITE mode holds only writes.
+        if command.name == "client" || client.multi.is_some() {
+            return None;
+        }
+        if !all && command.flags & flags::WRITE == 0 {
+            return None;
+        }
+        Some(Duration::from_millis(until - now_ms))
+    }
+
+    /// The checks made before a command runs or is queued.
+    fn check(
+        &self,
+        client: &Client,
+        name: &[u8],
+        args: &[Bytes],
+    ) -> Result<&'static Command, CmdError> {
+        let Some(command) = cmd::lookup(name) else {
+            let mut msg = format!(
+                "ERR unknown command '{}', with args beginning with: ",
+                String::from_utf8_lossy(name.get(..name.len().min(128)).unwrap_or_default())
+            );
+            for a in args.iter().skip(1) {
+                if msg.len() >= 128 + 60 {
+                    break;
+                }
+                msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+            }
+            return Err(CmdError::Msg(msg));
+        };
+        if !client.authenticated && command.flags & flags::NO_AUTH == 0 {
+            return Err(CmdError::Msg("NOAUTH Authentication required.".into()));
+        }
+        if !command.arity_ok(args.len()) {
+            return Err(CmdError::err(format!(
+                "wrong number of arguments for '{}' command",
+                command.name
+            )));
+        }
+        if client.multi.is_some() && command.flags & flags::NO_MULTI != 0 {
+            return Err(CmdError::err("Command not allowed inside a transaction"));
+        }
+        if client.resp == Version::Resp2
+            && client.subscription_count() > 0
+            && command.flags & flags::PUBSUB == 0
+        {
+            return Err(CmdError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                command.name
+            )));
+        }
+        Ok(command)
+    }
+
+    /// Runs a checked command; after a successful write, touches its keys for WATCH.
+    fn run(
+        &mut self,
+        command: &Command,
+        client: &mut Client,
+        args: &[Bytes],
+        w: &mut ReplyWriter<'_>,
+        now: Instant,
+    ) {
+        let now_ms = self.shared.unix_ms(now);
+        self.db.stats.commands += 1;
+        let dirty_before = self.db.dirty;
+        let mut ctx = Ctx {
+            commands: cmd::COMMANDS,
+            db: &mut self.db,
+            shared: &mut self.shared,
+            client,
+            out: w,
+            now: now_ms,
+        };
+        // One clock read per command: a command's time runs from the end of the one before it
+        // in the same batch of input (its decoding included), or from now for the first.
+        let started = ctx.shared.clock_mark.unwrap_or_else(Instant::now);
+        let result = (command.handler)(&mut ctx, args);
+        let ended = Instant::now();
+        ctx.shared.clock_mark = Some(ended);
+        let db = ctx.client.db;
+        let stat = self.db.stats.per_command.entry(command.name).or_default();
+        stat.calls += 1;
+        stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
+        if let Err(e) = result {
+            stat.failed += 1;
+            w.error(&e.text());
+        }
+        if self.db.dirty != dirty_before {
+            if !self.shared.watches.is_empty() {
+                for key in command.key_args(args) {
+                    self.shared.touch(db, key);
+                }
+            }
+            if !self.shared.waiting.is_empty() {
+                for key in command.key_args(args) {
+                    blocked::serve(
+                        &mut self.db,
+                        &mut self.shared.waiting,
+                        &mut self.shared.watches,
+                        db,
+                        key,
+                        &mut client.outbox,
+                        now_ms,
+                    );
+                }
+            }
+        }
+    }
+
+    /// EXEC: runs the queued commands and answers with the array of their replies, unless a
+    /// queued command was refused (EXECABORT) or a watched key changed (a null array).
+    fn exec(&mut self, client: &mut Client, w: &mut ReplyWriter<'_>, now: Instant) {
+        let queue = client.multi.take().unwrap_or_default();
+        let refused = std::mem::take(&mut client.multi_error);
+        let now_ms = self.shared.unix_ms(now);
+        let watched_changed = self.shared.watches.is_dirty(client.id)
+            || client
+                .watched
+                .iter()
+                .any(|(db, key, existed)| *existed && !self.db.exists(*db, key, now_ms));
+        self.shared.unwatch(client);
+        if refused {
+            w.error("EXECABORT Transaction discarded because of previous errors.");
+            return;
+        }
+        if watched_changed {
+            w.null_array();
+            return;
+        }
+        w.array_len(queue.len());
+        client.in_exec = true;
+        for args in queue {
+            let name = args.first().cloned().unwrap_or_default();
+            match self.check(client, &name, &args) {
+                Ok(command) => self.run(command, client, &args, w, now),
+                Err(e) => w.error(&e.text()),
+            }
+        }
+        client.in_exec = false;
+    }
+
+    /// One active expiry pass: samples keys with a TTL in every database, deleting expired
+    /// ones, for at most `budget` of wall time (Redis's `activeExpireCycle`, simplified: repeat
+    /// on a database while more than a quarter of the sample had expired).
+    pub fn active_expire(&mut self, now: Instant, budget: Duration) -> usize {
+        const SAMPLES: usize = 20;
+        if !self.shared.active_expire_enabled {
+            return 0;
+        }
+        let started = Instant::now();
+        let now_ms = self.shared.unix_ms(now);
+        let mut total = 0;
+        for dbi in 0..self.db.spaces.len() {
+            loop {
+                let cursor = self.shared.expire_cursor;
+                let (looked, expired) = self.db.expire_cycle(dbi, cursor, SAMPLES, now_ms);
+                self.shared.expire_cursor = cursor.wrapping_add(looked.saturating_sub(expired));
+                total += expired;
+                if looked == 0 || expired * 4 <= looked || started.elapsed() >= budget {
+                    break;
+                }
+            }
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        total
+    }
+}

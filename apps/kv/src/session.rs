@@ -1,0 +1,275 @@
+//! The reactor glue, and the only file that sees the reactor: [`Session`] is the
+//! per-connection [`Protocol`] (decode requests, hand them to the [`Engine`], write replies,
+//! park blocked clients, hold commands during CLIENT PAUSE), [`KvFactory`] builds one per
+//! connection, and [`listen`] starts it all with the active expiry cycle.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::{ReplyWriter, RequestDecoder, RequestLimits};
+use spindle_reactor::{
+    Address, DisconnectReason, Error, Factory, ListeningPort, LoopingCall, Protocol,
+    ProtocolResult, Reactor, TimerId, Transport,
+};
+
+use crate::client::{Client, ReplyMode};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::CmdError;
+
+/// One client connection.
+pub struct Session {
+    server: Rc<RefCell<Engine>>,
+    client: Client,
+    decoder: RequestDecoder,
+    input: BytesMut,
+    output: BytesMut,
+    /// While blocked (BLPOP…): the timer that fires at the timeout, or at once when another
+    /// client served us.
+    blocked_timer: Option<TimerId>,
+    /// A command held back by CLIENT PAUSE, and the timer that releases it.
+    held: Option<(Vec<Bytes>, TimerId)>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("client", &self.client.id)
+            .finish()
+    }
+}
+
+impl Session {
+    /// A session on `server` for a client at `addr`.
+    pub fn new(server: Rc<RefCell<Engine>>, addr: String) -> Self {
+        let (client, limits) = {
+            let mut s = server.borrow_mut();
+            let client = s.new_client(addr);
+            let limits = RequestLimits {
+                max_bulk_len: s.shared.config.proto_max_bulk_len,
+                ..RequestLimits::default()
+            };
+            (client, limits)
+        };
+        let mut decoder = RequestDecoder::new(limits);
+        decoder.set_authenticated(client.authenticated);
+        Session {
+            server,
+            client,
+            decoder,
+            input: BytesMut::new(),
+            output: BytesMut::new(),
+            blocked_timer: None,
+            held: None,
+        }
+    }
+}
+
+impl Session {
+    /// Runs every complete command in the input, writes the replies, hands messages for other
+    /// connections to the reactor, and parks the client when a command blocked.
+    fn process(&mut self, tx: &mut dyn Transport) {
+        let now = tx.now();
+        let mut server = self.server.borrow_mut();
+        server.shared.clock_mark = None;
+        loop {
+            let next = match self.held.take() {
+                Some((args, _)) => Ok(Some(args)),
+                None => self.decoder.decode(&mut self.input),
+            };
+            match next {
+                Ok(Some(args)) => {
+                    if let Some(wait) = server.pause_delay(&self.client, &args, now) {
+                        // CLIENT PAUSE: hold this command until the pause ends (or UNPAUSE).
+                        let timer = tx.call_later(wait);
+                        server.shared.paused_timers.push(timer);
+                        self.held = Some((args, timer));
+                        tx.pause_reading();
+                        break;
+                    }
+                    let mark = self.output.len();
+                    server.execute(&mut self.client, &args, &mut self.output, now);
+                    match self.client.reply {
+                        ReplyMode::On => {}
+                        ReplyMode::Off => self.output.truncate(mark),
+                        ReplyMode::Skip => {
+                            if !args
+                                .first()
+                                .is_some_and(|n| n.eq_ignore_ascii_case(b"client"))
+                            {
+                                self.output.truncate(mark);
+                                self.client.reply = ReplyMode::On;
+                            }
+                        }
+                    }
+                    self.decoder.set_authenticated(self.client.authenticated);
+                    if let Some(block) = self.client.blocked.take() {
+                        // Park: no reply now; the rest of the input waits until we are served
+                        // or time out, and reading pauses meanwhile.
+                        let delay = block
+                            .timeout
+                            .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
+                        let timer = tx.call_later(delay);
+                        self.blocked_timer = Some(timer);
+                        let conn = tx.id();
+                        server.shared.waiting.park(
+                            self.client.id,
+                            conn,
+                            self.client.resp,
+                            block,
+                            timer,
+                        );
+                        tx.pause_reading();
+                        break;
+                    }
+                    if self.client.closing {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // Like Redis: say what was wrong, then close.
+                    let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
+                    w.error(&CmdError::err(e).text());
+                    self.client.closing = true;
+                    break;
+                }
+            }
+        }
+        if !self.output.is_empty() {
+            tx.write(&self.output);
+            self.output.clear();
+        }
+        if !self.client.outbox.is_empty() {
+            let now_ms = server.shared.unix_ms(now);
+            for (conn, message) in self.client.outbox.drain(..) {
+                if server.shared.output_limit_reached(
+                    conn,
+                    tx.buffered_of(conn),
+                    message.len(),
+                    now_ms,
+                ) {
+                    log::warn!("subscriber {conn} over the pubsub output limit: closing it");
+                    tx.abort_connection_of(conn);
+                } else {
+                    tx.write_bytes_to(conn, message);
+                }
+            }
+        }
+        for timer in server.shared.waiting.take_woken() {
+            // Served clients continue at once, on their own protocol's timer.
+            tx.reset_timer(timer, Duration::ZERO);
+        }
+        for conn in self.client.kill.drain(..) {
+            tx.lose_connection_of(conn);
+        }
+        if self.client.closing {
+            self.input.clear();
+            tx.lose_connection();
+        }
+    }
+}
+
+impl Protocol for Session {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.client.conn = Some(tx.id());
+        if let Some(info) = self
+            .server
+            .borrow_mut()
+            .shared
+            .clients
+            .get_mut(&self.client.id)
+        {
+            info.conn = Some(tx.id());
+        }
+        Ok(())
+    }
+
+    fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        self.input.extend_from_slice(data);
+        if self.blocked_timer.is_none() {
+            self.process(tx);
+        }
+        Ok(())
+    }
+
+    fn timer_fired(&mut self, id: TimerId, tx: &mut dyn Transport) -> ProtocolResult {
+        if self.held.as_ref().is_some_and(|(_, t)| *t == id) {
+            // CLIENT PAUSE ended (or UNPAUSE): run the held command and what followed it.
+            self.server
+                .borrow_mut()
+                .shared
+                .paused_timers
+                .retain(|t| *t != id);
+            tx.resume_reading();
+            self.process(tx);
+            return Ok(());
+        }
+        if self.blocked_timer != Some(id) {
+            return Ok(());
+        }
+        self.blocked_timer = None;
+        {
+            let mut server = self.server.borrow_mut();
+            let served = server.shared.waiting.unblock(self.client.id);
+            if !served {
+                // Timed out: the null reply of a blocking pop.
+                let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
+                w.null_array();
+            }
+        }
+        tx.resume_reading();
+        self.process(tx);
+        Ok(())
+    }
+
+    fn connection_lost(&mut self, _reason: &DisconnectReason, _tx: &mut dyn Transport) {
+        let mut server = self.server.borrow_mut();
+        let shared = &mut server.shared;
+        shared.clients.remove(&self.client.id);
+        shared.unwatch(&mut self.client);
+        shared.unsubscribe_all(&mut self.client);
+        shared.waiting.unblock(self.client.id);
+        if let Some((_, timer)) = self.held.take() {
+            shared.paused_timers.retain(|t| *t != timer);
+        }
+    }
+}
+
+/// Builds a [`Session`] per connection, all sharing one [`Engine`].
+#[derive(Debug)]
+pub struct KvFactory(pub Rc<RefCell<Engine>>);
+
+impl Factory for KvFactory {
+    fn build_protocol(&mut self, peer: &Address) -> Option<Box<dyn Protocol>> {
+        Some(Box::new(Session::new(self.0.clone(), peer.to_string())))
+    }
+}
+
+/// Starts the store on `addr` in `reactor`, with its active expiry cycle; returns the port
+/// and the shared server (for tests and the command line).
+pub fn listen(
+    reactor: &mut Reactor,
+    addr: SocketAddr,
+    config: Config,
+) -> Result<(ListeningPort, Rc<RefCell<Engine>>), Error> {
+    let hz = config.hz.clamp(1, 500);
+    let server = Rc::new(RefCell::new(Engine::new(config, reactor.now())));
+    let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
+    let for_cycle = server.clone();
+    LoopingCall::start(
+        reactor,
+        Duration::from_millis(1000 / hz as u64),
+        false,
+        move |r| {
+            let now = r.now();
+            if let Ok(mut s) = for_cycle.try_borrow_mut() {
+                s.active_expire(now, Duration::from_millis(1));
+            }
+        },
+    );
+    Ok((port, server))
+}

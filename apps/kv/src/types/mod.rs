@@ -1,0 +1,10 @@
+//! The value types a key can hold, free of commands and of the keyspace: [`value::Value`]
+//! (the enum) over the collections [`hash`], [`set`], [`zset`], and [`str::Str`], the compact
+//! byte string used for keys and elements. Within the folder, `value` is above the others and
+//! `str` below them.
+
+pub mod hash;
+pub mod set;
+pub mod str;
+pub mod value;
+pub mod zset;
