@@ -3,7 +3,8 @@
 //! Signal handlers are installed, so Ctrl-C stops it cleanly (output flushed, then exit).
 //!
 //! Run it: `cargo run --example echo_server`, then in another terminal `nc 127.0.0.1 8888`
-//! (or `cargo run --example echo_client`). Add `SPINDLE_TRACE=1` to watch every reactor event.
+//! (or `cargo run --example echo_client`, or `scripts/tcp-client 127.0.0.1 8888` where there is no
+//! `nc`). Add `SPINDLE_TRACE=1` to watch every reactor event.
 
 use spindle::reactor::{Protocol, ProtocolResult, Reactor, Transport};
 

@@ -3,7 +3,8 @@
 //! `REVERSE text`, `TIME` (seconds since you connected, from the reactor's clock), `QUIT`.
 //! Anything else gets `ERR unknown command`; a line over 256 bytes gets an error and a hang-up.
 //!
-//! Run it: `cargo run --example line_protocol`, then `nc 127.0.0.1 8889` and type commands.
+//! Run it: `cargo run --example line_protocol`, then `nc 127.0.0.1 8889` (or
+//! `scripts/tcp-client 127.0.0.1 8889` where there is no `nc`) and type commands.
 
 use std::time::Instant;
 

@@ -3,7 +3,8 @@
 //! *other* connections with `tx.write_to(id, ..)`. Each user picks a name, then every line
 //! they send goes to everyone else; joins and departures (from `connection_lost`) are announced.
 //!
-//! Run it: `cargo run --example chat_server`, then `nc 127.0.0.1 8890` in two or more terminals.
+//! Run it: `cargo run --example chat_server`, then `nc 127.0.0.1 8890` (or
+//! `scripts/tcp-client 127.0.0.1 8890` where there is no `nc`) in two or more terminals.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

@@ -2,7 +2,8 @@
 //! factory. One handler gets every datagram with the address it came from, and replies with
 //! `send_to`. Datagrams are never split or merged, so there is no framing to do.
 //!
-//! Run it: `cargo run --example udp_echo`, then `nc -u 127.0.0.1 8891` and type lines (each
+//! Run it: `cargo run --example udp_echo`, then `nc -u 127.0.0.1 8891` (or
+//! `scripts/tcp-client -u 127.0.0.1 8891`) and type lines (each
 //! line is one datagram, echoed back).
 
 use std::net::SocketAddr;

@@ -3,7 +3,8 @@
 //! with `--serve`, an echo server on 127.0.0.1:8892 that closes a connection idle for 10 s.
 //!
 //! Run it: `cargo run --example delayed_calls` (ends by itself after a second), or
-//! `cargo run --example delayed_calls -- --serve`, then `nc 127.0.0.1 8892` and stop typing.
+//! `cargo run --example delayed_calls -- --serve`, then `nc 127.0.0.1 8892` (or
+//! `scripts/tcp-client 127.0.0.1 8892`) and stop typing.
 
 use std::cell::Cell;
 use std::rc::Rc;

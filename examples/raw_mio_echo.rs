@@ -3,7 +3,8 @@
 //! until `WouldBlock`, write back, keep what a partial write left and wait for WRITABLE.
 //! Whatever Spindle's reactor costs on top of this loop is its overhead.
 //!
-//! Run it: `cargo run --example raw_mio_echo [PORT]` (default 9000), then `nc 127.0.0.1 9000`.
+//! Run it: `cargo run --example raw_mio_echo [PORT]` (default 9000), then `nc 127.0.0.1 9000` (or
+//! `spindle echo-client --port 9000`, or `scripts/tcp-client 127.0.0.1 9000`).
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

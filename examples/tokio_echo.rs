@@ -2,7 +2,8 @@
 //! per connection on a two-worker multi-threaded runtime, reading into a 4 KiB buffer and
 //! writing each chunk back with `write_all`. No Spindle code.
 //!
-//! Run it: `cargo run --example tokio_echo [PORT]` (default 9001), then `nc 127.0.0.1 9001`.
+//! Run it: `cargo run --example tokio_echo [PORT]` (default 9001), then `nc 127.0.0.1 9001` (or
+//! `spindle echo-client --port 9001`, or `scripts/tcp-client 127.0.0.1 9001`).
 
 use std::net::SocketAddr;
 

@@ -17,122 +17,138 @@
 
 use std::io::{Read, Write};
 
+use clap::{Args, Subcommand};
 use spindle_amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, Publish, QueueOptions, Reply, Returned,
 };
 use spindle_protocols::amqp::FieldTable;
 
-/// The usage text of `spindle amqp`.
-pub const USAGE: &str = "\
-  spindle amqp publish --uri URI [--exchange E] --routing-key K [--persistent]
-                     [--content-type T] [--mandatory] [BODY | stdin]
-  spindle amqp consume --uri URI --queue Q [--count N] [--no-ack] [--prefetch N]
-  spindle amqp get --uri URI --queue Q
-  spindle amqp declare-queue --uri URI --queue Q [--durable] [--passive] [--exclusive]
-                     [--auto-delete]
-  (--uri defaults to $AMQP_URI, else amqp://guest:guest@localhost:5672/)
-";
+use crate::cli::{fail, parse_uri, uri_or_env};
 
-/// Options and flags of one subcommand.
-#[derive(Debug)]
-struct Args(Vec<String>);
+/// `spindle amqp …`'s subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AmqpCommand {
+    /// Publish one message (the body argument, else standard input) and wait for its confirm
+    Publish(PublishArgs),
+    /// Consume from a queue, printing each body on its own line and acking it
+    Consume(ConsumeArgs),
+    /// Fetch one message with basic.get, print and ack it (exit status 1 if the queue is empty)
+    Get(GetArgs),
+    /// Declare a queue and print its message and consumer counts
+    DeclareQueue(DeclareArgs),
+}
 
-impl Args {
-    fn flag(&mut self, name: &str) -> bool {
-        match self.0.iter().position(|a| a == name) {
-            Some(i) => {
-                self.0.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
+/// The broker to talk to.
+#[derive(Debug, Args)]
+pub(crate) struct Broker {
+    /// The broker [default: $AMQP_URI, else amqp://guest:guest@localhost:5672/]
+    #[arg(long, value_parser = parse_uri)]
+    uri: Option<AmqpUri>,
+}
 
-    fn value(&mut self, name: &str) -> Result<Option<String>, String> {
-        let Some(i) = self.0.iter().position(|a| a == name) else {
-            let prefix = format!("{name}=");
-            return Ok(self
-                .0
-                .iter()
-                .position(|a| a.starts_with(&prefix))
-                .map(|i| self.0.remove(i).split_off(prefix.len())));
-        };
-        if i + 1 >= self.0.len() {
-            return Err(format!("{name} needs a value"));
-        }
-        let v = self.0.remove(i + 1);
-        self.0.remove(i);
-        Ok(Some(v))
-    }
-
-    fn required(&mut self, name: &str) -> Result<String, String> {
-        self.value(name)?
-            .ok_or_else(|| format!("{name} is required"))
-    }
-
-    fn number<T: std::str::FromStr>(&mut self, name: &str) -> Result<Option<T>, String> {
-        match self.value(name)? {
-            Some(v) => v
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{name}: cannot parse {v:?}")),
-            None => Ok(None),
-        }
-    }
-
-    fn config(&mut self) -> Result<Config, String> {
-        let uri = match self.value("--uri")? {
-            Some(u) => AmqpUri::parse(&u).map_err(|e| format!("--uri: {e}"))?,
-            None => AmqpUri::from_env().map_err(|e| format!("$AMQP_URI: {e}"))?,
-        };
-        Ok(Config::new(uri))
-    }
-
-    fn finish(self) -> Result<(), String> {
-        match self.0.first() {
-            Some(extra) => Err(format!("unexpected argument {extra:?}")),
-            None => Ok(()),
-        }
+impl Broker {
+    fn config(self, command: &str) -> Result<Config, String> {
+        let mut config = Config::new(uri_or_env(self.uri)?);
+        config.connection_name = Some(format!("spindle amqp {command}"));
+        Ok(config)
     }
 }
 
-/// Runs `spindle amqp ARGS…`: `Ok(exit status)`, or `Err(usage message)` for bad arguments.
-///
-/// # Errors
-///
-/// A usage error: unknown subcommand, missing or bad option.
-pub fn main(args: Vec<String>) -> Result<i32, String> {
-    let mut args = Args(args);
-    if args.0.is_empty() {
-        return Err("amqp: expected publish, consume, get or declare-queue".into());
-    }
-    let command = args.0.remove(0);
-    let mut config = args.config()?;
-    config.connection_name = Some(format!("spindle amqp {command}"));
-    let outcome = match command.as_str() {
-        "publish" => {
-            let exchange = args.value("--exchange")?.unwrap_or_default();
-            let routing_key = args.required("--routing-key")?;
-            let mut publish =
-                Publish::to(exchange, routing_key).mandatory(args.flag("--mandatory"));
-            if args.flag("--persistent") {
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    #[command(flatten)]
+    broker: Broker,
+    /// The exchange ("" is the default exchange, routing by queue name)
+    #[arg(long, default_value = "")]
+    exchange: String,
+    /// The routing key
+    #[arg(long)]
+    routing_key: String,
+    /// Delivery mode 2: the broker writes the message to disk on a durable queue
+    #[arg(long)]
+    persistent: bool,
+    /// The content-type property
+    #[arg(long)]
+    content_type: Option<String>,
+    /// Ask the broker to return the message if no queue takes it
+    #[arg(long)]
+    mandatory: bool,
+    /// The body (read from standard input when absent)
+    body: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumeArgs {
+    #[command(flatten)]
+    broker: Broker,
+    /// The queue
+    #[arg(long)]
+    queue: String,
+    /// Stop after N messages
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Consume without acknowledgements
+    #[arg(long)]
+    no_ack: bool,
+    /// basic.qos prefetch (default: --count, else unlimited)
+    #[arg(long, value_name = "N")]
+    prefetch: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    #[command(flatten)]
+    broker: Broker,
+    /// The queue
+    #[arg(long)]
+    queue: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeclareArgs {
+    #[command(flatten)]
+    broker: Broker,
+    /// The queue
+    #[arg(long)]
+    queue: String,
+    /// Survive a broker restart
+    #[arg(long)]
+    durable: bool,
+    /// Only check that the queue exists (404 if not)
+    #[arg(long)]
+    passive: bool,
+    /// Owned by this connection, deleted with it
+    #[arg(long)]
+    exclusive: bool,
+    /// Deleted when its last consumer goes
+    #[arg(long)]
+    auto_delete: bool,
+}
+
+/// Runs one `spindle amqp` subcommand; returns the exit status (1 on any failure, with the
+/// broker's reply code and text when it refused).
+pub(crate) fn run_command(command: AmqpCommand) -> Result<(), String> {
+    let outcome = match command {
+        AmqpCommand::Publish(a) => {
+            let config = a.broker.config("publish")?;
+            let mut publish = Publish::to(a.exchange, a.routing_key).mandatory(a.mandatory);
+            if a.persistent {
                 publish = publish.persistent();
             }
-            if let Some(t) = args.value("--content-type")? {
-                publish = publish.content_type(&t);
+            if let Some(t) = &a.content_type {
+                publish = publish.content_type(t);
             }
-            let body = match args.0.len() {
-                0 => {
+            let body = match a.body {
+                Some(body) => body.into_bytes(),
+                None => {
                     let mut body = Vec::new();
                     std::io::stdin()
                         .read_to_end(&mut body)
                         .map_err(|e| format!("reading stdin: {e}"))?;
                     body
                 }
-                _ => args.0.remove(0).into_bytes(),
             };
-            args.finish()?;
             run(
                 config,
                 PublishCmd {
@@ -149,26 +165,23 @@ pub fn main(args: Vec<String>) -> Result<i32, String> {
                 None => Ok(()),
             })
         }
-        "consume" => {
-            let queue = args.required("--queue")?;
-            let count: Option<u64> = args.number("--count")?;
-            let no_ack = args.flag("--no-ack");
-            let prefetch: Option<u16> = args.number("--prefetch")?;
-            args.finish()?;
-            let prefetch = prefetch
-                .unwrap_or_else(|| count.map_or(0, |c| u16::try_from(c).unwrap_or(u16::MAX)));
+        AmqpCommand::Consume(a) => {
+            let config = a.broker.config("consume")?;
+            let prefetch = a
+                .prefetch
+                .unwrap_or_else(|| a.count.map_or(0, |c| u16::try_from(c).unwrap_or(u16::MAX)));
             let cmd = ConsumeCmd {
-                queue,
-                count,
-                no_ack,
+                queue: a.queue,
+                count: a.count,
+                no_ack: a.no_ack,
                 prefetch,
                 received: 0,
             };
             run(config, cmd).map(|_| ())
         }
-        "get" => {
-            let queue = args.required("--queue")?;
-            args.finish()?;
+        AmqpCommand::Get(a) => {
+            let config = a.broker.config("get")?;
+            let queue = a.queue;
             match run(
                 config,
                 GetCmd {
@@ -181,27 +194,37 @@ pub fn main(args: Vec<String>) -> Result<i32, String> {
                 Err(e) => Err(e),
             }
         }
-        "declare-queue" => {
-            let queue = args.required("--queue")?;
+        AmqpCommand::DeclareQueue(a) => {
+            let config = a.broker.config("declare-queue")?;
             let options = QueueOptions {
-                passive: args.flag("--passive"),
-                durable: args.flag("--durable"),
-                exclusive: args.flag("--exclusive"),
-                auto_delete: args.flag("--auto-delete"),
+                passive: a.passive,
+                durable: a.durable,
+                exclusive: a.exclusive,
+                auto_delete: a.auto_delete,
                 arguments: FieldTable::new(),
             };
-            args.finish()?;
-            run(config, DeclareCmd { queue, options }).map(|_| ())
+            run(
+                config,
+                DeclareCmd {
+                    queue: a.queue,
+                    options,
+                },
+            )
+            .map(|_| ())
         }
-        other => return Err(format!("amqp: unknown subcommand {other:?}")),
     };
-    Ok(match outcome {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("spindle: {e}");
-            1
-        }
+    outcome.map_err(|e| match e.hint() {
+        Some(hint) => format!("{e}\n  {hint}"),
+        None => e.to_string(),
     })
+}
+
+/// `spindle amqp …`: runs the subcommand; exit status 0, or 1 with the error on standard error.
+pub(crate) fn main(command: AmqpCommand) -> i32 {
+    match run_command(command) {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
 }
 
 fn print_line(body: &[u8]) {
@@ -347,31 +370,38 @@ impl ConnectionHandler for DeclareCmd {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
+
+    use crate::cli::Cli;
+
+    fn error(args: &[&str]) -> String {
+        match Cli::try_parse_from(["spindle", "amqp"].into_iter().chain(args.iter().copied())) {
+            Ok(cli) => panic!("parsed: {cli:?}"),
+            Err(e) => e.render().to_string(),
+        }
+    }
 
     #[test]
     fn usage_errors_are_named() {
-        let run = |args: &[&str]| main(args.iter().map(|s| s.to_string()).collect());
-        assert_eq!(
-            run(&[]),
-            Err("amqp: expected publish, consume, get or declare-queue".into())
+        let e = error(&[]);
+        for sub in ["publish", "consume", "get", "declare-queue"] {
+            assert!(e.contains(sub), "{sub} listed: {e}");
+        }
+        assert!(error(&["frob"]).contains("unrecognized subcommand 'frob'"));
+        let e = error(&["consume"]);
+        assert!(
+            e.contains("the following required arguments were not provided"),
+            "{e}"
         );
-        assert_eq!(
-            run(&["frob"]),
-            Err("amqp: unknown subcommand \"frob\"".into())
+        assert!(e.contains("--queue <QUEUE>"), "{e}");
+        let e = error(&["consume", "--queue", "q", "--count", "x"]);
+        assert!(e.contains("invalid value 'x' for '--count <N>'"), "{e}");
+        let e = error(&["get", "--uri", "http://x", "--queue", "q"]);
+        assert!(
+            e.contains("unsupported scheme in \"http://x\": expected amqp://"),
+            "{e}"
         );
-        assert_eq!(run(&["consume"]), Err("--queue is required".into()));
-        assert_eq!(
-            run(&["consume", "--queue", "q", "--count", "x"]),
-            Err("--count: cannot parse \"x\"".into())
-        );
-        assert_eq!(
-            run(&["get", "--uri", "http://x", "--queue", "q"]),
-            Err("--uri: unsupported scheme in \"http://x\": expected amqp://".into())
-        );
-        assert_eq!(
-            run(&["get", "--queue", "q", "--bogus"]),
-            Err("unexpected argument \"--bogus\"".into())
-        );
+        let e = error(&["get", "--queue", "q", "--bogus"]);
+        assert!(e.contains("unexpected argument '--bogus'"), "{e}");
     }
 }

@@ -1,182 +1,329 @@
-//! The `spindle` command line.
+//! The `spindle` command line: one `clap` parser for every subcommand, so each prints its own
+//! `--help` and every error names the argument at fault.
 //!
 //! ```text
 //! spindle [--trace]                      run every bundled app on its default port
-//! spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
+//! spindle echo [--port 8888] [--bind 127.0.0.1] [--threads N]
 //! spindle echo-client [--host 127.0.0.1] [--port 8888] [--message "hello boy!"]
-//! spindle kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS] [--<directive> VALUE…]
-//! spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
-//!                    [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
-//! spindle bench amqp [--uri URI] [--producers 1] [--consumers 1] [--size 16] [--seconds 10]
-//!                    [--persistent] [--confirm N] [--prefetch N] [--autoack] [--rate R]
-//!                    [--exchange-type direct|fanout|topic] [--json]
+//! spindle kv [redis.conf] [--port 6379] [--<directive> VALUE…]
+//! spindle amqp publish|consume|get|declare-queue …
+//! spindle bench echo|amqp …
 //! ```
 //!
 //! `--trace` (or `SPINDLE_TRACE=1`) prints every reactor event as it happens; `SPINDLE_LOG`
-//! sets the log level otherwise.
+//! sets the log level otherwise. The apps' own configuration lives in their crates (kv's
+//! redis.conf directives in `spindle_kv::config`): this file only turns words into calls.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
+use clap::{Args, Parser, Subcommand};
+use spindle_amqp::{AmqpUri, UriError};
+use spindle_bench::amqp::AmqpBench;
+use spindle_bench::echo::EchoBench;
 use spindle_reactor::{Pool, Reactor, ReactorConfig};
 
+use crate::amqp_cli::{self, AmqpCommand};
 use crate::logger;
-use spindle_bench as bench;
-use spindle_echo as echo;
-use spindle_kv as kv;
 
-const USAGE: &str = "\
-spindle — an event-driven networking framework, and the servers built on it
-
-usage:
-  spindle [--trace]                       run every bundled app on its default port
-  spindle [--trace] echo [--port 8888] [--bind 127.0.0.1] [--threads N]
-  spindle echo-client [--host 127.0.0.1] [--port 8888] [--message \"hello boy!\"]
-  spindle [--trace] kv [redis.conf] [--port 6379] [--bind 127.0.0.1] [--requirepass PASS]
-                     [--databases 16] [--<any redis.conf directive> VALUE…]
-  spindle amqp publish|consume|get|declare-queue --uri amqp://user:pass@host:5672/vhost …
-                     (`spindle amqp` alone lists their options)
-  spindle bench echo --addr HOST:PORT [--conns 50] [--depth 1] [--size 64]
-                     [--seconds 5] [--rounds 3] [--vs HOST:PORT] [--pid PID] [--vs-pid PID]
-  spindle bench amqp [--uri URI] [--producers 1] [--consumers 1] [--size 16] [--seconds 10]
-                     [--persistent] [--confirm N] [--prefetch N] [--autoack] [--rate R]
-                     [--exchange-type direct|fanout|topic] [--json]
-
---pid/--vs-pid name the servers' processes so their CPU time per round trip is measured too.
---trace (or SPINDLE_TRACE=1) prints every reactor event; SPINDLE_LOG=debug|info|warn|error
-sets the log level.
-";
-
-/// The command-line error: a message for standard error, exit status 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-/// A cursor over the arguments of one subcommand: `--name value` options and flags.
-#[derive(Debug)]
-struct Args {
-    items: Vec<String>,
+/// `spindle`: the bundled servers, clients and load tools.
+#[derive(Debug, Parser)]
+#[command(
+    name = "spindle",
+    version,
+    about = "spindle — an event-driven networking framework, and the servers built on it",
+    long_about = "spindle — an event-driven networking framework, and the servers built on it.\n\n\
+                  Without a command, runs every bundled app on its default port and prints what \
+                  listens where.",
+    after_help = "Environment: SPINDLE_LOG=error|warn|info|debug|trace sets the log level; \
+                  SPINDLE_TRACE=1 is --trace."
+)]
+pub struct Cli {
+    /// Print every reactor event as it happens (accept, read, write, flush, timer, close)
+    #[arg(long, global = true)]
+    trace: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-impl Args {
-    fn flag(&mut self, name: &str) -> bool {
-        match self.items.iter().position(|a| a == name) {
-            Some(i) => {
-                self.items.remove(i);
-                true
-            }
-            None => false,
-        }
-    }
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The echo server of Twisted's tutorial: writes back every byte it receives
+    Echo(EchoArgs),
+    /// The echo client of Twisted's tutorial: sends one message, prints the reply
+    EchoClient(EchoClientArgs),
+    /// The Redis-compatible key-value store, configured like redis-server
+    #[command(
+        disable_help_flag = true,
+        override_usage = KV_USAGE,
+        after_help = kv_directives_help()
+    )]
+    Kv(KvArgs),
+    /// AMQP 0-9-1 client commands, in the spirit of amqp-tools
+    #[command(subcommand)]
+    Amqp(AmqpCommand),
+    /// Load generators that measure a server, optionally against a reference in the same run
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
 
-    fn value(&mut self, name: &str) -> Result<Option<String>, UsageError> {
-        let Some(i) = self.items.iter().position(|a| a == name) else {
-            let prefix = format!("{name}=");
-            if let Some(i) = self.items.iter().position(|a| a.starts_with(&prefix)) {
-                let item = self.items.remove(i);
-                return Ok(Some(item[prefix.len()..].to_string()));
-            }
-            return Ok(None);
-        };
-        if i + 1 >= self.items.len() {
-            return Err(UsageError(format!("{name} needs a value")));
-        }
-        let v = self.items.remove(i + 1);
-        self.items.remove(i);
-        Ok(Some(v))
-    }
+/// Where a server listens.
+#[derive(Debug, Args)]
+struct Listen {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long)]
+    port: Option<u16>,
+}
 
-    fn parsed<T: std::str::FromStr>(&mut self, name: &str, default: T) -> Result<T, UsageError> {
-        match self.value(name)? {
-            Some(v) => v
-                .parse()
-                .map_err(|_| UsageError(format!("{name}: cannot parse {v:?}"))),
-            None => Ok(default),
-        }
+impl Listen {
+    fn addr(&self, default_port: u16) -> SocketAddr {
+        SocketAddr::new(self.bind, self.port.unwrap_or(default_port))
     }
+}
 
-    fn finish(self) -> Result<(), UsageError> {
-        match self.items.first() {
-            Some(extra) => Err(UsageError(format!("unexpected argument {extra:?}"))),
-            None => Ok(()),
-        }
+#[derive(Debug, Args)]
+struct EchoArgs {
+    #[command(flatten)]
+    listen: Listen,
+    /// Reactor threads sharing the port through SO_REUSEPORT
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+#[derive(Debug, Args)]
+struct EchoClientArgs {
+    /// The server's host
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The server's port
+    #[arg(long, default_value_t = spindle_echo::DEFAULT_PORT)]
+    port: u16,
+    /// What to send
+    #[arg(long, default_value = "hello boy!")]
+    message: String,
+}
+
+const KV_USAGE: &str = "spindle kv [redis.conf] [--<directive> VALUE]...";
+
+#[derive(Debug, Args)]
+struct KvArgs {
+    /// Print help (the directives the store knows, with their defaults)
+    #[arg(short = 'h', long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// A redis.conf file, then directives as flags: `--port 6380 --requirepass secret`
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        num_args = 0..
+    )]
+    args: Vec<String>,
+}
+
+/// `spindle kv --help`'s list of directives, from the store's own table.
+fn kv_directives_help() -> String {
+    let mut text =
+        String::from("Directives (redis.conf names; as flags, --name VALUE; defaults shown):\n");
+    for (name, default) in spindle_kv::config::known_directives() {
+        let default = if default.is_empty() { "\"\"" } else { default };
+        text.push_str(&format!("  --{name:<28} {default}\n"));
+    }
+    text.push_str("\nExample: spindle kv --port 6380 --requirepass secret");
+    text
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Round trips per second and latency against an echo server (and another to compare)
+    Echo(BenchEchoArgs),
+    /// A PerfTest-style AMQP load: producers, consumers, confirms, prefetch, rate
+    Amqp(BenchAmqpArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchEchoArgs {
+    /// The echo server to measure
+    #[arg(long, default_value_t = format!("127.0.0.1:{}", spindle_echo::DEFAULT_PORT))]
+    addr: String,
+    /// A second server to measure in the same run, rounds alternating
+    #[arg(long)]
+    vs: Option<String>,
+    /// The measured server's process, so its CPU time per round trip is reported
+    #[arg(long)]
+    pid: Option<u32>,
+    /// The second server's process
+    #[arg(long)]
+    vs_pid: Option<u32>,
+    /// Concurrent connections
+    #[arg(long, default_value_t = EchoBench::default().conns)]
+    conns: usize,
+    /// Messages in flight per connection
+    #[arg(long, default_value_t = EchoBench::default().depth)]
+    depth: usize,
+    /// Message size in bytes
+    #[arg(long, default_value_t = EchoBench::default().size)]
+    size: usize,
+    /// Measured seconds per round
+    #[arg(long, default_value_t = EchoBench::default().seconds)]
+    seconds: f64,
+    /// Rounds per server
+    #[arg(long, default_value_t = EchoBench::default().rounds)]
+    rounds: usize,
+}
+
+/// The AMQP load's defaults, from the load tool itself.
+fn amqp_defaults() -> AmqpBench {
+    AmqpBench::new(spindle_amqp::Config::new(AmqpUri::default()))
+}
+
+#[derive(Debug, Args)]
+struct BenchAmqpArgs {
+    /// The broker [default: $AMQP_URI, else amqp://guest:guest@localhost:5672/]
+    #[arg(long, value_parser = parse_uri)]
+    uri: Option<AmqpUri>,
+    /// Publishing connections
+    #[arg(long, default_value_t = amqp_defaults().producers)]
+    producers: usize,
+    /// Consuming connections
+    #[arg(long, default_value_t = amqp_defaults().consumers)]
+    consumers: usize,
+    /// Body size in bytes (at least 8: the timestamp)
+    #[arg(long, default_value_t = amqp_defaults().size)]
+    size: usize,
+    /// Measured seconds
+    #[arg(long, default_value_t = amqp_defaults().seconds)]
+    seconds: f64,
+    /// Delivery mode 2 and a durable queue
+    #[arg(long)]
+    persistent: bool,
+    /// Publisher confirms, at most N unconfirmed per producer
+    #[arg(long, value_name = "N")]
+    confirm: Option<usize>,
+    /// basic.qos prefetch per consumer (0: unlimited)
+    #[arg(long, default_value_t = amqp_defaults().prefetch)]
+    prefetch: u16,
+    /// Consume with no_ack
+    #[arg(long)]
+    autoack: bool,
+    /// Messages per second per producer (0: as fast as possible)
+    #[arg(long, default_value_t = amqp_defaults().rate)]
+    rate: u64,
+    /// The exchange the producers publish to
+    #[arg(long, default_value_t = amqp_defaults().exchange_type,
+          value_parser = ["direct", "fanout", "topic"])]
+    exchange_type: String,
+    /// Print the figures as one JSON object
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--uri`'s parser: the AMQP URI grammar RabbitMQ documents.
+pub(crate) fn parse_uri(s: &str) -> Result<AmqpUri, UriError> {
+    AmqpUri::parse(s)
+}
+
+/// The broker URI when `--uri` is absent: `$AMQP_URI`, else the local default.
+pub(crate) fn uri_or_env(uri: Option<AmqpUri>) -> Result<AmqpUri, String> {
+    match uri {
+        Some(u) => Ok(u),
+        None => AmqpUri::from_env().map_err(|e| format!("$AMQP_URI: {e}")),
     }
 }
 
 /// Runs the command line; returns the process exit status.
 pub fn main(args: Vec<String>) -> i32 {
-    let mut args = Args { items: args };
-    if args.flag("--help") || args.flag("-h") {
-        print!("{USAGE}");
-        return 0;
-    }
-    if args.flag("--version") || args.flag("-V") {
-        println!("spindle {}", env!("CARGO_PKG_VERSION"));
-        return 0;
-    }
-    let trace = args.flag("--trace");
-    let command = if args.items.first().is_some_and(|a| !a.starts_with('-')) {
-        Some(args.items.remove(0))
-    } else {
-        None
+    let cli = match Cli::try_parse_from(std::iter::once("spindle".to_string()).chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return e.exit_code();
+        }
     };
-    let mut level = logger::level_from_env(trace);
-    if matches!(command.as_deref(), Some("echo-client" | "bench" | "amqp")) && !trace {
+    let mut level = logger::level_from_env(cli.trace);
+    if matches!(
+        cli.command,
+        Some(Command::EchoClient(_) | Command::Bench(_) | Command::Amqp(_))
+    ) && !cli.trace
+    {
         // A client's output is its stdout; reactor start/stop notes would only clutter it.
         level = level.min(log::LevelFilter::Warn);
     }
     logger::init(level);
-    let result = match command.as_deref() {
-        None => run_all(args),
-        Some("echo") => run_echo(args),
-        Some("echo-client") => run_echo_client(args),
-        Some("kv") => run_kv(args),
-        Some("bench") => run_bench(args),
-        Some("amqp") => run_amqp(args),
-        Some(other) => Err(UsageError(format!("unknown command {other:?}"))),
-    };
-    match result {
-        Ok(code) => code,
-        Err(UsageError(msg)) => {
-            eprintln!("spindle: {msg}\n\n{USAGE}");
-            2
-        }
+    match cli.command {
+        None => run_all(),
+        Some(Command::Echo(a)) => run_echo(&a),
+        Some(Command::EchoClient(a)) => run_echo_client(a),
+        Some(Command::Kv(a)) => run_kv(&a),
+        Some(Command::Amqp(c)) => amqp_cli::main(c),
+        Some(Command::Bench(BenchCommand::Echo(a))) => run_bench_echo(&a),
+        Some(Command::Bench(BenchCommand::Amqp(a))) => run_bench_amqp(a),
     }
 }
 
-fn bind_addr(args: &mut Args, default_port: u16) -> Result<SocketAddr, UsageError> {
-    let ip: IpAddr = args.parsed("--bind", IpAddr::from([127, 0, 0, 1]))?;
-    let port: u16 = args.parsed("--port", default_port)?;
-    Ok(SocketAddr::new(ip, port))
-}
-
-fn fail(what: impl std::fmt::Display) -> i32 {
+/// Prints `spindle: <what>` on standard error; exit status 1.
+pub(crate) fn fail(what: impl std::fmt::Display) -> i32 {
     eprintln!("spindle: {what}");
     1
 }
 
-/// `spindle` alone: every app that exists so far, on its default port.
-fn run_all(args: Args) -> Result<i32, UsageError> {
-    args.finish()?;
-    let mut reactor = match Reactor::new() {
-        Ok(r) => r,
-        Err(e) => return Ok(fail(e)),
+/// A usage error of `spindle kv` found after parsing (a directive's value, from the store's own
+/// parser), printed the way clap prints its own; exit status 2.
+fn kv_usage_error(message: &str) -> i32 {
+    eprintln!(
+        "error: {message}\n\nUsage: {KV_USAGE}\n\nFor more information, try 'spindle kv --help'."
+    );
+    2
+}
+
+/// `spindle` alone: every bundled app on its default port, on one reactor. An app whose port is
+/// taken is reported by name and the others still start; the exit status is 1 only when none
+/// could.
+fn run_all() -> i32 {
+    let kv_config = match spindle_kv::config::Config::from_args(&[]) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
     };
-    let echo_addr = SocketAddr::from(([127, 0, 0, 1], echo::DEFAULT_PORT));
-    let port = match echo::listen(&mut reactor, echo_addr) {
-        Ok(p) => p,
-        Err(e) => return Ok(fail(e)),
+    let mut reactor = match Reactor::with_config(kv_reactor_config(&kv_config)) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     println!(
         "spindle {} — press Ctrl-C to stop",
         env!("CARGO_PKG_VERSION")
     );
-    println!(
-        "  echo  tcp {}  (Twisted's echo protocol; try: spindle echo-client)",
-        port.address()
-    );
-    Ok(serve(reactor))
+    let mut started = 0;
+    let echo_addr = SocketAddr::from(([127, 0, 0, 1], spindle_echo::DEFAULT_PORT));
+    match spindle_echo::listen(&mut reactor, echo_addr) {
+        Ok(port) => {
+            started += 1;
+            println!(
+                "  echo  tcp {}  (Twisted's echo protocol; try: spindle echo-client)",
+                port.address()
+            );
+        }
+        Err(e) => println!("  echo  not started: {e}"),
+    }
+    let kv_addr = SocketAddr::new(kv_config.bind, kv_config.port);
+    match spindle_kv::listen(&mut reactor, kv_addr, kv_config) {
+        Ok((port, _)) => {
+            started += 1;
+            let port_number = port.address().socket_addr().map_or(0, |a| a.port());
+            println!(
+                "  kv    tcp {}  (Redis-compatible; try: redis-cli -p {port_number})",
+                port.address()
+            );
+        }
+        Err(e) => println!("  kv    not started: {e}"),
+    }
+    if started == 0 {
+        return fail("no app could start");
+    }
+    serve(reactor)
 }
 
 fn serve(mut reactor: Reactor) -> i32 {
@@ -189,175 +336,273 @@ fn serve(mut reactor: Reactor) -> i32 {
     }
 }
 
-fn run_echo(mut args: Args) -> Result<i32, UsageError> {
-    let addr = bind_addr(&mut args, echo::DEFAULT_PORT)?;
-    let threads: usize = args.parsed("--threads", 1)?;
-    args.finish()?;
-    if threads <= 1 {
+fn run_echo(args: &EchoArgs) -> i32 {
+    let addr = args.listen.addr(spindle_echo::DEFAULT_PORT);
+    if args.threads <= 1 {
         let mut reactor = match Reactor::new() {
             Ok(r) => r,
-            Err(e) => return Ok(fail(e)),
+            Err(e) => return fail(e),
         };
-        let port = match echo::listen(&mut reactor, addr) {
+        let port = match spindle_echo::listen(&mut reactor, addr) {
             Ok(p) => p,
-            Err(e) => return Ok(fail(e)),
+            Err(e) => return fail(e),
         };
         println!("echo listening on {}", port.address());
-        return Ok(serve(reactor));
+        return serve(reactor);
     }
-    let pool = Pool::start(threads, addr, ReactorConfig::default(), true, |_| {
-        Box::new(|| echo::Echo)
+    let pool = Pool::start(args.threads, addr, ReactorConfig::default(), true, |_| {
+        Box::new(|| spindle_echo::Echo)
     });
     match pool {
         Ok(pool) => {
             println!(
-                "echo listening on {} ({threads} reactor threads)",
-                pool.local_addr()
+                "echo listening on {} ({} reactor threads)",
+                pool.local_addr(),
+                args.threads
             );
-            Ok(match pool.join() {
+            match pool.join() {
                 Ok(()) => 0,
                 Err(e) => fail(e),
-            })
+            }
         }
-        Err(e) => Ok(fail(e)),
+        Err(e) => fail(e),
+    }
+}
+
+/// The reactor settings the store asks for (its busy-poll window).
+fn kv_reactor_config(config: &spindle_kv::config::Config) -> ReactorConfig {
+    ReactorConfig {
+        busy_poll: Duration::from_micros(config.busy_poll_us),
+        ..ReactorConfig::default()
     }
 }
 
 /// `spindle kv`: the Redis-compatible store, configured like redis-server.
-fn run_kv(args: Args) -> Result<i32, UsageError> {
-    let config = kv::config::Config::from_args(&args.items).map_err(UsageError)?;
-    let reactor_config = ReactorConfig {
-        busy_poll: std::time::Duration::from_micros(config.busy_poll_us),
-        ..ReactorConfig::default()
+fn run_kv(args: &KvArgs) -> i32 {
+    let config = match spindle_kv::config::Config::from_args(&args.args) {
+        Ok(c) => c,
+        Err(e) => return kv_usage_error(&e),
     };
-    let mut reactor = match Reactor::with_config(reactor_config) {
+    let mut reactor = match Reactor::with_config(kv_reactor_config(&config)) {
         Ok(r) => r,
-        Err(e) => return Ok(fail(e)),
+        Err(e) => return fail(e),
     };
     let addr = SocketAddr::new(config.bind, config.port);
-    match kv::server::listen(&mut reactor, addr, config) {
+    match spindle_kv::listen(&mut reactor, addr, config) {
         Ok((port, _)) => println!("kv listening on {}", port.address()),
-        Err(e) => return Ok(fail(e)),
+        Err(e) => return fail(e),
     }
-    Ok(serve(reactor))
+    serve(reactor)
 }
 
-fn run_echo_client(mut args: Args) -> Result<i32, UsageError> {
-    let host: String = args.parsed("--host", "127.0.0.1".to_string())?;
-    let port: u16 = args.parsed("--port", echo::DEFAULT_PORT)?;
-    let message: String = args.parsed("--message", "hello boy!".to_string())?;
-    args.finish()?;
+fn run_echo_client(args: EchoClientArgs) -> i32 {
     let mut reactor = match Reactor::new() {
         Ok(r) => r,
-        Err(e) => return Ok(fail(e)),
+        Err(e) => return fail(e),
     };
-    let outcome = Rc::new(Cell::new(echo::ClientOutcome::Pending));
-    let say: echo::Say = Rc::new(|line: &str| println!("{line}"));
-    let factory = echo::EchoClientFactory::new(message, say, outcome.clone());
+    let outcome = Rc::new(RefCell::new(spindle_echo::ClientOutcome::Pending));
+    let say: spindle_echo::Say = Rc::new(|line: &str| println!("{line}"));
+    let factory = spindle_echo::EchoClientFactory::new(args.message, say, outcome.clone());
     let connected = reactor.connect_tcp(
-        (host.as_str(), port),
+        (args.host.as_str(), args.port),
         factory,
         Some(Duration::from_secs(30)),
     );
     if let Err(e) = connected {
         println!("Connection failed - goodbye!");
-        return Ok(fail(e));
+        return fail(format!(
+            "cannot connect to {}:{}: {e}",
+            args.host, args.port
+        ));
     }
     if let Err(e) = reactor.run() {
-        return Ok(fail(e));
+        return fail(e);
     }
-    Ok(match outcome.get() {
-        echo::ClientOutcome::Done => 0,
-        _ => 1,
-    })
+    let outcome = outcome.replace(spindle_echo::ClientOutcome::Pending);
+    match outcome {
+        spindle_echo::ClientOutcome::Done => 0,
+        spindle_echo::ClientOutcome::Failed(e) => fail(format!(
+            "{e}\n  is the echo server running? start one with: spindle echo"
+        )),
+        spindle_echo::ClientOutcome::Pending => 1,
+    }
 }
 
-/// `spindle bench amqp …`: see [`bench::amqp`].
-fn run_bench_amqp(mut args: Args) -> Result<i32, UsageError> {
-    let uri = match args.value("--uri")? {
-        Some(u) => spindle_amqp::AmqpUri::parse(&u),
-        None => spindle_amqp::AmqpUri::from_env(),
+/// `spindle bench echo …`: see [`spindle_bench::echo`].
+fn run_bench_echo(args: &BenchEchoArgs) -> i32 {
+    let config = EchoBench {
+        conns: args.conns,
+        depth: args.depth,
+        size: args.size,
+        seconds: args.seconds,
+        rounds: args.rounds,
+    };
+    let mut targets = Vec::new();
+    let named = std::iter::once((args.addr.as_str(), args.pid))
+        .chain(args.vs.as_deref().map(|v| (v, args.vs_pid)));
+    for (addr, pid) in named {
+        match spindle_reactor::resolve(addr) {
+            Ok(sa) => targets.push((sa, pid)),
+            Err(e) => return fail(e),
+        }
     }
-    .map_err(|e| UsageError(format!("--uri: {e}")))?;
-    let mut bench = bench::amqp::AmqpBench::new(spindle_amqp::Config::new(uri));
-    bench.producers = args.parsed("--producers", bench.producers)?;
-    bench.consumers = args.parsed("--consumers", bench.consumers)?;
-    bench.size = args.parsed("--size", bench.size)?;
-    bench.seconds = args.parsed("--seconds", bench.seconds)?;
-    bench.persistent = args.flag("--persistent");
-    bench.confirm = args
-        .value("--confirm")?
-        .map(|n| n.parse())
-        .transpose()
-        .map_err(|_| {
-            UsageError("--confirm: expected the number of unconfirmed messages allowed".into())
-        })?;
-    bench.prefetch = args.parsed("--prefetch", bench.prefetch)?;
-    bench.autoack = args.flag("--autoack");
-    bench.rate = args.parsed("--rate", bench.rate)?;
-    bench.exchange_type = args.parsed("--exchange-type", bench.exchange_type)?;
-    let json = args.flag("--json");
-    args.finish()?;
+    match spindle_bench::echo::run(&targets, &config) {
+        Ok(results) => {
+            let addrs: Vec<SocketAddr> = targets.iter().map(|(a, _)| *a).collect();
+            print!("{}", spindle_bench::echo::report(&addrs, &config, &results));
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+/// `spindle bench amqp …`: see [`spindle_bench::amqp`].
+fn run_bench_amqp(args: BenchAmqpArgs) -> i32 {
+    let uri = match uri_or_env(args.uri) {
+        Ok(u) => u,
+        Err(e) => return fail(e),
+    };
+    let bench = AmqpBench {
+        producers: args.producers,
+        consumers: args.consumers,
+        size: args.size,
+        seconds: args.seconds,
+        persistent: args.persistent,
+        confirm: args.confirm,
+        prefetch: args.prefetch,
+        autoack: args.autoack,
+        rate: args.rate,
+        exchange_type: args.exchange_type,
+        ..AmqpBench::new(spindle_amqp::Config::new(uri))
+    };
     let shown = bench.clone();
-    match bench::amqp::run_bench(bench, |line| eprintln!("{line}")) {
-        Ok(result) if json => {
+    match spindle_bench::amqp::run_bench(bench, |line| eprintln!("{line}")) {
+        Ok(result) if args.json => {
             println!("{}", result.json());
-            Ok(0)
+            0
         }
         Ok(result) => {
             print!("{}", result.report(&shown));
-            Ok(0)
+            0
         }
         Err(e) => {
             eprintln!("spindle bench amqp: {e}");
-            Ok(1)
+            1
         }
     }
 }
 
-/// `spindle amqp …`: the AMQP client's subcommands (see [`spindle_amqp::cli`]).
-fn run_amqp(args: Args) -> Result<i32, UsageError> {
-    crate::amqp_cli::main(args.items)
-        .map_err(|e| UsageError(format!("{e}\n\n{}", crate::amqp_cli::USAGE)))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
 
-fn run_bench(mut args: Args) -> Result<i32, UsageError> {
-    match args.items.first().map(String::as_str) {
-        Some("echo") => {}
-        Some("amqp") => {
-            args.items.remove(0);
-            return run_bench_amqp(args);
-        }
-        _ => return Err(UsageError("bench: expected `echo` or `amqp`".into())),
+    fn parse(args: &[&str]) -> Result<Cli, String> {
+        Cli::try_parse_from(std::iter::once("spindle").chain(args.iter().copied()))
+            .map_err(|e| e.render().to_string())
     }
-    args.items.remove(0);
-    let addr: Option<String> = args.value("--addr")?;
-    let vs: Option<String> = args.value("--vs")?;
-    let pid: Option<u32> = args.value("--pid")?.and_then(|p| p.parse().ok());
-    let vs_pid: Option<u32> = args.value("--vs-pid")?.and_then(|p| p.parse().ok());
-    let defaults = bench::echo::EchoBench::default();
-    let config = bench::echo::EchoBench {
-        conns: args.parsed("--conns", defaults.conns)?,
-        depth: args.parsed("--depth", defaults.depth)?,
-        size: args.parsed("--size", defaults.size)?,
-        seconds: args.parsed("--seconds", defaults.seconds)?,
-        rounds: args.parsed("--rounds", defaults.rounds)?,
-    };
-    args.finish()?;
-    let addr = addr.unwrap_or_else(|| format!("127.0.0.1:{}", echo::DEFAULT_PORT));
-    let mut targets = Vec::new();
-    for (a, p) in std::iter::once((addr, pid)).chain(vs.map(|v| (v, vs_pid))) {
-        match spindle_reactor::resolve(a.as_str()) {
-            Ok(sa) => targets.push((sa, p)),
-            Err(e) => return Ok(fail(e)),
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_parses_its_own_flags() {
+        assert!(matches!(parse(&[]), Ok(Cli { command: None, .. })));
+        let cli = parse(&["--trace", "echo", "--port", "0", "--threads", "2"]).unwrap();
+        assert!(cli.trace);
+        match cli.command {
+            Some(Command::Echo(a)) => {
+                assert_eq!(a.listen.addr(1), SocketAddr::from(([127, 0, 0, 1], 0)));
+                assert_eq!(a.threads, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        // --trace is global: after the command too.
+        assert!(parse(&["echo", "--trace"]).unwrap().trace);
+        match parse(&["kv", "redis.conf", "--port", "6380", "--save", ""])
+            .unwrap()
+            .command
+        {
+            Some(Command::Kv(a)) => {
+                assert_eq!(a.args, ["redis.conf", "--port", "6380", "--save", ""])
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "bench",
+            "amqp",
+            "--confirm",
+            "100",
+            "--exchange-type",
+            "topic",
+        ])
+        .unwrap()
+        .command
+        {
+            Some(Command::Bench(BenchCommand::Amqp(a))) => {
+                assert_eq!(a.confirm, Some(100));
+                assert_eq!(a.exchange_type, "topic");
+                assert_eq!(a.producers, 1);
+                assert_eq!(a.seconds, 10.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["bench", "echo", "--vs", "127.0.0.1:9000"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Bench(BenchCommand::Echo(a))) => {
+                assert_eq!(a.addr, "127.0.0.1:8888");
+                assert_eq!(a.vs.as_deref(), Some("127.0.0.1:9000"));
+                assert_eq!((a.conns, a.depth, a.size, a.rounds), (50, 1, 64, 3));
+            }
+            other => panic!("{other:?}"),
         }
     }
-    match bench::echo::run(&targets, &config) {
-        Ok(results) => {
-            let addrs: Vec<SocketAddr> = targets.iter().map(|(a, _)| *a).collect();
-            print!("{}", bench::echo::report(&addrs, &config, &results));
-            Ok(0)
+
+    #[test]
+    fn errors_name_the_argument_at_fault() {
+        let e = parse(&["echo", "--prot", "1"]).unwrap_err();
+        assert!(e.contains("unexpected argument '--prot'"), "{e}");
+        assert!(
+            e.contains("'--port'"),
+            "a similar argument is suggested: {e}"
+        );
+        let e = parse(&["echo", "--port", "99999"]).unwrap_err();
+        assert!(
+            e.contains("invalid value '99999' for '--port <PORT>'"),
+            "{e}"
+        );
+        let e = parse(&["bench", "amqp", "--exchange-type", "headers"]).unwrap_err();
+        assert!(e.contains("invalid value 'headers'"), "{e}");
+        let e = parse(&["frob"]).unwrap_err();
+        assert!(e.contains("unrecognized subcommand 'frob'"), "{e}");
+    }
+
+    #[test]
+    fn each_command_has_its_own_help() {
+        let help = |args: &[&str]| match Cli::try_parse_from(
+            std::iter::once("spindle").chain(args.iter().copied()),
+        ) {
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => e.render().to_string(),
+            other => panic!("{other:?}"),
+        };
+        let kv = help(&["kv", "--help"]);
+        assert!(
+            kv.contains("Usage: spindle kv [redis.conf] [--<directive> VALUE]..."),
+            "{kv}"
+        );
+        assert!(kv.contains("--port"), "{kv}");
+        assert!(kv.contains("--requirepass"), "{kv}");
+        assert!(!kv.contains("echo-client"), "only kv's own help: {kv}");
+        let echo = help(&["echo", "--help"]);
+        assert!(echo.contains("--threads"), "{echo}");
+        assert!(!echo.contains("requirepass"), "{echo}");
+        let top = help(&["--help"]);
+        for command in ["echo", "echo-client", "kv", "amqp", "bench"] {
+            assert!(top.contains(command), "{command} in {top}");
         }
-        Err(e) => Ok(fail(e)),
     }
 }

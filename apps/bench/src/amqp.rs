@@ -26,7 +26,8 @@ use spindle_amqp::{
 };
 use spindle_protocols::amqp::FieldTable;
 
-use super::percentile;
+use crate::error::Error;
+use crate::percentile;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -418,7 +419,7 @@ fn spawn<H, T>(
     shared: &Arc<Shared>,
     handler: H,
     extract: impl FnOnce(H) -> T + Send + 'static,
-) -> Result<JoinHandle<Option<T>>, String>
+) -> Result<JoinHandle<Option<T>>, Error>
 where
     H: ConnectionHandler + Send + 'static,
     T: Send + 'static,
@@ -437,7 +438,7 @@ where
                 None
             }
         })
-        .map_err(|e| format!("cannot start a thread: {e}"))
+        .map_err(Error::Thread)
 }
 
 /// Runs the benchmark; `progress` gets a line every second.
@@ -445,12 +446,9 @@ where
 /// # Errors
 ///
 /// The broker could not be reached, a connection failed, or consumers did not start.
-pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<AmqpResult, String> {
+pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<AmqpResult, Error> {
     if !matches!(bench.exchange_type.as_str(), "direct" | "fanout" | "topic") {
-        return Err(format!(
-            "--exchange-type {}: expected direct, fanout or topic",
-            bench.exchange_type
-        ));
+        return Err(Error::ExchangeType(bench.exchange_type));
     }
     let bench = Arc::new(bench);
     let queue = format!("spindle-bench-q-{}", std::process::id());
@@ -461,7 +459,7 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
             queue: queue.clone(),
         },
     )
-    .map_err(|e| format!("setting up: {e}"))?;
+    .map_err(Error::Setup)?;
 
     let shared = Arc::new(Shared::default());
     let mut consumers = Vec::new();
@@ -494,7 +492,7 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
                 .lock()
                 .map(|e| e.join("; "))
                 .unwrap_or_default();
-            return Err(format!("consumers did not start: {errors}"));
+            return Err(Error::ConsumersNotStarted(errors));
         }
         thread::sleep(Duration::from_millis(5)); // polling a condition
     }
@@ -550,9 +548,9 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
             latencies.append(&mut l);
         }
     }
-    if let Ok(errors) = shared.errors.lock() {
+    if let Ok(mut errors) = shared.errors.lock() {
         if !errors.is_empty() {
-            return Err(errors.join("; "));
+            return Err(Error::Failed(std::mem::take(&mut *errors)));
         }
     }
     let mut ms = |p: f64| f64::from(percentile(&mut latencies, p)) / 1000.0;

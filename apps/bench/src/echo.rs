@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use spindle_reactor::{
     Address, ClientFactory, Connector, DisconnectReason, Protocol, ProtocolResult, Reactor,
     Transport,
@@ -161,8 +162,8 @@ impl ClientFactory for LoadFactory {
 
 /// Runs one round against `addr`: connect, warm up, measure, stop. With the server's `pid`,
 /// also measures the CPU time it used while measuring.
-fn round(addr: SocketAddr, pid: Option<u32>, bench: &EchoBench) -> Result<(Stats, f64), String> {
-    let mut reactor = Reactor::new().map_err(|e| e.to_string())?;
+fn round(addr: SocketAddr, pid: Option<u32>, bench: &EchoBench) -> Result<(Stats, f64), Error> {
+    let mut reactor = Reactor::new()?;
     let stats = Rc::new(RefCell::new(Stats::default()));
     let message = Rc::new(vec![b'x'; bench.size.max(1)]);
     for _ in 0..bench.conns {
@@ -171,9 +172,7 @@ fn round(addr: SocketAddr, pid: Option<u32>, bench: &EchoBench) -> Result<(Stats
             message: message.clone(),
             depth: bench.depth.max(1),
         };
-        reactor
-            .connect_tcp(addr, factory, Some(Duration::from_secs(5)))
-            .map_err(|e| e.to_string())?;
+        reactor.connect_tcp(addr, factory, Some(Duration::from_secs(5)))?;
     }
     let warmup = Duration::from_millis(500);
     let measure = Duration::from_secs_f64(bench.seconds.max(0.1));
@@ -203,13 +202,14 @@ fn round(addr: SocketAddr, pid: Option<u32>, bench: &EchoBench) -> Result<(Stats
             r.stop();
         });
     }
-    reactor.run().map_err(|e| e.to_string())?;
+    reactor.run()?;
     let connected = stats.borrow().connected;
     if connected < bench.conns {
-        return Err(format!(
-            "only {connected} of {} connections to {addr} succeeded",
-            bench.conns
-        ));
+        return Err(Error::Connections {
+            addr,
+            connected,
+            wanted: bench.conns,
+        });
     }
     let s = std::mem::take(&mut *stats.borrow_mut());
     let secs = *elapsed.borrow();
@@ -233,8 +233,8 @@ fn summarize(rounds: Vec<(Stats, f64)>) -> EchoResult {
     EchoResult {
         rt_per_s: total.round_trips as f64 / secs,
         mb_per_s: total.bytes as f64 / secs / 1e6,
-        p50_us: super::percentile(&mut total.latencies, 50.0),
-        p99_us: super::percentile(&mut total.latencies, 99.0),
+        p50_us: crate::percentile(&mut total.latencies, 50.0),
+        p99_us: crate::percentile(&mut total.latencies, 99.0),
         errors: total.errors,
         server_cpu_pct: cpu_secs.map(|c| 100.0 * c / secs),
         cpu_us_per_rt: cpu_secs
@@ -248,7 +248,7 @@ fn summarize(rounds: Vec<(Stats, f64)>) -> EchoResult {
 pub fn run(
     targets: &[(SocketAddr, Option<u32>)],
     bench: &EchoBench,
-) -> Result<Vec<EchoResult>, String> {
+) -> Result<Vec<EchoResult>, Error> {
     let mut per_target: Vec<Vec<(Stats, f64)>> = targets.iter().map(|_| Vec::new()).collect();
     for r in 0..bench.rounds.max(1) {
         for (i, (addr, pid)) in targets.iter().enumerate() {

@@ -1,5 +1,16 @@
 //! Load generators (`spindle bench …`): each measures a server, optionally alternating with a
 //! reference server in the same run, and prints figures and ratios.
+//!
+//! # Layout
+//!
+//! | file | job |
+//! |---|---|
+//! | `echo.rs` | [`echo`]: round trips per second and latency against echo servers, alternating rounds |
+//! | `amqp.rs` | [`amqp`]: a PerfTest-style AMQP load (producers, consumers, confirms, prefetch, rate) |
+//! | `error.rs` | [`Error`]: why a run produced no figures |
+//!
+//! The tools are clients on the reactor like any other; the echo load is one reactor with every
+//! connection, the AMQP load one thread and reactor per producer or consumer connection.
 
 #![cfg_attr(
     not(test),
@@ -14,6 +25,9 @@
 
 pub mod amqp;
 pub mod echo;
+mod error;
+
+pub use error::Error;
 
 /// Latency percentiles from a list of samples in microseconds (sorted in place).
 pub fn percentile(samples: &mut [u32], p: f64) -> u32 {
