@@ -290,8 +290,8 @@ impl fmt::Debug for FormattedDouble {
 /// with `inf` and `-inf` spelled out and `nan` for any NaN (`ZSCORE`, `ZINCRBY`,
 /// `ZRANGE ... WITHSCORES`, `ZMSCORE`, RESP3 doubles).
 ///
-/// This is Redis 7.2's `addReplyDouble` (`fpconv_dtoa`, redis/redis#10587) and what our
-/// issue asks for; Redis 7.0 printed C's `"%.17g"` (`0.1` as `0.10000000000000001`). Both read
+/// This is Redis 7.2's `addReplyDouble` (`fpconv_dtoa`, redis/redis#10587), chosen for being
+/// the shortest text; Redis 7.0 printed C's `"%.17g"` (`0.1` as `0.10000000000000001`). Both read
 /// back as the same number, so clients see the same score either way. Like `%g`, numbers
 /// with a decimal exponent below -4 or from 17 up use scientific notation, C style (`1e+21`,
 /// `1.5e-05`). Commands with a format of their own do not use this: `INCRBYFLOAT`/
