@@ -11,14 +11,13 @@
 //! | `spindle-kv` (`apps/kv`) | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
 //! | `spindle-amqp` (`apps/amqp`) | [`amqp`] | the AMQP 0-9-1 client (`spindle amqp …`) |
 //! | `spindle-bench` (`apps/bench`) | [`bench`] | the load generators (`spindle bench …`) |
-//! | `src/cli.rs` | [`cli`] | the `spindle` command line: one parser for every subcommand |
+//! | `src/cli/` | [`cli`] | the `spindle` command line: one parser for every subcommand (`amqp.rs`: `spindle amqp …`) |
 //! | `src/logger.rs` | [`logger`] | the stderr logger the binary installs (`--trace`, `SPINDLE_LOG`) |
 //!
 //! Start with [`reactor::guide`], then the numbered programs in `examples/`.
 
 #![deny(missing_docs)]
 
-mod amqp_cli;
 pub mod cli;
 pub mod logger;
 

@@ -20,13 +20,18 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use spindle_amqp::{AmqpUri, UriError};
+use spindle_amqp::AmqpUri;
 use spindle_bench::amqp::AmqpBench;
 use spindle_bench::echo::EchoBench;
 use spindle_reactor::{Pool, Reactor, ReactorConfig};
 
-use crate::amqp_cli::{self, AmqpCommand};
 use crate::logger;
+
+mod amqp;
+mod common;
+
+use amqp::AmqpCommand;
+use common::{fail, parse_uri, uri_or_env};
 
 /// `spindle`: the bundled servers, clients and load tools.
 #[derive(Debug, Parser)]
@@ -222,19 +227,6 @@ struct BenchAmqpArgs {
     json: bool,
 }
 
-/// `--uri`'s parser: the AMQP URI grammar RabbitMQ documents.
-pub(crate) fn parse_uri(s: &str) -> Result<AmqpUri, UriError> {
-    AmqpUri::parse(s)
-}
-
-/// The broker URI when `--uri` is absent: `$AMQP_URI`, else the local default.
-pub(crate) fn uri_or_env(uri: Option<AmqpUri>) -> Result<AmqpUri, String> {
-    match uri {
-        Some(u) => Ok(u),
-        None => AmqpUri::from_env().map_err(|e| format!("$AMQP_URI: {e}")),
-    }
-}
-
 /// Runs the command line; returns the process exit status.
 pub fn main(args: Vec<String>) -> i32 {
     let cli = match Cli::try_parse_from(std::iter::once("spindle".to_string()).chain(args)) {
@@ -259,16 +251,10 @@ pub fn main(args: Vec<String>) -> i32 {
         Some(Command::Echo(a)) => run_echo(&a),
         Some(Command::EchoClient(a)) => run_echo_client(a),
         Some(Command::Kv(a)) => run_kv(&a),
-        Some(Command::Amqp(c)) => amqp_cli::main(c),
+        Some(Command::Amqp(c)) => amqp::main(c),
         Some(Command::Bench(BenchCommand::Echo(a))) => run_bench_echo(&a),
         Some(Command::Bench(BenchCommand::Amqp(a))) => run_bench_amqp(a),
     }
-}
-
-/// Prints `spindle: <what>` on standard error; exit status 1.
-pub(crate) fn fail(what: impl std::fmt::Display) -> i32 {
-    eprintln!("spindle: {what}");
-    1
 }
 
 /// A usage error of `spindle kv` found after parsing (a directive's value, from the store's own

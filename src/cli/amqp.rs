@@ -24,7 +24,7 @@ use spindle_amqp::{
 };
 use spindle_protocols::amqp::FieldTable;
 
-use crate::cli::{fail, parse_uri, uri_or_env};
+use super::common::{fail, parse_uri, uri_or_env};
 
 /// `spindle amqp …`'s subcommands.
 #[derive(Debug, Subcommand)]
