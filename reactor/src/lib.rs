@@ -38,7 +38,10 @@
 //!
 //! - Writes never call back into a protocol: they append to an output buffer, flushed at the
 //!   end of the loop turn (many small writes, one syscall; many connections' replies together).
-//! - A callback that returns `Err` or panics loses its own connection, never the reactor.
+//! - A callback that returns `Err` or panics loses its own connection, never the reactor. A
+//!   panic elsewhere in user code is logged and the loop goes on: in a client factory it ends
+//!   that connector; in a server factory's `build_protocol` it refuses that one connection; in
+//!   a timer, a looping call or a closure from another thread it ends that call.
 //! - Output above [`ReactorConfig::high_water`] calls `pause_producing`; below `low_water`,
 //!   `resume_producing`. By default that pauses and resumes reading, so memory stays bounded
 //!   when a peer stops reading.

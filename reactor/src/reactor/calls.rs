@@ -3,14 +3,13 @@
 //! sent from other threads through a [`ReactorHandle`] (`call_from_thread`).
 
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::{error, trace};
 
 use super::entry::Entry;
-use super::guard::panic_message;
+use super::guard::catch;
 use super::{Core, Reactor, Shared, TimerTarget};
 use crate::TimerId;
 
@@ -145,8 +144,8 @@ impl Reactor {
 
     /// Runs a reactor-level closure; a panic in it is logged and the reactor goes on.
     pub(super) fn guarded(&mut self, what: &str, f: impl FnOnce(&mut Reactor)) {
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| f(self))) {
-            error!("{what} panicked: {}", panic_message(&*payload));
+        if let Err(message) = catch(|| f(self)) {
+            error!("{what} panicked: {message}");
         }
     }
 
@@ -220,7 +219,7 @@ impl LoopingCall {
         mut f: impl FnMut(&mut Reactor) + 'static,
     ) -> LoopingCall {
         if now {
-            f(reactor);
+            reactor.guarded("looping call", |r| f(r));
         }
         let interval = interval.max(Duration::from_millis(1));
         LoopingCall(reactor.call_every(interval, Box::new(f)))

@@ -1,15 +1,20 @@
 //! Outgoing connections: a connector per `connect_tcp`/`connect_unix`, mio's non-blocking
 //! connect, connect timeouts, and the [`ClientFactory`] callbacks with the retries they ask for.
+//!
+//! A panic in a client factory's callback is logged and ends its connector: no more attempts
+//! and no more callbacks into that factory (after a panic in `build_protocol`, the socket just
+//! connected is closed).
 
 use std::io;
 use std::net::ToSocketAddrs;
 use std::path::Path;
 use std::time::Duration;
 
-use log::{debug, trace};
+use log::{debug, error, trace};
 use mio::{Interest, Token};
 
 use super::entry::{Connecting, ConnectorEntry, Entry, Target};
+use super::guard::catch;
 use super::{Reactor, TimerTarget};
 use crate::net::{self, Stream};
 use crate::{Address, ClientFactory, Connector, ConnectorId, DisconnectReason, Error};
@@ -80,7 +85,10 @@ impl Reactor {
             gen: c.gen,
         };
         let mut handle = Connector::new(id, c.address(), now);
-        c.factory.started_connecting(&mut handle);
+        if let Err(message) = catch(|| c.factory.started_connecting(&mut handle)) {
+            self.connector_panicked(connector, "started_connecting", &message);
+            return;
+        }
         let attempt = match &c.target {
             Target::Tcp(addr) => mio::net::TcpStream::connect(*addr).map(Stream::Tcp),
             Target::Unix(path) => mio::net::UnixStream::connect(path).map(Stream::Unix),
@@ -161,8 +169,16 @@ impl Reactor {
                     let _ = self.poll.registry().deregister(c.stream.source());
                     return;
                 };
-                let protocol = conn.factory.build_protocol(&peer);
+                let built = catch(|| conn.factory.build_protocol(&peer));
                 let _ = self.poll.registry().deregister(c.stream.source());
+                let protocol = match built {
+                    Ok(protocol) => protocol,
+                    Err(message) => {
+                        // Dropping the stream closes the socket.
+                        self.connector_panicked(c.connector, "build_protocol", &message);
+                        return;
+                    }
+                };
                 c.stream.set_nodelay();
                 self.add_connection(c.stream, protocol, peer, Some(c.connector));
             }
@@ -180,8 +196,12 @@ impl Reactor {
             gen: c.gen,
         };
         let mut handle = Connector::new(id, c.address(), now);
-        c.factory.client_connection_failed(&error, &mut handle);
-        self.apply_connector(connector, handle);
+        match catch(|| c.factory.client_connection_failed(&error, &mut handle)) {
+            Ok(()) => self.apply_connector(connector, handle),
+            Err(message) => {
+                self.connector_panicked(connector, "client_connection_failed", &message)
+            }
+        }
     }
 
     /// Tells the connector that made a connection that it ended (after the protocol's
@@ -199,8 +219,23 @@ impl Reactor {
                 gen: c.gen,
             };
             let mut handle = Connector::new(id, peer, now);
-            c.factory.client_connection_lost(reason, &mut handle);
-            self.apply_connector(connector, handle);
+            match catch(|| c.factory.client_connection_lost(reason, &mut handle)) {
+                Ok(()) => self.apply_connector(connector, handle),
+                Err(message) => {
+                    self.connector_panicked(connector, "client_connection_lost", &message)
+                }
+            }
+        }
+    }
+
+    /// Ends a connector whose factory panicked in `callback`, whatever the callback had asked
+    /// of its [`Connector`] before panicking.
+    fn connector_panicked(&mut self, connector: usize, callback: &str, message: &str) {
+        if let Some(c) = self.core.connectors.try_remove(connector) {
+            error!(
+                "client factory for {} panicked in {callback}: {message}; it connects no more",
+                c.address()
+            );
         }
     }
 

@@ -2,14 +2,13 @@
 //! connections and to its timers, as operations on the reactor's `Core`; and `Core::dispatch`,
 //! which calls a protocol with a `Ctx`.
 
-use std::panic::{self, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use log::{log_enabled, trace, warn, Level};
 
 use super::entry::{Close, Conn, Entry};
-use super::guard::panic_message;
+use super::guard::catch;
 use super::{Core, TimerTarget};
 use crate::{Address, ConnId, DisconnectReason, Protocol, ProtocolResult, TimerId, Transport};
 
@@ -54,10 +53,10 @@ impl Core {
         let Some(mut protocol) = c.protocol.take() else {
             return;
         };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        let outcome = catch(|| {
             let mut tx = Ctx { core: self, index };
             f(&mut *protocol, &mut tx)
-        }));
+        });
         let Some(c) = self.conn_mut(index) else {
             return;
         };
@@ -65,7 +64,7 @@ impl Core {
         let failure = match outcome {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.to_string(),
-            Err(payload) => format!("panicked: {}", panic_message(&*payload)),
+            Err(message) => format!("panicked: {message}"),
         };
         warn!("[c{index} {}] {failure}; aborting the connection", c.peer);
         self.abort(index, DisconnectReason::Protocol(failure));

@@ -58,12 +58,13 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use log::{info, warn};
+use log::{error, info, warn};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
 
 use self::config::ReactorConfig;
 use self::entry::{Close, ConnectorEntry, Entry};
+use self::guard::catch;
 use self::load::Load;
 use crate::signal::SignalPipe;
 use crate::timer::TimerQueue;
@@ -274,7 +275,9 @@ impl Reactor {
                     match self.core.entries.remove(index) {
                         Entry::Listener(mut l) => {
                             let _ = self.poll.registry().deregister(l.socket.source());
-                            l.factory.stop_factory();
+                            if let Err(message) = catch(|| l.factory.stop_factory()) {
+                                error!("stop_factory panicked: {message}");
+                            }
                         }
                         Entry::Udp(mut u) => {
                             let _ = self.poll.registry().deregister(&mut u.socket);

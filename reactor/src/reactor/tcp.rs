@@ -4,14 +4,13 @@
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use log::{debug, error, info, log_enabled, trace, warn, Level};
 use mio::{Interest, Token};
 
 use super::entry::{Close, Conn, Entry, ListenerEntry};
-use super::guard::panic_message;
+use super::guard::catch;
 use super::Reactor;
 use crate::buffer::OutBuf;
 use crate::net::{self, ListenOptions, Listener, Stream};
@@ -106,7 +105,9 @@ impl Reactor {
             .registry()
             .register(socket.source(), Token(index), Interest::READABLE)
             .map_err(|e| Error::io(format!("registering listener {address}"), e))?;
-        factory.start_factory();
+        if let Err(message) = catch(|| factory.start_factory()) {
+            error!("factory of {address}: start_factory panicked: {message}");
+        }
         entry.insert(Entry::Listener(ListenerEntry {
             gen,
             socket,
@@ -125,7 +126,12 @@ impl Reactor {
         }
         if let Entry::Listener(mut l) = self.core.entries.remove(port.index) {
             let _ = self.poll.registry().deregister(l.socket.source());
-            l.factory.stop_factory();
+            if let Err(message) = catch(|| l.factory.stop_factory()) {
+                error!(
+                    "factory of {}: stop_factory panicked: {message}",
+                    port.address
+                );
+            }
             info!("stopped listening on {}", port.address);
         }
         true
@@ -208,18 +214,17 @@ impl Reactor {
                     continue;
                 }
             }
-            let protocol =
-                match panic::catch_unwind(AssertUnwindSafe(|| l.factory.build_protocol(&peer))) {
-                    Ok(Some(p)) => p,
-                    Ok(None) => {
-                        trace!("[{peer}] refused by the factory");
-                        continue;
-                    }
-                    Err(payload) => {
-                        warn!("[{peer}] factory panicked: {}", panic_message(&*payload));
-                        continue;
-                    }
-                };
+            let protocol = match catch(|| l.factory.build_protocol(&peer)) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    trace!("[{peer}] refused by the factory");
+                    continue;
+                }
+                Err(message) => {
+                    warn!("[{peer}] factory panicked: {message}");
+                    continue;
+                }
+            };
             trace!("[{peer}] accepted");
             self.add_connection(stream, protocol, peer, None);
         }

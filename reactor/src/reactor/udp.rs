@@ -3,14 +3,13 @@
 
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket as StdUdpSocket};
-use std::panic::{self, AssertUnwindSafe};
 
-use log::{debug, info, trace, warn};
+use log::{debug, error, info, trace, warn};
 use mio::net::UdpSocket;
 use mio::{Interest, Token};
 
 use super::entry::{Entry, UdpEntry};
-use super::guard::panic_message;
+use super::guard::catch;
 use super::Reactor;
 use crate::{net, DatagramProtocol, DatagramTransport, Error};
 
@@ -48,10 +47,13 @@ impl Reactor {
                 host,
                 protocol,
             } = &mut udp;
-            protocol.started(&mut UdpTx {
+            let mut tx = UdpTx {
                 socket,
                 host: *host,
-            });
+            };
+            if let Err(message) = catch(|| protocol.started(&mut tx)) {
+                error!("[udp {host}] datagram protocol panicked in started: {message}");
+            }
         }
         entry.insert(Entry::Udp(udp));
         info!("udp listening on {host}");
@@ -77,15 +79,12 @@ impl Reactor {
                         socket,
                         host: *host,
                     };
-                    match panic::catch_unwind(AssertUnwindSafe(|| {
-                        protocol.datagram_received(data, from, &mut tx)
-                    })) {
+                    match catch(|| protocol.datagram_received(data, from, &mut tx)) {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => warn!("[u{index}] datagram from {from}: {e}"),
-                        Err(p) => warn!(
-                            "[u{index}] datagram protocol panicked: {}",
-                            panic_message(&*p)
-                        ),
+                        Err(message) => {
+                            warn!("[u{index}] datagram protocol panicked: {message}")
+                        }
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
