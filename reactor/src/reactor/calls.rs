@@ -199,7 +199,7 @@ impl DelayedCall {
         reactor.timer_active(self.0)
     }
 
-    /// The underlying timer id.
+    /// The call's timer id, as trace logs show it ("timer 7 fired").
     pub fn id(self) -> TimerId {
         self.0
     }

@@ -70,7 +70,9 @@ use crate::signal::SignalPipe;
 use crate::timer::TimerQueue;
 use crate::{Clock, ConnId, DisconnectReason, Error, SystemClock};
 
+/// The token of the waker that `call_from_thread` rings; slab slots never reach it.
 const WAKER: Token = Token(usize::MAX);
+/// The token of the self-pipe that SIGINT/SIGTERM write to.
 const SIGNALS: Token = Token(usize::MAX - 1);
 
 /// A closure run by the reactor on its own thread.
@@ -80,48 +82,56 @@ type RemoteCall = Box<dyn FnOnce(&mut Reactor) + Send>;
 
 /// What a timer does when it fires.
 enum TimerTarget {
+    /// `call_later`: run the closure once.
     Call(Call),
+    /// A [`LoopingCall`](calls::LoopingCall): run the closure, then rearm.
     Repeat {
         interval: Duration,
         f: Box<dyn FnMut(&mut Reactor)>,
     },
-    Protocol {
-        conn: ConnId,
-    },
-    ConnectTimeout {
-        connector: usize,
-        entry: usize,
-    },
-    Connect {
-        connector: usize,
-    },
-    ConnectFailed {
-        connector: usize,
-        error: io::Error,
-    },
+    /// `Transport::call_later`: the connection's `timer_fired`.
+    Protocol { conn: ConnId },
+    /// A connect in slab slot `entry` took too long: it fails with `TimedOut`.
+    ConnectTimeout { connector: usize, entry: usize },
+    /// A connector's retry is due.
+    Connect { connector: usize },
+    /// A connect that failed at once, reported on the next turn rather than inside the
+    /// caller's `connect_*`.
+    ConnectFailed { connector: usize, error: io::Error },
 }
 
 /// Everything a callback may touch: the sockets' buffers and flags, timers, the clock.
 /// Kept apart from the `Poll` and the read buffer so that a callback can borrow this mutably
 /// while the bytes it was handed are borrowed from the read buffer.
 struct Core {
+    /// Every registered socket; a slot's index is its mio token.
     entries: Slab<Entry>,
+    /// Outgoing connections with their retries, named by [`ConnectorId`](crate::ConnectorId).
     connectors: Slab<ConnectorEntry>,
     timers: TimerQueue<TimerTarget>,
+    /// Connections written to this turn, flushed at its end.
     dirty: Vec<usize>,
+    /// Connections whose close is due at the end of this turn.
     closing: Vec<usize>,
+    /// Connections to read again without waiting for an event (read budget spent, or
+    /// reading resumed).
     pending_read: Vec<usize>,
+    /// The clock's time when this turn's poll returned.
     now: Instant,
     clock: Rc<dyn Clock>,
+    /// The last generation handed to a connection, listener or connector.
     gen: u32,
     config: ReactorConfig,
     stop_requested: bool,
+    /// Open connections (the slab also holds listeners, connects and UDP sockets).
     connections: usize,
 }
 
 /// The state shared with [`ReactorHandle`](calls::ReactorHandle)s on other threads.
 struct Shared {
+    /// Wakes the poll so the calls run at once.
     waker: Waker,
+    /// Closures waiting for the reactor's next turn.
     calls: Mutex<Vec<RemoteCall>>,
 }
 
@@ -149,12 +159,13 @@ struct Shared {
 pub struct Reactor {
     poll: Poll,
     events: Events,
+    /// The one buffer every connection reads into; `data_received` borrows from it.
     read_buf: Vec<u8>,
     core: Core,
     shared: Arc<Shared>,
     signals: Option<SignalPipe>,
+    /// When shutdown began, for [`ReactorConfig::shutdown_timeout`].
     stopping_since: Option<Instant>,
-    running: bool,
     /// The current poll's events as (token, readable, writable, read closed), reused.
     batch: Vec<(Token, bool, bool, bool)>,
     /// How busy the loop has been, for `busy_poll`.
@@ -213,7 +224,6 @@ impl Reactor {
             }),
             signals: None,
             stopping_since: None,
-            running: false,
             batch: Vec::new(),
             load: Load::default(),
         })
@@ -313,7 +323,6 @@ impl Reactor {
     /// Runs the loop until [`stop`](Self::stop) (or a handle's `stop`, or a signal when
     /// handlers are installed) and every connection has closed.
     pub fn run(&mut self) -> Result<(), Error> {
-        self.running = true;
         loop {
             if self.core.stop_requested && self.stopping_since.is_none() {
                 self.begin_shutdown();
@@ -331,7 +340,6 @@ impl Reactor {
             let timeout = self.stopping_since.map(|_| Duration::from_millis(50));
             self.run_once(timeout)?;
         }
-        self.running = false;
         info!("stopped");
         Ok(())
     }
