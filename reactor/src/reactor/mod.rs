@@ -15,9 +15,9 @@
 //! | `config.rs` | [`ReactorConfig`], the tunables |
 //! | `guard.rs` | running user code so that a panic is logged instead of ending the loop |
 //!
-//! `mod.rs` is the top of the folder: the files with `impl Reactor` blocks (`tcp`, `connect`,
-//! `udp`, `calls`, `ctx`) use its types; `entry`, `load`, `config` and `guard` use none of
-//! their siblings, and `mod.rs` imports only those four.
+//! `mod.rs` is the top of the folder: the files that add methods to `Reactor` or `Core`
+//! (`tcp`, `connect`, `udp`, `calls`, `ctx`) use its types; `entry`, `load`, `config` and
+//! `guard` use none of their siblings, and `mod.rs` imports only those four.
 //!
 //! # One turn of the loop ([`Reactor::run_once`])
 //!
@@ -41,7 +41,8 @@
 //! [`ConnId`]s carry a generation so stale ids held by protocols are refused.
 //!
 //! Every call into user code (protocols, factories, timers, closures) catches panics: the
-//! panic is logged and costs at most the connection or connector concerned, never the loop.
+//! panic is logged and costs at most the connection, connector or call concerned, never the
+//! loop.
 
 pub(crate) mod calls;
 pub(crate) mod config;
