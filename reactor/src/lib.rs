@@ -2,31 +2,46 @@
 //! terms — [`Protocol`], [`Transport`], [`Factory`], [`ClientFactory`] — plus timers, flow
 //! control, and test doubles.
 //!
-//! It knows nothing of any wire protocol: codecs live in `spindle-protocols`, servers in
-//! `spindle-apps`.
+//! It knows nothing of any wire protocol: codecs live in `spindle-protocols`, servers and
+//! clients in the app crates (`spindle-echo`, `spindle-kv`, `spindle-amqp`, `spindle-bench`).
 //!
 //! # Layout
 //!
-//! | module | job |
+//! | file | job |
 //! |---|---|
-//! | [`reactor`](crate::Reactor) (`reactor.rs`) | the `Poll` loop, the slab of sockets, dispatch, flushing, closing, [`DelayedCall`], [`LoopingCall`] |
+//! | `reactor/` | the event loop, [`Reactor`], one file per concern: |
+//! | `reactor/mod.rs` | the `Poll` loop: construction, one turn, end-of-turn flushing, shutdown |
+//! | `reactor/tcp.rs` | stream sockets (TCP, Unix): listen, accept, read, flush, close; [`ListeningPort`] |
+//! | `reactor/connect.rs` | outgoing connections and the [`ClientFactory`] callbacks |
+//! | `reactor/udp.rs` | UDP sockets for a [`DatagramProtocol`] |
+//! | `reactor/calls.rs` | timers and closures: [`DelayedCall`], [`LoopingCall`], [`ReactorHandle`] (`call_from_thread`) |
+//! | `reactor/ctx.rs` | the real [`Transport`] handed to protocol callbacks, and dispatch into a protocol |
+//! | `reactor/load.rs` | the busy-poll load meter ([`ReactorConfig::busy_poll`]) |
+//! | `reactor/entry.rs` | what a socket slot holds (listener, connection, connect in progress, UDP) |
+//! | `reactor/config.rs` | [`ReactorConfig`] |
+//! | `reactor/guard.rs` | calling user code so that a panic is logged, not fatal |
 //! | `protocol.rs` | [`Protocol`], [`Factory`], [`ClientFactory`], [`Connector`], [`DatagramProtocol`] |
 //! | `transport.rs` | [`Transport`] (what a callback may do), [`ConnId`], [`DatagramTransport`] |
 //! | `buffer.rs` | a connection's output buffer, flushed with vectored writes |
 //! | `timer.rs` | the deadline-ordered timer queue, [`TimerId`] |
 //! | `net.rs` | socket set-up through socket2: [`ListenOptions`] |
-//! | `reconnect.rs` | [`ReconnectingClientFactory`]: retries with capped exponential back-off and jitter |
+//! | `reconnect.rs` | [`ReconnectingClientFactory`]: retries with capped exponential back-off and jitter; [`RetryControl`] |
 //! | `pool.rs` | [`Pool`]: N reactors on N threads sharing a port through `SO_REUSEPORT` |
 //! | `signal.rs` | SIGINT/SIGTERM → a clean stop |
 //! | `clock.rs` | [`Clock`]: where "now" comes from |
-//! | [`testing`] | test doubles: `StringTransport`, `Clock`, `MemoryReactor`, a loopback pump |
-//! | [`guide`] | the echo server, built step by step |
+//! | `address.rs` | [`Address`]: a TCP or Unix-domain endpoint |
+//! | `error.rs` | [`Error`] (reactor calls), [`ProtocolError`] (callbacks), [`DisconnectReason`] |
+//! | [`testing`] (`testing.rs`) | test doubles: `StringTransport`, `Clock`, `MemoryReactor`, a loopback pump |
+//! | [`guide`] (`guide.rs`) | the echo server, built step by step |
 //!
 //! # Rules the loop keeps
 //!
 //! - Writes never call back into a protocol: they append to an output buffer, flushed at the
 //!   end of the loop turn (many small writes, one syscall; many connections' replies together).
-//! - A callback that returns `Err` or panics loses its own connection, never the reactor.
+//! - A callback that returns `Err` or panics loses its own connection, never the reactor. A
+//!   panic elsewhere in user code is logged and the loop goes on: in a client factory it ends
+//!   that connector; in a server factory's `build_protocol` it refuses that one connection; in
+//!   a timer, a looping call or a closure from another thread it ends that call.
 //! - Output above [`ReactorConfig::high_water`] calls `pause_producing`; below `low_water`,
 //!   `resume_producing`. By default that pauses and resumes reading, so memory stays bounded
 //!   when a peer stops reading.
@@ -65,8 +80,11 @@ pub use error::{DisconnectReason, Error, ProtocolError, ProtocolResult};
 pub use net::{resolve, ListenOptions};
 pub use pool::Pool;
 pub use protocol::{ClientFactory, Connector, ConnectorId, DatagramProtocol, Factory, Protocol};
-pub use reactor::{DelayedCall, ListeningPort, LoopingCall, Reactor, ReactorConfig, ReactorHandle};
-pub use reconnect::ReconnectingClientFactory;
+pub use reactor::calls::{DelayedCall, LoopingCall, ReactorHandle};
+pub use reactor::config::ReactorConfig;
+pub use reactor::tcp::ListeningPort;
+pub use reactor::Reactor;
+pub use reconnect::{ReconnectingClientFactory, RetryControl};
 pub use timer::TimerId;
 pub use transport::{ConnId, DatagramTransport, Transport};
 

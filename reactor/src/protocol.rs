@@ -178,6 +178,9 @@ impl Connector {
 /// Builds the protocol for an outgoing connection and hears how the attempt and the connection
 /// end (Twisted's `ClientFactory`). See
 /// [`ReconnectingClientFactory`](crate::ReconnectingClientFactory) for retries with back-off.
+///
+/// A panic in any of these callbacks is logged and ends the connector: no further attempts and
+/// no further calls into the factory.
 pub trait ClientFactory {
     /// Called when the connection is established; the protocol then gets `connection_made`.
     fn build_protocol(&mut self, peer: &Address) -> Box<dyn Protocol>;

@@ -117,7 +117,7 @@ impl<F: ClientFactory> ReconnectingClientFactory<F> {
         self.stopped.set(true);
     }
 
-    /// The wrapped factory.
+    /// The wrapped factory, which builds the protocols and hears every callback.
     pub fn inner(&self) -> &F {
         &self.inner
     }

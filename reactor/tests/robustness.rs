@@ -1,5 +1,6 @@
-//! The reactor under misbehaviour: panicking protocols, refused connections, peers that never
-//! read, thousands of connections, closes racing cross-connection writes, reused slots.
+//! The reactor under misbehaviour: panicking protocols, factories, timers and closures,
+//! refused connections, peers that never read, thousands of connections, closes racing
+//! cross-connection writes, reused slots.
 
 mod common;
 
@@ -9,12 +10,13 @@ use std::net::TcpListener;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{client, read_n, reads_eof, round_trip, wait_for, Server};
 use spindle_reactor::{
-    Address, ClientFactory, ConnId, Connector, DisconnectReason, Protocol, ProtocolResult, Reactor,
-    ReactorConfig, Transport,
+    Address, ClientFactory, ConnId, Connector, DatagramProtocol, DatagramTransport,
+    DisconnectReason, Factory, LoopingCall, Protocol, ProtocolResult, Reactor, ReactorConfig,
+    Transport,
 };
 
 struct Echo;
@@ -428,4 +430,261 @@ fn a_stale_connection_id_never_reaches_the_connection_that_reuses_its_slot() {
         made[0], made[1],
         "ids differ even when the slot is reused: {log:?}"
     );
+}
+
+// ----- panics in user code other than a protocol's ----------------------------------------
+
+/// Records warnings and errors, so a test can check that a panic was logged. Tests run in
+/// parallel in one process, so each looks for a message of its own.
+struct Recorder(Mutex<Vec<String>>);
+impl log::Log for Recorder {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            self.0.lock().unwrap().push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static RECORDER: Recorder = Recorder(Mutex::new(Vec::new()));
+
+/// Whether a warning or error containing `text` was logged.
+fn logged(text: &str) -> bool {
+    if log::set_logger(&RECORDER).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    RECORDER.0.lock().unwrap().iter().any(|l| l.contains(text))
+}
+
+/// Turns the loop until `text` is logged (a panic escaping the loop fails the test).
+fn turn_until_logged(reactor: &mut Reactor, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !logged(text) {
+        assert!(Instant::now() < deadline, "{text:?} was never logged");
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+}
+
+/// Writes "ping", waits for it to come back, then closes.
+struct Pinger(Rc<RefCell<Vec<u8>>>);
+impl Protocol for Pinger {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        tx.write(b"ping");
+        Ok(())
+    }
+    fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        self.0.borrow_mut().extend_from_slice(data);
+        if self.0.borrow().len() >= 4 {
+            tx.lose_connection();
+        }
+        Ok(())
+    }
+}
+
+/// Connects a [`Pinger`], and stops the reactor once its connection has ended.
+struct PingThenStop(Rc<RefCell<Vec<u8>>>);
+impl ClientFactory for PingThenStop {
+    fn build_protocol(&mut self, _: &Address) -> Box<dyn Protocol> {
+        Box::new(Pinger(self.0.clone()))
+    }
+    fn client_connection_lost(&mut self, _: &DisconnectReason, connector: &mut Connector) {
+        connector.stop_reactor();
+    }
+}
+
+/// Proves the reactor still works: an echo round trip between a listener and a client of its
+/// own, after which the client stops it and `run` returns normally.
+fn still_serves(reactor: &mut Reactor) {
+    let port = reactor.listen_tcp("127.0.0.1:0", || Echo).unwrap();
+    let echoed = Rc::new(RefCell::new(Vec::new()));
+    reactor
+        .connect_tcp(
+            port.socket_addr().unwrap(),
+            PingThenStop(echoed.clone()),
+            Some(Duration::from_secs(5)),
+        )
+        .unwrap();
+    reactor.call_later(Duration::from_secs(10), |r| r.stop());
+    reactor.run().unwrap();
+    assert_eq!(&*echoed.borrow(), b"ping", "the echo round trip completed");
+}
+
+/// A refused port on loopback.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+struct PanicsWhenRefused;
+impl ClientFactory for PanicsWhenRefused {
+    fn build_protocol(&mut self, _: &Address) -> Box<dyn Protocol> {
+        Box::new(Echo)
+    }
+    fn client_connection_failed(&mut self, _: &io::Error, _: &mut Connector) {
+        panic!("client_connection_failed went wrong (refused)");
+    }
+}
+
+#[test]
+fn a_client_factory_panicking_in_client_connection_failed_costs_only_its_connector() {
+    let mut reactor = Reactor::new().unwrap();
+    let id = reactor
+        .connect_tcp(("127.0.0.1", closed_port()), PanicsWhenRefused, None)
+        .unwrap();
+    turn_until_logged(
+        &mut reactor,
+        "client_connection_failed went wrong (refused)",
+    );
+    assert!(
+        !reactor.stop_connecting(id),
+        "the connector that panicked is gone"
+    );
+    still_serves(&mut reactor);
+}
+
+/// Closes every connection as soon as it is made.
+struct Slam;
+impl Protocol for Slam {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        tx.lose_connection();
+        Ok(())
+    }
+    fn data_received(&mut self, _: &[u8], _: &mut dyn Transport) -> ProtocolResult {
+        Ok(())
+    }
+}
+
+struct PanicsWhenLost;
+impl ClientFactory for PanicsWhenLost {
+    fn build_protocol(&mut self, _: &Address) -> Box<dyn Protocol> {
+        Box::new(Echo)
+    }
+    fn client_connection_lost(&mut self, _: &DisconnectReason, _: &mut Connector) {
+        panic!("client_connection_lost went wrong (slammed)");
+    }
+}
+
+#[test]
+fn a_client_factory_panicking_in_client_connection_lost_costs_only_its_connector() {
+    let mut reactor = Reactor::new().unwrap();
+    let port = reactor.listen_tcp("127.0.0.1:0", || Slam).unwrap();
+    let id = reactor
+        .connect_tcp(port.socket_addr().unwrap(), PanicsWhenLost, None)
+        .unwrap();
+    turn_until_logged(&mut reactor, "client_connection_lost went wrong (slammed)");
+    assert!(
+        !reactor.stop_connecting(id),
+        "the connector that panicked is gone"
+    );
+    assert!(reactor.stop_listening(&port));
+    still_serves(&mut reactor);
+}
+
+struct PanicsWhenConnected;
+impl ClientFactory for PanicsWhenConnected {
+    fn build_protocol(&mut self, _: &Address) -> Box<dyn Protocol> {
+        panic!("build_protocol went wrong (connected)");
+    }
+}
+
+#[test]
+fn a_client_factory_panicking_in_build_protocol_drops_that_connection_only() {
+    let mut reactor = Reactor::new().unwrap();
+    let port = reactor.listen_tcp("127.0.0.1:0", || Echo).unwrap();
+    let id = reactor
+        .connect_tcp(port.socket_addr().unwrap(), PanicsWhenConnected, None)
+        .unwrap();
+    turn_until_logged(&mut reactor, "build_protocol went wrong (connected)");
+    assert!(
+        !reactor.stop_connecting(id),
+        "the connector that panicked is gone"
+    );
+    // The client socket was dropped: the server's side of it sees the end of the stream.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reactor.connection_count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped connection was closed"
+        );
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert!(reactor.stop_listening(&port));
+    still_serves(&mut reactor);
+}
+
+/// A server factory whose start and stop panic.
+struct PanicsAtStartAndStop;
+impl Factory for PanicsAtStartAndStop {
+    fn build_protocol(&mut self, _: &Address) -> Option<Box<dyn Protocol>> {
+        Some(Box::new(Echo))
+    }
+    fn start_factory(&mut self) {
+        panic!("start_factory went wrong");
+    }
+    fn stop_factory(&mut self) {
+        panic!("stop_factory went wrong");
+    }
+}
+
+struct PanicsWhenStarting;
+impl ClientFactory for PanicsWhenStarting {
+    fn build_protocol(&mut self, _: &Address) -> Box<dyn Protocol> {
+        Box::new(Echo)
+    }
+    fn started_connecting(&mut self, _: &mut Connector) {
+        panic!("started_connecting went wrong");
+    }
+}
+
+struct PanicsWhenBound;
+impl DatagramProtocol for PanicsWhenBound {
+    fn started(&mut self, _: &mut dyn DatagramTransport) {
+        panic!("datagram started went wrong");
+    }
+    fn datagram_received(
+        &mut self,
+        _: &[u8],
+        _: std::net::SocketAddr,
+        _: &mut dyn DatagramTransport,
+    ) -> ProtocolResult {
+        Ok(())
+    }
+}
+
+#[test]
+fn panics_in_factories_timers_and_closures_are_logged_and_the_loop_goes_on() {
+    let mut reactor = Reactor::new().unwrap();
+    // Factory start (and, when `run` stops the reactor, stop) and a UDP protocol's start.
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", PanicsAtStartAndStop)
+        .unwrap();
+    assert!(logged("start_factory went wrong"));
+    reactor.listen_udp("127.0.0.1:0", PanicsWhenBound).unwrap();
+    assert!(logged("datagram started went wrong"));
+    // A connector whose started_connecting panics ends there.
+    let id = reactor
+        .connect_tcp(port.socket_addr().unwrap(), PanicsWhenStarting, None)
+        .unwrap();
+    assert!(logged("started_connecting went wrong"));
+    assert!(!reactor.stop_connecting(id), "the connector is gone");
+    // A delayed call, a looping call (its first, immediate call too), a call from a thread.
+    reactor.call_later(Duration::ZERO, |_| panic!("delayed call went wrong"));
+    let mut calls = 0;
+    let looping = LoopingCall::start(&mut reactor, Duration::from_millis(1), true, move |_| {
+        calls += 1;
+        panic!("looping call {calls} went wrong");
+    });
+    assert!(logged("looping call 1 went wrong"));
+    assert!(reactor
+        .handle()
+        .call_from_thread(|_| panic!("call from thread went wrong")));
+    turn_until_logged(&mut reactor, "delayed call went wrong");
+    turn_until_logged(&mut reactor, "looping call 2 went wrong");
+    turn_until_logged(&mut reactor, "call from thread went wrong");
+    assert!(looping.stop(&mut reactor));
+    still_serves(&mut reactor);
+    assert!(logged("stop_factory went wrong"));
 }

@@ -1,0 +1,439 @@
+//! Stream sockets, TCP and Unix-domain alike: listening, accepting, reading into
+//! `data_received`, flushing output with the water marks, and closing; plus the calls that act
+//! on a connection from outside its callbacks (`write_to`, `lose_connection_of`…).
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+
+use log::{debug, error, info, log_enabled, trace, warn, Level};
+use mio::{Interest, Token};
+
+use super::entry::{Close, Conn, Entry, ListenerEntry};
+use super::guard::catch;
+use super::Reactor;
+use crate::buffer::OutBuf;
+use crate::net::{self, ListenOptions, Listener, Stream};
+use crate::{Address, ConnId, DisconnectReason, Error, Factory, Protocol};
+
+/// A listening socket, as returned by `listen_tcp`/`listen_unix` (Twisted's `IListeningPort`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListeningPort {
+    pub(crate) index: usize,
+    pub(crate) gen: u32,
+    address: Address,
+}
+
+impl ListeningPort {
+    /// A port naming listener slot `index` of generation `gen` (the reactor's, or a test
+    /// double's).
+    pub(crate) fn new(index: usize, gen: u32, address: Address) -> Self {
+        ListeningPort {
+            index,
+            gen,
+            address,
+        }
+    }
+
+    /// The address it listens on (with the real port when 0 was asked for).
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The TCP address it listens on; `None` for a Unix socket.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        self.address.socket_addr()
+    }
+}
+
+impl Reactor {
+    // ----- listening -------------------------------------------------------------------------
+
+    /// Listens for TCP connections on `addr` (port 0 picks a free port: see the returned
+    /// [`ListeningPort`]), building a protocol with `factory` for each.
+    pub fn listen_tcp(
+        &mut self,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
+        factory: impl Factory + 'static,
+    ) -> Result<ListeningPort, Error> {
+        let addr = net::resolve(addr)?;
+        self.listen_tcp_with(addr, ListenOptions::default(), Box::new(factory))
+    }
+
+    /// Listens for TCP connections with explicit socket options (backlog, `SO_REUSEPORT`…).
+    pub fn listen_tcp_with(
+        &mut self,
+        addr: SocketAddr,
+        options: ListenOptions,
+        factory: Box<dyn Factory>,
+    ) -> Result<ListeningPort, Error> {
+        let socket = net::bind_tcp(addr, &options)
+            .map_err(|e| Error::io(format!("listening on {addr}"), e))?;
+        self.add_listener(Listener::Tcp(socket), options, factory)
+    }
+
+    /// Listens for connections on a Unix-domain socket at `path` (a stale socket file is
+    /// replaced).
+    pub fn listen_unix(
+        &mut self,
+        path: impl AsRef<Path>,
+        factory: impl Factory + 'static,
+    ) -> Result<ListeningPort, Error> {
+        let path = path.as_ref();
+        let socket = net::bind_unix(path)
+            .map_err(|e| Error::io(format!("listening on {}", path.display()), e))?;
+        self.add_listener(
+            Listener::Unix(socket),
+            ListenOptions::default(),
+            Box::new(factory),
+        )
+    }
+
+    fn add_listener(
+        &mut self,
+        mut socket: Listener,
+        options: ListenOptions,
+        mut factory: Box<dyn Factory>,
+    ) -> Result<ListeningPort, Error> {
+        let address = socket
+            .address()
+            .map_err(|e| Error::io("reading the listening address", e))?;
+        let gen = self.next_gen();
+        let entry = self.core.entries.vacant_entry();
+        let index = entry.key();
+        self.poll
+            .registry()
+            .register(socket.source(), Token(index), Interest::READABLE)
+            .map_err(|e| Error::io(format!("registering listener {address}"), e))?;
+        if let Err(message) = catch(|| factory.start_factory()) {
+            error!("factory of {address}: start_factory panicked: {message}");
+        }
+        entry.insert(Entry::Listener(ListenerEntry {
+            gen,
+            socket,
+            factory,
+            options,
+        }));
+        info!("listening on {address}");
+        Ok(ListeningPort::new(index, gen, address))
+    }
+
+    /// Stops listening on `port` (open connections stay); the factory's `stop_factory` runs.
+    pub fn stop_listening(&mut self, port: &ListeningPort) -> bool {
+        match self.core.entries.get(port.index) {
+            Some(Entry::Listener(l)) if l.gen == port.gen => {}
+            _ => return false,
+        }
+        if let Entry::Listener(mut l) = self.core.entries.remove(port.index) {
+            let _ = self.poll.registry().deregister(l.socket.source());
+            if let Err(message) = catch(|| l.factory.stop_factory()) {
+                error!(
+                    "factory of {}: stop_factory panicked: {message}",
+                    port.address
+                );
+            }
+            info!("stopped listening on {}", port.address);
+        }
+        true
+    }
+
+    // ----- connections -----------------------------------------------------------------------
+
+    /// Registers a connected stream, then calls `connection_made`.
+    pub(super) fn add_connection(
+        &mut self,
+        stream: Stream,
+        protocol: Box<dyn Protocol>,
+        peer: Address,
+        connector: Option<usize>,
+    ) {
+        let gen = self.next_gen();
+        let host = stream.host();
+        let tag = if log_enabled!(Level::Debug) {
+            format!("{peer} (host {host})")
+        } else {
+            String::new()
+        };
+        let index = self.core.entries.insert(Entry::Conn(Conn {
+            gen,
+            stream,
+            protocol: Some(protocol),
+            out: OutBuf::default(),
+            peer,
+            host,
+            read_paused: false,
+            producer_paused: false,
+            close: Close::Open,
+            reason: None,
+            write_interest: false,
+            dirty: false,
+            queued_close: false,
+            connector,
+        }));
+        let registered = match self.core.conn_mut(index) {
+            Some(c) => {
+                self.poll
+                    .registry()
+                    .register(c.stream.source(), Token(index), Interest::READABLE)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = registered {
+            error!("[c{index}] registering a new connection: {e}");
+            self.core.entries.remove(index);
+            return;
+        }
+        debug!("[c{index} {tag}] connection made");
+        self.core.connections += 1;
+        self.core.dispatch(index, |p, tx| p.connection_made(tx));
+    }
+
+    pub(super) fn on_accept(&mut self, index: usize) {
+        loop {
+            let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+                return;
+            };
+            let (stream, peer) = match l.socket.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => {
+                    // EMFILE and friends: the pending connection stays queued; we try again on
+                    // the listener's next event instead of spinning.
+                    error!("accepting on {:?}: {e}", l.socket.address().ok());
+                    return;
+                }
+            };
+            if l.options.nodelay {
+                stream.set_nodelay();
+            }
+            if let Some(max) = self.core.config.max_connections {
+                if self.core.connections >= max {
+                    warn!("[{peer}] refused: {max} connections already open");
+                    continue;
+                }
+            }
+            let protocol = match catch(|| l.factory.build_protocol(&peer)) {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    trace!("[{peer}] refused by the factory");
+                    continue;
+                }
+                Err(message) => {
+                    warn!("[{peer}] factory panicked: {message}");
+                    continue;
+                }
+            };
+            trace!("[{peer}] accepted");
+            self.add_connection(stream, protocol, peer, None);
+        }
+    }
+
+    /// Reads until the socket is drained (or the per-event budget is spent), handing each
+    /// chunk to the protocol. What the protocol wrote leaves at the end of the turn
+    /// ([`Reactor::finish_turn`]) with every other connection's output, unless it passed the
+    /// high-water mark first.
+    pub(super) fn on_readable(&mut self, index: usize, read_closed: bool) {
+        let mut reads = 0;
+        loop {
+            let Some(Entry::Conn(c)) = self.core.entries.get_mut(index) else {
+                return;
+            };
+            if c.read_paused || c.close != Close::Open {
+                break;
+            }
+            if reads == self.core.config.max_reads_per_event {
+                // Fairness: others get their turn; we come back on the next loop turn.
+                self.core.pending_read.push(index);
+                break;
+            }
+            match c.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    trace!("[c{index} {}] readable → end of stream", c.peer);
+                    self.core.lose(index, Some(DisconnectReason::Done));
+                    break;
+                }
+                Ok(n) => {
+                    reads += 1;
+                    if log_enabled!(Level::Trace) {
+                        trace!("[c{index} {}] readable → data_received {n} B", c.peer);
+                    }
+                    let data = self.read_buf.get(..n).unwrap_or_default();
+                    self.core.dispatch(index, |p, tx| p.data_received(data, tx));
+                    self.check_high_water(index);
+                    // A short read drained the socket: with edge-triggered readiness, new data
+                    // will raise a new event, so skip the read that would say WouldBlock
+                    // (unless the peer also closed, which must be read as end of stream).
+                    if n < self.read_buf.len() && !read_closed {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    trace!("[c{index} {}] read error: {e}", c.peer);
+                    self.core.abort(index, DisconnectReason::Lost(e));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Between reads: if the protocol's output passed the high-water mark, try to flush it
+    /// now; if it is still above, pause the producer (by default: stop reading).
+    fn check_high_water(&mut self, index: usize) {
+        let high = self.core.config.high_water;
+        let over =
+            matches!(self.core.entries.get(index), Some(Entry::Conn(c)) if c.out.len() > high);
+        if over {
+            self.flush(index);
+        }
+    }
+
+    /// Writes what `index` has queued, updates WRITABLE interest and the producer's water marks,
+    /// and queues the close of a connection that asked to close once flushed.
+    pub(super) fn flush(&mut self, index: usize) {
+        let Some(Entry::Conn(c)) = self.core.entries.get_mut(index) else {
+            return;
+        };
+        c.dirty = false;
+        if c.close == Close::Closed || c.close == Close::Aborting {
+            return;
+        }
+        if !c.out.is_empty() {
+            match c.out.flush_to(&mut c.stream) {
+                Ok(f) => {
+                    if f.bytes > 0 && log_enabled!(Level::Trace) {
+                        let s = if f.syscalls == 1 { "" } else { "s" };
+                        trace!(
+                            "[c{index} {}] flushed {} B ({} syscall{s}){}",
+                            c.peer,
+                            f.bytes,
+                            f.syscalls,
+                            if c.out.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", {} B still queued", c.out.len())
+                            }
+                        );
+                    }
+                }
+                Err(e) => {
+                    trace!("[c{index} {}] write error: {e}", c.peer);
+                    self.core.abort(index, DisconnectReason::Lost(e));
+                    return;
+                }
+            }
+        }
+        let want_writable = !c.out.is_empty();
+        if want_writable != c.write_interest {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(c.stream.source(), Token(index), interest)
+            {
+                self.core.abort(index, DisconnectReason::Lost(e));
+                return;
+            }
+            c.write_interest = want_writable;
+        }
+        let len = c.out.len();
+        let (high, low) = (self.core.config.high_water, self.core.config.low_water);
+        if c.close == Close::Losing {
+            if len == 0 {
+                self.core.queue_close(index);
+            }
+        } else if len > high && !c.producer_paused {
+            c.producer_paused = true;
+            trace!(
+                "[c{index} {}] {len} B queued > {high}: pause producing",
+                c.peer
+            );
+            self.core.dispatch(index, |p, tx| p.pause_producing(tx));
+        } else if len <= low && c.producer_paused {
+            c.producer_paused = false;
+            trace!(
+                "[c{index} {}] {len} B queued <= {low}: resume producing",
+                c.peer
+            );
+            self.core.dispatch(index, |p, tx| p.resume_producing(tx));
+        }
+    }
+
+    /// Closes a connection whose close is due: deregisters and drops the socket, tells the
+    /// protocol (and a client factory), and frees the slot.
+    pub(super) fn finalize(&mut self, index: usize) {
+        let Some(Entry::Conn(c)) = self.core.entries.get_mut(index) else {
+            return;
+        };
+        c.queued_close = false;
+        match c.close {
+            Close::Open | Close::Closed => return,
+            Close::Losing if !c.out.is_empty() => return,
+            Close::Losing | Close::Aborting => {}
+        }
+        if c.close == Close::Losing {
+            c.stream.shutdown_write();
+        }
+        c.close = Close::Closed;
+        c.out.clear();
+        let _ = self.poll.registry().deregister(c.stream.source());
+        let reason = c.reason.take().unwrap_or(DisconnectReason::Done);
+        let connector = c.connector;
+        trace!("[c{index} {}] closed: {reason}", c.peer);
+        debug!("[c{index} {}] connection lost: {reason}", c.peer);
+        self.core.connections -= 1;
+        let reason_ref = &reason;
+        self.core.dispatch(index, |p, tx| {
+            p.connection_lost(reason_ref, tx);
+            Ok(())
+        });
+        let peer = match self.core.entries.remove(index) {
+            Entry::Conn(c) => c.peer,
+            _ => Address::Unix(None),
+        };
+        if let Some(connector) = connector {
+            self.connection_lost_by(connector, peer, &reason);
+        }
+    }
+
+    // ----- acting on connections from outside a callback -------------------------------------
+
+    /// Queues `data` on connection `id` (from a timer or a cross-thread call).
+    pub fn write_to(&mut self, id: ConnId, data: &[u8]) -> bool {
+        self.core.write_to(id, data)
+    }
+
+    /// Bytes queued on connection `id` and not yet written; `None` if it is gone.
+    pub fn buffered_of(&self, id: ConnId) -> Option<usize> {
+        self.core
+            .live(id)
+            .and_then(|i| self.core.conn(i))
+            .map(|c| c.out.len())
+    }
+
+    /// Whether reading of connection `id` is paused; `None` if it is gone.
+    pub fn is_reading_paused_of(&self, id: ConnId) -> Option<bool> {
+        self.core
+            .live(id)
+            .and_then(|i| self.core.conn(i))
+            .map(|c| c.read_paused)
+    }
+
+    /// Flushes then closes connection `id`.
+    pub fn lose_connection_of(&mut self, id: ConnId) -> bool {
+        match self.core.live(id) {
+            Some(index) => {
+                self.core.lose(index, None);
+                true
+            }
+            None => false,
+        }
+    }
+}
