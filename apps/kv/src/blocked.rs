@@ -285,10 +285,8 @@ pub(crate) fn serve(
                 if !dest_ok {
                     out.error(WRONGTYPE);
                 } else if let Some(v) = pop(data, db, key, from_left, now) {
-                    if !data.exists(db, &dest, now) {
-                        data.set(db, &dest, Value::List(Box::default()), false, now);
-                    }
-                    if let Some(Value::List(l)) = data.entry(db, &dest, now).map(|e| &mut e.value) {
+                    // The destination was checked above: only a list or nothing is there.
+                    if let Ok(l) = data.get_or_create::<VecDeque<Str>>(db, &dest, now) {
                         if to_left {
                             l.push_front(v.clone());
                         } else {

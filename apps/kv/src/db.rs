@@ -1,9 +1,15 @@
-//! [`Db`]: the store's state — 16 keyspaces (SELECT), lazy expiry and the statistics INFO
-//! reports. Free of IO: commands call it with the current time and get values back.
+//! [`Db`]: the store's state — 16 keyspaces (SELECT), lazy expiry, typed lookups and the
+//! statistics INFO reports. Free of IO: commands call it with the current time and get values
+//! back.
+//!
+//! Every lookup hashes its key once: the expiry check, the hit/miss count and the access mark
+//! work on the entry found, and [`Db::get_or_create`] finds or makes a collection in the same
+//! probe. A value of the wrong type is [`CmdError::WrongType`], decided here for every family.
 
+use crate::error::CmdError;
 pub use crate::keyspace::unix_seconds;
 use crate::keyspace::{Entry, Keyspace};
-use crate::types::value::Value;
+use crate::types::value::{Collection, Value};
 
 /// Counters INFO reports.
 #[derive(Debug, Default, Clone)]
@@ -38,10 +44,27 @@ pub struct CommandStat {
 pub struct Db {
     /// The databases, indexed by SELECT's number.
     pub spaces: Vec<Keyspace>,
+    /// Stands in for a database if `spaces` were ever empty (it never is: `new` makes at
+    /// least one), so that [`space`](Self::space) needs no panic.
+    spare: Keyspace,
     /// Counters.
     pub stats: Stats,
-    /// Bumped by every write to a key (WATCH compares it later).
+    /// Bumped by every write to a key (the engine sees a write by its change).
     pub dirty: u64,
+}
+
+/// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
+/// the index at SELECT); a function of the fields, so that the statistics stay borrowable.
+fn space_of<'s>(
+    spaces: &'s mut [Keyspace],
+    spare: &'s mut Keyspace,
+    db: usize,
+) -> &'s mut Keyspace {
+    let last = spaces.len().saturating_sub(1);
+    match spaces.get_mut(db.min(last)) {
+        Some(space) => space,
+        None => spare,
+    }
 }
 
 impl Db {
@@ -49,6 +72,7 @@ impl Db {
     pub fn new(n: usize) -> Self {
         Db {
             spaces: (0..n.max(1)).map(|_| Keyspace::new()).collect(),
+            spare: Keyspace::new(),
             stats: Stats::default(),
             dirty: 0,
         }
@@ -56,29 +80,31 @@ impl Db {
 
     /// The keyspace `db` (callers validate the index at SELECT).
     pub fn space(&mut self, db: usize) -> &mut Keyspace {
-        let last = self.spaces.len() - 1;
-        let i = db.min(last);
-        &mut self.spaces[i]
+        space_of(&mut self.spaces, &mut self.spare, db)
+    }
+
+    /// The live entry for `key` (an expired one is deleted and counted), not marked.
+    fn live(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+        let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
+        if expired {
+            self.stats.expired_keys += 1;
+        }
+        entry
     }
 
     /// Removes `key` if its time has come; true if it did.
     fn expire_if_due(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        let space = self.space(db);
-        let due = space
-            .get(key)
-            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now);
-        if due {
-            space.remove(key);
+        let (_, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
+        if expired {
             self.stats.expired_keys += 1;
         }
-        due
+        expired
     }
 
     /// The live entry for `key` (an expired key is deleted and reported absent), marked as
     /// accessed now.
     pub fn entry(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(db, key, now);
-        let e = self.space(db).get_mut(key)?;
+        let e = self.live(db, key, now)?;
         e.accessed = unix_seconds(now);
         Some(e)
     }
@@ -86,28 +112,81 @@ impl Db {
     /// The live entry for `key` without marking it accessed: for the commands Redis looks keys
     /// up with `LOOKUP_NOTOUCH` (EXISTS, TYPE, TTL and kin, OBJECT).
     pub fn peek(&mut self, db: usize, key: &[u8], now: u64) -> Option<&Entry> {
-        self.expire_if_due(db, key, now);
-        self.space(db).get(key)
+        self.live(db, key, now).map(|e| &*e)
     }
 
     /// Like [`entry`](Self::entry), counting a keyspace hit or miss (for reads).
     pub fn read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        self.expire_if_due(db, key, now);
-        let space_index = db.min(self.spaces.len() - 1);
-        let found = self.spaces[space_index].get(key).is_some();
-        if found {
-            self.stats.keyspace_hits += 1;
-        } else {
-            self.stats.keyspace_misses += 1;
+        let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
+        if expired {
+            self.stats.expired_keys += 1;
         }
-        let e = self.spaces[space_index].get_mut(key)?;
+        match entry {
+            Some(e) => {
+                self.stats.keyspace_hits += 1;
+                e.accessed = unix_seconds(now);
+                Some(e)
+            }
+            None => {
+                self.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// The collection of type `C` at `key` for a read (a hit or a miss is counted): `None`
+    /// if missing, WRONGTYPE if the key holds another type.
+    pub(crate) fn read_as<C: Collection>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Option<&mut C>, CmdError> {
+        match self.read(db, key, now) {
+            Some(e) => C::of_mut(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+            None => Ok(None),
+        }
+    }
+
+    /// The collection of type `C` at `key` for a write that needs it to exist (LPUSHX, SREM…):
+    /// `None` if missing, WRONGTYPE if the key holds another type.
+    pub(crate) fn get_as<C: Collection>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> Result<Option<&mut C>, CmdError> {
+        match self.entry(db, key, now) {
+            Some(e) => C::of_mut(&mut e.value).map(Some).ok_or(CmdError::WrongType),
+            None => Ok(None),
+        }
+    }
+
+    /// The collection of type `C` at `key`, created empty if the key is missing (or expired),
+    /// with one hash of the key; WRONGTYPE if it holds another type. The caller fills a new
+    /// collection at once (empty ones are not kept).
+    pub(crate) fn get_or_create<C: Collection>(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        now: u64,
+    ) -> Result<&mut C, CmdError> {
+        let (entry, created, expired) =
+            space_of(&mut self.spaces, &mut self.spare, db).live_or_insert_with(key, now, C::empty);
+        if expired {
+            self.stats.expired_keys += 1;
+        }
+        if created {
+            self.dirty += 1;
+        }
+        let e = entry.ok_or(CmdError::WrongType)?;
         e.accessed = unix_seconds(now);
-        Some(e)
+        C::of_mut(&mut e.value).ok_or(CmdError::WrongType)
     }
 
     /// True if `key` exists (and has not expired). Does not count as an access.
     pub fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
-        self.peek(db, key, now).is_some()
+        self.live(db, key, now).is_some()
     }
 
     /// Sets `key` to `value`, clearing its expiry unless `keep_ttl`.

@@ -86,15 +86,77 @@ impl Keyspace {
     }
 
     fn position(&self, key: &[u8]) -> Option<u32> {
+        self.find(self.hash(key), key)
+    }
+
+    /// The slab position of `key`, whose hash the caller computed.
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let slots = &self.slots;
         self.index
-            .find(self.hash(key), |&i| {
+            .find(hash, |&i| {
                 slots
                     .get(i as usize)
                     .and_then(Option::as_ref)
                     .is_some_and(|e| e.key.as_bytes() == key)
             })
             .copied()
+    }
+
+    /// The live entry for `key` at `now_ms`, hashing the key once: an entry whose time to live
+    /// ran out is removed on the way. Returns the entry (if live) and whether one expired.
+    pub(crate) fn live_mut(&mut self, key: &[u8], now_ms: u64) -> (Option<&mut Entry>, bool) {
+        let hash = self.hash(key);
+        let Some(pos) = self.find(hash, key) else {
+            return (None, false);
+        };
+        let due = self
+            .slots
+            .get(pos as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms);
+        if due {
+            self.remove_at(hash, pos);
+            return (None, true);
+        }
+        (
+            self.slots.get_mut(pos as usize).and_then(Option::as_mut),
+            false,
+        )
+    }
+
+    /// The live entry for `key` at `now_ms`, made from `make()` if the key is missing or has
+    /// expired — with one hash of the key. Returns the entry, whether it was made, and
+    /// whether an old entry expired.
+    pub(crate) fn live_or_insert_with(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        make: impl FnOnce() -> Value,
+    ) -> (Option<&mut Entry>, bool, bool) {
+        let hash = self.hash(key);
+        let mut expired = false;
+        if let Some(pos) = self.find(hash, key) {
+            let due = self
+                .slots
+                .get(pos as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|e| e.expire_at != 0 && e.expire_at <= now_ms);
+            if !due {
+                return (
+                    self.slots.get_mut(pos as usize).and_then(Option::as_mut),
+                    false,
+                    false,
+                );
+            }
+            self.remove_at(hash, pos);
+            expired = true;
+        }
+        let pos = self.push_new(hash, key, make(), unix_seconds(now_ms));
+        (
+            self.slots.get_mut(pos as usize).and_then(Option::as_mut),
+            true,
+            expired,
+        )
     }
 
     /// The entry for `key`, expired or not.
@@ -120,18 +182,7 @@ impl Keyspace {
     ) -> Option<Value> {
         // One hash for both the lookup and the insertion.
         let hash = self.hash(key);
-        let found = {
-            let slots = &self.slots;
-            self.index
-                .find(hash, |&i| {
-                    slots
-                        .get(i as usize)
-                        .and_then(Option::as_ref)
-                        .is_some_and(|e| e.key.as_bytes() == key)
-                })
-                .copied()
-        };
-        if let Some(pos) = found {
+        if let Some(pos) = self.find(hash, key) {
             let old = match self.slots.get_mut(pos as usize).and_then(Option::as_mut) {
                 Some(e) => {
                     e.accessed = now_s;
@@ -144,6 +195,12 @@ impl Keyspace {
             }
             return Some(old);
         }
+        self.push_new(hash, key, value, now_s);
+        None
+    }
+
+    /// Adds an entry for `key` (known to be absent, its hash computed); returns its position.
+    fn push_new(&mut self, hash: u64, key: &[u8], value: Value, now_s: u32) -> u32 {
         let entry = Entry {
             key: Str::new(key),
             value,
@@ -171,23 +228,24 @@ impl Keyspace {
                 .map_or(&[][..], |e| e.key.as_bytes());
             hasher.hash_one(key)
         });
-        None
+        pos
     }
 
     /// Removes `key`; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.hash(key);
-        let slots = &self.slots;
-        let found = self.index.find_entry(hash, |&i| {
-            slots
-                .get(i as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|e| e.key.as_bytes() == key)
-        });
-        let pos = match found {
-            Ok(occupied) => occupied.remove().0,
+        let pos = self.find(hash, key)?;
+        self.remove_at(hash, pos)
+    }
+
+    /// Removes the entry at slab position `pos`, whose key hashes to `hash`.
+    fn remove_at(&mut self, hash: u64, pos: u32) -> Option<Entry> {
+        match self.index.find_entry(hash, |&i| i == pos) {
+            Ok(occupied) => {
+                occupied.remove();
+            }
             Err(_) => return None,
-        };
+        }
         self.set_expire_at_pos(pos, 0);
         let entry = self.slots.get_mut(pos as usize)?.take();
         // Keep the slab from growing with holes at its end.

@@ -1,7 +1,8 @@
 //! Blocking commands: BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX, BZMPOP. When a key has data they
 //! act at once, like their non-blocking twins (whose code they call); otherwise the client blocks until another client pushes or the timeout passes
-//! (see `kv::blocking`). Inside MULTI they never block.
+//! (see [`blocked`](crate::blocked), the registry). Inside MULTI they never block.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,7 +11,8 @@ use super::args::{arg, float_arg};
 use super::ctx::{CmdResult, Ctx};
 use crate::blocked::{Block, BlockOp};
 use crate::error::CmdError;
-use crate::types::value::Value;
+use crate::types::str::Str;
+use crate::types::value::{Value, ZSet};
 
 /// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever).
 pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
@@ -32,23 +34,19 @@ fn bpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
     for key in keys {
-        match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
-            Some(Value::List(list)) => {
-                let v = if left {
-                    list.pop_front()
-                } else {
-                    list.pop_back()
-                };
-                if let Some(v) = v {
-                    ctx.out.array_len(2);
-                    ctx.out.bulk(key);
-                    ctx.out.bulk(&v);
-                    ctx.db.removed_from(db, key);
-                    return Ok(());
-                }
+        if let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, key, now)? {
+            let v = if left {
+                list.pop_front()
+            } else {
+                list.pop_back()
+            };
+            if let Some(v) = v {
+                ctx.out.array_len(2);
+                ctx.out.bulk(key);
+                ctx.out.bulk(&v);
+                ctx.db.removed_from(db, key);
+                return Ok(());
             }
-            Some(_) => return Err(CmdError::WrongType),
-            None => {}
         }
     }
     if ctx.client.in_exec {
@@ -225,19 +223,15 @@ fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
     for key in keys {
-        match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
-            Some(Value::ZSet(z)) => {
-                if let Some((member, score)) = z.pop(max) {
-                    ctx.out.array_len(3);
-                    ctx.out.bulk(key);
-                    ctx.out.bulk(&member);
-                    ctx.out.double(score);
-                    ctx.db.removed_from(db, key);
-                    return Ok(());
-                }
+        if let Some(z) = ctx.db.get_as::<ZSet>(db, key, now)? {
+            if let Some((member, score)) = z.pop(max) {
+                ctx.out.array_len(3);
+                ctx.out.bulk(key);
+                ctx.out.bulk(&member);
+                ctx.out.double(score);
+                ctx.db.removed_from(db, key);
+                return Ok(());
             }
-            Some(_) => return Err(CmdError::WrongType),
-            None => {}
         }
     }
     if ctx.client.in_exec {

@@ -14,33 +14,11 @@ use crate::error::CmdError;
 use crate::glob;
 use crate::types::hash::Hash;
 use crate::types::str::Str;
-use crate::types::value::Value;
 
-/// The hash at `key`, created if missing.
+/// The hash at `key` for a write, created if missing; the write is counted.
 fn hash_for_write<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<&'c mut Hash, CmdError> {
-    let db = ctx.dbi();
-    let now = ctx.now;
-    if !ctx.db.exists(db, key, now) {
-        ctx.db.set(db, key, Value::Hash(Box::default()), false, now);
-    }
     ctx.db.dirty += 1;
-    match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => Err(CmdError::WrongType),
-    }
-}
-
-/// The hash at `key` for reading.
-fn hash_for_read<'c>(
-    ctx: &'c mut Ctx<'_, '_>,
-    key: &[u8],
-) -> Result<Option<&'c mut Hash>, CmdError> {
-    let db = ctx.dbi();
-    match ctx.db.read(db, key, ctx.now).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
+    ctx.db.get_or_create::<Hash>(ctx.client.db, key, ctx.now)
 }
 
 fn field_pairs<'a>(args: &'a [Bytes], name: &str) -> Result<&'a [Bytes], CmdError> {
@@ -98,7 +76,10 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `HGET key field`
 pub fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let v = hash_for_read(ctx, arg(args, 1))?.and_then(|h| h.get(arg(args, 2)).map(Str::new));
+    let v = ctx
+        .db
+        .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
+        .and_then(|h| h.get(arg(args, 2)).map(Str::new));
     match v {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -109,10 +90,14 @@ pub fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `HMGET key field…`
 pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let fields = args.get(2..).unwrap_or_default();
-    let values: Vec<Option<Str>> = match hash_for_read(ctx, arg(args, 1))? {
-        Some(h) => fields.iter().map(|f| h.get(&f[..]).map(Str::new)).collect(),
-        None => fields.iter().map(|_| None).collect(),
-    };
+    let values: Vec<Option<Str>> =
+        match ctx
+            .db
+            .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
+        {
+            Some(h) => fields.iter().map(|f| h.get(&f[..]).map(Str::new)).collect(),
+            None => fields.iter().map(|_| None).collect(),
+        };
     ctx.out.array_len(values.len());
     for v in values {
         match v {
@@ -125,9 +110,8 @@ pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 fn dump(ctx: &mut Ctx<'_, '_>, key: &[u8], keys: bool, vals: bool) -> CmdResult {
     let db = ctx.dbi();
-    let h = match ctx.db.read(db, key, ctx.now).map(|e| &e.value) {
-        Some(Value::Hash(h)) => h,
-        Some(_) => return Err(CmdError::WrongType),
+    let h = match ctx.db.read_as::<Hash>(db, key, ctx.now)? {
+        Some(h) => h,
         None => {
             if keys && vals {
                 ctx.out.map_len(0);
@@ -170,21 +154,29 @@ pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `HLEN key`
 pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let n = hash_for_read(ctx, arg(args, 1))?.map_or(0, |h| h.len());
+    let n = ctx
+        .db
+        .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
+        .map_or(0, |h| h.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// `HEXISTS key field`
 pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let yes = hash_for_read(ctx, arg(args, 1))?.is_some_and(|h| h.contains_key(arg(args, 2)));
+    let yes = ctx
+        .db
+        .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
+        .is_some_and(|h| h.contains_key(arg(args, 2)));
     ctx.out.int(i64::from(yes));
     Ok(())
 }
 
 /// `HSTRLEN key field`
 pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let n = hash_for_read(ctx, arg(args, 1))?
+    let n = ctx
+        .db
+        .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
         .and_then(|h| h.get(arg(args, 2)).map(|v| v.len()))
         .unwrap_or(0);
     ctx.out.int(n as i64);
@@ -195,14 +187,13 @@ pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let removed = match ctx.db.entry(db, key, ctx.now).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => args
+    let removed = match ctx.db.get_as::<Hash>(db, key, ctx.now)? {
+        Some(h) => args
             .get(2..)
             .unwrap_or_default()
             .iter()
             .filter(|f| h.remove(f).is_some())
             .count(),
-        Some(_) => return Err(CmdError::WrongType),
         None => 0,
     };
     if removed > 0 {
@@ -239,12 +230,11 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let field = arg(args, 2);
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let current = match ctx.db.entry(db, key, ctx.now).map(|e| &e.value) {
-        Some(Value::Hash(h)) => match h.get(field) {
+    let current = match ctx.db.get_as::<Hash>(db, key, ctx.now)? {
+        Some(h) => match h.get(field) {
             Some(v) => float_arg(v).map_err(|_| CmdError::err("hash value is not a float"))?,
             None => 0.0,
         },
-        Some(_) => return Err(CmdError::WrongType),
         None => 0.0,
     };
     let v = current + by;
@@ -267,12 +257,15 @@ const RANGE_ERR: &str =
 pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let Some(c) = args.get(2) else {
-        let picked = hash_for_read(ctx, arg(args, 1))?.and_then(|h| {
-            let n = h.len();
-            (n > 0)
-                .then(|| h.keys().nth(random(now) as usize % n).map(Str::new))
-                .flatten()
-        });
+        let picked = ctx
+            .db
+            .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
+            .and_then(|h| {
+                let n = h.len();
+                (n > 0)
+                    .then(|| h.keys().nth(random(now) as usize % n).map(Str::new))
+                    .flatten()
+            });
         match picked {
             Some(f) => ctx.out.bulk(&f),
             None => ctx.out.null(),
@@ -295,9 +288,8 @@ pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     };
     let resp3 = ctx.out.version == Version::Resp3;
     let db = ctx.dbi();
-    let h = match ctx.db.read(db, arg(args, 1), now).map(|e| &e.value) {
-        Some(Value::Hash(h)) => h,
-        Some(_) => return Err(CmdError::WrongType),
+    let h = match ctx.db.read_as::<Hash>(db, arg(args, 1), now)? {
+        Some(h) => h,
         None => {
             ctx.out.array_len(0);
             return Ok(());
@@ -365,9 +357,8 @@ type Pair<'a> = (&'a [u8], &'a [u8]);
 pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor = cursor_arg(arg(args, 2))?;
     let db = ctx.dbi();
-    let h = match ctx.db.read(db, arg(args, 1), ctx.now).map(|e| &e.value) {
-        Some(Value::Hash(h)) => h,
-        Some(_) => return Err(CmdError::WrongType),
+    let h = match ctx.db.read_as::<Hash>(db, arg(args, 1), ctx.now)? {
+        Some(h) => h,
         None => {
             ctx.out.array_len(2);
             ctx.out.bulk(b"0");

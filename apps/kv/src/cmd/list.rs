@@ -141,24 +141,12 @@ pub fn rpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, false)
 }
 
-/// The list at `key` for reading; `None` if missing.
-fn read_list<'c>(
-    ctx: &'c mut Ctx<'_, '_>,
-    key: &[u8],
-) -> Result<Option<&'c mut VecDeque<Str>>, CmdError> {
-    let db = ctx.dbi();
-    match ctx.db.read(db, key, ctx.now) {
-        Some(e) => match &mut e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(CmdError::WrongType),
-        },
-        None => Ok(None),
-    }
-}
-
 /// `LLEN key`
 pub fn llen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let n = read_list(ctx, arg(args, 1))?.map_or(0, |l| l.len());
+    let n = ctx
+        .db
+        .read_as::<VecDeque<Str>>(ctx.client.db, arg(args, 1), ctx.now)?
+        .map_or(0, |l| l.len());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -168,11 +156,8 @@ pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(arg(args, 2))?, int_arg(arg(args, 3))?);
     let db = ctx.dbi();
     let now = ctx.now;
-    let list = match ctx.db.read(db, arg(args, 1), now) {
-        Some(e) => match &e.value {
-            Value::List(l) => l,
-            _ => return Err(CmdError::WrongType),
-        },
+    let list = match ctx.db.read_as::<VecDeque<Str>>(db, arg(args, 1), now)? {
+        Some(l) => l,
         None => {
             ctx.out.array_len(0);
             return Ok(());
@@ -199,7 +184,9 @@ fn index_of(i: i64, len: usize) -> Option<usize> {
 /// `LINDEX key index`
 pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let i = int_arg(arg(args, 2))?;
-    let out_of = read_list(ctx, arg(args, 1))?
+    let out_of = ctx
+        .db
+        .read_as::<VecDeque<Str>>(ctx.client.db, arg(args, 1), ctx.now)?
         .and_then(|l| index_of(i, l.len()).and_then(|i| l.get(i)).cloned());
     match out_of {
         Some(v) => ctx.out.bulk(&v),
@@ -376,43 +363,47 @@ pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         i += 2;
     }
     let element = arg(args, 2);
-    let found: Vec<usize> = match read_list(ctx, arg(args, 1))? {
-        None => Vec::new(),
-        Some(list) => {
-            let want = match count {
-                Some(0) => usize::MAX,
-                Some(n) => n,
-                None => 1,
-            };
-            let scan = if maxlen == 0 { list.len() } else { maxlen };
-            let mut skip = rank.unsigned_abs() - 1;
-            let mut found = Vec::new();
-            let mut visit = |idx: usize, v: &Str| {
-                if v.as_bytes() == element {
-                    if skip > 0 {
-                        skip -= 1;
-                    } else {
-                        found.push(idx);
+    let found: Vec<usize> =
+        match ctx
+            .db
+            .read_as::<VecDeque<Str>>(ctx.client.db, arg(args, 1), ctx.now)?
+        {
+            None => Vec::new(),
+            Some(list) => {
+                let want = match count {
+                    Some(0) => usize::MAX,
+                    Some(n) => n,
+                    None => 1,
+                };
+                let scan = if maxlen == 0 { list.len() } else { maxlen };
+                let mut skip = rank.unsigned_abs() - 1;
+                let mut found = Vec::new();
+                let mut visit = |idx: usize, v: &Str| {
+                    if v.as_bytes() == element {
+                        if skip > 0 {
+                            skip -= 1;
+                        } else {
+                            found.push(idx);
+                        }
+                    }
+                    found.len() < want
+                };
+                if rank > 0 {
+                    for (idx, v) in list.iter().enumerate().take(scan) {
+                        if !visit(idx, v) {
+                            break;
+                        }
+                    }
+                } else {
+                    for (idx, v) in list.iter().enumerate().rev().take(scan) {
+                        if !visit(idx, v) {
+                            break;
+                        }
                     }
                 }
-                found.len() < want
-            };
-            if rank > 0 {
-                for (idx, v) in list.iter().enumerate().take(scan) {
-                    if !visit(idx, v) {
-                        break;
-                    }
-                }
-            } else {
-                for (idx, v) in list.iter().enumerate().rev().take(scan) {
-                    if !visit(idx, v) {
-                        break;
-                    }
-                }
+                found
             }
-            found
-        }
-    };
+        };
     match count {
         Some(_) => {
             ctx.out.array_len(found.len());
@@ -538,15 +529,11 @@ fn move_impl(
         ctx.out.null();
         return Ok(());
     };
-    if !ctx.db.exists(db, dst, now) {
-        ctx.db.set(db, dst, Value::List(Box::default()), false, now);
-    }
-    if let Some(Value::List(list)) = ctx.db.entry(db, dst, now).map(|e| &mut e.value) {
-        if to_left {
-            list.push_front(v.clone());
-        } else {
-            list.push_back(v.clone());
-        }
+    let list = ctx.db.get_or_create::<VecDeque<Str>>(db, dst, now)?;
+    if to_left {
+        list.push_front(v.clone());
+    } else {
+        list.push_back(v.clone());
     }
     ctx.db.dirty += 1;
     ctx.db.drop_if_empty(db, src);

@@ -12,26 +12,12 @@ use crate::types::set::Set;
 use crate::types::str::Str;
 use crate::types::value::Value;
 
-fn read_set<'c>(ctx: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut Set>, CmdError> {
-    let db = ctx.dbi();
-    match ctx.db.read(db, key, ctx.now).map(|e| &mut e.value) {
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
-
 /// `SADD key member…`
 pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
-    if !ctx.db.exists(db, key, now) {
-        ctx.db.set(db, key, Value::Set(Box::default()), false, now);
-    }
-    let Some(Value::Set(set)) = ctx.db.entry(db, key, now).map(|e| &mut e.value) else {
-        return Err(CmdError::WrongType);
-    };
+    let set = ctx.db.get_or_create::<Set>(db, key, now)?;
     let added = args
         .get(2..)
         .unwrap_or_default()
@@ -47,14 +33,13 @@ pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let removed = match ctx.db.entry(db, key, ctx.now).map(|e| &mut e.value) {
-        Some(Value::Set(s)) => args
+    let removed = match ctx.db.get_as::<Set>(db, key, ctx.now)? {
+        Some(s) => args
             .get(2..)
             .unwrap_or_default()
             .iter()
             .filter(|m| s.remove(m))
             .count(),
-        Some(_) => return Err(CmdError::WrongType),
         None => 0,
     };
     if removed > 0 {
@@ -66,14 +51,20 @@ pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `SCARD key`
 pub fn scard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let n = read_set(ctx, arg(args, 1))?.map_or(0, |s| s.len());
+    let n = ctx
+        .db
+        .read_as::<Set>(ctx.client.db, arg(args, 1), ctx.now)?
+        .map_or(0, |s| s.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// `SISMEMBER key member`
 pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let yes = read_set(ctx, arg(args, 1))?.is_some_and(|s| s.contains(arg(args, 2)));
+    let yes = ctx
+        .db
+        .read_as::<Set>(ctx.client.db, arg(args, 1), ctx.now)?
+        .is_some_and(|s| s.contains(arg(args, 2)));
     ctx.out.int(i64::from(yes));
     Ok(())
 }
@@ -81,14 +72,13 @@ pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `SMEMBERS key`
 pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
-    match ctx.db.read(db, arg(args, 1), ctx.now).map(|e| &e.value) {
-        Some(Value::Set(s)) => {
+    match ctx.db.read_as::<Set>(db, arg(args, 1), ctx.now)? {
+        Some(s) => {
             ctx.out.set_len(s.len());
             for m in s.iter() {
                 ctx.out.bulk(m);
             }
         }
-        Some(_) => return Err(CmdError::WrongType),
         None => ctx.out.set_len(0),
     }
     Ok(())
@@ -112,8 +102,8 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
-    let popped: Vec<Str> = match ctx.db.entry(db, key, now).map(|e| &mut e.value) {
-        Some(Value::Set(s)) => {
+    let popped: Vec<Str> = match ctx.db.get_as::<Set>(db, key, now)? {
+        Some(s) => {
             let n = count.unwrap_or(1).min(s.len());
             let mut picked = Vec::with_capacity(n);
             for i in 0..n {
@@ -124,7 +114,6 @@ pub fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             }
             picked
         }
-        Some(_) => return Err(CmdError::WrongType),
         None => Vec::new(),
     };
     ctx.db.drop_if_empty(db, key);
@@ -153,9 +142,8 @@ fn with_set<R>(
     f: impl FnOnce(Option<&Set>) -> R,
 ) -> Result<R, CmdError> {
     let db = ctx.dbi();
-    match ctx.db.read(db, key, ctx.now).map(|e| &e.value) {
-        Some(Value::Set(s)) => Ok(f(Some(s))),
-        Some(_) => Err(CmdError::WrongType),
+    match ctx.db.read_as::<Set>(db, key, ctx.now)? {
+        Some(s) => Ok(f(Some(s))),
         None => Ok(f(None)),
     }
 }
@@ -181,13 +169,12 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (src, dst, member) = (arg(args, 1), arg(args, 2), arg(args, 3));
     let db = ctx.dbi();
     let now = ctx.now;
-    let src_has = match ctx.db.entry(db, src, now).map(|e| &e.value) {
+    let src_has = match ctx.db.get_as::<Set>(db, src, now)? {
         None => {
             ctx.out.int(0);
             return Ok(());
         }
-        Some(Value::Set(s)) => s.contains(member),
-        Some(_) => return Err(CmdError::WrongType),
+        Some(s) => s.contains(member),
     };
     match ctx.db.entry(db, dst, now).map(|e| &e.value) {
         Some(Value::Set(_)) | None => {}
@@ -201,12 +188,7 @@ pub fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         s.remove(member);
     }
     ctx.db.drop_if_empty(db, src);
-    if !ctx.db.exists(db, dst, now) {
-        ctx.db.set(db, dst, Value::Set(Box::default()), false, now);
-    }
-    if let Some(Value::Set(s)) = ctx.db.entry(db, dst, now).map(|e| &mut e.value) {
-        s.insert(member);
-    }
+    ctx.db.get_or_create::<Set>(db, dst, now)?.insert(member);
     ctx.db.dirty += 1;
     ctx.out.int(1);
     Ok(())
@@ -264,9 +246,8 @@ pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err(RANGE_ERR));
     }
     let db = ctx.dbi();
-    let s = match ctx.db.read(db, arg(args, 1), now).map(|e| &e.value) {
-        Some(Value::Set(s)) => s,
-        Some(_) => return Err(CmdError::WrongType),
+    let s = match ctx.db.read_as::<Set>(db, arg(args, 1), now)? {
+        Some(s) => s,
         None => {
             ctx.out.array_len(0);
             return Ok(());
@@ -534,9 +515,8 @@ pub(super) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
 pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor = cursor_arg(arg(args, 2))?;
     let db = ctx.dbi();
-    let s = match ctx.db.read(db, arg(args, 1), ctx.now).map(|e| &e.value) {
-        Some(Value::Set(s)) => s,
-        Some(_) => return Err(CmdError::WrongType),
+    let s = match ctx.db.read_as::<Set>(db, arg(args, 1), ctx.now)? {
+        Some(s) => s,
         None => {
             ctx.out.array_len(2);
             ctx.out.bulk(b"0");

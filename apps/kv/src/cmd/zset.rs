@@ -22,40 +22,11 @@ use super::args::{arg, float_arg, int_arg, is};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use super::string::normalize_range;
-use crate::db::Db;
 use crate::error::CmdError;
 use crate::glob;
 use crate::types::set::Set;
 use crate::types::str::Str;
 use crate::types::value::{Value, ZSet};
-
-/// The sorted set at `key` (a read: counts a hit or a miss), or WRONGTYPE.
-fn read<'d>(
-    db: &'d mut Db,
-    dbi: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'d ZSet>, CmdError> {
-    match db.read(dbi, key, now).map(|e| &e.value) {
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
-
-/// The sorted set at `key` for writing, or WRONGTYPE.
-fn write<'d>(
-    db: &'d mut Db,
-    dbi: usize,
-    key: &[u8],
-    now: u64,
-) -> Result<Option<&'d mut ZSet>, CmdError> {
-    match db.entry(dbi, key, now).map(|e| &mut e.value) {
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(CmdError::WrongType),
-        None => Ok(None),
-    }
-}
 
 fn resp3(ctx: &Ctx<'_, '_>) -> bool {
     ctx.out.version == Version::Resp3
@@ -325,10 +296,11 @@ fn range_generic(
     let now = ctx.now;
     let key = arg(args, start);
     let z = if store {
-        write(ctx.db, dbi, key, now)?.map(|z| &*z)
+        ctx.db.get_as::<ZSet>(dbi, key, now)?
     } else {
-        read(ctx.db, dbi, key, now)?
-    };
+        ctx.db.read_as::<ZSet>(dbi, key, now)?
+    }
+    .map(|z| &*z);
     let (first, n) = match (z, &parsed) {
         (None, _) => (0, 0),
         (Some(z), Parsed::Rank(s, e)) => match normalize_range(*s, *e, z.len()) {
@@ -418,10 +390,13 @@ pub fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
     let dbi = ctx.dbi();
-    let n = read(ctx.db, dbi, arg(args, 1), ctx.now)?.map_or(0, |z| {
-        let (lo, hi) = range.ranks(z);
-        hi - lo
-    });
+    let n = ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .map_or(0, |z| {
+            let (lo, hi) = range.ranks(z);
+            hi - lo
+        });
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -430,10 +405,13 @@ pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
     let dbi = ctx.dbi();
-    let n = read(ctx.db, dbi, arg(args, 1), ctx.now)?.map_or(0, |z| {
-        let (lo, hi) = range.ranks(z);
-        hi - lo
-    });
+    let n = ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .map_or(0, |z| {
+            let (lo, hi) = range.ranks(z);
+            hi - lo
+        });
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -491,20 +469,15 @@ pub fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
-    if !ctx.db.exists(db, key, now) {
-        if xx {
-            if incr {
-                ctx.out.null();
-            } else {
-                ctx.out.int(0);
-            }
-            return Ok(());
+    if xx && !ctx.db.exists(db, key, now) {
+        if incr {
+            ctx.out.null();
+        } else {
+            ctx.out.int(0);
         }
-        ctx.db.set(db, key, Value::ZSet(Box::default()), false, now);
+        return Ok(());
     }
-    let Some(z) = write(ctx.db, db, key, now)? else {
-        return Err(CmdError::WrongType);
-    };
+    let z = ctx.db.get_or_create::<ZSet>(db, key, now)?;
     let (mut added, mut changed) = (0, 0);
     let mut incr_result = None;
     for (score, member) in parsed {
@@ -566,7 +539,11 @@ pub fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `ZSCORE key member`
 pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
-    match read(ctx.db, dbi, arg(args, 1), ctx.now)?.and_then(|z| z.score(arg(args, 2))) {
+    match ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .and_then(|z| z.score(arg(args, 2)))
+    {
         Some(v) => ctx.out.double(v),
         None => ctx.out.null(),
     }
@@ -576,7 +553,10 @@ pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `ZMSCORE key member [member …]`
 pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
-    let z = read(ctx.db, dbi, arg(args, 1), ctx.now)?;
+    let z = ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .map(|z| &*z);
     let members = args.get(2..).unwrap_or_default();
     ctx.out.array_len(members.len());
     for m in members {
@@ -591,17 +571,23 @@ pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `ZCARD key`
 pub fn zcard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
-    let n = read(ctx.db, dbi, arg(args, 1), ctx.now)?.map_or(0, |z| z.len());
+    let n = ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .map_or(0, |z| z.len());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], rev: bool) -> CmdResult {
     let dbi = ctx.dbi();
-    let r = read(ctx.db, dbi, arg(args, 1), ctx.now)?.and_then(|z| {
-        z.rank(arg(args, 2))
-            .map(|r| if rev { z.len() - 1 - r } else { r })
-    });
+    let r = ctx
+        .db
+        .read_as::<ZSet>(dbi, arg(args, 1), ctx.now)?
+        .and_then(|z| {
+            z.rank(arg(args, 2))
+                .map(|r| if rev { z.len() - 1 - r } else { r })
+        });
     match r {
         Some(r) => ctx.out.int(r as i64),
         None => ctx.out.null(),
@@ -625,7 +611,7 @@ pub fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let removed = match write(ctx.db, db, key, ctx.now)? {
+    let removed = match ctx.db.get_as::<ZSet>(db, key, ctx.now)? {
         Some(z) => args
             .get(2..)
             .unwrap_or_default()
@@ -655,7 +641,7 @@ fn remrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by: By) -> CmdResult {
     };
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let removed = match write(ctx.db, db, key, ctx.now)? {
+    let removed = match ctx.db.get_as::<ZSet>(db, key, ctx.now)? {
         Some(z) => {
             let (first, n) = match parsed {
                 Parsed::Rank(s, e) => match normalize_range(s, e, z.len()) {
@@ -721,7 +707,7 @@ fn pop_generic(
     let db = ctx.dbi();
     let now = ctx.now;
     for key in keys {
-        let Some(z) = write(ctx.db, db, key, now)? else {
+        let Some(z) = ctx.db.get_as::<ZSet>(db, key, now)? else {
             continue;
         };
         let n = count.min(z.len());
@@ -1140,7 +1126,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
     let now = ctx.now;
     let Some(c) = args.get(2) else {
-        match read(ctx.db, dbi, arg(args, 1), now)? {
+        match ctx.db.read_as::<ZSet>(dbi, arg(args, 1), now)? {
             Some(z) if !z.is_empty() => {
                 let r = random(now) as usize % z.len();
                 match z.get_by_rank(r) {
@@ -1169,7 +1155,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(CmdError::err("value is out of range"));
     }
-    let Some(z) = read(ctx.db, dbi, arg(args, 1), now)? else {
+    let Some(z) = ctx.db.read_as::<ZSet>(dbi, arg(args, 1), now)? else {
         ctx.out.array_len(0);
         return Ok(());
     };
@@ -1241,7 +1227,7 @@ pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         .ok_or_else(|| CmdError::err("invalid cursor"))?;
     let dbi = ctx.dbi();
     // As Redis: a missing key answers an empty scan before the options are even looked at.
-    let Some(z) = read(ctx.db, dbi, arg(args, 1), ctx.now)? else {
+    let Some(z) = ctx.db.read_as::<ZSet>(dbi, arg(args, 1), ctx.now)? else {
         ctx.out.array_len(2);
         ctx.out.bulk(b"0");
         ctx.out.array_len(0);

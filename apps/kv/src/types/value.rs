@@ -56,6 +56,45 @@ impl Value {
     }
 }
 
+/// A collection type a key can hold, for the typed lookups of `Db`: how to find it in a
+/// [`Value`] and how to make an empty one.
+pub trait Collection {
+    /// The collection if `v` holds one of this type.
+    fn of(v: &Value) -> Option<&Self>;
+    /// The collection if `v` holds one of this type, mutably.
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    /// An empty value of this type (filled by the caller at once: empty collections are not
+    /// kept).
+    fn empty() -> Value;
+}
+
+macro_rules! collection {
+    ($t:ty, $variant:ident) => {
+        impl Collection for $t {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn empty() -> Value {
+                Value::$variant(Box::default())
+            }
+        }
+    };
+}
+
+collection!(VecDeque<Str>, List);
+collection!(super::hash::Hash, Hash);
+collection!(Set, Set);
+collection!(ZSet, ZSet);
+
 /// The encoding OBJECT ENCODING reports: the name Redis 7.0 gives a value of this size under
 /// the `*-max-listpack-*` / `set-max-intset-entries` settings of `config` (which CONFIG SET
 /// changes). As in Redis, a hash that has grown into a table stays one.
