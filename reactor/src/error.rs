@@ -107,3 +107,45 @@ impl Error {
         }
     }
 }
+
+/// An io error's text as a user reads it: without the `(os error N)` Rust adds to the
+/// system's, starting in lower case as the rest of our messages do (`Connection refused (os
+/// error 111)` becomes `connection refused`), for messages such as
+/// `cannot connect to 127.0.0.1:5672: connection refused`.
+pub fn io_reason(e: &io::Error) -> String {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        return "connection refused".into();
+    }
+    let text = e.to_string();
+    let text = match (e.raw_os_error(), text.rsplit_once(" (os error ")) {
+        (Some(_), Some((text, _))) => text,
+        _ => text.as_str(),
+    };
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        // Lower the first letter of a sentence, not of an acronym ("DNS ...").
+        (Some(first), Some(second)) if first.is_uppercase() && second.is_lowercase() => {
+            first.to_lowercase().chain(text.chars().skip(1)).collect()
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_reasons_read_as_sentences_without_the_os_error_number() {
+        let refused = io::Error::from_raw_os_error(111);
+        assert_eq!(io_reason(&refused), "connection refused");
+        let kind_only = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(io_reason(&kind_only), "connection refused");
+        let timed_out = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+        assert_eq!(io_reason(&timed_out), "connect timed out");
+        let no_route = io::Error::from_raw_os_error(113);
+        assert_eq!(io_reason(&no_route), "no route to host");
+        let acronym = io::Error::other("DNS lookup failed");
+        assert_eq!(io_reason(&acronym), "DNS lookup failed");
+    }
+}

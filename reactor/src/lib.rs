@@ -76,7 +76,7 @@ mod transport;
 
 pub use address::Address;
 pub use clock::{Clock, SystemClock};
-pub use error::{DisconnectReason, Error, ProtocolError, ProtocolResult};
+pub use error::{io_reason, DisconnectReason, Error, ProtocolError, ProtocolResult};
 pub use net::{resolve, ListenOptions};
 pub use pool::Pool;
 pub use protocol::{ClientFactory, Connector, ConnectorId, DatagramProtocol, Factory, Protocol};

@@ -11,8 +11,9 @@ use spindle_reactor::{
 };
 
 use crate::config::Config;
-use crate::error::{io_reason, ClientError};
+use crate::error::ClientError;
 use crate::handler::ConnectionHandler;
+use spindle_reactor::io_reason;
 
 #[cfg(test)]
 use crate::connection::Connection;

@@ -6,28 +6,13 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The connection could not be made: `cannot connect to 127.0.0.1:8888: connection refused`.
-    #[error("cannot connect to {addr}: {}", describe(.reason))]
+    #[error("cannot connect to {addr}: {}", spindle_reactor::io_reason(.reason))]
     Connect {
         /// The address the connector tried, as the user gave it.
         addr: String,
         /// What the socket said.
         reason: io::Error,
     },
-}
-
-/// An io error as a sentence fragment: `connection refused`, not
-/// `Connection refused (os error 111)`.
-fn describe(e: &io::Error) -> String {
-    let text = e.to_string();
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => text.get(..at).unwrap_or(&text),
-        _ => &text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]
