@@ -985,7 +985,7 @@ fn setop_generic(
         }
     }
     // Pass 2: borrow every input at once.
-    let space = &ctx.db.spaces[dbi.min(ctx.db.spaces.len() - 1)];
+    let space = &*ctx.db.space(dbi);
     let mut srcs: Vec<(Src<'_>, f64)> = keys
         .iter()
         .zip(&weights)

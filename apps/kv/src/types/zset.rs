@@ -197,15 +197,14 @@ impl ZSet {
             loop {
                 let l = self.link(x, i);
                 let ahead = l.next != NIL
-                    && (l.score < score
-                        || (l.score == score && self.node(l.node).member.as_bytes() <= member));
+                    && (l.score < score || (l.score == score && self.member_of(l.node) <= member));
                 if !ahead {
                     break;
                 }
                 rank += l.span as usize;
                 (x, xn) = (l.next, l.node);
             }
-            if xn != HEAD && self.node(xn).member.as_bytes() == member {
+            if xn != HEAD && self.member_of(xn) == member {
                 return rank.checked_sub(1);
             }
         }
@@ -215,7 +214,7 @@ impl ZSet {
     /// The element at 0-based `rank` in ascending order.
     pub fn get_by_rank(&self, rank: usize) -> Option<(&Str, f64)> {
         let id = self.id_at(rank)?;
-        let n = self.node(id);
+        let n = self.nodes.get(id as usize)?;
         Some((&n.member, n.score))
     }
 
@@ -227,7 +226,7 @@ impl ZSet {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.link(x, i);
-                if l.next == NIL || !pred(l.score, &self.node(l.node).member) {
+                if l.next == NIL || !pred(l.score, self.member_of(l.node)) {
                     break;
                 }
                 rank += l.span as usize;
@@ -275,8 +274,16 @@ impl ZSet {
 
     // ----- the skiplist ----------------------------------------------------------------------
 
+    /// The member of node `id`. Every id reached by following links is a live node; an id that
+    /// were not would read as the empty member rather than panic.
+    fn member_of(&self, id: u32) -> &[u8] {
+        self.nodes
+            .get(id as usize)
+            .map_or(&[][..], |n| n.member.as_bytes())
+    }
+
+    #[cfg(test)]
     fn node(&self, id: u32) -> &Node {
-        // Every id reached by following links is a live node.
         &self.nodes[id as usize]
     }
 
@@ -288,15 +295,15 @@ impl ZSet {
             .unwrap_or(EMPTY_LINK)
     }
 
-    fn link_mut(&mut self, tower: u32, level: usize) -> &mut Link {
-        &mut self.links[tower as usize + level]
+    /// Link `level` of the tower starting at `tower`, mutably (towers are allocated at their
+    /// full height, so every level below a node's height exists).
+    fn link_mut(&mut self, tower: u32, level: usize) -> Option<&mut Link> {
+        self.links.get_mut(tower as usize + level)
     }
 
     /// True if the element `l` leads to sorts before (score, member); NIL never does.
     fn link_before(&self, l: Link, score: f64, member: &[u8]) -> bool {
-        l.next != NIL
-            && (l.score < score
-                || (l.score == score && self.node(l.node).member.as_bytes() < member))
+        l.next != NIL && (l.score < score || (l.score == score && self.member_of(l.node) < member))
     }
 
     fn id_at(&self, rank: usize) -> Option<u32> {
@@ -348,47 +355,56 @@ impl ZSet {
     }
 
     fn list_insert(&mut self, score: f64, member: Str) {
-        // update[i]: (tower, node id) of the last element before the new one on level i.
+        // update[i]: (tower, node id) of the last element before the new one on level i, and
+        // rank[i] its rank; the loops stop at MAX_LEVEL by zipping with the arrays.
         let mut update = [(HEAD, HEAD); MAX_LEVEL];
         let mut rank = [0usize; MAX_LEVEL];
         let (mut x, mut xn) = (HEAD, HEAD);
-        for i in (0..self.level).rev() {
-            rank[i] = if i + 1 == self.level { 0 } else { rank[i + 1] };
+        let mut above = 0usize;
+        for (i, (u, r)) in update
+            .iter_mut()
+            .zip(rank.iter_mut())
+            .enumerate()
+            .take(self.level)
+            .rev()
+        {
+            *r = above;
             loop {
                 let l = self.link(x, i);
                 if !self.link_before(l, score, &member) {
                     break;
                 }
-                rank[i] += l.span as usize;
+                *r += l.span as usize;
                 (x, xn) = (l.next, l.node);
             }
-            update[i] = (x, xn);
+            *u = (x, xn);
+            above = *r;
         }
         let old_len = self.len().saturating_sub(1); // the map already holds the new member
         let level = self.random_level();
         if level > self.level {
             for i in self.level..level {
-                rank[i] = 0;
-                update[i] = (HEAD, HEAD);
-                self.link_mut(HEAD, i).span = old_len as u32;
+                // update[i] and rank[i] already are (HEAD, HEAD) and 0 above the old level.
+                if let Some(l) = self.link_mut(HEAD, i) {
+                    l.span = old_len as u32;
+                }
             }
             self.level = level;
         }
         let tower = self.alloc_tower(level);
+        let (_, prev) = update.first().copied().unwrap_or((HEAD, HEAD));
         let node = Node {
             member,
             score,
-            back: if update[0].1 == HEAD {
-                NIL
-            } else {
-                update[0].1
-            },
+            back: if prev == HEAD { NIL } else { prev },
             tower,
             height: level as u8,
         };
         let id = match self.free_nodes.pop() {
             Some(id) => {
-                self.nodes[id as usize] = node;
+                if let Some(slot) = self.nodes.get_mut(id as usize) {
+                    *slot = node;
+                }
                 id
             }
             None => {
@@ -396,29 +412,35 @@ impl ZSet {
                 (self.nodes.len() - 1) as u32
             }
         };
-        for i in 0..level {
-            let (u, _) = update[i];
+        let rank0 = rank.first().copied().unwrap_or(0);
+        for (i, (&(u, _), &r)) in update.iter().zip(rank.iter()).enumerate().take(level) {
             let ul = self.link(u, i);
-            let below = (rank[0] - rank[i]) as u32;
-            *self.link_mut(tower, i) = Link {
-                span: ul.span - below,
-                ..ul
-            };
-            *self.link_mut(u, i) = Link {
-                next: tower,
-                node: id,
-                span: below + 1,
-                score,
-            };
+            let below = (rank0 - r) as u32;
+            if let Some(l) = self.link_mut(tower, i) {
+                *l = Link {
+                    span: ul.span - below,
+                    ..ul
+                };
+            }
+            if let Some(l) = self.link_mut(u, i) {
+                *l = Link {
+                    next: tower,
+                    node: id,
+                    span: below + 1,
+                    score,
+                };
+            }
         }
         for (i, &(u, _)) in update.iter().enumerate().take(self.level).skip(level) {
-            self.link_mut(u, i).span += 1;
+            if let Some(l) = self.link_mut(u, i) {
+                l.span += 1;
+            }
         }
         let next = self.link(tower, 0).node;
         if next == NIL {
             self.tail = id;
-        } else {
-            self.nodes[next as usize].back = id;
+        } else if let Some(n) = self.nodes.get_mut(next as usize) {
+            n.back = id;
         }
     }
 
@@ -428,7 +450,7 @@ impl ZSet {
     fn list_rescore(&mut self, old: f64, new: f64, member: &[u8]) -> bool {
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
-        for i in (0..self.level).rev() {
+        for (i, u) in update.iter_mut().enumerate().take(self.level).rev() {
             loop {
                 let l = self.link(x, i);
                 if !self.link_before(l, old, member) {
@@ -436,7 +458,7 @@ impl ZSet {
                 }
                 x = l.next;
             }
-            update[i] = x;
+            *u = x;
         }
         let first = self.link(x, 0);
         let (target, id) = (first.next, first.node);
@@ -453,14 +475,18 @@ impl ZSet {
         let next = self.link(target, 0);
         let before_next = next.next == NIL
             || new < next.score
-            || (new == next.score && member < self.node(next.node).member.as_bytes());
+            || (new == next.score && member < self.member_of(next.node));
         if !(after_prev && before_next) {
             return false;
         }
         let height = node.height as usize;
-        self.nodes[id as usize].score = new;
+        if let Some(n) = self.nodes.get_mut(id as usize) {
+            n.score = new;
+        }
         for (i, &u) in update.iter().enumerate().take(height) {
-            self.link_mut(u, i).score = new;
+            if let Some(l) = self.link_mut(u, i) {
+                l.score = new;
+            }
         }
         true
     }
@@ -468,7 +494,7 @@ impl ZSet {
     fn list_remove(&mut self, score: f64, member: &[u8]) {
         let mut update = [HEAD; MAX_LEVEL];
         let mut x = HEAD;
-        for i in (0..self.level).rev() {
+        for (i, u) in update.iter_mut().enumerate().take(self.level).rev() {
             loop {
                 let l = self.link(x, i);
                 if !self.link_before(l, score, member) {
@@ -476,7 +502,7 @@ impl ZSet {
                 }
                 x = l.next;
             }
-            update[i] = x;
+            *u = x;
         }
         let first = self.link(x, 0);
         let (target, id) = (first.next, first.node);
@@ -488,20 +514,24 @@ impl ZSet {
             let ul = self.link(u, i);
             if ul.next == target {
                 let tl = self.link(target, i);
-                *self.link_mut(u, i) = Link {
-                    span: ul.span + tl.span - 1,
-                    ..tl
-                };
-            } else {
-                self.link_mut(u, i).span = ul.span.saturating_sub(1);
+                if let Some(l) = self.link_mut(u, i) {
+                    *l = Link {
+                        span: ul.span + tl.span - 1,
+                        ..tl
+                    };
+                }
+            } else if let Some(l) = self.link_mut(u, i) {
+                l.span = ul.span.saturating_sub(1);
             }
         }
         let next = self.link(target, 0).node;
-        let back = self.node(id).back;
+        let Some((back, height)) = self.nodes.get(id as usize).map(|n| (n.back, n.height)) else {
+            return;
+        };
         if next == NIL {
             self.tail = back;
-        } else {
-            self.nodes[next as usize].back = back;
+        } else if let Some(n) = self.nodes.get_mut(next as usize) {
+            n.back = back;
         }
         while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
@@ -514,14 +544,17 @@ impl ZSet {
             self.free_towers.clear();
             return;
         }
-        let height = self.node(id).height as usize;
-        let slot = &mut self.nodes[id as usize];
-        slot.member = Str::default();
+        let height = height as usize;
+        if let Some(slot) = self.nodes.get_mut(id as usize) {
+            slot.member = Str::default();
+        }
         self.free_nodes.push(id);
         if self.free_towers.len() <= height {
             self.free_towers.resize_with(height + 1, Vec::new);
         }
-        self.free_towers[height].push(target);
+        if let Some(free) = self.free_towers.get_mut(height) {
+            free.push(target);
+        }
     }
 }
 
