@@ -49,3 +49,46 @@ impl CmdError {
         CmdError::Msg(format!("ERR {text}"))
     }
 }
+
+/// A configuration directive that could not be applied: unknown, or a value it does not
+/// accept. Displayed as CONFIG SET's error text; [`startup`](Self::startup) words it as
+/// redis-server does for its command line and config file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A directive the store does not know.
+    #[error("Unknown option or number of arguments for CONFIG SET - '{name}'")]
+    Unknown {
+        /// The directive as given.
+        name: String,
+    },
+    /// A value the directive does not accept.
+    #[error("Invalid argument '{value}' for CONFIG SET '{name}'")]
+    Invalid {
+        /// The directive.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Why, in redis-server's words ("argument couldn't be parsed into an integer").
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The error as redis-server 7.0 reports a bad directive at startup: the banner, where the
+    /// directive was read (`line` of the configuration, command-line directives following the
+    /// file's lines as Redis appends them), the directive as read, and the reason.
+    pub fn startup(&self, version: &str, line: usize, text: &str) -> String {
+        let reason = match self {
+            ConfigError::Unknown { name } => {
+                format!("Bad directive or wrong number of arguments: '{name}'")
+            }
+            ConfigError::Invalid { reason, .. } => reason.clone(),
+        };
+        format!(
+            "*** FATAL CONFIG FILE ERROR (Redis {version}) ***\n\
+             Reading the configuration file, at line {line}\n\
+             >>> '{text}'\n\
+             {reason}"
+        )
+    }
+}
