@@ -13,6 +13,11 @@ Out of it come: the constants, `ReplyCode`, one struct per method with its field
 `Method` enum and its dispatch, and `BasicProperties`. Everything the JSON does not describe (frames,
 field tables, content assembly) is written by hand next to the output.
 
+The output imports the value codecs (`wire`, `shortstr`, `table`) and their errors (`codec_error`),
+never `error`: `AmqpError`'s messages name methods with the generated `method_name`, so `error`
+sits above this file, and `Method::decode`, which answers with an `AmqpError`, is written by hand
+in `frame.rs` around the generated `decode_method`.
+
 Python 3 standard library only; the output depends on the JSON alone (no dates, no hash order), and
 is laid out the way rustfmt would lay it out, so `cargo fmt` has nothing to change in it.
 """
@@ -279,7 +284,7 @@ def gen_header(w, spec):
     w("use bytes::{Buf, Bytes, BytesMut};")
     w()
     w("use super::wire::{self, Reader, Writer};")
-    w("use super::{AmqpError, EncodeError, FieldTable, Malformed, ShortStr};")
+    w("use super::{EncodeError, FieldTable, Malformed, ShortStr};")
     w()
     w("/// The AMQP version these definitions are for: 0-9-1, major part.")
     w("pub const VERSION_MAJOR: u8 = %d;" % spec.data["major-version"])
@@ -617,43 +622,6 @@ def gen_method_enum(w, spec):
     w("}", 2)
     w("}", 1)
     w()
-    w.doc("Reads the arguments of method `class_id`.`method_id` from the front of `payload` (a "
-          "method frame's payload after the two ids). Strings and tables share `payload`'s "
-          "memory.\n\n"
-          "It stops after the last argument: bytes left in `payload` are for the caller to "
-          "refuse (the frame decoder does, as [`Malformed::TrailingBytes`]).\n\n"
-          "# Errors\n\n"
-          "[`AmqpError::UnknownMethod`] for ids the spec does not list; "
-          "[`AmqpError::MalformedMethod`] if the arguments do not decode.", 1)
-    w("pub fn decode(class_id: u16, method_id: u16, payload: &mut Bytes) -> Result<Method, "
-      "AmqpError> {", 1)
-    w("let mut reader = Reader::new(payload);", 2)
-    w("let method = Method::read(class_id, method_id, &mut reader);", 2)
-    w("let read = reader.position();", 2)
-    w("payload.advance(read);", 2)
-    w("method", 2)
-    w("}", 1)
-    w()
-    w("/// [`decode`](Self::decode) through a [`Reader`].", 1)
-    w("pub(crate) fn read(", 1)
-    w("class_id: u16,", 2)
-    w("method_id: u16,", 2)
-    w("buf: &mut Reader<'_>,", 2)
-    w(") -> Result<Method, AmqpError> {", 1)
-    w("match decode_method(class_id, method_id, buf) {", 2)
-    w("Ok(Some(method)) => Ok(method),", 3)
-    w("Ok(None) => Err(AmqpError::UnknownMethod {", 3)
-    w("class_id,", 4)
-    w("method_id,", 4)
-    w("}),", 3)
-    w("Err(reason) => Err(AmqpError::MalformedMethod {", 3)
-    w("class_id,", 4)
-    w("method_id,", 4)
-    w("reason,", 4)
-    w("}),", 3)
-    w("}", 2)
-    w("}", 1)
-    w()
     w.doc("The bytes [`encode`](Self::encode) writes: ids and arguments.\n\n"
           "# Errors\n\n"
           "[`EncodeError::TooDeep`] for a field table nested too deeply, "
@@ -699,7 +667,10 @@ def gen_method_enum(w, spec):
     w("}")
 
     w()
-    w("fn decode_method(")
+    w.doc("Reads the arguments of method `class_id`.`method_id` through `buf`; `None` for ids the "
+          "spec does not list. [`Method::decode`], beside the frame decoder, turns these answers "
+          "into [`AmqpError`](super::AmqpError)s.")
+    w("pub(crate) fn decode_method(")
     w("class_id: u16,", 1)
     w("method_id: u16,", 1)
     w("buf: &mut Reader<'_>,", 1)

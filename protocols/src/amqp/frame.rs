@@ -1,5 +1,7 @@
 //! Frames: the protocol header, [`Frame`], [`decode`] and [`encode`], and
-//! [`FrameReceiver`], the pull API over them.
+//! [`FrameReceiver`], the pull API over them. [`Method::decode`] is here too:
+//! it wraps the generated dispatch's answers in [`AmqpError`]s, which the
+//! generated file cannot name (`error` sits above it).
 //!
 //! ```text
 //! protocol header (client -> server, once):  'A' 'M' 'Q' 'P' 0 0 9 1
@@ -15,6 +17,7 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::generated;
 use super::wire::{self, Reader, Writer};
 use super::{
     AmqpError, BasicProperties, EncodeError, FrameKind, Malformed, Method, FRAME_BODY, FRAME_END,
@@ -285,6 +288,42 @@ fn decode_inline(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>, Am
         _ => FramePayload::Heartbeat,
     };
     Ok(Some(Frame { channel, payload }))
+}
+
+impl Method {
+    /// Reads the arguments of method `class_id`.`method_id` from the front of `payload` (a method
+    /// frame's payload after the two ids). Strings and tables share `payload`'s memory.
+    ///
+    /// It stops after the last argument: bytes left in `payload` are for the caller to refuse (the
+    /// frame decoder does, as [`Malformed::TrailingBytes`]).
+    ///
+    /// # Errors
+    ///
+    /// [`AmqpError::UnknownMethod`] for ids the spec does not list; [`AmqpError::MalformedMethod`]
+    /// if the arguments do not decode.
+    pub fn decode(class_id: u16, method_id: u16, payload: &mut Bytes) -> Result<Method, AmqpError> {
+        let mut reader = Reader::new(payload);
+        let method = Method::read(class_id, method_id, &mut reader);
+        let read = reader.position();
+        payload.advance(read);
+        method
+    }
+
+    /// [`decode`](Self::decode) through a [`Reader`]: what the frame decoder calls.
+    fn read(class_id: u16, method_id: u16, buf: &mut Reader<'_>) -> Result<Method, AmqpError> {
+        match generated::decode_method(class_id, method_id, buf) {
+            Ok(Some(method)) => Ok(method),
+            Ok(None) => Err(AmqpError::UnknownMethod {
+                class_id,
+                method_id,
+            }),
+            Err(reason) => Err(AmqpError::MalformedMethod {
+                class_id,
+                method_id,
+                reason,
+            }),
+        }
+    }
 }
 
 fn decode_method(payload: &Bytes) -> Result<Method, AmqpError> {

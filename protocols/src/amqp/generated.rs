@@ -23,7 +23,7 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::wire::{self, Reader, Writer};
-use super::{AmqpError, EncodeError, FieldTable, Malformed, ShortStr};
+use super::{EncodeError, FieldTable, Malformed, ShortStr};
 
 /// The AMQP version these definitions are for: 0-9-1, major part.
 pub const VERSION_MAJOR: u8 = 0;
@@ -3445,44 +3445,6 @@ impl Method {
         }
     }
 
-    /// Reads the arguments of method `class_id`.`method_id` from the front of `payload` (a method
-    /// frame's payload after the two ids). Strings and tables share `payload`'s memory.
-    ///
-    /// It stops after the last argument: bytes left in `payload` are for the caller to refuse (the
-    /// frame decoder does, as [`Malformed::TrailingBytes`]).
-    ///
-    /// # Errors
-    ///
-    /// [`AmqpError::UnknownMethod`] for ids the spec does not list; [`AmqpError::MalformedMethod`]
-    /// if the arguments do not decode.
-    pub fn decode(class_id: u16, method_id: u16, payload: &mut Bytes) -> Result<Method, AmqpError> {
-        let mut reader = Reader::new(payload);
-        let method = Method::read(class_id, method_id, &mut reader);
-        let read = reader.position();
-        payload.advance(read);
-        method
-    }
-
-    /// [`decode`](Self::decode) through a [`Reader`].
-    pub(crate) fn read(
-        class_id: u16,
-        method_id: u16,
-        buf: &mut Reader<'_>,
-    ) -> Result<Method, AmqpError> {
-        match decode_method(class_id, method_id, buf) {
-            Ok(Some(method)) => Ok(method),
-            Ok(None) => Err(AmqpError::UnknownMethod {
-                class_id,
-                method_id,
-            }),
-            Err(reason) => Err(AmqpError::MalformedMethod {
-                class_id,
-                method_id,
-                reason,
-            }),
-        }
-    }
-
     /// The bytes [`encode`](Self::encode) writes: ids and arguments.
     ///
     /// # Errors
@@ -3790,7 +3752,10 @@ impl Method {
     }
 }
 
-fn decode_method(
+/// Reads the arguments of method `class_id`.`method_id` through `buf`; `None` for ids the spec does
+/// not list. [`Method::decode`], beside the frame decoder, turns these answers into
+/// [`AmqpError`](super::AmqpError)s.
+pub(crate) fn decode_method(
     class_id: u16,
     method_id: u16,
     buf: &mut Reader<'_>,

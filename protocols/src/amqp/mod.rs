@@ -12,8 +12,19 @@
 //! - [`table`] — [`FieldTable`] and [`FieldValue`]: typed maps with RabbitMQ's value types.
 //! - [`content`] — [`ContentAssembler`]: method, content header and body frames into a
 //!   [`Message`]; [`encode_message`](content::encode_message) cuts a body into frames.
-//! - [`ShortStr`], and the errors: [`AmqpError`] (received bytes refused, with the reply
-//!   code to close with) and [`EncodeError`].
+//! - `shortstr` — [`ShortStr`]; `wire` — the cursor (`Reader`) and writer (`Writer`) every
+//!   codec reads and writes through.
+//! - `codec_error` — the value codecs' errors: [`Malformed`] (bytes that do not decode)
+//!   and [`EncodeError`] (values that cannot be sent). It imports nothing of the crate.
+//! - `error` — [`AmqpError`] (received bytes refused) and [`FrameKind`], with the reply code
+//!   and the `connection.close` / `channel.close` that report the error
+//!   ([`close_method`](AmqpError::close_method)).
+//!
+//! Imports go one way, down this order: `content` → `frame` → `error` → `generated` →
+//! `table` → `wire` → `shortstr` → `codec_error`. `error` sits above `generated` because its
+//! messages name methods ([`method_name`]) and its close methods are generated structs; so
+//! [`Method::decode`], which answers with an [`AmqpError`], is written in `frame`, around the
+//! generated dispatch.
 //!
 //! # Wire format
 //!
@@ -81,6 +92,7 @@
 //! - Reply codes follow RabbitMQ where it and the spec's prose differ; each
 //!   [`AmqpError`] variant says which code it carries and why.
 
+mod codec_error;
 pub mod content;
 mod error;
 pub mod frame;
@@ -90,8 +102,9 @@ mod shortstr;
 pub mod table;
 mod wire;
 
+pub use codec_error::{EncodeError, Malformed};
 pub use content::{Command, ContentAssembler, Message};
-pub use error::{AmqpError, EncodeError, FrameKind, Malformed};
+pub use error::{AmqpError, FrameKind};
 pub use frame::{ContentHeader, Frame, FramePayload, FrameReceiver, PROTOCOL_HEADER};
 pub use generated::*;
 pub use shortstr::ShortStr;
