@@ -13,21 +13,19 @@ use crate::blocked::Block;
 #[derive(Debug)]
 pub struct Client {
     /// CLIENT ID.
-    pub id: u64,
+    pub(crate) id: u64,
     /// The selected database.
-    pub db: usize,
+    pub(crate) db: usize,
     /// RESP2, or RESP3 after `HELLO 3`.
-    pub resp: Version,
+    pub(crate) resp: Version,
     /// CLIENT SETNAME.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// True once AUTH succeeded, or when no password is required.
-    pub authenticated: bool,
+    pub(crate) authenticated: bool,
     /// Set by QUIT: close once the reply is flushed.
-    pub closing: bool,
-    /// The peer, as CLIENT LIST shows it.
-    pub addr: String,
+    pub(crate) closing: bool,
     /// The reactor's id of this connection.
-    pub conn: Option<ConnId>,
+    pub(crate) conn: Option<ConnId>,
     /// Messages for other connections (PUBLISH), written by the session after the command.
     pub(crate) outbox: Vec<(ConnId, Bytes)>,
     /// Commands queued since MULTI; `None` outside a transaction.
@@ -62,8 +60,8 @@ pub(crate) enum ReplyMode {
 }
 
 impl Client {
-    /// A client with id `id` connected from `addr`, on database 0, speaking RESP2.
-    pub(crate) fn new(id: u64, addr: String, authenticated: bool) -> Self {
+    /// Client `id`, on database 0, speaking RESP2.
+    pub(crate) fn new(id: u64, authenticated: bool) -> Self {
         Client {
             id,
             db: 0,
@@ -71,7 +69,6 @@ impl Client {
             name: None,
             authenticated,
             closing: false,
-            addr,
             conn: None,
             outbox: Vec::new(),
             multi: None,
@@ -87,7 +84,7 @@ impl Client {
     }
 
     /// Channels plus patterns subscribed to.
-    pub fn subscription_count(&self) -> usize {
+    pub(crate) fn subscription_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
     }
 }

@@ -57,7 +57,7 @@ pub fn known_directives() -> &'static [(&'static str, &'static str)] {
 
 /// Directives read once at startup: CONFIG SET refuses them, as Redis refuses its immutable
 /// ones.
-pub const IMMUTABLE: &[&str] = &["databases", "busy-poll"];
+pub(crate) const IMMUTABLE: &[&str] = &["databases", "busy-poll"];
 
 /// The configuration: every directive's current value, plus typed copies of those the server
 /// reads on hot paths.
@@ -285,7 +285,7 @@ impl Config {
 }
 
 /// Parses a number with Redis's memory units (`1k`, `1kb`, `5mb`, `1gb`…).
-pub fn parse_memory(v: &str) -> Option<u64> {
+pub(crate) fn parse_memory(v: &str) -> Option<u64> {
     let lower = v.trim().to_ascii_lowercase();
     let split = lower
         .find(|c: char| !c.is_ascii_digit() && c != '-')

@@ -7,50 +7,49 @@
 //! probe. A value of the wrong type is [`CmdError::WrongType`], decided here for every family.
 
 use crate::error::CmdError;
-pub use crate::keyspace::unix_seconds;
+pub(crate) use crate::keyspace::unix_seconds;
 use crate::keyspace::{Entry, Keyspace};
 use crate::types::value::{Collection, Value};
 
 /// Counters INFO reports.
 #[derive(Debug, Default, Clone)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Reads that found their key.
-    pub keyspace_hits: u64,
+    pub(crate) keyspace_hits: u64,
     /// Reads that did not.
-    pub keyspace_misses: u64,
+    pub(crate) keyspace_misses: u64,
     /// Keys removed because their time to live ran out.
-    pub expired_keys: u64,
+    pub(crate) expired_keys: u64,
     /// Commands executed.
-    pub commands: u64,
+    pub(crate) commands: u64,
     /// Connections accepted.
-    pub connections: u64,
+    pub(crate) connections: u64,
     /// Per command: calls, microseconds spent, calls that failed (INFO commandstats).
-    pub per_command: hashbrown::HashMap<&'static str, CommandStat>,
+    pub(crate) per_command: hashbrown::HashMap<&'static str, CommandStat>,
 }
 
 /// One command's counters.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct CommandStat {
+pub(crate) struct CommandStat {
     /// Times run.
-    pub calls: u64,
+    pub(crate) calls: u64,
     /// Microseconds spent running it.
-    pub nsec: u64,
+    pub(crate) nsec: u64,
     /// Times it replied with an error.
-    pub failed: u64,
+    pub(crate) failed: u64,
 }
 
 /// The whole dataset.
 #[derive(Debug)]
-pub struct Db {
+pub(crate) struct Db {
     /// The databases, indexed by SELECT's number.
-    pub spaces: Vec<Keyspace>,
+    pub(crate) spaces: Vec<Keyspace>,
     /// Stands in for a database if `spaces` were ever empty (it never is: `new` makes at
     /// least one), so that [`space`](Self::space) needs no panic.
     spare: Keyspace,
-    /// Counters.
-    pub stats: Stats,
+    pub(crate) stats: Stats,
     /// Bumped by every write to a key (the engine sees a write by its change).
-    pub dirty: u64,
+    pub(crate) dirty: u64,
 }
 
 /// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
@@ -69,7 +68,7 @@ fn space_of<'s>(
 
 impl Db {
     /// `n` empty databases.
-    pub fn new(n: usize) -> Self {
+    pub(crate) fn new(n: usize) -> Self {
         Db {
             spaces: (0..n.max(1)).map(|_| Keyspace::new()).collect(),
             spare: Keyspace::new(),
@@ -79,7 +78,7 @@ impl Db {
     }
 
     /// The keyspace `db` (callers validate the index at SELECT).
-    pub fn space(&mut self, db: usize) -> &mut Keyspace {
+    pub(crate) fn space(&mut self, db: usize) -> &mut Keyspace {
         space_of(&mut self.spaces, &mut self.spare, db)
     }
 
@@ -103,7 +102,7 @@ impl Db {
 
     /// The live entry for `key` (an expired key is deleted and reported absent), marked as
     /// accessed now.
-    pub fn entry(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+    pub(crate) fn entry(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         let e = self.live(db, key, now)?;
         e.accessed = unix_seconds(now);
         Some(e)
@@ -111,12 +110,12 @@ impl Db {
 
     /// The live entry for `key` without marking it accessed: for the commands Redis looks keys
     /// up with `LOOKUP_NOTOUCH` (EXISTS, TYPE, TTL and kin, OBJECT).
-    pub fn peek(&mut self, db: usize, key: &[u8], now: u64) -> Option<&Entry> {
+    pub(crate) fn peek(&mut self, db: usize, key: &[u8], now: u64) -> Option<&Entry> {
         self.live(db, key, now).map(|e| &*e)
     }
 
     /// Like [`entry`](Self::entry), counting a keyspace hit or miss (for reads).
-    pub fn read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
+    pub(crate) fn read(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
         let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
         if expired {
             self.stats.expired_keys += 1;
@@ -185,12 +184,12 @@ impl Db {
     }
 
     /// True if `key` exists (and has not expired). Does not count as an access.
-    pub fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
+    pub(crate) fn exists(&mut self, db: usize, key: &[u8], now: u64) -> bool {
         self.live(db, key, now).is_some()
     }
 
     /// Sets `key` to `value`, clearing its expiry unless `keep_ttl`.
-    pub fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: u64) {
+    pub(crate) fn set(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool, now: u64) {
         // Overwriting clears the expiry anyway, so only KEEPTTL needs an expired key gone
         // first (its stale TTL must not be kept).
         if keep_ttl {
@@ -202,7 +201,7 @@ impl Db {
     }
 
     /// Deletes `key`; true if it existed.
-    pub fn delete(&mut self, db: usize, key: &[u8], now: u64) -> bool {
+    pub(crate) fn delete(&mut self, db: usize, key: &[u8], now: u64) -> bool {
         if self.expire_if_due(db, key, now) {
             return false;
         }
@@ -215,13 +214,13 @@ impl Db {
 
     /// Records that a write took elements out of `key`: counts the change and deletes the key
     /// if its collection is now empty (Redis never keeps empty collections).
-    pub fn removed_from(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn removed_from(&mut self, db: usize, key: &[u8]) {
         self.dirty += 1;
         self.drop_if_empty(db, key);
     }
 
     /// Deletes `key` if it holds an empty collection (after a pop or a remove).
-    pub fn drop_if_empty(&mut self, db: usize, key: &[u8]) {
+    pub(crate) fn drop_if_empty(&mut self, db: usize, key: &[u8]) {
         let space = self.space(db);
         if space
             .get(key)
@@ -233,7 +232,7 @@ impl Db {
 
     /// One step of active expiry on database `db`: looks at up to `samples` keys with a time
     /// to live, starting from `start`, and deletes the expired ones. Returns (looked, expired).
-    pub fn expire_cycle(
+    pub(crate) fn expire_cycle(
         &mut self,
         db: usize,
         start: usize,

@@ -1,5 +1,5 @@
-//! The engine: the store's domain, free of IO. [`Engine`] owns the data ([`Db`]) and the
-//! server-wide state ([`Shared`]) and runs command lines for a [`Client`]: the checks
+//! The engine: the store's domain, free of IO. [`Engine`] owns the data (`Db`) and the
+//! server-wide state (`Shared`) and runs command lines for a [`Client`]: the checks
 //! before a command (known, authenticated, arity, subscribe mode, transaction rules), MULTI
 //! queueing, EXEC, and after a write the WATCH bookkeeping and serving of blocked clients. The
 //! reactor glue that feeds it bytes is [`session`](crate::session).
@@ -20,10 +20,9 @@ use crate::shared::Shared;
 /// The store: data plus shared state, one per reactor.
 #[derive(Debug)]
 pub struct Engine {
-    /// The dataset.
-    pub db: Db,
+    pub(crate) db: Db,
     /// Server-wide state other than the data.
-    pub shared: Shared,
+    pub(crate) shared: Shared,
 }
 
 impl Engine {
@@ -82,7 +81,7 @@ impl Engine {
     }
 
     /// How long a command must wait because of CLIENT PAUSE, if at all.
-    pub fn pause_delay(
+    pub(crate) fn pause_delay(
         &mut self,
         client: &Client,
         args: &[Bytes],
@@ -240,7 +239,7 @@ impl Engine {
     /// One active expiry pass: samples keys with a TTL in every database, deleting expired
     /// ones, for at most `budget` of wall time (Redis's `activeExpireCycle`, simplified: repeat
     /// on a database while more than a quarter of the sample had expired).
-    pub fn active_expire(&mut self, now: Instant, budget: Duration) -> usize {
+    pub(crate) fn active_expire(&mut self, now: Instant, budget: Duration) -> usize {
         const SAMPLES: usize = 20;
         if !self.shared.active_expire_enabled {
             return 0;

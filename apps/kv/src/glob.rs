@@ -3,7 +3,7 @@
 //! literal `x`. Iterative with one backtrack point, so no pattern is exponential.
 
 /// True if `text` matches `pattern`; `nocase` compares ASCII letters ignoring case.
-pub fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
+pub(crate) fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
     let eq = |a: u8, b: u8| {
         if nocase {
             a.eq_ignore_ascii_case(&b)

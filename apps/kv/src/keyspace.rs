@@ -21,7 +21,7 @@ use crate::types::str::Str;
 use crate::types::value::Value;
 
 /// The access clock of entries: Unix seconds from Unix milliseconds (u32 lasts until 2106).
-pub fn unix_seconds(now_ms: u64) -> u32 {
+pub(crate) fn unix_seconds(now_ms: u64) -> u32 {
     (now_ms / 1000) as u32
 }
 
@@ -29,30 +29,28 @@ const NO_TTL: u32 = u32::MAX;
 
 /// A key with its value and expiry.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    /// The key.
-    pub key: Str,
-    /// The value.
-    pub value: Value,
+pub(crate) struct Entry {
+    pub(crate) key: Str,
+    pub(crate) value: Value,
     /// Expiry as Unix time in milliseconds; 0 when the key does not expire.
-    pub expire_at: u64,
+    pub(crate) expire_at: u64,
     /// Position in `Keyspace::volatile`, or `NO_TTL`.
     volatile_pos: u32,
     /// When the key was last read or written, in Unix seconds (Redis's LRU clock, which
     /// OBJECT IDLETIME reports). Fits in what was padding: entries do not grow.
-    pub accessed: u32,
+    pub(crate) accessed: u32,
 }
 
 impl Entry {
     /// Whole seconds since the key was last read or written (OBJECT IDLETIME).
-    pub fn idle_seconds(&self, now_ms: u64) -> u32 {
+    pub(crate) fn idle_seconds(&self, now_ms: u64) -> u32 {
         unix_seconds(now_ms).saturating_sub(self.accessed)
     }
 }
 
 /// One database: a map from keys to entries, with expiry.
 #[derive(Debug, Default)]
-pub struct Keyspace {
+pub(crate) struct Keyspace {
     index: HashTable<u32>,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
@@ -62,22 +60,22 @@ pub struct Keyspace {
 
 impl Keyspace {
     /// An empty keyspace.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Keyspace::default()
     }
 
     /// Number of keys (expired ones not yet reclaimed included).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.index.len()
     }
 
     /// True when there are no keys.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.index.is_empty()
     }
 
     /// Keys with an expiry time.
-    pub fn volatile_len(&self) -> usize {
+    pub(crate) fn volatile_len(&self) -> usize {
         self.volatile.len()
     }
 
@@ -160,20 +158,14 @@ impl Keyspace {
     }
 
     /// The entry for `key`, expired or not.
-    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+    pub(crate) fn get(&self, key: &[u8]) -> Option<&Entry> {
         let pos = self.position(key)?;
         self.slots.get(pos as usize)?.as_ref()
     }
 
-    /// The entry for `key`, mutably.
-    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let pos = self.position(key)?;
-        self.slots.get_mut(pos as usize)?.as_mut()
-    }
-
     /// Sets `key` to `value` at `now_s` (Unix seconds, the entry's access time). An existing key
     /// keeps its expiry only with `keep_ttl`. Returns the old value.
-    pub fn insert(
+    pub(crate) fn insert(
         &mut self,
         key: &[u8],
         value: Value,
@@ -232,7 +224,7 @@ impl Keyspace {
     }
 
     /// Removes `key`; returns its entry.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let hash = self.hash(key);
         let pos = self.find(hash, key)?;
         self.remove_at(hash, pos)
@@ -258,7 +250,7 @@ impl Keyspace {
     }
 
     /// Sets (or with 0 clears) the expiry of `key`; false if the key does not exist.
-    pub fn set_expire_at(&mut self, key: &[u8], at: u64) -> bool {
+    pub(crate) fn set_expire_at(&mut self, key: &[u8], at: u64) -> bool {
         match self.position(key) {
             Some(pos) => {
                 self.set_expire_at_pos(pos, at);
@@ -290,7 +282,7 @@ impl Keyspace {
     }
 
     /// The key of the `n`th (modulo) key with an expiry, for the active expiry cycle.
-    pub fn volatile_key(&self, n: usize) -> Option<&Str> {
+    pub(crate) fn volatile_key(&self, n: usize) -> Option<&Str> {
         let len = self.volatile.len();
         if len == 0 {
             return None;
@@ -300,7 +292,7 @@ impl Keyspace {
     }
 
     /// A key chosen from the slab by `n` (RANDOMKEY passes a random number).
-    pub fn key_near(&self, n: usize) -> Option<&Str> {
+    pub(crate) fn key_near(&self, n: usize) -> Option<&Str> {
         if self.is_empty() {
             return None;
         }
@@ -314,7 +306,7 @@ impl Keyspace {
     /// Visits slab positions from `cursor` until about `count` entries were seen; returns the
     /// next cursor (0 when done). SCAN's guarantee: entries never move, so every key present
     /// during the whole iteration is visited exactly once.
-    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+    pub(crate) fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
         let mut pos = cursor as usize;
         let mut seen = 0;
         while pos < self.slots.len() && seen < count.max(1) {
@@ -332,12 +324,12 @@ impl Keyspace {
     }
 
     /// Every entry, in slab order.
-    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry> {
         self.slots.iter().filter_map(Option::as_ref)
     }
 
     /// Removes every key.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         *self = Keyspace {
             hasher: std::mem::take(&mut self.hasher),
             ..Keyspace::default()

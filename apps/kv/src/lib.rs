@@ -2,24 +2,31 @@
 //!
 //! # Layout
 //!
-//! Files from the top down: a file uses only the ones below it (and its own children), never
-//! one above.
+//! Files from the top down: a file uses only files below it in this table, never one above
+//! (checked by listing every `crate::`/`super::` path per file). The public API is
+//! [`listen`], [`engine::Engine`], [`client::Client`], [`config::Config`] and
+//! [`error::ConfigError`]; the rest is `pub(crate)`.
 //!
 //! | file | job |
 //! |---|---|
-//! | [`session`] | the reactor glue, and the only file that sees it: `Session` (one per connection, a `Protocol`), `KvFactory`, [`listen`] |
-//! | [`engine`] | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC, WATCH bookkeeping, serving blocked clients), active expiry |
-//! | [`cmd`] | `cmd/mod.rs`: the command table; one file per family (`string`, `list`, `hash`, `set`, `zset`, `bits`, `keys`, `blocking`, `pubsub`, `multi`, `connection`, `server`); below them `cmd/ctx.rs` (handler context, table row, flags) and `cmd/args.rs` (argument parsing) |
-//! | [`shared`] | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
-//! | [`client`] | one connection's state as commands see it |
-//! | [`blocked`] | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
-//! | [`watches`] | WATCH's registry: watched keys and the clients whose EXEC must fail |
-//! | [`db`] | the dataset: 16 keyspaces, lazy and active expiry, typed lookups, statistics |
-//! | [`keyspace`] | one database: a slab of entries indexed by a hash table; SCAN cursors |
-//! | [`types`] | what a key holds: `types/value.rs` (the enum), `hash.rs` (packed while small, a table once large), `set.rs` (dense members, O(1) random pick), `zset.rs` (member → score map plus a skiplist with spans), `str.rs` (the compact byte string for keys and elements) |
-//! | [`config`] | redis.conf-style directives, flags, CONFIG GET/SET |
-//! | [`glob`] | Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET) |
-//! | [`error`] | the crate's errors: `CmdError` (error replies), `ConfigError` |
+//! | `session.rs` | the reactor glue, and the only file that sees the reactor: `Session` (one per connection, a `Protocol`), `KvFactory`, `listen` |
+//! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
+//! | `cmd/mod.rs` | the command table (`COMMANDS`) and `lookup` |
+//! | `cmd/<family>.rs` | one file per family: `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub` (in that order: a family uses only those after it) |
+//! | `cmd/args.rs` | argument parsing and reply helpers shared by the families |
+//! | `cmd/ctx.rs` | what a handler works with: `Ctx`, a table row (`Command`), its `flags` |
+//! | `shared.rs` | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
+//! | `client.rs` | one connection's state as commands see it |
+//! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
+//! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
+//! | `db.rs` | the dataset: 16 keyspaces, lazy and active expiry, typed lookups (one hash per key), statistics |
+//! | `keyspace.rs` | one database: a slab of entries indexed by a hash table; SCAN cursors |
+//! | `types/value.rs` | what a key holds: the `Value` enum, and `Collection` for the typed lookups |
+//! | `types/hash.rs`, `types/set.rs`, `types/zset.rs` | the hash (packed while small), set (dense members, O(1) random pick) and sorted-set (member → score map plus a skiplist with spans) types |
+//! | `types/str.rs` | the compact byte string used for keys and elements |
+//! | `config.rs` | redis.conf-style directives, flags, CONFIG GET/SET, the startup report of a bad one |
+//! | `glob.rs` | Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET) |
+//! | `error.rs` | the crate's errors: `CmdError` (error replies), `ConfigError` |
 //!
 //! State files are named apart from the command families that use them (`blocked.rs` is the
 //! registry, `cmd/blocking.rs` the BLPOP family; `types/hash.rs` the type, `cmd/hash.rs` the
@@ -38,19 +45,19 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-pub mod blocked;
+pub(crate) mod blocked;
 pub mod client;
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod config;
-pub mod db;
+pub(crate) mod db;
 pub mod engine;
 pub mod error;
-pub mod glob;
-pub mod keyspace;
+pub(crate) mod glob;
+pub(crate) mod keyspace;
 pub mod session;
-pub mod shared;
-pub mod types;
-pub mod watches;
+pub(crate) mod shared;
+pub(crate) mod types;
+pub(crate) mod watches;
 
 #[cfg(test)]
 mod testkit;

@@ -44,7 +44,7 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session on `server` for a client at `addr`.
-    pub fn new(server: Rc<RefCell<Engine>>, addr: String) -> Self {
+    pub(crate) fn new(server: Rc<RefCell<Engine>>, addr: String) -> Self {
         let (client, limits) = {
             let mut s = server.borrow_mut();
             let client = s.new_client(addr);

@@ -40,9 +40,9 @@ pub(crate) struct ClientInfo {
 
 /// Server-wide state other than the data.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Configuration (CONFIG GET/SET).
-    pub config: Config,
+    pub(crate) config: Config,
     /// When the last command of the batch being processed ended (INFO commandstats timing).
     pub(crate) clock_mark: Option<Instant>,
     /// Connected clients, by CLIENT ID.
@@ -103,14 +103,14 @@ impl Shared {
         self.clients.insert(
             id,
             ClientInfo {
-                addr: addr.clone(),
+                addr,
                 name: None,
                 db: 0,
                 conn: None,
                 pubsub: false,
             },
         );
-        Client::new(id, addr, self.config.requirepass.is_none())
+        Client::new(id, self.config.requirepass.is_none())
     }
 
     /// Unix milliseconds at reactor time `now`.

@@ -84,7 +84,7 @@ fn get_bit(bytes: &[u8], bit: u64) -> u8 {
 }
 
 /// `SETBIT key offset value`: replies the bit's previous value.
-pub fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.proto_max_bulk_len;
     let offset = offset_arg(arg(args, 2), None, max)?;
     let on = match arg(args, 3) {
@@ -111,7 +111,7 @@ pub fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `GETBIT key offset`
-pub fn getbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn getbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.proto_max_bulk_len;
     let offset = offset_arg(arg(args, 2), None, max)?;
     let bit = read_bytes(ctx, arg(args, 1))?.map_or(0, |b| get_bit(&b, offset));
@@ -184,7 +184,7 @@ fn unit_arg(b: &[u8]) -> Result<bool, CmdError> {
 }
 
 /// `BITCOUNT key [start end [BYTE | BIT]]`
-pub fn bitcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bitcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let range = match args.len() {
         2 => None,
         4 | 5 => {
@@ -222,7 +222,7 @@ pub fn bitcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `BITPOS key bit [start [end [BYTE | BIT]]]`
-pub fn bitpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bitpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let bit = int_arg(arg(args, 2))?;
     if bit != 0 && bit != 1 {
         return Err(CmdError::err("The bit argument must be 1 or 0."));
@@ -278,7 +278,7 @@ pub fn bitpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `BITOP AND|OR|XOR|NOT destkey key…`: replies the length of the result stored.
-pub fn bitop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bitop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     #[derive(Clone, Copy, PartialEq)]
     enum Op {
         And,
@@ -548,12 +548,12 @@ fn bitfield_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> CmdR
 
 /// `BITFIELD key [GET type offset] [SET type offset value] [INCRBY type offset increment]
 /// [OVERFLOW WRAP|SAT|FAIL] …`
-pub fn bitfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bitfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bitfield_impl(ctx, args, false)
 }
 
 /// `BITFIELD_RO key [GET type offset] …`
-pub fn bitfield_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bitfield_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bitfield_impl(ctx, args, true)
 }
 

@@ -15,7 +15,7 @@ use crate::types::str::Str;
 use crate::types::value::{Value, ZSet};
 
 /// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever).
-pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
+pub(crate) fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = float_arg(b)
         .ok()
         .filter(|s| s.is_finite())
@@ -97,14 +97,14 @@ fn side(b: &[u8]) -> Result<bool, CmdError> {
 }
 
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
-pub fn blmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn blmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (from_left, to_left) = (side(arg(args, 3))?, side(arg(args, 4))?);
     let timeout = timeout_arg(arg(args, 5))?;
     block_move(ctx, args, from_left, to_left, timeout)
 }
 
 /// `BRPOPLPUSH source destination timeout`
-pub fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let timeout = timeout_arg(arg(args, 3))?;
     block_move(ctx, args, false, true, timeout)
 }
@@ -144,7 +144,7 @@ fn block_move(
 }
 
 /// `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT count]`
-pub fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (timeout, numkeys, keys) = mpop_head(args)?;
     let any_ready = keys.len() == numkeys && keys.iter().any(|k| ready(ctx, k));
     if any_ready || ctx.client.in_exec || keys.len() != numkeys {
@@ -196,12 +196,12 @@ fn mpop_count(args: &[Bytes], numkeys: usize) -> Result<usize, CmdError> {
 }
 
 /// `BLPOP key… timeout`
-pub fn blpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn blpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, true)
 }
 
 /// `BRPOP key… timeout`
-pub fn brpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn brpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, false)
 }
 
@@ -243,17 +243,17 @@ fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
 }
 
 /// `BZPOPMIN key… timeout`
-pub fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bzpopmin(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bzpop(ctx, args, false)
 }
 
 /// `BZPOPMAX key… timeout`
-pub fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     bzpop(ctx, args, true)
 }
 
 /// `BZMPOP timeout numkeys key… MIN|MAX [COUNT count]`
-pub fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (timeout, numkeys, keys) = mpop_head(args)?;
     let any_ready = keys.len() == numkeys && keys.iter().any(|k| zready(ctx, k));
     if any_ready || ctx.client.in_exec || keys.len() != numkeys {

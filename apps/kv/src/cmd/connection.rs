@@ -11,7 +11,7 @@ use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 
 /// `PING [message]`
-pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     match args.get(1..).unwrap_or_default() {
         [] => ctx.out.simple("PONG"),
         [msg] => ctx.out.bulk(msg),
@@ -25,13 +25,13 @@ pub fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ECHO message`
-pub fn echo(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn echo(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ctx.out.bulk(args.get(1).map_or(&[][..], |b| b));
     Ok(())
 }
 
 /// `SELECT index`
-pub fn select(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn select(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let n = int_arg(args.get(1).map_or(&[][..], |b| b))?;
     if n < 0 || n as usize >= ctx.db.spaces.len() {
         return Err(CmdError::err("DB index is out of range"));
@@ -45,7 +45,7 @@ pub fn select(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `QUIT`: replies OK, then the connection closes once the reply is written.
-pub fn quit(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn quit(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.out.ok();
     ctx.client.closing = true;
     Ok(())
@@ -79,7 +79,7 @@ fn check_password(ctx: &mut Ctx<'_, '_>, user: Option<&[u8]>, pass: &[u8]) -> Cm
 }
 
 /// `AUTH [username] password`
-pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     match args.get(1..).unwrap_or_default() {
         [pass] => check_password(ctx, None, pass)?,
         [user, pass] => check_password(ctx, Some(user), pass)?,
@@ -90,7 +90,7 @@ pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
-pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut version = ctx.client.resp;
     let mut i = 1;
     if let Some(v) = args.get(1) {
@@ -158,7 +158,7 @@ pub fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `CLIENT ID | SETNAME name | GETNAME | LIST | INFO | SETINFO … | NO-EVICT …`
-pub fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
     if is(sub, "id") && rest.is_empty() {
@@ -354,7 +354,7 @@ fn kill_one(ctx: &mut Ctx<'_, '_>, id: u64, conn: Option<ConnId>) {
 }
 
 /// `RESET`: back to a fresh connection's state.
-pub fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.multi = None;
     ctx.client.multi_error = false;
     ctx.shared.unwatch(ctx.client);

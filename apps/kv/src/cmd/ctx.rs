@@ -11,23 +11,22 @@ use crate::error::CmdError;
 use crate::shared::Shared;
 
 /// What a handler returns.
-pub type CmdResult = Result<(), CmdError>;
+pub(crate) type CmdResult = Result<(), CmdError>;
 
 /// Everything a command may use: the data, the calling client, the reply buffer, the time.
-pub struct Ctx<'a, 'b> {
+pub(crate) struct Ctx<'a, 'b> {
     /// The command table (COMMAND reads it; the table is above the handlers, so it is handed
     /// down rather than imported).
-    pub commands: &'static [Command],
-    /// The dataset.
-    pub db: &'a mut Db,
+    pub(crate) commands: &'static [Command],
+    pub(crate) db: &'a mut Db,
     /// Server-wide state other than the data (config, clients, pub/sub).
-    pub shared: &'a mut Shared,
+    pub(crate) shared: &'a mut Shared,
     /// The calling connection's state.
-    pub client: &'a mut Client,
+    pub(crate) client: &'a mut Client,
     /// Where the reply goes.
-    pub out: &'a mut ReplyWriter<'b>,
+    pub(crate) out: &'a mut ReplyWriter<'b>,
     /// Unix time in milliseconds, from the reactor's clock.
-    pub now: u64,
+    pub(crate) now: u64,
 }
 
 impl std::fmt::Debug for Ctx<'_, '_> {
@@ -38,12 +37,12 @@ impl std::fmt::Debug for Ctx<'_, '_> {
 
 impl Ctx<'_, '_> {
     /// The client's selected database.
-    pub fn dbi(&self) -> usize {
+    pub(crate) fn dbi(&self) -> usize {
         self.client.db
     }
 
     /// The table's row for `name`, in any case (COMMAND INFO; dispatch uses `cmd::lookup`).
-    pub fn command(&self, name: &[u8]) -> Option<&'static Command> {
+    pub(crate) fn command(&self, name: &[u8]) -> Option<&'static Command> {
         self.commands
             .iter()
             .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
@@ -51,50 +50,49 @@ impl Ctx<'_, '_> {
 }
 
 /// A command handler.
-pub type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
+pub(crate) type Handler = fn(&mut Ctx<'_, '_>, &[Bytes]) -> CmdResult;
 
 /// Flags, as COMMAND reports them.
-pub mod flags {
+pub(crate) mod flags {
     /// Modifies data.
-    pub const WRITE: u32 = 1;
+    pub(crate) const WRITE: u32 = 1;
     /// Only reads data.
-    pub const READONLY: u32 = 2;
+    pub(crate) const READONLY: u32 = 2;
     /// May grow memory.
-    pub const DENYOOM: u32 = 4;
+    pub(crate) const DENYOOM: u32 = 4;
     /// O(1) or O(log n).
-    pub const FAST: u32 = 8;
+    pub(crate) const FAST: u32 = 8;
     /// Allowed before AUTH.
-    pub const NO_AUTH: u32 = 16;
+    pub(crate) const NO_AUTH: u32 = 16;
     /// Allowed while the client is in RESP2 subscribe mode.
-    pub const PUBSUB: u32 = 32;
+    pub(crate) const PUBSUB: u32 = 32;
     /// Admin command.
-    pub const ADMIN: u32 = 64;
+    pub(crate) const ADMIN: u32 = 64;
     /// Refused inside MULTI ("Command not allowed inside a transaction"), as Redis's
     /// `no-multi` commands (SAVE, SHUTDOWN, SYNC, PSYNC).
-    pub const NO_MULTI: u32 = 128;
+    pub(crate) const NO_MULTI: u32 = 128;
     /// Runs at once inside MULTI instead of being queued: EXEC, DISCARD, MULTI, WATCH, QUIT,
     /// RESET (Redis's `processCommand` names them; COMMAND does not show it).
-    pub const RUNS_IN_MULTI: u32 = 256;
+    pub(crate) const RUNS_IN_MULTI: u32 = 256;
 }
 
 /// One row of the command table.
 #[derive(Debug, Clone, Copy)]
-pub struct Command {
+pub(crate) struct Command {
     /// Lower-case name.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Redis arity: `n` exactly n arguments (name included), `-n` at least n.
-    pub arity: i32,
+    pub(crate) arity: i32,
     /// [`flags`] bits.
-    pub flags: u32,
+    pub(crate) flags: u32,
     /// Position of the first key argument (0: none), the last (-1: the last argument), step.
-    pub keys: (i32, i32, i32),
-    /// The handler.
-    pub handler: Handler,
+    pub(crate) keys: (i32, i32, i32),
+    pub(crate) handler: Handler,
 }
 
 impl Command {
     /// The key arguments of a call, from the table's (first, last, step).
-    pub fn key_args<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    pub(crate) fn key_args<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let (first, last, step) = self.keys;
         let n = args.len() as i32;
         let last = if last < 0 { n + last } else { last };
@@ -110,7 +108,7 @@ impl Command {
     }
 
     /// True if `argc` arguments (name included) fit the arity.
-    pub fn arity_ok(&self, argc: usize) -> bool {
+    pub(crate) fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity;
         if a >= 0 {
             argc == a as usize

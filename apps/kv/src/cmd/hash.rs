@@ -32,7 +32,7 @@ fn field_pairs<'a>(args: &'a [Bytes], name: &str) -> Result<&'a [Bytes], CmdErro
 }
 
 /// `HSET key field value [field value …]`
-pub fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let pairs = field_pairs(args, "hset")?;
     let h = hash_for_write(ctx, arg(args, 1))?;
     let mut added = 0;
@@ -48,7 +48,7 @@ pub fn hset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HMSET key field value [field value …]`
-pub fn hmset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hmset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let pairs = field_pairs(args, "hmset")?;
     let h = hash_for_write(ctx, arg(args, 1))?;
     for p in pairs.chunks(2) {
@@ -61,7 +61,7 @@ pub fn hmset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HSETNX key field value`
-pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let h = hash_for_write(ctx, arg(args, 1))?;
     let field = arg(args, 2);
     let added = if h.contains_key(field) {
@@ -75,7 +75,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HGET key field`
-pub fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let v = ctx
         .db
         .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -88,7 +88,7 @@ pub fn hget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HMGET key field…`
-pub fn hmget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hmget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let fields = args.get(2..).unwrap_or_default();
     let values: Vec<Option<Str>> =
         match ctx
@@ -138,22 +138,22 @@ fn dump(ctx: &mut Ctx<'_, '_>, key: &[u8], keys: bool, vals: bool) -> CmdResult 
 }
 
 /// `HGETALL key`
-pub fn hgetall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hgetall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     dump(ctx, arg(args, 1), true, true)
 }
 
 /// `HKEYS key`
-pub fn hkeys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hkeys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     dump(ctx, arg(args, 1), true, false)
 }
 
 /// `HVALS key`
-pub fn hvals(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hvals(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     dump(ctx, arg(args, 1), false, true)
 }
 
 /// `HLEN key`
-pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let n = ctx
         .db
         .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -163,7 +163,7 @@ pub fn hlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HEXISTS key field`
-pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hexists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let yes = ctx
         .db
         .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -173,7 +173,7 @@ pub fn hexists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HSTRLEN key field`
-pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let n = ctx
         .db
         .read_as::<Hash>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -184,7 +184,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HDEL key field…`
-pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let removed = match ctx.db.get_as::<Hash>(db, key, ctx.now)? {
@@ -204,7 +204,7 @@ pub fn hdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HINCRBY key field increment`
-pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = int_arg(arg(args, 3))?;
     let field = arg(args, 2);
     let h = hash_for_write(ctx, arg(args, 1))?;
@@ -222,7 +222,7 @@ pub fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `HINCRBYFLOAT key field increment`
-pub fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hincrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = float_arg(arg(args, 3))?;
     if by.is_infinite() {
         return Err(CmdError::err("value is NaN or Infinity"));
@@ -254,7 +254,7 @@ const RANGE_ERR: &str =
 /// `HRANDFIELD key [count [WITHVALUES]]`: a positive count gives distinct fields, a negative
 /// one allows repeats. With WITHVALUES, RESP3 gets `[field, value]` pairs and RESP2 a flat
 /// array.
-pub fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let Some(c) = args.get(2) else {
         let picked = ctx
@@ -354,7 +354,7 @@ type Pair<'a> = (&'a [u8], &'a [u8]);
 /// growth or shrinking of the hash between calls cannot make the scan skip or repeat a field.
 /// Each call costs O(fields), so COUNT is raised to at least 1/64 of the hash's size: a full
 /// scan takes at most ~64 calls.
-pub fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn hscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor = cursor_arg(arg(args, 2))?;
     let db = ctx.dbi();
     let h = match ctx.db.read_as::<Hash>(db, arg(args, 1), ctx.now)? {

@@ -10,7 +10,7 @@ use crate::glob;
 use crate::types::value::Value;
 
 /// `DEL key…` (also UNLINK)
-pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let n = args
         .get(1..)
@@ -23,12 +23,12 @@ pub fn del(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `EXISTS key…`: counts keys, repeats included, without marking them accessed.
-pub fn exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn exists(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     count_keys(ctx, args, |db, d, k, now| d.exists(db, k, now))
 }
 
 /// `TOUCH key…`: counts keys like EXISTS, and marks them accessed (OBJECT IDLETIME 0).
-pub fn touch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn touch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     count_keys(ctx, args, |db, d, k, now| d.entry(db, k, now).is_some())
 }
 
@@ -49,7 +49,7 @@ fn count_keys(
 }
 
 /// `TYPE key`
-pub fn type_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn type_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let name = ctx
         .db
@@ -60,7 +60,7 @@ pub fn type_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `KEYS pattern`
-pub fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let pattern = arg(args, 1);
     let now = ctx.now;
     let space = ctx.db.space(ctx.client.db);
@@ -78,7 +78,7 @@ pub fn keys(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]`
-pub fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor: u64 = std::str::from_utf8(arg(args, 1))
         .ok()
         .and_then(|s| s.parse().ok())
@@ -126,7 +126,7 @@ pub fn scan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// A cheap random number (xorshift over the clock and a counter): RANDOMKEY needs no more.
-pub fn random(seed: u64) -> u64 {
+pub(crate) fn random(seed: u64) -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static STATE: AtomicU64 = AtomicU64::new(0x2545_F491_4F6C_DD1D);
     let mut x = STATE.load(Ordering::Relaxed) ^ seed.rotate_left(17);
@@ -138,7 +138,7 @@ pub fn random(seed: u64) -> u64 {
 }
 
 /// `RANDOMKEY`
-pub fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.dbi();
     for attempt in 0..100u64 {
@@ -190,12 +190,12 @@ fn rename_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], nx: bool) -> CmdResult {
 }
 
 /// `RENAME key newkey`
-pub fn rename(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn rename(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     rename_impl(ctx, args, false)
 }
 
 /// `RENAMENX key newkey`
-pub fn renamenx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn renamenx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     rename_impl(ctx, args, true)
 }
 
@@ -272,24 +272,24 @@ fn expire_impl(
 }
 
 /// `EXPIRE key seconds [NX | XX | GT | LT]`
-pub fn expire(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn expire(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     expire_impl(ctx, args, "expire", |n, now| {
         n.checked_mul(1000)?.checked_add(now as i64)
     })
 }
 
 /// `PEXPIRE key milliseconds [NX | XX | GT | LT]`
-pub fn pexpire(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn pexpire(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     expire_impl(ctx, args, "pexpire", |n, now| n.checked_add(now as i64))
 }
 
 /// `EXPIREAT key unix-seconds [NX | XX | GT | LT]`
-pub fn expireat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn expireat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     expire_impl(ctx, args, "expireat", |n, _| n.checked_mul(1000))
 }
 
 /// `PEXPIREAT key unix-milliseconds [NX | XX | GT | LT]`
-pub fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn pexpireat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     expire_impl(ctx, args, "pexpireat", |n, _| Some(n))
 }
 
@@ -307,27 +307,27 @@ fn ttl_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) 
 }
 
 /// `TTL key`: seconds left, rounded as Redis rounds them.
-pub fn ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ttl_impl(ctx, args, |at, now| ((at - now + 500) / 1000) as i64)
 }
 
 /// `PTTL key`
-pub fn pttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn pttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ttl_impl(ctx, args, |at, now| (at - now) as i64)
 }
 
 /// `EXPIRETIME key`
-pub fn expiretime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn expiretime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ttl_impl(ctx, args, |at, _| (at / 1000) as i64)
 }
 
 /// `PEXPIRETIME key`
-pub fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn pexpiretime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ttl_impl(ctx, args, |at, _| at as i64)
 }
 
 /// `PERSIST key`
-pub fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let had = ctx
@@ -343,7 +343,7 @@ pub fn persist(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `COPY source destination [DB destination-db] [REPLACE]`
-pub fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (src, dst) = (arg(args, 1), arg(args, 2));
     let mut target_db = ctx.dbi();
     let mut replace = false;
@@ -389,7 +389,7 @@ pub fn copy(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `MOVE key db`
-pub fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let n = int_arg(arg(args, 2))?;
     if n < 0 || n as usize >= ctx.db.spaces.len() {
@@ -418,7 +418,7 @@ pub fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SWAPDB index1 index2`
-pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let parse = |b: &[u8]| -> Result<usize, CmdError> {
         let n = int_arg(b).map_err(|_| CmdError::err("invalid first DB index"))?;
         if n < 0 {
@@ -441,7 +441,7 @@ pub fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key`
-pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
     if args.len() != 3 {
         return Err(CmdError::err(format!(
@@ -478,7 +478,7 @@ pub fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// An estimate of the bytes a value uses (MEMORY USAGE): entry, inline parts and heap parts.
-pub fn memory_of(key: &[u8], v: &Value) -> usize {
+pub(crate) fn memory_of(key: &[u8], v: &Value) -> usize {
     use crate::types::str::Str;
     let s = |x: &Str| std::mem::size_of::<Str>() + x.heap_size();
     let base = 64 + key.len().saturating_sub(22);
@@ -493,7 +493,7 @@ pub fn memory_of(key: &[u8], v: &Value) -> usize {
 }
 
 /// `MEMORY USAGE key [SAMPLES count]`
-pub fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
     if !is(sub, "usage") || args.len() < 3 {
         return Err(CmdError::err(format!(
@@ -662,11 +662,11 @@ fn sort_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], readonly: bool) -> CmdResult
 }
 
 /// `SORT key [BY pattern] [LIMIT offset count] [GET pattern …] [ASC | DESC] [ALPHA] [STORE dest]`
-pub fn sort(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sort(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     sort_impl(ctx, args, false)
 }
 
 /// `SORT_RO key [BY pattern] [LIMIT offset count] [GET pattern …] [ASC | DESC] [ALPHA]`
-pub fn sort_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sort_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     sort_impl(ctx, args, true)
 }

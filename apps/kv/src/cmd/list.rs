@@ -52,22 +52,22 @@ fn push(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool, only_existing: bool) 
 }
 
 /// `LPUSH key element…`
-pub fn lpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, true, false)
 }
 
 /// `RPUSH key element…`
-pub fn rpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn rpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, false, false)
 }
 
 /// `LPUSHX key element…`
-pub fn lpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, true, true)
 }
 
 /// `RPUSHX key element…`
-pub fn rpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn rpushx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     push(ctx, args, false, true)
 }
 
@@ -132,17 +132,17 @@ fn pop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
 }
 
 /// `LPOP key [count]`
-pub fn lpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, true)
 }
 
 /// `RPOP key [count]`
-pub fn rpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn rpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     pop(ctx, args, false)
 }
 
 /// `LLEN key`
-pub fn llen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn llen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let n = ctx
         .db
         .read_as::<VecDeque<Str>>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -152,7 +152,7 @@ pub fn llen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `LRANGE key start stop`
-pub fn lrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(arg(args, 2))?, int_arg(arg(args, 3))?);
     let db = ctx.dbi();
     let now = ctx.now;
@@ -182,7 +182,7 @@ fn index_of(i: i64, len: usize) -> Option<usize> {
 }
 
 /// `LINDEX key index`
-pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lindex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let i = int_arg(arg(args, 2))?;
     let out_of = ctx
         .db
@@ -196,7 +196,7 @@ pub fn lindex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `LSET key index element`
-pub fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let i = int_arg(arg(args, 2))?;
     let value = Str::new(arg(args, 3));
     let db = ctx.dbi();
@@ -216,7 +216,7 @@ pub fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `LTRIM key start stop`
-pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (start, stop) = (int_arg(arg(args, 2))?, int_arg(arg(args, 3))?);
     let db = ctx.dbi();
     let key = arg(args, 1);
@@ -239,7 +239,7 @@ pub fn ltrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `LINSERT key BEFORE|AFTER pivot element`: the new length, -1 without the pivot, 0 without
 /// the key.
-pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let after = match arg(args, 2) {
         w if is(w, "after") => true,
         w if is(w, "before") => false,
@@ -268,7 +268,7 @@ pub fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `LREM key count element`: removes up to |count| (all for 0) occurrences, from the head for
 /// a positive count, from the tail for a negative one.
-pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let count = int_arg(arg(args, 2))?;
     let element = arg(args, 3);
     let db = ctx.dbi();
@@ -319,7 +319,7 @@ pub fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len]`
-pub fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut rank: i64 = 1;
     let mut count: Option<usize> = None;
     let mut maxlen: usize = 0;
@@ -431,7 +431,7 @@ fn side_arg(b: &[u8]) -> Result<bool, CmdError> {
 
 /// `LMPOP numkeys key… LEFT|RIGHT [COUNT count]`: pops from the first non-empty list; replies
 /// `[key, [elements…]]`, or a null array when every list is empty.
-pub fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let numkeys_err = || CmdError::err("numkeys should be greater than 0");
     let numkeys = int_arg(arg(args, 1)).map_err(|_| numkeys_err())?;
     if numkeys < 1 {
@@ -542,12 +542,12 @@ fn move_impl(
 }
 
 /// `RPOPLPUSH source destination`
-pub fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn rpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     move_impl(ctx, arg(args, 1), arg(args, 2), false, true)
 }
 
 /// `LMOVE source destination LEFT|RIGHT LEFT|RIGHT`
-pub fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let from_left = side_arg(arg(args, 3))?;
     let to_left = side_arg(arg(args, 4))?;
     move_impl(ctx, arg(args, 1), arg(args, 2), from_left, to_left)

@@ -14,7 +14,7 @@ pub(crate) mod args;
 pub(crate) mod bits;
 pub(crate) mod blocking;
 pub(crate) mod connection;
-pub mod ctx;
+pub(crate) mod ctx;
 pub(crate) mod hash;
 pub(crate) mod keys;
 pub(crate) mod list;
@@ -28,7 +28,7 @@ pub(crate) mod zset;
 use hashbrown::HashMap;
 use std::sync::OnceLock;
 
-pub use ctx::{flags, CmdResult, Command, Ctx, Handler};
+pub(crate) use ctx::{flags, Command, Ctx, Handler};
 
 const fn cmd(
     name: &'static str,
@@ -49,7 +49,7 @@ const fn cmd(
 use flags::*;
 
 /// Every command the store knows.
-pub static COMMANDS: &[Command] = &[
+pub(crate) static COMMANDS: &[Command] = &[
     // connection
     cmd("ping", -1, FAST | PUBSUB, (0, 0, 0), connection::ping),
     cmd("echo", 2, FAST, (0, 0, 0), connection::echo),
@@ -428,7 +428,7 @@ pub static COMMANDS: &[Command] = &[
 ];
 
 /// Finds a command by name, in any case.
-pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     static BY_NAME: OnceLock<HashMap<&'static [u8], &'static Command>> = OnceLock::new();
     let table = BY_NAME.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
     let mut lower = [0u8; 32];

@@ -12,7 +12,7 @@ use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 
 /// `MULTI`
-pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::err("MULTI calls can not be nested"));
     }
@@ -23,12 +23,12 @@ pub fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
 }
 
 /// `EXEC` outside a transaction (inside one, the server runs the queue).
-pub fn exec_without_multi(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn exec_without_multi(_ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Err(CmdError::err("EXEC without MULTI"))
 }
 
 /// `DISCARD`
-pub fn discard(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn discard(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.take().is_none() {
         return Err(CmdError::err("DISCARD without MULTI"));
     }
@@ -39,7 +39,7 @@ pub fn discard(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
 }
 
 /// `WATCH key…`
-pub fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
@@ -62,7 +62,7 @@ pub fn watch(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `UNWATCH`
-pub fn unwatch(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn unwatch(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.shared.unwatch(ctx.client);
     ctx.out.ok();
     Ok(())

@@ -41,7 +41,7 @@ fn confirm(ctx: &mut Ctx<'_, '_>, kind: &str, name: Option<&[u8]>, count: usize)
 }
 
 /// `SUBSCRIBE channel…`
-pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn subscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = me(ctx)?;
     for ch in args.get(1..).unwrap_or_default() {
         // Copied: an argument shares the whole read buffer, which a subscription would pin.
@@ -56,7 +56,7 @@ pub fn subscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `PSUBSCRIBE pattern…`
-pub fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = me(ctx)?;
     for p in args.get(1..).unwrap_or_default() {
         let p = &Bytes::copy_from_slice(p);
@@ -70,7 +70,7 @@ pub fn psubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `UNSUBSCRIBE [channel…]` (all when none given)
-pub fn unsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn unsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let names: Vec<Bytes> = match args.get(1..) {
         Some(n) if !n.is_empty() => n.to_vec(),
         _ => ctx.client.channels.iter().cloned().collect(),
@@ -95,7 +95,7 @@ pub fn unsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `PUNSUBSCRIBE [pattern…]` (all when none given)
-pub fn punsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn punsubscribe(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let names: Vec<Bytes> = match args.get(1..) {
         Some(n) if !n.is_empty() => n.to_vec(),
         _ => ctx.client.patterns.iter().cloned().collect(),
@@ -139,7 +139,7 @@ fn frame(resp: Version, pattern: Option<&[u8]>, channel: &[u8], payload: &[u8]) 
 }
 
 /// `PUBLISH channel message`: the number of clients that received it.
-pub fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let channel = args.get(1).map_or(&[][..], |b| b);
     let payload = args.get(2).map_or(&[][..], |b| b);
     let mut receivers = 0;
@@ -171,7 +171,7 @@ pub fn publish(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `PUBSUB CHANNELS [pattern] | NUMSUB [channel…] | NUMPAT`
-pub fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
     if is(sub, "channels") && rest.len() <= 1 {

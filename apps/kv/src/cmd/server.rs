@@ -9,7 +9,7 @@ use crate::config::REDIS_VERSION;
 use crate::error::CmdError;
 
 /// `DBSIZE`
-pub fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     let n = ctx.db.space(ctx.client.db).len();
     ctx.out.int(n as i64);
     Ok(())
@@ -24,7 +24,7 @@ fn flush_mode(args: &[Bytes]) -> CmdResult {
 }
 
 /// `FLUSHDB [ASYNC|SYNC]`
-pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     ctx.db.space(ctx.client.db).clear();
     ctx.db.dirty += 1;
@@ -34,7 +34,7 @@ pub fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`
-pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     for space in &mut ctx.db.spaces {
         space.clear();
@@ -46,7 +46,7 @@ pub fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// The resident set size of this process, from /proc (0 where unavailable).
-pub fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {
@@ -58,7 +58,7 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// `INFO [section …]`
-pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args
         .get(1..)
         .unwrap_or_default()
@@ -159,7 +159,7 @@ pub fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `CONFIG GET pattern… | SET name value… | RESETSTAT | REWRITE`
-pub fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
     if is(sub, "get") && !rest.is_empty() {
@@ -249,7 +249,7 @@ fn command_info(ctx: &mut Ctx<'_, '_>, c: &Command) {
 }
 
 /// `COMMAND [COUNT | INFO name… | DOCS name… | LIST]`
-pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1);
     let rest = args.get(2..).unwrap_or_default();
     match sub {
@@ -302,7 +302,7 @@ pub fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `TIME`
-pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+pub(crate) fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     let secs = ctx.now / 1000;
     let micros = (ctx.now % 1000) * 1000;
     ctx.out.array_len(2);
@@ -311,9 +311,9 @@ pub fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SAVE, BGSAVE, BGREWRITEAOF, REPLICAOF, WAIT: persistence and replication come with the
-/// next issue; until then, an honest error.
-pub fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+/// SAVE, BGSAVE, BGREWRITEAOF, REPLICAOF, WAIT: the store keeps its data in memory only and
+/// has no replicas, so these answer an error that says so rather than pretend to succeed.
+pub(crate) fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let _ = ctx;
     Err(CmdError::err(format!(
         "'{}' is not supported yet: persistence and replication are not implemented in this \
@@ -324,7 +324,7 @@ pub fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `DEBUG POPULATE count [prefix] [size] | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key`,
 /// when `enable-debug-command` allows it (as in Redis 7).
-pub fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let allowed = matches!(
         ctx.shared.config.get("enable-debug-command"),
         Some("yes") | Some("local")

@@ -13,7 +13,7 @@ use crate::types::str::Str;
 use crate::types::value::Value;
 
 /// `SADD key member…`
-pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
@@ -30,7 +30,7 @@ pub fn sadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SREM key member…`
-pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let removed = match ctx.db.get_as::<Set>(db, key, ctx.now)? {
@@ -50,7 +50,7 @@ pub fn srem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SCARD key`
-pub fn scard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn scard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let n = ctx
         .db
         .read_as::<Set>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -60,7 +60,7 @@ pub fn scard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SISMEMBER key member`
-pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let yes = ctx
         .db
         .read_as::<Set>(ctx.client.db, arg(args, 1), ctx.now)?
@@ -70,7 +70,7 @@ pub fn sismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SMEMBERS key`
-pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn smembers(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     match ctx.db.read_as::<Set>(db, arg(args, 1), ctx.now)? {
         Some(s) => {
@@ -85,7 +85,7 @@ pub fn smembers(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SPOP key [count]`
-pub fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn spop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let count = match args.get(2) {
         Some(c) => {
             let n = int_arg(c)?;
@@ -149,7 +149,7 @@ fn with_set<R>(
 }
 
 /// `SMISMEMBER key member…`
-pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn smismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let members = args.get(2..).unwrap_or_default();
     let found: Vec<bool> = with_set(ctx, arg(args, 1), |s| {
         members
@@ -165,7 +165,7 @@ pub fn smismember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SMOVE source destination member`
-pub fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn smove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (src, dst, member) = (arg(args, 1), arg(args, 2), arg(args, 3));
     let db = ctx.dbi();
     let now = ctx.now;
@@ -225,7 +225,7 @@ const RANGE_ERR: &str =
 
 /// `SRANDMEMBER key [count]`: a positive count gives distinct members, a negative one allows
 /// repeats.
-pub fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::Syntax);
     }
@@ -388,49 +388,49 @@ fn store(ctx: &mut Ctx<'_, '_>, dest: &[u8], result: Set) {
 }
 
 /// `SINTER key…`
-pub fn sinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(1..).unwrap_or_default(), SetOp::Inter, 0)?;
     reply_set(ctx, &s);
     Ok(())
 }
 
 /// `SUNION key…`
-pub fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(1..).unwrap_or_default(), SetOp::Union, 0)?;
     reply_set(ctx, &s);
     Ok(())
 }
 
 /// `SDIFF key…`
-pub fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(1..).unwrap_or_default(), SetOp::Diff, 0)?;
     reply_set(ctx, &s);
     Ok(())
 }
 
 /// `SINTERSTORE destination key…`
-pub fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(2..).unwrap_or_default(), SetOp::Inter, 0)?;
     store(ctx, arg(args, 1), s);
     Ok(())
 }
 
 /// `SUNIONSTORE destination key…`
-pub fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(2..).unwrap_or_default(), SetOp::Union, 0)?;
     store(ctx, arg(args, 1), s);
     Ok(())
 }
 
 /// `SDIFFSTORE destination key…`
-pub fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let s = combine(ctx, args.get(2..).unwrap_or_default(), SetOp::Diff, 0)?;
     store(ctx, arg(args, 1), s);
     Ok(())
 }
 
 /// `SINTERCARD numkeys key… [LIMIT limit]`
-pub fn sintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let numkeys_err = || CmdError::err("numkeys should be greater than 0");
     let numkeys = int_arg(arg(args, 1)).map_err(|_| numkeys_err())?;
     if numkeys < 1 {
@@ -512,7 +512,7 @@ pub(super) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
 /// member present for the whole scan is returned at least once (some may be returned twice);
 /// members added during the scan land above the cursor and may be missed, as Redis allows.
 /// COUNT is the number of positions visited per call; MATCH filters after that.
-pub fn sscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn sscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor = cursor_arg(arg(args, 2))?;
     let db = ctx.dbi();
     let s = match ctx.db.read_as::<Set>(db, arg(args, 1), ctx.now)? {

@@ -9,7 +9,7 @@ use crate::error::CmdError;
 use crate::types::value::Value;
 
 /// `GET key`
-pub fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     match ctx.db.read(db, arg(args, 1), ctx.now) {
         Some(e) => reply_string(ctx.out, &e.value),
@@ -28,7 +28,7 @@ enum Expiry {
 }
 
 /// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`
-pub fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (key, value) = (arg(args, 1), arg(args, 2));
     let (mut nx, mut xx, mut get) = (false, false, false);
     let mut expiry = Expiry::Clear;
@@ -117,7 +117,7 @@ pub fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SETNX key value`
-pub fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     if ctx.db.exists(db, arg(args, 1), ctx.now) {
         ctx.out.int(0);
@@ -151,17 +151,17 @@ fn set_with_ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], unit_ms: u64, name: &str)
 }
 
 /// `SETEX key seconds value`
-pub fn setex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn setex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     set_with_ttl(ctx, args, 1000, "setex")
 }
 
 /// `PSETEX key milliseconds value`
-pub fn psetex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn psetex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     set_with_ttl(ctx, args, 1, "psetex")
 }
 
 /// `GETSET key value`
-pub fn getset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn getset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let old = match ctx.db.entry(db, key, ctx.now) {
@@ -181,7 +181,7 @@ pub fn getset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `GETDEL key`
-pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn getdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     match ctx.db.read(db, key, ctx.now) {
@@ -195,7 +195,7 @@ pub fn getdel(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `MGET key…`: a nil for keys that are missing or not strings.
-pub fn mget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn mget(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let keys = args.get(1..).unwrap_or_default();
     ctx.out.array_len(keys.len());
@@ -226,7 +226,7 @@ fn pairs<'a>(
 }
 
 /// `MSET key value [key value …]`
-pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     for (k, v) in pairs(args, "mset")? {
         ctx.db.set(db, k, Value::string(v), false, ctx.now);
@@ -236,7 +236,7 @@ pub fn mset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `MSETNX key value [key value …]`: all or nothing.
-pub fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn msetnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let pairs = pairs(args, "msetnx")?;
     if pairs.clone().any(|(k, _)| ctx.db.exists(db, k, ctx.now)) {
@@ -279,30 +279,30 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
 }
 
 /// `INCR key`
-pub fn incr(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn incr(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     incr_by(ctx, arg(args, 1), 1)
 }
 
 /// `DECR key`
-pub fn decr(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn decr(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     incr_by(ctx, arg(args, 1), -1)
 }
 
 /// `INCRBY key increment`
-pub fn incrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn incrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = int_arg(arg(args, 2))?;
     incr_by(ctx, arg(args, 1), by)
 }
 
 /// `DECRBY key decrement`
-pub fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = int_arg(arg(args, 2))?;
     let by = by.checked_neg().ok_or(CmdError::Overflow)?;
     incr_by(ctx, arg(args, 1), by)
 }
 
 /// Formats a float as INCRBYFLOAT stores it (Redis: `%.17Lg`, trailing zeros removed).
-pub fn format_float_value(v: f64) -> String {
+pub(crate) fn format_float_value(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e17 {
         return format!("{}", v as i64);
     }
@@ -318,7 +318,7 @@ pub fn format_float_value(v: f64) -> String {
 }
 
 /// `INCRBYFLOAT key increment`
-pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = float_arg(arg(args, 2))?;
     let db = ctx.dbi();
     let key = arg(args, 1);
@@ -345,7 +345,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `APPEND key value`
-pub fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let mut value = match ctx.db.entry(db, key, ctx.now) {
@@ -360,7 +360,7 @@ pub fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `STRLEN key`
-pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let n = match ctx.db.read(db, arg(args, 1), ctx.now) {
         Some(e) => string_bytes(&e.value)?.len(),
@@ -372,7 +372,7 @@ pub fn strlen(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// Redis's range normalisation: negative indexes count from the end; returns an inclusive
 /// `(start, end)` or `None` for an empty range.
-pub fn normalize_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+pub(crate) fn normalize_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     let len = len as i64;
     let mut s = if start < 0 { len + start } else { start };
     let mut e = if end < 0 { len + end } else { end };
@@ -389,7 +389,7 @@ pub fn normalize_range(start: i64, end: i64, len: usize) -> Option<(usize, usize
 }
 
 /// `GETRANGE key start end`
-pub fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (start, end) = (int_arg(arg(args, 2))?, int_arg(arg(args, 3))?);
     let db = ctx.dbi();
     let bytes = match ctx.db.read(db, arg(args, 1), ctx.now) {
@@ -404,7 +404,7 @@ pub fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `SETRANGE key offset value`
-pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let offset = int_arg(arg(args, 2))?;
     if offset < 0 {
         return Err(CmdError::err("offset is out of range"));
@@ -442,7 +442,7 @@ pub fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | PERSIST]`
-pub fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     enum Change {
         None,
         Persist,
@@ -509,7 +509,7 @@ pub fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]`
-pub fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
     let mut strings: [Vec<u8>; 2] = [Vec::new(), Vec::new()];

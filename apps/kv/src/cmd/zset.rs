@@ -352,42 +352,42 @@ fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<(Str, f64)>) {
 }
 
 /// `ZRANGE key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]`
-pub fn zrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, None, None)
 }
 
 /// `ZRANGESTORE dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]`
-pub fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrangestore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 2, Some(arg(args, 1)), None, None)
 }
 
 /// `ZREVRANGE key start stop [WITHSCORES]`
-pub fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrevrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, Some(By::Rank), Some(true))
 }
 
 /// `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset count]`
-pub fn zrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, Some(By::Score), Some(false))
 }
 
 /// `ZREVRANGEBYSCORE key max min [WITHSCORES] [LIMIT offset count]`
-pub fn zrevrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrevrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, Some(By::Score), Some(true))
 }
 
 /// `ZRANGEBYLEX key min max [LIMIT offset count]`
-pub fn zrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, Some(By::Lex), Some(false))
 }
 
 /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`
-pub fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrevrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     range_generic(ctx, args, 1, None, Some(By::Lex), Some(true))
 }
 
 /// `ZCOUNT key min max`
-pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(arg(args, 2), arg(args, 3))?;
     let dbi = ctx.dbi();
     let n = ctx
@@ -402,7 +402,7 @@ pub fn zcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZLEXCOUNT key min max`
-pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(arg(args, 2), arg(args, 3))?;
     let dbi = ctx.dbi();
     let n = ctx
@@ -419,7 +419,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 // ----- adding, scores, ranks -------------------------------------------------------------------
 
 /// `ZADD key [NX | XX] [GT | LT] [CH] [INCR] score member [score member …]`
-pub fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (mut nx, mut xx, mut gt, mut lt, mut ch, mut incr) =
         (false, false, false, false, false, false);
     let mut i = 2;
@@ -525,7 +525,7 @@ pub fn zadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZINCRBY key increment member`
-pub fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let as_zadd = [
         Bytes::from_static(b"zadd"),
         args.get(1).cloned().unwrap_or_default(),
@@ -537,7 +537,7 @@ pub fn zincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZSCORE key member`
-pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
     match ctx
         .db
@@ -551,7 +551,7 @@ pub fn zscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZMSCORE key member [member …]`
-pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
     let z = ctx
         .db
@@ -569,7 +569,7 @@ pub fn zmscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZCARD key`
-pub fn zcard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zcard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
     let n = ctx
         .db
@@ -596,19 +596,19 @@ fn rank_generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], rev: bool) -> CmdResult {
 }
 
 /// `ZRANK key member`
-pub fn zrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     rank_generic(ctx, args, false)
 }
 
 /// `ZREVRANK key member`
-pub fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrevrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     rank_generic(ctx, args, true)
 }
 
 // ----- removing --------------------------------------------------------------------------------
 
 /// `ZREM key member…`
-pub fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let removed = match ctx.db.get_as::<ZSet>(db, key, ctx.now)? {
@@ -677,17 +677,17 @@ fn remrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by: By) -> CmdResult {
 }
 
 /// `ZREMRANGEBYRANK key start stop`
-pub fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zremrangebyrank(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     remrange(ctx, args, By::Rank)
 }
 
 /// `ZREMRANGEBYSCORE key min max`
-pub fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zremrangebyscore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     remrange(ctx, args, By::Score)
 }
 
 /// `ZREMRANGEBYLEX key min max`
-pub fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zremrangebylex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     remrange(ctx, args, By::Lex)
 }
 
@@ -761,12 +761,12 @@ fn zpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
 }
 
 /// `ZPOPMIN key [count]`
-pub fn zpopmin(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zpopmin(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     zpop(ctx, args, false)
 }
 
 /// `ZPOPMAX key [count]`
-pub fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     zpop(ctx, args, true)
 }
 
@@ -779,7 +779,7 @@ fn numkeys_positive(b: &[u8]) -> Result<usize, CmdError> {
 }
 
 /// `ZMPOP numkeys key [key …] MIN | MAX [COUNT count]`
-pub fn zmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let numkeys = numkeys_positive(arg(args, 1))?;
     let where_idx = numkeys.saturating_add(2);
     let Some(w) = args.get(where_idx) else {
@@ -1071,22 +1071,22 @@ fn setop_generic(
 }
 
 /// `ZUNION numkeys key [key …] [WEIGHTS weight …] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zunion(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, "zunion", None, Op::Union, false)
 }
 
 /// `ZINTER numkeys key [key …] [WEIGHTS weight …] [AGGREGATE SUM|MIN|MAX] [WITHSCORES]`
-pub fn zinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zinter(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, "zinter", None, Op::Inter, false)
 }
 
 /// `ZDIFF numkeys key [key …] [WITHSCORES]`
-pub fn zdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zdiff(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, "zdiff", None, Op::Diff, false)
 }
 
 /// `ZUNIONSTORE destination numkeys key [key …] [WEIGHTS weight …] [AGGREGATE SUM|MIN|MAX]`
-pub fn zunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(
         ctx,
         args,
@@ -1098,7 +1098,7 @@ pub fn zunionstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZINTERSTORE destination numkeys key [key …] [WEIGHTS weight …] [AGGREGATE SUM|MIN|MAX]`
-pub fn zinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(
         ctx,
         args,
@@ -1110,19 +1110,19 @@ pub fn zinterstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// `ZDIFFSTORE destination numkeys key [key …]`
-pub fn zdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zdiffstore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, "zdiffstore", Some(arg(args, 1)), Op::Diff, false)
 }
 
 /// `ZINTERCARD numkeys key [key …] [LIMIT limit]`
-pub fn zintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zintercard(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     setop_generic(ctx, args, "zintercard", None, Op::Inter, true)
 }
 
 // ----- random members and scanning -------------------------------------------------------------
 
 /// `ZRANDMEMBER key [count [WITHSCORES]]`
-pub fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let dbi = ctx.dbi();
     let now = ctx.now;
     let Some(c) = args.get(2) else {
@@ -1220,7 +1220,7 @@ fn score_cursor(s: f64) -> u64 {
 }
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]` (see the module docs for the cursor).
-pub fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+pub(crate) fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let cursor: u64 = std::str::from_utf8(arg(args, 2))
         .ok()
         .and_then(|s| s.parse().ok())

@@ -13,13 +13,13 @@ use std::collections::HashMap;
 use super::str::Str;
 
 /// A packed hash converts to a table beyond this many fields (`hash-max-listpack-entries`).
-pub const MAX_PACKED_ENTRIES: usize = 128;
+pub(crate) const MAX_PACKED_ENTRIES: usize = 128;
 /// …or when a field or value is longer than this (`hash-max-listpack-value`).
-pub const MAX_PACKED_VALUE: usize = 64;
+pub(crate) const MAX_PACKED_VALUE: usize = 64;
 
 /// A hash value.
 #[derive(Debug, Clone)]
-pub enum Hash {
+pub(crate) enum Hash {
     /// `(field, value)` pairs packed back to back; the count of pairs.
     Packed(Vec<u8>, u32),
     /// A hash table.
@@ -90,8 +90,7 @@ impl Hash {
         Pairs { buf, pos: 0 }
     }
 
-    /// Fields.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Hash::Packed(_, n) => *n as usize,
             Hash::Table(t) => t.len(),
@@ -99,17 +98,17 @@ impl Hash {
     }
 
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// True while packed (OBJECT ENCODING `listpack`).
-    pub fn is_packed(&self) -> bool {
+    pub(crate) fn is_packed(&self) -> bool {
         matches!(self, Hash::Packed(..))
     }
 
     /// The value of `field`.
-    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+    pub(crate) fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Packed(buf, _) => Self::pairs(buf)
                 .find(|(f, ..)| *f == field)
@@ -119,13 +118,13 @@ impl Hash {
     }
 
     /// True if `field` is set.
-    pub fn contains_key(&self, field: &[u8]) -> bool {
+    pub(crate) fn contains_key(&self, field: &[u8]) -> bool {
         self.get(field).is_some()
     }
 
     /// Sets `field` to `value`; `Some(())` if the field existed (as `HashMap::insert` returns
     /// the old value).
-    pub fn insert(&mut self, field: Str, value: Str) -> Option<()> {
+    pub(crate) fn insert(&mut self, field: Str, value: Str) -> Option<()> {
         if let Hash::Packed(buf, n) = self {
             let fits = field.len() <= MAX_PACKED_VALUE && value.len() <= MAX_PACKED_VALUE;
             let existing = Self::pairs(buf)
@@ -172,7 +171,7 @@ impl Hash {
     }
 
     /// Removes `field`; `Some(())` if it was set.
-    pub fn remove(&mut self, field: &[u8]) -> Option<()> {
+    pub(crate) fn remove(&mut self, field: &[u8]) -> Option<()> {
         match self {
             Hash::Packed(buf, n) => {
                 let (start, end) = Self::pairs(buf)
@@ -190,7 +189,7 @@ impl Hash {
     }
 
     /// Every (field, value).
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
             Hash::Packed(buf, _) => Box::new(Self::pairs(buf).map(|(f, v, ..)| (f, v))),
             Hash::Table(t) => Box::new(t.iter().map(|(f, v)| (f.as_bytes(), v.as_bytes()))),
@@ -198,12 +197,12 @@ impl Hash {
     }
 
     /// Every field.
-    pub fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.iter().map(|(f, _)| f)
     }
 
     /// Heap bytes used (MEMORY USAGE).
-    pub fn heap_size(&self) -> usize {
+    pub(crate) fn heap_size(&self) -> usize {
         match self {
             Hash::Packed(buf, _) => buf.capacity(),
             Hash::Table(t) => {

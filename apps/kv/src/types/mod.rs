@@ -3,8 +3,8 @@
 //! byte string used for keys and elements. Within the folder, `value` is above the others and
 //! `str` below them.
 
-pub mod hash;
-pub mod set;
-pub mod str;
-pub mod value;
-pub mod zset;
+pub(crate) mod hash;
+pub(crate) mod set;
+pub(crate) mod str;
+pub(crate) mod value;
+pub(crate) mod zset;

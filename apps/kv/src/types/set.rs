@@ -12,7 +12,7 @@ use super::str::Str;
 
 /// A set of byte strings with O(1) insert, remove, membership and random pick.
 #[derive(Default, Clone)]
-pub struct Set {
+pub(crate) struct Set {
     items: Vec<Str>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -25,13 +25,12 @@ impl std::fmt::Debug for Set {
 }
 
 impl Set {
-    /// Members.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
@@ -47,12 +46,12 @@ impl Set {
     }
 
     /// True if `member` is in the set.
-    pub fn contains(&self, member: &[u8]) -> bool {
+    pub(crate) fn contains(&self, member: &[u8]) -> bool {
         self.find(member).is_some()
     }
 
     /// Adds `member`; true if it was new.
-    pub fn insert(&mut self, member: &[u8]) -> bool {
+    pub(crate) fn insert(&mut self, member: &[u8]) -> bool {
         if self.find(member).is_some() {
             return false;
         }
@@ -67,7 +66,7 @@ impl Set {
     }
 
     /// Removes `member`; true if it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
+    pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
         match self.find(member) {
             Some(pos) => {
                 self.remove_at(pos as usize);
@@ -78,7 +77,7 @@ impl Set {
     }
 
     /// Removes and returns the member at `pos` (moving the last member into its place).
-    pub fn remove_at(&mut self, pos: usize) -> Option<Str> {
+    pub(crate) fn remove_at(&mut self, pos: usize) -> Option<Str> {
         let member = self.items.get(pos)?.clone();
         let hash = self.hasher.hash_one(member.as_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&i| i as usize == pos) {
@@ -99,12 +98,12 @@ impl Set {
     }
 
     /// The member at position `pos` (positions are dense: `0..len`).
-    pub fn get(&self, pos: usize) -> Option<&Str> {
+    pub(crate) fn get(&self, pos: usize) -> Option<&Str> {
         self.items.get(pos)
     }
 
     /// Every member.
-    pub fn iter(&self) -> impl Iterator<Item = &Str> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Str> {
         self.items.iter()
     }
 }

@@ -12,11 +12,11 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 
 /// Bytes stored inline up to this length.
-pub const INLINE: usize = 22;
+pub(crate) const INLINE: usize = 22;
 
 /// A binary-safe byte string: inline when short, boxed when long.
 #[derive(Clone)]
-pub enum Str {
+pub(crate) enum Str {
     /// Up to [`INLINE`] bytes: the length and the bytes.
     Inline(u8, [u8; INLINE]),
     /// Longer strings.
@@ -25,7 +25,7 @@ pub enum Str {
 
 impl Str {
     /// Copies `bytes` into a new string.
-    pub fn new(bytes: &[u8]) -> Str {
+    pub(crate) fn new(bytes: &[u8]) -> Str {
         if bytes.len() <= INLINE {
             let mut data = [0u8; INLINE];
             if let Some(dst) = data.get_mut(..bytes.len()) {
@@ -37,8 +37,7 @@ impl Str {
         }
     }
 
-    /// The bytes.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match self {
             Str::Inline(len, data) => data.get(..*len as usize).unwrap_or_default(),
             Str::Heap(b) => b,
@@ -46,7 +45,7 @@ impl Str {
     }
 
     /// Heap bytes owned beyond the value itself (for MEMORY USAGE and INFO).
-    pub fn heap_size(&self) -> usize {
+    pub(crate) fn heap_size(&self) -> usize {
         match self {
             Str::Inline(..) => 0,
             Str::Heap(b) => b.len(),

@@ -4,29 +4,27 @@ use std::collections::VecDeque;
 
 use super::set::Set;
 use super::str::Str;
-pub use super::zset::{Score, ZSet};
+pub(crate) use super::zset::ZSet;
 
 /// What a key holds.
+// The collections are boxed on purpose: a Value stays as small as a `Str`, so every entry of the
+// keyspace stays small whatever its type.
+#[allow(clippy::box_collection)]
 #[derive(Debug, Clone)]
-pub enum Value {
-    /// A string.
+pub(crate) enum Value {
     Str(Str),
     /// A string that is the decimal form of an integer, kept as the integer (INCR's fast path,
     /// OBJECT ENCODING `int`).
     Int(i64),
-    /// A list.
     List(Box<VecDeque<Str>>),
-    /// A hash.
     Hash(Box<super::hash::Hash>),
-    /// A set.
     Set(Box<Set>),
-    /// A sorted set.
     ZSet(Box<ZSet>),
 }
 
 impl Value {
     /// A string value, stored as an integer when it is one in canonical form.
-    pub fn string(bytes: &[u8]) -> Value {
+    pub(crate) fn string(bytes: &[u8]) -> Value {
         match canonical_int(bytes) {
             Some(n) => Value::Int(n),
             None => Value::Str(Str::new(bytes)),
@@ -34,7 +32,7 @@ impl Value {
     }
 
     /// The name TYPE reports.
-    pub fn type_name(&self) -> &'static str {
+    pub(crate) fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
             Value::List(_) => "list",
@@ -45,7 +43,7 @@ impl Value {
     }
 
     /// True for a collection with no elements left (such keys are deleted).
-    pub fn is_empty_collection(&self) -> bool {
+    pub(crate) fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) | Value::Int(_) => false,
             Value::List(l) => l.is_empty(),
@@ -58,9 +56,7 @@ impl Value {
 
 /// A collection type a key can hold, for the typed lookups of `Db`: how to find it in a
 /// [`Value`] and how to make an empty one.
-pub trait Collection {
-    /// The collection if `v` holds one of this type.
-    fn of(v: &Value) -> Option<&Self>;
+pub(crate) trait Collection {
     /// The collection if `v` holds one of this type, mutably.
     fn of_mut(v: &mut Value) -> Option<&mut Self>;
     /// An empty value of this type (filled by the caller at once: empty collections are not
@@ -71,12 +67,6 @@ pub trait Collection {
 macro_rules! collection {
     ($t:ty, $variant:ident) => {
         impl Collection for $t {
-            fn of(v: &Value) -> Option<&Self> {
-                match v {
-                    Value::$variant(c) => Some(c),
-                    _ => None,
-                }
-            }
             fn of_mut(v: &mut Value) -> Option<&mut Self> {
                 match v {
                     Value::$variant(c) => Some(c),
@@ -98,7 +88,7 @@ collection!(ZSet, ZSet);
 /// The encoding OBJECT ENCODING reports: the name Redis 7.0 gives a value of this size under
 /// the `*-max-listpack-*` / `set-max-intset-entries` settings of `config` (which CONFIG SET
 /// changes). As in Redis, a hash that has grown into a table stays one.
-pub fn encoding_name(v: &Value, config: &crate::config::Config) -> &'static str {
+pub(crate) fn encoding_name(v: &Value, config: &crate::config::Config) -> &'static str {
     let limit = |name: &str, default: usize| {
         config
             .get(name)
@@ -158,7 +148,7 @@ pub fn encoding_name(v: &Value, config: &crate::config::Config) -> &'static str 
 
 /// Parses an integer only if `bytes` is exactly its canonical decimal form (no `+`, no leading
 /// zeros, no spaces), so that storing it as a number and printing it back gives the same bytes.
-pub fn canonical_int(bytes: &[u8]) -> Option<i64> {
+pub(crate) fn canonical_int(bytes: &[u8]) -> Option<i64> {
     if bytes.is_empty() || bytes.len() > 20 {
         return None;
     }

@@ -24,24 +24,6 @@ use std::collections::HashMap;
 
 use super::str::Str;
 
-/// A sorted-set score with a total order (NaN never gets in: commands refuse it).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Score(pub f64);
-
-impl Eq for Score {}
-
-impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
 const NIL: u32 = u32::MAX;
 /// The head's node id and tower.
 const HEAD: u32 = 0;
@@ -82,9 +64,9 @@ struct Node {
 
 /// A sorted set: member → score, and (score, member) in order with ranks.
 #[derive(Clone)]
-pub struct ZSet {
+pub(crate) struct ZSet {
     /// Each member's score. Read it freely; change it only through [`ZSet`]'s methods.
-    pub scores: HashMap<Str, f64>,
+    pub(crate) scores: HashMap<Str, f64>,
     nodes: Vec<Node>,
     free_nodes: Vec<u32>,
     /// Every node's links, each node's `height` of them side by side (the head's first).
@@ -125,27 +107,26 @@ impl std::fmt::Debug for ZSet {
 
 impl ZSet {
     /// An empty sorted set.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ZSet::default()
     }
 
-    /// Members.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.scores.len()
     }
 
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.scores.is_empty()
     }
 
     /// The score of `member`.
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
+    pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
         self.scores.get(member).copied()
     }
 
     /// Adds or moves `member` to `score`; true if it was new. `score` must not be NaN.
-    pub fn insert(&mut self, member: Str, score: f64) -> bool {
+    pub(crate) fn insert(&mut self, member: Str, score: f64) -> bool {
         match self.scores.get_mut(member.as_bytes()) {
             Some(old) => {
                 let was = *old;
@@ -165,7 +146,7 @@ impl ZSet {
     }
 
     /// Removes `member`; true if it was there.
-    pub fn remove(&mut self, member: &[u8]) -> bool {
+    pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
         match self.scores.remove(member) {
             Some(s) => {
                 self.list_remove(s, member);
@@ -176,7 +157,7 @@ impl ZSet {
     }
 
     /// Removes and returns the lowest (or, with `max`, the highest) element.
-    pub fn pop(&mut self, max: bool) -> Option<(Str, f64)> {
+    pub(crate) fn pop(&mut self, max: bool) -> Option<(Str, f64)> {
         let id = if max {
             self.tail
         } else {
@@ -189,7 +170,7 @@ impl ZSet {
     }
 
     /// The 0-based rank of `member` in ascending order.
-    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+    pub(crate) fn rank(&self, member: &[u8]) -> Option<usize> {
         let score = self.score(member)?;
         let (mut x, mut xn) = (HEAD, HEAD);
         let mut rank = 0usize;
@@ -212,7 +193,7 @@ impl ZSet {
     }
 
     /// The element at 0-based `rank` in ascending order.
-    pub fn get_by_rank(&self, rank: usize) -> Option<(&Str, f64)> {
+    pub(crate) fn get_by_rank(&self, rank: usize) -> Option<(&Str, f64)> {
         let id = self.id_at(rank)?;
         let n = self.nodes.get(id as usize)?;
         Some((&n.member, n.score))
@@ -220,7 +201,7 @@ impl ZSet {
 
     /// How many elements pass `pred`, which must hold for a prefix of the order and fail for
     /// the rest (e.g. "member < b"); that is also the rank of the first element failing it.
-    pub fn rank_where(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+    pub(crate) fn rank_where(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
         let mut x = HEAD;
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
@@ -238,7 +219,7 @@ impl ZSet {
 
     /// [`rank_where`](Self::rank_where) for a test on the score alone (e.g. "score < 5"):
     /// reads no node, only the links it walks, so it is the cheaper seek for score ranges.
-    pub fn rank_where_score(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+    pub(crate) fn rank_where_score(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
         let mut x = HEAD;
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
@@ -255,7 +236,7 @@ impl ZSet {
     }
 
     /// The elements from 0-based `rank` on, ascending, or descending with `rev` (towards rank 0).
-    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+    pub(crate) fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
         Iter {
             set: self,
             at: self.id_at(rank).unwrap_or(NIL),
@@ -264,7 +245,7 @@ impl ZSet {
     }
 
     /// All elements, ascending.
-    pub fn iter(&self) -> Iter<'_> {
+    pub(crate) fn iter(&self) -> Iter<'_> {
         Iter {
             set: self,
             at: self.link(HEAD, 0).node,
@@ -560,7 +541,7 @@ impl ZSet {
 
 /// Elements in order from a rank: `(member, score)`.
 #[derive(Debug, Clone)]
-pub struct Iter<'a> {
+pub(crate) struct Iter<'a> {
     set: &'a ZSet,
     at: u32,
     rev: bool,
