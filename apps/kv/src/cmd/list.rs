@@ -17,35 +17,27 @@ fn push(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool, only_existing: bool) 
     let key = arg(args, 1);
     let now = ctx.now;
     let values = args.get(2..).unwrap_or_default();
-    let len = match ctx.db.entry(db, key, now) {
-        Some(e) => match &mut e.value {
-            Value::List(list) => {
-                for v in values {
-                    if left {
-                        list.push_front(Str::new(v));
-                    } else {
-                        list.push_back(Str::new(v));
-                    }
-                }
-                list.len()
+    let list = if only_existing {
+        match ctx.db.get_as::<VecDeque<Str>>(db, key, now)? {
+            Some(list) => list,
+            None => {
+                // Counted as a write all the same, as it always was (WATCH sees it).
+                ctx.db.dirty += 1;
+                ctx.out.int(0);
+                return Ok(());
             }
-            _ => return Err(CmdError::WrongType),
-        },
-        None if only_existing => 0,
-        None => {
-            let mut list = VecDeque::with_capacity(values.len());
-            for v in values {
-                if left {
-                    list.push_front(Str::new(v));
-                } else {
-                    list.push_back(Str::new(v));
-                }
-            }
-            let n = list.len();
-            ctx.db.set(db, key, Value::List(Box::new(list)), false, now);
-            n
         }
+    } else {
+        ctx.db.get_or_create::<VecDeque<Str>>(db, key, now)?
     };
+    for v in values {
+        if left {
+            list.push_front(Str::new(v));
+        } else {
+            list.push_back(Str::new(v));
+        }
+    }
+    let len = list.len();
     ctx.db.dirty += 1;
     ctx.out.int(len as i64);
     Ok(())
