@@ -81,16 +81,13 @@ fn pop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
-    let Some(e) = ctx.db.entry(db, key, now) else {
+    let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, key, now)? else {
         if count.is_some() {
             ctx.out.null_array();
         } else {
             ctx.out.null();
         }
         return Ok(());
-    };
-    let Value::List(list) = &mut e.value else {
-        return Err(CmdError::WrongType);
     };
     match count {
         None => {
@@ -192,11 +189,8 @@ pub(crate) fn lset(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let i = int_arg(arg(args, 2))?;
     let value = Str::new(arg(args, 3));
     let db = ctx.dbi();
-    let Some(e) = ctx.db.entry(db, arg(args, 1), ctx.now) else {
+    let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, arg(args, 1), ctx.now)? else {
         return Err(CmdError::err("no such key"));
-    };
-    let Value::List(list) = &mut e.value else {
-        return Err(CmdError::WrongType);
     };
     let slot = index_of(i, list.len())
         .and_then(|i| list.get_mut(i))
@@ -239,12 +233,9 @@ pub(crate) fn linsert(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     };
     let (pivot, element) = (arg(args, 3), arg(args, 4));
     let db = ctx.dbi();
-    let Some(e) = ctx.db.entry(db, arg(args, 1), ctx.now) else {
+    let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, arg(args, 1), ctx.now)? else {
         ctx.out.int(0);
         return Ok(());
-    };
-    let Value::List(list) = &mut e.value else {
-        return Err(CmdError::WrongType);
     };
     match list.iter().position(|v| v.as_bytes() == pivot) {
         Some(pos) => {
@@ -265,12 +256,9 @@ pub(crate) fn lrem(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let element = arg(args, 3);
     let db = ctx.dbi();
     let key = arg(args, 1);
-    let Some(e) = ctx.db.entry(db, key, ctx.now) else {
+    let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, key, ctx.now)? else {
         ctx.out.int(0);
         return Ok(());
-    };
-    let Value::List(list) = &mut e.value else {
-        return Err(CmdError::WrongType);
     };
     let limit = if count == 0 {
         usize::MAX
@@ -455,11 +443,8 @@ pub(crate) fn lmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
     for key in args.get(2..where_idx).unwrap_or_default() {
-        let Some(e) = ctx.db.entry(db, key, now) else {
+        let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, key, now)? else {
             continue;
-        };
-        let Value::List(list) = &mut e.value else {
-            return Err(CmdError::WrongType);
         };
         if list.is_empty() {
             continue;
@@ -495,12 +480,9 @@ fn move_impl(
 ) -> CmdResult {
     let db = ctx.dbi();
     let now = ctx.now;
-    let Some(e) = ctx.db.entry(db, src, now) else {
+    let Some(list) = ctx.db.get_as::<VecDeque<Str>>(db, src, now)? else {
         ctx.out.null();
         return Ok(());
-    };
-    let Value::List(list) = &e.value else {
-        return Err(CmdError::WrongType);
     };
     if list.is_empty() {
         ctx.out.null();
