@@ -199,7 +199,7 @@ fn run(addr: Option<std::net::SocketAddr>) -> Result<Vec<String>, Box<dyn std::e
     let addr = match addr {
         Some(a) => a,
         None => {
-            let (port, _) = kv::server::listen(
+            let (port, _) = kv::listen(
                 &mut reactor,
                 "127.0.0.1:0".parse()?,
                 kv::config::Config::default(),

@@ -113,7 +113,7 @@ fn run(
     let addr = match addr {
         Some(a) => a,
         None => {
-            let (port, server) = kv::server::listen(
+            let (port, server) = kv::listen(
                 &mut reactor,
                 "127.0.0.1:0".parse()?,
                 kv::config::Config::default(),

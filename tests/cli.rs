@@ -110,6 +110,55 @@ fn each_command_prints_its_own_help() {
 }
 
 #[test]
+fn bad_values_are_named_with_the_reason() {
+    // The store's directives: redis-server's own report, exit status 1 as redis-server's.
+    for (args, wanted) in [
+        (
+            &["kv", "--port", "abc"][..],
+            "argument couldn't be parsed into an integer",
+        ),
+        (&["kv", "--port", "99999"], "argument must be between"),
+        (&["kv", "--databases", "-1"], "argument must be between"),
+        (
+            &["kv", "--frobnicate", "1"],
+            "Bad directive or wrong number of arguments",
+        ),
+    ] {
+        let mut cmd = spindle();
+        cmd.args(args);
+        let out = run_client("spindle kv with a bad value", cmd);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("*** FATAL CONFIG FILE ERROR"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(wanted), "{args:?}: {}", out.stderr);
+        let named = format!(">>> '{} \"{}\"'", args[1].trim_start_matches('-'), args[2]);
+        assert!(
+            out.stderr.contains(&named) || args[1] == "--frobnicate",
+            "names the directive and the value ({named}): {}",
+            out.stderr
+        );
+    }
+    // The command line's own flags: clap's error, exit status 2.
+    let mut cmd = spindle();
+    cmd.args(["echo", "--prot", "1"]);
+    let out = run_client("spindle echo with a typo", cmd);
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("unexpected argument '--prot'"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("similar argument exists: '--port'"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_refused_connection_names_the_address() {
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();

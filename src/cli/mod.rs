@@ -257,13 +257,12 @@ pub fn main(args: Vec<String>) -> i32 {
     }
 }
 
-/// A usage error of `spindle kv` found after parsing (a directive's value, from the store's own
-/// parser), printed the way clap prints its own; exit status 2.
-fn kv_usage_error(message: &str) -> i32 {
-    eprintln!(
-        "error: {message}\n\nUsage: {KV_USAGE}\n\nFor more information, try 'spindle kv --help'."
-    );
-    2
+/// A configuration error of `spindle kv` (a directive's value, from the store's own parser),
+/// printed as redis-server prints it (`*** FATAL CONFIG FILE ERROR …`, the directive, the
+/// reason); exit status 1, as redis-server's.
+fn kv_config_error(message: &str) -> i32 {
+    eprintln!("{message}");
+    1
 }
 
 /// `spindle` alone: every bundled app on its default port, on one reactor. An app whose port is
@@ -367,7 +366,7 @@ fn kv_reactor_config(config: &spindle_kv::config::Config) -> ReactorConfig {
 fn run_kv(args: &KvArgs) -> i32 {
     let config = match spindle_kv::config::Config::from_args(&args.args) {
         Ok(c) => c,
-        Err(e) => return kv_usage_error(&e),
+        Err(e) => return kv_config_error(&e),
     };
     let mut reactor = match Reactor::with_config(kv_reactor_config(&config)) {
         Ok(r) => r,

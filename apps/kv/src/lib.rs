@@ -69,10 +69,3 @@ pub use session::listen;
 
 /// The default port, as Redis.
 pub const DEFAULT_PORT: u16 = 6379;
-
-/// The paths the command line and the examples used before the engine and the session were
-/// split: `server::listen` starts the store, `server::Server` is the engine.
-pub mod server {
-    pub use crate::engine::Engine as Server;
-    pub use crate::session::listen;
-}
