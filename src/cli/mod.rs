@@ -74,27 +74,14 @@ enum Command {
     Bench(BenchCommand),
 }
 
-/// Where a server listens.
 #[derive(Debug, Args)]
-struct Listen {
+struct EchoArgs {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
     /// Port to listen on (0: any free port, printed at start)
-    #[arg(long)]
-    port: Option<u16>,
-}
-
-impl Listen {
-    fn addr(&self, default_port: u16) -> SocketAddr {
-        SocketAddr::new(self.bind, self.port.unwrap_or(default_port))
-    }
-}
-
-#[derive(Debug, Args)]
-struct EchoArgs {
-    #[command(flatten)]
-    listen: Listen,
+    #[arg(long, default_value_t = spindle_echo::DEFAULT_PORT)]
+    port: u16,
     /// Reactor threads sharing the port through SO_REUSEPORT
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -322,7 +309,7 @@ fn serve(mut reactor: Reactor) -> i32 {
 }
 
 fn run_echo(args: &EchoArgs) -> i32 {
-    let addr = args.listen.addr(spindle_echo::DEFAULT_PORT);
+    let addr = SocketAddr::new(args.bind, args.port);
     if args.threads <= 1 {
         let mut reactor = match Reactor::new() {
             Ok(r) => r,
@@ -499,7 +486,8 @@ mod tests {
         assert!(cli.trace);
         match cli.command {
             Some(Command::Echo(a)) => {
-                assert_eq!(a.listen.addr(1), SocketAddr::from(([127, 0, 0, 1], 0)));
+                assert_eq!(a.bind, IpAddr::from([127, 0, 0, 1]));
+                assert_eq!(a.port, 0);
                 assert_eq!(a.threads, 2);
             }
             other => panic!("{other:?}"),
