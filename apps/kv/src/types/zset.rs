@@ -723,7 +723,7 @@ mod tests {
         assert!(z.iter_from(99, false).next().is_none());
     }
 
-    /// Scale check, run by hand: `cargo test --release -p spindle-apps zset_scale -- --ignored
+    /// Scale check, run by hand: `cargo test --release -p spindle-kv zset_scale -- --ignored
     /// --nocapture`. Every operation stays logarithmic at a million members.
     #[test]
     #[ignore]
