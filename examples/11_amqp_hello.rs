@@ -68,14 +68,13 @@ impl ConnectionHandler for Receive {
 
 /// Prints an error as `error: …`, with what to do when no broker answered, and exits 1.
 fn main() -> ExitCode {
-    let Err(e) = program() else {
-        return ExitCode::SUCCESS;
-    };
-    eprintln!("error: {e}");
-    if let Some(hint) = e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
-        eprintln!("{hint}");
+    match program() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", spindle::amqp::report(&*e));
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::FAILURE
 }
 
 /// Runs the program the first argument names.

@@ -213,10 +213,7 @@ pub(crate) fn run_command(command: AmqpCommand) -> Result<(), String> {
             .map(|_| ())
         }
     };
-    outcome.map_err(|e| match e.hint() {
-        Some(hint) => format!("{e}\n  {hint}"),
-        None => e.to_string(),
-    })
+    outcome.map_err(|e| spindle_amqp::report(&e))
 }
 
 /// `spindle amqp …`: runs the subcommand; exit status 0, or 1 with the error on standard error.

@@ -12,6 +12,17 @@ use spindle_protocols::amqp::{EncodeError, ShortStr};
 pub const BROKER_HINT: &str =
     "is a broker running? start one with: rabbitmq-server (or set AMQP_URI to a running broker)";
 
+/// An error as a program prints it: its text and, for a connection that could not be made,
+/// the hint on the next line (`cannot connect to 127.0.0.1:5672: connection refused` /
+/// `  is a broker running? …`). Takes any error, so a program's `main` can pass whatever its
+/// body failed with; only a [`ClientError`] carries a hint.
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    match e.downcast_ref::<ClientError>().and_then(ClientError::hint) {
+        Some(hint) => format!("{e}\n  {hint}"),
+        None => e.to_string(),
+    }
+}
+
 /// A close sent by the broker: its reply code, its text, and the method that caused it.
 ///
 /// Displays as RabbitMQ's tools print it: `404 NOT_FOUND - no queue 'x' in vhost '/'` (the
@@ -138,5 +149,11 @@ mod tests {
         );
         assert_eq!(e.hint(), Some(BROKER_HINT));
         assert_eq!(ClientError::NotOpen.hint(), None);
+        assert_eq!(
+            report(&e),
+            format!("cannot connect to 127.0.0.1:5672: connection refused\n  {BROKER_HINT}")
+        );
+        let other: Box<dyn std::error::Error> = "no such queue".into();
+        assert_eq!(report(&*other), "no such queue");
     }
 }

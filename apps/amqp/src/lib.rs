@@ -104,7 +104,7 @@ pub use channel::Channel;
 pub use client::{run, Client, CONNECT_TIMEOUT};
 pub use config::Config;
 pub use connection::Connection;
-pub use error::{ClientError, ServerError, BROKER_HINT};
+pub use error::{report, ClientError, ServerError, BROKER_HINT};
 pub use event::{Delivery, Reply, Returned};
 pub use handler::ConnectionHandler;
 pub use option::{ConsumeOptions, ExchangeOptions, Publish, QueueOptions};
