@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod amqp;
+pub mod hostile;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

@@ -32,7 +32,21 @@ pub struct Session {
     blocked_timer: Option<TimerId>,
     /// A command held back by CLIENT PAUSE, and the timer that releases it.
     held: Option<(Vec<Bytes>, TimerId)>,
+    /// Set while the rest of the input waits for the output to drain: commands run only while
+    /// the queued output is under [`OUTPUT_HIGH_WATER`], so a client that pipelines without
+    /// reading holds at most one reply plus the mark in the server, and TCP holds the rest of
+    /// its requests. Cleared by `resume_producing`.
+    stalled: bool,
 }
+
+/// Queued output (this session's replies not yet handed over plus the transport's buffer) at
+/// which the session stops running commands until it drains: the reactor's default high-water
+/// mark, the point where it would pause a producer.
+const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// Replies at least this large are handed to the transport as they are (`Bytes`, no copy);
+/// smaller ones are copied, which keeps one reply buffer warm for the common small case.
+const HAND_OVER_MIN: usize = 16 * 1024;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -64,6 +78,7 @@ impl Session {
             output: BytesMut::new(),
             blocked_timer: None,
             held: None,
+            stalled: false,
         }
     }
 }
@@ -76,6 +91,16 @@ impl Session {
         let mut server = self.server.borrow_mut();
         server.shared.clock_mark = None;
         loop {
+            let over = self.output.len() + tx.buffered() >= OUTPUT_HIGH_WATER;
+            if over && self.held.is_none() && !self.client.closing {
+                // Back-pressure: the client is not reading its replies as fast as it sends
+                // requests. Stop here; what is unread stays in the socket, and
+                // resume_producing runs the rest once the output has drained.
+                self.stalled = true;
+                tx.pause_reading();
+                tx.resume_when_drained();
+                break;
+            }
             let next = match self.held.take() {
                 Some((args, _)) => Ok(Some(args)),
                 None => self.decoder.decode(&mut self.input),
@@ -139,10 +164,7 @@ impl Session {
                 }
             }
         }
-        if !self.output.is_empty() {
-            tx.write(&self.output);
-            self.output.clear();
-        }
+        hand_over(&mut self.output, tx);
         if !self.client.outbox.is_empty() {
             let now_ms = server.shared.unix_ms(now);
             for (conn, message) in self.client.outbox.drain(..) {
@@ -173,6 +195,17 @@ impl Session {
     }
 }
 
+/// Moves the replies written so far to the transport: a large batch as it is (no second copy
+/// of a big value), a small one copied so the reply buffer is reused.
+fn hand_over(output: &mut BytesMut, tx: &mut dyn Transport) {
+    if output.len() >= HAND_OVER_MIN {
+        tx.write_bytes(output.split().freeze());
+    } else if !output.is_empty() {
+        tx.write(output);
+        output.clear();
+    }
+}
+
 impl Protocol for Session {
     fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
         self.client.conn = Some(tx.id());
@@ -190,7 +223,18 @@ impl Protocol for Session {
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
-        if self.blocked_timer.is_none() {
+        if self.blocked_timer.is_none() && !self.stalled {
+            self.process(tx);
+        }
+        Ok(())
+    }
+
+    fn resume_producing(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        tx.resume_reading();
+        if self.stalled {
+            // Nothing else can be pending: a stall happens only between commands, with no
+            // command held by CLIENT PAUSE and none blocked.
+            self.stalled = false;
             self.process(tx);
         }
         Ok(())
