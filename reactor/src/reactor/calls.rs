@@ -134,6 +134,10 @@ impl Reactor {
                     self.core.timers.release(id);
                     self.start_connecting(connector);
                 }
+                TimerTarget::AcceptRetry { listener, gen } => {
+                    self.core.timers.release(id);
+                    self.retry_accept(listener, gen);
+                }
                 TimerTarget::ConnectFailed { connector, error } => {
                     self.core.timers.release(id);
                     self.connect_failed(connector, error);

@@ -3,7 +3,7 @@
 //! `udp.rs` and `ctx.rs`.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 
@@ -67,6 +67,24 @@ pub(super) struct ListenerEntry {
     pub(super) socket: Listener,
     pub(super) factory: Box<dyn Factory>,
     pub(super) options: ListenOptions,
+    /// The address it listens on, for logs.
+    pub(super) address: Address,
+    /// Set from a failed `accept` (out of descriptors or memory) until the queue is drained.
+    pub(super) starved: Option<Starved>,
+}
+
+/// A listener whose `accept` failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+/// The connections already queued raise no new readiness event (edge-triggered: the queue did
+/// not change), so a timer retries `accept` until the queue is drained.
+pub(super) struct Starved {
+    /// When the first `accept` of this episode failed.
+    pub(super) since: Instant,
+    /// The wait before the next retry: doubled by each failure, reset by each success.
+    pub(super) delay: Duration,
+    /// The retry timer, while one is scheduled; events are ignored meanwhile.
+    pub(super) retry: Option<TimerId>,
+    /// Connections accepted since the episode began.
+    pub(super) accepted: usize,
 }
 
 /// A non-blocking connect in progress for a connector, with its timeout timer.

@@ -96,6 +96,9 @@ enum TimerTarget {
     ConnectTimeout { connector: usize, entry: usize },
     /// A connector's retry is due.
     Connect { connector: usize },
+    /// Listener slot `listener` (of generation `gen`) retries `accept` after running out of
+    /// descriptors.
+    AcceptRetry { listener: usize, gen: u32 },
     /// A connect that failed at once, reported on the next turn rather than inside the
     /// caller's `connect_*`.
     ConnectFailed { connector: usize, error: io::Error },
@@ -286,6 +289,9 @@ impl Reactor {
                     match self.core.entries.remove(index) {
                         Entry::Listener(mut l) => {
                             let _ = self.poll.registry().deregister(l.socket.source());
+                            if let Some(timer) = l.starved.and_then(|s| s.retry) {
+                                self.core.timers.cancel(timer);
+                            }
                             if let Err(message) = catch(|| l.factory.stop_factory()) {
                                 error!("stop_factory panicked: {message}");
                             }

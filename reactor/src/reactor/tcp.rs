@@ -5,13 +5,14 @@
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
+use std::time::Duration;
 
 use log::{debug, error, info, log_enabled, trace, warn, Level};
 use mio::{Interest, Token};
 
-use super::entry::{Close, Conn, Entry, ListenerEntry};
+use super::entry::{Close, Conn, Entry, ListenerEntry, Starved};
 use super::guard::catch;
-use super::Reactor;
+use super::{Reactor, TimerTarget};
 use crate::buffer::OutBuf;
 use crate::net::{self, ListenOptions, Listener, Stream};
 use crate::{Address, ConnId, DisconnectReason, Error, Factory, Protocol};
@@ -45,6 +46,12 @@ impl ListeningPort {
         self.address.socket_addr()
     }
 }
+
+/// The wait before the first retry of `accept` after it failed for want of descriptors.
+const ACCEPT_RETRY_FIRST: Duration = Duration::from_millis(10);
+/// The longest wait between retries: how late, at worst, queued connections are served once
+/// descriptors free up.
+const ACCEPT_RETRY_MAX: Duration = Duration::from_millis(100);
 
 impl Reactor {
     // ----- listening -------------------------------------------------------------------------
@@ -113,6 +120,8 @@ impl Reactor {
             socket,
             factory,
             options,
+            address: address.clone(),
+            starved: None,
         }));
         info!("listening on {address}");
         Ok(ListeningPort::new(index, gen, address))
@@ -126,6 +135,9 @@ impl Reactor {
         }
         if let Entry::Listener(mut l) = self.core.entries.remove(port.index) {
             let _ = self.poll.registry().deregister(l.socket.source());
+            if let Some(timer) = l.starved.and_then(|s| s.retry) {
+                self.core.timers.cancel(timer);
+            }
             if let Err(message) = catch(|| l.factory.stop_factory()) {
                 error!(
                     "factory of {}: stop_factory panicked: {message}",
@@ -188,23 +200,63 @@ impl Reactor {
         self.core.dispatch(index, |p, tx| p.connection_made(tx));
     }
 
+    /// A listener is readable: accepts what is queued, unless a retry is scheduled (accept
+    /// would only fail again; the retry drains the queue).
     pub(super) fn on_accept(&mut self, index: usize) {
+        let retry_due = matches!(self.core.entries.get(index),
+            Some(Entry::Listener(l)) if l.starved.as_ref().is_some_and(|s| s.retry.is_some()));
+        if !retry_due {
+            self.accept_queued(index);
+        }
+    }
+
+    /// The retry timer of a listener that ran out of descriptors fired.
+    pub(super) fn retry_accept(&mut self, index: usize, gen: u32) {
+        let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+            return;
+        };
+        if l.gen != gen {
+            return;
+        }
+        if let Some(starved) = &mut l.starved {
+            starved.retry = None;
+        }
+        self.accept_queued(index);
+    }
+
+    /// Accepts until the listener's queue is empty (or `accept` fails: see [`Self::starve`]),
+    /// building a protocol for each connection.
+    fn accept_queued(&mut self, index: usize) {
         loop {
             let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
                 return;
             };
             let (stream, peer) = match l.socket.accept() {
                 Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if let Some(starved) = l.starved.take() {
+                        let waited = self.core.now.saturating_duration_since(starved.since);
+                        info!(
+                            "accepting again on {} after {} ms of failed accepts \
+                             ({} connections accepted late)",
+                            l.address,
+                            waited.as_millis(),
+                            starved.accepted
+                        );
+                    }
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => {
-                    // EMFILE and friends: the pending connection stays queued; we try again on
-                    // the listener's next event instead of spinning.
-                    error!("accepting on {:?}: {e}", l.socket.address().ok());
+                    self.starve(index, &e);
                     return;
                 }
             };
+            if let Some(starved) = &mut l.starved {
+                starved.delay = ACCEPT_RETRY_FIRST;
+                starved.accepted += 1;
+            }
             if l.options.nodelay {
                 stream.set_nodelay();
             }
@@ -227,6 +279,63 @@ impl Reactor {
             };
             trace!("[{peer}] accepted");
             self.add_connection(stream, protocol, peer, None);
+        }
+    }
+
+    /// `accept` failed with the connection still queued: EMFILE or ENFILE (no descriptor
+    /// left), ENOBUFS or ENOMEM (no memory), or an error nobody expects from a listener. Stops
+    /// accepting on this listener and retries on a timer, 10 ms after the first failure,
+    /// doubling up to 100 ms, back to 10 ms once an accept succeeds; warns once per episode
+    /// (the failure to the queue drained), not per attempt.
+    ///
+    /// Why a timer: the queued connections raise no new event (edge-triggered readiness; the
+    /// queue did not change when descriptors freed up), so waiting for the listener's next
+    /// event leaves them stuck until some other client connects; level-triggered loops
+    /// (Twisted, redis-server) retry on every turn instead, spinning while nothing frees up;
+    /// nginx likewise disables accept events and re-enables them on a timer.
+    /// Why not libuv's reserve descriptor (`uv__emfile_trick`: close a spare fd, accept, close
+    /// the connection at once, reopen the spare): it closes every queued connection, so a
+    /// shortage that lasts milliseconds (a burst of closes pending) costs clients their
+    /// connection instead of a short wait; the kernel's backlog bounds how many wait, and an
+    /// app that wants to refuse cleanly sizes its connection cap to the descriptor limit
+    /// ([`crate::raise_fd_limit`], [`ReactorConfig::max_connections`](crate::ReactorConfig)).
+    fn starve(&mut self, index: usize, error: &io::Error) {
+        let now = self.core.now;
+        let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+            return;
+        };
+        if l.starved.is_none() {
+            warn!(
+                "accepting on {}: {error}; queued connections wait, retrying every {}-{} ms",
+                l.address,
+                ACCEPT_RETRY_FIRST.as_millis(),
+                ACCEPT_RETRY_MAX.as_millis()
+            );
+        }
+        let gen = l.gen;
+        let starved = l.starved.get_or_insert(Starved {
+            since: now,
+            delay: ACCEPT_RETRY_FIRST,
+            retry: None,
+            accepted: 0,
+        });
+        let delay = starved.delay;
+        starved.delay = delay.saturating_mul(2).min(ACCEPT_RETRY_MAX);
+        if let Some(old) = starved.retry.take() {
+            self.core.timers.cancel(old);
+        }
+        let at = self.core.deadline(delay);
+        let timer = self.core.timers.schedule(
+            at,
+            TimerTarget::AcceptRetry {
+                listener: index,
+                gen,
+            },
+        );
+        if let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) {
+            if let Some(starved) = &mut l.starved {
+                starved.retry = Some(timer);
+            }
         }
     }
 
