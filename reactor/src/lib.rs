@@ -24,6 +24,7 @@
 //! | `transport.rs` | [`Transport`] (what a callback may do), [`ConnId`], [`DatagramTransport`] |
 //! | `buffer.rs` | a connection's output buffer, flushed with vectored writes |
 //! | `timer.rs` | the deadline-ordered timer queue, [`TimerId`] |
+//! | `fd_limit.rs` | [`raise_fd_limit`]: the descriptor limit, which caps how many connections a server holds |
 //! | `net.rs` | socket set-up through socket2: [`ListenOptions`] |
 //! | `reconnect.rs` | [`ReconnectingClientFactory`]: retries with capped exponential back-off and jitter; [`RetryControl`] |
 //! | `pool.rs` | [`Pool`]: N reactors on N threads sharing a port through `SO_REUSEPORT` |
@@ -63,6 +64,7 @@ mod address;
 mod buffer;
 mod clock;
 mod error;
+mod fd_limit;
 pub mod guide;
 mod net;
 mod pool;
@@ -77,6 +79,7 @@ mod transport;
 pub use address::Address;
 pub use clock::{Clock, SystemClock};
 pub use error::{io_reason, DisconnectReason, Error, ProtocolError, ProtocolResult};
+pub use fd_limit::raise_fd_limit;
 pub use net::{resolve, ListenOptions};
 pub use pool::Pool;
 pub use protocol::{ClientFactory, Connector, ConnectorId, DatagramProtocol, Factory, Protocol};

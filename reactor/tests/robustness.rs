@@ -270,40 +270,10 @@ fn a_producer_that_stops_at_its_own_limit_is_resumed_once_its_output_drains() {
     assert!(max < Pull::LIMIT + 1024, "and stopped there ({max} B)");
 }
 
-fn raise_fd_limit(want: u64) -> u64 {
-    #[repr(C)]
-    struct RLimit {
-        cur: u64,
-        max: u64,
-    }
-    extern "C" {
-        fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
-        fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
-    }
-    const RLIMIT_NOFILE: i32 = 7;
-    let mut lim = RLimit { cur: 0, max: 0 };
-    // SAFETY: plain libc calls with a valid, properly laid out struct.
-    unsafe {
-        if getrlimit(RLIMIT_NOFILE, &mut lim) != 0 {
-            return 0;
-        }
-        if lim.cur < want {
-            let new = RLimit {
-                cur: want.min(lim.max),
-                max: lim.max,
-            };
-            if setrlimit(RLIMIT_NOFILE, &new) == 0 {
-                return new.cur;
-            }
-        }
-    }
-    lim.cur
-}
-
 #[test]
 fn five_thousand_concurrent_connections_are_served() {
     const N: usize = 5000;
-    let limit = raise_fd_limit(2 * N as u64 + 200);
+    let (limit, _) = spindle_reactor::raise_fd_limit().unwrap();
     assert!(
         limit >= 2 * N as u64 + 100,
         "need {} file descriptors, the limit is {limit}",
