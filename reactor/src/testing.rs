@@ -32,6 +32,7 @@
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -247,6 +248,11 @@ impl Transport for StringTransport {
 
     fn host(&self) -> &Address {
         &self.host
+    }
+
+    /// `None`: no socket is behind a string transport.
+    fn fd(&self) -> Option<RawFd> {
+        None
     }
 
     fn pause_reading(&mut self) {

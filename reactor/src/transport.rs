@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -86,6 +87,14 @@ pub trait Transport {
 
     /// The local end.
     fn host(&self) -> &Address;
+
+    /// The connection's socket descriptor, for diagnostics (redis's `CLIENT LIST` shows
+    /// `fd=`); `None` where no socket is behind the transport (test doubles). The reactor owns
+    /// the socket: reading, writing or closing it behind the reactor's back breaks the
+    /// connection.
+    fn fd(&self) -> Option<RawFd> {
+        None
+    }
 
     /// Stops reading from this connection (the transport as a paused push producer): no
     /// `data_received` until [`resume_reading`](Self::resume_reading). Bytes the peer sends wait

@@ -1,10 +1,11 @@
 //! The reactor's contract over real sockets and a fake clock: flushing on close, pausing,
-//! Unix and UDP sockets, timers, calls from other threads, the SO_REUSEPORT pool, reconnecting.
+//! Unix and UDP sockets, timers, calls from other threads, the SO_REUSEPORT pool, reconnecting, a
+//! connection's socket descriptor.
 
 mod common;
 
 use std::cell::{Cell, RefCell};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::rc::Rc;
 use std::time::Duration;
@@ -376,4 +377,44 @@ fn a_reconnecting_client_backs_off_then_connects_and_reconnects_after_a_loss() {
         assert!(listener.accept().is_err(), "reconnected after stop_trying");
     }
     assert_eq!(connections.get(), 2);
+}
+
+/// On any input: replies with its connection's descriptor (`Transport::fd`) as a line.
+struct TellFd;
+impl Protocol for TellFd {
+    fn data_received(&mut self, _: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        let line = match tx.fd() {
+            Some(fd) => format!("{fd}\n"),
+            None => "none\n".to_string(),
+        };
+        tx.write(line.as_bytes());
+        Ok(())
+    }
+}
+
+#[test]
+fn a_connection_knows_its_socket_descriptor_and_a_string_transport_has_none() {
+    let server = Server::start(ReactorConfig::default(), || || TellFd);
+    let fd_of = |s: &mut std::net::TcpStream| -> i32 {
+        s.write_all(b"?").unwrap();
+        let mut line = String::new();
+        BufReader::new(&*s).read_line(&mut line).unwrap();
+        line.trim_end()
+            .parse()
+            .unwrap_or_else(|_| panic!("a descriptor, not {line:?}"))
+    };
+    let (mut a, mut b) = (client(server.addr), client(server.addr));
+    let (fd_a, fd_b) = (fd_of(&mut a), fd_of(&mut b));
+    assert!(fd_a >= 0 && fd_b >= 0, "{fd_a} {fd_b}");
+    assert_ne!(fd_a, fd_b, "each connection has its own socket");
+    assert_eq!(fd_of(&mut a), fd_a, "and keeps it");
+    // The server runs in this process: the descriptor is one of its sockets.
+    if cfg!(target_os = "linux") {
+        let target = std::fs::read_link(format!("/proc/self/fd/{fd_a}")).unwrap();
+        assert!(
+            target.to_string_lossy().starts_with("socket:"),
+            "{fd_a} is {target:?}"
+        );
+    }
+    assert_eq!(StringTransport::new().fd(), None);
 }

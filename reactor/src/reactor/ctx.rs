@@ -2,6 +2,7 @@
 //! connections and to its timers, as operations on the reactor's `Core`; and `Core::dispatch`,
 //! which calls a protocol with a `Ctx`.
 
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -253,6 +254,10 @@ impl Transport for Ctx<'_> {
 
     fn host(&self) -> &Address {
         self.core.conn(self.index).map_or(&NO_ADDRESS, |c| &c.host)
+    }
+
+    fn fd(&self) -> Option<RawFd> {
+        self.core.conn(self.index).map(|c| c.stream.raw_fd())
     }
 
     fn pause_reading(&mut self) {
