@@ -4,7 +4,6 @@
 //! whose other end is registered with the reactor's `Poll`; the reactor reads it like any
 //! socket and stops cleanly. Each reactor that installs handlers takes one slot of a fixed
 //! table (a pool runs one reactor per thread); the handler writes to every slot in use.
-//! The two libc calls are declared here rather than pulling in a crate for them.
 
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
@@ -13,17 +12,10 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use mio::unix::pipe;
 
 const SLOTS: usize = 64;
-const SIGINT: i32 = 2;
-const SIGTERM: i32 = 15;
 
 static PIPES: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 
-extern "C" {
-    fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
-    fn write(fd: i32, buf: *const u8, count: usize) -> isize;
-}
-
-extern "C" fn on_signal(_signum: i32) {
+extern "C" fn on_signal(_signum: libc::c_int) {
     for slot in &PIPES {
         let fd = slot.load(Ordering::Relaxed);
         if fd >= 0 {
@@ -31,7 +23,7 @@ extern "C" fn on_signal(_signum: i32) {
             // SAFETY: write(2) is async-signal-safe; `fd` is a pipe owned by a live SignalPipe
             // (slots are cleared before the pipe is closed), and the buffer is one valid byte.
             unsafe {
-                write(fd, &byte, 1);
+                libc::write(fd, std::ptr::from_ref(&byte).cast(), 1);
             }
         }
     }
@@ -57,10 +49,11 @@ impl SignalPipe {
                     .is_ok()
             })
             .ok_or_else(|| io::Error::other("too many reactors with signal handlers"))?;
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: `on_signal` only performs async-signal-safe operations (atomic loads, write(2)).
         unsafe {
-            signal(SIGINT, on_signal);
-            signal(SIGTERM, on_signal);
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
         }
         Ok(SignalPipe {
             receiver,

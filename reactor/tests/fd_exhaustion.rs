@@ -6,7 +6,8 @@
 //! runs in a child process: this test binary runs itself again with `SERVER_ENV` set, and that
 //! copy lowers its own `RLIMIT_NOFILE` before it starts an echo server. The child reports on
 //! stdout, one line each: `PORT <n>` once listening, `MADE` per accepted connection, and
-//! `LOG <LEVEL> <message>` per log record at info and above.
+//! `LOG <LEVEL> <message>` per log record at info and above. At the end SIGTERM stops it, which
+//! checks the reactor's signal handling in a process of its own.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -79,6 +80,7 @@ fn run_server() {
         std::process::exit(0);
     });
     let mut reactor = Reactor::new().unwrap();
+    reactor.install_signal_handlers().unwrap();
     let port = reactor.listen_tcp("127.0.0.1:0", || Echo).unwrap();
     println!("PORT {}", port.socket_addr().unwrap().port());
     reactor.run().unwrap();
@@ -125,6 +127,28 @@ impl ServerProcess {
             if let Some(found) = pick(&line) {
                 return found;
             }
+        }
+    }
+}
+
+impl ServerProcess {
+    /// Sends SIGTERM.
+    fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    }
+
+    /// True once the server has exited with success; false if it failed or `deadline` passed.
+    fn exited_ok(&mut self, deadline: Instant) -> bool {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 }
@@ -180,7 +204,7 @@ fn connections_queued_while_descriptors_ran_out_are_served_once_some_close() {
         run_server();
         return;
     }
-    let server = ServerProcess::start();
+    let mut server = ServerProcess::start();
     let deadline = Instant::now() + Duration::from_secs(20);
     let port: u16 = server.next(deadline, |l| l.strip_prefix("PORT ")?.parse().ok());
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -252,5 +276,19 @@ fn connections_queued_while_descriptors_ran_out_are_served_once_some_close() {
     assert_eq!(
         failures, 0,
         "accept failures logged again within one episode"
+    );
+
+    // SIGTERM stops the server cleanly: its connections are closed and it exits with success.
+    server.terminate();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for (s, _) in &mut waiting {
+        let left = deadline.saturating_duration_since(Instant::now());
+        s.set_read_timeout(Some(left)).unwrap();
+        let mut rest = Vec::new();
+        assert!(s.read_to_end(&mut rest).is_ok(), "not closed by the server");
+    }
+    assert!(
+        server.exited_ok(deadline),
+        "the server did not exit with success on SIGTERM"
     );
 }
