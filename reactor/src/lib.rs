@@ -46,6 +46,10 @@
 //! - Output above [`ReactorConfig::high_water`] calls `pause_producing`; below `low_water`,
 //!   `resume_producing`. By default that pauses and resumes reading, so memory stays bounded
 //!   when a peer stops reading.
+//! - A listener whose `accept` fails for want of descriptors or memory retries on a timer
+//!   (10 ms doubling to 100 ms) until its queue is drained, so connections queued meanwhile
+//!   are served once descriptors free up; one warning per episode. Servers raise their
+//!   descriptor limit at start with [`raise_fd_limit`].
 //! - Every reactor event can be watched at `trace` level (`spindle --trace`); with trace off
 //!   the cost is one level check per event.
 

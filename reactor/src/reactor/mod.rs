@@ -25,7 +25,8 @@
 //! poll (timeout = next timer, or 0 if work is pending)
 //!   ├─ for each event: accept · read → data_received · flush on writable · finish a connect
 //!   ├─ reads resumed since the last turn
-//!   ├─ timers that are due (call_later, LoopingCall, protocol timers, connect timeouts)
+//!   ├─ timers that are due (call_later, LoopingCall, protocol timers, connect timeouts,
+//!   │  accept retries)
 //!   ├─ calls from other threads (call_from_thread)
 //!   └─ flush every connection written to · close connections whose closing is due
 //! ```
