@@ -418,3 +418,52 @@ fn a_connection_knows_its_socket_descriptor_and_a_string_transport_has_none() {
     }
     assert_eq!(StringTransport::new().fd(), None);
 }
+
+/// On connect: records its id and queues more than the socket takes; records how it ended.
+struct Hoard {
+    id: Rc<Cell<Option<spindle_reactor::ConnId>>>,
+    lost: Rc<RefCell<Option<String>>>,
+}
+impl Protocol for Hoard {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.id.set(Some(tx.id()));
+        tx.write(&vec![b'h'; 16 << 20]);
+        Ok(())
+    }
+    fn data_received(&mut self, _: &[u8], _: &mut dyn Transport) -> ProtocolResult {
+        Ok(())
+    }
+    fn connection_lost(&mut self, reason: &DisconnectReason, _: &mut dyn Transport) {
+        *self.lost.borrow_mut() = Some(format!("{reason:?}"));
+    }
+}
+
+#[test]
+fn the_reactor_aborts_another_connection_dropping_its_queued_output() {
+    let mut reactor = Reactor::new().unwrap();
+    let id = Rc::new(Cell::new(None));
+    let lost = Rc::new(RefCell::new(None));
+    let (i, l) = (id.clone(), lost.clone());
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", move || Hoard {
+            id: i.clone(),
+            lost: l.clone(),
+        })
+        .unwrap();
+    let mut peer = client(port.socket_addr().unwrap());
+    while id.get().is_none() {
+        reactor.run_once(Some(Duration::from_millis(100))).unwrap();
+    }
+    let conn = id.get().unwrap();
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert!(reactor.buffered_of(conn).is_some_and(|n| n > 0));
+    assert!(reactor.abort_connection_of(conn));
+    reactor.run_once(Some(Duration::ZERO)).unwrap();
+    assert_eq!(lost.borrow().as_deref(), Some("Aborted"));
+    assert_eq!(reactor.buffered_of(conn), None);
+    assert!(!reactor.abort_connection_of(conn), "a closed id is refused");
+    // The peer gets what the kernel already had, then the end: never the whole 16 MiB.
+    let mut got = Vec::new();
+    let _ = peer.read_to_end(&mut got);
+    assert!(got.len() < 16 << 20, "{}", got.len());
+}

@@ -545,4 +545,17 @@ impl Reactor {
             None => false,
         }
     }
+
+    /// Closes connection `id` at once, dropping its queued output (a client evicted for the
+    /// memory its output holds); false if it is gone. Its protocol's `connection_lost` gets
+    /// [`DisconnectReason::Aborted`].
+    pub fn abort_connection_of(&mut self, id: ConnId) -> bool {
+        match self.core.live(id) {
+            Some(index) => {
+                self.core.abort(index, DisconnectReason::Aborted);
+                true
+            }
+            None => false,
+        }
+    }
 }
