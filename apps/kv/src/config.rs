@@ -20,6 +20,8 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ("hz", "10"),
     ("proto-max-bulk-len", "536870912"),
     ("maxclients", "10000"),
+    ("maxmemory-clients", "0"),
+    ("client-query-buffer-limit", "1073741824"),
     ("timeout", "0"),
     ("tcp-keepalive", "300"),
     ("protected-mode", "no"),
@@ -55,9 +57,104 @@ pub fn known_directives() -> &'static [(&'static str, &'static str)] {
     DIRECTIVES
 }
 
-/// Directives read once at startup: CONFIG SET refuses them, as Redis refuses its immutable
-/// ones.
-pub(crate) const IMMUTABLE: &[&str] = &["databases", "busy-poll"];
+/// Directives read once at startup: [`Config::set`] refuses them, as Redis's CONFIG SET refuses
+/// its immutable ones (`enable-debug-command` is one in Redis 7.0: DEBUG cannot be switched on
+/// by a client).
+const IMMUTABLE: &[&str] = &["databases", "busy-poll", "enable-debug-command"];
+
+/// The reason [`Config::set`] gives for an immutable directive, in Redis's words.
+pub(crate) const IMMUTABLE_REASON: &str = "can't set immutable config";
+
+/// The least client-eviction limit Redis applies whatever `maxmemory-clients` says, so that a
+/// mistyped value cannot cut every client off (`getClientEvictionLimit`).
+const MIN_MAXMEMORY_CLIENTS: u64 = 128 * 1024;
+
+/// One class of `client-output-buffer-limit`: past `hard` bytes of pending output a client is
+/// closed at once; past `soft` bytes for `soft_seconds` in a row, too (0 bytes: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimit {
+    /// Hard limit in bytes (0: none).
+    pub hard: u64,
+    /// Soft limit in bytes (0: none).
+    pub soft: u64,
+    /// How long a client may stay above the soft limit, in seconds.
+    pub soft_seconds: u64,
+}
+
+/// `client-output-buffer-limit`, parsed: one [`OutputLimit`] per client class, as Redis keeps
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Ordinary clients (Redis's default: no limit).
+    pub normal: OutputLimit,
+    /// Replicas (Redis's `replica` or `slave`; the store has none yet).
+    pub replica: OutputLimit,
+    /// Clients subscribed to a channel or pattern.
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        let limit = |hard, soft, soft_seconds| OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        };
+        OutputLimits {
+            normal: limit(0, 0, 0),
+            replica: limit(256 * 1024 * 1024, 64 * 1024 * 1024, 60),
+            pubsub: limit(32 * 1024 * 1024, 8 * 1024 * 1024, 60),
+        }
+    }
+}
+
+impl OutputLimits {
+    /// Applies `class hard soft seconds…` groups over these limits, as Redis's
+    /// `updateClientOutputBufferLimit`: every group is checked before any applies, and a class
+    /// not named keeps its limits.
+    fn update(&mut self, text: &str) -> Result<(), &'static str> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.");
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let [class, hard, soft, seconds] = group else {
+                continue;
+            };
+            let slot = match class.to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "replica" | "slave" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => return Err("Invalid client class specified in buffer limit configuration."),
+            };
+            let bad = "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+            *slot = OutputLimit {
+                hard: parse_memory(hard).ok_or(bad)?,
+                soft: parse_memory(soft).ok_or(bad)?,
+                soft_seconds: seconds.parse().map_err(|_| bad)?,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// The text CONFIG GET shows: every class, in Redis's order and words.
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for (name, l) in [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ] {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("{name} {} {} {}", l.hard, l.soft, l.soft_seconds));
+        }
+        out
+    }
+}
 
 /// The configuration: every directive's current value, plus typed copies of those the server
 /// reads on hot paths.
@@ -74,9 +171,20 @@ pub struct Config {
     pub databases: usize,
     /// Active expiry cycles per second.
     pub hz: u32,
-    /// Longest bulk string a client may send.
+    /// Longest bulk string a client may send, and longest string a command may build.
     pub proto_max_bulk_len: usize,
-    /// `client-output-buffer-limit pubsub` hard limit in bytes (0: none).
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-clients` in bytes, a percentage already resolved against `maxmemory` (0: no
+    /// limit, as is a percentage while `maxmemory` is 0; otherwise at least 128 KiB, as Redis
+    /// applies it).
+    pub maxmemory_clients: u64,
+    /// `client-query-buffer-limit`: the most a client's unparsed input may hold, in bytes.
+    pub client_query_buffer_limit: u64,
+    /// `client-output-buffer-limit`, per client class.
+    pub client_output_buffer_limit: OutputLimits,
+    /// `client-output-buffer-limit pubsub` hard limit in bytes (0: none); a copy of
+    /// `client_output_buffer_limit.pubsub`.
     pub pubsub_hard_limit: usize,
     /// … its soft limit in bytes (0: none) …
     pub pubsub_soft_limit: usize,
@@ -99,6 +207,10 @@ impl Default for Config {
             databases: 16,
             hz: 10,
             proto_max_bulk_len: 512 * 1024 * 1024,
+            maxmemory: 0,
+            maxmemory_clients: 0,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            client_output_buffer_limit: OutputLimits::default(),
             pubsub_hard_limit: 32 * 1024 * 1024,
             pubsub_soft_limit: 8 * 1024 * 1024,
             pubsub_soft_seconds: 60,
@@ -111,9 +223,34 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Sets a directive (name in any case); errors name unknown directives and bad values. A
-    /// bad value leaves the old one in place.
+    /// Sets a directive at run time (CONFIG SET; name in any case); errors name unknown
+    /// directives, immutable ones (read at startup only: the reason is [`IMMUTABLE_REASON`])
+    /// and bad values. A refused value leaves the old one in place.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.check_settable(name, value)?;
+        self.apply(name, value)
+    }
+
+    /// Whether CONFIG SET may change `name` at all: known, and not read at startup only.
+    pub(crate) fn check_settable(&self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let key = name.to_ascii_lowercase();
+        if !self.values.contains_key(&key) {
+            return Err(ConfigError::Unknown {
+                name: name.to_string(),
+            });
+        }
+        if IMMUTABLE.contains(&key.as_str()) {
+            return Err(ConfigError::Invalid {
+                name: key,
+                value: value.to_string(),
+                reason: IMMUTABLE_REASON.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Sets a directive, immutable ones included (the command line and the config file).
+    fn apply(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let key = name.to_ascii_lowercase();
         if !self.values.contains_key(&key) {
             return Err(ConfigError::Unknown {
@@ -181,6 +318,44 @@ impl Config {
             .ok_or_else(|| self.invalid(name, "argument must be a memory value"))
     }
 
+    /// A memory directive within `lo..=hi` bytes, with redis-server's errors.
+    fn memory_in(&self, name: &str, lo: u64, hi: u64) -> Result<u64, ConfigError> {
+        let n = self.memory(name)?;
+        if n < lo || n > hi {
+            return Err(self.invalid(
+                name,
+                format!("argument must be between {lo} and {hi} inclusive"),
+            ));
+        }
+        Ok(n)
+    }
+
+    /// `maxmemory-clients`: a memory value, or a percentage of `maxmemory` up to 100 %
+    /// (Redis keeps a percentage as a negative number). Returns (bytes or percent, is percent).
+    fn memory_or_percent(&self, name: &str) -> Result<(u64, bool), ConfigError> {
+        let text = self.text(name);
+        if let Some(n) = parse_memory(text) {
+            if n > i64::MAX as u64 {
+                return Err(self.invalid(
+                    name,
+                    format!("argument must be between -100 and {} inclusive", i64::MAX),
+                ));
+            }
+            return Ok((n, false));
+        }
+        let pct = text
+            .strip_suffix('%')
+            .filter(|d| !d.is_empty() && !d.starts_with('+'))
+            .and_then(|d| d.parse::<u64>().ok())
+            .ok_or_else(|| self.invalid(name, "argument must be a memory or percent value"))?;
+        if pct > 100 {
+            return Err(self.invalid(name, "percentage argument must be less or equal to 100"));
+        }
+        Ok((pct, true))
+    }
+
+    /// Parses every directive into the typed fields, and rewrites the numeric ones as Redis's
+    /// CONFIG GET shows them (memory values in bytes, `hz` clamped, every output-limit class, enums in lower case).
     fn refresh(&mut self) -> Result<(), ConfigError> {
         let bind_text = self.text("bind");
         let first = bind_text.split_whitespace().next().unwrap_or("127.0.0.1");
@@ -191,36 +366,63 @@ impl Config {
         let port = self.int_in("port", 0, 65535)?;
         // Redis allows up to INT_MAX databases; each costs a keyspace here, so fewer.
         let databases = self.int_in("databases", 1, 100_000)?;
-        let hz = self.int_in("hz", 0, i64::from(i32::MAX))?;
-        let proto_max_bulk_len = self.memory("proto-max-bulk-len")?;
+        // Any int is accepted, then clamped (Redis's `updateHZ`: hz is a hint).
+        let hz = self.int_in("hz", 0, i64::from(i32::MAX))?.clamp(1, 500);
+        let max_i64 = i64::MAX as u64;
+        let proto_max_bulk_len = self.memory_in("proto-max-bulk-len", 1024 * 1024, max_i64)?;
+        let maxmemory = self.memory("maxmemory")?;
+        let (clients, percent) = self.memory_or_percent("maxmemory-clients")?;
+        let query_limit = self.memory_in("client-query-buffer-limit", 1024 * 1024, max_i64)?;
         let busy_poll = self.int_in("busy-poll", 0, i64::MAX)?;
-        let limits = self.text("client-output-buffer-limit");
-        let words: Vec<&str> = limits.split_whitespace().collect();
-        let mut pubsub = None;
-        if let Some(i) = words.iter().position(|w| *w == "pubsub") {
-            let field = |k: usize| {
-                words.get(i + k).and_then(|v| parse_memory(v)).ok_or_else(|| {
-                    self.invalid(
-                        "client-output-buffer-limit",
-                        "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
-                    )
-                })
-            };
-            pubsub = Some((field(1)?, field(2)?, field(3)?));
+        let debug = self.text("enable-debug-command").to_ascii_lowercase();
+        if !matches!(debug.as_str(), "no" | "yes" | "local") {
+            return Err(self.invalid(
+                "enable-debug-command",
+                "argument(s) must be one of the following: no, yes, local",
+            ));
         }
+        let mut output = self.client_output_buffer_limit;
+        output
+            .update(self.text("client-output-buffer-limit"))
+            .map_err(|reason| self.invalid("client-output-buffer-limit", reason))?;
         let pass = self.text("requirepass").to_string();
         self.bind = bind;
         self.port = port as u16;
         self.databases = databases as usize;
-        self.hz = hz.clamp(1, 500) as u32;
-        self.proto_max_bulk_len = proto_max_bulk_len as usize;
-        self.busy_poll_us = (busy_poll as u64).min(1_000_000);
-        if let Some((hard, soft, seconds)) = pubsub {
-            self.pubsub_hard_limit = hard as usize;
-            self.pubsub_soft_limit = soft as usize;
-            self.pubsub_soft_seconds = seconds;
+        self.hz = hz as u32;
+        self.proto_max_bulk_len = usize::try_from(proto_max_bulk_len).unwrap_or(usize::MAX);
+        self.maxmemory = maxmemory;
+        self.maxmemory_clients = match (percent, clients) {
+            (_, 0) => 0,
+            (true, _) if maxmemory == 0 => 0,
+            (true, pct) => (maxmemory as f64 * pct as f64 / 100.0) as u64,
+            (false, bytes) => bytes,
+        };
+        if self.maxmemory_clients > 0 {
+            self.maxmemory_clients = self.maxmemory_clients.max(MIN_MAXMEMORY_CLIENTS);
         }
+        self.client_query_buffer_limit = query_limit;
+        self.client_output_buffer_limit = output;
+        self.pubsub_hard_limit = usize::try_from(output.pubsub.hard).unwrap_or(usize::MAX);
+        self.pubsub_soft_limit = usize::try_from(output.pubsub.soft).unwrap_or(usize::MAX);
+        self.pubsub_soft_seconds = output.pubsub.soft_seconds;
+        self.busy_poll_us = (busy_poll as u64).min(1_000_000);
         self.requirepass = (!pass.is_empty()).then_some(pass);
+        let shown = [
+            ("hz", hz.to_string()),
+            ("proto-max-bulk-len", proto_max_bulk_len.to_string()),
+            ("maxmemory", maxmemory.to_string()),
+            (
+                "maxmemory-clients",
+                format!("{clients}{}", if percent { "%" } else { "" }),
+            ),
+            ("client-query-buffer-limit", query_limit.to_string()),
+            ("client-output-buffer-limit", output.text()),
+            ("enable-debug-command", debug),
+        ];
+        for (name, text) in shown {
+            self.values.insert(name.to_string(), text);
+        }
         Ok(())
     }
 
@@ -254,7 +456,7 @@ impl Config {
                 values.push(v.as_str());
                 i += 1;
             }
-            config.set(name, &values.join(" ")).map_err(|e| {
+            config.apply(name, &values.join(" ")).map_err(|e| {
                 // As redis-server echoes it: the name, then each value quoted.
                 let mut text = name.to_string();
                 for v in &values {
@@ -277,7 +479,7 @@ impl Config {
             }
             let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let value = value.trim().trim_matches('"');
-            self.set(name, value)
+            self.apply(name, value)
                 .map_err(|e| e.startup(REDIS_VERSION, n + 1, line))?;
         }
         Ok(())
@@ -288,10 +490,14 @@ impl Config {
 pub(crate) fn parse_memory(v: &str) -> Option<u64> {
     let lower = v.trim().to_ascii_lowercase();
     let split = lower
-        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(lower.len());
     let (digits, unit) = lower.split_at(split);
-    let n: i64 = digits.parse().ok()?;
+    // Digits only, as Redis's `memtoull`: no sign (a negative memory value is refused).
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
     let mult: u64 = match unit {
         "" | "b" => 1,
         "k" => 1000,
@@ -302,11 +508,7 @@ pub(crate) fn parse_memory(v: &str) -> Option<u64> {
         "gb" => 1024 * 1024 * 1024,
         _ => return None,
     };
-    if n < 0 {
-        // Negative values (list-max-listpack-size -2) are kept as text; typed fields never are.
-        return Some(0);
-    }
-    (n as u64).checked_mul(mult)
+    n.checked_mul(mult)
 }
 
 #[cfg(test)]

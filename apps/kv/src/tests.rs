@@ -711,3 +711,200 @@ fn pubsub_output_limits_cut_off_a_subscriber_that_stopped_reading() {
     // A gone subscriber is not "over" anything.
     assert!(!shared.output_limit_reached(conn, None, 20, 7_000));
 }
+
+#[test]
+fn debug_cannot_be_switched_on_at_run_time() {
+    const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option \
+                               is set to \"local\", you can run it from a local connection, \
+                               otherwise you need to set this option in the configuration file, \
+                               and then restart the server.";
+    let mut h = script(&[
+        (
+            "CONFIG SET enable-debug-command yes",
+            err(
+                "ERR CONFIG SET failed (possibly related to argument 'enable-debug-command') - \
+                 can't set immutable config",
+            ),
+        ),
+        (
+            "CONFIG GET enable-debug-command",
+            arr(&["enable-debug-command", "no"]),
+        ),
+        ("DEBUG SLEEP 0", err(NOT_ALLOWED)),
+    ]);
+    // No caller of `Config::set` can forget: the refusal is the configuration's own.
+    assert!(h
+        .server
+        .shared
+        .config
+        .set("Enable-Debug-Command", "yes")
+        .is_err());
+    // At startup it is an ordinary directive.
+    let args: Vec<String> = ["--enable-debug-command", "YES"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let config = crate::config::Config::from_args(&args).unwrap();
+    assert_eq!(config.get("enable-debug-command"), Some("yes"));
+    let mut h = Harness::new();
+    h.server = crate::engine::Engine::new(config, h.now);
+    h.client = h.server.new_client("test".into());
+    assert_eq!(h.run("DEBUG SLEEP 0"), simple("OK"));
+    assert!(crate::config::Config::from_args(&[
+        "--enable-debug-command".to_string(),
+        "maybe".to_string()
+    ])
+    .unwrap_err()
+    .ends_with("argument(s) must be one of the following: no, yes, local"));
+}
+
+#[test]
+fn numeric_directives_keep_redis_bounds_and_config_set_applies_all_or_nothing() {
+    let h = script(&[
+        (
+            "CONFIG SET hz 2147483648",
+            err("ERR Invalid argument '2147483648' for CONFIG SET 'hz'"),
+        ),
+        (
+            "CONFIG SET hz -1",
+            err("ERR Invalid argument '-1' for CONFIG SET 'hz'"),
+        ),
+        // Any int is taken, then clamped as Redis clamps it.
+        ("CONFIG SET hz 1000", simple("OK")),
+        ("CONFIG GET hz", arr(&["hz", "500"])),
+        ("CONFIG SET hz 0", simple("OK")),
+        ("CONFIG GET hz", arr(&["hz", "1"])),
+        (
+            "CONFIG SET maxmemory -1",
+            err("ERR Invalid argument '-1' for CONFIG SET 'maxmemory'"),
+        ),
+        ("CONFIG SET maxmemory 1gb", simple("OK")),
+        ("CONFIG GET maxmemory", arr(&["maxmemory", "1073741824"])),
+        // One bad value refuses the whole CONFIG SET.
+        (
+            "CONFIG SET hz 20 maxmemory lots",
+            err("ERR Invalid argument 'lots' for CONFIG SET 'maxmemory'"),
+        ),
+        ("CONFIG GET hz", arr(&["hz", "1"])),
+        ("CONFIG SET hz 20 maxmemory 2gb", simple("OK")),
+        ("CONFIG GET hz", arr(&["hz", "20"])),
+    ]);
+    assert_eq!(h.server.shared.config.maxmemory, 2 << 30);
+    assert_eq!(h.server.shared.config.hz, 20);
+}
+
+#[test]
+fn client_memory_limits_are_known_directives_with_redis_parsing() {
+    let mut h = script(&[
+        (
+            "CONFIG GET maxmemory-clients",
+            arr(&["maxmemory-clients", "0"]),
+        ),
+        (
+            "CONFIG GET client-query-buffer-limit",
+            arr(&["client-query-buffer-limit", "1073741824"]),
+        ),
+        ("CONFIG SET maxmemory-clients 10%", simple("OK")),
+        (
+            "CONFIG GET maxmemory-clients",
+            arr(&["maxmemory-clients", "10%"]),
+        ),
+    ]);
+    let c = &h.server.shared.config;
+    assert_eq!(
+        c.maxmemory_clients, 0,
+        "a percentage of no maxmemory is off"
+    );
+    assert_eq!(c.client_query_buffer_limit, 1 << 30);
+    h.check(&[
+        ("CONFIG SET maxmemory 1000mb", simple("OK")),
+        (
+            "CONFIG SET maxmemory-clients 101%",
+            err("ERR Invalid argument '101%' for CONFIG SET 'maxmemory-clients'"),
+        ),
+        (
+            "CONFIG SET maxmemory-clients lots",
+            err("ERR Invalid argument 'lots' for CONFIG SET 'maxmemory-clients'"),
+        ),
+    ]);
+    assert_eq!(h.server.shared.config.maxmemory_clients, 100 << 20);
+    h.check(&[
+        ("CONFIG SET maxmemory-clients 1k", simple("OK")),
+        (
+            "CONFIG GET maxmemory-clients",
+            arr(&["maxmemory-clients", "1000"]),
+        ),
+    ]);
+    // Redis never applies less than 128 KiB.
+    assert_eq!(h.server.shared.config.maxmemory_clients, 128 * 1024);
+    h.check(&[
+        ("CONFIG SET maxmemory-clients 0%", simple("OK")),
+        (
+            "CONFIG SET client-query-buffer-limit 1000",
+            err("ERR Invalid argument '1000' for CONFIG SET 'client-query-buffer-limit'"),
+        ),
+        ("CONFIG SET client-query-buffer-limit 2mb", simple("OK")),
+    ]);
+    assert_eq!(h.server.shared.config.maxmemory_clients, 0);
+    assert_eq!(h.server.shared.config.client_query_buffer_limit, 2 << 20);
+}
+
+#[test]
+fn output_buffer_limits_parse_per_class_as_redis_does() {
+    const KEY: &[u8] = b"client-output-buffer-limit";
+    let mut h = Harness::new();
+    let get = |h: &mut Harness| h.args(&[b"CONFIG", b"GET", KEY]);
+    let shown = |text: &str| Frame::Array(vec![bulk("client-output-buffer-limit"), bulk(text)]);
+    assert_eq!(
+        get(&mut h),
+        shown("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60")
+    );
+    // A class not named keeps its limits; `replica` is `slave`.
+    assert_eq!(
+        h.args(&[b"CONFIG", b"SET", KEY, b"normal 1mb 512kb 10 replica 1 2 3"]),
+        simple("OK")
+    );
+    assert_eq!(
+        get(&mut h),
+        shown("normal 1048576 524288 10 slave 1 2 3 pubsub 33554432 8388608 60")
+    );
+    let limits = h.server.shared.config.client_output_buffer_limit;
+    assert_eq!(
+        (
+            limits.normal.hard,
+            limits.normal.soft,
+            limits.normal.soft_seconds
+        ),
+        (1 << 20, 512 << 10, 10)
+    );
+    for bad in [
+        &b"normal 1 2"[..],
+        b"master 1 2 3",
+        b"pubsub 1 2 -3",
+        b"pubsub x 2 3",
+    ] {
+        assert_eq!(
+            h.args(&[b"CONFIG", b"SET", KEY, bad]),
+            err(&format!(
+                "ERR Invalid argument '{}' for CONFIG SET 'client-output-buffer-limit'",
+                String::from_utf8_lossy(bad)
+            ))
+        );
+    }
+    // The pub/sub copies the session reads follow the one parser.
+    assert_eq!(
+        h.args(&[b"CONFIG", b"SET", KEY, b"pubsub 1000 100 2"]),
+        simple("OK")
+    );
+    let c = &h.server.shared.config;
+    assert_eq!(c.client_output_buffer_limit.pubsub.hard, 1000);
+    assert_eq!(
+        (
+            c.pubsub_hard_limit,
+            c.pubsub_soft_limit,
+            c.pubsub_soft_seconds
+        ),
+        (1000, 100, 2)
+    );
+    assert_eq!(c.client_output_buffer_limit.normal.hard, 1 << 20);
+}

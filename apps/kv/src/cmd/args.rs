@@ -68,3 +68,14 @@ pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
         _ => Err(CmdError::WrongType),
     }
 }
+
+/// Refuses a string that would grow past `limit` bytes (`proto-max-bulk-len`) when `append`
+/// bytes are written at `size`, with Redis's text (`checkStringLength`).
+pub(crate) fn check_string_length(size: u64, append: u64, limit: usize) -> CmdResult {
+    match size.checked_add(append) {
+        Some(total) if total <= limit as u64 => Ok(()),
+        _ => Err(CmdError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        )),
+    }
+}

@@ -3,10 +3,10 @@
 
 use bytes::Bytes;
 
-use super::args::{float_arg, int_arg, is};
+use super::args::{check_string_length, float_arg, int_arg, is};
 use super::ctx::{flags, CmdResult, Command, Ctx};
-use crate::config::REDIS_VERSION;
-use crate::error::CmdError;
+use crate::config::{IMMUTABLE_REASON, REDIS_VERSION};
+use crate::error::{CmdError, ConfigError};
 
 /// `DBSIZE`
 pub(crate) fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
@@ -177,25 +177,29 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(v.as_bytes());
         }
     } else if is(sub, "set") && !rest.is_empty() && rest.len() % 2 == 0 {
-        for name in rest.iter().step_by(2) {
-            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-            if crate::config::IMMUTABLE.contains(&name.as_str()) {
-                return Err(CmdError::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{name}') - can't set \
-                     immutable config"
-                )));
-            }
+        // As Redis 7.0: every name is checked before any value, and the values apply together
+        // or not at all (on a copy, kept only when all of them are accepted).
+        let pairs: Vec<(String, String)> = rest
+            .chunks(2)
+            .filter_map(|pair| match pair {
+                [name, value] => Some((
+                    String::from_utf8_lossy(name).into_owned(),
+                    String::from_utf8_lossy(value).into_owned(),
+                )),
+                _ => None,
+            })
+            .collect();
+        for (name, value) in &pairs {
+            ctx.shared
+                .config
+                .check_settable(name, value)
+                .map_err(config_set_error)?;
         }
-        for pair in rest.chunks(2) {
-            if let [name, value] = pair {
-                let name = String::from_utf8_lossy(name);
-                let value = String::from_utf8_lossy(value);
-                ctx.shared
-                    .config
-                    .set(&name, &value)
-                    .map_err(CmdError::err)?;
-            }
+        let mut next = ctx.shared.config.clone();
+        for (name, value) in &pairs {
+            next.set(name, value).map_err(config_set_error)?;
         }
+        ctx.shared.config = next;
         ctx.out.ok();
     } else if is(sub, "resetstat") && rest.is_empty() {
         ctx.db.stats = Default::default();
@@ -209,6 +213,17 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         )));
     }
     Ok(())
+}
+
+/// CONFIG SET's error reply for a refused directive: Redis's words for an immutable one, the
+/// store's own (`Invalid argument …`, `Unknown option …`) otherwise.
+fn config_set_error(e: ConfigError) -> CmdError {
+    match e {
+        ConfigError::Invalid { name, reason, .. } if reason == IMMUTABLE_REASON => CmdError::err(
+            format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}"),
+        ),
+        other => CmdError::err(other),
+    }
 }
 
 fn flag_names(f: u32) -> Vec<&'static str> {
@@ -331,8 +346,9 @@ pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     );
     if !allowed {
         return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"no\", \
-             you can't use this command. You can change it in the config file or via CONFIG SET.",
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
+             you can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server.",
         ));
     }
     let sub = args.get(1).map_or(&[][..], |b| b);
@@ -344,7 +360,11 @@ pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         }
         let prefix = rest.get(1).map_or(&b"key"[..], |b| b).to_vec();
         let size = match rest.get(2) {
-            Some(s) => Some(int_arg(s)?.max(0) as usize),
+            Some(s) => {
+                let size = int_arg(s)?.max(0) as u64;
+                check_string_length(0, size, ctx.shared.config.proto_max_bulk_len)?;
+                Some(size as usize)
+            }
             None => None,
         };
         let db = ctx.dbi();
