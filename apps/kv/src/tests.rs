@@ -713,6 +713,132 @@ fn pubsub_output_limits_cut_off_a_subscriber_that_stopped_reading() {
 }
 
 #[test]
+fn random_counts_are_checked_as_redis_checks_them_and_bounded_by_the_reply_they_build() {
+    const RANGE: &str =
+        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+    const TOO_BIG: &str = "ERR value is out of range, the reply would exceed proto-max-bulk-len";
+    let mut h = script(&[
+        ("SADD s a", int(1)),
+        ("HSET h f v", int(1)),
+        ("ZADD z 1 m", int(1)),
+        ("SRANDMEMBER s -9223372036854775808", err(RANGE)),
+        ("HRANDFIELD h -9223372036854775808", err(RANGE)),
+        ("ZRANDMEMBER z -9223372036854775808", err(RANGE)),
+        (
+            "HRANDFIELD h -9223372036854770000 WITHVALUES",
+            err("ERR value is out of range"),
+        ),
+        (
+            "ZRANDMEMBER z -9223372036854770000 WITHSCORES",
+            err("ERR value is out of range"),
+        ),
+        // Once aborted the server (a 15 GB reply), or cost hundreds of MB.
+        ("SRANDMEMBER s -2147483648", err(TOO_BIG)),
+        ("HRANDFIELD h -2147483648", err(TOO_BIG)),
+        ("ZRANDMEMBER z -2147483648 WITHSCORES", err(TOO_BIG)),
+        // A missing key is empty whatever the count, as in Redis.
+        ("SRANDMEMBER nokey -2147483648", Frame::Array(vec![])),
+        ("SRANDMEMBER s -3", arr(&["a", "a", "a"])),
+        ("HRANDFIELD h -2 WITHVALUES", arr(&["f", "v", "f", "v"])),
+        ("ZRANDMEMBER z -2 WITHSCORES", arr(&["m", "1", "m", "1"])),
+        // Positive counts are bounded by the collection, never by the count.
+        ("SRANDMEMBER s 9223372036854775807", arr(&["a"])),
+        ("CONFIG SET proto-max-bulk-len 1mb", simple("OK")),
+    ]);
+    // 1 MiB holds 174762 of the smallest bulk strings (6 bytes each), and no more.
+    let Frame::Array(items) = h.run("SRANDMEMBER s -174762") else {
+        panic!("an array")
+    };
+    assert_eq!(items.len(), 174_762);
+    assert_eq!(h.run("SRANDMEMBER s -174763"), err(TOO_BIG));
+    assert_eq!(h.run("HRANDFIELD h -87382 WITHVALUES"), err(TOO_BIG));
+}
+
+#[test]
+fn strings_grow_no_longer_than_proto_max_bulk_len() {
+    const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    let mut h = script(&[
+        ("CONFIG SET proto-max-bulk-len 1mb", simple("OK")),
+        (
+            "CONFIG GET proto-max-bulk-len",
+            arr(&["proto-max-bulk-len", "1048576"]),
+        ),
+        (
+            "CONFIG SET proto-max-bulk-len 1000",
+            err("ERR Invalid argument '1000' for CONFIG SET 'proto-max-bulk-len'"),
+        ),
+        ("RPUSH list x", int(1)),
+    ]);
+    let big = vec![b'x'; 1_000_000];
+    assert_eq!(h.args(&[b"SET", b"s", &big]), simple("OK"));
+    let rest = vec![b'y'; 48_576];
+    assert_eq!(h.args(&[b"APPEND", b"s", &rest]), int(1_048_576));
+    assert_eq!(h.run("APPEND s z"), err(TOO_LONG));
+    assert_eq!(h.run("STRLEN s"), int(1_048_576));
+    h.check(&[
+        ("SETRANGE t 1048576 x", err(TOO_LONG)),
+        ("SETRANGE t 9223372036854775807 x", err(TOO_LONG)),
+        ("EXISTS t", int(0)),
+        ("SETRANGE t 1048575 x", int(1_048_576)),
+        ("SETRANGE s 1048576 x", err(TOO_LONG)),
+        // As Redis: the type is checked first, and an empty value changes nothing.
+        ("SETRANGE list 1048576 x", err(WRONGTYPE)),
+        ("SETRANGE t 9223372036854775807 ", int(1_048_576)),
+        ("SETBIT b 8388607 1", int(0)),
+        (
+            "SETBIT b 8388608 1",
+            err("ERR bit offset is not an integer or out of range"),
+        ),
+        ("GETRANGE s -3 -1", bulk("yyy")),
+    ]);
+}
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[test]
+fn expire_times_past_a_signed_64_bit_millisecond_count_are_invalid() {
+    script(&[
+        (
+            "PSETEX e 9223372036854775807 v",
+            err("ERR invalid expire time in 'psetex' command"),
+        ),
+        (
+            "SETEX e 9223372036854775 v",
+            err("ERR invalid expire time in 'setex' command"),
+        ),
+        (
+            "SETEX e 9223372036854776 v",
+            err("ERR invalid expire time in 'setex' command"),
+        ),
+        (
+            "SET e v PX 9223372036854775807",
+            err("ERR invalid expire time in 'set' command"),
+        ),
+        (
+            "SET e v EXAT 9223372036854776",
+            err("ERR invalid expire time in 'set' command"),
+        ),
+        ("EXISTS e", int(0)),
+        // Absolute and in range: accepted, as Redis accepts it.
+        ("SET e v PXAT 9223372036854775807", simple("OK")),
+        (
+            "GETEX e PX 9223372036854775807",
+            err("ERR invalid expire time in 'getex' command"),
+        ),
+        (
+            "GETEX e EX 9223372036854776",
+            err("ERR invalid expire time in 'getex' command"),
+        ),
+        ("PSETEX e 1000 v", simple("OK")),
+        ("PTTL e", int(1000)),
+        (
+            "SETEX e 0 v",
+            err("ERR invalid expire time in 'setex' command"),
+        ),
+    ]);
+}
+
+#[test]
 fn debug_cannot_be_switched_on_at_run_time() {
     const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option \
                                is set to \"local\", you can run it from a local connection, \

@@ -69,6 +69,41 @@ pub(crate) fn string_bytes(v: &Value) -> Result<Cow<'_, [u8]>, CmdError> {
     }
 }
 
+/// When an expiry of `n` units (`unit_ms` milliseconds each) falls, in unix milliseconds:
+/// after `now` when `relative` (EX, PX, SETEX…), else absolute (EXAT, PXAT). `None` where Redis
+/// answers "invalid expire time": `n <= 0`, or a time beyond a signed 64-bit millisecond count
+/// (`getExpireMillisecondsOrReply`).
+pub(crate) fn expire_at(n: i64, unit_ms: i64, relative: bool, now: u64) -> Option<u64> {
+    if n <= 0 {
+        return None;
+    }
+    let ms = n.checked_mul(unit_ms)?;
+    let at = if relative {
+        ms.checked_add(i64::try_from(now).ok()?)?
+    } else {
+        ms
+    };
+    u64::try_from(at).ok()
+}
+
+/// The least a reply spends on one bulk string (`$0\r\n\r\n`).
+pub(crate) const MIN_BULK_REPLY: u64 = 6;
+
+/// Refuses a reply of `picks` random draws of at least `least_per_pick` bytes each (the
+/// negative counts of SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) whose smallest possible size is
+/// over `limit` bytes (`proto-max-bulk-len`). Redis streams such a reply as it draws; here it
+/// is built whole in the output buffer first, so the count is bounded by what the reply would
+/// cost at the least.
+pub(crate) fn check_repeat_reply(picks: u64, least_per_pick: u64, limit: usize) -> CmdResult {
+    let least = picks.saturating_mul(least_per_pick);
+    if least > limit as u64 {
+        return Err(CmdError::err(
+            "value is out of range, the reply would exceed proto-max-bulk-len",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a string that would grow past `limit` bytes (`proto-max-bulk-len`) when `append`
 /// bytes are written at `size`, with Redis's text (`checkStringLength`).
 pub(crate) fn check_string_length(size: u64, append: u64, limit: usize) -> CmdResult {

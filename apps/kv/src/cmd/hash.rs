@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use spindle_protocols::resp::Version;
 
-use super::args::{arg, float_arg, int_arg, is};
+use super::args::{arg, check_repeat_reply, float_arg, int_arg, is, MIN_BULK_REPLY};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use super::set::{cursor_arg, distinct_positions, scan_options};
@@ -287,6 +287,7 @@ pub(crate) fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(_) => return Err(CmdError::Syntax),
     };
     let resp3 = ctx.out.version == Version::Resp3;
+    let limit = ctx.shared.config.proto_max_bulk_len;
     let db = ctx.dbi();
     let h = match ctx.db.read_as::<Hash>(db, arg(args, 1), now)? {
         Some(h) => h,
@@ -317,6 +318,10 @@ pub(crate) fn hrandfield(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         c => (c as u64).min(len as u64) as usize,
     };
     let n = if len == 0 { 0 } else { n };
+    if count < 0 && n > 0 {
+        let per_pick = if with_values { 2 } else { 1 } * MIN_BULK_REPLY;
+        check_repeat_reply(n as u64, per_pick, limit)?;
+    }
     ctx.out
         .array_len(if with_values && !resp3 { n * 2 } else { n });
     for pos in picked {

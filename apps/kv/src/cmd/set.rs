@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::args::{arg, int_arg, is};
+use super::args::{arg, check_repeat_reply, int_arg, is, MIN_BULK_REPLY};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use crate::error::CmdError;
@@ -245,6 +245,7 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if count == i64::MIN {
         return Err(CmdError::err(RANGE_ERR));
     }
+    let limit = ctx.shared.config.proto_max_bulk_len;
     let db = ctx.dbi();
     let s = match ctx.db.read_as::<Set>(db, arg(args, 1), now)? {
         Some(s) => s,
@@ -258,6 +259,7 @@ pub(crate) fn srandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.array_len(0);
     } else if count < 0 {
         let n = count.unsigned_abs();
+        check_repeat_reply(n, MIN_BULK_REPLY, limit)?;
         ctx.out.array_len(n as usize);
         for i in 0..n {
             if let Some(m) = s.get(random(now ^ i) as usize % len) {

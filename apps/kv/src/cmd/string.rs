@@ -3,7 +3,9 @@
 
 use bytes::Bytes;
 
-use super::args::{arg, float_arg, int_arg, is, reply_string, string_bytes};
+use super::args::{
+    arg, check_string_length, expire_at, float_arg, int_arg, is, reply_string, string_bytes,
+};
 use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 use crate::types::value::Value;
@@ -48,21 +50,10 @@ pub(crate) fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             && matches!(expiry, Expiry::Clear)
         {
             let n = int_arg(arg(args, i + 1))?;
-            if n <= 0 {
-                return Err(CmdError::err("invalid expire time in 'set' command"));
-            }
-            let at = if is(opt, "ex") {
-                (n as u64)
-                    .checked_mul(1000)
-                    .and_then(|ms| ctx.now.checked_add(ms))
-            } else if is(opt, "px") {
-                ctx.now.checked_add(n as u64)
-            } else if is(opt, "exat") {
-                (n as u64).checked_mul(1000)
-            } else {
-                Some(n as u64)
-            };
-            let at = at.ok_or_else(|| CmdError::err("invalid expire time in 'set' command"))?;
+            let seconds = is(opt, "ex") || is(opt, "exat");
+            let relative = is(opt, "ex") || is(opt, "px");
+            let at = expire_at(n, if seconds { 1000 } else { 1 }, relative, ctx.now)
+                .ok_or_else(|| CmdError::err("invalid expire time in 'set' command"))?;
             expiry = Expiry::At(at);
             i += 1;
         } else {
@@ -134,12 +125,9 @@ pub(crate) fn setnx(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn set_with_ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], unit_ms: u64, name: &str) -> CmdResult {
+fn set_with_ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], unit_ms: i64, name: &str) -> CmdResult {
     let n = int_arg(arg(args, 2))?;
-    let at = (n > 0)
-        .then(|| (n as u64).checked_mul(unit_ms))
-        .flatten()
-        .and_then(|ms| ctx.now.checked_add(ms))
+    let at = expire_at(n, unit_ms, true, ctx.now)
         .ok_or_else(|| CmdError::err(format!("invalid expire time in '{name}' command")))?;
     let db = ctx.dbi();
     let key = arg(args, 1);
@@ -348,11 +336,19 @@ pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 pub(crate) fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
+    let tail = arg(args, 2);
+    let limit = ctx.shared.config.proto_max_bulk_len;
     let mut value = match ctx.db.entry(db, key, ctx.now) {
-        Some(e) => string_bytes(&e.value)?.into_owned(),
+        Some(e) => {
+            let old = string_bytes(&e.value)?;
+            check_string_length(old.len() as u64, tail.len() as u64, limit)?;
+            let mut v = Vec::with_capacity(old.len() + tail.len());
+            v.extend_from_slice(&old);
+            v
+        }
         None => Vec::new(),
     };
-    value.extend_from_slice(arg(args, 2));
+    value.extend_from_slice(tail);
     let len = value.len();
     ctx.db.set(db, key, Value::string(&value), true, ctx.now);
     ctx.out.int(len as i64);
@@ -392,9 +388,10 @@ pub(crate) fn normalize_range(start: i64, end: i64, len: usize) -> Option<(usize
 pub(crate) fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (start, end) = (int_arg(arg(args, 2))?, int_arg(arg(args, 3))?);
     let db = ctx.dbi();
+    // Borrowed: a short range of a long string copies only the range.
     let bytes = match ctx.db.read(db, arg(args, 1), ctx.now) {
-        Some(e) => string_bytes(&e.value)?.into_owned(),
-        None => Vec::new(),
+        Some(e) => string_bytes(&e.value)?,
+        None => std::borrow::Cow::Borrowed(&[][..]),
     };
     match normalize_range(start, end, bytes.len()) {
         Some((s, e)) => ctx.out.bulk(bytes.get(s..=e).unwrap_or_default()),
@@ -410,21 +407,28 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("offset is out of range"));
     }
     let value = arg(args, 3);
-    let end = (offset as usize).checked_add(value.len());
-    if end.is_none_or(|e| e > 512 * 1024 * 1024) {
-        return Err(CmdError::err(
-            "string exceeds maximum allowed size (proto-max-bulk-len)",
-        ));
-    }
+    let limit = ctx.shared.config.proto_max_bulk_len;
     let db = ctx.dbi();
     let key = arg(args, 1);
+    // As Redis: the type first, then an empty value changes nothing, then the length.
     let mut bytes = match ctx.db.entry(db, key, ctx.now) {
-        Some(e) => string_bytes(&e.value)?.into_owned(),
+        Some(e) => {
+            let old = string_bytes(&e.value)?;
+            if value.is_empty() {
+                ctx.out.int(old.len() as i64);
+                return Ok(());
+            }
+            check_string_length(offset as u64, value.len() as u64, limit)?;
+            old.into_owned()
+        }
         None if value.is_empty() => {
             ctx.out.int(0);
             return Ok(());
         }
-        None => Vec::new(),
+        None => {
+            check_string_length(offset as u64, value.len() as u64, limit)?;
+            Vec::new()
+        }
     };
     if !value.is_empty() {
         let off = offset as usize;
@@ -460,20 +464,10 @@ pub(crate) fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             && args.get(i + 1).is_some()
         {
             let n = int_arg(arg(args, i + 1))?;
-            if n <= 0 {
-                return Err(invalid());
-            }
-            let n = n as u64;
-            let at = if is(opt, "ex") {
-                n.checked_mul(1000).and_then(|ms| ctx.now.checked_add(ms))
-            } else if is(opt, "px") {
-                ctx.now.checked_add(n)
-            } else if is(opt, "exat") {
-                n.checked_mul(1000)
-            } else {
-                Some(n)
-            };
-            let at = at.filter(|&t| t <= i64::MAX as u64).ok_or_else(invalid)?;
+            let seconds = is(opt, "ex") || is(opt, "exat");
+            let relative = is(opt, "ex") || is(opt, "px");
+            let at = expire_at(n, if seconds { 1000 } else { 1 }, relative, ctx.now)
+                .ok_or_else(invalid)?;
             change = Change::At(at);
             i += 1;
         } else {

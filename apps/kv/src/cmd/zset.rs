@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use spindle_protocols::resp::{format_double, ReplyWriter, Version};
 
-use super::args::{arg, float_arg, int_arg, is};
+use super::args::{arg, check_repeat_reply, float_arg, int_arg, is, MIN_BULK_REPLY};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use super::string::normalize_range;
@@ -1160,6 +1160,7 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let size = z.len();
+    let limit = ctx.shared.config.proto_max_bulk_len;
     let out = &mut *ctx.out;
     if count == 0 || size == 0 {
         out.array_len(0);
@@ -1168,7 +1169,9 @@ pub(crate) fn zrandmember(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let unique = count > 0;
     let n = count.unsigned_abs() as usize;
     if !unique || n == 1 {
-        // With repetitions: n independent picks.
+        // With repetitions: n independent picks (a score costs at least `,0\r\n`).
+        let per_pick = MIN_BULK_REPLY + if withscores { 4 } else { 0 };
+        check_repeat_reply(n as u64, per_pick, limit)?;
         let picks = (0..n as u64).filter_map(|i| z.get_by_rank(random(now ^ i) as usize % size));
         emit(out, picks, n, withscores);
     } else if n >= size {
