@@ -839,6 +839,59 @@ fn expire_times_past_a_signed_64_bit_millisecond_count_are_invalid() {
 }
 
 #[test]
+fn blocking_timeouts_beyond_the_clock_are_out_of_range() {
+    const RANGE: &str = "ERR timeout is out of range";
+    script(&[
+        ("BLPOP k 1e300", err(RANGE)),
+        ("BLPOP k inf", err(RANGE)),
+        ("BRPOP k 9223372036854775", err(RANGE)),
+        ("BLMOVE a b LEFT RIGHT 1e300", err(RANGE)),
+        ("BZPOPMIN k 1e300", err(RANGE)),
+        ("BLMPOP 1e300 1 k LEFT", err(RANGE)),
+        ("BLPOP k -1", err("ERR timeout is negative")),
+        ("BLPOP k -inf", err("ERR timeout is negative")),
+        (
+            "BLPOP k abc",
+            err("ERR timeout is not a float or out of range"),
+        ),
+        ("RPUSH k x", int(1)),
+        ("BLPOP k 0.001", arr(&["k", "x"])),
+    ]);
+}
+
+#[test]
+fn client_names_and_no_evict_are_checked_as_redis_checks_them() {
+    const BAD_NAME: &str =
+        "ERR Client names cannot contain spaces, newlines or special characters.";
+    let mut h = Harness::new();
+    assert_eq!(h.args(&[b"HELLO", b"3", b"SETNAME", b"a b"]), err(BAD_NAME));
+    assert_eq!(
+        h.client.resp,
+        Version::Resp2,
+        "a refused HELLO changes nothing"
+    );
+    assert_eq!(h.args(&[b"CLIENT", b"SETNAME", b"a\tb"]), err(BAD_NAME));
+    assert_eq!(
+        h.args(&[b"CLIENT", b"SETNAME", "é".as_bytes()]),
+        err(BAD_NAME)
+    );
+    assert_eq!(h.run("CLIENT GETNAME"), Frame::Null);
+    assert!(matches!(h.run("HELLO 2 SETNAME worker-1"), Frame::Array(_)));
+    assert_eq!(h.run("CLIENT GETNAME"), bulk("worker-1"));
+    // An empty name removes the name.
+    assert!(matches!(
+        h.args(&[b"HELLO", b"2", b"SETNAME", b""]),
+        Frame::Array(_)
+    ));
+    assert_eq!(h.run("CLIENT GETNAME"), Frame::Null);
+    h.check(&[
+        ("CLIENT NO-EVICT maybe", err("ERR syntax error")),
+        ("CLIENT NO-EVICT on", simple("OK")),
+        ("CLIENT NO-EVICT OFF", simple("OK")),
+    ]);
+}
+
+#[test]
 fn debug_cannot_be_switched_on_at_run_time() {
     const NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option \
                                is set to \"local\", you can run it from a local connection, \

@@ -14,21 +14,26 @@ use crate::error::CmdError;
 use crate::types::str::Str;
 use crate::types::value::{Value, ZSet};
 
-/// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever).
-pub(crate) fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = float_arg(b)
-        .ok()
-        .filter(|s| s.is_finite())
-        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+/// Parses a blocking timeout in seconds (fractions allowed; 0 means for ever), with Redis's
+/// errors (`getTimeoutFromObjectOrReply`): a deadline past a signed 64-bit count of unix
+/// milliseconds after `now` is out of range.
+pub(crate) fn timeout_arg(b: &[u8], now: u64) -> Result<Option<Duration>, CmdError> {
+    let secs = float_arg(b).map_err(|_| CmdError::err("timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
         return Err(CmdError::err("timeout is negative"));
     }
-    Ok((secs > 0.0).then(|| Duration::from_secs_f64(secs.min(1e9))))
+    let room = i64::MAX.saturating_sub(i64::try_from(now).unwrap_or(i64::MAX));
+    // 2^63 and beyond do not fit an i64 (`as` would saturate and hide it).
+    if ms >= 9_223_372_036_854_775_808.0 || ms as i64 > room {
+        return Err(CmdError::err("timeout is out of range"));
+    }
+    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
 
 fn bpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], left: bool) -> CmdResult {
     let (keys, timeout) = match args.split_last() {
-        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t)?),
+        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t, ctx.now)?),
         None => return Err(CmdError::Syntax),
     };
     let db = ctx.dbi();
@@ -99,13 +104,13 @@ fn side(b: &[u8]) -> Result<bool, CmdError> {
 /// `BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout`
 pub(crate) fn blmove(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (from_left, to_left) = (side(arg(args, 3))?, side(arg(args, 4))?);
-    let timeout = timeout_arg(arg(args, 5))?;
+    let timeout = timeout_arg(arg(args, 5), ctx.now)?;
     block_move(ctx, args, from_left, to_left, timeout)
 }
 
 /// `BRPOPLPUSH source destination timeout`
 pub(crate) fn brpoplpush(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let timeout = timeout_arg(arg(args, 3))?;
+    let timeout = timeout_arg(arg(args, 3), ctx.now)?;
     block_move(ctx, args, false, true, timeout)
 }
 
@@ -145,7 +150,7 @@ fn block_move(
 
 /// `BLMPOP timeout numkeys key… LEFT|RIGHT [COUNT count]`
 pub(crate) fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let (timeout, numkeys, keys) = mpop_head(args)?;
+    let (timeout, numkeys, keys) = mpop_head(args, ctx.now)?;
     let any_ready = keys.len() == numkeys && keys.iter().any(|k| ready(ctx, k));
     if any_ready || ctx.client.in_exec || keys.len() != numkeys {
         // LMPOP's own parsing (and errors) on the arguments after the timeout.
@@ -167,8 +172,8 @@ pub(crate) fn blmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// The head of BLMPOP and BZMPOP, `timeout numkeys key…`: the timeout, numkeys, and the keys
 /// (fewer than numkeys when the arguments run out; the non-blocking twin then reports it).
-fn mpop_head(args: &[Bytes]) -> Result<(Option<Duration>, usize, Vec<Bytes>), CmdError> {
-    let timeout = timeout_arg(arg(args, 1))?;
+fn mpop_head(args: &[Bytes], now: u64) -> Result<(Option<Duration>, usize, Vec<Bytes>), CmdError> {
+    let timeout = timeout_arg(arg(args, 1), now)?;
     let numkeys = super::args::int_arg(arg(args, 2))
         .ok()
         .filter(|n| *n > 0)
@@ -217,7 +222,7 @@ fn zready(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
 
 fn bzpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes], max: bool) -> CmdResult {
     let (keys, timeout) = match args.split_last() {
-        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t)?),
+        Some((t, rest)) => (rest.get(1..).unwrap_or_default(), timeout_arg(t, ctx.now)?),
         None => return Err(CmdError::Syntax),
     };
     let db = ctx.dbi();
@@ -254,7 +259,7 @@ pub(crate) fn bzpopmax(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `BZMPOP timeout numkeys key… MIN|MAX [COUNT count]`
 pub(crate) fn bzmpop(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let (timeout, numkeys, keys) = mpop_head(args)?;
+    let (timeout, numkeys, keys) = mpop_head(args, ctx.now)?;
     let any_ready = keys.len() == numkeys && keys.iter().any(|k| zready(ctx, k));
     if any_ready || ctx.client.in_exec || keys.len() != numkeys {
         let mut zmpop_args = vec![Bytes::from_static(b"ZMPOP")];

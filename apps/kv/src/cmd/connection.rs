@@ -6,7 +6,7 @@ use spindle_reactor::ConnId;
 
 use crate::client::ReplyMode;
 
-use super::args::{int_arg, is};
+use super::args::{arg, int_arg, is};
 use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 
@@ -89,6 +89,17 @@ pub(crate) fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// A name for CLIENT SETNAME or HELLO SETNAME: `None` (no name) when empty; refused, with
+/// Redis's text, when it holds a byte outside `!`..=`~` (CLIENT LIST splits on spaces).
+fn client_name(raw: &[u8]) -> Result<Option<String>, CmdError> {
+    if raw.iter().any(|c| !(b'!'..=b'~').contains(c)) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok((!raw.is_empty()).then(|| String::from_utf8_lossy(raw).into_owned()))
+}
+
 /// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
 pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut version = ctx.client.resp;
@@ -112,9 +123,7 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             }
             i += 3;
         } else if is(opt, "setname") && args.get(i + 1).is_some() {
-            name = args
-                .get(i + 1)
-                .map(|n| String::from_utf8_lossy(n).into_owned());
+            name = Some(client_name(arg(args, i + 1))?);
             i += 2;
         } else {
             return Err(CmdError::err(format!(
@@ -132,9 +141,9 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     if let Some(n) = name {
-        ctx.client.name = Some(n.clone());
+        ctx.client.name = n.clone();
         if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
-            info.name = Some(n);
+            info.name = n;
         }
     }
     ctx.client.resp = version;
@@ -164,13 +173,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if is(sub, "id") && rest.is_empty() {
         ctx.out.int(ctx.client.id as i64);
     } else if is(sub, "setname") && rest.len() == 1 {
-        let name = String::from_utf8_lossy(rest.first().map_or(&[][..], |b| b)).into_owned();
-        if name.contains(' ') || name.contains('\n') {
-            return Err(CmdError::err(
-                "Client names cannot contain spaces, newlines or special characters.",
-            ));
-        }
-        let name = (!name.is_empty()).then_some(name);
+        let name = client_name(arg(rest, 0))?;
         ctx.client.name = name.clone();
         if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
             info.name = name;
@@ -245,7 +248,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             None => ctx.out.int(0),
         }
     } else if is(sub, "reply") && rest.len() == 1 {
-        let mode = rest.first().map_or(&[][..], |b| b);
+        let mode = arg(rest, 0);
         if is(mode, "on") {
             ctx.client.reply = ReplyMode::On;
             ctx.out.ok();
@@ -256,8 +259,15 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         } else {
             return Err(CmdError::Syntax);
         }
-    } else if (is(sub, "setinfo") && rest.len() == 2) || (is(sub, "no-evict") && rest.len() == 1) {
-        // Accepted and remembered by nobody: library names and eviction do not apply here.
+    } else if is(sub, "setinfo") && rest.len() == 2 {
+        // Accepted and remembered by nobody: library names do not apply here.
+        ctx.out.ok();
+    } else if is(sub, "no-evict") && rest.len() == 1 {
+        // ON or OFF, as Redis checks it; the flag is not kept: no client is evicted for memory.
+        let mode = arg(rest, 0);
+        if !(is(mode, "on") || is(mode, "off")) {
+            return Err(CmdError::Syntax);
+        }
         ctx.out.ok();
     } else {
         return Err(CmdError::err(format!(
