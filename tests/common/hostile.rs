@@ -46,6 +46,11 @@ impl Resp {
         }
     }
 
+    /// The socket, for reading raw bytes or seeing it closed.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        &mut self.writer
+    }
+
     /// This side's port, to find the connection in `/proc/net/tcp`.
     pub fn local_port(&self) -> u16 {
         self.writer.local_addr().unwrap().port()

@@ -46,6 +46,8 @@ pub struct Client {
     pub(crate) kill: Vec<ConnId>,
     /// CLIENT REPLY.
     pub(crate) reply: ReplyMode,
+    /// The last command run (CLIENT LIST's `cmd=`), its table name.
+    pub(crate) last_cmd: &'static str,
 }
 
 /// CLIENT REPLY's setting.
@@ -78,6 +80,7 @@ impl Client {
             patterns: HashSet::new(),
             blocked: None,
             in_exec: false,
+            last_cmd: "NULL",
             kill: Vec::new(),
             reply: ReplyMode::On,
         }

@@ -183,13 +183,9 @@ pub struct Config {
     pub client_query_buffer_limit: u64,
     /// `client-output-buffer-limit`, per client class.
     pub client_output_buffer_limit: OutputLimits,
-    /// `client-output-buffer-limit pubsub` hard limit in bytes (0: none); a copy of
-    /// `client_output_buffer_limit.pubsub`.
-    pub pubsub_hard_limit: usize,
-    /// … its soft limit in bytes (0: none) …
-    pub pubsub_soft_limit: usize,
-    /// … and how long a subscriber may stay above the soft limit, in seconds.
-    pub pubsub_soft_seconds: u64,
+    /// `maxclients`: connections served at once; one more is answered
+    /// `-ERR max number of clients reached` and closed.
+    pub maxclients: usize,
     /// The reactor's busy-poll window (`ReactorConfig::busy_poll`), in microseconds.
     pub busy_poll_us: u64,
 }
@@ -211,9 +207,7 @@ impl Default for Config {
             maxmemory_clients: 0,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             client_output_buffer_limit: OutputLimits::default(),
-            pubsub_hard_limit: 32 * 1024 * 1024,
-            pubsub_soft_limit: 8 * 1024 * 1024,
-            pubsub_soft_seconds: 60,
+            maxclients: 10_000,
             busy_poll_us: 200,
         };
         // Defaults always parse.
@@ -374,6 +368,7 @@ impl Config {
         let (clients, percent) = self.memory_or_percent("maxmemory-clients")?;
         let query_limit = self.memory_in("client-query-buffer-limit", 1024 * 1024, max_i64)?;
         let busy_poll = self.int_in("busy-poll", 0, i64::MAX)?;
+        let maxclients = self.int_in("maxclients", 1, i64::from(u32::MAX))?;
         let debug = self.text("enable-debug-command").to_ascii_lowercase();
         if !matches!(debug.as_str(), "no" | "yes" | "local") {
             return Err(self.invalid(
@@ -403,9 +398,7 @@ impl Config {
         }
         self.client_query_buffer_limit = query_limit;
         self.client_output_buffer_limit = output;
-        self.pubsub_hard_limit = usize::try_from(output.pubsub.hard).unwrap_or(usize::MAX);
-        self.pubsub_soft_limit = usize::try_from(output.pubsub.soft).unwrap_or(usize::MAX);
-        self.pubsub_soft_seconds = output.pubsub.soft_seconds;
+        self.maxclients = maxclients as usize;
         self.busy_poll_us = (busy_poll as u64).min(1_000_000);
         self.requirepass = (!pass.is_empty()).then_some(pass);
         let shown = [
@@ -604,11 +597,11 @@ mod tests {
     }
 
     #[test]
-    fn config_set_keeps_its_own_wording() {
+    fn config_set_speaks_redis_words() {
         let mut c = Config::default();
         assert_eq!(
             c.set("port", "abc").unwrap_err().to_string(),
-            "Invalid argument 'abc' for CONFIG SET 'port'"
+            "CONFIG SET failed (possibly related to argument 'port') - argument couldn't be parsed into an integer"
         );
         assert_eq!(
             c.set("nope", "1").unwrap_err().to_string(),

@@ -24,6 +24,10 @@ pub(crate) struct Stats {
     pub(crate) commands: u64,
     /// Connections accepted.
     pub(crate) connections: u64,
+    /// Connections refused because `maxclients` were connected.
+    pub(crate) rejected_connections: u64,
+    /// Clients closed by `maxmemory-clients`.
+    pub(crate) evicted_clients: u64,
     /// Per command: calls, microseconds spent, calls that failed (INFO commandstats).
     pub(crate) per_command: hashbrown::HashMap<&'static str, CommandStat>,
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{ReplyWriter, Version};
+use spindle_reactor::ConnId;
 
 use crate::blocked;
 use crate::client::Client;
@@ -15,7 +16,7 @@ use crate::cmd::{self, flags, Command, Ctx};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::CmdError;
-use crate::shared::Shared;
+use crate::shared::{ClientInfo, Shared};
 
 /// The store: data plus shared state, one per reactor.
 #[derive(Debug)]
@@ -78,6 +79,63 @@ impl Engine {
             return;
         }
         self.run(command, client, args, &mut w, now);
+    }
+
+    /// The clients' share of the server cron, run every `1/hz` s: refreshes each client's
+    /// queued output from `queued` (the reactor's count), and returns the connections to close
+    /// — over their output limit (a soft limit is only seen to last by checking again later,
+    /// so a client that stopped reading is caught here, not only when it sends), then, while
+    /// all clients together hold more than `maxmemory-clients`, the ones holding the most, as
+    /// Redis's client eviction does (CLIENT NO-EVICT exempts a client).
+    pub(crate) fn clients_cron(
+        &mut self,
+        now: Instant,
+        queued: impl Fn(ConnId) -> Option<usize>,
+    ) -> Vec<ConnId> {
+        let now_ms = self.shared.unix_ms(now);
+        let mut live = Vec::with_capacity(self.shared.clients.len());
+        for (id, info) in self.shared.clients.iter_mut() {
+            let Some(conn) = info.conn else { continue };
+            let Some(omem) = queued(conn) else { continue };
+            info.omem = omem;
+            live.push((*id, conn, info.pubsub, omem));
+        }
+        let mut closing = Vec::new();
+        for (id, conn, subscribed, omem) in live {
+            let limit = self.shared.output_class(subscribed);
+            if self.shared.output_limit_reached(conn, limit, omem, now_ms) {
+                log::warn!(
+                    "client id={id} closed for overcoming of output buffer limits ({omem} B queued)"
+                );
+                closing.push(conn);
+            }
+        }
+        let budget = self.shared.config.maxmemory_clients as usize;
+        if budget == 0 {
+            return closing;
+        }
+        let mut total: usize = self.shared.clients.values().map(ClientInfo::memory).sum();
+        let mut evictable: Vec<(usize, u64, ConnId)> = self
+            .shared
+            .clients
+            .iter()
+            .filter(|(_, info)| !info.no_evict)
+            .filter_map(|(id, info)| Some((info.memory(), *id, info.conn?)))
+            .filter(|(_, _, conn)| !closing.contains(conn))
+            .collect();
+        evictable.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+        for (memory, id, conn) in evictable {
+            if total <= budget {
+                break;
+            }
+            log::warn!(
+                "evicting client id={id} ({memory} B): clients hold {total} B, over maxmemory-clients {budget} B"
+            );
+            total = total.saturating_sub(memory);
+            self.db.stats.evicted_clients += 1;
+            closing.push(conn);
+        }
+        closing
     }
 
     /// How long a command must wait because of CLIENT PAUSE, if at all.
@@ -159,6 +217,7 @@ impl Engine {
     ) {
         let now_ms = self.shared.unix_ms(now);
         self.db.stats.commands += 1;
+        client.last_cmd = command.name;
         let dirty_before = self.db.dirty;
         let mut ctx = Ctx {
             commands: cmd::COMMANDS,

@@ -61,8 +61,8 @@ pub enum ConfigError {
         /// The directive as given.
         name: String,
     },
-    /// A value the directive does not accept.
-    #[error("Invalid argument '{value}' for CONFIG SET '{name}'")]
+    /// A value the directive does not accept, in Redis 7.0's CONFIG SET words.
+    #[error("CONFIG SET failed (possibly related to argument '{name}') - {reason}")]
     Invalid {
         /// The directive.
         name: String,

@@ -19,6 +19,7 @@ use crate::client::{Client, ReplyMode};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::CmdError;
+use crate::shared::{ClientInfo, RESERVED_FDS};
 
 /// One client connection.
 pub struct Session {
@@ -165,15 +166,22 @@ impl Session {
             }
         }
         hand_over(&mut self.output, tx);
+        let now_ms = server.shared.unix_ms(now);
+        if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
+            refresh(info, &self.client, &self.input, now_ms);
+            info.blocked = self.blocked_timer.is_some();
+        }
         if !self.client.outbox.is_empty() {
-            let now_ms = server.shared.unix_ms(now);
+            let limit = server.shared.output_class(true);
             for (conn, message) in self.client.outbox.drain(..) {
-                if server.shared.output_limit_reached(
-                    conn,
-                    tx.buffered_of(conn),
-                    message.len(),
-                    now_ms,
-                ) {
+                let Some(queued) = tx.buffered_of(conn) else {
+                    server.shared.forget_output(conn);
+                    continue;
+                };
+                if server
+                    .shared
+                    .output_limit_reached(conn, limit, queued + message.len(), now_ms)
+                {
                     log::warn!("subscriber {conn} over the pubsub output limit: closing it");
                     tx.abort_connection_of(conn);
                 } else {
@@ -191,8 +199,38 @@ impl Session {
         if self.client.closing {
             self.input.clear();
             tx.lose_connection();
+            return;
+        }
+        let subscribed = self.client.subscription_count() > 0;
+        let limit = server.shared.output_class(subscribed);
+        let queued = tx.buffered();
+        if server
+            .shared
+            .output_limit_reached(tx.id(), limit, queued, now_ms)
+        {
+            log::warn!(
+                "client id={} addr={} closed for overcoming of output buffer limits ({queued} B queued)",
+                self.client.id,
+                tx.peer()
+            );
+            self.input.clear();
+            tx.abort_connection();
         }
     }
+}
+
+/// Brings what CLIENT LIST shows of `client` up to date after a batch of its commands.
+fn refresh(info: &mut ClientInfo, client: &Client, input: &BytesMut, now_ms: u64) {
+    info.db = client.db;
+    info.sub = client.channels.len();
+    info.psub = client.patterns.len();
+    info.pubsub = info.sub + info.psub > 0;
+    info.multi = client.multi.as_ref().map(Vec::len);
+    info.last_ms = now_ms;
+    info.last_cmd = client.last_cmd;
+    info.qbuf = input.len();
+    info.qbuf_free = input.capacity() - input.len();
+    info.resp = client.resp;
 }
 
 /// Moves the replies written so far to the transport: a large batch as it is (no second copy
@@ -209,20 +247,32 @@ fn hand_over(output: &mut BytesMut, tx: &mut dyn Transport) {
 impl Protocol for Session {
     fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
         self.client.conn = Some(tx.id());
-        if let Some(info) = self
-            .server
-            .borrow_mut()
-            .shared
-            .clients
-            .get_mut(&self.client.id)
-        {
+        let mut server = self.server.borrow_mut();
+        let now_ms = server.shared.unix_ms(tx.now());
+        if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
             info.conn = Some(tx.id());
+            info.fd = tx.fd();
+            info.created_ms = now_ms;
+            info.last_ms = now_ms;
         }
         Ok(())
     }
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
+        let limit = self.server.borrow().shared.config.client_query_buffer_limit;
+        if self.input.len() as u64 > limit {
+            // As Redis: a request that outgrows the query buffer limit ends the connection.
+            log::warn!(
+                "client id={} addr={} closed: reached max query buffer length ({} B)",
+                self.client.id,
+                tx.peer(),
+                self.input.len()
+            );
+            self.input = BytesMut::new();
+            tx.abort_connection();
+            return Ok(());
+        }
         if self.blocked_timer.is_none() && !self.stalled {
             self.process(tx);
         }
@@ -270,10 +320,11 @@ impl Protocol for Session {
         Ok(())
     }
 
-    fn connection_lost(&mut self, _reason: &DisconnectReason, _tx: &mut dyn Transport) {
+    fn connection_lost(&mut self, _reason: &DisconnectReason, tx: &mut dyn Transport) {
         let mut server = self.server.borrow_mut();
         let shared = &mut server.shared;
         shared.clients.remove(&self.client.id);
+        shared.forget_output(tx.id());
         shared.unwatch(&mut self.client);
         shared.unsubscribe_all(&mut self.client);
         shared.waiting.unblock(self.client.id);
@@ -283,14 +334,65 @@ impl Protocol for Session {
     }
 }
 
-/// Builds a [`Session`] per connection, all sharing one [`Engine`].
+/// Builds a [`Session`] per connection, all sharing one [`Engine`]; past `maxclients`, a
+/// connection is told so and closed instead.
 #[derive(Debug)]
 pub struct KvFactory(pub Rc<RefCell<Engine>>);
 
 impl Factory for KvFactory {
     fn build_protocol(&mut self, peer: &Address) -> Option<Box<dyn Protocol>> {
+        {
+            let mut server = self.0.borrow_mut();
+            if server.shared.clients.len() >= server.shared.config.maxclients {
+                server.db.stats.rejected_connections += 1;
+                return Some(Box::new(Refused));
+            }
+        }
         Some(Box::new(Session::new(self.0.clone(), peer.to_string())))
     }
+}
+
+/// A connection over `maxclients`: answered as redis-server answers it, then closed.
+#[derive(Debug)]
+struct Refused;
+
+impl Protocol for Refused {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        tx.write(b"-ERR max number of clients reached\r\n");
+        tx.lose_connection();
+        Ok(())
+    }
+
+    fn data_received(&mut self, _data: &[u8], _tx: &mut dyn Transport) -> ProtocolResult {
+        Ok(())
+    }
+}
+
+/// Raises the descriptor limit as far as the system allows and, where it still cannot hold
+/// `maxclients` connections plus the descriptors the server keeps for itself, lowers
+/// `maxclients` to fit, saying so as redis-server does. Returns the limit (0 if unknown).
+fn fit_maxclients(config: &mut Config) -> u64 {
+    let soft = match spindle_reactor::raise_fd_limit() {
+        Ok((soft, _hard)) => soft,
+        Err(e) => {
+            log::warn!("cannot read the open files limit: {e}");
+            return 0;
+        }
+    };
+    let wanted = config.maxclients as u64 + RESERVED_FDS;
+    if soft < wanted {
+        let fit = soft.saturating_sub(RESERVED_FDS).max(1);
+        log::warn!(
+            "You requested maxclients of {} requiring at least {wanted} max file descriptors. \
+             Current maximum open files is {soft}. maxclients has been reduced to {fit} to \
+             compensate for low ulimit. If you need higher maxclients increase 'ulimit -n'.",
+            config.maxclients
+        );
+        if let Err(e) = config.set("maxclients", &fit.to_string()) {
+            log::warn!("cannot lower maxclients: {e}");
+        }
+    }
+    soft
 }
 
 /// Starts the store on `addr` in `reactor`, with its active expiry cycle; returns the port
@@ -300,8 +402,11 @@ pub fn listen(
     addr: SocketAddr,
     config: Config,
 ) -> Result<(ListeningPort, Rc<RefCell<Engine>>), Error> {
+    let mut config = config;
+    let fd_limit = fit_maxclients(&mut config);
     let hz = config.hz.clamp(1, 500);
     let server = Rc::new(RefCell::new(Engine::new(config, reactor.now())));
+    server.borrow_mut().shared.fd_limit = fd_limit;
     let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
     let for_cycle = server.clone();
     LoopingCall::start(
@@ -310,8 +415,15 @@ pub fn listen(
         false,
         move |r| {
             let now = r.now();
-            if let Ok(mut s) = for_cycle.try_borrow_mut() {
-                s.active_expire(now, Duration::from_millis(1));
+            let closing = match for_cycle.try_borrow_mut() {
+                Ok(mut s) => {
+                    s.active_expire(now, Duration::from_millis(1));
+                    s.clients_cron(now, |conn| r.buffered_of(conn))
+                }
+                Err(_) => Vec::new(),
+            };
+            for conn in closing {
+                r.abort_connection_of(conn);
             }
         },
     );

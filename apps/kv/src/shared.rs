@@ -11,7 +11,7 @@ use spindle_reactor::{ConnId, TimerId};
 
 use crate::blocked::Waiting;
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Config, OutputLimit};
 use crate::watches::Watches;
 
 /// A subscriber, as PUBLISH needs it.
@@ -25,7 +25,9 @@ pub(crate) struct Subscriber {
     pub(crate) resp: Version,
 }
 
-/// What CLIENT LIST shows of a client.
+/// What CLIENT LIST shows of a client, and what the limits on clients' memory look at. The
+/// session refreshes it after each batch of commands it runs; the output queued for the
+/// client is not here but asked of the reactor when needed (it drains on its own).
 #[derive(Debug, Clone)]
 pub(crate) struct ClientInfo {
     pub(crate) addr: String,
@@ -34,8 +36,45 @@ pub(crate) struct ClientInfo {
     pub(crate) db: usize,
     /// The reactor's id of its connection.
     pub(crate) conn: Option<ConnId>,
-    /// Subscribed to something (CLIENT KILL TYPE pubsub).
+    /// Its socket's descriptor (`fd=`), once connected.
+    pub(crate) fd: Option<i32>,
+    /// Subscribed to something (CLIENT KILL TYPE pubsub; the pubsub output-limit class).
     pub(crate) pubsub: bool,
+    /// Channels and patterns subscribed to (`sub=`, `psub=`).
+    pub(crate) sub: usize,
+    pub(crate) psub: usize,
+    /// Commands queued in MULTI (`multi=`), `None` outside a transaction.
+    pub(crate) multi: Option<usize>,
+    /// Parked in a blocking command (`flags=b`).
+    pub(crate) blocked: bool,
+    /// Unix ms when the connection was made (`age=`) and of its last command (`idle=`).
+    pub(crate) created_ms: u64,
+    pub(crate) last_ms: u64,
+    /// The last command it ran (`cmd=`).
+    pub(crate) last_cmd: &'static str,
+    /// Bytes received and not yet run (`qbuf=`), and the input buffer's spare room
+    /// (`qbuf-free=`).
+    pub(crate) qbuf: usize,
+    pub(crate) qbuf_free: usize,
+    /// CLIENT NO-EVICT: never evicted by `maxmemory-clients`.
+    pub(crate) no_evict: bool,
+    /// RESP2 or RESP3 (`resp=`).
+    pub(crate) resp: Version,
+    /// Output queued for it, as of the last refresh (`omem=`): after its own last batch,
+    /// and every cycle of the clients cron.
+    pub(crate) omem: usize,
+}
+
+/// What a connection costs besides its buffers (the session, its decoder and client state),
+/// counted in `tot-mem` and by `maxmemory-clients`.
+pub(crate) const CLIENT_OVERHEAD: usize = 1024;
+
+impl ClientInfo {
+    /// The memory the client holds (`tot-mem`): its input buffer, its queued output and the
+    /// fixed cost of a connection.
+    pub(crate) fn memory(&self) -> usize {
+        self.qbuf + self.qbuf_free + self.omem + CLIENT_OVERHEAD
+    }
 }
 
 /// Server-wide state other than the data.
@@ -68,9 +107,15 @@ pub(crate) struct Shared {
     pub(crate) pause: Option<(u64, bool)>,
     /// Timers of sessions holding a command because of CLIENT PAUSE (woken by UNPAUSE).
     pub(crate) paused_timers: Vec<TimerId>,
-    /// Subscribers over the pubsub soft output limit, and since when (Unix ms).
+    /// Connections over their class's soft output limit, and since when (Unix ms).
     over_soft_limit: HashMap<ConnId, u64>,
+    /// The process's descriptor limit once raised at start (0: unknown, no check).
+    pub(crate) fd_limit: u64,
 }
+
+/// Descriptors kept back from clients for listeners, logs and files (Redis's
+/// `CONFIG_MIN_RESERVED_FDS`).
+pub(crate) const RESERVED_FDS: u64 = 32;
 
 impl Shared {
     /// The state of a server configured by `config`, its clock starting at `now` (reactor
@@ -93,6 +138,7 @@ impl Shared {
             pause: None,
             paused_timers: Vec::new(),
             over_soft_limit: HashMap::new(),
+            fd_limit: 0,
         }
     }
 
@@ -107,7 +153,20 @@ impl Shared {
                 name: None,
                 db: 0,
                 conn: None,
+                fd: None,
                 pubsub: false,
+                sub: 0,
+                psub: 0,
+                multi: None,
+                blocked: false,
+                created_ms: 0,
+                last_ms: 0,
+                last_cmd: "NULL",
+                qbuf: 0,
+                qbuf_free: 0,
+                no_evict: false,
+                resp: Version::Resp2,
+                omem: 0,
             },
         );
         Client::new(id, self.config.requirepass.is_none())
@@ -128,30 +187,24 @@ impl Shared {
         self.watches.touch_db(db);
     }
 
-    /// `client-output-buffer-limit pubsub`: true if a subscriber whose output buffer holds
-    /// `buffered` bytes must be cut off rather than sent `len` more — over the hard limit, or
-    /// over the soft limit for longer than allowed. A subscriber that stopped reading is thus
-    /// closed instead of growing the server without bound.
+    /// Whether connection `conn`, holding `total` bytes of output (queued plus about to be
+    /// queued), must be closed under `limit`: over the hard limit, or over the soft limit for
+    /// longer than allowed (the time it first went over is remembered per connection).
     pub(crate) fn output_limit_reached(
         &mut self,
         conn: ConnId,
-        buffered: Option<usize>,
-        len: usize,
+        limit: OutputLimit,
+        total: usize,
         now_ms: u64,
     ) -> bool {
-        let Some(buffered) = buffered else {
-            self.over_soft_limit.remove(&conn);
-            return false;
-        };
-        let total = buffered + len;
-        let c = &self.config;
-        if c.pubsub_hard_limit > 0 && total > c.pubsub_hard_limit {
+        let total = total as u64;
+        if limit.hard > 0 && total > limit.hard {
             self.over_soft_limit.remove(&conn);
             return true;
         }
-        if c.pubsub_soft_limit > 0 && total > c.pubsub_soft_limit {
+        if limit.soft > 0 && total > limit.soft {
             let since = *self.over_soft_limit.entry(conn).or_insert(now_ms);
-            if now_ms.saturating_sub(since) >= c.pubsub_soft_seconds * 1000 {
+            if now_ms.saturating_sub(since) >= limit.soft_seconds * 1000 {
                 self.over_soft_limit.remove(&conn);
                 return true;
             }
@@ -159,6 +212,30 @@ impl Shared {
             self.over_soft_limit.remove(&conn);
         }
         false
+    }
+
+    /// The output-limit class of a client: pub/sub once it subscribed, normal otherwise
+    /// (Redis's `getClientType`).
+    pub(crate) fn output_class(&self, subscribed: bool) -> OutputLimit {
+        let limits = &self.config.client_output_buffer_limit;
+        if subscribed {
+            limits.pubsub
+        } else {
+            limits.normal
+        }
+    }
+
+    /// The most clients the descriptor limit leaves room for (unbounded when it is unknown).
+    pub(crate) fn clients_the_fds_allow(&self) -> usize {
+        match self.fd_limit {
+            0 => usize::MAX,
+            n => n.saturating_sub(RESERVED_FDS).max(1) as usize,
+        }
+    }
+
+    /// Forgets a closed connection's soft-limit clock.
+    pub(crate) fn forget_output(&mut self, conn: ConnId) {
+        self.over_soft_limit.remove(&conn);
     }
 
     /// Forgets a client's watches.

@@ -696,20 +696,28 @@ fn pubsub_output_limits_cut_off_a_subscriber_that_stopped_reading() {
         .unwrap();
     let shared = &mut h.server.shared;
     let conn = spindle_reactor::ConnId::from_parts(7, 1);
+    let limit = shared.output_class(true);
     // Under the soft limit: fine.
-    assert!(!shared.output_limit_reached(conn, Some(10), 50, 0));
+    assert!(!shared.output_limit_reached(conn, limit, 10 + 50, 0));
     // Over the soft limit: tolerated for 2 s, then cut off.
-    assert!(!shared.output_limit_reached(conn, Some(150), 10, 1_000));
-    assert!(!shared.output_limit_reached(conn, Some(150), 10, 2_999));
-    assert!(shared.output_limit_reached(conn, Some(150), 10, 3_000));
+    assert!(!shared.output_limit_reached(conn, limit, 150 + 10, 1_000));
+    assert!(!shared.output_limit_reached(conn, limit, 150 + 10, 2_999));
+    assert!(shared.output_limit_reached(conn, limit, 150 + 10, 3_000));
     // Back under the soft limit resets the clock.
-    assert!(!shared.output_limit_reached(conn, Some(150), 10, 4_000));
-    assert!(!shared.output_limit_reached(conn, Some(0), 10, 5_000));
-    assert!(!shared.output_limit_reached(conn, Some(150), 10, 6_500));
+    assert!(!shared.output_limit_reached(conn, limit, 150 + 10, 4_000));
+    assert!(!shared.output_limit_reached(conn, limit, 10, 5_000));
+    assert!(!shared.output_limit_reached(conn, limit, 150 + 10, 6_500));
     // Over the hard limit: at once.
-    assert!(shared.output_limit_reached(conn, Some(990), 20, 6_500));
-    // A gone subscriber is not "over" anything.
-    assert!(!shared.output_limit_reached(conn, None, 20, 7_000));
+    assert!(shared.output_limit_reached(conn, limit, 990 + 20, 6_500));
+    // A gone connection's clock is forgotten: over the soft limit again starts afresh.
+    assert!(!shared.output_limit_reached(conn, limit, 150, 7_000));
+    shared.forget_output(conn);
+    assert!(!shared.output_limit_reached(conn, limit, 150, 8_500));
+    assert!(!shared.output_limit_reached(conn, limit, 150, 10_499));
+    assert!(shared.output_limit_reached(conn, limit, 150, 10_500));
+    // A client that is not subscribed falls under the normal class (no limit by default).
+    let normal = shared.output_class(false);
+    assert!(!shared.output_limit_reached(conn, normal, 1 << 30, 11_000));
 }
 
 #[test]
@@ -765,7 +773,7 @@ fn strings_grow_no_longer_than_proto_max_bulk_len() {
         ),
         (
             "CONFIG SET proto-max-bulk-len 1000",
-            err("ERR Invalid argument '1000' for CONFIG SET 'proto-max-bulk-len'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and 9223372036854775807 inclusive"),
         ),
         ("RPUSH list x", int(1)),
     ]);
@@ -942,11 +950,11 @@ fn numeric_directives_keep_redis_bounds_and_config_set_applies_all_or_nothing() 
     let h = script(&[
         (
             "CONFIG SET hz 2147483648",
-            err("ERR Invalid argument '2147483648' for CONFIG SET 'hz'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and 2147483647 inclusive"),
         ),
         (
             "CONFIG SET hz -1",
-            err("ERR Invalid argument '-1' for CONFIG SET 'hz'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 0 and 2147483647 inclusive"),
         ),
         // Any int is taken, then clamped as Redis clamps it.
         ("CONFIG SET hz 1000", simple("OK")),
@@ -955,14 +963,14 @@ fn numeric_directives_keep_redis_bounds_and_config_set_applies_all_or_nothing() 
         ("CONFIG GET hz", arr(&["hz", "1"])),
         (
             "CONFIG SET maxmemory -1",
-            err("ERR Invalid argument '-1' for CONFIG SET 'maxmemory'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"),
         ),
         ("CONFIG SET maxmemory 1gb", simple("OK")),
         ("CONFIG GET maxmemory", arr(&["maxmemory", "1073741824"])),
         // One bad value refuses the whole CONFIG SET.
         (
             "CONFIG SET hz 20 maxmemory lots",
-            err("ERR Invalid argument 'lots' for CONFIG SET 'maxmemory'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value"),
         ),
         ("CONFIG GET hz", arr(&["hz", "1"])),
         ("CONFIG SET hz 20 maxmemory 2gb", simple("OK")),
@@ -999,11 +1007,11 @@ fn client_memory_limits_are_known_directives_with_redis_parsing() {
         ("CONFIG SET maxmemory 1000mb", simple("OK")),
         (
             "CONFIG SET maxmemory-clients 101%",
-            err("ERR Invalid argument '101%' for CONFIG SET 'maxmemory-clients'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100"),
         ),
         (
             "CONFIG SET maxmemory-clients lots",
-            err("ERR Invalid argument 'lots' for CONFIG SET 'maxmemory-clients'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - argument must be a memory or percent value"),
         ),
     ]);
     assert_eq!(h.server.shared.config.maxmemory_clients, 100 << 20);
@@ -1020,7 +1028,7 @@ fn client_memory_limits_are_known_directives_with_redis_parsing() {
         ("CONFIG SET maxmemory-clients 0%", simple("OK")),
         (
             "CONFIG SET client-query-buffer-limit 1000",
-            err("ERR Invalid argument '1000' for CONFIG SET 'client-query-buffer-limit'"),
+            err("ERR CONFIG SET failed (possibly related to argument 'client-query-buffer-limit') - argument must be between 1048576 and 9223372036854775807 inclusive"),
         ),
         ("CONFIG SET client-query-buffer-limit 2mb", simple("OK")),
     ]);
@@ -1056,34 +1064,45 @@ fn output_buffer_limits_parse_per_class_as_redis_does() {
         ),
         (1 << 20, 512 << 10, 10)
     );
-    for bad in [
-        &b"normal 1 2"[..],
-        b"master 1 2 3",
-        b"pubsub 1 2 -3",
-        b"pubsub x 2 3",
+    for (bad, reason) in [
+        (
+            &b"normal 1 2"[..],
+            "Wrong number of arguments in buffer limit configuration.",
+        ),
+        (
+            b"master 1 2 3",
+            "Invalid client class specified in buffer limit configuration.",
+        ),
+        (
+            b"pubsub 1 2 -3",
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        ),
+        (
+            b"pubsub x 2 3",
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.",
+        ),
     ] {
         assert_eq!(
             h.args(&[b"CONFIG", b"SET", KEY, bad]),
             err(&format!(
-                "ERR Invalid argument '{}' for CONFIG SET 'client-output-buffer-limit'",
-                String::from_utf8_lossy(bad)
+                "ERR CONFIG SET failed (possibly related to argument \
+                 'client-output-buffer-limit') - {reason}"
             ))
         );
     }
-    // The pub/sub copies the session reads follow the one parser.
+    // The limits the server enforces follow the one parser.
     assert_eq!(
         h.args(&[b"CONFIG", b"SET", KEY, b"pubsub 1000 100 2"]),
         simple("OK")
     );
     let c = &h.server.shared.config;
-    assert_eq!(c.client_output_buffer_limit.pubsub.hard, 1000);
     assert_eq!(
-        (
-            c.pubsub_hard_limit,
-            c.pubsub_soft_limit,
-            c.pubsub_soft_seconds
-        ),
-        (1000, 100, 2)
+        c.client_output_buffer_limit.pubsub,
+        crate::config::OutputLimit {
+            hard: 1000,
+            soft: 100,
+            soft_seconds: 2
+        }
     );
     assert_eq!(c.client_output_buffer_limit.normal.hard, 1 << 20);
 }

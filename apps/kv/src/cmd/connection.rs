@@ -9,6 +9,7 @@ use crate::client::ReplyMode;
 use super::args::{arg, int_arg, is};
 use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
+use crate::shared::ClientInfo;
 
 /// `PING [message]`
 pub(crate) fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
@@ -166,6 +167,50 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// One line of CLIENT LIST, in Redis 7.0's fields and order. What a session keeps (input,
+/// output, last command) is as of its last batch of commands, the output also as of the last
+/// clients cron (at most 1/hz s old).
+fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
+    let mut flags = String::new();
+    if info.pubsub {
+        flags.push('P');
+    }
+    if info.multi.is_some() {
+        flags.push('x');
+    }
+    if info.blocked {
+        flags.push('b');
+    }
+    if info.no_evict {
+        flags.push('e');
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let age = now_ms.saturating_sub(info.created_ms) / 1000;
+    let idle = now_ms.saturating_sub(info.last_ms) / 1000;
+    let multi = info.multi.map_or(-1, |n| n as i64);
+    let fd = info.fd.unwrap_or(-1);
+    text.push_str(&format!(
+        "id={id} addr={} laddr= fd={fd} name={} age={age} idle={idle} flags={flags} db={} \
+         sub={} psub={} ssub=0 multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 \
+         rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 \
+         resp={}\n",
+        info.addr,
+        info.name.as_deref().unwrap_or(""),
+        info.db,
+        info.sub,
+        info.psub,
+        info.qbuf,
+        info.qbuf_free,
+        info.qbuf + info.qbuf_free,
+        info.omem,
+        info.memory(),
+        info.last_cmd,
+        if info.resp == Version::Resp3 { 3 } else { 2 },
+    ));
+}
+
 /// `CLIENT ID | SETNAME name | GETNAME | LIST | INFO | SETINFO … | NO-EVICT …`
 pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
@@ -190,20 +235,21 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             if is(sub, "info") && *id != ctx.client.id {
                 continue;
             }
-            text.push_str(&format!(
-                "id={id} addr={} laddr= fd=0 name={} age=0 idle=0 flags=N db={} sub=0 psub=0 \
-                 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 obl=0 oll=0 omem=0 tot-mem=0 events=r \
-                 cmd=client|{} user=default redir=-1 resp={}\n",
-                info.addr,
-                info.name.as_deref().unwrap_or(""),
-                info.db,
-                String::from_utf8_lossy(sub).to_ascii_lowercase(),
-                if *id == ctx.client.id && ctx.client.resp == Version::Resp3 {
-                    3
+            if *id == ctx.client.id {
+                // The caller's own line describes this very command, as in Redis.
+                let mut me = info.clone();
+                me.last_cmd = if is(sub, "list") {
+                    "client|list"
                 } else {
-                    2
-                },
-            ));
+                    "client|info"
+                };
+                me.resp = ctx.client.resp;
+                me.db = ctx.client.db;
+                me.last_ms = ctx.now;
+                client_line(&mut text, *id, &me, ctx.now);
+            } else {
+                client_line(&mut text, *id, info, ctx.now);
+            }
         }
         ctx.out.verbatim(b"txt", text.as_bytes());
     } else if is(sub, "kill") && !rest.is_empty() {
@@ -263,10 +309,17 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         // Accepted and remembered by nobody: library names do not apply here.
         ctx.out.ok();
     } else if is(sub, "no-evict") && rest.len() == 1 {
-        // ON or OFF, as Redis checks it; the flag is not kept: no client is evicted for memory.
+        // ON exempts the client from maxmemory-clients' eviction.
         let mode = arg(rest, 0);
-        if !(is(mode, "on") || is(mode, "off")) {
+        let on = if is(mode, "on") {
+            true
+        } else if is(mode, "off") {
+            false
+        } else {
             return Err(CmdError::Syntax);
+        };
+        if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+            info.no_evict = on;
         }
         ctx.out.ok();
     } else {

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::args::{check_string_length, float_arg, int_arg, is};
 use super::ctx::{flags, CmdResult, Command, Ctx};
-use crate::config::{IMMUTABLE_REASON, REDIS_VERSION};
+use crate::config::REDIS_VERSION;
 use crate::error::{CmdError, ConfigError};
 
 /// `DBSIZE`
@@ -90,10 +90,24 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
     if show("clients") {
         text.push_str(&format!(
-            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\nmaxclients:{}\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\n\
+             client_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\n\
+             blocked_clients:{}\r\n\r\n",
             ctx.shared.clients.len(),
+            ctx.shared.config.maxclients,
+            ctx.shared
+                .clients
+                .values()
+                .map(|c| c.qbuf)
+                .max()
+                .unwrap_or(0),
+            ctx.shared
+                .clients
+                .values()
+                .map(|c| c.omem)
+                .max()
+                .unwrap_or(0),
             ctx.shared.waiting.len(),
-            ctx.shared.config.get("maxclients").unwrap_or("10000"),
         ));
     }
     if show("memory") {
@@ -115,8 +129,15 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         let s = &ctx.db.stats;
         text.push_str(&format!(
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             expired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
-            s.connections, s.commands, s.expired_keys, s.keyspace_hits, s.keyspace_misses
+             rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n\
+             evicted_clients:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
+            s.connections,
+            s.commands,
+            s.rejected_connections,
+            s.expired_keys,
+            s.evicted_clients,
+            s.keyspace_hits,
+            s.keyspace_misses
         ));
     }
     if wanted
@@ -199,6 +220,15 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         for (name, value) in &pairs {
             next.set(name, value).map_err(config_set_error)?;
         }
+        let most = ctx.shared.clients_the_fds_allow();
+        if next.maxclients > ctx.shared.config.maxclients && next.maxclients > most {
+            // Redis 7.0's updateMaxclients: more clients than descriptors would be a promise
+            // accept(2) cannot keep.
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument 'maxclients') - The operating \
+                 system is not able to handle the specified number of clients, try with {most}"
+            )));
+        }
         ctx.shared.config = next;
         ctx.out.ok();
     } else if is(sub, "resetstat") && rest.is_empty() {
@@ -218,12 +248,7 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// CONFIG SET's error reply for a refused directive: Redis's words for an immutable one, the
 /// store's own (`Invalid argument …`, `Unknown option …`) otherwise.
 fn config_set_error(e: ConfigError) -> CmdError {
-    match e {
-        ConfigError::Invalid { name, reason, .. } if reason == IMMUTABLE_REASON => CmdError::err(
-            format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}"),
-        ),
-        other => CmdError::err(other),
-    }
+    CmdError::err(e)
 }
 
 fn flag_names(f: u32) -> Vec<&'static str> {
