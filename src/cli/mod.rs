@@ -310,6 +310,7 @@ fn serve(mut reactor: Reactor) -> i32 {
 
 fn run_echo(args: &EchoArgs) -> i32 {
     let addr = SocketAddr::new(args.bind, args.port);
+    raise_fd_limit();
     if args.threads <= 1 {
         let mut reactor = match Reactor::new() {
             Ok(r) => r,
@@ -338,6 +339,15 @@ fn run_echo(args: &EchoArgs) -> i32 {
             }
         }
         Err(e) => fail(e),
+    }
+}
+
+/// Raises the descriptor limit as far as the system allows, so a server takes as many
+/// connections as it may (the store does this itself, and fits `maxclients` to the result).
+fn raise_fd_limit() {
+    match spindle_reactor::raise_fd_limit() {
+        Ok((soft, hard)) => log::debug!("open files limit {soft} (hard {hard})"),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
     }
 }
 
