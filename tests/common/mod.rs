@@ -6,6 +6,7 @@
 
 pub mod amqp;
 pub mod hostile;
+pub mod soak;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
