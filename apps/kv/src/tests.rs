@@ -1106,3 +1106,34 @@ fn output_buffer_limits_parse_per_class_as_redis_does() {
     );
     assert_eq!(c.client_output_buffer_limit.normal.hard, 1 << 20);
 }
+
+#[test]
+fn append_and_setrange_change_long_strings_where_they_are() {
+    let mut h = Harness::new();
+    let long = vec![b'a'; 100];
+    assert_eq!(h.args(&[b"SET", b"s", &long]), simple("OK"));
+    assert_eq!(h.run("APPEND s bc"), int(102));
+    assert_eq!(h.run("SETRANGE s 1 XY"), int(102));
+    assert_eq!(h.run("SETRANGE s 104 Z"), int(105));
+    let mut want = long.clone();
+    want.extend_from_slice(b"bc");
+    want[1..3].copy_from_slice(b"XY");
+    want.extend_from_slice(&[0, 0, b'Z']);
+    assert_eq!(h.run("GET s"), super::testkit::raw(&want));
+    // A short string, an integer (which becomes its text) and a missing key.
+    h.check(&[
+        ("SET t ab", simple("OK")),
+        ("APPEND t cd", int(4)),
+        ("SETRANGE t 6 x", int(7)),
+        ("SET n 123", simple("OK")),
+        ("APPEND n 4", int(4)),
+        ("GET n", bulk("1234")),
+        ("SETRANGE n 0 9", int(4)),
+        ("GET n", bulk("9234")),
+        ("SETRANGE fresh 2 hi", int(4)),
+    ]);
+    assert_eq!(h.args(&[b"SETRANGE", b"none", b"5", b""]), int(0));
+    assert_eq!(h.run("EXISTS none"), int(0));
+    assert_eq!(h.run("GET t"), super::testkit::raw(b"abcd\0\0x"));
+    assert_eq!(h.run("GET fresh"), super::testkit::raw(b"\0\0hi"));
+}

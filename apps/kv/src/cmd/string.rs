@@ -8,6 +8,7 @@ use super::args::{
 };
 use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
+use crate::types::str::Str;
 use crate::types::value::Value;
 
 /// `GET key`
@@ -338,19 +339,25 @@ pub(crate) fn append(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let key = arg(args, 1);
     let tail = arg(args, 2);
     let limit = ctx.shared.config.proto_max_bulk_len;
-    let mut value = match ctx.db.entry(db, key, ctx.now) {
+    let len = match ctx.db.entry(db, key, ctx.now) {
         Some(e) => {
-            let old = string_bytes(&e.value)?;
-            check_string_length(old.len() as u64, tail.len() as u64, limit)?;
-            let mut v = Vec::with_capacity(old.len() + tail.len());
-            v.extend_from_slice(&old);
-            v
+            let old_len = string_bytes(&e.value)?.len();
+            check_string_length(old_len as u64, tail.len() as u64, limit)?;
+            // The string grows where it is; an integer becomes its text first.
+            if let Value::Int(n) = e.value {
+                e.value = Value::Str(Str::new(n.to_string().as_bytes()));
+            }
+            if let Value::Str(s) = &mut e.value {
+                s.append(tail);
+            }
+            ctx.db.dirty += 1;
+            old_len + tail.len()
         }
-        None => Vec::new(),
+        None => {
+            ctx.db.set(db, key, Value::string(tail), true, ctx.now);
+            tail.len()
+        }
     };
-    value.extend_from_slice(tail);
-    let len = value.len();
-    ctx.db.set(db, key, Value::string(&value), true, ctx.now);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -411,36 +418,35 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.dbi();
     let key = arg(args, 1);
     // As Redis: the type first, then an empty value changes nothing, then the length.
-    let mut bytes = match ctx.db.entry(db, key, ctx.now) {
+    let len = match ctx.db.entry(db, key, ctx.now) {
         Some(e) => {
-            let old = string_bytes(&e.value)?;
+            let old_len = string_bytes(&e.value)?.len();
             if value.is_empty() {
-                ctx.out.int(old.len() as i64);
+                ctx.out.int(old_len as i64);
                 return Ok(());
             }
             check_string_length(offset as u64, value.len() as u64, limit)?;
-            old.into_owned()
+            // Written where it is: an existing long string is not copied whole.
+            if let Value::Int(n) = e.value {
+                e.value = Value::Str(Str::new(n.to_string().as_bytes()));
+            }
+            if let Value::Str(s) = &mut e.value {
+                s.write_at(offset as usize, value);
+            }
+            ctx.db.dirty += 1;
+            old_len.max(offset as usize + value.len())
         }
-        None if value.is_empty() => {
-            ctx.out.int(0);
-            return Ok(());
-        }
+        None if value.is_empty() => 0,
         None => {
             check_string_length(offset as u64, value.len() as u64, limit)?;
-            Vec::new()
+            let mut s = Str::default();
+            s.write_at(offset as usize, value);
+            let len = s.as_bytes().len();
+            ctx.db.set(db, key, Value::Str(s), true, ctx.now);
+            len
         }
     };
-    if !value.is_empty() {
-        let off = offset as usize;
-        if bytes.len() < off + value.len() {
-            bytes.resize(off + value.len(), 0);
-        }
-        if let Some(dst) = bytes.get_mut(off..off + value.len()) {
-            dst.copy_from_slice(value);
-        }
-        ctx.db.set(db, key, Value::string(&bytes), true, ctx.now);
-    }
-    ctx.out.int(bytes.len() as i64);
+    ctx.out.int(len as i64);
     Ok(())
 }
 

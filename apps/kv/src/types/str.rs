@@ -44,6 +44,51 @@ impl Str {
         }
     }
 
+    /// Appends `tail` (APPEND). A long string is resized where it lies rather than copied
+    /// whole: for a large block the allocator moves pages, not bytes, so appending to a big
+    /// string costs about the tail, not the string.
+    pub(crate) fn append(&mut self, tail: &[u8]) {
+        match self {
+            Str::Heap(b) => {
+                let mut v = std::mem::take(b).into_vec();
+                v.extend_from_slice(tail);
+                *b = v.into_boxed_slice();
+            }
+            Str::Inline(..) => {
+                let mut v = self.as_bytes().to_vec();
+                v.extend_from_slice(tail);
+                *self = Str::new(&v);
+            }
+        }
+    }
+
+    /// Writes `bytes` at `offset`, zero-filling from the end to `offset` first when the string
+    /// is shorter (SETRANGE), in place when it already reaches that far.
+    pub(crate) fn write_at(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset.saturating_add(bytes.len());
+        if let Str::Heap(b) = self {
+            if let Some(dst) = b.get_mut(offset..end) {
+                dst.copy_from_slice(bytes);
+                return;
+            }
+            let mut v = std::mem::take(b).into_vec();
+            v.resize(end, 0);
+            if let Some(dst) = v.get_mut(offset..end) {
+                dst.copy_from_slice(bytes);
+            }
+            *b = v.into_boxed_slice();
+            return;
+        }
+        let mut v = self.as_bytes().to_vec();
+        if v.len() < end {
+            v.resize(end, 0);
+        }
+        if let Some(dst) = v.get_mut(offset..end) {
+            dst.copy_from_slice(bytes);
+        }
+        *self = Str::new(&v);
+    }
+
     /// Heap bytes owned beyond the value itself (for MEMORY USAGE and INFO).
     pub(crate) fn heap_size(&self) -> usize {
         match self {
