@@ -122,17 +122,7 @@ fn echo_serves_well_behaved_clients_under_hostile_load() {
     let mut last = client(port, CLIENTS);
     last().unwrap();
 
-    assert!(
-        report.p99 < P99_BOUND,
-        "p99 latency {:?} over {P99_BOUND:?}:\n{report}",
-        report.p99
-    );
-    assert!(
-        report.rss_max < RSS_BOUND,
-        "the server reached {} MiB, over {} MiB:\n{report}",
-        report.rss_max / MB as u64,
-        RSS_BOUND / MB as u64
-    );
+    report.assert_within(P99_BOUND, RSS_BOUND);
     drop(last);
     assert!(server.terminate().success(), "{}", server.stderr());
 }

@@ -365,6 +365,22 @@ pub struct SoakReport {
 }
 
 impl SoakReport {
+    /// Asserts the soak's bounds: well-behaved clients' p99 latency under `p99_bound`, the
+    /// server's largest RSS under `rss_bound` bytes; a failure prints the whole report.
+    pub fn assert_within(&self, p99_bound: Duration, rss_bound: u64) {
+        assert!(
+            self.p99 < p99_bound,
+            "p99 latency {:?} over {p99_bound:?}:\n{self}",
+            self.p99
+        );
+        assert!(
+            self.rss_max < rss_bound,
+            "the server reached {} MiB, over {} MiB:\n{self}",
+            self.rss_max >> 20,
+            rss_bound >> 20
+        );
+    }
+
     /// Actor `name`'s counter `what` (0 if never counted).
     pub fn counter(&self, name: &str, what: &str) -> u64 {
         self.actors
