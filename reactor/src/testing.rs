@@ -328,6 +328,13 @@ impl Transport for StringTransport {
         !self.gone.contains(&id)
     }
 
+    fn resume_when_drained_of(&mut self, id: ConnId) -> bool {
+        if id == self.id {
+            self.resume_wanted = true;
+        }
+        !self.gone.contains(&id)
+    }
+
     fn buffered_of(&self, id: ConnId) -> Option<usize> {
         (!self.gone.contains(&id)).then_some(0)
     }

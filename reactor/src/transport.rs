@@ -153,6 +153,12 @@ pub trait Transport {
 
     /// Bytes queued on another connection; `None` if it is gone.
     fn buffered_of(&self, id: ConnId) -> Option<usize>;
+
+    /// Asks for `resume_producing` on another connection's protocol once its output has
+    /// drained to the low-water mark, as [`resume_when_drained`](Self::resume_when_drained)
+    /// does for this one: for a producer writing to connections other than its own (a broker
+    /// delivering to a consumer) that stopped at a limit of its own. False if it is gone.
+    fn resume_when_drained_of(&mut self, id: ConnId) -> bool;
 }
 
 /// What a [`DatagramProtocol`](crate::DatagramProtocol) can do: send datagrams from its socket.

@@ -467,3 +467,54 @@ fn the_reactor_aborts_another_connection_dropping_its_queued_output() {
     let _ = peer.read_to_end(&mut got);
     assert!(got.len() < 16 << 20, "{}", got.len());
 }
+
+/// The first connection, on any input, writes 32 KiB to the second (under the high-water mark,
+/// so the reactor would not pause it by itself) and asks to hear when the second's output has
+/// drained; the second records its `resume_producing`.
+struct Relay {
+    ids: Rc<RefCell<Vec<spindle_reactor::ConnId>>>,
+    drained: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+impl Protocol for Relay {
+    fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.ids.borrow_mut().push(tx.id());
+        tx.write(b"+");
+        Ok(())
+    }
+    fn data_received(&mut self, _: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        let other = self.ids.borrow().iter().copied().find(|i| *i != tx.id());
+        if let Some(other) = other {
+            assert!(tx.write_to(other, &vec![b'r'; 32 << 10]));
+            assert!(tx.resume_when_drained_of(other));
+        }
+        Ok(())
+    }
+    fn resume_producing(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
+        self.drained
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        tx.resume_reading();
+        Ok(())
+    }
+}
+
+#[test]
+fn a_connection_hears_when_another_connections_output_drained() {
+    let drained = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = drained.clone();
+    let server = Server::start(ReactorConfig::default(), move || {
+        let ids = Rc::new(RefCell::new(Vec::new()));
+        move || Relay {
+            ids: ids.clone(),
+            drained: flag.clone(),
+        }
+    });
+    let mut a = client(server.addr);
+    let mut b = client(server.addr);
+    let mut plus = [0u8; 1];
+    a.read_exact(&mut plus).unwrap();
+    b.read_exact(&mut plus).unwrap();
+    a.write_all(b"go").unwrap();
+    read_n(&mut b, 32 << 10);
+    assert!(wait_for(Duration::from_secs(10), || drained
+        .load(std::sync::atomic::Ordering::SeqCst)));
+}

@@ -344,4 +344,8 @@ impl Transport for Ctx<'_> {
             .and_then(|i| self.core.conn(i))
             .map(|c| c.out.len())
     }
+
+    fn resume_when_drained_of(&mut self, id: ConnId) -> bool {
+        self.with_live(id, |core, index| core.resume_when_drained(index))
+    }
 }
