@@ -239,7 +239,7 @@ pub(super) fn owned_destination(destination: &Destination) -> Destination {
 
 /// `arguments` sorted by name (stable: entries of one name keep their order), copied so that
 /// they share no buffer with the caller's, as bindings store and compare them.
-pub(super) fn sorted(arguments: &FieldTable) -> FieldTable {
+fn sorted(arguments: &FieldTable) -> FieldTable {
     if arguments.is_empty() {
         return FieldTable::new();
     }
