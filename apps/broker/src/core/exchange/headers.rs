@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 
 use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 
-use super::fanout::BindingSet;
+use super::fanout::{BindingSet, Change};
 use super::{Binding, Destination, Route};
 
 /// The bindings of a headers exchange. Routing tries each binding, as RabbitMQ does.
@@ -31,7 +31,7 @@ pub(crate) struct Headers {
 
 impl Route for Headers {
     fn bind(&mut self, destination: &Destination, key: &ShortStr, arguments: &FieldTable) -> bool {
-        self.bindings.insert(destination, key, arguments) != super::fanout::Change::None
+        self.bindings.insert(destination, key, arguments) != Change::None
     }
 
     fn unbind(
@@ -40,7 +40,7 @@ impl Route for Headers {
         key: &ShortStr,
         arguments: &FieldTable,
     ) -> bool {
-        self.bindings.remove(destination, key, arguments) != super::fanout::Change::None
+        self.bindings.remove(destination, key, arguments) != Change::None
     }
 
     fn unbind_all(&mut self, destination: &Destination) -> usize {
