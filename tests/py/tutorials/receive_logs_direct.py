@@ -1,0 +1,47 @@
+#!/usr/bin/env python
+# Tutorial 4, "Routing": binds an exclusive, server-named queue to the direct exchange
+# "direct_logs" once per severity given as an argument and prints the messages routed to it.
+import os
+import sys
+
+import pika
+
+
+def main():
+    connection = pika.BlockingConnection(
+        pika.URLParameters(os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/%2F"))
+    )
+    channel = connection.channel()
+
+    channel.exchange_declare(exchange="direct_logs", exchange_type="direct")
+
+    result = channel.queue_declare(queue="", exclusive=True)
+    queue_name = result.method.queue
+
+    severities = sys.argv[1:]
+    if not severities:
+        sys.stderr.write("Usage: %s [info] [warning] [error]\n" % sys.argv[0])
+        sys.exit(1)
+
+    for severity in severities:
+        channel.queue_bind(exchange="direct_logs", queue=queue_name, routing_key=severity)
+
+    print(" [*] Waiting for logs. To exit press CTRL+C", flush=True)
+
+    def callback(ch, method, properties, body):
+        print(f" [x] {method.routing_key}:{body.decode()}", flush=True)
+
+    channel.basic_consume(queue=queue_name, on_message_callback=callback, auto_ack=True)
+
+    channel.start_consuming()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("Interrupted", flush=True)
+        try:
+            sys.exit(0)
+        except SystemExit:
+            os._exit(0)
