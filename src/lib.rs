@@ -11,6 +11,7 @@
 //! | `spindle-kv` (`apps/kv`) | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
 //! | `spindle-amqp` (`apps/amqp`) | [`amqp`] | the AMQP 0-9-1 client (`spindle amqp …`) |
 //! | `spindle-bench` (`apps/bench`) | [`bench`] | the load generators (`spindle bench …`) |
+//! | `spindle-broker` (`apps/broker`) | [`broker`] | the AMQP 0-9-1 broker (`spindle broker`) |
 //! | `src/cli/` | [`cli`] | the `spindle` command line: one parser for every subcommand (`amqp.rs`: `spindle amqp …`) |
 //! | `src/logger.rs` | [`logger`] | the stderr logger the binary installs (`--trace`, `SPINDLE_LOG`) |
 //!
@@ -23,6 +24,7 @@ pub mod logger;
 
 pub use spindle_amqp as amqp;
 pub use spindle_bench as bench;
+pub use spindle_broker as broker;
 pub use spindle_echo as echo;
 pub use spindle_kv as kv;
 pub use spindle_protocols as protocols;

@@ -66,6 +66,8 @@ enum Command {
         after_help = kv_directives_help()
     )]
     Kv(KvArgs),
+    /// The AMQP 0-9-1 broker, for RabbitMQ's clients (pika, Celery, amqp-tools)
+    Broker(BrokerArgs),
     /// AMQP 0-9-1 client commands, in the spirit of amqp-tools
     #[command(subcommand)]
     Amqp(AmqpCommand),
@@ -85,6 +87,23 @@ struct EchoArgs {
     /// Reactor threads sharing the port through SO_REUSEPORT
     #[arg(long, default_value_t = 1)]
     threads: usize,
+}
+
+#[derive(Debug, Args)]
+struct BrokerArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = spindle_broker::DEFAULT_PORT)]
+    port: u16,
+    /// Where durable state lives
+    #[arg(long, default_value = "./spindle-data")]
+    data_dir: std::path::PathBuf,
+    /// A definitions file in RabbitMQ's JSON export format (users, vhosts, permissions,
+    /// exchanges, queues, bindings), loaded at start
+    #[arg(long, value_name = "FILE")]
+    definitions: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -238,6 +257,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Some(Command::Echo(a)) => run_echo(&a),
         Some(Command::EchoClient(a)) => run_echo_client(a),
         Some(Command::Kv(a)) => run_kv(&a),
+        Some(Command::Broker(a)) => run_broker(a),
         Some(Command::Amqp(c)) => amqp::main(c),
         Some(Command::Bench(BenchCommand::Echo(a))) => run_bench_echo(&a),
         Some(Command::Bench(BenchCommand::Amqp(a))) => run_bench_amqp(a),
@@ -291,6 +311,21 @@ fn run_all() -> i32 {
             );
         }
         Err(e) => println!("  kv    not started: {e}"),
+    }
+    let broker_addr = SocketAddr::from(([127, 0, 0, 1], spindle_broker::DEFAULT_PORT));
+    match spindle_broker::start(
+        &mut reactor,
+        broker_addr,
+        spindle_broker::BrokerConfig::default(),
+    ) {
+        Ok(port) => {
+            started += 1;
+            println!(
+                "  broker tcp {}  (AMQP 0-9-1, RabbitMQ's clients; try: spindle amqp publish)",
+                port.address()
+            );
+        }
+        Err(e) => println!("  broker not started: {e}"),
     }
     if started == 0 {
         return fail("no app could start");
@@ -349,6 +384,26 @@ fn raise_fd_limit() {
         Ok((soft, hard)) => log::debug!("open files limit {soft} (hard {hard})"),
         Err(e) => log::warn!("cannot raise the open files limit: {e}"),
     }
+}
+
+/// `spindle broker`: the AMQP broker.
+fn run_broker(args: BrokerArgs) -> i32 {
+    raise_fd_limit();
+    let config = spindle_broker::BrokerConfig {
+        data_dir: args.data_dir,
+        definitions: args.definitions,
+        ..spindle_broker::BrokerConfig::default()
+    };
+    let mut reactor = match Reactor::new() {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    match spindle_broker::start(&mut reactor, addr, config) {
+        Ok(port) => println!("broker listening on {}", port.address()),
+        Err(e) => return fail(e),
+    }
+    serve(reactor)
 }
 
 /// The reactor settings the store asks for (its busy-poll window).

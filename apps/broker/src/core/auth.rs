@@ -374,6 +374,7 @@ impl Users {
         self.loopback_users = names;
     }
 
+    #[cfg(test)]
     /// The user of that name.
     pub(crate) fn get(&self, name: &str) -> Option<&User> {
         self.users.get(name)
@@ -463,6 +464,7 @@ impl Users {
             .ok_or_else(|| UserError::NoSuchUser(name.to_owned()))
     }
 
+    #[cfg(test)]
     /// The user, if `password` is theirs; `None` for an unknown user, a wrong password or a
     /// blank one. See [`login`](Self::login) for the reason, in RabbitMQ's words.
     pub(crate) fn authenticate(&self, name: &str, password: &str) -> Option<&User> {
@@ -554,6 +556,7 @@ impl Users {
             .is_some_and(|u| u.permissions.contains_key(vhost))
     }
 
+    #[cfg(test)]
     /// Whether the user may use the resource `name` of `vhost` as `access` needs, as
     /// `rabbit_access_control:check_resource_access` decides: the pattern for `access`
     /// matches somewhere in the name. The name `""` is checked as `amq.default`: RabbitMQ does
@@ -563,7 +566,7 @@ impl Users {
         self.permits(user, vhost, access, default_exchange_as_amq_default(name))
     }
 
-    /// [`allowed`](Self::allowed) for a resource of a known kind, refused as RabbitMQ
+    /// Whether the user may use a resource of a known kind, refused as RabbitMQ
     /// refuses: 403 ACCESS_REFUSED "access to exchange 'amq.default' in vhost '/' refused for
     /// user 'bob'" (a soft code: the channel closes).
     pub(crate) fn check(

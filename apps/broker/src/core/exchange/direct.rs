@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use spindle_protocols::amqp::{FieldTable, ShortStr};
 
 use super::fanout::{owned, owned_destination, BindingSet, Change};
-use super::{Binding, Destination, Route};
+use super::route::{Binding, Destination, Route};
 
 /// The bindings of a direct exchange, indexed by key.
 #[derive(Debug, Default)]

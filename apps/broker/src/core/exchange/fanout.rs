@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 
-use super::{Binding, Destination, Route};
+use super::route::{Binding, Destination, Route};
 
 /// The bindings of a fanout exchange: a message goes to each bound destination once.
 #[derive(Debug, Default)]

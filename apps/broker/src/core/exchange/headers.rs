@@ -21,7 +21,7 @@ use std::cmp::Ordering;
 use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 
 use super::fanout::{BindingSet, Change};
-use super::{Binding, Destination, Route};
+use super::route::{Binding, Destination, Route};
 
 /// The bindings of a headers exchange. Routing tries each binding, as RabbitMQ does.
 #[derive(Debug, Default)]

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use spindle_protocols::amqp::{FieldTable, ShortStr};
 
 use super::fanout::{owned_destination, BindingSet, Change};
-use super::{Binding, Destination, Route};
+use super::route::{Binding, Destination, Route};
 
 /// The bindings of a topic exchange, with their keys in a trie of words.
 #[derive(Debug, Default)]

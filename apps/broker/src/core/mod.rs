@@ -1,0 +1,1472 @@
+//! The broker's core, free of IO: virtual hosts with their exchanges and queues, the delivery
+//! state of every channel (consumers, unacknowledged deliveries, prefetch), users and
+//! permissions. The connection adapter calls one method per AMQP method and writes the answer;
+//! deliveries to other connections leave through a [`Sink`], which the adapter implements
+//! over the reactor (and tests with a recorder).
+//!
+//! | file | job |
+//! |---|---|
+//! | `mod.rs` | [`Broker`]: the operations, channel state, dispatch to consumers |
+//! | `vhost.rs` | a virtual host's exchanges and queues; routing through them |
+//! | `exchange/` | the routing rules, one file each |
+//! | `queue.rs` | a queue: its messages (behind a store), its consumers |
+//! | `message.rs` | a message, shared by the queues it is routed to |
+//! | `auth.rs` | users, password hashes, permissions, SASL PLAIN/AMQPLAIN |
+//! | `definitions.rs` | RabbitMQ's definitions JSON |
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use bytes::Bytes;
+use spindle_protocols::amqp::{
+    BasicProperties, ExchangeBind, ExchangeDeclare, FieldTable, QueueBind, QueueDeclare, ReplyCode,
+    ShortStr,
+};
+use spindle_reactor::ConnId;
+
+use crate::config::BrokerConfig;
+use crate::error::{Outcome, Refusal};
+
+pub(crate) mod auth;
+pub(crate) mod definitions;
+pub(crate) mod exchange;
+pub(crate) mod message;
+pub(crate) mod queue;
+pub(crate) mod vhost;
+
+use auth::{Access, ResourceKind};
+use exchange::{Destination, ExchangeType};
+use message::Message;
+use queue::{Consumer, Queue, Queued};
+use vhost::{Exchange, Vhost};
+
+/// Queued output at which a consumer's connection gets no more deliveries until it drains:
+/// the reactor's default high-water mark. A consumer that stops reading then holds its
+/// prefetch window and what its socket took; the rest stays in the queue.
+pub(crate) const OUTPUT_HIGH_WATER: usize = 64 * 1024;
+
+/// A channel, by connection and number.
+pub(crate) type ChanKey = (ConnId, u16);
+
+/// One delivery to write: `basic.deliver` and the message, on a connection that may not be the
+/// caller's.
+#[derive(Debug)]
+pub(crate) struct Delivery<'a> {
+    pub(crate) conn: ConnId,
+    pub(crate) channel: u16,
+    /// The receiving connection's negotiated frame size.
+    pub(crate) frame_max: u32,
+    pub(crate) consumer_tag: &'a ShortStr,
+    pub(crate) delivery_tag: u64,
+    pub(crate) redelivered: bool,
+    pub(crate) message: &'a Message,
+}
+
+/// Where the core's effects on other connections go. The adapter writes them through the
+/// reactor (`write_to`) and answers how much each connection has queued; a test records them.
+pub(crate) trait Sink {
+    /// Writes one delivery.
+    fn deliver(&mut self, delivery: Delivery<'_>);
+    /// Tells a consumer the broker cancelled it (its queue was deleted): `basic.cancel`.
+    fn cancel(&mut self, conn: ConnId, channel: u16, consumer_tag: &ShortStr);
+    /// Bytes queued on `conn` and not yet written (0 if it is gone).
+    fn backlog(&self, conn: ConnId) -> usize;
+    /// Asks to hear (through [`Broker::output_drained`]) when `conn`'s output has drained.
+    fn wait_for_drain(&mut self, conn: ConnId);
+}
+
+/// A delivery not yet acknowledged.
+#[derive(Debug, Clone)]
+struct Unacked {
+    queue: ShortStr,
+    /// `None` for `basic.get`.
+    consumer_tag: Option<ShortStr>,
+    item: Queued,
+}
+
+/// A channel's delivery state.
+#[derive(Debug, Default)]
+struct Chan {
+    /// `basic.qos prefetch_count` for consumers created next (global=false).
+    consumer_prefetch: u16,
+    /// `basic.qos global=true`: the channel's limit over all its consumers (0: none).
+    channel_prefetch: u16,
+    /// The last delivery tag used.
+    last_tag: u64,
+    unacked: BTreeMap<u64, Unacked>,
+    /// Consumer tag → queue.
+    consumers: HashMap<ShortStr, ShortStr>,
+    /// `channel.flow`: false stops deliveries.
+    paused: bool,
+}
+
+/// A connection as the core knows it.
+#[derive(Debug)]
+struct Conn {
+    vhost: String,
+    /// The user it logged in as (permissions are checked per operation).
+    user: String,
+    frame_max: u32,
+    /// Deliveries wait until its output drains.
+    output_blocked: bool,
+    /// Exclusive queues it declared.
+    exclusive_queues: Vec<ShortStr>,
+}
+
+/// What `basic.get` answers.
+#[derive(Debug)]
+pub(crate) struct Got {
+    pub(crate) delivery_tag: u64,
+    pub(crate) redelivered: bool,
+    pub(crate) message_count: u32,
+    pub(crate) message: Rc<Message>,
+}
+
+/// The broker.
+#[derive(Debug)]
+pub struct Broker {
+    pub(crate) config: BrokerConfig,
+    /// Users, password hashes and permissions.
+    pub(crate) users: auth::Users,
+    vhosts: HashMap<String, Vhost>,
+    conns: HashMap<ConnId, Conn>,
+    channels: HashMap<ChanKey, Chan>,
+    next_message_id: u64,
+    next_name: u64,
+}
+
+impl Broker {
+    /// A broker with the vhost `/`.
+    pub fn new(config: BrokerConfig) -> Broker {
+        let mut vhosts = HashMap::new();
+        vhosts.insert("/".to_string(), Vhost::new("/"));
+        let mut users = auth::Users::with_default_guest();
+        users.set_loopback_users(config.loopback_users.clone());
+        Broker {
+            config,
+            users,
+            vhosts,
+            conns: HashMap::new(),
+            channels: HashMap::new(),
+            next_message_id: 1,
+            next_name: 1,
+        }
+    }
+
+    /// Whether a virtual host exists.
+    pub(crate) fn has_vhost(&self, name: &str) -> bool {
+        self.vhosts.contains_key(name)
+    }
+
+    /// Creates a virtual host (with the standard exchanges) if it does not exist.
+    pub(crate) fn add_vhost(&mut self, name: &str) {
+        self.vhosts
+            .entry(name.to_string())
+            .or_insert_with(|| Vhost::new(name));
+    }
+
+    /// Loads a definitions file in RabbitMQ's JSON export format: vhosts, users (with their
+    /// password hashes), permissions, exchanges, queues and bindings, in that order, as
+    /// `rabbitmqctl import_definitions` applies them. Sections RabbitMQ has but this broker
+    /// does not apply (policies, parameters, topic permissions) are logged and skipped.
+    ///
+    /// # Errors
+    ///
+    /// The JSON does not parse, or an entry is refused (a bad hash, a permission pattern
+    /// that is not a regular expression, an unknown exchange type, a binding to nothing);
+    /// the message names it.
+    pub fn load_definitions(&mut self, json: &[u8]) -> Result<(), String> {
+        let defs = definitions::parse(json).map_err(|e| e.to_string())?;
+        for (section, n) in defs.ignored() {
+            if n > 0 {
+                log::warn!("definitions: {n} {section} not applied (not supported)");
+            }
+        }
+        for v in &defs.vhosts {
+            self.add_vhost(&v.name);
+        }
+        for u in &defs.users {
+            let algorithm = defs.hashing_algorithm(u);
+            self.users
+                .add_user_with_hash(&u.name, &u.password_hash, algorithm, u.tags.clone())
+                .map_err(|e| e.to_string())?;
+        }
+        for p in &defs.permissions {
+            if !self.has_vhost(&p.vhost) {
+                return Err(format!(
+                    "permissions for user '{}' on missing vhost '{}'",
+                    p.user, p.vhost
+                ));
+            }
+            self.users
+                .set_permissions(&p.user, &p.vhost, &p.configure, &p.write, &p.read)
+                .map_err(|e| e.to_string())?;
+        }
+        let short = |s: &str| ShortStr::try_from(s).map_err(|e| format!("'{s}': {e}"));
+        for x in defs.exchanges.iter().filter(|x| x.is_importable()) {
+            let kind = ExchangeType::parse(x.kind.as_bytes())
+                .ok_or_else(|| format!("exchange '{}': invalid type '{}'", x.name, x.kind))?;
+            let v = self
+                .vhosts
+                .get_mut(&x.vhost)
+                .ok_or_else(|| format!("exchange '{}' in missing vhost '{}'", x.name, x.vhost))?;
+            let name = short(&x.name)?;
+            v.exchanges.entry(name.clone()).or_insert_with(|| {
+                Exchange::new(
+                    name,
+                    kind,
+                    x.durable,
+                    x.auto_delete,
+                    x.internal,
+                    x.arguments.clone(),
+                )
+            });
+        }
+        for q in &defs.queues {
+            let v = self
+                .vhosts
+                .get_mut(&q.vhost)
+                .ok_or_else(|| format!("queue '{}' in missing vhost '{}'", q.name, q.vhost))?;
+            validate_queue_arguments(&q.arguments)
+                .map_err(|e| format!("queue '{}': {e}", q.name))?;
+            let name = short(&q.name)?;
+            v.queues.entry(name.clone()).or_insert_with(|| {
+                Queue::new(name, q.durable, None, q.auto_delete, q.arguments.clone())
+            });
+        }
+        for b in &defs.bindings {
+            let v = self
+                .vhosts
+                .get_mut(&b.vhost)
+                .ok_or_else(|| format!("binding in missing vhost '{}'", b.vhost))?;
+            let dest_name = short(&b.destination)?;
+            let dest = match b.destination_type {
+                definitions::DestinationType::Queue if v.queues.contains_key(&dest_name) => {
+                    Destination::Queue(dest_name)
+                }
+                definitions::DestinationType::Exchange if v.exchanges.contains_key(&dest_name) => {
+                    Destination::Exchange(dest_name)
+                }
+                _ => {
+                    return Err(format!(
+                        "binding to missing '{}' in vhost '{}'",
+                        b.destination, b.vhost
+                    ))
+                }
+            };
+            let x = v
+                .exchanges
+                .get_mut(b.source.as_bytes())
+                .ok_or_else(|| format!("binding from missing exchange '{}'", b.source))?;
+            check_binding(x.kind, &b.arguments).map_err(|e| e.to_string())?;
+            x.route.bind(&dest, &short(&b.routing_key)?, &b.arguments);
+        }
+        Ok(())
+    }
+
+    /// Adds a user with a password (hashed here, RabbitMQ's salted SHA-256) and tags, as
+    /// `rabbitmqctl add_user` does.
+    ///
+    /// # Errors
+    ///
+    /// The name is taken.
+    pub fn add_user(
+        &mut self,
+        name: &str,
+        password: &str,
+        tags: Vec<String>,
+    ) -> Result<(), String> {
+        self.users
+            .add_user(name, password, tags)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Deletes a user (`rabbitmqctl delete_user`); its connections stay until they close.
+    ///
+    /// # Errors
+    ///
+    /// No such user.
+    pub fn delete_user(&mut self, name: &str) -> Result<(), String> {
+        self.users.delete_user(name).map_err(|e| e.to_string())
+    }
+
+    /// Sets a user's configure, write and read patterns on a vhost
+    /// (`rabbitmqctl set_permissions -p VHOST USER CONF WRITE READ`).
+    ///
+    /// # Errors
+    ///
+    /// No such vhost or user, or a pattern that is not a regular expression.
+    pub fn set_permissions(
+        &mut self,
+        user: &str,
+        vhost: &str,
+        configure: &str,
+        write: &str,
+        read: &str,
+    ) -> Result<(), String> {
+        if !self.has_vhost(vhost) {
+            return Err(format!("no vhost '{vhost}'"));
+        }
+        self.users
+            .set_permissions(user, vhost, configure, write, read)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Removes a user's permissions on a vhost (`rabbitmqctl clear_permissions`).
+    ///
+    /// # Errors
+    ///
+    /// No such user.
+    pub fn clear_permissions(&mut self, user: &str, vhost: &str) -> Result<(), String> {
+        self.users
+            .clear_permissions(user, vhost)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Deletes a vhost with its exchanges, queues and every permission on it
+    /// (`rabbitmqctl delete_vhost`).
+    ///
+    /// # Errors
+    ///
+    /// No such vhost, or connections are open on it (they must close first: their consumers
+    /// and unacknowledged messages belong to its queues).
+    pub fn delete_vhost(&mut self, name: &str) -> Result<(), String> {
+        if !self.has_vhost(name) {
+            return Err(format!("no vhost '{name}'"));
+        }
+        if self.conns.values().any(|c| c.vhost == name) {
+            return Err(format!("vhost '{name}' has open connections"));
+        }
+        self.vhosts.remove(name);
+        self.users.forget_vhost(name);
+        Ok(())
+    }
+
+    /// The broker's definitions in RabbitMQ's export format (`rabbitmqctl
+    /// export_definitions`): users with their hashes, vhosts, permissions, and the exchanges,
+    /// queues and bindings that are not a connection's own (exclusive queues) nor built in.
+    pub fn export_definitions(&self) -> serde_json::Value {
+        use serde_json::{json, Value};
+        let text = |s: &ShortStr| String::from_utf8_lossy(s).into_owned();
+        let table = |t: &FieldTable| Value::Object(definitions::field_table_to_json(t));
+        let mut users = Vec::new();
+        let mut permissions = Vec::new();
+        for u in self.users.iter() {
+            users.push(json!({
+                "name": u.name,
+                "password_hash": u.password_hash_base64(),
+                "hashing_algorithm": u.hashing_algorithm().name(),
+                "tags": u.tags,
+                "limits": {},
+            }));
+            for (vhost, p) in u.permissions() {
+                permissions.push(json!({
+                    "user": u.name,
+                    "vhost": vhost,
+                    "configure": p.configure.as_str(),
+                    "write": p.write.as_str(),
+                    "read": p.read.as_str(),
+                }));
+            }
+        }
+        let mut vhost_names: Vec<&String> = self.vhosts.keys().collect();
+        vhost_names.sort();
+        let (mut vhosts, mut queues, mut exchanges, mut bindings) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for name in vhost_names {
+            let Some(v) = self.vhosts.get(name) else {
+                continue;
+            };
+            vhosts.push(json!({ "name": v.name, "limits": [], "metadata": {} }));
+            for q in v.queues.values().filter(|q| q.exclusive.is_none()) {
+                queues.push(json!({
+                    "name": text(&q.name),
+                    "vhost": v.name,
+                    "durable": q.durable,
+                    "auto_delete": q.auto_delete,
+                    "arguments": table(&q.arguments),
+                }));
+            }
+            for x in v.exchanges.values() {
+                let built_in = x.name.is_empty() || x.name.starts_with(b"amq.");
+                if !built_in {
+                    exchanges.push(json!({
+                        "name": text(&x.name),
+                        "vhost": v.name,
+                        "type": x.kind.name(),
+                        "durable": x.durable,
+                        "auto_delete": x.auto_delete,
+                        "internal": x.internal,
+                        "arguments": table(&x.arguments),
+                    }));
+                }
+                for b in x.route.bindings() {
+                    let (kind, dest) = match &b.destination {
+                        Destination::Queue(q) => ("queue", q),
+                        Destination::Exchange(e) => ("exchange", e),
+                    };
+                    let exclusive = matches!(&b.destination, Destination::Queue(q)
+                        if v.queues.get(q).is_some_and(|q| q.exclusive.is_some()));
+                    if exclusive {
+                        continue;
+                    }
+                    bindings.push(json!({
+                        "source": text(&x.name),
+                        "vhost": v.name,
+                        "destination": text(dest),
+                        "destination_type": kind,
+                        "routing_key": text(&b.key),
+                        "arguments": table(&b.arguments),
+                    }));
+                }
+            }
+        }
+        json!({
+            "rabbit_version": "3.10.0",
+            "rabbitmq_version": "3.10.0",
+            "product_name": "Spindle",
+            "product_version": env!("CARGO_PKG_VERSION"),
+            "users": users,
+            "vhosts": vhosts,
+            "permissions": permissions,
+            "topic_permissions": [],
+            "parameters": [],
+            "global_parameters": [],
+            "policies": [],
+            "queues": queues,
+            "exchanges": exchanges,
+            "bindings": bindings,
+        })
+    }
+
+    /// Registers a connection once `connection.open` has passed.
+    pub(crate) fn open_connection(
+        &mut self,
+        conn: ConnId,
+        user: &str,
+        vhost: &str,
+        frame_max: u32,
+    ) {
+        self.conns.insert(
+            conn,
+            Conn {
+                vhost: vhost.to_string(),
+                user: user.to_string(),
+                frame_max,
+                output_blocked: false,
+                exclusive_queues: Vec::new(),
+            },
+        );
+    }
+
+    /// Forgets a connection: its channels close (unacknowledged messages requeued, consumers
+    /// gone) and its exclusive queues are deleted.
+    pub(crate) fn close_connection(&mut self, conn: ConnId, sink: &mut dyn Sink) {
+        let channels: Vec<u16> = self
+            .channels
+            .keys()
+            .filter(|(c, _)| *c == conn)
+            .map(|(_, n)| *n)
+            .collect();
+        for n in channels {
+            self.close_channel(conn, n, sink);
+        }
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(v) = self.vhosts.get_mut(&c.vhost) {
+                for q in c.exclusive_queues {
+                    delete_queue(v, &mut self.channels, &q, Some(conn), sink);
+                }
+            }
+        }
+    }
+
+    /// `channel.open`.
+    pub(crate) fn open_channel(&mut self, conn: ConnId, channel: u16) {
+        self.channels.insert((conn, channel), Chan::default());
+    }
+
+    /// `channel.close` (either side) or the channel's end with its connection: requeues its
+    /// unacknowledged deliveries as redelivered, removes its consumers (an auto-delete queue
+    /// that loses its last consumer goes), and serves the queues it gave back messages to.
+    pub(crate) fn close_channel(&mut self, conn: ConnId, channel: u16, sink: &mut dyn Sink) {
+        let Some(chan) = self.channels.remove(&(conn, channel)) else {
+            return;
+        };
+        let Some(vhost) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+            return;
+        };
+        let Some(v) = self.vhosts.get_mut(&vhost) else {
+            return;
+        };
+        let mut touched: Vec<ShortStr> = Vec::new();
+        for (tag, queue) in chan.consumers {
+            if let Some(q) = v.queues.get_mut(&queue) {
+                q.remove_consumers(|c| c.conn == conn && c.channel == channel && c.tag == tag);
+            }
+            if !touched.contains(&queue) {
+                touched.push(queue);
+            }
+        }
+        for (_, u) in chan.unacked.into_iter().rev() {
+            if let Some(q) = v.queues.get_mut(&u.queue) {
+                let mut item = u.item;
+                item.redelivered = true;
+                q.store.requeue(item);
+                if !touched.contains(&u.queue) {
+                    touched.push(u.queue);
+                }
+            }
+        }
+        for name in touched {
+            let gone = v
+                .queues
+                .get(&name)
+                .is_some_and(|q| q.auto_delete && q.had_consumer && q.consumers.is_empty());
+            if gone {
+                delete_queue(v, &mut self.channels, &name, None, sink);
+            } else if let Some(q) = v.queues.get_mut(&name) {
+                dispatch(q, &mut self.channels, &mut self.conns, sink);
+            }
+        }
+    }
+
+    /// Checks the connection's user may do `access` on the named resource in its vhost
+    /// (403 ACCESS_REFUSED otherwise, as RabbitMQ words it).
+    fn permit(&self, conn: ConnId, access: Access, kind: ResourceKind, name: &[u8]) -> Outcome<()> {
+        let Some(c) = self.conns.get(&conn) else {
+            return Err(Refusal::new(ReplyCode::ChannelError, "connection not open"));
+        };
+        self.users.check(&c.user, &c.vhost, access, kind, name)
+    }
+
+    fn vhost_of(&mut self, conn: ConnId) -> Outcome<&mut Vhost> {
+        let name = self
+            .conns
+            .get(&conn)
+            .map(|c| c.vhost.as_str())
+            .ok_or_else(|| Refusal::new(ReplyCode::ChannelError, "connection not open"))?;
+        self.vhosts
+            .get_mut(name)
+            .ok_or_else(|| Refusal::not_found(format!("no vhost '{name}'")))
+    }
+
+    /// A fresh name with `prefix` (`amq.gen-…` queues, `amq.ctag-…` consumer tags): unique in
+    /// this broker's life, base64-like as RabbitMQ's.
+    fn fresh_name(&mut self, prefix: &str) -> ShortStr {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let n = self.next_name;
+        self.next_name += 1;
+        // Spread the counter over 22 characters so names do not share a visible prefix.
+        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (n << 17);
+        let mut name = String::from(prefix);
+        for _ in 0..22 {
+            let c = ALPHABET.get((x % 64) as usize).copied().unwrap_or(b'A');
+            name.push(char::from(c));
+            x = x.rotate_right(6) ^ n;
+        }
+        ShortStr::try_from(name).unwrap_or_default()
+    }
+
+    /// `exchange.declare`.
+    pub(crate) fn exchange_declare(&mut self, conn: ConnId, m: &ExchangeDeclare) -> Outcome<()> {
+        if !m.passive {
+            self.permit(conn, Access::Configure, ResourceKind::Exchange, &m.exchange)?;
+        }
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        let name = m.exchange.clone();
+        if let Some(x) = v.exchanges.get(&name) {
+            if m.passive {
+                return Ok(());
+            }
+            let kind = ExchangeType::parse(&m.kind);
+            let checks: [(&str, String, String); 4] = [
+                (
+                    "type",
+                    String::from_utf8_lossy(&m.kind).into_owned(),
+                    x.kind.name().to_string(),
+                ),
+                ("durable", m.durable.to_string(), x.durable.to_string()),
+                (
+                    "auto_delete",
+                    m.auto_delete.to_string(),
+                    x.auto_delete.to_string(),
+                ),
+                ("internal", m.internal.to_string(), x.internal.to_string()),
+            ];
+            for (arg, received, current) in checks {
+                if received != current && !(arg == "type" && kind == Some(x.kind)) {
+                    return Err(Refusal::precondition(format!(
+                        "inequivalent arg '{arg}' for exchange '{name}' in vhost '{vname}': \
+                         received '{received}' but current is '{current}'"
+                    )));
+                }
+            }
+            return Ok(());
+        }
+        if m.passive {
+            return Err(Refusal::not_found(format!(
+                "no exchange '{name}' in vhost '{vname}'"
+            )));
+        }
+        let Some(kind) = ExchangeType::parse(&m.kind) else {
+            return Err(Refusal::new(
+                ReplyCode::CommandInvalid,
+                format!("invalid exchange type '{}'", m.kind),
+            ));
+        };
+        if name.starts_with(b"amq.") {
+            return Err(Refusal::access_refused(format!(
+                "exchange name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        v.exchanges.insert(
+            name.clone(),
+            Exchange::new(
+                name,
+                kind,
+                m.durable,
+                m.auto_delete,
+                m.internal,
+                m.arguments.clone(),
+            ),
+        );
+        Ok(())
+    }
+
+    /// `exchange.delete`.
+    pub(crate) fn exchange_delete(
+        &mut self,
+        conn: ConnId,
+        name: &ShortStr,
+        if_unused: bool,
+    ) -> Outcome<()> {
+        self.permit(conn, Access::Configure, ResourceKind::Exchange, name)?;
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        if name.is_empty() || name.starts_with(b"amq.") {
+            return Err(Refusal::access_refused(format!(
+                "operation not permitted on the default exchange or a standard exchange \
+                 '{name}' in vhost '{vname}'"
+            )));
+        }
+        let Some(x) = v.exchanges.get(name) else {
+            // RabbitMQ answers delete-ok for an exchange that does not exist.
+            return Ok(());
+        };
+        if if_unused && x.route.len() > 0 {
+            return Err(Refusal::precondition(format!(
+                "exchange '{name}' in vhost '{vname}' in use"
+            )));
+        }
+        v.delete_exchange(name);
+        Ok(())
+    }
+
+    /// `exchange.bind` (and `exchange.unbind` with `bind` false).
+    pub(crate) fn exchange_bind(
+        &mut self,
+        conn: ConnId,
+        m: &ExchangeBind,
+        bind: bool,
+    ) -> Outcome<()> {
+        self.permit(conn, Access::Write, ResourceKind::Exchange, &m.destination)?;
+        self.permit(conn, Access::Read, ResourceKind::Exchange, &m.source)?;
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        for name in [&m.source, &m.destination] {
+            if !v.exchanges.contains_key(name) {
+                return Err(Refusal::not_found(format!(
+                    "no exchange '{name}' in vhost '{vname}'"
+                )));
+            }
+        }
+        let dest = Destination::Exchange(m.destination.clone());
+        if let Some(x) = v.exchanges.get_mut(&m.source) {
+            if bind {
+                check_binding(x.kind, &m.arguments)?;
+                x.route.bind(&dest, &m.routing_key, &m.arguments);
+            } else {
+                x.route.unbind(&dest, &m.routing_key, &m.arguments);
+            }
+        }
+        Ok(())
+    }
+
+    /// `queue.declare`: the queue's name (server-named when empty), its ready messages and
+    /// its consumers.
+    pub(crate) fn queue_declare(
+        &mut self,
+        conn: ConnId,
+        m: &QueueDeclare,
+    ) -> Outcome<(ShortStr, u32, u32)> {
+        let name = if m.queue.is_empty() {
+            self.fresh_name("amq.gen-")
+        } else {
+            m.queue.clone()
+        };
+        if !m.passive {
+            self.permit(conn, Access::Configure, ResourceKind::Queue, &name)?;
+        }
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        if let Some(q) = v.queues.get(&name) {
+            check_exclusive(q, conn, &vname)?;
+            if !m.passive {
+                for (arg, received, current) in [
+                    ("durable", m.durable, q.durable),
+                    ("auto_delete", m.auto_delete, q.auto_delete),
+                ] {
+                    if received != current {
+                        return Err(Refusal::precondition(format!(
+                            "inequivalent arg '{arg}' for queue '{name}' in vhost '{vname}': \
+                             received '{received}' but current is '{current}'"
+                        )));
+                    }
+                }
+                if m.exclusive != q.exclusive.is_some() {
+                    return Err(locked(&name, &vname));
+                }
+                check_arguments(&m.arguments, &q.arguments, &name, &vname)?;
+            }
+            return Ok((name, count(q.len()), count(q.consumers.len())));
+        }
+        if m.passive {
+            return Err(Refusal::not_found(format!(
+                "no queue '{name}' in vhost '{vname}'"
+            )));
+        }
+        if name.starts_with(b"amq.") && !m.queue.is_empty() {
+            return Err(Refusal::access_refused(format!(
+                "queue name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        validate_queue_arguments(&m.arguments)?;
+        let owner = m.exclusive.then_some(conn);
+        v.queues.insert(
+            name.clone(),
+            Queue::new(
+                name.clone(),
+                m.durable,
+                owner,
+                m.auto_delete,
+                m.arguments.clone(),
+            ),
+        );
+        if m.exclusive {
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.exclusive_queues.push(name.clone());
+            }
+        }
+        Ok((name, 0, 0))
+    }
+
+    /// `queue.bind` (and `queue.unbind` with `bind` false).
+    pub(crate) fn queue_bind(
+        &mut self,
+        conn: ConnId,
+        queue: &ShortStr,
+        exchange: &ShortStr,
+        key: &ShortStr,
+        arguments: &FieldTable,
+        bind: bool,
+    ) -> Outcome<()> {
+        self.permit(conn, Access::Write, ResourceKind::Queue, queue)?;
+        self.permit(conn, Access::Read, ResourceKind::Exchange, exchange)?;
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        let Some(q) = v.queues.get(queue) else {
+            return Err(Refusal::not_found(format!(
+                "no queue '{queue}' in vhost '{vname}'"
+            )));
+        };
+        check_exclusive(q, conn, &vname)?;
+        if exchange.is_empty() {
+            return Err(Refusal::access_refused(format!(
+                "operation not permitted on the default exchange in vhost '{vname}'"
+            )));
+        }
+        let Some(x) = v.exchanges.get_mut(exchange) else {
+            return Err(Refusal::not_found(format!(
+                "no exchange '{exchange}' in vhost '{vname}'"
+            )));
+        };
+        let dest = Destination::Queue(queue.clone());
+        if bind {
+            check_binding(x.kind, arguments)?;
+            x.route.bind(&dest, key, arguments);
+        } else {
+            x.route.unbind(&dest, key, arguments);
+        }
+        Ok(())
+    }
+
+    /// `queue.bind` from its method.
+    pub(crate) fn queue_bind_method(&mut self, conn: ConnId, m: &QueueBind) -> Outcome<()> {
+        self.queue_bind(
+            conn,
+            &m.queue,
+            &m.exchange,
+            &m.routing_key,
+            &m.arguments,
+            true,
+        )
+    }
+
+    /// `queue.purge`: how many messages were removed.
+    pub(crate) fn queue_purge(&mut self, conn: ConnId, queue: &ShortStr) -> Outcome<u32> {
+        self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
+        let q = self.queue_mut(conn, queue)?;
+        Ok(count(q.store.purge()))
+    }
+
+    /// `queue.delete`: how many messages it held. Its consumers are told with `basic.cancel`.
+    pub(crate) fn queue_delete(
+        &mut self,
+        conn: ConnId,
+        queue: &ShortStr,
+        if_unused: bool,
+        if_empty: bool,
+        sink: &mut dyn Sink,
+    ) -> Outcome<u32> {
+        self.permit(conn, Access::Configure, ResourceKind::Queue, queue)?;
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        let Some(q) = v.queues.get(queue) else {
+            // RabbitMQ answers delete-ok (0 messages) for a queue that does not exist.
+            return Ok(0);
+        };
+        check_exclusive(q, conn, &vname)?;
+        if if_unused && !q.consumers.is_empty() {
+            return Err(Refusal::precondition(format!(
+                "queue '{queue}' in vhost '{vname}' in use"
+            )));
+        }
+        if if_empty && q.len() > 0 {
+            return Err(Refusal::precondition(format!(
+                "queue '{queue}' in vhost '{vname}' is not empty"
+            )));
+        }
+        let n = count(q.len());
+        let vhosts = &mut self.vhosts;
+        if let Some(v) = vhosts.get_mut(&vname) {
+            delete_queue(v, &mut self.channels, queue, Some(conn), sink);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.exclusive_queues.retain(|q| q != queue);
+        }
+        Ok(n)
+    }
+
+    fn queue_mut(&mut self, conn: ConnId, queue: &ShortStr) -> Outcome<&mut Queue> {
+        let v = self.vhost_of(conn)?;
+        let vname = v.name.clone();
+        let q = v
+            .queues
+            .get_mut(queue)
+            .ok_or_else(|| Refusal::not_found(format!("no queue '{queue}' in vhost '{vname}'")))?;
+        check_exclusive(q, conn, &vname)?;
+        Ok(q)
+    }
+
+    /// `basic.publish` with its content: routes the message and serves the queues it lands in.
+    /// Returns whether any queue took it (false: `basic.return` if mandatory; a confirm is
+    /// still an ack, as RabbitMQ's) and whether a full queue refused it (a confirm is then a
+    /// nack).
+    pub(crate) fn publish(
+        &mut self,
+        conn: ConnId,
+        exchange: &ShortStr,
+        routing_key: &ShortStr,
+        properties: BasicProperties,
+        body: Bytes,
+        sink: &mut dyn Sink,
+    ) -> Outcome<Published> {
+        self.permit(conn, Access::Write, ResourceKind::Exchange, exchange)?;
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+            return Err(Refusal::new(ReplyCode::ChannelError, "connection not open"));
+        };
+        let Some(v) = self.vhosts.get_mut(&vname) else {
+            return Err(Refusal::not_found(format!("no vhost '{vname}'")));
+        };
+        if !exchange.is_empty() {
+            match v.exchanges.get(exchange) {
+                None => {
+                    return Err(Refusal::not_found(format!(
+                        "no exchange '{exchange}' in vhost '{vname}'"
+                    )))
+                }
+                Some(x) if x.internal => {
+                    return Err(Refusal::access_refused(format!(
+                        "cannot publish to internal exchange '{exchange}' in vhost '{vname}'"
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        let queues = v.route(exchange, routing_key, properties.headers.as_ref());
+        let mut outcome = Published {
+            routed: !queues.is_empty(),
+            rejected: false,
+        };
+        if queues.is_empty() {
+            return Ok(outcome);
+        }
+        let message = Rc::new(Message {
+            id,
+            exchange: exchange.clone(),
+            routing_key: routing_key.clone(),
+            properties,
+            body,
+        });
+        for name in queues {
+            let Some(q) = v.queues.get_mut(&name) else {
+                continue;
+            };
+            let (taken, _dropped) = q.enqueue(message.clone());
+            if !taken {
+                outcome.rejected = true;
+            }
+            dispatch(q, &mut self.channels, &mut self.conns, sink);
+        }
+        Ok(outcome)
+    }
+
+    /// `basic.consume`: registers the consumer (its tag, generated when empty) without
+    /// delivering: the adapter sends `consume-ok` first, then calls [`Broker::serve`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn consume(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        queue: &ShortStr,
+        tag: &ShortStr,
+        no_ack: bool,
+        exclusive: bool,
+    ) -> Outcome<ShortStr> {
+        let tag = if tag.is_empty() {
+            self.fresh_name("amq.ctag-")
+        } else {
+            tag.clone()
+        };
+        let prefetch = match self.channels.get(&(conn, channel)) {
+            Some(chan) if chan.consumers.contains_key(&tag) => {
+                return Err(Refusal::new(
+                    ReplyCode::NotAllowed,
+                    format!("attempt to reuse consumer tag '{tag}'"),
+                ))
+            }
+            Some(chan) => chan.consumer_prefetch,
+            None => return Err(Refusal::new(ReplyCode::ChannelError, "channel not open")),
+        };
+        self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
+        let q = self.queue_mut(conn, queue)?;
+        let vname_of = |q: &Queue| q.name.clone();
+        if q.consumers.iter().any(|c| c.exclusive) || (exclusive && !q.consumers.is_empty()) {
+            return Err(Refusal::access_refused(format!(
+                "queue '{}' in vhost '/' in exclusive use",
+                vname_of(q)
+            )));
+        }
+        q.consumers.push(Consumer {
+            tag: tag.clone(),
+            conn,
+            channel,
+            no_ack,
+            exclusive,
+            unacked: 0,
+            prefetch,
+        });
+        q.had_consumer = true;
+        if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
+            chan.consumers.insert(tag.clone(), queue.clone());
+        }
+        Ok(tag)
+    }
+
+    /// Serves every queue a channel consumes from (after `consume-ok`, `qos-ok`, a flow
+    /// resume).
+    pub(crate) fn serve(&mut self, conn: ConnId, channel: u16, sink: &mut dyn Sink) {
+        let queues: Vec<ShortStr> = self
+            .channels
+            .get(&(conn, channel))
+            .map(|c| c.consumers.values().cloned().collect())
+            .unwrap_or_default();
+        self.serve_queues(conn, &queues, sink);
+    }
+
+    fn serve_queues(&mut self, conn: ConnId, queues: &[ShortStr], sink: &mut dyn Sink) {
+        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+            return;
+        };
+        let Some(v) = self.vhosts.get_mut(&vname) else {
+            return;
+        };
+        for name in queues {
+            if let Some(q) = v.queues.get_mut(name) {
+                dispatch(q, &mut self.channels, &mut self.conns, sink);
+            }
+        }
+    }
+
+    /// `basic.cancel`: false if no consumer had the tag (RabbitMQ answers cancel-ok anyway).
+    pub(crate) fn cancel(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        tag: &ShortStr,
+        sink: &mut dyn Sink,
+    ) -> bool {
+        let Some(queue) = self
+            .channels
+            .get_mut(&(conn, channel))
+            .and_then(|c| c.consumers.remove(tag))
+        else {
+            return false;
+        };
+        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+            return true;
+        };
+        if let Some(v) = self.vhosts.get_mut(&vname) {
+            if let Some(q) = v.queues.get_mut(&queue) {
+                q.remove_consumers(|c| c.conn == conn && c.channel == channel && c.tag == *tag);
+                if q.auto_delete && q.consumers.is_empty() {
+                    delete_queue(v, &mut self.channels, &queue, None, sink);
+                }
+            }
+        }
+        true
+    }
+
+    /// `basic.qos`: `prefetch_count` per consumer created after it, or, with `global`, for
+    /// the channel as a whole (RabbitMQ's reading of the flag).
+    pub(crate) fn qos(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        prefetch_count: u16,
+        global: bool,
+        sink: &mut dyn Sink,
+    ) {
+        if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
+            if global {
+                chan.channel_prefetch = prefetch_count;
+            } else {
+                chan.consumer_prefetch = prefetch_count;
+            }
+        }
+        self.serve(conn, channel, sink);
+    }
+
+    /// `channel.flow`: false stops deliveries on the channel, true resumes them.
+    pub(crate) fn flow(&mut self, conn: ConnId, channel: u16, active: bool, sink: &mut dyn Sink) {
+        if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
+            chan.paused = !active;
+        }
+        if active {
+            self.serve(conn, channel, sink);
+        }
+    }
+
+    /// `basic.get`: the message at the head of the queue, if any.
+    pub(crate) fn get(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        queue: &ShortStr,
+        no_ack: bool,
+    ) -> Outcome<Option<Got>> {
+        self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
+        let q = self.queue_mut(conn, queue)?;
+        let Some(item) = q.store.pop() else {
+            return Ok(None);
+        };
+        let message_count = count(q.len());
+        let qname = q.name.clone();
+        let Some(chan) = self.channels.get_mut(&(conn, channel)) else {
+            return Err(Refusal::new(ReplyCode::ChannelError, "channel not open"));
+        };
+        chan.last_tag += 1;
+        let delivery_tag = chan.last_tag;
+        let got = Got {
+            delivery_tag,
+            redelivered: item.redelivered,
+            message_count,
+            message: item.message.clone(),
+        };
+        if !no_ack {
+            chan.unacked.insert(
+                delivery_tag,
+                Unacked {
+                    queue: qname,
+                    consumer_tag: None,
+                    item,
+                },
+            );
+        }
+        Ok(Some(got))
+    }
+
+    /// `basic.ack`: removes the delivery (or, with `multiple`, every one up to it; tag 0 with
+    /// multiple means all) and serves the queues whose consumers gained room.
+    pub(crate) fn ack(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        tag: u64,
+        multiple: bool,
+        sink: &mut dyn Sink,
+    ) -> Outcome<()> {
+        let settled = self.settle(conn, channel, tag, multiple)?;
+        self.finish_settle(conn, settled, None, sink);
+        Ok(())
+    }
+
+    /// `basic.nack` / `basic.reject`: as ack, but the messages go back to their queues
+    /// (redelivered, in their place) when `requeue`, else are dropped.
+    pub(crate) fn nack(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        tag: u64,
+        multiple: bool,
+        requeue: bool,
+        sink: &mut dyn Sink,
+    ) -> Outcome<()> {
+        let settled = self.settle(conn, channel, tag, multiple)?;
+        self.finish_settle(conn, settled, Some(requeue), sink);
+        Ok(())
+    }
+
+    /// `basic.recover`: every unacknowledged delivery of the channel goes back to its queue
+    /// (RabbitMQ requeues even when `requeue` is false).
+    pub(crate) fn recover(&mut self, conn: ConnId, channel: u16, sink: &mut dyn Sink) {
+        let settled: Vec<Unacked> = match self.channels.get_mut(&(conn, channel)) {
+            Some(chan) => std::mem::take(&mut chan.unacked).into_values().collect(),
+            None => return,
+        };
+        self.finish_settle(conn, settled, Some(true), sink);
+    }
+
+    fn settle(
+        &mut self,
+        conn: ConnId,
+        channel: u16,
+        tag: u64,
+        multiple: bool,
+    ) -> Outcome<Vec<Unacked>> {
+        let Some(chan) = self.channels.get_mut(&(conn, channel)) else {
+            return Err(Refusal::new(ReplyCode::ChannelError, "channel not open"));
+        };
+        if multiple {
+            let rest = if tag == 0 {
+                BTreeMap::new()
+            } else {
+                chan.unacked.split_off(&tag.saturating_add(1))
+            };
+            let settled = std::mem::replace(&mut chan.unacked, rest);
+            if settled.is_empty() && tag != 0 {
+                return Err(unknown_tag(tag));
+            }
+            return Ok(settled.into_values().collect());
+        }
+        match chan.unacked.remove(&tag) {
+            Some(u) => Ok(vec![u]),
+            None => Err(unknown_tag(tag)),
+        }
+    }
+
+    fn finish_settle(
+        &mut self,
+        conn: ConnId,
+        settled: Vec<Unacked>,
+        requeue: Option<bool>,
+        sink: &mut dyn Sink,
+    ) {
+        if settled.is_empty() {
+            return;
+        }
+        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+            return;
+        };
+        let Some(v) = self.vhosts.get_mut(&vname) else {
+            return;
+        };
+        let mut touched: Vec<ShortStr> = Vec::new();
+        for u in settled {
+            let Some(q) = v.queues.get_mut(&u.queue) else {
+                continue;
+            };
+            if let Some(tag) = &u.consumer_tag {
+                let channel_of = q
+                    .consumers
+                    .iter_mut()
+                    .find(|c| c.conn == conn && c.tag == *tag);
+                if let Some(c) = channel_of {
+                    c.unacked = c.unacked.saturating_sub(1);
+                }
+            }
+            if requeue == Some(true) {
+                let mut item = u.item;
+                item.redelivered = true;
+                q.store.requeue(item);
+            }
+            if !touched.contains(&u.queue) {
+                touched.push(u.queue);
+            }
+        }
+        for name in touched {
+            if let Some(q) = v.queues.get_mut(&name) {
+                dispatch(q, &mut self.channels, &mut self.conns, sink);
+            }
+        }
+    }
+
+    /// The connection's output has drained: deliveries to it resume.
+    pub(crate) fn output_drained(&mut self, conn: ConnId, sink: &mut dyn Sink) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.output_blocked {
+            return;
+        }
+        c.output_blocked = false;
+        let queues: Vec<ShortStr> = self
+            .channels
+            .iter()
+            .filter(|((c, _), _)| *c == conn)
+            .flat_map(|(_, chan)| chan.consumers.values().cloned())
+            .collect();
+        self.serve_queues(conn, &queues, sink);
+    }
+}
+
+/// What publishing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// At least one queue took the message.
+    pub(crate) routed: bool,
+    /// A queue refused it (full, `x-overflow reject-publish`).
+    pub(crate) rejected: bool,
+}
+
+fn unknown_tag(tag: u64) -> Refusal {
+    Refusal::precondition(format!("unknown delivery tag {tag}"))
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn locked(queue: &ShortStr, vhost: &str) -> Refusal {
+    Refusal::locked(format!(
+        "cannot obtain exclusive access to locked queue '{queue}' in vhost '{vhost}'. It could \
+         be originally declared on another connection or the exclusive property value does not \
+         match that of the original declaration."
+    ))
+}
+
+/// An exclusive queue answers only its own connection (405 RESOURCE_LOCKED to others).
+fn check_exclusive(q: &Queue, conn: ConnId, vhost: &str) -> Outcome<()> {
+    match q.exclusive {
+        Some(owner) if owner != conn => Err(locked(&q.name, vhost)),
+        _ => Ok(()),
+    }
+}
+
+/// The queue arguments RabbitMQ compares on a redeclare, with the type it expects.
+const COMPARED_ARGUMENTS: [&str; 10] = [
+    "x-message-ttl",
+    "x-expires",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-overflow",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-priority",
+    "x-queue-type",
+    "x-single-active-consumer",
+];
+
+fn check_arguments(
+    received: &FieldTable,
+    current: &FieldTable,
+    queue: &ShortStr,
+    vhost: &str,
+) -> Outcome<()> {
+    for key in COMPARED_ARGUMENTS {
+        let (r, c) = (received.get(key), current.get(key));
+        let same = match (r, c) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a == b || (a.as_i64().is_some() && a.as_i64() == b.as_i64()),
+            // x-queue-type classic is the default whether given or not.
+            (Some(a), None) | (None, Some(a)) => {
+                key == "x-queue-type" && a.as_bytes().is_some_and(|v| v.as_ref() == b"classic")
+            }
+        };
+        if !same {
+            let show = |v: Option<&spindle_protocols::amqp::FieldValue>| match v {
+                None => "none".to_string(),
+                Some(v) => match v.as_bytes() {
+                    Some(b) => String::from_utf8_lossy(b).into_owned(),
+                    None => v
+                        .as_i64()
+                        .map_or_else(|| format!("{v:?}"), |n| n.to_string()),
+                },
+            };
+            return Err(Refusal::precondition(format!(
+                "inequivalent arg '{key}' for queue '{queue}' in vhost '{vhost}': received \
+                 '{}' but current is '{}'",
+                show(r),
+                show(c)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a headers binding whose `x-match` RabbitMQ refuses (the routing reads any other
+/// as `all`, as RabbitMQ's does).
+fn check_binding(kind: ExchangeType, arguments: &FieldTable) -> Outcome<()> {
+    if kind != ExchangeType::Headers {
+        return Ok(());
+    }
+    let Some(v) = arguments.get("x-match") else {
+        return Ok(());
+    };
+    match v.as_bytes() {
+        Some(b) if matches!(b.as_ref(), b"all" | b"any" | b"all-with-x" | b"any-with-x") => Ok(()),
+        Some(b) => Err(Refusal::precondition(format!(
+            "Invalid x-match field value <<\"{}\">>; expected all, any, all-with-x, or any-with-x",
+            String::from_utf8_lossy(b)
+        ))),
+        None => Err(Refusal::precondition(format!(
+            "Invalid x-match field type {v:?}; expected longstr"
+        ))),
+    }
+}
+
+/// Refuses queue arguments RabbitMQ refuses at declare time.
+fn validate_queue_arguments(args: &FieldTable) -> Outcome<()> {
+    for key in [
+        "x-max-length",
+        "x-max-length-bytes",
+        "x-message-ttl",
+        "x-expires",
+    ] {
+        if let Some(v) = args.get(key) {
+            match v.as_i64() {
+                Some(n) if n >= 0 && !(key == "x-expires" && n == 0) => {}
+                _ => {
+                    return Err(Refusal::precondition(format!(
+                        "invalid arg '{key}' for queue: {v:?}"
+                    )))
+                }
+            }
+        }
+    }
+    if let Some(v) = args.get("x-queue-type") {
+        match v.as_bytes().map(|b| b.as_ref()) {
+            Some(b"classic" | b"quorum") => {}
+            _ => {
+                return Err(Refusal::precondition(format!(
+                    "invalid arg 'x-queue-type' for queue: {v:?}"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a queue: its bindings go, its consumers on other channels than the deleter's are
+/// told with `basic.cancel` (all of them when `by` is None: the broker deleted it).
+fn delete_queue(
+    v: &mut Vhost,
+    channels: &mut HashMap<ChanKey, Chan>,
+    name: &ShortStr,
+    by: Option<ConnId>,
+    sink: &mut dyn Sink,
+) {
+    let Some(q) = v.queues.remove(name) else {
+        return;
+    };
+    let _ = by;
+    for c in &q.consumers {
+        if let Some(chan) = channels.get_mut(&(c.conn, c.channel)) {
+            chan.consumers.remove(&c.tag);
+        }
+        sink.cancel(c.conn, c.channel, &c.tag);
+    }
+    v.unbind_everywhere(&Destination::Queue(name.clone()));
+}
+
+/// Hands the queue's messages to its consumers in turn while one of them can take one: its
+/// channel open and not paused by `channel.flow`, under its prefetch limits, its connection
+/// not holding more than [`OUTPUT_HIGH_WATER`] of output (then the sink is asked to say when
+/// it drains).
+fn dispatch(
+    q: &mut Queue,
+    channels: &mut HashMap<ChanKey, Chan>,
+    conns: &mut HashMap<ConnId, Conn>,
+    sink: &mut dyn Sink,
+) {
+    let n = q.consumers.len();
+    let mut idle = 0;
+    while idle < n && q.store.len() > 0 {
+        let i = q.next_consumer % n;
+        q.next_consumer = (i + 1) % n;
+        let Some(c) = q.consumers.get_mut(i) else {
+            break;
+        };
+        let key = (c.conn, c.channel);
+        let Some(conn) = conns.get_mut(&c.conn) else {
+            idle += 1;
+            continue;
+        };
+        let Some(chan) = channels.get_mut(&key) else {
+            idle += 1;
+            continue;
+        };
+        let chan_full = !c.no_ack
+            && chan.channel_prefetch > 0
+            && chan.unacked.len() >= usize::from(chan.channel_prefetch);
+        if conn.output_blocked || chan.paused || !c.has_room() || chan_full {
+            idle += 1;
+            continue;
+        }
+        if sink.backlog(c.conn) >= OUTPUT_HIGH_WATER {
+            conn.output_blocked = true;
+            sink.wait_for_drain(c.conn);
+            idle += 1;
+            continue;
+        }
+        let Some(item) = q.store.pop() else {
+            break;
+        };
+        idle = 0;
+        chan.last_tag += 1;
+        let tag = chan.last_tag;
+        sink.deliver(Delivery {
+            conn: c.conn,
+            channel: c.channel,
+            frame_max: conn.frame_max,
+            consumer_tag: &c.tag,
+            delivery_tag: tag,
+            redelivered: item.redelivered,
+            message: &item.message,
+        });
+        if !c.no_ack {
+            c.unacked += 1;
+            chan.unacked.insert(
+                tag,
+                Unacked {
+                    queue: q.name.clone(),
+                    consumer_tag: Some(c.tag.clone()),
+                    item,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! [`Queue`]: messages waiting in order, the consumers they go to in turn, and the store that
+//! holds them ([`QueueStore`], in memory here; the message store attaches at this seam).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::rc::Rc;
+
+use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
+use spindle_reactor::ConnId;
+
+use super::message::Message;
+
+/// A message in a queue: its place in the queue's order (kept when it is requeued, so a
+/// rejected message goes back where it was, as in RabbitMQ) and whether it was delivered
+/// before.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    /// Order of arrival in this queue.
+    pub(crate) seq: u64,
+    /// The message, shared with the other queues it was routed to.
+    pub(crate) message: Rc<Message>,
+    /// Delivered before and requeued.
+    pub(crate) redelivered: bool,
+}
+
+/// Where a queue keeps its messages. In memory by default; a durable queue's store writes
+/// persistent messages to disk behind the same calls.
+pub(crate) trait QueueStore: fmt::Debug {
+    /// Adds a message at the tail.
+    fn push(&mut self, item: Queued);
+    /// Puts a message back at its place in arrival order (`basic.reject` with requeue, a
+    /// closed channel's unacknowledged messages).
+    fn requeue(&mut self, item: Queued);
+    /// Takes the message at the head.
+    fn pop(&mut self) -> Option<Queued>;
+    /// Messages held.
+    fn len(&self) -> usize;
+    /// Body bytes held (`x-max-length-bytes`).
+    fn bytes(&self) -> usize;
+    /// Removes every message; returns how many.
+    fn purge(&mut self) -> usize;
+}
+
+/// A queue's messages in memory, in arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct MemoryStore {
+    items: VecDeque<Queued>,
+    bytes: usize,
+}
+
+impl QueueStore for MemoryStore {
+    fn push(&mut self, item: Queued) {
+        self.bytes += item.message.size();
+        self.items.push_back(item);
+    }
+
+    fn requeue(&mut self, item: Queued) {
+        self.bytes += item.message.size();
+        // Usually the oldest unacknowledged message comes back first, at the head.
+        let at = self.items.partition_point(|q| q.seq < item.seq);
+        self.items.insert(at, item);
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        let item = self.items.pop_front()?;
+        self.bytes -= item.message.size();
+        Some(item)
+    }
+
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn purge(&mut self) -> usize {
+        let n = self.items.len();
+        self.items.clear();
+        self.bytes = 0;
+        n
+    }
+}
+
+/// A consumer of a queue: where its deliveries go and how many it may hold unacknowledged.
+#[derive(Debug, Clone)]
+pub(crate) struct Consumer {
+    /// Its tag, unique on its channel.
+    pub(crate) tag: ShortStr,
+    /// The connection and channel it was created on.
+    pub(crate) conn: ConnId,
+    pub(crate) channel: u16,
+    /// Deliveries count as acknowledged when sent.
+    pub(crate) no_ack: bool,
+    /// `basic.consume exclusive`: the only consumer the queue may have.
+    pub(crate) exclusive: bool,
+    /// Deliveries it holds unacknowledged.
+    pub(crate) unacked: u32,
+    /// Its prefetch limit (`basic.qos` with global=false before it consumed; 0: none).
+    pub(crate) prefetch: u16,
+}
+
+impl Consumer {
+    /// Under its own prefetch limit.
+    pub(crate) fn has_room(&self) -> bool {
+        self.no_ack || self.prefetch == 0 || self.unacked < u32::from(self.prefetch)
+    }
+}
+
+/// What `x-overflow` does once a queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overflow {
+    /// Drop (or dead-letter) the oldest message (RabbitMQ's default).
+    DropHead,
+    /// Refuse the new message (nack it when confirms are on).
+    RejectPublish,
+    /// Refuse it and dead-letter it.
+    RejectPublishDlx,
+}
+
+/// A queue.
+#[derive(Debug)]
+pub(crate) struct Queue {
+    pub(crate) name: ShortStr,
+    pub(crate) durable: bool,
+    /// The connection an exclusive queue belongs to.
+    pub(crate) exclusive: Option<ConnId>,
+    pub(crate) auto_delete: bool,
+    /// The declare's arguments, kept to compare a redeclare with.
+    pub(crate) arguments: FieldTable,
+    /// The messages.
+    pub(crate) store: Box<dyn QueueStore>,
+    /// Its consumers, served in turn.
+    pub(crate) consumers: Vec<Consumer>,
+    /// The consumer whose turn is next.
+    pub(crate) next_consumer: usize,
+    /// Sequence number of the next message to arrive.
+    pub(crate) next_seq: u64,
+    /// It has had a consumer (an auto-delete queue goes when its last consumer does).
+    pub(crate) had_consumer: bool,
+    /// `x-max-length`, `x-max-length-bytes`, `x-overflow`.
+    pub(crate) max_length: Option<usize>,
+    pub(crate) max_length_bytes: Option<usize>,
+    pub(crate) overflow: Overflow,
+}
+
+impl Queue {
+    /// A queue as declared, empty, its limits read from `arguments` (checked by the caller).
+    pub(crate) fn new(
+        name: ShortStr,
+        durable: bool,
+        exclusive: Option<ConnId>,
+        auto_delete: bool,
+        arguments: FieldTable,
+    ) -> Queue {
+        let count = |key: &str| {
+            arguments
+                .get(key)
+                .and_then(FieldValue::as_i64)
+                .and_then(|n| usize::try_from(n).ok())
+        };
+        let overflow = match arguments.get("x-overflow").and_then(FieldValue::as_bytes) {
+            Some(v) if v.as_ref() == b"reject-publish" => Overflow::RejectPublish,
+            Some(v) if v.as_ref() == b"reject-publish-dlx" => Overflow::RejectPublishDlx,
+            _ => Overflow::DropHead,
+        };
+        Queue {
+            max_length: count("x-max-length"),
+            max_length_bytes: count("x-max-length-bytes"),
+            overflow,
+            name,
+            durable,
+            exclusive,
+            auto_delete,
+            arguments,
+            store: Box::new(MemoryStore::default()),
+            consumers: Vec::new(),
+            next_consumer: 0,
+            next_seq: 0,
+            had_consumer: false,
+        }
+    }
+
+    /// Messages ready (not delivered and unacknowledged).
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether one more message of `size` bytes would pass `x-max-length` or
+    /// `x-max-length-bytes`.
+    pub(crate) fn is_full_for(&self, size: usize) -> bool {
+        self.max_length.is_some_and(|max| self.store.len() >= max)
+            || self
+                .max_length_bytes
+                .is_some_and(|max| self.store.bytes() + size > max)
+    }
+
+    /// Adds a newly routed message; with `x-overflow drop-head`, drops the oldest while the
+    /// queue is over its limits. Returns whether the message was taken (false: the queue
+    /// rejects publishes when full) and the messages dropped from the head.
+    pub(crate) fn enqueue(&mut self, message: Rc<Message>) -> (bool, Vec<Queued>) {
+        let size = message.size();
+        let mut dropped = Vec::new();
+        if self.is_full_for(size) {
+            match self.overflow {
+                Overflow::RejectPublish | Overflow::RejectPublishDlx => return (false, dropped),
+                Overflow::DropHead => {}
+            }
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.store.push(Queued {
+            seq,
+            message,
+            redelivered: false,
+        });
+        while self.over_limits() {
+            match self.store.pop() {
+                Some(old) => dropped.push(old),
+                None => break,
+            }
+        }
+        (true, dropped)
+    }
+
+    fn over_limits(&self) -> bool {
+        self.max_length.is_some_and(|max| self.store.len() > max)
+            || self
+                .max_length_bytes
+                .is_some_and(|max| self.store.bytes() > max)
+    }
+
+    /// Removes consumers matching `which`; returns them.
+    pub(crate) fn remove_consumers(
+        &mut self,
+        mut which: impl FnMut(&Consumer) -> bool,
+    ) -> Vec<Consumer> {
+        let mut removed = Vec::new();
+        let mut i = 0;
+        while i < self.consumers.len() {
+            if self.consumers.get(i).is_some_and(&mut which) {
+                removed.push(self.consumers.remove(i));
+                if self.next_consumer > i {
+                    self.next_consumer -= 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        if self.next_consumer >= self.consumers.len() {
+            self.next_consumer = 0;
+        }
+        removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use spindle_protocols::amqp::BasicProperties;
+
+    fn message(id: u64, body: &'static str) -> Rc<Message> {
+        Rc::new(Message {
+            id,
+            exchange: ShortStr::from_static(""),
+            routing_key: ShortStr::from_static("q"),
+            properties: BasicProperties::default(),
+            body: Bytes::from_static(body.as_bytes()),
+        })
+    }
+
+    fn bodies(q: &mut Queue) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(m) = q.store.pop() {
+            out.push(String::from_utf8_lossy(&m.message.body).into_owned());
+        }
+        out
+    }
+
+    #[test]
+    fn requeued_messages_go_back_to_their_place() {
+        let mut q = Queue::new(
+            ShortStr::from_static("q"),
+            false,
+            None,
+            false,
+            FieldTable::new(),
+        );
+        for (i, b) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            q.enqueue(message(i as u64, b));
+        }
+        let a = q.store.pop().unwrap();
+        let b = q.store.pop().unwrap();
+        let c = q.store.pop().unwrap();
+        q.store.requeue(c);
+        q.store.requeue(a);
+        q.store.requeue(b);
+        assert_eq!(bodies(&mut q), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn max_length_drops_the_head_or_rejects_the_publish() {
+        let mut args = FieldTable::new();
+        args.insert(ShortStr::from_static("x-max-length"), FieldValue::I64(2));
+        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args.clone());
+        for (i, b) in ["a", "b", "c"].into_iter().enumerate() {
+            let (taken, dropped) = q.enqueue(message(i as u64, b));
+            assert!(taken);
+            assert_eq!(dropped.len(), usize::from(b == "c"));
+        }
+        assert_eq!(bodies(&mut q), ["b", "c"]);
+        args.insert(
+            ShortStr::from_static("x-overflow"),
+            FieldValue::LongStr(Bytes::from_static(b"reject-publish")),
+        );
+        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args);
+        let taken: Vec<bool> = ["a", "b", "c"]
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| q.enqueue(message(i as u64, b)).0)
+            .collect();
+        assert_eq!(taken, [true, true, false]);
+        assert_eq!(bodies(&mut q), ["a", "b"]);
+    }
+}

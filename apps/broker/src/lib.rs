@@ -1,0 +1,100 @@
+//! An AMQP 0-9-1 broker for RabbitMQ's clients (`spindle broker`): pika, Celery, lapin and
+//! amqp-tools talk to it as to RabbitMQ 3.10.
+//!
+//! # Layout
+//!
+//! | file | job |
+//! |---|---|
+//! | `connection.rs` | the `Protocol`: handshake, channels, heartbeats, closes; the only file that sees the reactor |
+//! | `channel.rs` | one channel's publisher side: content assembly, confirms |
+//! | `core/` | the IO-free broker: vhosts, exchanges, queues, consumers, unacknowledged deliveries, users |
+//! | `config.rs` | [`BrokerConfig`], RabbitMQ's defaults |
+//! | `error.rs` | [`Refusal`]: a reply code and RabbitMQ's reply text |
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod channel;
+mod config;
+mod connection;
+mod core;
+mod error;
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use spindle_reactor::{Error, ListeningPort, Reactor};
+
+pub use config::BrokerConfig;
+pub use core::Broker;
+pub use error::Refusal;
+
+/// The AMQP port, as RabbitMQ's.
+pub const DEFAULT_PORT: u16 = 5672;
+
+/// Starts the broker on `addr` as `spindle broker` does: the definitions file, when given,
+/// loaded first; returns the listening port.
+///
+/// # Errors
+///
+/// The definitions file cannot be read or loaded, or the port cannot be bound.
+pub fn start(
+    reactor: &mut Reactor,
+    addr: SocketAddr,
+    config: BrokerConfig,
+) -> Result<ListeningPort, StartError> {
+    let definitions = match &config.definitions {
+        Some(path) => {
+            let text = std::fs::read(path).map_err(|e| StartError::Definitions {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Some((path.display().to_string(), text))
+        }
+        None => None,
+    };
+    let (port, broker) = listen(reactor, addr, config)?;
+    if let Some((path, text)) = definitions {
+        broker
+            .borrow_mut()
+            .load_definitions(&text)
+            .map_err(|reason| StartError::Definitions { path, reason })?;
+    }
+    Ok(port)
+}
+
+/// Why [`start`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The port could not be bound.
+    #[error(transparent)]
+    Listen(#[from] Error),
+    /// The definitions file could not be read or loaded.
+    #[error("cannot load definitions from {path}: {reason}")]
+    Definitions {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// Starts the broker on `addr` in `reactor`; returns the port and the shared broker.
+pub fn listen(
+    reactor: &mut Reactor,
+    addr: SocketAddr,
+    config: BrokerConfig,
+) -> Result<(ListeningPort, Rc<RefCell<Broker>>), Error> {
+    let broker = Rc::new(RefCell::new(Broker::new(config)));
+    let port = reactor.listen_tcp(addr, connection::BrokerFactory(broker.clone()))?;
+    Ok((port, broker))
+}
