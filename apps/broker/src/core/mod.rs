@@ -13,6 +13,7 @@
 //! | `message.rs` | a message, shared by the queues it is routed to |
 //! | `auth.rs` | users, password hashes, permissions, SASL PLAIN/AMQPLAIN |
 //! | `definitions.rs` | RabbitMQ's definitions JSON |
+//! | `tests.rs` | the operations against a recording [`Sink`] |
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
@@ -33,6 +34,9 @@ pub(crate) mod exchange;
 pub(crate) mod message;
 pub(crate) mod queue;
 pub(crate) mod vhost;
+
+#[cfg(test)]
+mod tests;
 
 use auth::{Access, ResourceKind};
 use exchange::{Destination, ExchangeType};

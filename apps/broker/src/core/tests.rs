@@ -1,0 +1,404 @@
+//! The core without a socket: operations in, deliveries and cancels recorded by a [`Sink`]
+//! double that can also pretend a connection's output is full.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use spindle_protocols::amqp::{
+    BasicProperties, ExchangeDeclare, FieldTable, QueueDeclare, ReplyCode, ShortStr,
+};
+use spindle_reactor::ConnId;
+
+use super::{Broker, Delivery, Sink, OUTPUT_HIGH_WATER};
+use crate::config::BrokerConfig;
+
+/// What the sink saw: deliveries (connection, channel, consumer tag, delivery tag,
+/// redelivered, body) and cancels.
+#[derive(Debug, Default)]
+struct Recorder {
+    deliveries: Vec<(ConnId, u16, String, u64, bool, String)>,
+    cancels: Vec<(ConnId, u16, String)>,
+    backlog: HashMap<ConnId, usize>,
+    drain_requests: Vec<ConnId>,
+}
+
+impl Sink for Recorder {
+    fn deliver(&mut self, d: Delivery<'_>) {
+        self.deliveries.push((
+            d.conn,
+            d.channel,
+            d.consumer_tag.to_string(),
+            d.delivery_tag,
+            d.redelivered,
+            String::from_utf8_lossy(&d.message.body).into_owned(),
+        ));
+    }
+
+    fn cancel(&mut self, conn: ConnId, channel: u16, consumer_tag: &ShortStr) {
+        self.cancels.push((conn, channel, consumer_tag.to_string()));
+    }
+
+    fn backlog(&self, conn: ConnId) -> usize {
+        self.backlog.get(&conn).copied().unwrap_or(0)
+    }
+
+    fn wait_for_drain(&mut self, conn: ConnId) {
+        self.drain_requests.push(conn);
+    }
+}
+
+impl Recorder {
+    fn bodies(&mut self) -> Vec<(ConnId, String, bool)> {
+        self.deliveries
+            .drain(..)
+            .map(|(c, _, _, _, r, b)| (c, b, r))
+            .collect()
+    }
+}
+
+fn s(text: &str) -> ShortStr {
+    ShortStr::try_from(text).unwrap()
+}
+
+fn conn(n: u32) -> ConnId {
+    ConnId::from_parts(n, 1)
+}
+
+/// A broker with connections 1..=n open as guest on `/`, channel 1 each.
+fn broker(n: u32) -> Broker {
+    let mut b = Broker::new(BrokerConfig::default());
+    for i in 1..=n {
+        b.open_connection(conn(i), "guest", "/", 131_072);
+        b.open_channel(conn(i), 1);
+    }
+    b
+}
+
+fn declare(b: &mut Broker, c: ConnId, queue: &str) -> ShortStr {
+    let m = QueueDeclare {
+        queue: s(queue),
+        ..QueueDeclare::default()
+    };
+    b.queue_declare(c, &m).unwrap().0
+}
+
+fn publish(
+    b: &mut Broker,
+    c: ConnId,
+    exchange: &str,
+    key: &str,
+    body: &'static str,
+    out: &mut Recorder,
+) -> bool {
+    b.publish(
+        c,
+        &s(exchange),
+        &s(key),
+        BasicProperties::default(),
+        Bytes::from_static(body.as_bytes()),
+        out,
+    )
+    .unwrap()
+    .routed
+}
+
+#[test]
+fn a_message_goes_to_the_queue_then_to_its_consumer_and_is_acked() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "hello");
+    assert!(publish(
+        &mut b,
+        conn(1),
+        "",
+        "hello",
+        "Hello World!",
+        &mut out
+    ));
+    assert!(!publish(&mut b, conn(1), "", "nowhere", "lost", &mut out));
+    let tag = b
+        .consume(conn(1), 1, &s("hello"), &ShortStr::default(), false, false)
+        .unwrap();
+    assert!(tag.starts_with(b"amq.ctag-"));
+    assert!(
+        out.deliveries.is_empty(),
+        "consume does not deliver before consume-ok"
+    );
+    b.serve(conn(1), 1, &mut out);
+    let d = out.deliveries.pop().unwrap();
+    assert_eq!((d.3, d.4, d.5.as_str()), (1, false, "Hello World!"));
+    b.ack(conn(1), 1, 1, false, &mut out).unwrap();
+    let again = b.ack(conn(1), 1, 1, false, &mut out).unwrap_err();
+    assert_eq!(again.code, ReplyCode::PreconditionFailed);
+    assert_eq!(
+        again.reply_text(),
+        "PRECONDITION_FAILED - unknown delivery tag 1"
+    );
+}
+
+#[test]
+fn consumers_take_turns_and_prefetch_one_makes_dispatch_fair() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "tasks");
+    for c in [conn(1), conn(2)] {
+        b.qos(c, 1, 1, false, &mut out);
+        b.consume(c, 1, &s("tasks"), &s("w"), false, false).unwrap();
+    }
+    for body in ["a", "b", "c", "d"] {
+        publish(&mut b, conn(1), "", "tasks", body, &mut out);
+    }
+    // One each: both now hold their prefetch of one.
+    assert_eq!(
+        out.bodies(),
+        [(conn(1), "a".into(), false), (conn(2), "b".into(), false)]
+    );
+    // The second worker finishes first and gets the next; the first still works on "a".
+    b.ack(conn(2), 1, 1, false, &mut out).unwrap();
+    assert_eq!(out.bodies(), [(conn(2), "c".into(), false)]);
+    b.ack(conn(2), 1, 2, false, &mut out).unwrap();
+    assert_eq!(out.bodies(), [(conn(2), "d".into(), false)]);
+}
+
+#[test]
+fn a_rejected_message_comes_back_redelivered_in_its_place() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    for body in ["1", "2", "3"] {
+        publish(&mut b, conn(1), "", "q", body, &mut out);
+    }
+    let first = b.get(conn(1), 1, &s("q"), false).unwrap().unwrap();
+    let second = b.get(conn(1), 1, &s("q"), false).unwrap().unwrap();
+    assert_eq!(second.message_count, 1);
+    b.nack(conn(1), 1, second.delivery_tag, false, true, &mut out)
+        .unwrap();
+    b.nack(conn(1), 1, first.delivery_tag, false, true, &mut out)
+        .unwrap();
+    let order: Vec<(String, bool)> = (0..3)
+        .map(|_| {
+            let g = b.get(conn(1), 1, &s("q"), true).unwrap().unwrap();
+            (
+                String::from_utf8_lossy(&g.message.body).into_owned(),
+                g.redelivered,
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [("1".into(), true), ("2".into(), true), ("3".into(), false)]
+    );
+    assert!(b.get(conn(1), 1, &s("q"), true).unwrap().is_none());
+}
+
+#[test]
+fn a_closed_channel_gives_its_unacked_messages_to_the_other_consumers() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    b.qos(conn(1), 1, 1, false, &mut out);
+    b.consume(conn(1), 1, &s("q"), &s("a"), false, false)
+        .unwrap();
+    publish(&mut b, conn(2), "", "q", "job", &mut out);
+    assert_eq!(out.bodies(), [(conn(1), "job".into(), false)]);
+    b.consume(conn(2), 1, &s("q"), &s("b"), false, false)
+        .unwrap();
+    b.close_connection(conn(1), &mut out);
+    assert_eq!(out.bodies(), [(conn(2), "job".into(), true)]);
+}
+
+#[test]
+fn an_exclusive_queue_is_locked_to_its_connection_and_goes_with_it() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    let m = QueueDeclare {
+        exclusive: true,
+        ..QueueDeclare::default()
+    };
+    let (name, _, _) = b.queue_declare(conn(1), &m).unwrap();
+    assert!(name.starts_with(b"amq.gen-"));
+    let refused = b
+        .consume(conn(2), 1, &name, &ShortStr::default(), true, false)
+        .unwrap_err();
+    assert_eq!(refused.code, ReplyCode::ResourceLocked);
+    b.close_connection(conn(1), &mut out);
+    let gone = b.queue_purge(conn(2), &name).unwrap_err();
+    assert_eq!(gone.code, ReplyCode::NotFound);
+    assert_eq!(
+        gone.reply_text(),
+        format!("NOT_FOUND - no queue '{name}' in vhost '/'")
+    );
+}
+
+#[test]
+fn redeclaring_differently_is_refused_in_rabbitmqs_words() {
+    let mut b = broker(1);
+    let x = |kind: &str, durable: bool| ExchangeDeclare {
+        exchange: s("logs"),
+        kind: s(kind),
+        durable,
+        ..ExchangeDeclare::default()
+    };
+    b.exchange_declare(conn(1), &x("fanout", false)).unwrap();
+    b.exchange_declare(conn(1), &x("fanout", false)).unwrap();
+    let e = b
+        .exchange_declare(conn(1), &x("direct", false))
+        .unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "PRECONDITION_FAILED - inequivalent arg 'type' for exchange 'logs' in vhost '/': \
+         received 'direct' but current is 'fanout'"
+    );
+    let bad = b.exchange_declare(
+        conn(1),
+        &ExchangeDeclare {
+            exchange: s("x"),
+            kind: s("bogus"),
+            ..ExchangeDeclare::default()
+        },
+    );
+    assert_eq!(bad.unwrap_err().code, ReplyCode::CommandInvalid);
+    let durable = QueueDeclare {
+        queue: s("q"),
+        durable: true,
+        ..QueueDeclare::default()
+    };
+    b.queue_declare(conn(1), &durable).unwrap();
+    let e = b
+        .queue_declare(
+            conn(1),
+            &QueueDeclare {
+                queue: s("q"),
+                ..QueueDeclare::default()
+            },
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'q' in vhost '/': \
+         received 'false' but current is 'true'"
+    );
+}
+
+#[test]
+fn a_full_connection_gets_no_deliveries_until_it_drains() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    b.consume(conn(2), 1, &s("q"), &s("slow"), true, false)
+        .unwrap();
+    out.backlog.insert(conn(2), OUTPUT_HIGH_WATER);
+    publish(&mut b, conn(1), "", "q", "m1", &mut out);
+    publish(&mut b, conn(1), "", "q", "m2", &mut out);
+    assert!(out.deliveries.is_empty());
+    assert_eq!(out.drain_requests, [conn(2)]);
+    out.backlog.clear();
+    b.output_drained(conn(2), &mut out);
+    assert_eq!(
+        out.bodies(),
+        [(conn(2), "m1".into(), false), (conn(2), "m2".into(), false)]
+    );
+}
+
+#[test]
+fn deleting_a_queue_cancels_its_consumers() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    b.consume(conn(2), 1, &s("q"), &s("c2"), true, false)
+        .unwrap();
+    publish(&mut b, conn(1), "", "q", "x", &mut out);
+    out.deliveries.clear();
+    publish(&mut b, conn(1), "", "q", "y", &mut out);
+    out.deliveries.clear();
+    assert_eq!(
+        b.queue_delete(conn(1), &s("q"), false, false, &mut out)
+            .unwrap(),
+        0
+    );
+    assert_eq!(out.cancels, [(conn(2), 1, "c2".to_string())]);
+}
+
+#[test]
+fn permissions_are_checked_per_operation() {
+    let mut b = Broker::new(BrokerConfig::default());
+    b.add_user("bob", "secret", Vec::new()).unwrap();
+    b.set_permissions("bob", "/", "^bob\\.", "^bob\\.", ".*")
+        .unwrap();
+    b.open_connection(conn(1), "bob", "/", 131_072);
+    b.open_channel(conn(1), 1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "bob.q");
+    let m = QueueDeclare {
+        queue: s("alice.q"),
+        ..QueueDeclare::default()
+    };
+    let e = b.queue_declare(conn(1), &m).unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "ACCESS_REFUSED - access to queue 'alice.q' in vhost '/' refused for user 'bob'"
+    );
+    let e = b
+        .publish(
+            conn(1),
+            &s(""),
+            &s("bob.q"),
+            BasicProperties::default(),
+            Bytes::new(),
+            &mut out,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "ACCESS_REFUSED - access to exchange 'amq.default' in vhost '/' refused for user 'bob'"
+    );
+}
+
+#[test]
+fn definitions_load_and_export_in_rabbitmqs_format() {
+    let mut b = Broker::new(BrokerConfig::default());
+    let json = br#"{
+        "rabbit_version": "3.10.8",
+        "users": [{"name": "alice", "password_hash": "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR",
+                   "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["monitoring"]}],
+        "vhosts": [{"name": "/"}, {"name": "jobs"}],
+        "permissions": [{"user": "alice", "vhost": "jobs", "configure": ".*", "write": ".*", "read": ".*"}],
+        "exchanges": [{"name": "events", "vhost": "jobs", "type": "topic", "durable": true,
+                       "auto_delete": false, "internal": false, "arguments": {}}],
+        "queues": [{"name": "audit", "vhost": "jobs", "durable": true, "auto_delete": false,
+                    "arguments": {"x-max-length": 100}}],
+        "bindings": [{"source": "events", "vhost": "jobs", "destination": "audit",
+                      "destination_type": "queue", "routing_key": "order.#", "arguments": {}}]
+    }"#;
+    b.load_definitions(json).unwrap();
+    assert!(b.users.login("alice", "test12", true).is_ok());
+    assert!(b.users.may_open("alice", "jobs"));
+    b.open_connection(conn(1), "alice", "jobs", 131_072);
+    b.open_channel(conn(1), 1);
+    let mut out = Recorder::default();
+    assert!(publish(
+        &mut b,
+        conn(1),
+        "events",
+        "order.created",
+        "o1",
+        &mut out
+    ));
+    assert_eq!(
+        b.get(conn(1), 1, &s("audit"), true)
+            .unwrap()
+            .unwrap()
+            .message
+            .body,
+        "o1"
+    );
+    let exported = b.export_definitions();
+    assert_eq!(exported["users"].as_array().map(Vec::len), Some(2));
+    assert_eq!(exported["queues"][0]["arguments"]["x-max-length"], 100);
+    assert_eq!(exported["bindings"][0]["routing_key"], "order.#");
+    let mut again = Broker::new(BrokerConfig::default());
+    again
+        .load_definitions(exported.to_string().as_bytes())
+        .unwrap();
+    assert!(again.users.login("alice", "test12", true).is_ok());
+}
