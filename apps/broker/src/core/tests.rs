@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use spindle_protocols::amqp::{
-    BasicProperties, ExchangeDeclare, FieldTable, QueueDeclare, ReplyCode, ShortStr,
+    BasicProperties, ExchangeDeclare, QueueDeclare, ReplyCode, ShortStr,
 };
 use spindle_reactor::ConnId;
 
