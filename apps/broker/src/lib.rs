@@ -5,7 +5,8 @@
 //!
 //! | file | job |
 //! |---|---|
-//! | `connection.rs` | the `Protocol`: handshake, channels, heartbeats, closes; the only file that sees the reactor |
+//! | `connection/mod.rs` | the `Protocol`: handshake, channels, heartbeats, closes; the only file that sees the reactor |
+//! | `connection/tests.rs` | the connection driven in memory: handshakes, errors, hostile frame streams |
 //! | `channel.rs` | one channel's publisher side: content assembly, confirms |
 //! | `core/` | the IO-free broker: vhosts, exchanges, queues, consumers, unacknowledged deliveries, users |
 //! | `config.rs` | [`BrokerConfig`], RabbitMQ's defaults |

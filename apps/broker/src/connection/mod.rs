@@ -1099,3 +1099,6 @@ impl Factory for BrokerFactory {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;

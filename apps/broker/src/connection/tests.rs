@@ -1,0 +1,1 @@
+//! The connection driven in memory through the reactor's test doubles.
