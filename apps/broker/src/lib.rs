@@ -97,5 +97,6 @@ pub fn listen(
 ) -> Result<(ListeningPort, Rc<RefCell<Broker>>), Error> {
     let broker = Rc::new(RefCell::new(Broker::new(config)));
     let port = reactor.listen_tcp(addr, connection::BrokerFactory(broker.clone()))?;
+    connection::start_tick(reactor, broker.clone());
     Ok((port, broker))
 }

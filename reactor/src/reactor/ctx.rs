@@ -106,6 +106,18 @@ impl Core {
         self.mark_dirty(index);
     }
 
+    /// Appends a shared buffer to the output of the open connection `id` without copying a
+    /// large one; false if it is gone or closing.
+    pub(super) fn write_bytes_to(&mut self, id: ConnId, data: Bytes) -> bool {
+        match self.live(id) {
+            Some(index) if self.conn(index).is_some_and(|c| c.close == Close::Open) => {
+                self.write_bytes_index(index, data);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Appends `data` to an open connection's output without copying large buffers.
     fn write_bytes_index(&mut self, index: usize, data: Bytes) {
         let Some(c) = self.conn_mut(index) else {
@@ -173,7 +185,7 @@ impl Core {
 
     /// The producer counts as paused from now on, so the flush that brings the output to the
     /// low-water mark calls `resume_producing`; the connection is flushed at the end of the turn.
-    fn resume_when_drained(&mut self, index: usize) {
+    pub(super) fn resume_when_drained(&mut self, index: usize) {
         let Some(c) = self.conn_mut(index) else {
             return;
         };
@@ -306,18 +318,7 @@ impl Transport for Ctx<'_> {
     }
 
     fn write_bytes_to(&mut self, id: ConnId, data: Bytes) -> bool {
-        match self.core.live(id) {
-            Some(index)
-                if self
-                    .core
-                    .conn(index)
-                    .is_some_and(|c| c.close == Close::Open) =>
-            {
-                self.core.write_bytes_index(index, data);
-                true
-            }
-            _ => false,
-        }
+        self.core.write_bytes_to(id, data)
     }
 
     fn lose_connection_of(&mut self, id: ConnId) -> bool {

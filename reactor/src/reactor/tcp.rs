@@ -546,6 +546,25 @@ impl Reactor {
         }
     }
 
+    /// Asks for `resume_producing` on connection `id` once its output has drained to the
+    /// low-water mark ([`Transport::resume_when_drained_of`](crate::Transport::resume_when_drained_of)
+    /// from outside a callback: a timer writing to connections); false if it is gone.
+    pub fn resume_when_drained_of(&mut self, id: ConnId) -> bool {
+        match self.core.live(id) {
+            Some(index) => {
+                self.core.resume_when_drained(index);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Queues a shared buffer on connection `id` without copying a large one; false if it is
+    /// gone or closing.
+    pub fn write_bytes_to(&mut self, id: ConnId, data: bytes::Bytes) -> bool {
+        self.core.write_bytes_to(id, data)
+    }
+
     /// Closes connection `id` at once, dropping its queued output (a client evicted for the
     /// memory its output holds); false if it is gone. Its protocol's `connection_lost` gets
     /// [`DisconnectReason::Aborted`].

@@ -33,7 +33,8 @@ use spindle_protocols::amqp::{
     PROTOCOL_HEADER,
 };
 use spindle_reactor::{
-    Address, ConnId, DisconnectReason, Factory, Protocol, ProtocolResult, TimerId, Transport,
+    Address, ConnId, DisconnectReason, Factory, LoopingCall, Protocol, ProtocolResult, Reactor,
+    TimerId, Transport,
 };
 
 use crate::channel::{Channel, TxWork};
@@ -121,36 +122,47 @@ impl Out<'_> {
     }
 }
 
+/// `basic.deliver` and its message, framed for `d.frame_max`.
+fn encode_delivery(d: &Delivery<'_>, buf: &mut BytesMut) {
+    let method = Method::BasicDeliver(BasicDeliver {
+        consumer_tag: d.consumer_tag.clone(),
+        delivery_tag: d.delivery_tag,
+        redelivered: d.redelivered,
+        exchange: d.message.exchange.clone(),
+        routing_key: d.message.routing_key.clone(),
+    });
+    if let Err(e) = encode_message(
+        d.channel,
+        &method,
+        &d.message.properties,
+        &d.message.body,
+        d.frame_max,
+        buf,
+    ) {
+        log::warn!("cannot encode a delivery to {}: {e}", d.conn);
+    }
+}
+
+/// The broker's `basic.cancel` of a consumer.
+fn encode_cancel(channel: u16, consumer_tag: &ShortStr, buf: &mut BytesMut) {
+    let method = Method::BasicCancel(BasicCancel {
+        consumer_tag: consumer_tag.clone(),
+        nowait: true,
+    });
+    if let Err(e) = encode_method(channel, &method, buf) {
+        log::warn!("cannot encode a cancel: {e}");
+    }
+}
+
 impl Sink for Out<'_> {
     fn deliver(&mut self, d: Delivery<'_>) {
-        let method = Method::BasicDeliver(BasicDeliver {
-            consumer_tag: d.consumer_tag.clone(),
-            delivery_tag: d.delivery_tag,
-            redelivered: d.redelivered,
-            exchange: d.message.exchange.clone(),
-            routing_key: d.message.routing_key.clone(),
-        });
-        let buf = self.buffer_for(d.conn);
-        if let Err(e) = encode_message(
-            d.channel,
-            &method,
-            &d.message.properties,
-            &d.message.body,
-            d.frame_max,
-            buf,
-        ) {
-            log::warn!("cannot encode a delivery to {}: {e}", d.conn);
-        }
-        self.hand_over(d.conn);
+        let conn = d.conn;
+        encode_delivery(&d, self.buffer_for(conn));
+        self.hand_over(conn);
     }
 
     fn cancel(&mut self, conn: ConnId, channel: u16, consumer_tag: &ShortStr) {
-        let method = Method::BasicCancel(BasicCancel {
-            consumer_tag: consumer_tag.clone(),
-            nowait: true,
-        });
-        let buf = self.buffer_for(conn);
-        let _ = encode_method(channel, &method, buf);
+        encode_cancel(channel, consumer_tag, self.buffer_for(conn));
         self.hand_over(conn);
     }
 
@@ -169,6 +181,52 @@ impl Sink for Out<'_> {
             self.tx.resume_when_drained_of(conn);
         }
     }
+}
+
+/// The core's effects written by the broker's clock tick, outside any connection's callback.
+struct ReactorOut<'a> {
+    reactor: &'a mut Reactor,
+    scratch: BytesMut,
+}
+
+impl Sink for ReactorOut<'_> {
+    fn deliver(&mut self, d: Delivery<'_>) {
+        encode_delivery(&d, &mut self.scratch);
+        self.reactor
+            .write_bytes_to(d.conn, self.scratch.split().freeze());
+    }
+
+    fn cancel(&mut self, conn: ConnId, channel: u16, consumer_tag: &ShortStr) {
+        encode_cancel(channel, consumer_tag, &mut self.scratch);
+        self.reactor
+            .write_bytes_to(conn, self.scratch.split().freeze());
+    }
+
+    fn backlog(&self, conn: ConnId) -> usize {
+        self.reactor.buffered_of(conn).unwrap_or(0)
+    }
+
+    fn wait_for_drain(&mut self, conn: ConnId) {
+        self.reactor.resume_when_drained_of(conn);
+    }
+}
+
+/// How often the broker's clock ticks: expiry of messages (a TTL is honoured to about this)
+/// and of unused queues.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Starts the broker's clock tick on `reactor` ([`Broker::tick`]).
+pub(crate) fn start_tick(reactor: &mut Reactor, broker: Rc<RefCell<Broker>>) {
+    LoopingCall::start(reactor, TICK, false, move |r| {
+        let now = r.now();
+        if let Ok(mut b) = broker.try_borrow_mut() {
+            let mut out = ReactorOut {
+                reactor: r,
+                scratch: BytesMut::new(),
+            };
+            b.tick(now, &mut out);
+        }
+    });
 }
 
 impl Connection {
@@ -290,6 +348,7 @@ impl Connection {
             scratch: &mut self.scratch,
         };
         let mut broker = self.broker.borrow_mut();
+        broker.set_clock(out.tx.now());
         f(&mut broker, me, &mut out)
     }
 
@@ -754,7 +813,8 @@ impl Connection {
                 }
             }
             Method::BasicGet(g) => {
-                let got = self.with_core(tx, |b, me, _| b.get(me, channel, &g.queue, g.no_ack))?;
+                let got =
+                    self.with_core(tx, |b, me, out| b.get(me, channel, &g.queue, g.no_ack, out))?;
                 match got {
                     Some(got) => {
                         let method = Method::BasicGetOk(BasicGetOk {

@@ -17,11 +17,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use spindle_protocols::amqp::{
-    BasicProperties, ExchangeBind, ExchangeDeclare, FieldTable, QueueBind, QueueDeclare, ReplyCode,
-    ShortStr,
+    BasicProperties, ExchangeBind, ExchangeDeclare, FieldTable, FieldValue, QueueBind,
+    QueueDeclare, ReplyCode, ShortStr,
 };
 use spindle_reactor::ConnId;
 
@@ -137,6 +138,10 @@ pub struct Broker {
     channels: HashMap<ChanKey, Chan>,
     next_message_id: u64,
     next_name: u64,
+    /// The reactor's time of the operation being run (the adapter sets it first).
+    now: Instant,
+    /// A reactor instant and the Unix time it was, for the `time` of `x-death` headers.
+    epoch: (Instant, u64),
 }
 
 impl Broker {
@@ -154,7 +159,24 @@ impl Broker {
             channels: HashMap::new(),
             next_message_id: 1,
             next_name: 1,
+            now: Instant::now(),
+            epoch: (
+                Instant::now(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
         }
+    }
+
+    /// Sets the time operations run at (the reactor's clock; a fake one in tests).
+    pub(crate) fn set_clock(&mut self, now: Instant) {
+        self.now = now;
+    }
+
+    fn unix_secs(&self) -> u64 {
+        let (at, unix) = self.epoch;
+        unix + self.now.saturating_duration_since(at).as_secs()
     }
 
     /// Whether a virtual host exists.
@@ -207,6 +229,7 @@ impl Broker {
                 .map_err(|e| e.to_string())?;
         }
         let short = |s: &str| ShortStr::try_from(s).map_err(|e| format!("'{s}': {e}"));
+        let now = self.now;
         for x in defs.exchanges.iter().filter(|x| x.is_importable()) {
             let kind = ExchangeType::parse(x.kind.as_bytes())
                 .ok_or_else(|| format!("exchange '{}': invalid type '{}'", x.name, x.kind))?;
@@ -235,7 +258,14 @@ impl Broker {
                 .map_err(|e| format!("queue '{}': {e}", q.name))?;
             let name = short(&q.name)?;
             v.queues.entry(name.clone()).or_insert_with(|| {
-                Queue::new(name, q.durable, None, q.auto_delete, q.arguments.clone())
+                Queue::new(
+                    name,
+                    q.durable,
+                    None,
+                    q.auto_delete,
+                    q.arguments.clone(),
+                    now,
+                )
             });
         }
         for b in &defs.bindings {
@@ -521,6 +551,7 @@ impl Broker {
                 }
             }
         }
+        let mut serve = Vec::new();
         for name in touched {
             let gone = v
                 .queues
@@ -528,10 +559,11 @@ impl Broker {
                 .is_some_and(|q| q.auto_delete && q.had_consumer && q.consumers.is_empty());
             if gone {
                 delete_queue(v, &mut self.channels, &name, None, sink);
-            } else if let Some(q) = v.queues.get_mut(&name) {
-                dispatch(q, &mut self.channels, &mut self.conns, sink);
+            } else {
+                serve.push(name);
             }
         }
+        self.run_queues(&vhost, serve, sink);
     }
 
     /// Checks the connection's user may do `access` on the named resource in its vhost
@@ -712,9 +744,11 @@ impl Broker {
         if !m.passive {
             self.permit(conn, Access::Configure, ResourceKind::Queue, &name)?;
         }
+        let now = self.now;
         let v = self.vhost_of(conn)?;
         let vname = v.name.clone();
-        if let Some(q) = v.queues.get(&name) {
+        if let Some(q) = v.queues.get_mut(&name) {
+            q.last_used = now;
             check_exclusive(q, conn, &vname)?;
             if !m.passive {
                 for (arg, received, current) in [
@@ -755,6 +789,7 @@ impl Broker {
                 owner,
                 m.auto_delete,
                 m.arguments.clone(),
+                now,
             ),
         );
         if m.exclusive {
@@ -910,6 +945,7 @@ impl Broker {
                 Some(_) => {}
             }
         }
+        let ttl = parse_expiration(&properties)?;
         let queues = v.route(exchange, routing_key, properties.headers.as_ref());
         let mut outcome = Published {
             routed: !queues.is_empty(),
@@ -918,6 +954,7 @@ impl Broker {
         if queues.is_empty() {
             return Ok(outcome);
         }
+        let now = self.now;
         let message = Rc::new(Message {
             id,
             exchange: exchange.clone(),
@@ -925,17 +962,159 @@ impl Broker {
             properties,
             body,
         });
-        for name in queues {
-            let Some(q) = v.queues.get_mut(&name) else {
+        let mut overflowed = Vec::new();
+        for name in &queues {
+            let Some(q) = v.queues.get_mut(name) else {
                 continue;
             };
-            let (taken, _dropped) = q.enqueue(message.clone());
+            let (taken, mut dropped) = q.enqueue(message.clone(), ttl, now);
             if !taken {
                 outcome.rejected = true;
+                if q.overflow == queue::Overflow::RejectPublishDlx {
+                    dropped.push(Queued {
+                        seq: 0,
+                        message: message.clone(),
+                        redelivered: false,
+                        expires: None,
+                    });
+                }
             }
-            dispatch(q, &mut self.channels, &mut self.conns, sink);
+            if !dropped.is_empty() {
+                overflowed.push((name.clone(), dropped));
+            }
         }
+        let mut work = queues;
+        for (name, dropped) in overflowed {
+            work.extend(self.dead_letter(&vname, &name, dropped, Reason::Maxlen));
+        }
+        self.run_queues(&vname, work, sink);
         Ok(outcome)
+    }
+
+    /// Sends messages that left queue `from` of `vname` for `reason` to its dead-letter
+    /// exchange, if it has one, with RabbitMQ's `x-death` header; returns the queues they
+    /// landed in (to be served).
+    fn dead_letter(
+        &mut self,
+        vname: &str,
+        from: &ShortStr,
+        items: Vec<Queued>,
+        reason: Reason,
+    ) -> Vec<ShortStr> {
+        let now = self.now;
+        let unix = self.unix_secs();
+        let Some(v) = self.vhosts.get_mut(vname) else {
+            return Vec::new();
+        };
+        let Some((exchange, key)) = v.queues.get(from).and_then(|q| q.dead_letter.clone()) else {
+            return Vec::new();
+        };
+        let mut landed: Vec<ShortStr> = Vec::new();
+        for item in items {
+            let m = &item.message;
+            let routing_key = key.clone().unwrap_or_else(|| m.routing_key.clone());
+            let properties = with_death(
+                &m.properties,
+                from,
+                reason,
+                &m.exchange,
+                &m.routing_key,
+                unix,
+            );
+            let queues = v.route(&exchange, &routing_key, properties.headers.as_ref());
+            let message = Rc::new(Message {
+                id: self.next_message_id,
+                exchange: exchange.clone(),
+                routing_key,
+                properties,
+                body: m.body.clone(),
+            });
+            self.next_message_id += 1;
+            for name in queues {
+                // A message that expired or overflowed is not sent back to the queue it left:
+                // it would go round for ever (RabbitMQ drops it too); a rejected one may be.
+                if name == *from && reason != Reason::Rejected {
+                    continue;
+                }
+                if let Some(q) = v.queues.get_mut(&name) {
+                    q.enqueue(message.clone(), None, now);
+                    if !landed.contains(&name) {
+                        landed.push(name);
+                    }
+                }
+            }
+        }
+        landed
+    }
+
+    /// Serves queues of `vname`: the expired messages at their heads are taken (and
+    /// dead-lettered where the queue says so), then each consumer gets what it can take; the
+    /// queues dead-lettered messages land in are served next.
+    fn run_queues(&mut self, vname: &str, mut work: Vec<ShortStr>, sink: &mut dyn Sink) {
+        let now = self.now;
+        // Dead-letter exchanges can form a cycle through queues; each turn ends.
+        let mut budget = 10_000usize;
+        while let Some(name) = work.pop() {
+            budget = budget.saturating_sub(1);
+            if budget == 0 {
+                log::warn!("dead-lettering in vhost '{vname}' stopped after 10,000 queue visits");
+                return;
+            }
+            let Some(q) = self
+                .vhosts
+                .get_mut(vname)
+                .and_then(|v| v.queues.get_mut(&name))
+            else {
+                continue;
+            };
+            let mut expired = q.take_expired(now);
+            dispatch(
+                q,
+                &mut self.channels,
+                &mut self.conns,
+                now,
+                &mut expired,
+                sink,
+            );
+            if !expired.is_empty() {
+                for landed in self.dead_letter(vname, &name, expired, Reason::Expired) {
+                    if !work.contains(&landed) {
+                        work.push(landed);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The broker's clock tick (every 100 ms): messages that expired at the heads of queues
+    /// are dropped or dead-lettered even when nothing else happens, and queues unused for
+    /// their `x-expires` are deleted.
+    pub(crate) fn tick(&mut self, now: Instant, sink: &mut dyn Sink) {
+        self.now = now;
+        let vhosts: Vec<String> = self.vhosts.keys().cloned().collect();
+        for vname in vhosts {
+            let Some(v) = self.vhosts.get_mut(&vname) else {
+                continue;
+            };
+            let unused: Vec<ShortStr> = v
+                .queues
+                .values()
+                .filter(|q| {
+                    q.consumers.is_empty() && q.expires.is_some_and(|e| q.last_used + e <= now)
+                })
+                .map(|q| q.name.clone())
+                .collect();
+            for name in unused {
+                delete_queue(v, &mut self.channels, &name, None, sink);
+            }
+            let timed: Vec<ShortStr> = v
+                .queues
+                .values()
+                .filter(|q| q.store.head().is_some_and(|h| h.expires.is_some()))
+                .map(|q| q.name.clone())
+                .collect();
+            self.run_queues(&vname, timed, sink);
+        }
     }
 
     /// `basic.consume`: registers the consumer (its tag, generated when empty) without
@@ -966,6 +1145,7 @@ impl Broker {
             None => return Err(Refusal::new(ReplyCode::ChannelError, "channel not open")),
         };
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
+        let now = self.now;
         let q = self.queue_mut(conn, queue)?;
         let vname_of = |q: &Queue| q.name.clone();
         if q.consumers.iter().any(|c| c.exclusive) || (exclusive && !q.consumers.is_empty()) {
@@ -984,6 +1164,7 @@ impl Broker {
             prefetch,
         });
         q.had_consumer = true;
+        q.last_used = now;
         if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
             chan.consumers.insert(tag.clone(), queue.clone());
         }
@@ -1005,14 +1186,7 @@ impl Broker {
         let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
             return;
         };
-        let Some(v) = self.vhosts.get_mut(&vname) else {
-            return;
-        };
-        for name in queues {
-            if let Some(q) = v.queues.get_mut(name) {
-                dispatch(q, &mut self.channels, &mut self.conns, sink);
-            }
-        }
+        self.run_queues(&vname, queues.to_vec(), sink);
     }
 
     /// `basic.cancel`: false if no consumer had the tag (RabbitMQ answers cancel-ok anyway).
@@ -1081,8 +1255,15 @@ impl Broker {
         channel: u16,
         queue: &ShortStr,
         no_ack: bool,
+        sink: &mut dyn Sink,
     ) -> Outcome<Option<Got>> {
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
+        let now = self.now;
+        self.queue_mut(conn, queue)?.last_used = now;
+        if let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) {
+            // Expired messages at the head go first, as for a consumer.
+            self.run_queues(&vname, vec![queue.clone()], sink);
+        }
         let q = self.queue_mut(conn, queue)?;
         let Some(item) = q.store.pop() else {
             return Ok(None);
@@ -1199,6 +1380,7 @@ impl Broker {
             return;
         };
         let mut touched: Vec<ShortStr> = Vec::new();
+        let mut rejected: Vec<(ShortStr, Vec<Queued>)> = Vec::new();
         for u in settled {
             let Some(q) = v.queues.get_mut(&u.queue) else {
                 continue;
@@ -1212,20 +1394,30 @@ impl Broker {
                     c.unacked = c.unacked.saturating_sub(1);
                 }
             }
-            if requeue == Some(true) {
-                let mut item = u.item;
-                item.redelivered = true;
-                q.store.requeue(item);
+            match requeue {
+                Some(true) => {
+                    let mut item = u.item;
+                    item.redelivered = true;
+                    q.store.requeue(item);
+                }
+                Some(false) => match rejected.iter_mut().find(|(n, _)| *n == u.queue) {
+                    Some((_, items)) => items.push(u.item),
+                    None => rejected.push((u.queue.clone(), vec![u.item])),
+                },
+                None => {}
             }
             if !touched.contains(&u.queue) {
                 touched.push(u.queue);
             }
         }
-        for name in touched {
-            if let Some(q) = v.queues.get_mut(&name) {
-                dispatch(q, &mut self.channels, &mut self.conns, sink);
+        for (queue, items) in rejected {
+            for landed in self.dead_letter(&vname, &queue, items, Reason::Rejected) {
+                if !touched.contains(&landed) {
+                    touched.push(landed);
+                }
             }
         }
+        self.run_queues(&vname, touched, sink);
     }
 
     /// The connection's output has drained: deliveries to it resume.
@@ -1254,6 +1446,120 @@ pub(crate) struct Published {
     pub(crate) routed: bool,
     /// A queue refused it (full, `x-overflow reject-publish`).
     pub(crate) rejected: bool,
+}
+
+/// Why a message left its queue for the dead-letter exchange (`x-death`'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// `basic.reject` / `basic.nack` without requeue.
+    Rejected,
+    /// Its TTL ran out.
+    Expired,
+    /// The queue was over `x-max-length` or `x-max-length-bytes`.
+    Maxlen,
+}
+
+impl Reason {
+    fn name(self) -> &'static [u8] {
+        match self {
+            Reason::Rejected => b"rejected",
+            Reason::Expired => b"expired",
+            Reason::Maxlen => b"maxlen",
+        }
+    }
+}
+
+/// The message's own TTL, from its `expiration` property (milliseconds, as text); refused as
+/// RabbitMQ refuses a value that is not a non-negative integer.
+fn parse_expiration(properties: &BasicProperties) -> Outcome<Option<Duration>> {
+    let Some(text) = &properties.expiration else {
+        return Ok(None);
+    };
+    match std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+    {
+        Some(ms) => Ok(Some(Duration::from_millis(ms))),
+        None => Err(Refusal::precondition(format!(
+            "invalid expiration '{}': no_integer",
+            String::from_utf8_lossy(text)
+        ))),
+    }
+}
+
+/// The properties of a dead-lettered message, as RabbitMQ writes them: an `x-death` entry
+/// for (queue, reason) first in the list (its `count` raised if the pair was there already),
+/// `x-first-death-*` set once, and `expiration` moved into the entry as
+/// `original-expiration`.
+fn with_death(
+    properties: &BasicProperties,
+    queue: &ShortStr,
+    reason: Reason,
+    exchange: &ShortStr,
+    routing_key: &ShortStr,
+    unix: u64,
+) -> BasicProperties {
+    let mut p = properties.clone();
+    let mut headers = p.headers.take().unwrap_or_default();
+    let long = |s: &[u8]| FieldValue::LongStr(Bytes::copy_from_slice(s));
+    let mut deaths: Vec<FieldValue> = headers
+        .get("x-death")
+        .and_then(FieldValue::as_array)
+        .map(<[FieldValue]>::to_vec)
+        .unwrap_or_default();
+    let same = |d: &FieldValue| {
+        d.as_table().is_some_and(|t| {
+            t.get("queue")
+                .and_then(FieldValue::as_bytes)
+                .map(|b| b.as_ref())
+                == Some(queue.as_ref())
+                && t.get("reason")
+                    .and_then(FieldValue::as_bytes)
+                    .map(|b| b.as_ref())
+                    == Some(reason.name())
+        })
+    };
+    let entry = match deaths.iter().position(same) {
+        Some(i) => {
+            let mut t = deaths.remove(i).as_table().cloned().unwrap_or_default();
+            let n = t.get("count").and_then(FieldValue::as_i64).unwrap_or(0);
+            t.insert(ShortStr::from_static("count"), FieldValue::I64(n + 1));
+            t.insert(ShortStr::from_static("time"), FieldValue::Timestamp(unix));
+            t
+        }
+        None => {
+            let mut t = FieldTable::new();
+            t.push(ShortStr::from_static("count"), FieldValue::I64(1));
+            t.push(ShortStr::from_static("reason"), long(reason.name()));
+            t.push(ShortStr::from_static("queue"), long(queue));
+            t.push(ShortStr::from_static("time"), FieldValue::Timestamp(unix));
+            t.push(ShortStr::from_static("exchange"), long(exchange));
+            t.push(
+                ShortStr::from_static("routing-keys"),
+                FieldValue::Array(vec![long(routing_key)]),
+            );
+            if let Some(e) = &p.expiration {
+                t.push(ShortStr::from_static("original-expiration"), long(e));
+            }
+            t
+        }
+    };
+    deaths.insert(0, FieldValue::Table(entry));
+    headers.insert(ShortStr::from_static("x-death"), FieldValue::Array(deaths));
+    if headers.get("x-first-death-reason").is_none() {
+        headers.insert(
+            ShortStr::from_static("x-first-death-exchange"),
+            long(exchange),
+        );
+        headers.insert(ShortStr::from_static("x-first-death-queue"), long(queue));
+        headers.insert(
+            ShortStr::from_static("x-first-death-reason"),
+            long(reason.name()),
+        );
+    }
+    p.expiration = None;
+    p.headers = Some(headers);
+    p
 }
 
 fn unknown_tag(tag: u64) -> Refusal {
@@ -1414,6 +1720,8 @@ fn dispatch(
     q: &mut Queue,
     channels: &mut HashMap<ChanKey, Chan>,
     conns: &mut HashMap<ConnId, Conn>,
+    now: Instant,
+    expired: &mut Vec<Queued>,
     sink: &mut dyn Sink,
 ) {
     let n = q.consumers.len();
@@ -1449,6 +1757,10 @@ fn dispatch(
         let Some(item) = q.store.pop() else {
             break;
         };
+        if item.expires.is_some_and(|at| at < now) {
+            expired.push(item);
+            continue;
+        }
         idle = 0;
         chan.last_tag += 1;
         let tag = chan.last_tag;

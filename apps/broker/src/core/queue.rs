@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 use spindle_reactor::ConnId;
@@ -21,6 +22,9 @@ pub(crate) struct Queued {
     pub(crate) message: Rc<Message>,
     /// Delivered before and requeued.
     pub(crate) redelivered: bool,
+    /// When it expires (`x-message-ttl`, the message's `expiration`): it is dropped or
+    /// dead-lettered once it reaches the head of the queue after that.
+    pub(crate) expires: Option<Instant>,
 }
 
 /// Where a queue keeps its messages. In memory by default; a durable queue's store writes
@@ -33,6 +37,8 @@ pub(crate) trait QueueStore: fmt::Debug {
     fn requeue(&mut self, item: Queued);
     /// Takes the message at the head.
     fn pop(&mut self) -> Option<Queued>;
+    /// The message at the head, left in place.
+    fn head(&self) -> Option<&Queued>;
     /// Messages held.
     fn len(&self) -> usize;
     /// Body bytes held (`x-max-length-bytes`).
@@ -65,6 +71,10 @@ impl QueueStore for MemoryStore {
         let item = self.items.pop_front()?;
         self.bytes -= item.message.size();
         Some(item)
+    }
+
+    fn head(&self) -> Option<&Queued> {
+        self.items.front()
     }
 
     fn len(&self) -> usize {
@@ -143,6 +153,16 @@ pub(crate) struct Queue {
     pub(crate) max_length: Option<usize>,
     pub(crate) max_length_bytes: Option<usize>,
     pub(crate) overflow: Overflow,
+    /// `x-message-ttl`.
+    pub(crate) message_ttl: Option<Duration>,
+    /// `x-expires`: the queue is deleted after this long unused (no consumers, no
+    /// `basic.get`, no redeclare).
+    pub(crate) expires: Option<Duration>,
+    /// When it was last used, for `x-expires`.
+    pub(crate) last_used: Instant,
+    /// `x-dead-letter-exchange` and `x-dead-letter-routing-key`: where rejected, expired and
+    /// dropped messages go.
+    pub(crate) dead_letter: Option<(ShortStr, Option<ShortStr>)>,
 }
 
 impl Queue {
@@ -153,6 +173,7 @@ impl Queue {
         exclusive: Option<ConnId>,
         auto_delete: bool,
         arguments: FieldTable,
+        now: Instant,
     ) -> Queue {
         let count = |key: &str| {
             arguments
@@ -165,7 +186,20 @@ impl Queue {
             Some(v) if v.as_ref() == b"reject-publish-dlx" => Overflow::RejectPublishDlx,
             _ => Overflow::DropHead,
         };
+        let millis = |key: &str| count(key).map(|n| Duration::from_millis(n as u64));
+        let text = |key: &str| {
+            arguments
+                .get(key)
+                .and_then(FieldValue::as_bytes)
+                .and_then(|b| ShortStr::try_from(b.clone()).ok())
+        };
+        let dead_letter =
+            text("x-dead-letter-exchange").map(|x| (x, text("x-dead-letter-routing-key")));
         Queue {
+            message_ttl: millis("x-message-ttl"),
+            expires: millis("x-expires"),
+            last_used: now,
+            dead_letter,
             max_length: count("x-max-length"),
             max_length_bytes: count("x-max-length-bytes"),
             overflow,
@@ -199,7 +233,12 @@ impl Queue {
     /// Adds a newly routed message; with `x-overflow drop-head`, drops the oldest while the
     /// queue is over its limits. Returns whether the message was taken (false: the queue
     /// rejects publishes when full) and the messages dropped from the head.
-    pub(crate) fn enqueue(&mut self, message: Rc<Message>) -> (bool, Vec<Queued>) {
+    pub(crate) fn enqueue(
+        &mut self,
+        message: Rc<Message>,
+        ttl: Option<Duration>,
+        now: Instant,
+    ) -> (bool, Vec<Queued>) {
         let size = message.size();
         let mut dropped = Vec::new();
         if self.is_full_for(size) {
@@ -210,10 +249,15 @@ impl Queue {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        let ttl = match (ttl, self.message_ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.store.push(Queued {
             seq,
             message,
             redelivered: false,
+            expires: ttl.and_then(|t| now.checked_add(t)),
         });
         while self.over_limits() {
             match self.store.pop() {
@@ -229,6 +273,23 @@ impl Queue {
             || self
                 .max_length_bytes
                 .is_some_and(|max| self.store.bytes() > max)
+    }
+
+    /// Takes the expired messages at the head (RabbitMQ expires messages when they reach the
+    /// head, so one behind a longer-lived message waits for it). A message expires once its
+    /// time has passed, so one with a TTL of 0 still goes to a consumer ready for it now.
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<Queued> {
+        let mut expired = Vec::new();
+        while self
+            .store
+            .head()
+            .is_some_and(|q| q.expires.is_some_and(|at| at < now))
+        {
+            if let Some(q) = self.store.pop() {
+                expired.push(q);
+            }
+        }
+        expired
     }
 
     /// Removes consumers matching `which`; returns them.
@@ -281,15 +342,17 @@ mod tests {
 
     #[test]
     fn requeued_messages_go_back_to_their_place() {
+        let now = Instant::now();
         let mut q = Queue::new(
             ShortStr::from_static("q"),
             false,
             None,
             false,
             FieldTable::new(),
+            now,
         );
         for (i, b) in ["a", "b", "c", "d"].into_iter().enumerate() {
-            q.enqueue(message(i as u64, b));
+            q.enqueue(message(i as u64, b), None, now);
         }
         let a = q.store.pop().unwrap();
         let b = q.store.pop().unwrap();
@@ -304,9 +367,17 @@ mod tests {
     fn max_length_drops_the_head_or_rejects_the_publish() {
         let mut args = FieldTable::new();
         args.insert(ShortStr::from_static("x-max-length"), FieldValue::I64(2));
-        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args.clone());
+        let now = Instant::now();
+        let mut q = Queue::new(
+            ShortStr::from_static("q"),
+            false,
+            None,
+            false,
+            args.clone(),
+            now,
+        );
         for (i, b) in ["a", "b", "c"].into_iter().enumerate() {
-            let (taken, dropped) = q.enqueue(message(i as u64, b));
+            let (taken, dropped) = q.enqueue(message(i as u64, b), None, now);
             assert!(taken);
             assert_eq!(dropped.len(), usize::from(b == "c"));
         }
@@ -315,13 +386,36 @@ mod tests {
             ShortStr::from_static("x-overflow"),
             FieldValue::LongStr(Bytes::from_static(b"reject-publish")),
         );
-        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args);
+        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args, now);
         let taken: Vec<bool> = ["a", "b", "c"]
             .into_iter()
             .enumerate()
-            .map(|(i, b)| q.enqueue(message(i as u64, b)).0)
+            .map(|(i, b)| q.enqueue(message(i as u64, b), None, now).0)
             .collect();
         assert_eq!(taken, [true, true, false]);
         assert_eq!(bodies(&mut q), ["a", "b"]);
+    }
+
+    #[test]
+    fn messages_expire_at_the_head_with_the_shorter_ttl() {
+        let now = Instant::now();
+        let mut args = FieldTable::new();
+        args.insert(
+            ShortStr::from_static("x-message-ttl"),
+            FieldValue::I64(1000),
+        );
+        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args, now);
+        q.enqueue(message(1, "queue ttl"), None, now);
+        q.enqueue(message(2, "own ttl 5 s"), Some(Duration::from_secs(5)), now);
+        q.enqueue(
+            message(3, "own ttl 10 ms"),
+            Some(Duration::from_millis(10)),
+            now,
+        );
+        assert!(q.take_expired(now + Duration::from_millis(1000)).is_empty());
+        // The 10 ms message waits behind the head until the head expires.
+        let expired = q.take_expired(now + Duration::from_millis(1001));
+        let names: Vec<u64> = expired.iter().map(|e| e.message.id).collect();
+        assert_eq!(names, [1, 2, 3]);
     }
 }

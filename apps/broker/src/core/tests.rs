@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use spindle_protocols::amqp::{
-    BasicProperties, ExchangeDeclare, QueueDeclare, ReplyCode, ShortStr,
+    BasicProperties, ExchangeDeclare, FieldTable, FieldValue, QueueDeclare, ReplyCode, ShortStr,
 };
 use spindle_reactor::ConnId;
 
@@ -168,8 +168,14 @@ fn a_rejected_message_comes_back_redelivered_in_its_place() {
     for body in ["1", "2", "3"] {
         publish(&mut b, conn(1), "", "q", body, &mut out);
     }
-    let first = b.get(conn(1), 1, &s("q"), false).unwrap().unwrap();
-    let second = b.get(conn(1), 1, &s("q"), false).unwrap().unwrap();
+    let first = b
+        .get(conn(1), 1, &s("q"), false, &mut out)
+        .unwrap()
+        .unwrap();
+    let second = b
+        .get(conn(1), 1, &s("q"), false, &mut out)
+        .unwrap()
+        .unwrap();
     assert_eq!(second.message_count, 1);
     b.nack(conn(1), 1, second.delivery_tag, false, true, &mut out)
         .unwrap();
@@ -177,7 +183,7 @@ fn a_rejected_message_comes_back_redelivered_in_its_place() {
         .unwrap();
     let order: Vec<(String, bool)> = (0..3)
         .map(|_| {
-            let g = b.get(conn(1), 1, &s("q"), true).unwrap().unwrap();
+            let g = b.get(conn(1), 1, &s("q"), true, &mut out).unwrap().unwrap();
             (
                 String::from_utf8_lossy(&g.message.body).into_owned(),
                 g.redelivered,
@@ -188,7 +194,10 @@ fn a_rejected_message_comes_back_redelivered_in_its_place() {
         order,
         [("1".into(), true), ("2".into(), true), ("3".into(), false)]
     );
-    assert!(b.get(conn(1), 1, &s("q"), true).unwrap().is_none());
+    assert!(b
+        .get(conn(1), 1, &s("q"), true, &mut out)
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -385,7 +394,7 @@ fn definitions_load_and_export_in_rabbitmqs_format() {
         &mut out
     ));
     assert_eq!(
-        b.get(conn(1), 1, &s("audit"), true)
+        b.get(conn(1), 1, &s("audit"), true, &mut out)
             .unwrap()
             .unwrap()
             .message
@@ -401,4 +410,178 @@ fn definitions_load_and_export_in_rabbitmqs_format() {
         .load_definitions(exported.to_string().as_bytes())
         .unwrap();
     assert!(again.users.login("alice", "test12", true).is_ok());
+}
+
+fn declare_with(b: &mut Broker, c: ConnId, queue: &str, args: &[(&str, FieldValue)]) {
+    let mut arguments = FieldTable::new();
+    for (k, v) in args {
+        arguments.insert(s(k), v.clone());
+    }
+    let m = QueueDeclare {
+        queue: s(queue),
+        arguments,
+        ..QueueDeclare::default()
+    };
+    b.queue_declare(c, &m).unwrap();
+}
+
+fn text(v: &str) -> FieldValue {
+    FieldValue::LongStr(Bytes::copy_from_slice(v.as_bytes()))
+}
+
+fn get_body(b: &mut Broker, queue: &str, out: &mut Recorder) -> Option<(String, BasicProperties)> {
+    b.get(conn(1), 1, &s(queue), true, out).unwrap().map(|g| {
+        (
+            String::from_utf8_lossy(&g.message.body).into_owned(),
+            g.message.properties.clone(),
+        )
+    })
+}
+
+#[test]
+fn a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "dead");
+    declare_with(
+        &mut b,
+        conn(1),
+        "work",
+        &[("x-dead-letter-exchange", text(""))],
+    );
+    // Through the default exchange with a dead-letter routing key of its own.
+    declare_with(
+        &mut b,
+        conn(1),
+        "work2",
+        &[
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("dead")),
+        ],
+    );
+    publish(&mut b, conn(1), "", "work2", "job", &mut out);
+    let g = b
+        .get(conn(1), 1, &s("work2"), false, &mut out)
+        .unwrap()
+        .unwrap();
+    b.nack(conn(1), 1, g.delivery_tag, false, false, &mut out)
+        .unwrap();
+    let (body, props) = get_body(&mut b, "dead", &mut out).unwrap();
+    assert_eq!(body, "job");
+    let headers = props.headers.unwrap();
+    let deaths = headers
+        .get("x-death")
+        .and_then(FieldValue::as_array)
+        .unwrap();
+    let death = deaths[0].as_table().unwrap();
+    assert_eq!(death.get("count"), Some(&FieldValue::I64(1)));
+    assert_eq!(death.get("reason"), Some(&text("rejected")));
+    assert_eq!(death.get("queue"), Some(&text("work2")));
+    assert_eq!(death.get("exchange"), Some(&text("")));
+    assert_eq!(
+        death.get("routing-keys"),
+        Some(&FieldValue::Array(vec![text("work2")]))
+    );
+    assert_eq!(headers.get("x-first-death-reason"), Some(&text("rejected")));
+    assert_eq!(headers.get("x-first-death-queue"), Some(&text("work2")));
+}
+
+#[test]
+fn messages_expire_and_a_ttl_queue_with_a_dead_letter_exchange_delays_them() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    let t0 = std::time::Instant::now();
+    b.set_clock(t0);
+    declare(&mut b, conn(1), "work");
+    declare_with(
+        &mut b,
+        conn(1),
+        "retry-in-100ms",
+        &[
+            ("x-message-ttl", FieldValue::I64(100)),
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("work")),
+        ],
+    );
+    declare(&mut b, conn(1), "plain");
+    publish(&mut b, conn(1), "", "retry-in-100ms", "later", &mut out);
+    let props = BasicProperties {
+        expiration: Some(s("50")),
+        ..BasicProperties::default()
+    };
+    b.publish(
+        conn(1),
+        &s(""),
+        &s("plain"),
+        props,
+        Bytes::from_static(b"brief"),
+        &mut out,
+    )
+    .unwrap();
+    b.tick(t0 + std::time::Duration::from_millis(60), &mut out);
+    assert!(
+        get_body(&mut b, "plain", &mut out).is_none(),
+        "expired after 50 ms"
+    );
+    assert!(get_body(&mut b, "work", &mut out).is_none(), "not yet");
+    b.tick(t0 + std::time::Duration::from_millis(150), &mut out);
+    let (body, props) = get_body(&mut b, "work", &mut out).unwrap();
+    assert_eq!(body, "later");
+    let death = props.headers.unwrap();
+    let first = death.get("x-death").and_then(FieldValue::as_array).unwrap()[0]
+        .as_table()
+        .unwrap()
+        .clone();
+    assert_eq!(first.get("reason"), Some(&text("expired")));
+    let bad = BasicProperties {
+        expiration: Some(s("soon")),
+        ..BasicProperties::default()
+    };
+    let e = b
+        .publish(conn(1), &s(""), &s("plain"), bad, Bytes::new(), &mut out)
+        .unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "PRECONDITION_FAILED - invalid expiration 'soon': no_integer"
+    );
+}
+
+#[test]
+fn an_unused_queue_with_x_expires_is_deleted_and_overflow_dead_letters_the_head() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    let t0 = std::time::Instant::now();
+    b.set_clock(t0);
+    declare_with(
+        &mut b,
+        conn(1),
+        "temp",
+        &[("x-expires", FieldValue::I64(1000))],
+    );
+    declare(&mut b, conn(1), "overflow");
+    declare_with(
+        &mut b,
+        conn(1),
+        "short",
+        &[
+            ("x-max-length", FieldValue::I64(1)),
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("overflow")),
+        ],
+    );
+    publish(&mut b, conn(1), "", "short", "first", &mut out);
+    publish(&mut b, conn(1), "", "short", "second", &mut out);
+    let (body, props) = get_body(&mut b, "overflow", &mut out).unwrap();
+    assert_eq!(body, "first");
+    assert_eq!(
+        props.headers.unwrap().get("x-first-death-reason"),
+        Some(&text("maxlen"))
+    );
+    b.tick(t0 + std::time::Duration::from_millis(999), &mut out);
+    assert!(b.queue_purge(conn(1), &s("temp")).is_ok());
+    b.tick(t0 + std::time::Duration::from_millis(1001), &mut out);
+    assert_eq!(
+        b.queue_purge(conn(1), &s("temp")).unwrap_err().code,
+        ReplyCode::NotFound
+    );
 }
