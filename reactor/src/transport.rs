@@ -32,6 +32,14 @@ impl ConnId {
     pub fn index(&self) -> u32 {
         self.index
     }
+
+    /// The generation: how many connections the slot had before this one. With
+    /// [`index`](Self::index) it names this connection alone, so an app can put an id in a
+    /// name it hands out (a broker's reply-to address) and rebuild it with
+    /// [`from_parts`](Self::from_parts).
+    pub fn generation(&self) -> u32 {
+        self.gen
+    }
 }
 
 impl fmt::Display for ConnId {

@@ -1030,7 +1030,7 @@ impl Connection {
             .and_then(Channel::next_publish);
         let returned = mandatory.then(|| (properties.clone(), body.clone()));
         let result = self.with_core(tx, |b, me, out| {
-            b.publish(me, &exchange, &routing_key, properties, body, out)
+            b.publish(me, channel, &exchange, &routing_key, properties, body, out)
         });
         match result {
             Ok(outcome) => {

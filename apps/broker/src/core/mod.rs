@@ -103,6 +103,8 @@ struct Chan {
     consumers: HashMap<ShortStr, ShortStr>,
     /// `channel.flow`: false stops deliveries.
     paused: bool,
+    /// The tag of its consumer of `amq.rabbitmq.reply-to` (direct reply-to), if any.
+    reply_consumer: Option<ShortStr>,
 }
 
 /// A connection as the core knows it.
@@ -912,16 +914,41 @@ impl Broker {
     /// Returns whether any queue took it (false: `basic.return` if mandatory; a confirm is
     /// still an ack, as RabbitMQ's) and whether a full queue refused it (a confirm is then a
     /// nack).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn publish(
         &mut self,
         conn: ConnId,
+        channel: u16,
         exchange: &ShortStr,
         routing_key: &ShortStr,
-        properties: BasicProperties,
+        mut properties: BasicProperties,
         body: Bytes,
         sink: &mut dyn Sink,
     ) -> Outcome<Published> {
         self.permit(conn, Access::Write, ResourceKind::Exchange, exchange)?;
+        if properties
+            .reply_to
+            .as_ref()
+            .is_some_and(|r| r.as_ref() == REPLY_TO.as_bytes())
+        {
+            // Direct reply-to: the reply address names this channel's reply consumer.
+            let has = self
+                .channels
+                .get(&(conn, channel))
+                .is_some_and(|c| c.reply_consumer.is_some());
+            if !has {
+                return Err(Refusal::precondition("fast reply consumer does not exist"));
+            }
+            let address = format!(
+                "{REPLY_TO}.{}.{}.{channel}",
+                conn.index(),
+                conn.generation()
+            );
+            properties.reply_to = ShortStr::try_from(address).ok();
+        }
+        if exchange.is_empty() && routing_key.starts_with(REPLY_TO_PREFIX.as_bytes()) {
+            return Ok(self.reply(routing_key, properties, body, sink));
+        }
         let id = self.next_message_id;
         self.next_message_id += 1;
         let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
@@ -989,6 +1016,65 @@ impl Broker {
         }
         self.run_queues(&vname, work, sink);
         Ok(outcome)
+    }
+
+    /// Delivers a reply published to a direct reply-to address straight to the consumer it
+    /// names; a consumer that is gone means the reply is dropped (returned if mandatory).
+    fn reply(
+        &mut self,
+        address: &ShortStr,
+        properties: BasicProperties,
+        body: Bytes,
+        sink: &mut dyn Sink,
+    ) -> Published {
+        let dropped = Published {
+            routed: false,
+            rejected: false,
+        };
+        let parts: Vec<u32> =
+            std::str::from_utf8(address.get(REPLY_TO_PREFIX.len()..).unwrap_or_default())
+                .unwrap_or("")
+                .split('.')
+                .filter_map(|p| p.parse().ok())
+                .collect();
+        let [index, generation, channel] = parts.as_slice() else {
+            return dropped;
+        };
+        let Ok(channel) = u16::try_from(*channel) else {
+            return dropped;
+        };
+        let to = ConnId::from_parts(*index, *generation);
+        let Some(frame_max) = self.conns.get(&to).map(|c| c.frame_max) else {
+            return dropped;
+        };
+        let Some(chan) = self.channels.get_mut(&(to, channel)) else {
+            return dropped;
+        };
+        let Some(tag) = chan.reply_consumer.clone() else {
+            return dropped;
+        };
+        chan.last_tag += 1;
+        let message = Message {
+            id: self.next_message_id,
+            exchange: ShortStr::default(),
+            routing_key: address.clone(),
+            properties,
+            body,
+        };
+        self.next_message_id += 1;
+        sink.deliver(Delivery {
+            conn: to,
+            channel,
+            frame_max,
+            consumer_tag: &tag,
+            delivery_tag: chan.last_tag,
+            redelivered: false,
+            message: &message,
+        });
+        Published {
+            routed: true,
+            rejected: false,
+        }
     }
 
     /// Sends messages that left queue `from` of `vname` for `reason` to its dead-letter
@@ -1144,16 +1230,36 @@ impl Broker {
             Some(chan) => chan.consumer_prefetch,
             None => return Err(Refusal::new(ReplyCode::ChannelError, "channel not open")),
         };
+        if queue.as_ref() == REPLY_TO.as_bytes() {
+            // Direct reply-to: no queue; replies go straight to this consumer.
+            if !no_ack {
+                return Err(Refusal::precondition("reply consumer cannot acknowledge"));
+            }
+            if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
+                if chan.reply_consumer.is_some() {
+                    return Err(Refusal::precondition("reply consumer already set"));
+                }
+                chan.reply_consumer = Some(tag.clone());
+            }
+            return Ok(tag);
+        }
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
         let now = self.now;
         let q = self.queue_mut(conn, queue)?;
-        let vname_of = |q: &Queue| q.name.clone();
         if q.consumers.iter().any(|c| c.exclusive) || (exclusive && !q.consumers.is_empty()) {
+            let vname = self.conns.get(&conn).map_or("/", |c| c.vhost.as_str());
             return Err(Refusal::access_refused(format!(
-                "queue '{}' in vhost '/' in exclusive use",
-                vname_of(q)
+                "queue '{queue}' in vhost '{vname}' in exclusive use"
             )));
         }
+        let Some(q) = self
+            .conns
+            .get(&conn)
+            .and_then(|c| self.vhosts.get_mut(&c.vhost))
+            .and_then(|v| v.queues.get_mut(queue))
+        else {
+            return Err(Refusal::not_found(format!("no queue '{queue}'")));
+        };
         q.consumers.push(Consumer {
             tag: tag.clone(),
             conn,
@@ -1197,6 +1303,12 @@ impl Broker {
         tag: &ShortStr,
         sink: &mut dyn Sink,
     ) -> bool {
+        if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
+            if chan.reply_consumer.as_ref() == Some(tag) {
+                chan.reply_consumer = None;
+                return true;
+            }
+        }
         let Some(queue) = self
             .channels
             .get_mut(&(conn, channel))
@@ -1438,6 +1550,11 @@ impl Broker {
         self.serve_queues(conn, &queues, sink);
     }
 }
+
+/// The pseudo-queue a client consumes to get replies without a queue (RabbitMQ's direct
+/// reply-to), and the prefix of the addresses the broker puts in `reply_to` for it.
+const REPLY_TO: &str = "amq.rabbitmq.reply-to";
+const REPLY_TO_PREFIX: &str = "amq.rabbitmq.reply-to.";
 
 /// What publishing did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

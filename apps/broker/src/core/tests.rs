@@ -92,6 +92,7 @@ fn publish(
 ) -> bool {
     b.publish(
         c,
+        1,
         &s(exchange),
         &s(key),
         BasicProperties::default(),
@@ -350,6 +351,7 @@ fn permissions_are_checked_per_operation() {
     let e = b
         .publish(
             conn(1),
+            1,
             &s(""),
             &s("bob.q"),
             BasicProperties::default(),
@@ -511,6 +513,7 @@ fn messages_expire_and_a_ttl_queue_with_a_dead_letter_exchange_delays_them() {
     };
     b.publish(
         conn(1),
+        1,
         &s(""),
         &s("plain"),
         props,
@@ -538,7 +541,7 @@ fn messages_expire_and_a_ttl_queue_with_a_dead_letter_exchange_delays_them() {
         ..BasicProperties::default()
     };
     let e = b
-        .publish(conn(1), &s(""), &s("plain"), bad, Bytes::new(), &mut out)
+        .publish(conn(1), 1, &s(""), &s("plain"), bad, Bytes::new(), &mut out)
         .unwrap_err();
     assert_eq!(
         e.reply_text(),
@@ -584,4 +587,101 @@ fn an_unused_queue_with_x_expires_is_deleted_and_overflow_dead_letters_the_head(
         b.queue_purge(conn(1), &s("temp")).unwrap_err().code,
         ReplyCode::NotFound
     );
+}
+
+#[test]
+fn direct_reply_to_delivers_replies_to_the_asking_channel_without_a_queue() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(2), "rpc_queue");
+    let refused = b
+        .consume(
+            conn(1),
+            1,
+            &s("amq.rabbitmq.reply-to"),
+            &s("r"),
+            false,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(
+        refused.reply_text(),
+        "PRECONDITION_FAILED - reply consumer cannot acknowledge"
+    );
+    let asking = BasicProperties {
+        reply_to: Some(s("amq.rabbitmq.reply-to")),
+        ..BasicProperties::default()
+    };
+    let e = b
+        .publish(
+            conn(1),
+            1,
+            &s(""),
+            &s("rpc_queue"),
+            asking.clone(),
+            Bytes::new(),
+            &mut out,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "PRECONDITION_FAILED - fast reply consumer does not exist"
+    );
+    b.consume(
+        conn(1),
+        1,
+        &s("amq.rabbitmq.reply-to"),
+        &s("replies"),
+        true,
+        false,
+    )
+    .unwrap();
+    b.publish(
+        conn(1),
+        1,
+        &s(""),
+        &s("rpc_queue"),
+        asking,
+        Bytes::from_static(b"fib 10"),
+        &mut out,
+    )
+    .unwrap();
+    let request = b
+        .get(conn(2), 1, &s("rpc_queue"), true, &mut out)
+        .unwrap()
+        .unwrap();
+    let address = request.message.properties.reply_to.clone().unwrap();
+    assert!(address.starts_with(b"amq.rabbitmq.reply-to."), "{address}");
+    let routed = b
+        .publish(
+            conn(2),
+            1,
+            &s(""),
+            &address,
+            BasicProperties::default(),
+            Bytes::from_static(b"55"),
+            &mut out,
+        )
+        .unwrap();
+    assert!(routed.routed);
+    assert_eq!(out.deliveries.len(), 1);
+    let d = &out.deliveries[0];
+    assert_eq!(
+        (d.0, d.1, d.2.as_str(), d.5.as_str()),
+        (conn(1), 1, "replies", "55")
+    );
+    // Once the consumer is gone, a reply has nowhere to go.
+    b.close_connection(conn(1), &mut out);
+    let late = b
+        .publish(
+            conn(2),
+            1,
+            &s(""),
+            &address,
+            BasicProperties::default(),
+            Bytes::new(),
+            &mut out,
+        )
+        .unwrap();
+    assert!(!late.routed);
 }
