@@ -1,8 +1,11 @@
-//! The AMQP client (`spindle_amqp`) and `spindle amqp` against a real RabbitMQ.
+//! The AMQP client (`spindle_amqp`) and `spindle amqp` against a real RabbitMQ
+//! (`NAME::rabbitmq`) and against `spindle broker` (`NAME::spindle_broker`, see
+//! `common::both`), with the same assertions.
 //!
-//! One private broker per test process, started by `common::amqp::broker_uri` with
+//! One private RabbitMQ per test process, started by `common::amqp::broker_uri` with
 //! `scripts/rabbitmq start DIR --watch PID` (its own port, data dir and node name; it stops
 //! itself when this process exits). Set `SPINDLE_AMQP_URI` to use a running broker instead.
+//! Each spindle broker is the test's own.
 //!
 //! ```text
 //! cargo test --test amqp_rabbitmq -- --include-ignored
@@ -12,15 +15,16 @@ mod common;
 
 use std::process::Command;
 
-use common::amqp::{broker_uri, queue};
+use common::amqp::queue;
+use common::both::Broker;
 use spindle_amqp::{
     run, AmqpUri, Channel, ClientError, Config, Connection, ConnectionHandler, ConsumeOptions,
     Delivery, ExchangeOptions, Publish, QueueOptions, Reply, ServerError,
 };
 use spindle_protocols::amqp::FieldTable;
 
-fn config() -> Config {
-    Config::new(AmqpUri::parse(&broker_uri()).unwrap())
+fn config(broker: &Broker) -> Config {
+    Config::new(AmqpUri::parse(&broker.uri()).unwrap())
 }
 
 /// Declares a queue, publishes one message and fetches it back, pipelined on one channel.
@@ -50,15 +54,13 @@ impl ConnectionHandler for PublishGet {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn declare_publish_get() {
+fn declare_publish_get(broker: &Broker) {
     let h = PublishGet {
         queue: queue("get"),
         body: b"hello world".to_vec(),
         got: None,
     };
-    let h = run(config(), h).unwrap();
+    let h = run(config(broker), h).unwrap();
     let got = h.got.unwrap();
     assert_eq!(got.body, "hello world");
     assert_eq!(got.routing_key, h.queue.as_str());
@@ -68,19 +70,25 @@ fn declare_publish_get() {
         Some(&b"text/plain"[..])
     );
 }
+both_brokers!(
+    declare_publish_get,
+    "needs rabbitmq-server: run scripts/test"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_one_megabyte_body_round_trips_across_frames() {
+fn a_one_megabyte_body_round_trips_across_frames(broker: &Broker) {
     let body: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let h = PublishGet {
         queue: queue("1mb"),
         body: body.clone(),
         got: None,
     };
-    let h = run(config(), h).unwrap();
+    let h = run(config(broker), h).unwrap();
     assert_eq!(h.got.unwrap().body, body);
 }
+both_brokers!(
+    a_one_megabyte_body_round_trips_across_frames,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 /// Publishes `total` numbered messages in confirm mode, going on from `on_writable` under
 /// back-pressure; consumes them on a second channel with manual acks and a prefetch.
@@ -166,23 +174,23 @@ impl ConnectionHandler for Stream {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_thousand_messages_arrive_in_order_with_manual_acks_and_prefetch() {
+fn a_thousand_messages_arrive_in_order_with_manual_acks_and_prefetch(broker: &Broker) {
     let h = Stream {
         queue: queue("stream"),
         total: 1000,
         consume: true,
         ..Stream::default()
     };
-    let h = run(config(), h).unwrap();
+    let h = run(config(broker), h).unwrap();
     let want: Vec<String> = (0..1000).map(|i| format!("message {i}")).collect();
     assert_eq!(h.received, want);
 }
+both_brokers!(
+    a_thousand_messages_arrive_in_order_with_manual_acks_and_prefetch,
+    "needs rabbitmq-server: run scripts/test"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn confirms_for_ten_thousand_publishes_all_arrive() {
+fn confirms_for_ten_thousand_publishes_all_arrive(broker: &Broker) {
     let h = Stream {
         queue: queue("confirms"),
         total: 10_000,
@@ -190,7 +198,7 @@ fn confirms_for_ten_thousand_publishes_all_arrive() {
         pad: 1000,
         ..Stream::default()
     };
-    let h = run(config(), h).unwrap();
+    let h = run(config(broker), h).unwrap();
     // 10 MB published from one callback: the 64 KiB limit refused publishes, and on_writable
     // resumed them.
     assert!(h.paused > 0);
@@ -199,6 +207,10 @@ fn confirms_for_ten_thousand_publishes_all_arrive() {
     seqs.sort_unstable();
     assert_eq!(seqs, (1..=10_000).collect::<Vec<_>>());
 }
+both_brokers!(
+    confirms_for_ten_thousand_publishes_all_arrive,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 /// A passive declare of a missing queue, then the channel reopened and used.
 #[derive(Default)]
@@ -243,12 +255,10 @@ impl ConnectionHandler for Missing {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_missing_queue_is_404_and_the_connection_stays_usable() {
+fn a_missing_queue_is_404_and_the_connection_stays_usable(broker: &Broker) {
     let name = queue("missing");
     let h = run(
-        config(),
+        config(broker),
         Missing {
             queue: name.clone(),
             ..Missing::default()
@@ -264,6 +274,10 @@ fn a_missing_queue_is_404_and_the_connection_stays_usable() {
     assert_eq!((error.class_id, error.method_id), (50, 10));
     assert!(h.declared.unwrap().starts_with("amq.gen-"));
 }
+both_brokers!(
+    a_missing_queue_is_404_and_the_connection_stays_usable,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 #[derive(Debug, Default)]
 struct OpenOnly;
@@ -275,10 +289,8 @@ impl ConnectionHandler for OpenOnly {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_wrong_password_is_403_access_refused() {
-    let mut config = config();
+fn a_wrong_password_is_403_access_refused(broker: &Broker) {
+    let mut config = config(broker);
     config.uri.password = "wrong".into();
     let error = run(config, OpenOnly).unwrap_err();
     assert_eq!(error.reply_code(), Some(403), "{error}");
@@ -289,10 +301,12 @@ fn a_wrong_password_is_403_access_refused() {
         "{error}"
     );
 }
+both_brokers!(
+    a_wrong_password_is_403_access_refused,
+    "needs rabbitmq-server: run scripts/test"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_heartbeat_is_negotiated_down_to_ours() {
+fn a_heartbeat_is_negotiated_down_to_ours(broker: &Broker) {
     #[derive(Default)]
     struct Tuning(Option<(u16, u32, u16)>);
     impl ConnectionHandler for Tuning {
@@ -302,12 +316,16 @@ fn a_heartbeat_is_negotiated_down_to_ours() {
             Ok(())
         }
     }
-    let mut config = config();
+    let mut config = config(broker);
     config.heartbeat = Some(5);
     config.frame_max = 16384;
     let h = run(config, Tuning::default()).unwrap();
     assert_eq!(h.0, Some((2047, 16384, 5)));
 }
+both_brokers!(
+    a_heartbeat_is_negotiated_down_to_ours,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 fn spindle_amqp(args: &[&str]) -> common::Finished {
     let mut cmd = common::spindle();
@@ -315,10 +333,8 @@ fn spindle_amqp(args: &[&str]) -> common::Finished {
     common::run_client("spindle amqp", cmd)
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn the_command_line_end_to_end() {
-    let uri = broker_uri();
+fn the_command_line_end_to_end(broker: &Broker) {
+    let uri = broker.uri();
     let q = queue("cli");
     let out = spindle_amqp(&["declare-queue", "--uri", &uri, "--queue", &q, "--durable"]);
     assert!(out.status.success(), "{out:?}");
@@ -372,6 +388,10 @@ fn the_command_line_end_to_end() {
         "{out:?}"
     );
 }
+both_brokers!(
+    the_command_line_end_to_end,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 /// Exchange-to-exchange bindings, transactions, purge, recover, unbind and delete, driven
 /// one answer after another; every answer is logged and the log is checked at the end.
@@ -463,16 +483,14 @@ impl ConnectionHandler for Management {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn exchange_bindings_transactions_purge_recover_and_deletes() {
+fn exchange_bindings_transactions_purge_recover_and_deletes(broker: &Broker) {
     let h = Management {
         queue: queue("manage"),
         source: queue("manage-source"),
         destination: queue("manage-destination"),
         ..Management::default()
     };
-    let h = run(config(), h).unwrap();
+    let h = run(config(broker), h).unwrap();
     let has = |r: &Reply| h.replies.contains(r);
     assert!(has(&Reply::ExchangeBound), "{:?}", h.replies);
     assert!(
@@ -507,6 +525,10 @@ fn exchange_bindings_transactions_purge_recover_and_deletes() {
     );
     assert_eq!(h.error, Some(404));
 }
+both_brokers!(
+    exchange_bindings_transactions_purge_recover_and_deletes,
+    "needs rabbitmq-server: run scripts/test"
+);
 
 /// Opens a channel and reports when the broker has answered, then waits.
 struct Idle {
@@ -530,20 +552,10 @@ impl ConnectionHandler for Idle {
     }
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server: run scripts/test"]
-fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang() {
+fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang(broker: &Broker) {
     // A broker of its own, to kill.
-    let dir = std::env::temp_dir().join(format!("spindle-rabbitmq-doomed-{}", std::process::id()));
-    let port = common::amqp::start_broker(&dir);
-    let env = std::fs::read_to_string(dir.join("env")).unwrap();
-    let beam = env
-        .lines()
-        .find_map(|l| l.strip_prefix("BEAM_PID="))
-        .expect("BEAM_PID in env")
-        .to_string();
-
-    let uri = format!("amqp://guest:guest@127.0.0.1:{port}/");
+    let doomed = broker.start_doomed();
+    let uri = doomed.uri.clone();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -557,17 +569,21 @@ fn a_broker_killed_mid_connection_gives_connection_lost_not_a_hang() {
     ready_rx
         .recv_timeout(common::RUN_TIMEOUT)
         .expect("the channel opened");
-    let killed = Command::new("kill").args(["-9", &beam]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-9", &doomed.pid.to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let result = done_rx
         .recv_timeout(common::RUN_TIMEOUT)
         .expect("run() returned after the broker died, without hanging");
-    let _ = Command::new(common::amqp::broker_script())
-        .arg("stop")
-        .arg(&dir)
-        .output();
+    (doomed.cleanup)();
     match result {
         Err(ClientError::Lost(why)) => assert!(!why.is_empty()),
         other => panic!("expected ClientError::Lost, got {other:?}"),
     }
 }
+both_brokers!(
+    a_broker_killed_mid_connection_gives_connection_lost_not_a_hang,
+    "needs rabbitmq-server: run scripts/test"
+);

@@ -1,9 +1,10 @@
 //! The RabbitMQ tutorials 1–6 as written with Spindle's client (examples 11–14), run as the
-//! tutorials run them — separate programs in separate processes against a real RabbitMQ —
-//! with their output asserted.
+//! tutorials run them — separate programs in separate processes — with their output asserted,
+//! each against a real RabbitMQ (`NAME::rabbitmq`) and against `spindle broker`
+//! (`NAME::spindle_broker`, see `common::both`).
 //!
-//! The example binaries are built by `cargo test` (or `cargo build --examples`); the broker is
-//! a private one (see `common::amqp`).
+//! The example binaries are built by `cargo test` (or `cargo build --examples`); the RabbitMQ
+//! is a private one (see `common::amqp`), each spindle broker the test's own.
 //!
 //! ```text
 //! cargo test --test amqp_tutorials -- --include-ignored
@@ -16,11 +17,11 @@ use std::process::Command;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::amqp::broker_uri;
+use common::both::Broker;
 use common::{run_client, Running, RUN_TIMEOUT};
 
-/// The command running `example` (`amqp_hello`, …) against the test broker.
-fn example(name: &str, args: &[&str]) -> Command {
+/// The command running `example` (`amqp_hello`, …) against `broker`.
+fn example(broker: &Broker, name: &str, args: &[&str]) -> Command {
     // The test binary is target/<profile>/deps/amqp_tutorials-HASH; examples are in
     // target/<profile>/examples.
     let exe = std::env::current_exe().expect("current_exe");
@@ -36,7 +37,7 @@ fn example(name: &str, args: &[&str]) -> Command {
         path.display()
     );
     let mut cmd = Command::new(path);
-    cmd.args(args).env("AMQP_URI", broker_uri());
+    cmd.args(args).env("AMQP_URI", broker.uri());
     cmd
 }
 
@@ -50,9 +51,9 @@ struct Program {
 
 impl Program {
     /// Starts it and waits for the line saying it is ready (it consumes from then on).
-    fn start(example_name: &str, args: &[&str], ready: &str) -> Program {
+    fn start(broker: &Broker, example_name: &str, args: &[&str], ready: &str) -> Program {
         let name = format!("{example_name} {}", args.join(" "));
-        let (running, lines) = Running::spawn(&name, example(example_name, args));
+        let (running, lines) = Running::spawn(&name, example(broker, example_name, args));
         let mut program = Program {
             name,
             running,
@@ -114,9 +115,9 @@ impl Program {
 }
 
 /// Runs a program that ends by itself (a sender, a client) and returns its output lines.
-fn run_to_end(example_name: &str, args: &[&str]) -> Vec<String> {
+fn run_to_end(broker: &Broker, example_name: &str, args: &[&str]) -> Vec<String> {
     let name = format!("{example_name} {}", args.join(" "));
-    let finished = run_client(&name, example(example_name, args));
+    let finished = run_client(&name, example(broker, example_name, args));
     assert!(
         finished.status.success(),
         "{name} failed ({}): stdout {:?}, stderr:\n{}",
@@ -127,32 +128,33 @@ fn run_to_end(example_name: &str, args: &[&str]) -> Vec<String> {
     finished.lines
 }
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_1_hello_world() {
+fn tutorial_1_hello_world(broker: &Broker) {
     let mut receive = Program::start(
+        broker,
         "amqp_hello",
         &["receive"],
         " [*] Waiting for messages. To exit press CTRL+C",
     );
     assert_eq!(
-        run_to_end("amqp_hello", &["send"]),
+        run_to_end(broker, "amqp_hello", &["send"]),
         [" [x] Sent 'Hello World!'"]
     );
     receive.expect(" [x] Received 'Hello World!'");
     // A second run reaches the same receiver, as in the tutorial.
-    run_to_end("amqp_hello", &["send"]);
+    run_to_end(broker, "amqp_hello", &["send"]);
     receive.expect(" [x] Received 'Hello World!'");
     receive.stop();
 }
+both_brokers!(
+    tutorial_1_hello_world,
+    "needs rabbitmq-server (run by scripts/test)"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_2_work_queues_share_tasks_and_ack_when_done() {
+fn tutorial_2_work_queues_share_tasks_and_ack_when_done(broker: &Broker) {
     let ready = " [*] Waiting for messages. To exit press CTRL+C";
     let mut workers = [
-        Program::start("amqp_work_queues", &["worker"], ready),
-        Program::start("amqp_work_queues", &["worker"], ready),
+        Program::start(broker, "amqp_work_queues", &["worker"], ready),
+        Program::start(broker, "amqp_work_queues", &["worker"], ready),
     ];
     let tasks = [
         "First message.",
@@ -165,7 +167,7 @@ fn tutorial_2_work_queues_share_tasks_and_ack_when_done() {
         let mut args = vec!["new_task"];
         args.extend(words);
         assert_eq!(
-            run_to_end("amqp_work_queues", &args),
+            run_to_end(broker, "amqp_work_queues", &args),
             [format!(" [x] Sent '{task}'")]
         );
     }
@@ -208,21 +210,27 @@ fn tutorial_2_work_queues_share_tasks_and_ack_when_done() {
         worker.stop();
     }
 }
+both_brokers!(
+    tutorial_2_work_queues_share_tasks_and_ack_when_done,
+    "needs rabbitmq-server (run by scripts/test)"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_3_fanout_reaches_every_receiver() {
+fn tutorial_3_fanout_reaches_every_receiver(broker: &Broker) {
     let ready = " [*] Waiting for logs. To exit press CTRL+C";
-    let mut a = Program::start("amqp_exchanges", &["receive_logs"], ready);
-    let mut b = Program::start("amqp_exchanges", &["receive_logs"], ready);
+    let mut a = Program::start(broker, "amqp_exchanges", &["receive_logs"], ready);
+    let mut b = Program::start(broker, "amqp_exchanges", &["receive_logs"], ready);
     assert_eq!(
-        run_to_end("amqp_exchanges", &["emit_log"]),
+        run_to_end(broker, "amqp_exchanges", &["emit_log"]),
         [" [x] Sent info: Hello World!"]
     );
     a.expect(" [x] info: Hello World!");
     b.expect(" [x] info: Hello World!");
     assert_eq!(
-        run_to_end("amqp_exchanges", &["emit_log", "warning:", "disk", "low"]),
+        run_to_end(
+            broker,
+            "amqp_exchanges",
+            &["emit_log", "warning:", "disk", "low"]
+        ),
         [" [x] Sent warning: disk low"]
     );
     a.expect(" [x] warning: disk low");
@@ -230,22 +238,35 @@ fn tutorial_3_fanout_reaches_every_receiver() {
     a.stop();
     b.stop();
 }
+both_brokers!(
+    tutorial_3_fanout_reaches_every_receiver,
+    "needs rabbitmq-server (run by scripts/test)"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_4_direct_routing_by_severity() {
+fn tutorial_4_direct_routing_by_severity(broker: &Broker) {
     let ready = " [*] Waiting for logs. To exit press CTRL+C";
-    let errors_only = Program::start("amqp_exchanges", &["receive_logs_direct", "error"], ready);
+    let errors_only = Program::start(
+        broker,
+        "amqp_exchanges",
+        &["receive_logs_direct", "error"],
+        ready,
+    );
     let mut all = Program::start(
+        broker,
         "amqp_exchanges",
         &["receive_logs_direct", "info", "warning", "error"],
         ready,
     );
     let mut errors_only = errors_only;
-    run_to_end("amqp_exchanges", &["emit_log_direct", "info", "just", "so"]);
+    run_to_end(
+        broker,
+        "amqp_exchanges",
+        &["emit_log_direct", "info", "just", "so"],
+    );
     all.expect(" [x] info:just so");
     assert_eq!(
         run_to_end(
+            broker,
             "amqp_exchanges",
             &[
                 "emit_log_direct",
@@ -272,7 +293,7 @@ fn tutorial_4_direct_routing_by_severity() {
     // Without binding keys the receiver refuses to start, as the tutorial's does.
     let finished = run_client(
         "receive_logs_direct",
-        example("amqp_exchanges", &["receive_logs_direct"]),
+        example(broker, "amqp_exchanges", &["receive_logs_direct"]),
     );
     assert!(!finished.status.success());
     assert!(
@@ -281,19 +302,28 @@ fn tutorial_4_direct_routing_by_severity() {
         finished.stderr
     );
 }
+both_brokers!(
+    tutorial_4_direct_routing_by_severity,
+    "needs rabbitmq-server (run by scripts/test)"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_5_topics_match_patterns() {
+fn tutorial_5_topics_match_patterns(broker: &Broker) {
     let ready = " [*] Waiting for logs. To exit press CTRL+C";
     let mut kern = Program::start(
+        broker,
         "amqp_exchanges",
         &["receive_logs_topic", "kern.*", "*.critical"],
         ready,
     );
-    let mut everything = Program::start("amqp_exchanges", &["receive_logs_topic", "#"], ready);
+    let mut everything = Program::start(
+        broker,
+        "amqp_exchanges",
+        &["receive_logs_topic", "#"],
+        ready,
+    );
     assert_eq!(
         run_to_end(
+            broker,
             "amqp_exchanges",
             &["emit_log_topic", "kern.critical", "A critical kernel error"]
         ),
@@ -302,9 +332,14 @@ fn tutorial_5_topics_match_patterns() {
     kern.expect(" [x] kern.critical:A critical kernel error");
     everything.expect(" [x] kern.critical:A critical kernel error");
     // `user.info` matches neither pattern; `anonymous.critical` matches `*.critical`.
-    run_to_end("amqp_exchanges", &["emit_log_topic", "user.info", "quiet"]);
+    run_to_end(
+        broker,
+        "amqp_exchanges",
+        &["emit_log_topic", "user.info", "quiet"],
+    );
     everything.expect(" [x] user.info:quiet");
     run_to_end(
+        broker,
         "amqp_exchanges",
         &["emit_log_topic", "anonymous.critical", "loud"],
     );
@@ -312,27 +347,38 @@ fn tutorial_5_topics_match_patterns() {
     assert_eq!(kern.next_line(), " [x] anonymous.critical:loud");
     // The default routing key, `anonymous.info`, reaches only `#`.
     assert_eq!(
-        run_to_end("amqp_exchanges", &["emit_log_topic"]),
+        run_to_end(broker, "amqp_exchanges", &["emit_log_topic"]),
         [" [x] Sent anonymous.info:Hello World!"]
     );
     everything.expect(" [x] anonymous.info:Hello World!");
     kern.stop();
     everything.stop();
 }
+both_brokers!(
+    tutorial_5_topics_match_patterns,
+    "needs rabbitmq-server (run by scripts/test)"
+);
 
-#[test]
-#[ignore = "needs rabbitmq-server (run by scripts/test)"]
-fn tutorial_6_rpc_fibonacci() {
-    let mut server = Program::start("amqp_rpc", &["rpc_server"], " [x] Awaiting RPC requests");
+fn tutorial_6_rpc_fibonacci(broker: &Broker) {
+    let mut server = Program::start(
+        broker,
+        "amqp_rpc",
+        &["rpc_server"],
+        " [x] Awaiting RPC requests",
+    );
     assert_eq!(
-        run_to_end("amqp_rpc", &["rpc_client", "30"]),
+        run_to_end(broker, "amqp_rpc", &["rpc_client", "30"]),
         [" [x] Requesting fib(30)", " [.] Got 832040"]
     );
     server.expect(" [.] fib(30)");
     assert_eq!(
-        run_to_end("amqp_rpc", &["rpc_client", "10"]),
+        run_to_end(broker, "amqp_rpc", &["rpc_client", "10"]),
         [" [x] Requesting fib(10)", " [.] Got 55"]
     );
     server.expect(" [.] fib(10)");
     server.stop();
 }
+both_brokers!(
+    tutorial_6_rpc_fibonacci,
+    "needs rabbitmq-server (run by scripts/test)"
+);

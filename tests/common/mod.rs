@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod amqp;
+pub mod both;
 pub mod broker;
 pub mod hostile;
 pub mod soak;
