@@ -1841,7 +1841,12 @@ fn dispatch(
     expired: &mut Vec<Queued>,
     sink: &mut dyn Sink,
 ) {
-    let n = q.consumers.len();
+    // With a single active consumer, only the first (the oldest) is served.
+    let n = if q.single_active {
+        q.consumers.len().min(1)
+    } else {
+        q.consumers.len()
+    };
     let mut idle = 0;
     while idle < n && q.store.len() > 0 {
         let i = q.next_consumer % n;

@@ -47,38 +47,85 @@ pub(crate) trait QueueStore: fmt::Debug {
     fn purge(&mut self) -> usize;
 }
 
-/// A queue's messages in memory, in arrival order.
-#[derive(Debug, Default)]
+/// A queue's messages in memory, in arrival order within each priority (one level unless the
+/// queue was declared with `x-max-priority`; higher levels are served first).
+#[derive(Debug)]
 pub(crate) struct MemoryStore {
-    items: VecDeque<Queued>,
+    levels: Vec<VecDeque<Queued>>,
+    len: usize,
     bytes: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore::with_priorities(0)
+    }
+}
+
+impl MemoryStore {
+    /// A store for priorities 0..=`max` (RabbitMQ caps `x-max-priority` at 255).
+    pub(crate) fn with_priorities(max: u8) -> MemoryStore {
+        MemoryStore {
+            levels: (0..=max).map(|_| VecDeque::new()).collect(),
+            len: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The level a message goes to: its priority, capped at the queue's maximum (a message
+    /// without one has priority 0).
+    fn level(&self, item: &Queued) -> usize {
+        let top = self.levels.len().saturating_sub(1);
+        usize::from(item.message.properties.priority.unwrap_or(0)).min(top)
+    }
+
+    fn top(&self) -> Option<&VecDeque<Queued>> {
+        self.levels.iter().rev().find(|l| !l.is_empty())
+    }
 }
 
 impl QueueStore for MemoryStore {
     fn push(&mut self, item: Queued) {
-        self.bytes += item.message.size();
-        self.items.push_back(item);
+        let size = item.message.size();
+        // There is always a level 0, so the level exists.
+        let at = self.level(&item);
+        if let Some(level) = self.levels.get_mut(at) {
+            self.bytes += size;
+            self.len += 1;
+            level.push_back(item);
+        }
     }
 
     fn requeue(&mut self, item: Queued) {
-        self.bytes += item.message.size();
-        // Usually the oldest unacknowledged message comes back first, at the head.
-        let at = self.items.partition_point(|q| q.seq < item.seq);
-        self.items.insert(at, item);
+        let size = item.message.size();
+        let at = self.level(&item);
+        if let Some(level) = self.levels.get_mut(at) {
+            self.bytes += size;
+            self.len += 1;
+            // Usually the oldest unacknowledged message comes back first, at the head.
+            let at = level.partition_point(|q| q.seq < item.seq);
+            level.insert(at, item);
+        }
     }
 
     fn pop(&mut self) -> Option<Queued> {
-        let item = self.items.pop_front()?;
+        let item = self
+            .levels
+            .iter_mut()
+            .rev()
+            .find(|l| !l.is_empty())?
+            .pop_front()?;
         self.bytes -= item.message.size();
+        self.len -= 1;
         Some(item)
     }
 
     fn head(&self) -> Option<&Queued> {
-        self.items.front()
+        self.top()?.front()
     }
 
     fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     fn bytes(&self) -> usize {
@@ -86,8 +133,11 @@ impl QueueStore for MemoryStore {
     }
 
     fn purge(&mut self) -> usize {
-        let n = self.items.len();
-        self.items.clear();
+        let n = self.len;
+        for l in &mut self.levels {
+            l.clear();
+        }
+        self.len = 0;
         self.bytes = 0;
         n
     }
@@ -163,6 +213,9 @@ pub(crate) struct Queue {
     /// `x-dead-letter-exchange` and `x-dead-letter-routing-key`: where rejected, expired and
     /// dropped messages go.
     pub(crate) dead_letter: Option<(ShortStr, Option<ShortStr>)>,
+    /// `x-single-active-consumer`: only the first consumer gets messages; the next takes
+    /// over when it goes.
+    pub(crate) single_active: bool,
 }
 
 impl Queue {
@@ -195,7 +248,13 @@ impl Queue {
         };
         let dead_letter =
             text("x-dead-letter-exchange").map(|x| (x, text("x-dead-letter-routing-key")));
+        let priorities = count("x-max-priority").map_or(0, |n| n.min(255) as u8);
+        let single_active = arguments
+            .get("x-single-active-consumer")
+            .and_then(FieldValue::as_bool)
+            .unwrap_or(false);
         Queue {
+            single_active,
             message_ttl: millis("x-message-ttl"),
             expires: millis("x-expires"),
             last_used: now,
@@ -208,7 +267,7 @@ impl Queue {
             exclusive,
             auto_delete,
             arguments,
-            store: Box::new(MemoryStore::default()),
+            store: Box::new(MemoryStore::with_priorities(priorities)),
             consumers: Vec::new(),
             next_consumer: 0,
             next_seq: 0,
@@ -394,6 +453,38 @@ mod tests {
             .collect();
         assert_eq!(taken, [true, true, false]);
         assert_eq!(bodies(&mut q), ["a", "b"]);
+    }
+
+    #[test]
+    fn higher_priorities_go_first_and_keep_their_order_within_a_level() {
+        let now = Instant::now();
+        let mut args = FieldTable::new();
+        args.insert(ShortStr::from_static("x-max-priority"), FieldValue::I64(5));
+        let mut q = Queue::new(ShortStr::from_static("q"), false, None, false, args, now);
+        for (i, (body, p)) in [
+            ("low", 0),
+            ("high", 5),
+            ("mid", 3),
+            ("high2", 9),
+            ("none", 99),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut m = Message {
+                id: i as u64,
+                exchange: ShortStr::from_static(""),
+                routing_key: ShortStr::from_static("q"),
+                properties: BasicProperties::default(),
+                body: Bytes::from_static(body.as_bytes()),
+            };
+            if body != "none" {
+                m.properties.priority = Some(p);
+            }
+            q.enqueue(Rc::new(m), None, now);
+        }
+        // 9 counts as the maximum, 5; a message without a priority has 0.
+        assert_eq!(bodies(&mut q), ["high", "high2", "mid", "low", "none"]);
     }
 
     #[test]

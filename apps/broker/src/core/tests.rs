@@ -685,3 +685,33 @@ fn direct_reply_to_delivers_replies_to_the_asking_channel_without_a_queue() {
         .unwrap();
     assert!(!late.routed);
 }
+
+#[test]
+fn a_single_active_consumer_queue_serves_one_consumer_until_it_goes() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare_with(
+        &mut b,
+        conn(1),
+        "sac",
+        &[("x-single-active-consumer", FieldValue::Bool(true))],
+    );
+    b.consume(conn(1), 1, &s("sac"), &s("first"), true, false)
+        .unwrap();
+    b.consume(conn(2), 1, &s("sac"), &s("second"), true, false)
+        .unwrap();
+    for body in ["a", "b", "c"] {
+        publish(&mut b, conn(1), "", "sac", body, &mut out);
+    }
+    assert_eq!(
+        out.bodies(),
+        [
+            (conn(1), "a".into(), false),
+            (conn(1), "b".into(), false),
+            (conn(1), "c".into(), false)
+        ]
+    );
+    b.cancel(conn(1), 1, &s("first"), &mut out);
+    publish(&mut b, conn(1), "", "sac", "d", &mut out);
+    assert_eq!(out.bodies(), [(conn(2), "d".into(), false)]);
+}
