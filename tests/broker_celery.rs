@@ -3,8 +3,9 @@
 //! the client prints asserted. Celery exercises what the pika tutorials do not: queues and
 //! exchanges declared with arguments (its pidbox and reply queues carry `x-message-ttl` and
 //! `x-expires`), the `rpc://` result backend (a reply queue per client, `reply_to` and
-//! `correlation_id`), the worker's mingle broadcast over a fanout exchange, heartbeats,
-//! `basic.qos` raised for a retried task's countdown, and consumes with manual acks.
+//! `correlation_id`), the worker's mingle broadcast and remote control (`celery inspect`) over
+//! fanout exchanges, heartbeats, `basic.qos` raised for a retried task's countdown, consumes
+//! with manual acks, and a late-acked task requeued when its worker's connection drops.
 //!
 //! They need Celery in the venv (`SPINDLE_PYTHON`, set by scripts/test), so they are
 //! `#[ignore]`d:
@@ -60,6 +61,11 @@ fn celery() -> Command {
     Command::new(celery)
 }
 
+/// The node name of the worker serving `task_queue`.
+fn node(task_queue: &str) -> String {
+    format!("{task_queue}@spindle-test")
+}
+
 /// A Celery worker serving `task_queue`, stopped (killed) when dropped.
 struct Worker {
     running: Running,
@@ -82,7 +88,7 @@ impl Worker {
             "info",
             // A node name of its own: tests sharing a broker do not share a pidbox.
             "-n",
-            &format!("{task_queue}@%h"),
+            &node(task_queue),
         ]);
         let name = format!("celery worker for {task_queue}");
         let (running, lines) = Running::spawn(&name, in_app(cmd, broker, task_queue));
@@ -167,6 +173,22 @@ fn a_worker_runs_a_task_reports_its_exception_and_retries_another() {
     ] {
         assert!(log.contains(line), "the worker logged no {line:?}:\n{log}");
     }
+
+    // Remote control: a broadcast on the celery.pidbox fanout exchange, answered through a
+    // reply queue declared with x-expires and x-message-ttl.
+    let mut ping = celery();
+    ping.args(["-A", "tasks", "inspect", "ping", "-d", &node(&task_queue)]);
+    let pinged = run_client("celery inspect ping", in_app(ping, &broker, &task_queue));
+    assert!(pinged.status.success(), "{pinged:?}");
+    assert_eq!(
+        pinged.lines,
+        [
+            format!("->  {}: OK", node(&task_queue)),
+            "        pong".to_string(),
+            String::new(),
+            "1 node online.".to_string(),
+        ]
+    );
 
     // A warm shutdown (SIGTERM) closes the connection cleanly and exits 0.
     let status = worker.running.terminate();
