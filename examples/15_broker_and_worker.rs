@@ -21,9 +21,7 @@ use spindle::amqp::{
     Delivery, Publish, QueueOptions, Reply,
 };
 use spindle::broker::BrokerConfig;
-use spindle::reactor::{
-    Address, ClientFactory, Connector, DisconnectReason, Protocol, Reactor,
-};
+use spindle::reactor::{Address, ClientFactory, Connector, DisconnectReason, Protocol, Reactor};
 
 const TASKS: [&str; 3] = ["wash", "dry", "fold"];
 
@@ -75,7 +73,12 @@ impl ConnectionHandler for Producer {
         Ok(())
     }
 
-    fn on_confirm(&mut self, ch: &mut Channel<'_>, _seq: u64, acked: bool) -> Result<(), ClientError> {
+    fn on_confirm(
+        &mut self,
+        ch: &mut Channel<'_>,
+        _seq: u64,
+        acked: bool,
+    ) -> Result<(), ClientError> {
         assert!(acked, "the broker confirms what it took");
         self.confirmed += 1;
         if self.confirmed == TASKS.len() {
