@@ -710,10 +710,15 @@ impl Rng {
     }
 }
 
+/// An integer from the environment (decimal, or hex after `0x` as the seeds are printed), or
+/// `default`.
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
-        .and_then(|v| v.parse().ok())
+        .and_then(|v| match v.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16).ok(),
+            None => v.parse().ok(),
+        })
         .unwrap_or(default)
 }
 
