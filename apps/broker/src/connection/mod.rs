@@ -293,6 +293,7 @@ impl Connection {
             return;
         }
         log::warn!("[{}] closing the connection: {text}", tx.id());
+        self.send_confirms();
         let reply_text = ShortStr::try_from(truncate(text)).unwrap_or_default();
         self.send(
             0,
@@ -360,6 +361,15 @@ impl Connection {
 
     /// The end of a turn: confirms decided in it, then everything written, in one go.
     fn flush(&mut self, tx: &mut dyn Transport) {
+        self.send_confirms();
+        if !self.out.is_empty() {
+            tx.write_bytes(self.out.split().freeze());
+        }
+    }
+
+    /// Writes the confirms decided so far (before anything that must come after them, such as
+    /// the `connection.close` of a later frame of the same read).
+    fn send_confirms(&mut self) {
         let mut confirms = Vec::new();
         for (n, ch) in self.channels.iter_mut() {
             for c in ch.take_confirms() {
@@ -385,9 +395,6 @@ impl Connection {
                     },
                 );
             }
-        }
-        if !self.out.is_empty() {
-            tx.write_bytes(self.out.split().freeze());
         }
     }
 
