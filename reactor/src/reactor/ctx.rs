@@ -197,7 +197,7 @@ impl Core {
     }
 
     /// Pauses or resumes reading; a resumed connection is read again this turn.
-    fn set_paused(&mut self, index: usize, paused: bool) {
+    pub(super) fn set_paused(&mut self, index: usize, paused: bool) {
         let Some(c) = self.conn_mut(index) else {
             return;
         };

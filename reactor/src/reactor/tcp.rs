@@ -559,6 +559,18 @@ impl Reactor {
         }
     }
 
+    /// Resumes reading connection `id` (a broker letting a publisher it had held back go on
+    /// from a timer); false if it is gone.
+    pub fn resume_reading_of(&mut self, id: ConnId) -> bool {
+        match self.core.live(id) {
+            Some(index) => {
+                self.core.set_paused(index, false);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Queues a shared buffer on connection `id` without copying a large one; false if it is
     /// gone or closing.
     pub fn write_bytes_to(&mut self, id: ConnId, data: bytes::Bytes) -> bool {

@@ -181,6 +181,14 @@ impl Sink for Out<'_> {
             self.tx.resume_when_drained_of(conn);
         }
     }
+
+    fn resume_reading(&mut self, conn: ConnId) {
+        if conn == self.me {
+            self.tx.resume_reading();
+        } else {
+            self.tx.resume_reading_of(conn);
+        }
+    }
 }
 
 /// The core's effects written by the broker's clock tick, outside any connection's callback.
@@ -208,6 +216,10 @@ impl Sink for ReactorOut<'_> {
 
     fn wait_for_drain(&mut self, conn: ConnId) {
         self.reactor.resume_when_drained_of(conn);
+    }
+
+    fn resume_reading(&mut self, conn: ConnId) {
+        self.reactor.resume_reading_of(conn);
     }
 }
 
@@ -773,7 +785,8 @@ impl Connection {
                 self.send(channel, QueueUnbindOk {});
             }
             Method::QueuePurge(d) => {
-                let message_count = self.with_core(tx, |b, me, _| b.queue_purge(me, &d.queue))?;
+                let message_count =
+                    self.with_core(tx, |b, me, out| b.queue_purge(me, &d.queue, out))?;
                 if !d.nowait {
                     self.send(channel, QueuePurgeOk { message_count });
                 }
@@ -1041,6 +1054,11 @@ impl Connection {
         });
         match result {
             Ok(outcome) => {
+                if outcome.hold {
+                    // Flow control: read no more from this publisher until the queue it
+                    // fills has drained (the core resumes it).
+                    tx.pause_reading();
+                }
                 if !outcome.routed {
                     if let Some((properties, body)) = returned {
                         let method = Method::BasicReturn(BasicReturn {
@@ -1062,6 +1080,11 @@ impl Connection {
 
     fn on_heartbeat_timer(&mut self, tx: &mut dyn Transport) {
         let every = Duration::from_secs(u64::from(self.heartbeat)) / 2;
+        if tx.is_reading_paused() {
+            // Held back by flow control or a full output: the client's heartbeats wait in
+            // the socket, unread; that is not silence.
+            self.last_received = Some(tx.now());
+        }
         let silent_for = self
             .last_received
             .map_or(Duration::ZERO, |t| tx.now().saturating_duration_since(t));

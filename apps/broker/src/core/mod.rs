@@ -78,6 +78,8 @@ pub(crate) trait Sink {
     fn backlog(&self, conn: ConnId) -> usize;
     /// Asks to hear (through [`Broker::output_drained`]) when `conn`'s output has drained.
     fn wait_for_drain(&mut self, conn: ConnId);
+    /// Lets a publisher held back by flow control read again.
+    fn resume_reading(&mut self, conn: ConnId);
 }
 
 /// A delivery not yet acknowledged.
@@ -855,10 +857,19 @@ impl Broker {
     }
 
     /// `queue.purge`: how many messages were removed.
-    pub(crate) fn queue_purge(&mut self, conn: ConnId, queue: &ShortStr) -> Outcome<u32> {
+    pub(crate) fn queue_purge(
+        &mut self,
+        conn: ConnId,
+        queue: &ShortStr,
+        sink: &mut dyn Sink,
+    ) -> Outcome<u32> {
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
         let q = self.queue_mut(conn, queue)?;
-        Ok(count(q.store.purge()))
+        let n = count(q.store.purge());
+        for held in std::mem::take(&mut q.held_publishers) {
+            sink.resume_reading(held);
+        }
+        Ok(n)
     }
 
     /// `queue.delete`: how many messages it held. Its consumers are told with `basic.cancel`.
@@ -977,6 +988,7 @@ impl Broker {
         let mut outcome = Published {
             routed: !queues.is_empty(),
             rejected: false,
+            hold: false,
         };
         if queues.is_empty() {
             return Ok(outcome);
@@ -1010,11 +1022,24 @@ impl Broker {
                 overflowed.push((name.clone(), dropped));
             }
         }
-        let mut work = queues;
+        let mut work = queues.clone();
         for (name, dropped) in overflowed {
             work.extend(self.dead_letter(&vname, &name, dropped, Reason::Maxlen));
         }
         self.run_queues(&vname, work, sink);
+        // Flow control: a queue its consumers do not keep up with holds the publisher back.
+        if let Some(v) = self.vhosts.get_mut(&vname) {
+            for name in &queues {
+                if let Some(q) = v.queues.get_mut(name) {
+                    if q.is_flooded() {
+                        if !q.held_publishers.contains(&conn) {
+                            q.held_publishers.push(conn);
+                        }
+                        outcome.hold = true;
+                    }
+                }
+            }
+        }
         Ok(outcome)
     }
 
@@ -1030,6 +1055,7 @@ impl Broker {
         let dropped = Published {
             routed: false,
             rejected: false,
+            hold: false,
         };
         let parts: Vec<u32> =
             std::str::from_utf8(address.get(REPLY_TO_PREFIX.len()..).unwrap_or_default())
@@ -1074,6 +1100,7 @@ impl Broker {
         Published {
             routed: true,
             rejected: false,
+            hold: false,
         }
     }
 
@@ -1162,6 +1189,11 @@ impl Broker {
                 &mut expired,
                 sink,
             );
+            if !q.held_publishers.is_empty() && q.has_drained() {
+                for conn in std::mem::take(&mut q.held_publishers) {
+                    sink.resume_reading(conn);
+                }
+            }
             if !expired.is_empty() {
                 for landed in self.dead_letter(vname, &name, expired, Reason::Expired) {
                     if !work.contains(&landed) {
@@ -1563,6 +1595,9 @@ pub(crate) struct Published {
     pub(crate) routed: bool,
     /// A queue refused it (full, `x-overflow reject-publish`).
     pub(crate) rejected: bool,
+    /// A queue it went to is over the flow-control mark: the publisher's connection should
+    /// stop reading until the broker lets it go ([`Sink::resume_reading`]).
+    pub(crate) hold: bool,
 }
 
 /// Why a message left its queue for the dead-letter exchange (`x-death`'s `reason`).
@@ -1820,6 +1855,9 @@ fn delete_queue(
         return;
     };
     let _ = by;
+    for conn in &q.held_publishers {
+        sink.resume_reading(*conn);
+    }
     for c in &q.consumers {
         if let Some(chan) = channels.get_mut(&(c.conn, c.channel)) {
             chan.consumers.remove(&c.tag);

@@ -216,7 +216,16 @@ pub(crate) struct Queue {
     /// `x-single-active-consumer`: only the first consumer gets messages; the next takes
     /// over when it goes.
     pub(crate) single_active: bool,
+    /// Publishers held back because this queue was over [`FLOW_HIGH`] messages (or
+    /// [`FLOW_HIGH_BYTES`]); they are let go when it is back under half of that.
+    pub(crate) held_publishers: Vec<ConnId>,
 }
+
+/// Ready messages at which a queue holds back the publishers sending to it (RabbitMQ's credit
+/// flow has the same purpose: a queue cannot be filled faster than it is emptied for long).
+pub(crate) const FLOW_HIGH: usize = 8192;
+/// Ready body bytes at which a queue holds back its publishers.
+pub(crate) const FLOW_HIGH_BYTES: usize = 16 * 1024 * 1024;
 
 impl Queue {
     /// A queue as declared, empty, its limits read from `arguments` (checked by the caller).
@@ -254,6 +263,7 @@ impl Queue {
             .and_then(FieldValue::as_bool)
             .unwrap_or(false);
         Queue {
+            held_publishers: Vec::new(),
             single_active,
             message_ttl: millis("x-message-ttl"),
             expires: millis("x-expires"),
@@ -278,6 +288,16 @@ impl Queue {
     /// Messages ready (not delivered and unacknowledged).
     pub(crate) fn len(&self) -> usize {
         self.store.len()
+    }
+
+    /// Over the flow-control mark: its publishers should wait.
+    pub(crate) fn is_flooded(&self) -> bool {
+        self.store.len() >= FLOW_HIGH || self.store.bytes() >= FLOW_HIGH_BYTES
+    }
+
+    /// Back under half the mark: held publishers may go on.
+    pub(crate) fn has_drained(&self) -> bool {
+        self.store.len() <= FLOW_HIGH / 2 && self.store.bytes() <= FLOW_HIGH_BYTES / 2
     }
 
     /// Whether one more message of `size` bytes would pass `x-max-length` or

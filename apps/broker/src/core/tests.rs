@@ -20,6 +20,7 @@ struct Recorder {
     cancels: Vec<(ConnId, u16, String)>,
     backlog: HashMap<ConnId, usize>,
     drain_requests: Vec<ConnId>,
+    resumed: Vec<ConnId>,
 }
 
 impl Sink for Recorder {
@@ -44,6 +45,10 @@ impl Sink for Recorder {
 
     fn wait_for_drain(&mut self, conn: ConnId) {
         self.drain_requests.push(conn);
+    }
+
+    fn resume_reading(&mut self, conn: ConnId) {
+        self.resumed.push(conn);
     }
 }
 
@@ -232,7 +237,7 @@ fn an_exclusive_queue_is_locked_to_its_connection_and_goes_with_it() {
         .unwrap_err();
     assert_eq!(refused.code, ReplyCode::ResourceLocked);
     b.close_connection(conn(1), &mut out);
-    let gone = b.queue_purge(conn(2), &name).unwrap_err();
+    let gone = b.queue_purge(conn(2), &name, &mut out).unwrap_err();
     assert_eq!(gone.code, ReplyCode::NotFound);
     assert_eq!(
         gone.reply_text(),
@@ -581,10 +586,12 @@ fn an_unused_queue_with_x_expires_is_deleted_and_overflow_dead_letters_the_head(
         Some(&text("maxlen"))
     );
     b.tick(t0 + std::time::Duration::from_millis(999), &mut out);
-    assert!(b.queue_purge(conn(1), &s("temp")).is_ok());
+    assert!(b.queue_purge(conn(1), &s("temp"), &mut out).is_ok());
     b.tick(t0 + std::time::Duration::from_millis(1001), &mut out);
     assert_eq!(
-        b.queue_purge(conn(1), &s("temp")).unwrap_err().code,
+        b.queue_purge(conn(1), &s("temp"), &mut out)
+            .unwrap_err()
+            .code,
         ReplyCode::NotFound
     );
 }
@@ -714,4 +721,36 @@ fn a_single_active_consumer_queue_serves_one_consumer_until_it_goes() {
     b.cancel(conn(1), 1, &s("first"), &mut out);
     publish(&mut b, conn(1), "", "sac", "d", &mut out);
     assert_eq!(out.bodies(), [(conn(2), "d".into(), false)]);
+}
+
+#[test]
+fn a_queue_its_consumers_do_not_keep_up_with_holds_its_publisher_back() {
+    use super::queue::FLOW_HIGH;
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    let mut held_at = None;
+    for i in 0..FLOW_HIGH {
+        let p = b
+            .publish(
+                conn(1),
+                1,
+                &s(""),
+                &s("q"),
+                BasicProperties::default(),
+                Bytes::from_static(b"m"),
+                &mut out,
+            )
+            .unwrap();
+        if p.hold {
+            held_at = Some(i + 1);
+            break;
+        }
+    }
+    assert_eq!(held_at, Some(FLOW_HIGH), "held at the mark, not before");
+    // A consumer takes messages; once the queue is back under half, the publisher goes on.
+    b.consume(conn(2), 1, &s("q"), &s("c"), true, false)
+        .unwrap();
+    b.serve(conn(2), 1, &mut out);
+    assert_eq!(out.resumed, [conn(1)]);
 }
