@@ -1031,7 +1031,9 @@ impl Broker {
         if let Some(v) = self.vhosts.get_mut(&vname) {
             for name in &queues {
                 if let Some(q) = v.queues.get_mut(name) {
-                    if q.is_flooded() {
+                    // Only while consumers fall behind: a queue nobody consumes is a buffer
+                    // and keeps taking messages (RabbitMQ's limit there is its memory alarm).
+                    if q.is_flooded() && !q.consumers.is_empty() {
                         if !q.held_publishers.contains(&conn) {
                             q.held_publishers.push(conn);
                         }
@@ -1189,7 +1191,7 @@ impl Broker {
                 &mut expired,
                 sink,
             );
-            if !q.held_publishers.is_empty() && q.has_drained() {
+            if !q.held_publishers.is_empty() && (q.has_drained() || q.consumers.is_empty()) {
                 for conn in std::mem::take(&mut q.held_publishers) {
                     sink.resume_reading(conn);
                 }
@@ -1354,6 +1356,12 @@ impl Broker {
         if let Some(v) = self.vhosts.get_mut(&vname) {
             if let Some(q) = v.queues.get_mut(&queue) {
                 q.remove_consumers(|c| c.conn == conn && c.channel == channel && c.tag == *tag);
+                if q.consumers.is_empty() {
+                    // No consumer left to fall behind: publishers held for it go on.
+                    for held in std::mem::take(&mut q.held_publishers) {
+                        sink.resume_reading(held);
+                    }
+                }
                 if q.auto_delete && q.consumers.is_empty() {
                     delete_queue(v, &mut self.channels, &queue, None, sink);
                 }

@@ -729,27 +729,33 @@ fn a_queue_its_consumers_do_not_keep_up_with_holds_its_publisher_back() {
     let mut b = broker(2);
     let mut out = Recorder::default();
     declare(&mut b, conn(1), "q");
-    let mut held_at = None;
-    for i in 0..FLOW_HIGH {
-        let p = b
-            .publish(
-                conn(1),
-                1,
-                &s(""),
-                &s("q"),
-                BasicProperties::default(),
-                Bytes::from_static(b"m"),
-                &mut out,
-            )
-            .unwrap();
-        if p.hold {
-            held_at = Some(i + 1);
-            break;
-        }
+    let publish_one = |b: &mut Broker, out: &mut Recorder| {
+        b.publish(
+            conn(1),
+            1,
+            &s(""),
+            &s("q"),
+            BasicProperties::default(),
+            Bytes::from_static(b"m"),
+            out,
+        )
+        .unwrap()
+        .hold
+    };
+    // A queue nobody consumes is a buffer: it takes what comes.
+    for _ in 0..FLOW_HIGH + 10 {
+        assert!(!publish_one(&mut b, &mut out));
     }
-    assert_eq!(held_at, Some(FLOW_HIGH), "held at the mark, not before");
-    // A consumer takes messages; once the queue is back under half, the publisher goes on.
-    b.consume(conn(2), 1, &s("q"), &s("c"), true, false)
+    b.queue_purge(conn(1), &s("q"), &mut out).unwrap();
+    // A consumer that takes no more (prefetch 1, nothing acked) falls behind: the queue
+    // fills behind its one unacked message, and at the mark the publisher is held.
+    b.qos(conn(2), 1, 1, false, &mut out);
+    b.consume(conn(2), 1, &s("q"), &s("slow"), false, false)
+        .unwrap();
+    let held_at = (1..=FLOW_HIGH + 1).find(|_| publish_one(&mut b, &mut out));
+    assert_eq!(held_at, Some(FLOW_HIGH + 1), "held at the mark, not before");
+    // A consumer that keeps up drains it; once under half, the publisher goes on.
+    b.consume(conn(2), 1, &s("q"), &s("fast"), true, false)
         .unwrap();
     b.serve(conn(2), 1, &mut out);
     assert_eq!(out.resumed, [conn(1)]);
