@@ -866,9 +866,7 @@ impl Broker {
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
         let q = self.queue_mut(conn, queue)?;
         let n = count(q.store.purge());
-        for held in std::mem::take(&mut q.held_publishers) {
-            sink.resume_reading(held);
-        }
+        let_publishers_go(q, sink);
         Ok(n)
     }
 
@@ -1191,10 +1189,8 @@ impl Broker {
                 &mut expired,
                 sink,
             );
-            if !q.held_publishers.is_empty() && (q.has_drained() || q.consumers.is_empty()) {
-                for conn in std::mem::take(&mut q.held_publishers) {
-                    sink.resume_reading(conn);
-                }
+            if q.has_drained() || q.consumers.is_empty() {
+                let_publishers_go(q, sink);
             }
             if !expired.is_empty() {
                 for landed in self.dead_letter(vname, &name, expired, Reason::Expired) {
@@ -1358,9 +1354,7 @@ impl Broker {
                 q.remove_consumers(|c| c.conn == conn && c.channel == channel && c.tag == *tag);
                 if q.consumers.is_empty() {
                     // No consumer left to fall behind: publishers held for it go on.
-                    for held in std::mem::take(&mut q.held_publishers) {
-                        sink.resume_reading(held);
-                    }
+                    let_publishers_go(q, sink);
                 }
                 if q.auto_delete && q.consumers.is_empty() {
                     delete_queue(v, &mut self.channels, &queue, None, sink);
@@ -1859,13 +1853,11 @@ fn delete_queue(
     by: Option<ConnId>,
     sink: &mut dyn Sink,
 ) {
-    let Some(q) = v.queues.remove(name) else {
+    let Some(mut q) = v.queues.remove(name) else {
         return;
     };
     let _ = by;
-    for conn in &q.held_publishers {
-        sink.resume_reading(*conn);
-    }
+    let_publishers_go(&mut q, sink);
     for c in &q.consumers {
         if let Some(chan) = channels.get_mut(&(c.conn, c.channel)) {
             chan.consumers.remove(&c.tag);
@@ -1873,6 +1865,13 @@ fn delete_queue(
         sink.cancel(c.conn, c.channel, &c.tag);
     }
     v.unbind_everywhere(&Destination::Queue(name.clone()));
+}
+
+/// Lets every publisher flow control held back for `q` read again.
+fn let_publishers_go(q: &mut Queue, sink: &mut dyn Sink) {
+    for conn in std::mem::take(&mut q.held_publishers) {
+        sink.resume_reading(conn);
+    }
 }
 
 /// Hands the queue's messages to its consumers in turn while one of them can take one: its
