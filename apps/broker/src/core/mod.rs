@@ -530,7 +530,7 @@ impl Broker {
         let Some(chan) = self.channels.remove(&(conn, channel)) else {
             return;
         };
-        let Some(vhost) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+        let Some(vhost) = self.vhost_name(conn) else {
             return;
         };
         let Some(v) = self.vhosts.get_mut(&vhost) else {
@@ -577,6 +577,11 @@ impl Broker {
             return Err(Refusal::new(ReplyCode::ChannelError, "connection not open"));
         };
         self.users.check(&c.user, &c.vhost, access, kind, name)
+    }
+
+    /// The name of the vhost a connection opened.
+    fn vhost_name(&self, conn: ConnId) -> Option<String> {
+        self.conns.get(&conn).map(|c| c.vhost.clone())
     }
 
     fn vhost_of(&mut self, conn: ConnId) -> Outcome<&mut Vhost> {
@@ -960,7 +965,7 @@ impl Broker {
         }
         let id = self.next_message_id;
         self.next_message_id += 1;
-        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+        let Some(vname) = self.vhost_name(conn) else {
             return Err(Refusal::new(ReplyCode::ChannelError, "connection not open"));
         };
         let Some(v) = self.vhosts.get_mut(&vname) else {
@@ -1319,7 +1324,7 @@ impl Broker {
     }
 
     fn serve_queues(&mut self, conn: ConnId, queues: &[ShortStr], sink: &mut dyn Sink) {
-        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+        let Some(vname) = self.vhost_name(conn) else {
             return;
         };
         self.run_queues(&vname, queues.to_vec(), sink);
@@ -1346,7 +1351,7 @@ impl Broker {
         else {
             return false;
         };
-        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+        let Some(vname) = self.vhost_name(conn) else {
             return true;
         };
         if let Some(v) = self.vhosts.get_mut(&vname) {
@@ -1406,7 +1411,7 @@ impl Broker {
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
         let now = self.now;
         self.queue_mut(conn, queue)?.last_used = now;
-        if let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) {
+        if let Some(vname) = self.vhost_name(conn) {
             // Expired messages at the head go first, as for a consumer.
             self.run_queues(&vname, vec![queue.clone()], sink);
         }
@@ -1519,7 +1524,7 @@ impl Broker {
         if settled.is_empty() {
             return;
         }
-        let Some(vname) = self.conns.get(&conn).map(|c| c.vhost.clone()) else {
+        let Some(vname) = self.vhost_name(conn) else {
             return;
         };
         let Some(v) = self.vhosts.get_mut(&vname) else {
