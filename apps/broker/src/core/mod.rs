@@ -512,7 +512,7 @@ impl Broker {
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(v) = self.vhosts.get_mut(&c.vhost) {
                 for q in c.exclusive_queues {
-                    delete_queue(v, &mut self.channels, &q, Some(conn), sink);
+                    delete_queue(v, &mut self.channels, &q, sink);
                 }
             }
         }
@@ -562,7 +562,7 @@ impl Broker {
                 .get(&name)
                 .is_some_and(|q| q.auto_delete && q.had_consumer && q.consumers.is_empty());
             if gone {
-                delete_queue(v, &mut self.channels, &name, None, sink);
+                delete_queue(v, &mut self.channels, &name, sink);
             } else {
                 serve.push(name);
             }
@@ -905,7 +905,7 @@ impl Broker {
         let n = count(q.len());
         let vhosts = &mut self.vhosts;
         if let Some(v) = vhosts.get_mut(&vname) {
-            delete_queue(v, &mut self.channels, queue, Some(conn), sink);
+            delete_queue(v, &mut self.channels, queue, sink);
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.exclusive_queues.retain(|q| q != queue);
@@ -1226,7 +1226,7 @@ impl Broker {
                 .map(|q| q.name.clone())
                 .collect();
             for name in unused {
-                delete_queue(v, &mut self.channels, &name, None, sink);
+                delete_queue(v, &mut self.channels, &name, sink);
             }
             let timed: Vec<ShortStr> = v
                 .queues
@@ -1362,7 +1362,7 @@ impl Broker {
                     let_publishers_go(q, sink);
                 }
                 if q.auto_delete && q.consumers.is_empty() {
-                    delete_queue(v, &mut self.channels, &queue, None, sink);
+                    delete_queue(v, &mut self.channels, &queue, sink);
                 }
             }
         }
@@ -1849,19 +1849,17 @@ fn validate_queue_arguments(args: &FieldTable) -> Outcome<()> {
     Ok(())
 }
 
-/// Deletes a queue: its bindings go, its consumers on other channels than the deleter's are
-/// told with `basic.cancel` (all of them when `by` is None: the broker deleted it).
+/// Deletes a queue: its bindings go, its consumers are told with `basic.cancel` (RabbitMQ's
+/// consumer cancel notification), the publishers it held back go on.
 fn delete_queue(
     v: &mut Vhost,
     channels: &mut HashMap<ChanKey, Chan>,
     name: &ShortStr,
-    by: Option<ConnId>,
     sink: &mut dyn Sink,
 ) {
     let Some(mut q) = v.queues.remove(name) else {
         return;
     };
-    let _ = by;
     let_publishers_go(&mut q, sink);
     for c in &q.consumers {
         if let Some(chan) = channels.get_mut(&(c.conn, c.channel)) {
