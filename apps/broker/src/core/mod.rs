@@ -1280,21 +1280,13 @@ impl Broker {
         }
         self.permit(conn, Access::Read, ResourceKind::Queue, queue)?;
         let now = self.now;
+        let vname = self.vhost_name(conn).unwrap_or_default();
         let q = self.queue_mut(conn, queue)?;
         if q.consumers.iter().any(|c| c.exclusive) || (exclusive && !q.consumers.is_empty()) {
-            let vname = self.conns.get(&conn).map_or("/", |c| c.vhost.as_str());
             return Err(Refusal::access_refused(format!(
                 "queue '{queue}' in vhost '{vname}' in exclusive use"
             )));
         }
-        let Some(q) = self
-            .conns
-            .get(&conn)
-            .and_then(|c| self.vhosts.get_mut(&c.vhost))
-            .and_then(|v| v.queues.get_mut(queue))
-        else {
-            return Err(Refusal::not_found(format!("no queue '{queue}'")));
-        };
         q.consumers.push(Consumer {
             tag: tag.clone(),
             conn,
