@@ -258,8 +258,14 @@ impl Broker {
                 .vhosts
                 .get_mut(&q.vhost)
                 .ok_or_else(|| format!("queue '{}' in missing vhost '{}'", q.name, q.vhost))?;
-            validate_queue_arguments(&q.arguments)
-                .map_err(|e| format!("queue '{}': {e}", q.name))?;
+            validate_queue_declare(
+                &q.arguments,
+                &q.name,
+                &q.vhost,
+                (q.durable, false, q.auto_delete),
+                false,
+            )
+            .map_err(|e| e.to_string())?;
             let name = short(&q.name)?;
             v.queues.entry(name.clone()).or_insert_with(|| {
                 Queue::new(
@@ -545,16 +551,27 @@ impl Broker {
                 touched.push(queue);
             }
         }
+        let mut over_limit: Vec<(ShortStr, Vec<Queued>)> = Vec::new();
         for (_, u) in chan.unacked.into_iter().rev() {
             if let Some(q) = v.queues.get_mut(&u.queue) {
-                let mut item = u.item;
-                item.redelivered = true;
-                q.store.requeue(item);
+                if let Some(item) = q.give_back(u.item) {
+                    push_for(&mut over_limit, &u.queue, item);
+                }
                 if !touched.contains(&u.queue) {
                     touched.push(u.queue);
                 }
             }
         }
+        for (queue, items) in over_limit {
+            for landed in self.dead_letter(&vhost, &queue, items, Reason::DeliveryLimit) {
+                if !touched.contains(&landed) {
+                    touched.push(landed);
+                }
+            }
+        }
+        let Some(v) = self.vhosts.get_mut(&vhost) else {
+            return;
+        };
         let mut serve = Vec::new();
         for name in touched {
             let gone = v
@@ -788,7 +805,13 @@ impl Broker {
                 "queue name '{name}' contains reserved prefix 'amq.*'"
             )));
         }
-        validate_queue_arguments(&m.arguments)?;
+        validate_queue_declare(
+            &m.arguments,
+            &name.to_string(),
+            &vname,
+            (m.durable, m.exclusive, m.auto_delete),
+            m.queue.is_empty(),
+        )?;
         let owner = m.exclusive.then_some(conn);
         v.queues.insert(
             name.clone(),
@@ -1017,6 +1040,7 @@ impl Broker {
                         seq: 0,
                         message: message.clone(),
                         redelivered: false,
+                        returns: 0,
                         expires: None,
                     });
                 }
@@ -1412,6 +1436,9 @@ impl Broker {
             return Ok(None);
         };
         let message_count = count(q.len());
+        let message = item
+            .handed_out(q.quorum, true)
+            .map_or_else(|| item.message.clone(), Rc::new);
         let qname = q.name.clone();
         let Some(chan) = self.channels.get_mut(&(conn, channel)) else {
             return Err(Refusal::new(ReplyCode::ChannelError, "channel not open"));
@@ -1422,7 +1449,7 @@ impl Broker {
             delivery_tag,
             redelivered: item.redelivered,
             message_count,
-            message: item.message.clone(),
+            message,
         };
         if !no_ack {
             chan.unacked.insert(
@@ -1524,6 +1551,7 @@ impl Broker {
         };
         let mut touched: Vec<ShortStr> = Vec::new();
         let mut rejected: Vec<(ShortStr, Vec<Queued>)> = Vec::new();
+        let mut over_limit: Vec<(ShortStr, Vec<Queued>)> = Vec::new();
         for u in settled {
             let Some(q) = v.queues.get_mut(&u.queue) else {
                 continue;
@@ -1539,22 +1567,27 @@ impl Broker {
             }
             match requeue {
                 Some(true) => {
-                    let mut item = u.item;
-                    item.redelivered = true;
-                    q.store.requeue(item);
+                    if let Some(item) = q.give_back(u.item) {
+                        push_for(&mut over_limit, &u.queue, item);
+                    }
                 }
-                Some(false) => match rejected.iter_mut().find(|(n, _)| *n == u.queue) {
-                    Some((_, items)) => items.push(u.item),
-                    None => rejected.push((u.queue.clone(), vec![u.item])),
-                },
+                Some(false) => push_for(&mut rejected, &u.queue, u.item),
                 None => {}
             }
             if !touched.contains(&u.queue) {
                 touched.push(u.queue);
             }
         }
-        for (queue, items) in rejected {
-            for landed in self.dead_letter(&vname, &queue, items, Reason::Rejected) {
+        let dead = rejected
+            .into_iter()
+            .map(|(q, items)| (q, items, Reason::Rejected))
+            .chain(
+                over_limit
+                    .into_iter()
+                    .map(|(q, items)| (q, items, Reason::DeliveryLimit)),
+            );
+        for (queue, items, reason) in dead {
+            for landed in self.dead_letter(&vname, &queue, items, reason) {
                 if !touched.contains(&landed) {
                     touched.push(landed);
                 }
@@ -1608,6 +1641,8 @@ enum Reason {
     Expired,
     /// The queue was over `x-max-length` or `x-max-length-bytes`.
     Maxlen,
+    /// A quorum queue gave it back more often than its `x-delivery-limit`.
+    DeliveryLimit,
 }
 
 impl Reason {
@@ -1616,6 +1651,7 @@ impl Reason {
             Reason::Rejected => b"rejected",
             Reason::Expired => b"expired",
             Reason::Maxlen => b"maxlen",
+            Reason::DeliveryLimit => b"delivery_limit",
         }
     }
 }
@@ -1713,6 +1749,14 @@ fn with_death(
     p
 }
 
+/// Adds `item` to the list of messages leaving `queue`.
+fn push_for(lists: &mut Vec<(ShortStr, Vec<Queued>)>, queue: &ShortStr, item: Queued) {
+    match lists.iter_mut().find(|(n, _)| n == queue) {
+        Some((_, items)) => items.push(item),
+        None => lists.push((queue.clone(), vec![item])),
+    }
+}
+
 fn unknown_tag(tag: u64) -> Refusal {
     Refusal::precondition(format!("unknown delivery tag {tag}"))
 }
@@ -1738,7 +1782,7 @@ fn check_exclusive(q: &Queue, conn: ConnId, vhost: &str) -> Outcome<()> {
 }
 
 /// The queue arguments RabbitMQ compares on a redeclare, with the type it expects.
-const COMPARED_ARGUMENTS: [&str; 10] = [
+const COMPARED_ARGUMENTS: [&str; 11] = [
     "x-message-ttl",
     "x-expires",
     "x-max-length",
@@ -1749,6 +1793,7 @@ const COMPARED_ARGUMENTS: [&str; 10] = [
     "x-max-priority",
     "x-queue-type",
     "x-single-active-consumer",
+    "x-delivery-limit",
 ];
 
 fn check_arguments(
@@ -1809,8 +1854,55 @@ fn check_binding(kind: ExchangeType, arguments: &FieldTable) -> Outcome<()> {
     }
 }
 
-/// Refuses queue arguments RabbitMQ refuses at declare time.
-fn validate_queue_arguments(args: &FieldTable) -> Outcome<()> {
+/// Arguments only a quorum queue takes (RabbitMQ refuses them on a classic queue).
+const QUORUM_ONLY_ARGUMENTS: [&str; 6] = [
+    "x-delivery-limit",
+    "x-dead-letter-strategy",
+    "x-max-in-memory-length",
+    "x-max-in-memory-bytes",
+    "x-quorum-initial-group-size",
+    "x-queue-leader-locator",
+];
+/// Arguments only a classic queue takes.
+const CLASSIC_ONLY_ARGUMENTS: [&str; 4] = [
+    "x-max-priority",
+    "x-queue-mode",
+    "x-queue-version",
+    "x-queue-master-locator",
+];
+
+/// Refuses a queue declaration RabbitMQ 3.10 refuses: arguments of the wrong type or value,
+/// arguments the queue's type does not take, and a quorum queue that is auto-delete,
+/// exclusive or not durable (in RabbitMQ's order and words).
+fn validate_queue_declare(
+    args: &FieldTable,
+    name: &str,
+    vhost: &str,
+    (durable, exclusive, auto_delete): (bool, bool, bool),
+    server_named: bool,
+) -> Outcome<()> {
+    let quorum = match args.get("x-queue-type") {
+        None => false,
+        Some(v) => match v.as_bytes().map(|b| b.as_ref()) {
+            Some(b"classic") => false,
+            Some(b"quorum") => true,
+            _ => {
+                let shown = v.as_bytes().map_or_else(
+                    || format!("{v:?}"),
+                    |b| String::from_utf8_lossy(b).into_owned(),
+                );
+                return Err(Refusal::precondition(format!(
+                    "invalid arg 'x-queue-type' for queue '{name}' in vhost '{vhost}': \
+                     \"unsupported queue type '{shown}'\""
+                )));
+            }
+        },
+    };
+    if quorum && server_named {
+        return Err(Refusal::precondition(
+            "Cannot declare a server-named queue for type rabbit_quorum_queue",
+        ));
+    }
     for key in [
         "x-max-length",
         "x-max-length-bytes",
@@ -1822,20 +1914,36 @@ fn validate_queue_arguments(args: &FieldTable) -> Outcome<()> {
                 Some(n) if n >= 0 && !(key == "x-expires" && n == 0) => {}
                 _ => {
                     return Err(Refusal::precondition(format!(
-                        "invalid arg '{key}' for queue: {v:?}"
+                        "invalid arg '{key}' for queue '{name}' in vhost '{vhost}': {v:?}"
                     )))
                 }
             }
         }
     }
-    if let Some(v) = args.get("x-queue-type") {
-        match v.as_bytes().map(|b| b.as_ref()) {
-            Some(b"classic" | b"quorum") => {}
-            _ => {
-                return Err(Refusal::precondition(format!(
-                    "invalid arg 'x-queue-type' for queue: {v:?}"
-                )))
-            }
+    let (foreign, kind): (&[&str], &str) = match quorum {
+        true => (&CLASSIC_ONLY_ARGUMENTS, "rabbit_quorum_queue"),
+        false => (&QUORUM_ONLY_ARGUMENTS, "rabbit_classic_queue"),
+    };
+    if let Some(key) = foreign.iter().find(|k| args.get(k).is_some()) {
+        return Err(Refusal::precondition(format!(
+            "invalid arg '{key}' for queue '{name}' in vhost '{vhost}' of queue type {kind}"
+        )));
+    }
+    if quorum {
+        // RabbitMQ's channel makes an exclusive queue non-durable before the type's checks.
+        let property = if auto_delete {
+            Some("auto-delete")
+        } else if exclusive {
+            Some("exclusive-owner")
+        } else if !durable {
+            Some("non-durable")
+        } else {
+            None
+        };
+        if let Some(property) = property {
+            return Err(Refusal::precondition(format!(
+                "invalid property '{property}' for queue '{name}' in vhost '{vhost}'"
+            )));
         }
     }
     Ok(())
@@ -1926,6 +2034,7 @@ fn dispatch(
         idle = 0;
         chan.last_tag += 1;
         let tag = chan.last_tag;
+        let stamped = item.handed_out(q.quorum, false);
         sink.deliver(Delivery {
             conn: c.conn,
             channel: c.channel,
@@ -1933,7 +2042,7 @@ fn dispatch(
             consumer_tag: &c.tag,
             delivery_tag: tag,
             redelivered: item.redelivered,
-            message: &item.message,
+            message: stamped.as_ref().unwrap_or(&item.message),
         });
         if !c.no_ack {
             c.unacked += 1;

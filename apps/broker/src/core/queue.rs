@@ -22,9 +22,25 @@ pub(crate) struct Queued {
     pub(crate) message: Rc<Message>,
     /// Delivered before and requeued.
     pub(crate) redelivered: bool,
+    /// Times it was delivered and given back (a quorum queue's delivery count, which
+    /// `x-delivery-limit` bounds).
+    pub(crate) returns: u32,
     /// When it expires (`x-message-ttl`, the message's `expiration`): it is dropped or
     /// dead-lettered once it reaches the head of the queue after that.
     pub(crate) expires: Option<Instant>,
+}
+
+impl Queued {
+    /// The message as its queue hands it out: a quorum queue adds `x-delivery-count` (the
+    /// times it was given back) to a redelivery, and to every `basic.get` answer, as RabbitMQ
+    /// 3.10's quorum queues do; the stored message stays as published, so a dead-lettered
+    /// one carries no count.
+    pub(crate) fn handed_out(&self, quorum: bool, get: bool) -> Option<Message> {
+        (quorum && (get || self.returns > 0)).then(|| {
+            self.message
+                .with_header("x-delivery-count", FieldValue::I64(i64::from(self.returns)))
+        })
+    }
 }
 
 /// Where a queue keeps its messages. In memory by default; a durable queue's store writes
@@ -216,6 +232,12 @@ pub(crate) struct Queue {
     /// `x-single-active-consumer`: only the first consumer gets messages; the next takes
     /// over when it goes.
     pub(crate) single_active: bool,
+    /// `x-queue-type: quorum`: no priorities, and a message given back carries its
+    /// `x-delivery-count`.
+    pub(crate) quorum: bool,
+    /// `x-delivery-limit` (quorum queues): a message given back more often than this is
+    /// dead-lettered (reason `delivery_limit`) or dropped.
+    pub(crate) delivery_limit: Option<u32>,
     /// Publishers held back because this queue was over [`FLOW_HIGH`] messages (or
     /// [`FLOW_HIGH_BYTES`]); they are let go when it is back under half of that.
     pub(crate) held_publishers: Vec<ConnId>,
@@ -257,12 +279,30 @@ impl Queue {
         };
         let dead_letter =
             text("x-dead-letter-exchange").map(|x| (x, text("x-dead-letter-routing-key")));
-        let priorities = count("x-max-priority").map_or(0, |n| n.min(255) as u8);
+        let quorum = arguments
+            .get("x-queue-type")
+            .and_then(FieldValue::as_bytes)
+            .is_some_and(|t| t.as_ref() == b"quorum");
+        let priorities = match quorum {
+            true => 0,
+            false => count("x-max-priority").map_or(0, |n| n.min(255) as u8),
+        };
         let single_active = arguments
             .get("x-single-active-consumer")
             .and_then(FieldValue::as_bool)
             .unwrap_or(false);
         Queue {
+            quorum,
+            // Not an integer: no limit; below zero: every return is over it (as in RabbitMQ,
+            // which does not check the argument).
+            delivery_limit: quorum
+                .then(|| {
+                    arguments
+                        .get("x-delivery-limit")
+                        .and_then(FieldValue::as_i64)
+                })
+                .flatten()
+                .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
             held_publishers: Vec::new(),
             single_active,
             message_ttl: millis("x-message-ttl"),
@@ -283,6 +323,24 @@ impl Queue {
             next_seq: 0,
             had_consumer: false,
         }
+    }
+
+    /// Puts a delivered message back in its place (reject or nack with requeue, its channel
+    /// closed, `basic.recover`), marked redelivered, its delivery count raised. Past a quorum
+    /// queue's `x-delivery-limit` it is not put back but returned, for the caller to
+    /// dead-letter or drop.
+    pub(crate) fn give_back(&mut self, mut item: Queued) -> Option<Queued> {
+        item.redelivered = true;
+        item.returns = item.returns.saturating_add(1);
+        if self.quorum
+            && self
+                .delivery_limit
+                .is_some_and(|limit| item.returns > limit)
+        {
+            return Some(item);
+        }
+        self.store.requeue(item);
+        None
     }
 
     /// Messages ready (not delivered and unacknowledged).
@@ -336,6 +394,7 @@ impl Queue {
             seq,
             message,
             redelivered: false,
+            returns: 0,
             expires: ttl.and_then(|t| now.checked_add(t)),
         });
         while self.over_limits() {

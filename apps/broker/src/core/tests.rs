@@ -760,3 +760,137 @@ fn a_queue_its_consumers_do_not_keep_up_with_holds_its_publisher_back() {
     b.serve(conn(2), 1, &mut out);
     assert_eq!(out.resumed, [conn(1)]);
 }
+
+#[test]
+fn a_quorum_queue_counts_deliveries_and_dead_letters_past_its_limit() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    let quorum = |args: &[(&str, FieldValue)], durable, exclusive, auto_delete, name: &str| {
+        let mut arguments = FieldTable::new();
+        arguments.insert(s("x-queue-type"), text("quorum"));
+        for (k, v) in args {
+            arguments.insert(s(k), v.clone());
+        }
+        QueueDeclare {
+            queue: s(name),
+            durable,
+            exclusive,
+            auto_delete,
+            arguments,
+            ..QueueDeclare::default()
+        }
+    };
+    // What RabbitMQ 3.10 refuses, in its words.
+    for (m, text) in [
+        (
+            quorum(&[], false, false, false, "q"),
+            "invalid property 'non-durable' for queue 'q' in vhost '/'",
+        ),
+        (
+            quorum(&[], true, true, false, "q"),
+            "invalid property 'exclusive-owner' for queue 'q' in vhost '/'",
+        ),
+        (
+            quorum(&[], true, false, true, "q"),
+            "invalid property 'auto-delete' for queue 'q' in vhost '/'",
+        ),
+        (
+            quorum(&[], true, false, false, ""),
+            "Cannot declare a server-named queue for type rabbit_quorum_queue",
+        ),
+        (
+            quorum(
+                &[("x-max-priority", FieldValue::I64(5))],
+                true,
+                false,
+                false,
+                "q",
+            ),
+            "invalid arg 'x-max-priority' for queue 'q' in vhost '/' of queue type \
+             rabbit_quorum_queue",
+        ),
+    ] {
+        let e = b.queue_declare(conn(1), &m).unwrap_err();
+        assert_eq!(e.code, ReplyCode::PreconditionFailed);
+        assert_eq!(e.reply_text(), format!("PRECONDITION_FAILED - {text}"));
+    }
+    let classic = QueueDeclare {
+        queue: s("c"),
+        arguments: quorum(
+            &[("x-delivery-limit", FieldValue::I64(1))],
+            true,
+            false,
+            false,
+            "c",
+        )
+        .arguments
+        .into_iter()
+        .filter(|(k, _)| k.as_ref() != b"x-queue-type")
+        .collect(),
+        ..QueueDeclare::default()
+    };
+    let e = b.queue_declare(conn(1), &classic).unwrap_err();
+    assert_eq!(
+        e.reply_text(),
+        "PRECONDITION_FAILED - invalid arg 'x-delivery-limit' for queue 'c' in vhost '/' of \
+         queue type rabbit_classic_queue"
+    );
+
+    declare(&mut b, conn(1), "dead");
+    let limited = quorum(
+        &[
+            ("x-delivery-limit", FieldValue::I64(2)),
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("dead")),
+        ],
+        true,
+        false,
+        false,
+        "jobs",
+    );
+    b.queue_declare(conn(1), &limited).unwrap();
+    publish(&mut b, conn(1), "", "jobs", "job", &mut out);
+    // basic.get always shows the count; it rises with every return, up to the limit.
+    for expected in 0..=2 {
+        let g = b
+            .get(conn(1), 1, &s("jobs"), false, &mut out)
+            .unwrap()
+            .unwrap();
+        let headers = g.message.properties.headers.clone().unwrap();
+        assert_eq!(
+            headers.get("x-delivery-count"),
+            Some(&FieldValue::I64(expected))
+        );
+        assert_eq!(g.redelivered, expected > 0);
+        b.nack(conn(1), 1, g.delivery_tag, false, true, &mut out)
+            .unwrap();
+    }
+    assert!(b
+        .get(conn(1), 1, &s("jobs"), true, &mut out)
+        .unwrap()
+        .is_none());
+    let (body, props) = get_body(&mut b, "dead", &mut out).unwrap();
+    assert_eq!(body, "job");
+    let headers = props.headers.unwrap();
+    assert_eq!(headers.get("x-delivery-count"), None);
+    assert_eq!(
+        headers.get("x-first-death-reason"),
+        Some(&text("delivery_limit"))
+    );
+
+    // A consumer sees no count on the first delivery, then the count; a closed channel's
+    // unacknowledged message is a return too.
+    publish(&mut b, conn(1), "", "jobs", "again", &mut out);
+    b.consume(conn(1), 1, &s("jobs"), &ShortStr::default(), false, false)
+        .unwrap();
+    b.serve(conn(1), 1, &mut out);
+    assert_eq!(out.deliveries.len(), 1);
+    b.close_channel(conn(1), 1, &mut out);
+    b.open_channel(conn(1), 1);
+    let g = b
+        .get(conn(1), 1, &s("jobs"), true, &mut out)
+        .unwrap()
+        .unwrap();
+    let headers = g.message.properties.headers.clone().unwrap();
+    assert_eq!(headers.get("x-delivery-count"), Some(&FieldValue::I64(1)));
+}
