@@ -22,6 +22,10 @@ pub struct BrokerConfig {
     /// Users who may connect from loopback addresses only (RabbitMQ's `loopback_users`:
     /// guest, whose password everyone knows).
     pub loopback_users: Vec<String>,
+    /// Bytes the broker's messages may hold before the memory alarm blocks publishing
+    /// connections (`connection.blocked`), until they are back under it. RabbitMQ's
+    /// `vm_memory_high_watermark`; the default is its 0.4 of the machine's memory.
+    pub memory_high_watermark: usize,
 }
 
 impl Default for BrokerConfig {
@@ -34,6 +38,27 @@ impl Default for BrokerConfig {
             data_dir: PathBuf::from("./spindle-data"),
             definitions: None,
             loopback_users: vec!["guest".to_string()],
+            memory_high_watermark: memory_fraction(0.4),
         }
     }
+}
+
+/// `fraction` of the machine's memory (`MemTotal` of /proc/meminfo), or of 4 GiB where that
+/// cannot be read.
+pub fn memory_fraction(fraction: f64) -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|rest| {
+                    rest.trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+        })
+        .map_or(4 << 30, |kb| kb.saturating_mul(1024));
+    (total as f64 * fraction.clamp(0.0, 1.0)) as usize
 }

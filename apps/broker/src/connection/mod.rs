@@ -25,12 +25,12 @@ use spindle_protocols::amqp::frame::{encode_heartbeat, encode_method};
 use spindle_protocols::amqp::{
     AmqpError, BasicAck, BasicCancel, BasicCancelOk, BasicConsumeOk, BasicDeliver, BasicGetEmpty,
     BasicGetOk, BasicNack, BasicProperties, BasicQosOk, BasicRecoverOk, BasicReturn, ChannelClose,
-    ChannelCloseOk, ChannelFlowOk, ChannelOpenOk, Command, ConfirmSelectOk, ConnectionClose,
-    ConnectionCloseOk, ConnectionOpenOk, ConnectionStart, ConnectionTune, ExchangeBindOk,
-    ExchangeDeclareOk, ExchangeDeleteOk, ExchangeUnbindOk, FieldTable, FieldValue, Frame,
-    FramePayload, FrameReceiver, Message, Method, QueueBindOk, QueueDeclareOk, QueueDeleteOk,
-    QueuePurgeOk, QueueUnbindOk, ReplyCode, ShortStr, TxCommitOk, TxRollbackOk, TxSelectOk,
-    PROTOCOL_HEADER,
+    ChannelCloseOk, ChannelFlowOk, ChannelOpenOk, Command, ConfirmSelectOk, ConnectionBlocked,
+    ConnectionClose, ConnectionCloseOk, ConnectionOpenOk, ConnectionStart, ConnectionTune,
+    ConnectionUnblocked, ExchangeBindOk, ExchangeDeclareOk, ExchangeDeleteOk, ExchangeUnbindOk,
+    FieldTable, FieldValue, Frame, FramePayload, FrameReceiver, Message, Method, QueueBindOk,
+    QueueDeclareOk, QueueDeleteOk, QueuePurgeOk, QueueUnbindOk, ReplyCode, ShortStr, TxCommitOk,
+    TxRollbackOk, TxSelectOk, PROTOCOL_HEADER,
 };
 use spindle_reactor::{
     Address, ConnId, DisconnectReason, Factory, LoopingCall, Protocol, ProtocolResult, Reactor,
@@ -86,6 +86,8 @@ pub(crate) struct Connection {
     last_received: Option<Instant>,
     /// Registered in the core (after `connection.open`).
     registered: bool,
+    /// The client announced the `connection.blocked` capability in `start-ok`.
+    notify_blocked: bool,
 }
 
 impl std::fmt::Debug for Connection {
@@ -144,6 +146,19 @@ fn encode_delivery(d: &Delivery<'_>, buf: &mut BytesMut) {
 }
 
 /// The broker's `basic.cancel` of a consumer.
+/// `connection.blocked` with its reason, or `connection.unblocked` for `None`.
+fn encode_blocked(reason: Option<&str>, buf: &mut BytesMut) {
+    let method = match reason {
+        Some(r) => Method::ConnectionBlocked(ConnectionBlocked {
+            reason: ShortStr::try_from(r).unwrap_or_default(),
+        }),
+        None => Method::ConnectionUnblocked(ConnectionUnblocked),
+    };
+    if let Err(e) = encode_method(0, &method, buf) {
+        log::warn!("cannot encode connection.blocked: {e}");
+    }
+}
+
 fn encode_cancel(channel: u16, consumer_tag: &ShortStr, buf: &mut BytesMut) {
     let method = Method::BasicCancel(BasicCancel {
         consumer_tag: consumer_tag.clone(),
@@ -189,6 +204,11 @@ impl Sink for Out<'_> {
             self.tx.resume_reading_of(conn);
         }
     }
+
+    fn blocked(&mut self, conn: ConnId, reason: Option<&str>) {
+        encode_blocked(reason, self.buffer_for(conn));
+        self.hand_over(conn);
+    }
 }
 
 /// The core's effects written by the broker's clock tick, outside any connection's callback.
@@ -220,6 +240,12 @@ impl Sink for ReactorOut<'_> {
 
     fn resume_reading(&mut self, conn: ConnId) {
         self.reactor.resume_reading_of(conn);
+    }
+
+    fn blocked(&mut self, conn: ConnId, reason: Option<&str>) {
+        encode_blocked(reason, &mut self.scratch);
+        self.reactor
+            .write_bytes_to(conn, self.scratch.split().freeze());
     }
 }
 
@@ -264,6 +290,7 @@ impl Connection {
             close_timer: None,
             last_received: None,
             registered: false,
+            notify_blocked: false,
         }
     }
 
@@ -615,6 +642,13 @@ impl Connection {
                     return;
                 }
                 self.user = user;
+                self.notify_blocked = ok
+                    .client_properties
+                    .get("capabilities")
+                    .and_then(FieldValue::as_table)
+                    .and_then(|c| c.get("connection.blocked"))
+                    .and_then(FieldValue::as_bool)
+                    .unwrap_or(false);
                 self.send(
                     0,
                     ConnectionTune {
@@ -659,9 +693,10 @@ impl Connection {
                     self.close_connection(refusal.code, refusal.reply_text(), ids, tx);
                     return;
                 }
-                let (user, frame_max) = (self.user.clone(), self.frame_max);
+                let (user, frame_max, notify) =
+                    (self.user.clone(), self.frame_max, self.notify_blocked);
                 self.with_core(tx, |b, me, _| {
-                    b.open_connection(me, &user, &vhost, frame_max)
+                    b.open_connection(me, &user, &vhost, frame_max, notify)
                 });
                 self.registered = true;
                 self.send(

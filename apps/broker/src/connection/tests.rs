@@ -44,7 +44,7 @@ use spindle_protocols::amqp::{
     TxRollback, TxSelect, PROTOCOL_HEADER,
 };
 use spindle_reactor::testing::StringTransport;
-use spindle_reactor::{ConnId, DisconnectReason, Protocol};
+use spindle_reactor::{ConnId, DisconnectReason, Protocol, Transport};
 
 use super::Connection;
 use crate::config::BrokerConfig;
@@ -1486,4 +1486,82 @@ fn corpus_replays() {
             }
         }
     }
+}
+
+#[test]
+fn the_memory_alarm_blocks_a_publisher_and_tells_it_when_it_asked() {
+    let b = broker(BrokerConfig {
+        memory_high_watermark: 2048,
+        ..BrokerConfig::default()
+    });
+    let mut c = Client::new(&b);
+    c.feed(&PROTOCOL_HEADER);
+    assert!(matches!(c.method(), (0, Method::ConnectionStart(_))));
+    let mut capabilities = FieldTable::new();
+    capabilities.insert(s("connection.blocked"), FieldValue::Bool(true));
+    let mut client_properties = FieldTable::new();
+    client_properties.insert(s("capabilities"), FieldValue::Table(capabilities));
+    c.send(
+        0,
+        ConnectionStartOk {
+            mechanism: s("PLAIN"),
+            response: Bytes::from_static(b"\0guest\0guest"),
+            client_properties,
+            ..ConnectionStartOk::default()
+        },
+    );
+    assert!(matches!(c.method(), (0, Method::ConnectionTune(_))));
+    c.send(0, ConnectionTuneOk::default());
+    c.send(
+        0,
+        ConnectionOpen {
+            virtual_host: s("/"),
+            ..ConnectionOpen::default()
+        },
+    );
+    assert!(matches!(c.method(), (0, Method::ConnectionOpenOk(_))));
+    c.open_channel(1);
+    c.send(
+        1,
+        QueueDeclare {
+            queue: s("buffer"),
+            ..QueueDeclare::default()
+        },
+    );
+    assert!(matches!(c.method(), (1, Method::QueueDeclareOk(_))));
+    let publish = BasicPublish {
+        routing_key: s("buffer"),
+        ..BasicPublish::default()
+    };
+    c.publish(1, publish.clone(), &[7; 1000]);
+    assert!(c.frames().is_empty() && !c.tx.is_reading_paused());
+    c.publish(1, publish, &[7; 1000]);
+    match c.method() {
+        (0, Method::ConnectionBlocked(m)) => assert_eq!(m.reason.as_ref(), b"low on memory"),
+        other => panic!("expected connection.blocked, got {other:?}"),
+    }
+    assert!(c.tx.is_reading_paused());
+
+    // Another connection (which did not ask to be told) purges the queue: the alarm clears,
+    // the publisher is unblocked and reads again.
+    let mut other = Client::with_id(&b, 2);
+    other.handshake();
+    other.open_channel(1);
+    other.send(
+        1,
+        QueuePurge {
+            queue: s("buffer"),
+            ..QueuePurge::default()
+        },
+    );
+    assert!(matches!(other.method(), (1, Method::QueuePurgeOk(_))));
+    let mut rx = FrameReceiver::new().with_frame_max(0);
+    rx.feed(other.tx.written_to(ConnId::from_parts(1, 1)));
+    let told = rx.next_frame().unwrap().unwrap();
+    assert!(matches!(
+        told.payload,
+        FramePayload::Method(Method::ConnectionUnblocked(_))
+    ));
+    assert!(!other.tx.is_other_paused(ConnId::from_parts(1, 1)));
+    assert!(!b.borrow().memory_alarm());
 }

@@ -1,6 +1,9 @@
 //! [`Message`]: a published message as the queues hold it, shared (`Rc`) between every queue a
 //! fanout or topic routes it to, its body a `Bytes` slice of what was received (not copied).
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use bytes::Bytes;
 use spindle_protocols::amqp::{BasicProperties, FieldValue, ShortStr};
 
@@ -20,9 +23,38 @@ pub(crate) struct Message {
     pub(crate) properties: BasicProperties,
     /// Its body.
     pub(crate) body: Bytes,
+    /// What it counts for in the broker's memory gauge, given back when it goes (`None` for
+    /// the short-lived copies handed out with an added header).
+    #[expect(dead_code, reason = "held for its Drop, which gives the bytes back")]
+    pub(crate) charge: Option<Charge>,
 }
 
+/// Bookkeeping a message costs beyond its body and names: the message itself, its place in
+/// a queue and the shared pointer (measured: `size_of` of `Message` and `Queued` plus the
+/// `Rc` counts), and the properties' usual few fields.
+const MESSAGE_OVERHEAD: usize = 256;
+
 impl Message {
+    /// A message as published or dead-lettered, charged to `gauge`.
+    pub(crate) fn new(
+        id: u64,
+        exchange: ShortStr,
+        routing_key: ShortStr,
+        properties: BasicProperties,
+        body: Bytes,
+        gauge: &Gauge,
+    ) -> Message {
+        let bytes = MESSAGE_OVERHEAD + body.len() + exchange.len() + routing_key.len();
+        Message {
+            id,
+            exchange,
+            routing_key,
+            properties,
+            body,
+            charge: Some(gauge.charge(bytes)),
+        }
+    }
+
     /// Body bytes, for `x-max-length-bytes` and memory accounting.
     pub(crate) fn size(&self) -> usize {
         self.body.len()
@@ -42,6 +74,43 @@ impl Message {
             routing_key: self.routing_key.clone(),
             properties,
             body: self.body.clone(),
+            charge: None,
         }
+    }
+}
+
+/// The bytes live messages hold, summed: the measure the broker's memory alarm compares
+/// with its high-water mark. Each message adds its share when made and takes it back when
+/// its last holder drops it, so the sum cannot drift from what is really held.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gauge(Rc<Cell<usize>>);
+
+impl Gauge {
+    /// Bytes held now.
+    pub(crate) fn get(&self) -> usize {
+        self.0.get()
+    }
+
+    /// Adds `bytes` until the returned charge drops.
+    pub(crate) fn charge(&self, bytes: usize) -> Charge {
+        self.0.set(self.0.get().saturating_add(bytes));
+        Charge {
+            gauge: self.clone(),
+            bytes,
+        }
+    }
+}
+
+/// One message's share of a [`Gauge`].
+#[derive(Debug)]
+pub(crate) struct Charge {
+    gauge: Gauge,
+    bytes: usize,
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        let g = &self.gauge.0;
+        g.set(g.get().saturating_sub(self.bytes));
     }
 }

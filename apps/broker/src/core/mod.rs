@@ -41,7 +41,7 @@ mod tests;
 
 use auth::{Access, ResourceKind};
 use exchange::{Destination, ExchangeType};
-use message::Message;
+use message::{Gauge, Message};
 use queue::{Consumer, Queue, Queued};
 use vhost::{Exchange, Vhost};
 
@@ -78,8 +78,12 @@ pub(crate) trait Sink {
     fn backlog(&self, conn: ConnId) -> usize;
     /// Asks to hear (through [`Broker::output_drained`]) when `conn`'s output has drained.
     fn wait_for_drain(&mut self, conn: ConnId);
-    /// Lets a publisher held back by flow control read again.
+    /// Lets a publisher held back by flow control or the memory alarm read again.
     fn resume_reading(&mut self, conn: ConnId);
+    /// Tells a client that asked for it (the `connection.blocked` capability) that its
+    /// connection is blocked, with the reason (`connection.blocked`), or no longer
+    /// (`None`: `connection.unblocked`).
+    fn blocked(&mut self, conn: ConnId, reason: Option<&str>);
 }
 
 /// A delivery not yet acknowledged.
@@ -120,6 +124,8 @@ struct Conn {
     output_blocked: bool,
     /// Exclusive queues it declared.
     exclusive_queues: Vec<ShortStr>,
+    /// The client announced the `connection.blocked` capability.
+    notify_blocked: bool,
 }
 
 /// What `basic.get` answers.
@@ -146,6 +152,14 @@ pub struct Broker {
     now: Instant,
     /// A reactor instant and the Unix time it was, for the `time` of `x-death` headers.
     epoch: (Instant, u64),
+    /// Bytes held by messages, which the memory alarm watches.
+    memory: Gauge,
+    /// The memory alarm is on: [`BrokerConfig::memory_high_watermark`] was crossed, and every
+    /// connection that publishes is blocked until the messages held are back under it.
+    alarm: bool,
+    /// The connections the alarm blocked (their reading paused; told with
+    /// `connection.blocked` when they asked to be).
+    alarm_blocked: Vec<ConnId>,
 }
 
 impl Broker {
@@ -170,6 +184,56 @@ impl Broker {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.as_secs()),
             ),
+            memory: Gauge::default(),
+            alarm: false,
+            alarm_blocked: Vec::new(),
+        }
+    }
+
+    /// Bytes the broker's messages hold now (bodies, names and per-message bookkeeping;
+    /// shared bodies counted once): what the memory alarm compares with its mark.
+    pub fn memory_used(&self) -> usize {
+        self.memory.get()
+    }
+
+    /// The memory alarm is on (publishers blocked).
+    pub fn memory_alarm(&self) -> bool {
+        self.alarm
+    }
+
+    /// Sets or clears the memory alarm as the messages held compare with the high-water mark,
+    /// as RabbitMQ's memory monitor does: set above the mark, cleared at or below it; on
+    /// clearing, the connections it blocked are told (`connection.unblocked`) and read again.
+    fn check_memory(&mut self, sink: &mut dyn Sink) {
+        let (used, mark) = (self.memory.get(), self.config.memory_high_watermark);
+        if !self.alarm && used > mark {
+            self.alarm = true;
+            log::warn!(
+                "memory resource limit alarm set: messages hold {used} bytes, the high-water \
+                 mark is {mark}; connections that publish are blocked"
+            );
+        } else if self.alarm && used <= mark {
+            self.alarm = false;
+            log::info!("memory resource limit alarm cleared: messages hold {used} bytes");
+            for conn in std::mem::take(&mut self.alarm_blocked) {
+                if self.conns.get(&conn).is_some_and(|c| c.notify_blocked) {
+                    sink.blocked(conn, None);
+                }
+                sink.resume_reading(conn);
+            }
+        }
+    }
+
+    /// A publish arrived while the memory alarm is on: its connection is blocked (the
+    /// adapter stops reading it) and told once, as RabbitMQ blocks a connection when it
+    /// publishes, not before.
+    fn block_publisher(&mut self, conn: ConnId, sink: &mut dyn Sink) {
+        if self.alarm_blocked.contains(&conn) {
+            return;
+        }
+        self.alarm_blocked.push(conn);
+        if self.conns.get(&conn).is_some_and(|c| c.notify_blocked) {
+            sink.blocked(conn, Some("low on memory"));
         }
     }
 
@@ -490,6 +554,7 @@ impl Broker {
         user: &str,
         vhost: &str,
         frame_max: u32,
+        notify_blocked: bool,
     ) {
         self.conns.insert(
             conn,
@@ -499,6 +564,7 @@ impl Broker {
                 frame_max,
                 output_blocked: false,
                 exclusive_queues: Vec::new(),
+                notify_blocked,
             },
         );
     }
@@ -522,6 +588,8 @@ impl Broker {
                 }
             }
         }
+        self.alarm_blocked.retain(|c| *c != conn);
+        self.check_memory(sink);
     }
 
     /// `channel.open`.
@@ -895,6 +963,9 @@ impl Broker {
         let q = self.queue_mut(conn, queue)?;
         let n = count(q.store.purge());
         let_publishers_go(q, sink);
+        if self.alarm {
+            self.check_memory(sink);
+        }
         Ok(n)
     }
 
@@ -932,6 +1003,9 @@ impl Broker {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             c.exclusive_queues.retain(|q| q != queue);
+        }
+        if self.alarm {
+            self.check_memory(sink);
         }
         Ok(n)
     }
@@ -1020,13 +1094,14 @@ impl Broker {
             return Ok(outcome);
         }
         let now = self.now;
-        let message = Rc::new(Message {
+        let message = Rc::new(Message::new(
             id,
-            exchange: exchange.clone(),
-            routing_key: routing_key.clone(),
+            exchange.clone(),
+            routing_key.clone(),
             properties,
             body,
-        });
+            &self.memory,
+        ));
         let mut overflowed = Vec::new();
         for name in &queues {
             let Some(q) = v.queues.get_mut(name) else {
@@ -1069,6 +1144,11 @@ impl Broker {
                 }
             }
         }
+        self.check_memory(sink);
+        if self.alarm {
+            self.block_publisher(conn, sink);
+            outcome.hold = true;
+        }
         Ok(outcome)
     }
 
@@ -1109,12 +1189,14 @@ impl Broker {
             return dropped;
         };
         chan.last_tag += 1;
+        // Written out at once: it is never held, so it is not charged to the gauge.
         let message = Message {
             id: self.next_message_id,
             exchange: ShortStr::default(),
             routing_key: address.clone(),
             properties,
             body,
+            charge: None,
         };
         self.next_message_id += 1;
         sink.deliver(Delivery {
@@ -1164,13 +1246,14 @@ impl Broker {
                 unix,
             );
             let queues = v.route(&exchange, &routing_key, properties.headers.as_ref());
-            let message = Rc::new(Message {
-                id: self.next_message_id,
-                exchange: exchange.clone(),
+            let message = Rc::new(Message::new(
+                self.next_message_id,
+                exchange.clone(),
                 routing_key,
                 properties,
-                body: m.body.clone(),
-            });
+                m.body.clone(),
+                &self.memory,
+            ));
             self.next_message_id += 1;
             for name in queues {
                 // A message that expired or overflowed is not sent back to the queue it left:
@@ -1229,6 +1312,10 @@ impl Broker {
                 }
             }
         }
+        // Deliveries without acks and dropped messages free memory: the alarm may clear.
+        if self.alarm {
+            self.check_memory(sink);
+        }
     }
 
     /// The broker's clock tick (every 100 ms): messages that expired at the heads of queues
@@ -1260,6 +1347,7 @@ impl Broker {
                 .collect();
             self.run_queues(&vname, timed, sink);
         }
+        self.check_memory(sink);
     }
 
     /// `basic.consume`: registers the consumer (its tag, generated when empty) without

@@ -461,13 +461,14 @@ mod tests {
     use spindle_protocols::amqp::BasicProperties;
 
     fn message(id: u64, body: &'static str) -> Rc<Message> {
-        Rc::new(Message {
+        Rc::new(Message::new(
             id,
-            exchange: ShortStr::from_static(""),
-            routing_key: ShortStr::from_static("q"),
-            properties: BasicProperties::default(),
-            body: Bytes::from_static(body.as_bytes()),
-        })
+            ShortStr::from_static(""),
+            ShortStr::from_static("q"),
+            BasicProperties::default(),
+            Bytes::from_static(body.as_bytes()),
+            &Default::default(),
+        ))
     }
 
     fn bodies(q: &mut Queue) -> Vec<String> {
@@ -550,16 +551,18 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let mut m = Message {
-                id: i as u64,
-                exchange: ShortStr::from_static(""),
-                routing_key: ShortStr::from_static("q"),
-                properties: BasicProperties::default(),
-                body: Bytes::from_static(body.as_bytes()),
-            };
+            let mut properties = BasicProperties::default();
             if body != "none" {
-                m.properties.priority = Some(p);
+                properties.priority = Some(p);
             }
+            let m = Message::new(
+                i as u64,
+                ShortStr::from_static(""),
+                ShortStr::from_static("q"),
+                properties,
+                Bytes::from_static(body.as_bytes()),
+                &Default::default(),
+            );
             q.enqueue(Rc::new(m), None, now);
         }
         // 9 counts as the maximum, 5; a message without a priority has 0.

@@ -21,6 +21,8 @@ struct Recorder {
     backlog: HashMap<ConnId, usize>,
     drain_requests: Vec<ConnId>,
     resumed: Vec<ConnId>,
+    /// `connection.blocked` reasons (`None`: unblocked) per connection, in order.
+    blocked: Vec<(ConnId, Option<String>)>,
 }
 
 impl Sink for Recorder {
@@ -50,6 +52,10 @@ impl Sink for Recorder {
     fn resume_reading(&mut self, conn: ConnId) {
         self.resumed.push(conn);
     }
+
+    fn blocked(&mut self, conn: ConnId, reason: Option<&str>) {
+        self.blocked.push((conn, reason.map(str::to_string)));
+    }
 }
 
 impl Recorder {
@@ -73,7 +79,7 @@ fn conn(n: u32) -> ConnId {
 fn broker(n: u32) -> Broker {
     let mut b = Broker::new(BrokerConfig::default());
     for i in 1..=n {
-        b.open_connection(conn(i), "guest", "/", 131_072);
+        b.open_connection(conn(i), "guest", "/", 131_072, true);
         b.open_channel(conn(i), 1);
     }
     b
@@ -340,7 +346,7 @@ fn permissions_are_checked_per_operation() {
     b.add_user("bob", "secret", Vec::new()).unwrap();
     b.set_permissions("bob", "/", "^bob\\.", "^bob\\.", ".*")
         .unwrap();
-    b.open_connection(conn(1), "bob", "/", 131_072);
+    b.open_connection(conn(1), "bob", "/", 131_072, true);
     b.open_channel(conn(1), 1);
     let mut out = Recorder::default();
     declare(&mut b, conn(1), "bob.q");
@@ -389,7 +395,7 @@ fn definitions_load_and_export_in_rabbitmqs_format() {
     b.load_definitions(json).unwrap();
     assert!(b.users.login("alice", "test12", true).is_ok());
     assert!(b.users.may_open("alice", "jobs"));
-    b.open_connection(conn(1), "alice", "jobs", 131_072);
+    b.open_connection(conn(1), "alice", "jobs", 131_072, true);
     b.open_channel(conn(1), 1);
     let mut out = Recorder::default();
     assert!(publish(
@@ -893,4 +899,77 @@ fn a_quorum_queue_counts_deliveries_and_dead_letters_past_its_limit() {
         .unwrap();
     let headers = g.message.properties.headers.clone().unwrap();
     assert_eq!(headers.get("x-delivery-count"), Some(&FieldValue::I64(1)));
+}
+
+#[test]
+fn the_memory_alarm_blocks_publishers_until_the_messages_are_gone() {
+    let config = BrokerConfig {
+        memory_high_watermark: 4096,
+        ..BrokerConfig::default()
+    };
+    let mut b = Broker::new(config);
+    let mut out = Recorder::default();
+    for (i, notify) in [(1, true), (2, false), (3, true)] {
+        b.open_connection(conn(i), "guest", "/", 131_072, notify);
+        b.open_channel(conn(i), 1);
+    }
+    declare(&mut b, conn(1), "buffer");
+    let body = "x".repeat(1000).leak();
+    let mut held_at = None;
+    for n in 1..=10 {
+        let outcome = b
+            .publish(
+                conn(1),
+                1,
+                &s(""),
+                &s("buffer"),
+                BasicProperties::default(),
+                Bytes::from_static(body.as_bytes()),
+                &mut out,
+            )
+            .unwrap();
+        assert!(outcome.routed, "the publish that crosses the mark is taken");
+        if outcome.hold {
+            held_at = Some(n);
+            break;
+        }
+    }
+    let n = held_at.expect("4 KiB of messages set the alarm");
+    assert!((3..=5).contains(&n), "set after {n} messages of ~1.3 KB");
+    assert!(b.memory_alarm() && b.memory_used() > 4096);
+    assert_eq!(
+        out.blocked,
+        vec![(conn(1), Some("low on memory".to_string()))]
+    );
+    // A connection is blocked when it publishes, told only if it asked to be.
+    for c in [conn(2), conn(3)] {
+        let o = b
+            .publish(
+                c,
+                1,
+                &s(""),
+                &s("buffer"),
+                BasicProperties::default(),
+                Bytes::from_static(b"y"),
+                &mut out,
+            )
+            .unwrap();
+        assert!(o.hold);
+    }
+    assert_eq!(out.blocked.len(), 2);
+    assert_eq!(out.blocked[1], (conn(3), Some("low on memory".to_string())));
+    // Still over the mark: nothing changes at the tick.
+    b.tick(std::time::Instant::now(), &mut out);
+    assert!(out.resumed.is_empty());
+    // Purging drops the messages' charge; the next check clears the alarm and lets all three
+    // read again, the two that asked told with connection.unblocked.
+    b.queue_purge(conn(1), &s("buffer"), &mut out).unwrap();
+    assert_eq!(b.memory_used(), 0);
+    b.tick(std::time::Instant::now(), &mut out);
+    assert!(!b.memory_alarm());
+    assert_eq!(out.resumed.len(), 3);
+    for c in [conn(1), conn(2), conn(3)] {
+        assert!(out.resumed.contains(&c));
+    }
+    assert_eq!(&out.blocked[2..], &[(conn(1), None), (conn(3), None)]);
 }
