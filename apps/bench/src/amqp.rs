@@ -1,15 +1,30 @@
 //! `spindle bench amqp`: a load generator for AMQP brokers in the spirit of RabbitMQ's PerfTest.
 //!
-//! `producers` connections publish to one exchange, `consumers` connections consume from one
-//! queue bound to it (competing consumers), each connection on a reactor of its own thread,
+//! `producers` connections publish to one exchange, `consumers` connections consume from the
+//! queues bound to it (competing consumers), each connection on a reactor of its own thread,
 //! written with this crate's AMQP client. Every body starts with the time it was published
 //! (nanoseconds since the UNIX epoch, little-endian), so the consumer measures end-to-end
 //! latency. The run prints a progress line every second on stderr and a summary: messages
 //! sent and received per second and latency percentiles, or one JSON object with `--json`.
 //!
 //! The topology, which `bench/lapin-load` (the reference generator written with lapin)
-//! builds the same way: exchange `spindle-bench-TYPE`, queue `spindle-bench-q-PID`
-//! (auto-delete, durable with `--persistent`) bound with the key `bench`.
+//! builds the same way for one queue and no extra bindings: exchange `spindle-bench-TYPE`,
+//! queue `spindle-bench-q-PID` (auto-delete, durable with `--persistent`) bound with the key
+//! `bench`.
+//!
+//! - `--queues N` declares N such queues, `spindle-bench-q-PID-0` … `-(N-1)`, each bound with
+//!   the key `bench`, so every exchange type (direct and topic as well as fanout) routes each
+//!   message to every queue; consumer `i` consumes queue `i mod N`. A delivery is counted
+//!   wherever it lands, so received/s is N × the publish rate when the consumers keep up. A
+//!   queue without a consumer (fewer consumers than queues) only accumulates.
+//! - `--bindings N` makes N bindings on the exchange in all: the one per queue above, and
+//!   N − queues patterns that never match `bench` ([`filler_pattern`]: `k.I.*`, `x.#.I`,
+//!   `*.I.#`, `#.kI`, `kI`), spread over the queues. They are made before the measured time
+//!   starts and go with the queues. Only a topic exchange has to look at them all.
+//! - `--fill N` ([`run_fill`]) is a mode of its own: no consumers, one connection publishes N
+//!   messages to an exclusive queue (through the default exchange) with confirms, so all are
+//!   in the queue when it reports; the queue stays full while the caller's `filled` callback
+//!   runs (the time to read the broker's memory), then is deleted.
 //!
 //! Producers publish as fast as the client's back-pressure lets them (`--rate` caps each),
 //! with `--confirm N` at most N unconfirmed each. Consumers ack with `multiple` every
@@ -26,6 +41,7 @@ use spindle_amqp::{
 };
 use spindle_protocols::amqp::FieldTable;
 
+use crate::echo::cpu_ticks;
 use crate::error::Error;
 use crate::percentile;
 
@@ -54,6 +70,17 @@ pub struct AmqpBench {
     pub rate: u64,
     /// `direct`, `fanout` or `topic`.
     pub exchange_type: String,
+    /// Queues bound to the exchange, each with the producers' routing key; consumers are
+    /// spread over them (0 counts as 1).
+    pub queues: usize,
+    /// Bindings on the exchange in all: one per queue that matches, the rest patterns that
+    /// never match (0 or fewer than `queues`: only the matching ones).
+    pub bindings: usize,
+    /// Messages [`run_fill`] publishes and leaves queued.
+    pub fill: u64,
+    /// The broker's process, when it runs on this machine: its CPU time over the measured
+    /// time (not the setup) is reported.
+    pub broker_pid: Option<u32>,
 }
 
 impl AmqpBench {
@@ -71,11 +98,39 @@ impl AmqpBench {
             autoack: false,
             rate: 0,
             exchange_type: "direct".into(),
+            queues: 1,
+            bindings: 0,
+            fill: 1_000_000,
+            broker_pid: None,
         }
     }
 
     fn exchange(&self) -> String {
         format!("spindle-bench-{}", self.exchange_type)
+    }
+
+    /// The queues' names: `spindle-bench-q-PID` alone (the name `bench/lapin-load` uses),
+    /// else numbered.
+    fn queue_names(&self, pid: u32) -> Vec<String> {
+        match self.queues {
+            0 | 1 => vec![format!("spindle-bench-q-{pid}")],
+            n => (0..n)
+                .map(|i| format!("spindle-bench-q-{pid}-{i}"))
+                .collect(),
+        }
+    }
+}
+
+/// The `i`th binding pattern that never matches [`ROUTING_KEY`] (nor any other one-word key
+/// but `k{i}`), mixing `*` and `#` so a topic exchange cannot set them aside by a literal
+/// first word alone: `k.I.*`, `x.#.I`, `*.I.#`, `#.kI`, `kI` in turn.
+pub fn filler_pattern(i: usize) -> String {
+    match i % 5 {
+        0 => format!("k.{i}.*"),
+        1 => format!("x.#.{i}"),
+        2 => format!("*.{i}.#"),
+        3 => format!("#.k{i}"),
+        _ => format!("k{i}"),
     }
 }
 
@@ -85,6 +140,21 @@ const ROUTING_KEY: &str = "bench";
 const TICK: Duration = Duration::from_millis(100);
 /// How long a rate-limited producer waits between bursts.
 const RATE_TICK: Duration = Duration::from_millis(5);
+/// `--fill`'s confirm window when `--confirm` does not set one.
+const FILL_WINDOW: usize = 1000;
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
+const USER_HZ: f64 = 100.0;
+
+/// The broker's CPU seconds between two readings of [`cpu_ticks`].
+fn cpu_seconds(before: Option<u64>, after: Option<u64>) -> Option<f64> {
+    let (before, after) = (before?, after?);
+    Some(after.saturating_sub(before) as f64 / USER_HZ)
+}
+
+/// `value` as JSON: the number, or `null`.
+fn json_number(value: Option<f64>) -> String {
+    value.map_or_else(|| "null".to_string(), |v| format!("{v:.3}"))
+}
 
 /// The figures of a run.
 #[derive(Debug, Clone, Default)]
@@ -101,20 +171,25 @@ pub struct AmqpResult {
     pub p999_ms: f64,
     /// Seconds measured.
     pub seconds: f64,
+    /// The broker's CPU seconds (user + system) in the measured time, given its process.
+    pub broker_cpu_s: Option<f64>,
 }
 
 impl AmqpResult {
-    /// The summary as one JSON object (`sent_per_s`, `received_per_s`, `latency_ms`).
+    /// The summary as one JSON object (`sent_per_s`, `received_per_s`, `latency_ms`,
+    /// `seconds`, `broker_cpu_s`: null unless the broker's process was given).
     pub fn json(&self) -> String {
         format!(
             "{{\"sent_per_s\": {:.1}, \"received_per_s\": {:.1}, \"latency_ms\": \
-             {{\"p50\": {:.3}, \"p99\": {:.3}, \"p999\": {:.3}}}, \"seconds\": {:.2}}}",
+             {{\"p50\": {:.3}, \"p99\": {:.3}, \"p999\": {:.3}}}, \"seconds\": {:.2}, \
+             \"broker_cpu_s\": {}}}",
             self.sent_per_s,
             self.received_per_s,
             self.p50_ms,
             self.p99_ms,
             self.p999_ms,
-            self.seconds
+            self.seconds,
+            json_number(self.broker_cpu_s)
         )
     }
 
@@ -125,11 +200,18 @@ impl AmqpResult {
         } else {
             format!("manual ack, prefetch {}", bench.prefetch)
         };
+        let mut topology = String::new();
+        if bench.queues > 1 {
+            topology.push_str(&format!(" to {} queues", bench.queues));
+        }
+        if bench.bindings > bench.queues {
+            topology.push_str(&format!(", {} bindings", bench.bindings));
+        }
         format!(
-            "amqp bench: {}P/{}C, {} B, {} exchange, {ack}{}{}, {:.1} s\n\
+            "amqp bench: {}P/{}C, {} B, {} exchange{topology}, {ack}{}{}, {:.1} s\n\
              sent       {:>12.0} msg/s\n\
              received   {:>12.0} msg/s\n\
-             latency    p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms\n",
+             latency    p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms\n{}",
             bench.producers,
             bench.consumers,
             bench.size,
@@ -145,6 +227,65 @@ impl AmqpResult {
             self.p50_ms,
             self.p99_ms,
             self.p999_ms,
+            self.broker_cpu_s
+                .map(|cpu| format!(
+                    "broker     {:>12.2} µs CPU/msg received\n",
+                    cpu * 1e6 / (self.received_per_s * self.seconds).max(1.0)
+                ))
+                .unwrap_or_default(),
+        )
+    }
+}
+
+/// What [`run_fill`] measured.
+#[derive(Debug, Clone, Default)]
+pub struct FillResult {
+    /// The queue filled (exclusive to the run's connection).
+    pub queue: String,
+    /// Messages the broker confirmed: the ones in the queue.
+    pub published: u64,
+    /// Publishes the broker refused with `basic.nack`.
+    pub nacked: u64,
+    /// Body size in bytes.
+    pub size: usize,
+    /// Seconds from the first publish to the last confirm.
+    pub seconds: f64,
+    /// The broker's CPU seconds (user + system) while filling, given its process.
+    pub broker_cpu_s: Option<f64>,
+}
+
+impl FillResult {
+    /// Confirmed publishes per second.
+    pub fn published_per_s(&self) -> f64 {
+        self.published as f64 / self.seconds.max(1e-9)
+    }
+
+    /// The summary as one JSON object (`queue`, `published`, `nacked`, `size`, `seconds`,
+    /// `published_per_s`, `broker_cpu_s`: null unless the broker's process was given).
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"queue\": \"{}\", \"published\": {}, \"nacked\": {}, \"size\": {}, \
+             \"seconds\": {:.3}, \"published_per_s\": {:.1}, \"broker_cpu_s\": {}}}",
+            self.queue,
+            self.published,
+            self.nacked,
+            self.size,
+            self.seconds,
+            self.published_per_s(),
+            json_number(self.broker_cpu_s)
+        )
+    }
+
+    /// The summary for people.
+    pub fn report(&self) -> String {
+        format!(
+            "amqp fill: {} messages of {} B confirmed into {} in {:.2} s ({:.0} msg/s), {} nacked\n",
+            self.published,
+            self.size,
+            self.queue,
+            self.seconds,
+            self.published_per_s(),
+            self.nacked
         )
     }
 }
@@ -158,6 +299,13 @@ struct Shared {
     received: AtomicU64,
     /// Consumers whose `basic.consume-ok` has arrived.
     consuming: AtomicUsize,
+    /// `--fill`: publishes the broker confirmed, and refused (`basic.nack`).
+    confirmed: AtomicU64,
+    nacked: AtomicU64,
+    /// `--fill`: nanoseconds from the first publish to the last confirm, once all are settled.
+    filled_nanos: AtomicU64,
+    /// `--fill`: the caller is done with the full queue; delete it and close.
+    release: AtomicBool,
     /// Why connections failed.
     errors: Mutex<Vec<String>>,
 }
@@ -186,10 +334,23 @@ fn now_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Declares the exchange and the queue, binds them, and closes.
+/// Declares the exchange and the queues, binds them (the matching binding of each queue, then
+/// the non-matching ones, all pipelined), and closes once every binding is confirmed.
 struct Setup {
     bench: Arc<AmqpBench>,
-    queue: String,
+    queues: Vec<String>,
+    /// `queue.bind-ok`s still to come.
+    unbound: usize,
+}
+
+impl Setup {
+    fn new(bench: Arc<AmqpBench>, queues: Vec<String>) -> Self {
+        Setup {
+            unbound: bench.bindings.max(queues.len()),
+            bench,
+            queues,
+        }
+    }
 }
 
 impl ConnectionHandler for Setup {
@@ -208,13 +369,23 @@ impl ConnectionHandler for Setup {
             auto_delete: true,
             ..QueueOptions::default()
         };
-        ch.queue_declare(&self.queue, &options)?;
-        ch.queue_bind(&self.queue, &exchange, ROUTING_KEY, FieldTable::new())
+        for queue in &self.queues {
+            ch.queue_declare(queue, &options)?;
+            ch.queue_bind(queue, &exchange, ROUTING_KEY, FieldTable::new())?;
+        }
+        let fillers = self.unbound.saturating_sub(self.queues.len());
+        for (i, queue) in (0..fillers).zip(self.queues.iter().cycle()) {
+            ch.queue_bind(queue, &exchange, &filler_pattern(i), FieldTable::new())?;
+        }
+        Ok(())
     }
 
     fn on_reply(&mut self, ch: &mut Channel<'_>, reply: Reply) -> Result<(), ClientError> {
         if reply == Reply::QueueBound {
-            ch.connection().close();
+            self.unbound = self.unbound.saturating_sub(1);
+            if self.unbound == 0 {
+                ch.connection().close();
+            }
         }
         Ok(())
     }
@@ -411,6 +582,130 @@ impl ConnectionHandler for Consumer {
     }
 }
 
+/// `--fill`'s one connection: declares its exclusive queue, publishes `fill` messages to it
+/// through the default exchange with at most `window` unconfirmed, and once the caller
+/// releases the full queue deletes it and closes.
+struct Filler {
+    bench: Arc<AmqpBench>,
+    shared: Arc<Shared>,
+    queue: String,
+    channel: u16,
+    publish: Publish,
+    body: Vec<u8>,
+    window: usize,
+    sent: u64,
+    started: Option<Instant>,
+    deleting: bool,
+}
+
+impl Filler {
+    fn new(bench: Arc<AmqpBench>, shared: Arc<Shared>, queue: String) -> Self {
+        let mut publish = Publish::to("", queue.as_str());
+        if bench.persistent {
+            publish = publish.persistent();
+        }
+        Filler {
+            body: vec![0; bench.size.max(8)],
+            window: bench.confirm.unwrap_or(FILL_WINDOW).max(1),
+            bench,
+            shared,
+            queue,
+            channel: 0,
+            publish,
+            sent: 0,
+            started: None,
+            deleting: false,
+        }
+    }
+
+    /// Publishes until all are sent, the window is full or back-pressure says stop.
+    fn pump(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        if self.shared.stopping() {
+            conn.close();
+            return Ok(());
+        }
+        let mut ch = conn.channel(self.channel);
+        let mut n = 0u64;
+        while self.sent < self.bench.fill && ch.unconfirmed() < self.window {
+            if let Some(stamp) = self.body.get_mut(..8) {
+                stamp.copy_from_slice(&now_nanos().to_le_bytes());
+            }
+            match ch.publish(&self.publish, &self.body) {
+                Ok(_) => {
+                    self.sent += 1;
+                    n += 1;
+                }
+                Err(ClientError::Paused) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.shared.sent.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl ConnectionHandler for Filler {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        self.channel = conn.open_channel()?;
+        let mut ch = conn.channel(self.channel);
+        let options = QueueOptions {
+            durable: self.bench.persistent,
+            exclusive: true,
+            ..QueueOptions::default()
+        };
+        ch.queue_declare(&self.queue, &options)?;
+        ch.confirm_select()?;
+        self.started = Some(Instant::now());
+        conn.call_later(TICK);
+        self.pump(conn)
+    }
+
+    fn on_writable(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        self.pump(conn)
+    }
+
+    fn on_confirm(&mut self, ch: &mut Channel<'_>, _seq: u64, ok: bool) -> Result<(), ClientError> {
+        let counter = if ok {
+            &self.shared.confirmed
+        } else {
+            &self.shared.nacked
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if self.sent < self.bench.fill {
+            if ch.unconfirmed() <= self.window / 2 {
+                self.pump(ch.connection())?;
+            }
+        } else if ch.unconfirmed() == 0 {
+            let nanos = self.started.map_or(0, |t0| t0.elapsed().as_nanos() as u64);
+            self.shared
+                .filled_nanos
+                .store(nanos.max(1), Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn on_reply(&mut self, ch: &mut Channel<'_>, reply: Reply) -> Result<(), ClientError> {
+        if let Reply::QueueDeleted { .. } = reply {
+            ch.connection().close();
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, conn: &mut Connection<'_>, _timer: TimerId) -> Result<(), ClientError> {
+        if self.shared.stopping() {
+            conn.close();
+            return Ok(());
+        }
+        if !self.deleting && self.shared.release.load(Ordering::Relaxed) {
+            self.deleting = true;
+            conn.channel(self.channel)
+                .queue_delete(&self.queue, false, false)?;
+        }
+        conn.call_later(TICK);
+        Ok(())
+    }
+}
+
 /// Runs `handler`'s connection on a thread of its own; gives back what `extract` takes from
 /// the handler at the end.
 fn spawn<H, T>(
@@ -451,19 +746,16 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
         return Err(Error::ExchangeType(bench.exchange_type));
     }
     let bench = Arc::new(bench);
-    let queue = format!("spindle-bench-q-{}", std::process::id());
+    let queues = bench.queue_names(std::process::id());
     run(
         bench.config.clone(),
-        Setup {
-            bench: bench.clone(),
-            queue: queue.clone(),
-        },
+        Setup::new(bench.clone(), queues.clone()),
     )
     .map_err(Error::Setup)?;
 
     let shared = Arc::new(Shared::default());
     let mut consumers = Vec::new();
-    for i in 0..bench.consumers {
+    for (i, queue) in (0..bench.consumers).zip(queues.iter().cycle()) {
         let consumer = Consumer {
             bench: bench.clone(),
             shared: shared.clone(),
@@ -497,6 +789,7 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
         thread::sleep(Duration::from_millis(5)); // polling a condition
     }
     let mut producers = Vec::new();
+    let cpu0 = bench.broker_pid.and_then(cpu_ticks);
     let t0 = Instant::now();
     for i in 0..bench.producers {
         let producer = Producer::new(bench.clone(), shared.clone());
@@ -536,6 +829,7 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
     }
     shared.stop.store(true, Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
+    let broker_cpu_s = cpu_seconds(cpu0, bench.broker_pid.and_then(cpu_ticks));
     let sent = shared.sent.load(Ordering::Relaxed);
     let received = shared.received.load(Ordering::Relaxed);
 
@@ -561,5 +855,178 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
         p99_ms: ms(99.0),
         p999_ms: ms(99.9),
         seconds: elapsed,
+        broker_cpu_s,
     })
+}
+
+/// Fills a queue: publishes `bench.fill` messages of `bench.size` bytes (persistent and to a
+/// durable queue with `persistent`) to an exclusive queue nobody consumes, with publisher
+/// confirms (window `bench.confirm`, else 1,000), so that when `filled` is called every one
+/// is in the queue. The queue stays full until `filled` returns (the time to look at the
+/// broker's memory), then is deleted; `progress` gets a line every second while filling.
+///
+/// # Errors
+///
+/// The broker could not be reached or the connection failed.
+pub fn run_fill(
+    bench: AmqpBench,
+    mut progress: impl FnMut(&str),
+    filled: impl FnOnce(&FillResult),
+) -> Result<FillResult, Error> {
+    let bench = Arc::new(bench);
+    let queue = format!("spindle-bench-fill-{}", std::process::id());
+    let shared = Arc::new(Shared::default());
+    let filler = Filler::new(bench.clone(), shared.clone(), queue.clone());
+    let cpu0 = bench.broker_pid.and_then(cpu_ticks);
+    let t0 = Instant::now();
+    let thread = spawn("filler", &bench, &shared, filler, |_| ())?;
+    let (mut last_sent, mut last_confirmed, mut last_t) = (0, 0, t0);
+    let mut next_line = t0 + Duration::from_secs(1);
+    let nanos = loop {
+        if shared.stopping() {
+            break None;
+        }
+        let nanos = shared.filled_nanos.load(Ordering::Relaxed);
+        if nanos > 0 {
+            break Some((nanos, bench.broker_pid.and_then(cpu_ticks)));
+        }
+        if thread.is_finished() {
+            // Ended without an error and without every confirm: nothing to measure.
+            if let Ok(mut errors) = shared.errors.lock() {
+                errors.push("filler: the connection closed before the queue was full".into());
+            }
+            break None;
+        }
+        let now = Instant::now();
+        if now >= next_line {
+            let sent = shared.sent.load(Ordering::Relaxed);
+            let confirmed = shared.confirmed.load(Ordering::Relaxed);
+            let dt = now.duration_since(last_t).as_secs_f64().max(1e-9);
+            progress(&format!(
+                "t={:.0}s published {:.0}/s confirmed {:.0}/s ({confirmed} in all)",
+                now.duration_since(t0).as_secs_f64(),
+                (sent - last_sent) as f64 / dt,
+                (confirmed - last_confirmed) as f64 / dt,
+            ));
+            (last_sent, last_confirmed, last_t) = (sent, confirmed, now);
+            next_line += Duration::from_secs(1);
+        }
+        thread::sleep(Duration::from_millis(5)); // polling a condition
+    };
+    let (nanos, cpu1) = (nanos.map(|(n, _)| n), nanos.and_then(|(_, c)| c));
+    let result = FillResult {
+        queue,
+        published: shared.confirmed.load(Ordering::Relaxed),
+        nacked: shared.nacked.load(Ordering::Relaxed),
+        size: bench.size.max(8),
+        seconds: nanos.unwrap_or(0) as f64 / 1e9,
+        broker_cpu_s: cpu_seconds(cpu0, cpu1),
+    };
+    if nanos.is_some() {
+        filled(&result);
+    }
+    shared.release.store(true, Ordering::Relaxed);
+    let _ = thread.join();
+    if let Ok(mut errors) = shared.errors.lock() {
+        if !errors.is_empty() {
+            return Err(Error::Failed(std::mem::take(&mut *errors)));
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// AMQP topic matching, written out plainly: `*` one word, `#` zero or more.
+    fn topic_matches(pattern: &[&str], key: &[&str]) -> bool {
+        match (pattern.first(), key.first()) {
+            (None, None) => true,
+            (Some(&"#"), _) => {
+                topic_matches(&pattern[1..], key)
+                    || (!key.is_empty() && topic_matches(pattern, &key[1..]))
+            }
+            (Some(&"*"), Some(_)) => topic_matches(&pattern[1..], &key[1..]),
+            (Some(p), Some(k)) => p == k && topic_matches(&pattern[1..], &key[1..]),
+            _ => false,
+        }
+    }
+
+    fn matches(pattern: &str, key: &str) -> bool {
+        let p: Vec<&str> = pattern.split('.').collect();
+        let k: Vec<&str> = key.split('.').collect();
+        topic_matches(&p, &k)
+    }
+
+    #[test]
+    fn the_matcher_used_below_is_topic_matching() {
+        assert!(matches("bench", "bench"));
+        assert!(matches("#", "bench"));
+        assert!(matches("*", "bench"));
+        assert!(matches("#.bench", "bench"));
+        assert!(matches("a.#.b", "a.b"));
+        assert!(matches("a.#.b", "a.x.y.b"));
+        assert!(!matches("*.*", "bench"));
+        assert!(!matches("a.*", "a"));
+    }
+
+    #[test]
+    fn filler_patterns_never_match_the_routing_key_and_are_all_different() {
+        let patterns: Vec<String> = (0..10_000).map(filler_pattern).collect();
+        for p in &patterns {
+            assert!(!matches(p, ROUTING_KEY), "{p} matches {ROUTING_KEY}");
+        }
+        assert!(patterns.iter().any(|p| p.contains('*')));
+        assert!(patterns.iter().any(|p| p.contains('#')));
+        let distinct: std::collections::HashSet<&String> = patterns.iter().collect();
+        assert_eq!(distinct.len(), patterns.len());
+    }
+
+    #[test]
+    fn one_queue_keeps_the_reference_tools_name_and_more_are_numbered() {
+        let mut bench = AmqpBench::new(Config::new(Default::default()));
+        assert_eq!(bench.queue_names(7), ["spindle-bench-q-7"]);
+        bench.queues = 0;
+        assert_eq!(bench.queue_names(7), ["spindle-bench-q-7"]);
+        bench.queues = 3;
+        assert_eq!(
+            bench.queue_names(7),
+            [
+                "spindle-bench-q-7-0",
+                "spindle-bench-q-7-1",
+                "spindle-bench-q-7-2"
+            ]
+        );
+    }
+
+    #[test]
+    fn setup_waits_for_every_binding_and_never_fewer_than_one_per_queue() {
+        let mut bench = AmqpBench::new(Config::new(Default::default()));
+        bench.bindings = 10_000;
+        let queues = bench.queue_names(1);
+        assert_eq!(Setup::new(Arc::new(bench.clone()), queues).unbound, 10_000);
+        bench.queues = 4;
+        bench.bindings = 0;
+        let queues = bench.queue_names(1);
+        assert_eq!(Setup::new(Arc::new(bench), queues).unbound, 4);
+    }
+
+    #[test]
+    fn the_fill_summary_is_one_json_object_with_its_rate() {
+        let r = FillResult {
+            queue: "q".into(),
+            published: 1000,
+            nacked: 0,
+            size: 1024,
+            seconds: 2.0,
+            broker_cpu_s: None,
+        };
+        assert_eq!(r.published_per_s(), 500.0);
+        assert_eq!(
+            r.json(),
+            "{\"queue\": \"q\", \"published\": 1000, \"nacked\": 0, \"size\": 1024, \
+             \"seconds\": 2.000, \"published_per_s\": 500.0, \"broker_cpu_s\": null}"
+        );
+    }
 }
