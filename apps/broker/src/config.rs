@@ -45,7 +45,7 @@ impl Default for BrokerConfig {
 
 /// `fraction` of the machine's memory (`MemTotal` of /proc/meminfo), or of 4 GiB where that
 /// cannot be read.
-pub fn memory_fraction(fraction: f64) -> usize {
+pub(crate) fn memory_fraction(fraction: f64) -> usize {
     let total = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {
@@ -61,4 +61,56 @@ pub fn memory_fraction(fraction: f64) -> usize {
         })
         .map_or(4 << 30, |kb| kb.saturating_mul(1024));
     (total as f64 * fraction.clamp(0.0, 1.0)) as usize
+}
+
+/// Reads a memory high-water mark as RabbitMQ's `vm_memory_high_watermark` takes it: a
+/// fraction of the machine's memory (`0.4`, RabbitMQ's default), or a size (`1073741824`,
+/// `512MiB`, `2GB`: the binary units K/KiB, M/MiB, G/GiB and the decimal KB, MB, GB).
+pub fn parse_memory_mark(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    if text.contains('.') {
+        return match text.parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => Ok(memory_fraction(f)),
+            _ => Err(format!(
+                "'{text}': a fraction of memory is between 0 and 1, such as 0.4"
+            )),
+        };
+    }
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let n: usize = number.parse().map_err(|_| {
+        format!("'{text}': expected a size such as 512MiB or a fraction such as 0.4")
+    })?;
+    let scale: usize = match unit {
+        "" => 1,
+        "k" | "K" | "KiB" => 1 << 10,
+        "KB" => 1000,
+        "M" | "MiB" => 1 << 20,
+        "MB" => 1_000_000,
+        "G" | "GiB" => 1 << 30,
+        "GB" => 1_000_000_000,
+        _ => return Err(format!("'{text}': unknown unit '{unit}'")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_marks_read_as_rabbitmq_writes_them() {
+        assert_eq!(parse_memory_mark("1048576"), Ok(1 << 20));
+        assert_eq!(parse_memory_mark("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_memory_mark("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_memory_mark("1G"), Ok(1 << 30));
+        assert_eq!(parse_memory_mark("0.5"), Ok(memory_fraction(0.5)));
+        assert!(memory_fraction(0.5) > 0);
+        assert!(parse_memory_mark("1.5").is_err());
+        assert!(parse_memory_mark("12 parsecs").is_err());
+        assert!(parse_memory_mark("").is_err());
+    }
 }

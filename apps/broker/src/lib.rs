@@ -35,7 +35,7 @@ use std::rc::Rc;
 
 use spindle_reactor::{Error, ListeningPort, Reactor};
 
-pub use config::BrokerConfig;
+pub use config::{parse_memory_mark, BrokerConfig};
 pub use core::Broker;
 pub use error::Refusal;
 
