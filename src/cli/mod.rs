@@ -233,6 +233,26 @@ struct BenchAmqpArgs {
     #[arg(long, default_value_t = amqp_defaults().exchange_type,
           value_parser = ["direct", "fanout", "topic"])]
     exchange_type: String,
+    /// Queues bound to the exchange (each with the producers' key, so every exchange type
+    /// routes each message to all of them); consumer i consumes queue i mod N
+    #[arg(long, default_value_t = amqp_defaults().queues)]
+    queues: usize,
+    /// Bindings on the exchange in all: one per queue that matches, the rest patterns that never
+    /// match (k.I.*, x.#.I, ...), made before the measured time
+    #[arg(long, default_value_t = amqp_defaults().bindings)]
+    bindings: usize,
+    /// Instead of a timed run: publish N messages with confirms (window --confirm, else 1000)
+    /// to a queue nobody consumes, report, then delete the queue
+    #[arg(long, value_name = "N")]
+    fill: Option<u64>,
+    /// With --fill: keep the full queue until standard input closes (to look at the broker's
+    /// memory meanwhile)
+    #[arg(long, requires = "fill")]
+    hold: bool,
+    /// The broker's process (on this machine), so its CPU time over the measured seconds is
+    /// reported
+    #[arg(long)]
+    pid: Option<u32>,
     /// Print the figures as one JSON object
     #[arg(long)]
     json: bool,
@@ -516,8 +536,14 @@ fn run_bench_amqp(args: BenchAmqpArgs) -> i32 {
         autoack: args.autoack,
         rate: args.rate,
         exchange_type: args.exchange_type,
+        queues: args.queues,
+        bindings: args.bindings,
+        broker_pid: args.pid,
         ..AmqpBench::new(spindle_amqp::Config::new(uri))
     };
+    if let Some(n) = args.fill {
+        return run_bench_amqp_fill(AmqpBench { fill: n, ..bench }, args.json, args.hold);
+    }
     let shown = bench.clone();
     match spindle_bench::amqp::run_bench(bench, |line| eprintln!("{line}")) {
         Ok(result) if args.json => {
@@ -528,6 +554,29 @@ fn run_bench_amqp(args: BenchAmqpArgs) -> i32 {
             print!("{}", result.report(&shown));
             0
         }
+        Err(e) => {
+            eprintln!("spindle bench amqp: {e}");
+            1
+        }
+    }
+}
+
+/// `spindle bench amqp --fill N`: the summary is printed while the queue is still full; with
+/// `hold`, the queue is kept until standard input closes.
+fn run_bench_amqp_fill(bench: AmqpBench, json: bool, hold: bool) -> i32 {
+    let filled = |result: &spindle_bench::amqp::FillResult| {
+        if json {
+            println!("{}", result.json());
+        } else {
+            print!("{}", result.report());
+        }
+        if hold {
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        }
+    };
+    match spindle_bench::amqp::run_fill(bench, |line| eprintln!("{line}"), filled) {
+        Ok(_) => 0,
         Err(e) => {
             eprintln!("spindle bench amqp: {e}");
             1
@@ -604,6 +653,37 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn bench_amqp_takes_queues_bindings_and_a_fill() {
+        match parse(&["bench", "amqp", "--queues", "4", "--bindings", "10000"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Bench(BenchCommand::Amqp(a))) => {
+                assert_eq!(
+                    (a.queues, a.bindings, a.fill, a.hold),
+                    (4, 10_000, None, false)
+                );
+                assert_eq!(a.pid, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "bench", "amqp", "--fill", "1000000", "--hold", "--pid", "42",
+        ])
+        .unwrap()
+        .command
+        {
+            Some(Command::Bench(BenchCommand::Amqp(a))) => {
+                assert_eq!((a.queues, a.bindings), (1, 0));
+                assert_eq!((a.fill, a.hold, a.pid), (Some(1_000_000), true, Some(42)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&["bench", "amqp", "--hold"]).unwrap_err();
+        assert!(e.contains("--fill"), "--hold needs --fill: {e}");
     }
 
     #[test]
