@@ -87,7 +87,7 @@ pub use fd_limit::raise_fd_limit;
 pub use net::{resolve, ListenOptions};
 pub use pool::Pool;
 pub use protocol::{ClientFactory, Connector, ConnectorId, DatagramProtocol, Factory, Protocol};
-pub use reactor::calls::{DelayedCall, LoopingCall, ReactorHandle};
+pub use reactor::calls::{BeforeFlushId, DelayedCall, LoopingCall, ReactorHandle};
 pub use reactor::config::ReactorConfig;
 pub use reactor::tcp::ListeningPort;
 pub use reactor::Reactor;

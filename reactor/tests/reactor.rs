@@ -518,3 +518,63 @@ fn a_connection_hears_when_another_connections_output_drained() {
     assert!(wait_for(Duration::from_secs(10), || drained
         .load(std::sync::atomic::Ordering::SeqCst)));
 }
+
+/// Writes "reply" and leaves its id for the before-flush hook.
+struct Noted(Rc<RefCell<Vec<spindle_reactor::ConnId>>>);
+impl Protocol for Noted {
+    fn data_received(&mut self, _: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
+        tx.write(b"reply");
+        self.0.borrow_mut().push(tx.id());
+        Ok(())
+    }
+}
+
+#[test]
+fn before_flush_hooks_run_after_the_turns_reads_and_before_its_output_leaves() {
+    let mut reactor = Reactor::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let for_factory = seen.clone();
+    let port = reactor
+        .listen_tcp("127.0.0.1:0", move || Noted(for_factory.clone()))
+        .unwrap();
+    // What the hook found still buffered for each connection, before it added its own word.
+    let buffered = Rc::new(RefCell::new(Vec::new()));
+    let (from_hook, noted) = (buffered.clone(), seen.clone());
+    let hook = reactor.before_flush(move |r| {
+        for id in noted.borrow_mut().drain(..) {
+            from_hook.borrow_mut().push(r.buffered_of(id));
+            r.write_bytes_to(id, bytes::Bytes::from_static(b"+acked"));
+        }
+    });
+    let mut c = client(port.address().socket_addr().unwrap());
+    c.write_all(b"go").unwrap();
+    let mut turns = 0;
+    while buffered.borrow().is_empty() {
+        reactor.run_once(Some(Duration::from_millis(100))).unwrap();
+        turns += 1;
+        assert!(turns < 100, "the write never arrived");
+    }
+    // The turn that read "go" ran the hook with "reply" not yet sent, and flushed both.
+    assert_eq!(*buffered.borrow(), [Some(5)]);
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(read_n(&mut c, 11), b"reply+acked");
+
+    // Removed, it runs no more; a hook may remove itself.
+    assert!(reactor.remove_before_flush(hook));
+    assert!(!reactor.remove_before_flush(hook));
+    let runs = Rc::new(Cell::new(0));
+    let counted = runs.clone();
+    let own_id = Rc::new(Cell::new(None));
+    let own = own_id.clone();
+    let id = reactor.before_flush(move |r| {
+        counted.set(counted.get() + 1);
+        if let Some(id) = own.get() {
+            r.remove_before_flush(id);
+        }
+    });
+    own_id.set(Some(id));
+    for _ in 0..3 {
+        reactor.run_once(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(runs.get(), 1);
+}

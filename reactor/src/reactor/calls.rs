@@ -1,6 +1,7 @@
 //! Code the loop runs at a time rather than on a socket event: timers (`call_later` and its
 //! [`DelayedCall`], [`LoopingCall`], protocol timers, connect retries and timeouts) and closures
-//! sent from other threads through a [`ReactorHandle`] (`call_from_thread`).
+//! sent from other threads through a [`ReactorHandle`] (`call_from_thread`), and the hooks
+//! that run at the end of every turn before its output is flushed ([`Reactor::before_flush`]).
 
 use std::io;
 use std::sync::Arc;
@@ -43,7 +44,72 @@ impl ReactorHandle {
     }
 }
 
+/// Names a hook added with [`Reactor::before_flush`], to remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BeforeFlushId(u64);
+
+/// The hooks run at the end of each turn, in the order they were added; a hook is taken out
+/// while it runs (so it may add or remove hooks), hence the `Option`.
+#[derive(Default)]
+pub(super) struct BeforeFlush {
+    hooks: Vec<(u64, Option<Box<dyn FnMut(&mut Reactor)>>)>,
+    next: u64,
+}
+
 impl Reactor {
+    /// Runs `hook` once at the end of every turn, after the turn's reads, timers and calls and
+    /// before any of the output they produced is flushed (redis-server's `beforeSleep`). It is
+    /// where work batched over a turn is finished before its answers leave: a store makes one
+    /// `fsync` for every write of the turn, across all connections, then writes the
+    /// acknowledgements those writes were waiting for. Output the hook writes goes out in the
+    /// same turn. (Output is also sent mid-turn when a socket turns writable, so a protocol
+    /// that must not answer before the hook keeps the answer back itself until the hook
+    /// writes it.)
+    pub fn before_flush(&mut self, hook: impl FnMut(&mut Reactor) + 'static) -> BeforeFlushId {
+        let id = self.before_flush.next;
+        self.before_flush.next += 1;
+        self.before_flush.hooks.push((id, Some(Box::new(hook))));
+        BeforeFlushId(id)
+    }
+
+    /// Removes a hook added with [`before_flush`](Self::before_flush); false if it was not
+    /// there. A hook may remove itself.
+    pub fn remove_before_flush(&mut self, id: BeforeFlushId) -> bool {
+        let before = self.before_flush.hooks.len();
+        self.before_flush.hooks.retain(|(n, _)| *n != id.0);
+        before != self.before_flush.hooks.len()
+    }
+
+    /// Runs every before-flush hook once. A hook that panics is logged and removed.
+    pub(super) fn run_before_flush(&mut self) {
+        if self.before_flush.hooks.is_empty() {
+            return;
+        }
+        let ids: Vec<u64> = self.before_flush.hooks.iter().map(|(id, _)| *id).collect();
+        for id in ids {
+            let Some(mut hook) = self
+                .before_flush
+                .hooks
+                .iter_mut()
+                .find(|(n, _)| *n == id)
+                .and_then(|(_, h)| h.take())
+            else {
+                continue;
+            };
+            let outcome = catch(|| hook(self));
+            let slot = self.before_flush.hooks.iter_mut().find(|(n, _)| *n == id);
+            match (outcome, slot) {
+                (Ok(()), Some((_, h))) => *h = Some(hook),
+                (Err(panic), _) => {
+                    error!("a before-flush hook panicked: {panic}; it is removed");
+                    self.before_flush.hooks.retain(|(n, _)| *n != id);
+                }
+                // It removed itself.
+                (Ok(()), None) => {}
+            }
+        }
+    }
+
     /// A handle for other threads.
     pub fn handle(&self) -> ReactorHandle {
         ReactorHandle {

@@ -28,6 +28,7 @@
 //!   ├─ timers that are due (call_later, LoopingCall, protocol timers, connect timeouts,
 //!   │  accept retries)
 //!   ├─ calls from other threads (call_from_thread)
+//!   ├─ before-flush hooks (a store's group fsync, then the answers that waited for it)
 //!   └─ flush every connection written to · close connections whose closing is due
 //! ```
 //!
@@ -175,6 +176,8 @@ pub struct Reactor {
     batch: Vec<(Token, bool, bool, bool)>,
     /// How busy the loop has been, for `busy_poll`.
     load: Load,
+    /// The hooks run before each turn's output is flushed.
+    before_flush: calls::BeforeFlush,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -231,6 +234,7 @@ impl Reactor {
             stopping_since: None,
             batch: Vec::new(),
             load: Load::default(),
+            before_flush: calls::BeforeFlush::default(),
         })
     }
 
@@ -423,6 +427,7 @@ impl Reactor {
     /// Flushes every connection written to during this turn and closes those whose close is
     /// due, until neither has anything left (closing may write to others, writing may close).
     fn finish_turn(&mut self) {
+        self.run_before_flush();
         loop {
             let dirty = std::mem::take(&mut self.core.dirty);
             let closing = std::mem::take(&mut self.core.closing);
