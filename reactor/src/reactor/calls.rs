@@ -48,11 +48,13 @@ impl ReactorHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BeforeFlushId(u64);
 
+type Hook = Box<dyn FnMut(&mut Reactor)>;
+
 /// The hooks run at the end of each turn, in the order they were added; a hook is taken out
 /// while it runs (so it may add or remove hooks), hence the `Option`.
 #[derive(Default)]
 pub(super) struct BeforeFlush {
-    hooks: Vec<(u64, Option<Box<dyn FnMut(&mut Reactor)>>)>,
+    hooks: Vec<(u64, Option<Hook>)>,
     next: u64,
 }
 
