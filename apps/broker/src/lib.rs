@@ -98,5 +98,6 @@ pub fn listen(
     let broker = Rc::new(RefCell::new(Broker::new(config)));
     let port = reactor.listen_tcp(addr, connection::BrokerFactory(broker.clone()))?;
     connection::start_tick(reactor, broker.clone());
+    connection::start_before_flush(reactor, broker.clone());
     Ok((port, broker))
 }

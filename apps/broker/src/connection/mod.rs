@@ -39,6 +39,7 @@ use spindle_reactor::{
 
 use crate::channel::{Channel, TxWork};
 use crate::core::auth::{is_loopback, parse_amqplain, parse_plain, vhost_refused};
+use crate::core::confirms::ConfirmFrame;
 use crate::core::{Broker, Delivery, Sink};
 use crate::error::Refusal;
 
@@ -146,6 +147,27 @@ fn encode_delivery(d: &Delivery<'_>, buf: &mut BytesMut) {
 }
 
 /// The broker's `basic.cancel` of a consumer.
+/// Publisher confirms as `basic.ack` / `basic.nack` frames.
+fn encode_confirms(frames: &[ConfirmFrame], buf: &mut BytesMut) {
+    for &(channel, delivery_tag, multiple, ack) in frames {
+        let method = if ack {
+            Method::BasicAck(BasicAck {
+                delivery_tag,
+                multiple,
+            })
+        } else {
+            Method::BasicNack(BasicNack {
+                delivery_tag,
+                multiple,
+                requeue: false,
+            })
+        };
+        if let Err(e) = encode_method(channel, &method, buf) {
+            log::warn!("cannot encode a confirm: {e}");
+        }
+    }
+}
+
 /// `connection.blocked` with its reason, or `connection.unblocked` for `None`.
 fn encode_blocked(reason: Option<&str>, buf: &mut BytesMut) {
     let method = match reason {
@@ -209,6 +231,11 @@ impl Sink for Out<'_> {
         encode_blocked(reason, self.buffer_for(conn));
         self.hand_over(conn);
     }
+
+    fn confirms(&mut self, conn: ConnId, frames: &[ConfirmFrame]) {
+        encode_confirms(frames, self.buffer_for(conn));
+        self.hand_over(conn);
+    }
 }
 
 /// The core's effects written by the broker's clock tick, outside any connection's callback.
@@ -247,11 +274,31 @@ impl Sink for ReactorOut<'_> {
         self.reactor
             .write_bytes_to(conn, self.scratch.split().freeze());
     }
+
+    fn confirms(&mut self, conn: ConnId, frames: &[ConfirmFrame]) {
+        encode_confirms(frames, &mut self.scratch);
+        self.reactor
+            .write_bytes_to(conn, self.scratch.split().freeze());
+    }
 }
 
 /// How often the broker's clock ticks: expiry of messages (a TTL is honoured to about this)
 /// and of unused queues.
 const TICK: Duration = Duration::from_millis(100);
+
+/// Runs [`Broker::before_flush`] at the end of every reactor turn: the turn's writes to the
+/// message store are made durable, then the confirms that waited for them are written.
+pub(crate) fn start_before_flush(reactor: &mut Reactor, broker: Rc<RefCell<Broker>>) {
+    reactor.before_flush(move |r| {
+        if let Ok(mut b) = broker.try_borrow_mut() {
+            let mut out = ReactorOut {
+                reactor: r,
+                scratch: BytesMut::new(),
+            };
+            b.before_flush(&mut out);
+        }
+    });
+}
 
 /// Starts the broker's clock tick on `reactor` ([`Broker::tick`]).
 pub(crate) fn start_tick(reactor: &mut Reactor, broker: Rc<RefCell<Broker>>) {
@@ -332,7 +379,8 @@ impl Connection {
             return;
         }
         log::warn!("[{}] closing the connection: {text}", tx.id());
-        self.send_confirms();
+        let confirms = self.with_core(tx, |b, me, _| b.confirms_before_close(me, None));
+        self.write_confirms(&confirms);
         let reply_text = ShortStr::try_from(truncate(text)).unwrap_or_default();
         self.send(
             0,
@@ -368,9 +416,9 @@ impl Connection {
         );
         if let Some(ch) = self.channels.get_mut(&channel) {
             ch.closing = true;
-            ch.confirms.clear();
             ch.tx = None;
         }
+        self.with_core(tx, |b, me, _| b.drop_confirms(me, channel));
         self.with_core(tx, |b, me, out| b.close_channel(me, channel, out));
     }
 
@@ -398,43 +446,21 @@ impl Connection {
         }
     }
 
-    /// The end of a turn: confirms decided in it, then everything written, in one go.
+    /// The end of a callback: the confirms that may leave now, then everything written, in
+    /// one go. (Confirms that wait for the store's fsync leave at the end of the turn.)
     fn flush(&mut self, tx: &mut dyn Transport) {
-        self.send_confirms();
+        if self.registered {
+            let confirms = self.with_core(tx, |b, me, _| b.ready_confirms(me));
+            self.write_confirms(&confirms);
+        }
         if !self.out.is_empty() {
             tx.write_bytes(self.out.split().freeze());
         }
     }
 
-    /// Writes the confirms decided so far (before anything that must come after them, such as
-    /// the `connection.close` of a later frame of the same read).
-    fn send_confirms(&mut self) {
-        let mut confirms = Vec::new();
-        for (n, ch) in self.channels.iter_mut() {
-            for c in ch.take_confirms() {
-                confirms.push((*n, c));
-            }
-        }
-        for (n, (tag, multiple, ack)) in confirms {
-            if ack {
-                self.send(
-                    n,
-                    BasicAck {
-                        delivery_tag: tag,
-                        multiple,
-                    },
-                );
-            } else {
-                self.send(
-                    n,
-                    BasicNack {
-                        delivery_tag: tag,
-                        multiple,
-                        requeue: false,
-                    },
-                );
-            }
-        }
+    /// Writes confirms to this connection's output.
+    fn write_confirms(&mut self, frames: &[ConfirmFrame]) {
+        encode_confirms(frames, &mut self.out);
     }
 
     fn server_properties() -> FieldTable {
@@ -738,6 +764,10 @@ impl Connection {
     ) -> Result<(), Refusal> {
         match m {
             Method::ChannelClose(_) => {
+                // Its confirms go before close-ok (made durable first if they must wait).
+                let confirms =
+                    self.with_core(tx, |b, me, _| b.confirms_before_close(me, Some(channel)));
+                self.write_confirms(&confirms);
                 self.with_core(tx, |b, me, out| b.close_channel(me, channel, out));
                 self.channels.remove(&channel);
                 self.send(channel, ChannelCloseOk {});
@@ -961,6 +991,12 @@ impl Connection {
                 for w in work {
                     self.apply(channel, w, tx)?;
                 }
+                // commit-ok promises the publishes are stored: durable before it leaves.
+                self.with_core(tx, |b, _, _| {
+                    if b.must_sync() {
+                        b.sync_now();
+                    }
+                });
                 self.send(channel, TxCommitOk {});
             }
             Method::TxRollback(_) => {
@@ -1105,8 +1141,9 @@ impl Connection {
                         self.send_message(channel, method, &properties, &body);
                     }
                 }
-                if let (Some(seq), Some(ch)) = (seq, self.channels.get_mut(&channel)) {
-                    ch.confirms.push((seq, !outcome.rejected));
+                if let Some(seq) = seq {
+                    let ack = !outcome.rejected;
+                    self.with_core(tx, |b, me, _| b.confirm(me, channel, seq, ack));
                 }
             }
             Err(refusal) => self.refuse(channel, refusal, (60, 40), tx),

@@ -1565,3 +1565,44 @@ fn the_memory_alarm_blocks_a_publisher_and_tells_it_when_it_asked() {
     assert!(!other.tx.is_other_paused(ConnId::from_parts(1, 1)));
     assert!(!b.borrow().memory_alarm());
 }
+
+#[test]
+fn confirms_of_a_channel_closed_in_the_same_read_go_before_its_close_ok() {
+    let b = broker(BrokerConfig::default());
+    let mut c = Client::new(&b);
+    c.handshake();
+    c.open_channel(1);
+    c.send(1, ConfirmSelect::default());
+    assert!(matches!(c.method(), (1, Method::ConfirmSelectOk(_))));
+    // Both publishes and the close arrive together, as a client writes them before its
+    // event loop reads.
+    let mut wire = BytesMut::new();
+    for _ in 0..2 {
+        let publish = BasicPublish {
+            routing_key: s("nowhere"),
+            ..BasicPublish::default()
+        };
+        encode_message(
+            1,
+            &publish.into(),
+            &BasicProperties::default(),
+            b"m",
+            4096,
+            &mut wire,
+        )
+        .unwrap();
+    }
+    encode_method(1, &ChannelClose::default().into(), &mut wire).unwrap();
+    c.feed(&wire);
+    let methods = c.methods();
+    assert!(
+        matches!(
+            methods.as_slice(),
+            [
+                (1, Method::BasicAck(ack)),
+                (1, Method::ChannelCloseOk(_))
+            ] if ack.delivery_tag == 2 && ack.multiple
+        ),
+        "{methods:?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! | `exchange/` | the routing rules, one file each |
 //! | `queue.rs` | a queue: its messages (behind a store), its consumers |
 //! | `message.rs` | a message, shared by the queues it is routed to |
+//! | `confirms.rs` | publisher confirms waiting to be sent (after the store's fsync) |
 //! | `auth.rs` | users, password hashes, permissions, SASL PLAIN/AMQPLAIN |
 //! | `definitions.rs` | RabbitMQ's definitions JSON |
 //! | `tests.rs` | the operations against a recording [`Sink`] |
@@ -30,6 +31,7 @@ use crate::config::BrokerConfig;
 use crate::error::{Outcome, Refusal};
 
 pub(crate) mod auth;
+pub(crate) mod confirms;
 pub(crate) mod definitions;
 pub(crate) mod exchange;
 pub(crate) mod message;
@@ -40,6 +42,7 @@ pub(crate) mod vhost;
 mod tests;
 
 use auth::{Access, ResourceKind};
+use confirms::{ConfirmFrame, Confirms};
 use exchange::{Destination, ExchangeType};
 use message::{Gauge, Message};
 use queue::{Consumer, Queue, Queued};
@@ -84,6 +87,8 @@ pub(crate) trait Sink {
     /// connection is blocked, with the reason (`connection.blocked`), or no longer
     /// (`None`: `connection.unblocked`).
     fn blocked(&mut self, conn: ConnId, reason: Option<&str>);
+    /// Writes publisher confirms (`basic.ack` / `basic.nack`) to a connection.
+    fn confirms(&mut self, conn: ConnId, frames: &[ConfirmFrame]);
 }
 
 /// A delivery not yet acknowledged.
@@ -160,6 +165,8 @@ pub struct Broker {
     /// The connections the alarm blocked (their reading paused; told with
     /// `connection.blocked` when they asked to be).
     alarm_blocked: Vec<ConnId>,
+    /// Publisher confirms decided and not yet written.
+    confirms: Confirms,
 }
 
 impl Broker {
@@ -187,6 +194,66 @@ impl Broker {
             memory: Gauge::default(),
             alarm: false,
             alarm_blocked: Vec::new(),
+            confirms: Confirms::default(),
+        }
+    }
+
+    /// Records the confirm of publish `seq` on a channel in confirm mode (a nack when `ack` is
+    /// false); it leaves with [`ready_confirms`](Self::ready_confirms) or at the end of the turn.
+    pub(crate) fn confirm(&mut self, conn: ConnId, channel: u16, seq: u64, ack: bool) {
+        self.confirms.push(conn, channel, seq, ack);
+    }
+
+    /// Whether written messages wait for an fsync: then no confirm may leave before the end of
+    /// the turn ([`before_flush`](Self::before_flush)).
+    pub(crate) fn must_sync(&self) -> bool {
+        false
+    }
+
+    /// Makes everything written durable now (an fsync outside the turn's batch: for the rare
+    /// answers that cannot wait for the end of the turn, such as `tx.commit-ok` or a close).
+    pub(crate) fn sync_now(&mut self) {}
+
+    /// The connection's confirms that may be written now, coalesced: all of them unless
+    /// messages wait for an fsync, none then (the end of the turn sends them).
+    pub(crate) fn ready_confirms(&mut self, conn: ConnId) -> Vec<ConfirmFrame> {
+        if self.must_sync() {
+            return Vec::new();
+        }
+        self.confirms.take(conn)
+    }
+
+    /// The confirms of a channel (or, for `None`, a connection) about to close: made durable
+    /// first, so that they can be written before the close.
+    pub(crate) fn confirms_before_close(
+        &mut self,
+        conn: ConnId,
+        channel: Option<u16>,
+    ) -> Vec<ConfirmFrame> {
+        if self.must_sync() {
+            self.sync_now();
+        }
+        match channel {
+            Some(n) => self.confirms.take_channel(conn, n),
+            None => self.confirms.take(conn),
+        }
+    }
+
+    /// Forgets the confirms of a channel the broker closed (it answers nothing more there).
+    pub(crate) fn drop_confirms(&mut self, conn: ConnId, channel: u16) {
+        self.confirms.take_channel(conn, channel);
+    }
+
+    /// The end of a reactor turn, before its output is flushed: everything the turn wrote to
+    /// the message store is made durable with one fsync per file, then the confirms that
+    /// waited for it are written.
+    pub(crate) fn before_flush(&mut self, sink: &mut dyn Sink) {
+        if self.confirms.is_empty() {
+            return;
+        }
+        self.sync_now();
+        for (conn, frames) in self.confirms.take_all() {
+            sink.confirms(conn, &frames);
         }
     }
 
@@ -589,6 +656,7 @@ impl Broker {
             }
         }
         self.alarm_blocked.retain(|c| *c != conn);
+        self.confirms.take(conn);
         self.check_memory(sink);
     }
 

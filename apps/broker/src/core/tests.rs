@@ -23,6 +23,8 @@ struct Recorder {
     resumed: Vec<ConnId>,
     /// `connection.blocked` reasons (`None`: unblocked) per connection, in order.
     blocked: Vec<(ConnId, Option<String>)>,
+    /// Confirms written at the end of a turn.
+    confirmed: Vec<(ConnId, Vec<super::confirms::ConfirmFrame>)>,
 }
 
 impl Sink for Recorder {
@@ -55,6 +57,10 @@ impl Sink for Recorder {
 
     fn blocked(&mut self, conn: ConnId, reason: Option<&str>) {
         self.blocked.push((conn, reason.map(str::to_string)));
+    }
+
+    fn confirms(&mut self, conn: ConnId, frames: &[super::confirms::ConfirmFrame]) {
+        self.confirmed.push((conn, frames.to_vec()));
     }
 }
 
@@ -972,4 +978,20 @@ fn the_memory_alarm_blocks_publishers_until_the_messages_are_gone() {
         assert!(out.resumed.contains(&c));
     }
     assert_eq!(&out.blocked[2..], &[(conn(1), None), (conn(3), None)]);
+}
+
+#[test]
+fn confirms_wait_in_the_core_until_taken_or_the_end_of_the_turn() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    b.confirm(conn(1), 1, 1, true);
+    b.confirm(conn(1), 1, 2, true);
+    b.confirm(conn(2), 1, 1, false);
+    // Nothing waits for an fsync: a connection takes its own at the end of its callback.
+    assert_eq!(b.ready_confirms(conn(1)), [(1, 2, true, true)]);
+    // The rest leave at the end of the turn, through the sink.
+    b.before_flush(&mut out);
+    assert_eq!(out.confirmed, [(conn(2), vec![(1, 1, false, false)])]);
+    b.before_flush(&mut out);
+    assert_eq!(out.confirmed.len(), 1);
 }
