@@ -97,9 +97,14 @@ struct BrokerArgs {
     /// Port to listen on (0: any free port, printed at start)
     #[arg(long, default_value_t = spindle_broker::DEFAULT_PORT)]
     port: u16,
-    /// Where durable state lives
+    /// Where durable state lives: durable exchanges, queues, bindings, users and permissions,
+    /// and persistent messages of durable queues
     #[arg(long, default_value = "./spindle-data")]
     data_dir: std::path::PathBuf,
+    /// When writes are made durable: always (fsync before a persistent message is confirmed)
+    /// or none (the operating system decides; a machine crash loses the last seconds)
+    #[arg(long, default_value = "always")]
+    sync: spindle_broker::SyncMode,
     /// A definitions file in RabbitMQ's JSON export format (users, vhosts, permissions,
     /// exchanges, queues, bindings), loaded at start
     #[arg(long, value_name = "FILE")]
@@ -338,11 +343,11 @@ fn run_all() -> i32 {
         Err(e) => println!("  kv    not started: {e}"),
     }
     let broker_addr = SocketAddr::from(([127, 0, 0, 1], spindle_broker::DEFAULT_PORT));
-    match spindle_broker::start(
-        &mut reactor,
-        broker_addr,
-        spindle_broker::BrokerConfig::default(),
-    ) {
+    let broker_config = spindle_broker::BrokerConfig {
+        data_dir: Some(std::path::PathBuf::from("./spindle-data")),
+        ..spindle_broker::BrokerConfig::default()
+    };
+    match spindle_broker::start(&mut reactor, broker_addr, broker_config) {
         Ok(port) => {
             started += 1;
             println!(
@@ -415,7 +420,8 @@ fn raise_fd_limit() {
 fn run_broker(args: BrokerArgs) -> i32 {
     raise_fd_limit();
     let config = spindle_broker::BrokerConfig {
-        data_dir: args.data_dir,
+        data_dir: Some(args.data_dir),
+        sync: args.sync,
         definitions: args.definitions,
         memory_high_watermark: args.memory_high_watermark,
         ..spindle_broker::BrokerConfig::default()

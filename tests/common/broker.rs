@@ -19,11 +19,27 @@ use super::amqp::start_broker;
 use super::{spawn_and_read_port, spindle, Running};
 
 /// Starts `spindle broker --port 0 EXTRA_ARGS...` and returns it with the port it printed in
-/// its `broker listening on 127.0.0.1:PORT` line.
+/// its `broker listening on 127.0.0.1:PORT` line. Unless `EXTRA_ARGS` name a `--data-dir`, the
+/// broker gets a fresh one of its own, removed when it stops.
 pub fn start_spindle_broker(extra_args: &[&str]) -> (Running, u16) {
     let mut cmd = spindle();
     cmd.args(["broker", "--port", "0"]).args(extra_args);
-    spawn_and_read_port("spindle broker", cmd)
+    let own_dir = (!extra_args.contains(&"--data-dir")).then(fresh_data_dir);
+    if let Some(dir) = &own_dir {
+        cmd.arg("--data-dir").arg(dir);
+    }
+    let (mut running, port) = spawn_and_read_port("spindle broker", cmd);
+    if let Some(dir) = own_dir {
+        running.remove_on_drop(dir);
+    }
+    (running, port)
+}
+
+/// A data directory no other broker of any test process uses.
+pub fn fresh_data_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("spindle-broker-data-{}-{n}", std::process::id()))
 }
 
 /// The URL a client uses to reach the broker on `port` as guest, in the default vhost (the form

@@ -61,6 +61,8 @@ pub struct Running {
     child: Child,
     stderr: Arc<Mutex<String>>,
     stderr_reader: Option<JoinHandle<()>>,
+    /// Directories of the process's own (its data directory), removed once it has exited.
+    remove_on_drop: Vec<PathBuf>,
 }
 
 impl Running {
@@ -101,8 +103,14 @@ impl Running {
             child,
             stderr: collected,
             stderr_reader: Some(stderr_reader),
+            remove_on_drop: Vec::new(),
         };
         (running, rx)
+    }
+
+    /// Removes `dir` once the process has been stopped (when this drops).
+    pub fn remove_on_drop(&mut self, dir: PathBuf) {
+        self.remove_on_drop.push(dir);
     }
 
     pub fn pid(&self) -> u32 {
@@ -161,6 +169,9 @@ impl Drop for Running {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
+        for dir in &self.remove_on_drop {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

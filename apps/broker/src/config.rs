@@ -15,8 +15,12 @@ pub struct BrokerConfig {
     pub heartbeat: u16,
     /// The largest message body accepted (RabbitMQ's `max_message_size`: 128 MiB).
     pub max_message_size: u64,
-    /// Where durable state lives.
-    pub data_dir: PathBuf,
+    /// Where durable state lives (definitions and persistent messages); `None` keeps nothing
+    /// across a restart (the library's default: an embedded broker writes no files unless
+    /// asked; `spindle broker` uses `./spindle-data`).
+    pub data_dir: Option<PathBuf>,
+    /// Whether writes to the data directory are fsynced before they are acknowledged.
+    pub sync: SyncMode,
     /// A RabbitMQ definitions file loaded at start.
     pub definitions: Option<PathBuf>,
     /// Users who may connect from loopback addresses only (RabbitMQ's `loopback_users`:
@@ -35,10 +39,36 @@ impl Default for BrokerConfig {
             channel_max: 2047,
             heartbeat: 60,
             max_message_size: 128 * 1024 * 1024,
-            data_dir: PathBuf::from("./spindle-data"),
+            data_dir: None,
+            sync: SyncMode::Always,
             definitions: None,
             loopback_users: vec!["guest".to_string()],
             memory_high_watermark: memory_fraction(0.4),
+        }
+    }
+}
+
+/// When the data directory's writes are made durable (`--sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncMode {
+    /// fsync before a persistent message is confirmed or a commit answered: nothing
+    /// acknowledged is lost, even to a power cut (RabbitMQ's promise; the default).
+    #[default]
+    Always,
+    /// Never fsync: the operating system writes when it chooses. A crash of the broker loses
+    /// nothing written, a crash of the machine loses the last seconds — for those who trade
+    /// that for speed.
+    None,
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "always" => Ok(SyncMode::Always),
+            "none" => Ok(SyncMode::None),
+            _ => Err(format!("'{s}': expected always or none")),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! | `channel.rs` | one channel's publisher side: content assembly, confirms |
 //! | `core/` | the IO-free broker: vhosts, exchanges, queues, consumers, unacknowledged deliveries, users |
 //! | `config.rs` | [`BrokerConfig`], RabbitMQ's defaults |
+//! | `durable.rs` | the durable definitions in the data directory, rewritten atomically |
 //! | `error.rs` | [`Refusal`]: a reply code and RabbitMQ's reply text |
 
 #![cfg_attr(
@@ -27,6 +28,7 @@ mod channel;
 mod config;
 mod connection;
 mod core;
+mod durable;
 mod error;
 
 use std::cell::RefCell;
@@ -35,7 +37,7 @@ use std::rc::Rc;
 
 use spindle_reactor::{Error, ListeningPort, Reactor};
 
-pub use config::{parse_memory_mark, BrokerConfig};
+pub use config::{parse_memory_mark, BrokerConfig, SyncMode};
 pub use core::Broker;
 pub use error::Refusal;
 
@@ -87,17 +89,65 @@ pub enum StartError {
         /// What was wrong.
         reason: String,
     },
+    /// The data directory could not be opened, or what it holds could not be restored.
+    #[error("cannot use the data directory {path}: {reason}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
 }
 
-/// Starts the broker on `addr` in `reactor`; returns the port and the shared broker.
+/// Starts the broker on `addr` in `reactor`; returns the port and the shared broker. With a
+/// data directory, what it holds is restored first, and from then on the durable definitions
+/// are saved there at the end of every turn that changed them.
+///
+/// # Errors
+///
+/// The port cannot be bound, or the data directory cannot be used.
 pub fn listen(
     reactor: &mut Reactor,
     addr: SocketAddr,
     config: BrokerConfig,
-) -> Result<(ListeningPort, Rc<RefCell<Broker>>), Error> {
+) -> Result<(ListeningPort, Rc<RefCell<Broker>>), StartError> {
+    let data = config.data_dir.clone();
+    let sync = config.sync;
     let broker = Rc::new(RefCell::new(Broker::new(config)));
+    let definitions = match &data {
+        Some(dir) => Some(restore(&broker, dir, sync)?),
+        None => None,
+    };
     let port = reactor.listen_tcp(addr, connection::BrokerFactory(broker.clone()))?;
     connection::start_tick(reactor, broker.clone());
-    connection::start_before_flush(reactor, broker.clone());
+    connection::start_before_flush(reactor, broker.clone(), definitions);
     Ok((port, broker))
+}
+
+/// Loads the durable definitions a data directory holds into the broker.
+fn restore(
+    broker: &Rc<RefCell<Broker>>,
+    dir: &std::path::Path,
+    sync: SyncMode,
+) -> Result<durable::DefinitionsFile, StartError> {
+    let fail = |reason: String| StartError::DataDir {
+        path: dir.display().to_string(),
+        reason,
+    };
+    let (file, saved) =
+        durable::DefinitionsFile::open(dir, sync).map_err(|e| fail(e.to_string()))?;
+    if let Some(bytes) = saved {
+        broker
+            .borrow_mut()
+            .load_definitions(&bytes)
+            .map_err(|e| fail(format!("definitions.json: {e}")))?;
+        let b = broker.borrow();
+        log::info!(
+            "restored {} durable queue(s) and {} exchange(s) from {}",
+            b.queue_count(),
+            b.exchange_count(),
+            dir.display()
+        );
+    }
+    Ok(file)
 }

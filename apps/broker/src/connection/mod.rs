@@ -41,6 +41,7 @@ use crate::channel::{Channel, TxWork};
 use crate::core::auth::{is_loopback, parse_amqplain, parse_plain, vhost_refused};
 use crate::core::confirms::ConfirmFrame;
 use crate::core::{Broker, Delivery, Sink};
+use crate::durable::DefinitionsFile;
 use crate::error::Refusal;
 
 /// The smallest frame a peer may ask for (the spec's `frame-min-size`).
@@ -288,9 +289,22 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Runs [`Broker::before_flush`] at the end of every reactor turn: the turn's writes to the
 /// message store are made durable, then the confirms that waited for them are written.
-pub(crate) fn start_before_flush(reactor: &mut Reactor, broker: Rc<RefCell<Broker>>) {
+/// With a data directory, the durable definitions are saved first when the turn changed them.
+pub(crate) fn start_before_flush(
+    reactor: &mut Reactor,
+    broker: Rc<RefCell<Broker>>,
+    mut definitions: Option<DefinitionsFile>,
+) {
     reactor.before_flush(move |r| {
         if let Ok(mut b) = broker.try_borrow_mut() {
+            if let Some(file) = definitions.as_mut() {
+                if let Some(defs) = b.durable_definitions_if_changed() {
+                    if let Err(e) = file.save(&defs) {
+                        log::error!("cannot save the durable definitions (trying again): {e}");
+                        b.definitions_not_saved();
+                    }
+                }
+            }
             let mut out = ReactorOut {
                 reactor: r,
                 scratch: BytesMut::new(),

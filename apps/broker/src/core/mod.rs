@@ -167,6 +167,12 @@ pub struct Broker {
     alarm_blocked: Vec<ConnId>,
     /// Publisher confirms decided and not yet written.
     confirms: Confirms,
+    /// Counts operations that may have changed the durable definitions (declares, deletes,
+    /// bindings, users, closes that delete auto-delete queues), so that they are saved only
+    /// when something may have changed.
+    changes: u64,
+    /// `changes` when the durable definitions were last handed out to be saved.
+    changes_saved: u64,
 }
 
 impl Broker {
@@ -195,7 +201,40 @@ impl Broker {
             alarm: false,
             alarm_blocked: Vec::new(),
             confirms: Confirms::default(),
+            changes: 1,
+            changes_saved: 0,
         }
+    }
+
+    /// The definitions handed out by the last call could not be saved: hand them out again at
+    /// the next.
+    pub(crate) fn definitions_not_saved(&mut self) {
+        self.changes_saved = self.changes.wrapping_sub(1);
+    }
+
+    /// Queues in all vhosts.
+    pub fn queue_count(&self) -> usize {
+        self.vhosts.values().map(|v| v.queues.len()).sum()
+    }
+
+    /// Exchanges in all vhosts, not counting the standard ones every vhost has.
+    pub fn exchange_count(&self) -> usize {
+        self.vhosts
+            .values()
+            .flat_map(|v| v.exchanges.keys())
+            .filter(|n| !n.is_empty() && !n.starts_with(b"amq."))
+            .count()
+    }
+
+    /// The durable definitions (users, vhosts, permissions, durable exchanges and queues and
+    /// the bindings between durable ends, in RabbitMQ's definitions format) if an operation
+    /// since the last call may have changed them; what a restart restores.
+    pub(crate) fn durable_definitions_if_changed(&mut self) -> Option<serde_json::Value> {
+        if self.changes == self.changes_saved {
+            return None;
+        }
+        self.changes_saved = self.changes;
+        Some(self.definitions(true))
     }
 
     /// Records the confirm of publish `seq` on a channel in confirm mode (a nack when `ack` is
@@ -321,6 +360,7 @@ impl Broker {
 
     /// Creates a virtual host (with the standard exchanges) if it does not exist.
     pub(crate) fn add_vhost(&mut self, name: &str) {
+        self.changes += 1;
         self.vhosts
             .entry(name.to_string())
             .or_insert_with(|| Vhost::new(name));
@@ -337,6 +377,7 @@ impl Broker {
     /// that is not a regular expression, an unknown exchange type, a binding to nothing);
     /// the message names it.
     pub fn load_definitions(&mut self, json: &[u8]) -> Result<(), String> {
+        self.changes += 1;
         let defs = definitions::parse(json).map_err(|e| e.to_string())?;
         for (section, n) in defs.ignored() {
             if n > 0 {
@@ -451,6 +492,7 @@ impl Broker {
         password: &str,
         tags: Vec<String>,
     ) -> Result<(), String> {
+        self.changes += 1;
         self.users
             .add_user(name, password, tags)
             .map_err(|e| e.to_string())
@@ -462,6 +504,7 @@ impl Broker {
     ///
     /// No such user.
     pub fn delete_user(&mut self, name: &str) -> Result<(), String> {
+        self.changes += 1;
         self.users.delete_user(name).map_err(|e| e.to_string())
     }
 
@@ -479,6 +522,7 @@ impl Broker {
         write: &str,
         read: &str,
     ) -> Result<(), String> {
+        self.changes += 1;
         if !self.has_vhost(vhost) {
             return Err(format!("no vhost '{vhost}'"));
         }
@@ -493,6 +537,7 @@ impl Broker {
     ///
     /// No such user.
     pub fn clear_permissions(&mut self, user: &str, vhost: &str) -> Result<(), String> {
+        self.changes += 1;
         self.users
             .clear_permissions(user, vhost)
             .map_err(|e| e.to_string())
@@ -506,6 +551,7 @@ impl Broker {
     /// No such vhost, or connections are open on it (they must close first: their consumers
     /// and unacknowledged messages belong to its queues).
     pub fn delete_vhost(&mut self, name: &str) -> Result<(), String> {
+        self.changes += 1;
         if !self.has_vhost(name) {
             return Err(format!("no vhost '{name}'"));
         }
@@ -521,6 +567,12 @@ impl Broker {
     /// export_definitions`): users with their hashes, vhosts, permissions, and the exchanges,
     /// queues and bindings that are not a connection's own (exclusive queues) nor built in.
     pub fn export_definitions(&self) -> serde_json::Value {
+        self.definitions(false)
+    }
+
+    /// The definitions, all of them or (`durable_only`) what survives a restart: durable
+    /// exchanges and queues that are not exclusive, and the bindings whose two ends do.
+    fn definitions(&self, durable_only: bool) -> serde_json::Value {
         use serde_json::{json, Value};
         let text = |s: &ShortStr| String::from_utf8_lossy(s).into_owned();
         let table = |t: &FieldTable| Value::Object(definitions::field_table_to_json(t));
@@ -553,7 +605,8 @@ impl Broker {
                 continue;
             };
             vhosts.push(json!({ "name": v.name, "limits": [], "metadata": {} }));
-            for q in v.queues.values().filter(|q| q.exclusive.is_none()) {
+            let kept_queue = |q: &Queue| q.exclusive.is_none() && (q.durable || !durable_only);
+            for q in v.queues.values().filter(|q| kept_queue(q)) {
                 queues.push(json!({
                     "name": text(&q.name),
                     "vhost": v.name,
@@ -563,6 +616,9 @@ impl Broker {
                 }));
             }
             for x in v.exchanges.values() {
+                if durable_only && !x.durable {
+                    continue;
+                }
                 let built_in = x.name.is_empty() || x.name.starts_with(b"amq.");
                 if !built_in {
                     exchanges.push(json!({
@@ -580,9 +636,14 @@ impl Broker {
                         Destination::Queue(q) => ("queue", q),
                         Destination::Exchange(e) => ("exchange", e),
                     };
-                    let exclusive = matches!(&b.destination, Destination::Queue(q)
-                        if v.queues.get(q).is_some_and(|q| q.exclusive.is_some()));
-                    if exclusive {
+                    let kept = match &b.destination {
+                        Destination::Queue(q) => v.queues.get(q).is_some_and(kept_queue),
+                        Destination::Exchange(e) => v
+                            .exchanges
+                            .get(e)
+                            .is_some_and(|e| e.durable || !durable_only),
+                    };
+                    if !kept {
                         continue;
                     }
                     bindings.push(json!({
@@ -639,6 +700,7 @@ impl Broker {
     /// Forgets a connection: its channels close (unacknowledged messages requeued, consumers
     /// gone) and its exclusive queues are deleted.
     pub(crate) fn close_connection(&mut self, conn: ConnId, sink: &mut dyn Sink) {
+        self.changes += 1;
         let channels: Vec<u16> = self
             .channels
             .keys()
@@ -669,6 +731,7 @@ impl Broker {
     /// unacknowledged deliveries as redelivered, removes its consumers (an auto-delete queue
     /// that loses its last consumer goes), and serves the queues it gave back messages to.
     pub(crate) fn close_channel(&mut self, conn: ConnId, channel: u16, sink: &mut dyn Sink) {
+        self.changes += 1;
         let Some(chan) = self.channels.remove(&(conn, channel)) else {
             return;
         };
@@ -767,6 +830,7 @@ impl Broker {
 
     /// `exchange.declare`.
     pub(crate) fn exchange_declare(&mut self, conn: ConnId, m: &ExchangeDeclare) -> Outcome<()> {
+        self.changes += 1;
         if !m.passive {
             self.permit(conn, Access::Configure, ResourceKind::Exchange, &m.exchange)?;
         }
@@ -839,6 +903,7 @@ impl Broker {
         name: &ShortStr,
         if_unused: bool,
     ) -> Outcome<()> {
+        self.changes += 1;
         self.permit(conn, Access::Configure, ResourceKind::Exchange, name)?;
         let v = self.vhost_of(conn)?;
         let vname = v.name.clone();
@@ -868,6 +933,7 @@ impl Broker {
         m: &ExchangeBind,
         bind: bool,
     ) -> Outcome<()> {
+        self.changes += 1;
         self.permit(conn, Access::Write, ResourceKind::Exchange, &m.destination)?;
         self.permit(conn, Access::Read, ResourceKind::Exchange, &m.source)?;
         let v = self.vhost_of(conn)?;
@@ -898,6 +964,7 @@ impl Broker {
         conn: ConnId,
         m: &QueueDeclare,
     ) -> Outcome<(ShortStr, u32, u32)> {
+        self.changes += 1;
         let name = if m.queue.is_empty() {
             self.fresh_name("amq.gen-")
         } else {
@@ -978,6 +1045,7 @@ impl Broker {
         arguments: &FieldTable,
         bind: bool,
     ) -> Outcome<()> {
+        self.changes += 1;
         self.permit(conn, Access::Write, ResourceKind::Queue, queue)?;
         self.permit(conn, Access::Read, ResourceKind::Exchange, exchange)?;
         let v = self.vhost_of(conn)?;
@@ -1046,6 +1114,7 @@ impl Broker {
         if_empty: bool,
         sink: &mut dyn Sink,
     ) -> Outcome<u32> {
+        self.changes += 1;
         self.permit(conn, Access::Configure, ResourceKind::Queue, queue)?;
         let v = self.vhost_of(conn)?;
         let vname = v.name.clone();
@@ -1406,6 +1475,7 @@ impl Broker {
                 .collect();
             for name in unused {
                 delete_queue(v, &mut self.channels, &name, sink);
+                self.changes += 1;
             }
             let timed: Vec<ShortStr> = v
                 .queues
@@ -1510,6 +1580,7 @@ impl Broker {
         tag: &ShortStr,
         sink: &mut dyn Sink,
     ) -> bool {
+        self.changes += 1;
         if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
             if chan.reply_consumer.as_ref() == Some(tag) {
                 chan.reply_consumer = None;

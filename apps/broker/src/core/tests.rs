@@ -995,3 +995,69 @@ fn confirms_wait_in_the_core_until_taken_or_the_end_of_the_turn() {
     b.before_flush(&mut out);
     assert_eq!(out.confirmed.len(), 1);
 }
+
+#[test]
+fn the_durable_definitions_hold_what_survives_a_restart() {
+    let mut b = broker(1);
+    let _ = b.durable_definitions_if_changed();
+    assert!(b.durable_definitions_if_changed().is_none(), "nothing changed");
+    let durable = |name: &str, exclusive: bool, durable: bool| QueueDeclare {
+        queue: s(name),
+        durable,
+        exclusive,
+        ..QueueDeclare::default()
+    };
+    for m in [
+        durable("kept", false, true),
+        durable("transient", false, false),
+        durable("mine", true, true),
+    ] {
+        b.queue_declare(conn(1), &m).unwrap();
+    }
+    for (name, is_durable) in [("logs", true), ("scratch", false)] {
+        let m = ExchangeDeclare {
+            exchange: s(name),
+            kind: s("fanout"),
+            durable: is_durable,
+            ..ExchangeDeclare::default()
+        };
+        b.exchange_declare(conn(1), &m).unwrap();
+    }
+    for (exchange, queue) in [("logs", "kept"), ("logs", "transient"), ("scratch", "kept")] {
+        b.queue_bind(conn(1), &s(queue), &s(exchange), &s(""), &FieldTable::new(), true)
+            .unwrap();
+    }
+    let defs = b.durable_definitions_if_changed().expect("changed");
+    let names = |key: &str| -> Vec<String> {
+        let mut v: Vec<String> = defs[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap_or("").to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names("queues"), ["kept"]);
+    assert_eq!(names("exchanges"), ["logs"]);
+    let bindings: Vec<(String, String)> = defs["bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["source"].as_str().unwrap().to_string(),
+                d["destination"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(bindings, [("logs".to_string(), "kept".to_string())]);
+    assert_eq!(names("users"), ["guest"]);
+
+    // Loaded into a fresh broker, they give it back the same durable definitions.
+    let mut again = broker(1);
+    again
+        .load_definitions(&serde_json::to_vec(&defs).unwrap())
+        .unwrap();
+    assert_eq!(again.durable_definitions_if_changed(), Some(defs));
+}
