@@ -11,6 +11,7 @@
 //! | `core/` | the IO-free broker: vhosts, exchanges, queues, consumers, unacknowledged deliveries, users |
 //! | `config.rs` | [`BrokerConfig`], RabbitMQ's defaults |
 //! | `durable.rs` | the durable definitions in the data directory, rewritten atomically |
+//! | `store/` | durable queues' on-disk logs: segment files, ack files, crash recovery |
 //! | `error.rs` | [`Refusal`]: a reply code and RabbitMQ's reply text |
 
 #![cfg_attr(
@@ -30,6 +31,7 @@ mod connection;
 mod core;
 mod durable;
 mod error;
+mod store;
 
 use std::cell::RefCell;
 use std::net::SocketAddr;

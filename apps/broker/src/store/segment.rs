@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 
-use super::record::{self, Place, StoredMessage, FILE_HEADER, FILE_HEADER_LEN, MARKER};
+use super::record::{self, Place, StoredMessage, FILE_HEADER, MARKER};
 
 /// The largest segment file recovery reads: offsets are u32, and a record never starts past
 /// `segment_size` (at most 2 GiB) and is at most 1 GiB long.
@@ -99,11 +99,6 @@ impl Segment {
         self.written + self.pending.len() as u64
     }
 
-    /// True when the segment holds no record.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.offsets.is_empty()
-    }
-
     /// True when every record is settled.
     pub(crate) fn is_drained(&self) -> bool {
         self.live == 0
@@ -155,7 +150,9 @@ impl Segment {
     /// their places.
     pub(crate) fn drop_pending(&mut self) -> Vec<Place> {
         let end = self.end();
-        let first = self.offsets.partition_point(|&o| u64::from(o) < self.written);
+        let first = self
+            .offsets
+            .partition_point(|&o| u64::from(o) < self.written);
         let dropped = self.offsets.get(first..).unwrap_or_default();
         let mut places = Vec::with_capacity(dropped.len());
         for (i, &offset) in dropped.iter().enumerate() {
@@ -176,8 +173,7 @@ impl Segment {
         self.live -= live_dropped;
         self.offsets.truncate(first);
         self.settled.truncate(first);
-        self.pending_acks
-            .retain(|&o| u64::from(o) < self.written);
+        self.pending_acks.retain(|&o| u64::from(o) < self.written);
         self.pending.clear();
         places
     }
@@ -185,7 +181,8 @@ impl Segment {
     /// The bytes a record still pending occupies, if `place` is one.
     pub(crate) fn pending_record(&self, place: Place) -> Option<&[u8]> {
         let start = u64::from(place.offset).checked_sub(self.written)? as usize;
-        self.pending.get(start..start.checked_add(place.len as usize)?)
+        self.pending
+            .get(start..start.checked_add(place.len as usize)?)
     }
 }
 
@@ -247,9 +244,8 @@ pub(crate) fn recover(dir: &Path, number: u32, last: bool) -> io::Result<Recover
                 continue;
             }
         }
-        let next = (pos + 1..buf.len()).find(|&q| {
-            buf.get(q) == Some(&MARKER) && record::check_at(&buf, q).is_some()
-        });
+        let next = (pos + 1..buf.len())
+            .find(|&q| buf.get(q) == Some(&MARKER) && record::check_at(&buf, q).is_some());
         match next {
             Some(q) => {
                 skipped.push(pos as u64);
