@@ -156,7 +156,7 @@ pub struct Broker {
     /// The reactor's time of the operation being run (the adapter sets it first).
     now: Instant,
     /// A reactor instant and the Unix time it was, for the `time` of `x-death` headers.
-    epoch: (Instant, u64),
+    epoch: (Instant, Duration),
     /// Bytes held by messages, which the memory alarm watches.
     memory: Gauge,
     /// The memory alarm is on: [`BrokerConfig::memory_high_watermark`] was crossed, and every
@@ -195,7 +195,7 @@ impl Broker {
                 Instant::now(),
                 SystemTime::now()
                     .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
+                    .unwrap_or_default(),
             ),
             memory: Gauge::default(),
             alarm: false,
@@ -349,8 +349,10 @@ impl Broker {
     }
 
     fn unix_secs(&self) -> u64 {
+        // Fractions added before truncating: whole seconds of each would run up to a second
+        // behind the clock.
         let (at, unix) = self.epoch;
-        unix + self.now.saturating_duration_since(at).as_secs()
+        (unix + self.now.saturating_duration_since(at)).as_secs()
     }
 
     /// Whether a virtual host exists.
