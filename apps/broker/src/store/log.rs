@@ -517,9 +517,10 @@ fn write_segment(
         let file = match &mut seg.file {
             Some(file) => file,
             file @ None => {
+                let created = file.insert(create(&segment::data_path(dir, seg.number))?);
                 attempt.created = true;
                 *dir_unsynced = true;
-                file.insert(create(&segment::data_path(dir, seg.number))?)
+                created
             }
         };
         attempt.data = true;
@@ -529,9 +530,10 @@ fn write_segment(
         let file = match &mut seg.acks {
             Some(file) => file,
             file @ None => {
+                let created = file.insert(create(&segment::acks_path(dir, seg.number))?);
                 attempt.acks_created = true;
                 *dir_unsynced = true;
-                file.insert(create(&segment::acks_path(dir, seg.number))?)
+                created
             }
         };
         let entries: Vec<u8> = seg

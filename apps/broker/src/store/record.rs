@@ -166,6 +166,14 @@ pub(crate) fn decode(mut record: Bytes) -> Option<StoredMessage> {
     })
 }
 
+/// Whether a record [`check_at`] accepted is of a persistent message, read from its flags
+/// without decoding it.
+pub(crate) fn is_persistent(record: &[u8]) -> bool {
+    record
+        .get(RECORD_HEADER_LEN + 8)
+        .is_some_and(|flags| flags & FLAG_PERSISTENT != 0)
+}
+
 /// The next `n` bytes of `buf`, if it has them.
 fn take(buf: &mut Bytes, n: usize) -> Option<Bytes> {
     (buf.len() >= n).then(|| buf.split_to(n))

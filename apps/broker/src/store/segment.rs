@@ -197,7 +197,8 @@ pub(crate) struct Recovered {
     pub(crate) torn: Option<u64>,
     /// Offsets of damaged records (and 0 for a bad file header).
     pub(crate) skipped: Vec<u64>,
-    /// Whether records may be appended to it: its file header is right.
+    /// Whether records may be appended to it: it is the last, its file header is right and its
+    /// ack file names no offset but its records'.
     pub(crate) appendable: bool,
 }
 
@@ -233,16 +234,14 @@ pub(crate) fn recover(dir: &Path, number: u32, last: bool) -> io::Result<Recover
         skipped.push(0);
     }
 
+    // Records whose CRC checks, as (offset, length); decoded below only if unsettled.
     let mut records = Vec::new();
     let mut pos = FILE_HEADER.len();
     while pos < buf.len() {
         if let Some(len) = record::check_at(&buf, pos) {
-            let bytes = buf.get(pos..pos + len).map(Bytes::copy_from_slice);
-            if let Some(message) = bytes.and_then(record::decode) {
-                records.push((pos as u32, len as u32, message));
-                pos += len;
-                continue;
-            }
+            records.push((pos as u32, len as u32));
+            pos += len;
+            continue;
         }
         let next = (pos + 1..buf.len())
             .find(|&q| buf.get(q) == Some(&MARKER) && record::check_at(&buf, q).is_some());
@@ -265,52 +264,71 @@ pub(crate) fn recover(dir: &Path, number: u32, last: bool) -> io::Result<Recover
     segment.written = buf.len() as u64;
     segment.file = Some(file);
 
-    for (offset, _, _) in &records {
-        segment.add(*offset);
+    for &(offset, _) in &records {
+        segment.add(offset);
     }
-    read_acks(dir, &mut segment)?;
+    let stale_acks = read_acks(dir, &mut segment)?;
     let mut messages = Vec::new();
-    for (offset, len, message) in records {
-        if !message.persistent {
+    for (offset, len) in records {
+        if segment.is_settled(offset) {
+            continue;
+        }
+        let bytes = buf.get(offset as usize..(offset + len) as usize);
+        if !bytes.is_some_and(record::is_persistent) {
             segment.settle(offset);
-        } else if !segment.is_settled(offset) {
-            let place = Place {
-                segment: number,
-                offset,
-                len,
-            };
-            messages.push((place, message));
+            continue;
+        }
+        match bytes.map(Bytes::copy_from_slice).and_then(record::decode) {
+            Some(message) => {
+                let place = Place {
+                    segment: number,
+                    offset,
+                    len,
+                };
+                messages.push((place, message));
+            }
+            None => {
+                // The CRC checks but the payload does not parse: a forged or buggy record.
+                skipped.push(u64::from(offset));
+                segment.settle(offset);
+            }
         }
     }
+    skipped.sort_unstable();
     Ok(Recovered {
         segment,
         messages,
         torn,
         skipped,
-        appendable,
+        // A settled offset past the records (the ack reached the disk, the record did not)
+        // would settle the record appended there next.
+        appendable: appendable && !stale_acks,
     })
 }
 
-/// Settles the offsets the segment's ack file lists (a torn last entry is cut off; entries that
-/// name no record are ignored) and keeps the file open for more.
-fn read_acks(dir: &Path, segment: &mut Segment) -> io::Result<()> {
+/// Settles the offsets the segment's ack file lists (a torn last entry is cut off) and keeps the
+/// file open for more. Returns whether an entry named no record.
+fn read_acks(dir: &Path, segment: &mut Segment) -> io::Result<bool> {
     let file = match OpenOptions::new()
         .read(true)
         .write(true)
         .open(acks_path(dir, segment.number))
     {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
     let whole = len - len % 4;
     let mut reader = BufReader::new((&file).take(whole));
     let mut entry = [0; 4];
+    let mut stale = false;
     loop {
         match reader.read_exact(&mut entry) {
             Ok(()) => {
-                segment.settle(u32::from_le_bytes(entry));
+                let offset = u32::from_le_bytes(entry);
+                stale |= !segment.has_record(offset);
+                segment.settle(offset);
             }
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(e),
@@ -321,7 +339,7 @@ fn read_acks(dir: &Path, segment: &mut Segment) -> io::Result<()> {
     }
     segment.acks = Some(file);
     segment.acks_written = whole;
-    Ok(())
+    Ok(stale)
 }
 
 /// Removes a segment's files: the data file first, so that a crash between the two leaves an

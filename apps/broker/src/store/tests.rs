@@ -478,6 +478,34 @@ fn acks_survive_a_reopen_and_a_torn_ack_entry_is_cut() {
 }
 
 #[test]
+fn an_ack_that_outlived_its_record_settles_nothing_new() {
+    let tmp = TempDir::new("stale-ack");
+    let dir = tmp.queue();
+    let stored = fill(&dir, 3, 100);
+    let (mut log, _) = open(&dir, 8 << 20);
+    log.settle(stored[2].0);
+    commit(&mut log);
+    drop(log);
+    // A crash kept the ack but not the record it settles.
+    let path = segments(&dir).pop().unwrap();
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(u64::from(stored[2].0.offset)).unwrap();
+    drop(file);
+    let (mut log, recovery) = open(&dir, 8 << 20);
+    assert_eq!(ids(&recovery), vec![0, 1]);
+    let m = message(&mut Rng::new(14), 9, true, 100);
+    let place = append(&mut log, &m);
+    assert_ne!(
+        place.segment, stored[2].0.segment,
+        "not appended where the ack points"
+    );
+    commit(&mut log);
+    drop(log);
+    let (_, recovery) = open(&dir, 8 << 20);
+    assert_eq!(ids(&recovery), vec![0, 1, 9]);
+}
+
+#[test]
 fn an_ack_file_without_its_segment_is_removed() {
     let tmp = TempDir::new("orphan");
     let dir = tmp.queue();
