@@ -11,6 +11,7 @@
 //! | `core/` | the IO-free broker: vhosts, exchanges, queues, consumers, unacknowledged deliveries, users |
 //! | `config.rs` | [`BrokerConfig`], RabbitMQ's defaults |
 //! | `durable.rs` | the durable definitions in the data directory, rewritten atomically |
+//! | `logs.rs` | the data directory's queue logs, opened per queue for the core |
 //! | `store/` | durable queues' on-disk logs: segment files, ack files, crash recovery |
 //! | `error.rs` | [`Refusal`]: a reply code and RabbitMQ's reply text |
 
@@ -31,6 +32,7 @@ mod connection;
 mod core;
 mod durable;
 mod error;
+mod logs;
 mod store;
 
 use std::cell::RefCell;
@@ -136,8 +138,11 @@ fn restore(
         path: dir.display().to_string(),
         reason,
     };
+    let started = std::time::Instant::now();
     let (file, saved) =
         durable::DefinitionsFile::open(dir, sync).map_err(|e| fail(e.to_string()))?;
+    let queue_logs = logs::Logs::open(dir).map_err(|e| fail(e.to_string()))?;
+    broker.borrow_mut().set_logs(Box::new(queue_logs));
     if let Some(bytes) = saved {
         broker
             .borrow_mut()
@@ -145,10 +150,14 @@ fn restore(
             .map_err(|e| fail(format!("definitions.json: {e}")))?;
         let b = broker.borrow();
         log::info!(
-            "restored {} durable queue(s) and {} exchange(s) from {}",
+            "recovered {} durable queue(s) with {} message(s) ({} MB on disk), and {} \
+             exchange(s), from {} in {:.3} s",
             b.queue_count(),
+            b.recovered,
+            b.disk_bytes() / 1_000_000,
             b.exchange_count(),
-            dir.display()
+            dir.display(),
+            started.elapsed().as_secs_f64()
         );
     }
     Ok(file)

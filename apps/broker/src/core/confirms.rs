@@ -30,6 +30,15 @@ impl Confirms {
         }
     }
 
+    /// What the turn stored could not be made durable: every ack waiting becomes a nack.
+    pub(crate) fn fail_all(&mut self) {
+        for (_, list) in self.pending.values_mut().flatten() {
+            for (_, ack) in list.iter_mut() {
+                *ack = false;
+            }
+        }
+    }
+
     /// Whether any confirm waits.
     pub(crate) fn is_empty(&self) -> bool {
         self.pending.is_empty()

@@ -60,6 +60,11 @@ impl Message {
         self.body.len()
     }
 
+    /// Published with `delivery_mode` 2: a durable queue keeps it across a restart.
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.properties.delivery_mode == Some(2)
+    }
+
     /// The same message (same id, body shared) with one header set: how a queue marks what
     /// it adds to a message it hands out again, such as `x-delivery-count`.
     pub(crate) fn with_header(&self, key: &'static str, value: FieldValue) -> Message {

@@ -11,6 +11,7 @@
 //! | `exchange/` | the routing rules, one file each |
 //! | `queue.rs` | a queue: its messages (behind a store), its consumers |
 //! | `message.rs` | a message, shared by the queues it is routed to |
+//! | `messages.rs` | a queue's ready messages: in memory, and paged out to its log on disk |
 //! | `confirms.rs` | publisher confirms waiting to be sent (after the store's fsync) |
 //! | `auth.rs` | users, password hashes, permissions, SASL PLAIN/AMQPLAIN |
 //! | `definitions.rs` | RabbitMQ's definitions JSON |
@@ -35,6 +36,7 @@ pub(crate) mod confirms;
 pub(crate) mod definitions;
 pub(crate) mod exchange;
 pub(crate) mod message;
+pub(crate) mod messages;
 pub(crate) mod queue;
 pub(crate) mod vhost;
 
@@ -45,6 +47,7 @@ use auth::{Access, ResourceKind};
 use confirms::{ConfirmFrame, Confirms};
 use exchange::{Destination, ExchangeType};
 use message::{Gauge, Message};
+use messages::LogOpener;
 use queue::{Consumer, Queue, Queued};
 use vhost::{Exchange, Vhost};
 
@@ -173,6 +176,13 @@ pub struct Broker {
     changes: u64,
     /// `changes` when the durable definitions were last handed out to be saved.
     changes_saved: u64,
+    /// Opens queues' logs (with a data directory).
+    logs: Option<Box<dyn LogOpener>>,
+    /// Messages recovered from queue logs since the start.
+    pub(crate) recovered: usize,
+    /// Queues with a log touched this turn (written to, settled in): written, and synced,
+    /// at the end of the turn.
+    touched: Vec<(String, ShortStr)>,
 }
 
 impl Broker {
@@ -203,13 +213,101 @@ impl Broker {
             confirms: Confirms::default(),
             changes: 1,
             changes_saved: 0,
+            logs: None,
+            recovered: 0,
+            touched: Vec::new(),
         }
+    }
+
+    /// Gives the broker its queue logs: from now on every queue gets one (a durable queue's
+    /// keeps its persistent messages; any queue pages out through its own).
+    pub(crate) fn set_logs(&mut self, logs: Box<dyn LogOpener>) {
+        self.logs = Some(logs);
+    }
+
+    /// Opens a new queue's log, if the broker has logs; `recover`: the queue is being
+    /// restored and its persistent messages come back. Returns how many came back.
+    fn attach_log(&mut self, vname: &str, name: &ShortStr, recover: bool) -> usize {
+        let Some(logs) = self.logs.as_mut() else {
+            return 0;
+        };
+        let Some(q) = self
+            .vhosts
+            .get_mut(vname)
+            .and_then(|v| v.queues.get_mut(name))
+        else {
+            return 0;
+        };
+        match logs.open(vname, name, q.durable, recover && q.durable) {
+            Ok(opened) => {
+                let n = opened.recovered.len();
+                let store = std::mem::take(&mut q.store);
+                q.store = store.with_log(opened.log, q.durable, self.memory.clone(), self.now);
+                q.next_seq = q.store.recovered(opened.recovered, q.next_seq);
+                n
+            }
+            Err(e) => {
+                log::error!(
+                    "queue '{name}' in vhost '{vname}': cannot open its log ({e}); its \
+                     messages stay in memory only"
+                );
+                0
+            }
+        }
+    }
+
+    /// Notes that a queue's log has work for the end of the turn.
+    fn touch(&mut self, vname: &str, name: &ShortStr) {
+        let has_log = self
+            .vhosts
+            .get(vname)
+            .and_then(|v| v.queues.get(name))
+            .is_some_and(|q| q.store.has_log());
+        if has_log && !self.touched.iter().any(|(v, n)| v == vname && n == name) {
+            self.touched.push((vname.to_string(), name.clone()));
+        }
+    }
+
+    /// Writes (and with `--sync always`, fsyncs) every queue log touched since the last
+    /// call. False if a write failed: what the turn wrote is not durable.
+    fn write_logs(&mut self) -> bool {
+        let fsync = self.config.sync == crate::config::SyncMode::Always;
+        let mut ok = true;
+        for (vname, name) in std::mem::take(&mut self.touched) {
+            let Some(q) = self
+                .vhosts
+                .get_mut(&vname)
+                .and_then(|v| v.queues.get_mut(&name))
+            else {
+                continue;
+            };
+            if !q.store.is_dirty() {
+                continue;
+            }
+            if let Err(e) = q.store.write(fsync) {
+                log::error!(
+                    "queue '{name}' in vhost '{vname}': cannot write its log ({e}); publishes \
+                     are nacked until it can"
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// The definitions handed out by the last call could not be saved: hand them out again at
     /// the next.
     pub(crate) fn definitions_not_saved(&mut self) {
         self.changes_saved = self.changes.wrapping_sub(1);
+    }
+
+    /// Bytes the queues' logs take on disk.
+    pub fn disk_bytes(&self) -> u64 {
+        self.vhosts
+            .values()
+            .flat_map(|v| v.queues.values())
+            .map(|q| q.store.disk_bytes())
+            .sum()
     }
 
     /// Queues in all vhosts.
@@ -246,12 +344,17 @@ impl Broker {
     /// Whether written messages wait for an fsync: then no confirm may leave before the end of
     /// the turn ([`before_flush`](Self::before_flush)).
     pub(crate) fn must_sync(&self) -> bool {
-        false
+        !self.touched.is_empty()
     }
 
     /// Makes everything written durable now (an fsync outside the turn's batch: for the rare
     /// answers that cannot wait for the end of the turn, such as `tx.commit-ok` or a close).
-    pub(crate) fn sync_now(&mut self) {}
+    /// When a write fails, the confirms waiting become nacks.
+    pub(crate) fn sync_now(&mut self) {
+        if !self.write_logs() {
+            self.confirms.fail_all();
+        }
+    }
 
     /// The connection's confirms that may be written now, coalesced: all of them unless
     /// messages wait for an fsync, none then (the end of the turn sends them).
@@ -287,10 +390,12 @@ impl Broker {
     /// the message store is made durable with one fsync per file, then the confirms that
     /// waited for it are written.
     pub(crate) fn before_flush(&mut self, sink: &mut dyn Sink) {
+        if !self.touched.is_empty() {
+            self.sync_now();
+        }
         if self.confirms.is_empty() {
             return;
         }
-        self.sync_now();
         for (conn, frames) in self.confirms.take_all() {
             sink.confirms(conn, &frames);
         }
@@ -427,6 +532,7 @@ impl Broker {
                 )
             });
         }
+        let mut created = Vec::new();
         for q in &defs.queues {
             let v = self
                 .vhosts
@@ -441,16 +547,21 @@ impl Broker {
             )
             .map_err(|e| e.to_string())?;
             let name = short(&q.name)?;
-            v.queues.entry(name.clone()).or_insert_with(|| {
-                Queue::new(
-                    name,
+            if !v.queues.contains_key(&name) {
+                let queue = Queue::new(
+                    name.clone(),
                     q.durable,
                     None,
                     q.auto_delete,
                     q.arguments.clone(),
                     now,
-                )
-            });
+                );
+                v.queues.insert(name.clone(), queue);
+                created.push((q.vhost.clone(), name));
+            }
+        }
+        for (vname, name) in created {
+            self.recovered += self.attach_log(&vname, &name, true);
         }
         for b in &defs.bindings {
             let v = self
@@ -1034,6 +1145,7 @@ impl Broker {
                 c.exclusive_queues.push(name.clone());
             }
         }
+        self.attach_log(&vname, &name, false);
         Ok((name, 0, 0))
     }
 
@@ -1101,6 +1213,9 @@ impl Broker {
         let q = self.queue_mut(conn, queue)?;
         let n = count(q.store.purge());
         let_publishers_go(q, sink);
+        if let Some(vname) = self.vhost_name(conn) {
+            self.touch(&vname, queue);
+        }
         if self.alarm {
             self.check_memory(sink);
         }
@@ -1256,6 +1371,7 @@ impl Broker {
                         redelivered: false,
                         returns: 0,
                         expires: None,
+                        place: None,
                     });
                 }
             }
@@ -1369,6 +1485,12 @@ impl Broker {
         let Some(v) = self.vhosts.get_mut(vname) else {
             return Vec::new();
         };
+        // They leave their queue for good, whether a dead-letter exchange takes them or not.
+        if let Some(q) = v.queues.get_mut(from) {
+            for item in &items {
+                q.store.settle(item);
+            }
+        }
         let Some((exchange, key)) = v.queues.get(from).and_then(|q| q.dead_letter.clone()) else {
             return Vec::new();
         };
@@ -1424,6 +1546,7 @@ impl Broker {
                 log::warn!("dead-lettering in vhost '{vname}' stopped after 10,000 queue visits");
                 return;
             }
+            self.touch(vname, &name);
             let Some(q) = self
                 .vhosts
                 .get_mut(vname)
@@ -1482,7 +1605,7 @@ impl Broker {
             let timed: Vec<ShortStr> = v
                 .queues
                 .values()
-                .filter(|q| q.store.head().is_some_and(|h| h.expires.is_some()))
+                .filter(|q| q.store.head_expires())
                 .map(|q| q.name.clone())
                 .collect();
             self.run_queues(&vname, timed, sink);
@@ -1664,6 +1787,10 @@ impl Broker {
         let Some(item) = q.store.pop() else {
             return Ok(None);
         };
+        if no_ack {
+            // Acknowledged as it leaves (the queue was touched by serving it above).
+            q.store.settle(&item);
+        }
         let message_count = count(q.len());
         let message = item
             .handed_out(q.quorum, true)
@@ -1801,7 +1928,7 @@ impl Broker {
                     }
                 }
                 Some(false) => push_for(&mut rejected, &u.queue, u.item),
-                None => {}
+                None => q.store.settle(&u.item),
             }
             if !touched.contains(&u.queue) {
                 touched.push(u.queue);
@@ -2197,6 +2324,7 @@ fn delete_queue(
         sink.cancel(c.conn, c.channel, &c.tag);
     }
     v.unbind_everywhere(&Destination::Queue(name.clone()));
+    q.store.destroy();
 }
 
 /// Lets every publisher flow control held back for `q` read again.
@@ -2273,7 +2401,10 @@ fn dispatch(
             redelivered: item.redelivered,
             message: stamped.as_ref().unwrap_or(&item.message),
         });
-        if !c.no_ack {
+        if c.no_ack {
+            // Acknowledged as it leaves.
+            q.store.settle(&item);
+        } else {
             c.unacked += 1;
             chan.unacked.insert(
                 tag,

@@ -1,8 +1,7 @@
-//! [`Queue`]: messages waiting in order, the consumers they go to in turn, and the store that
-//! holds them ([`QueueStore`], in memory here; the message store attaches at this seam).
+//! [`Queue`]: messages waiting in order, the consumers they go to in turn, and where the
+//! messages are kept ([`Messages`]: in memory, and on disk behind a log for a durable or long
+//! queue).
 
-use std::collections::VecDeque;
-use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -10,6 +9,8 @@ use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 use spindle_reactor::ConnId;
 
 use super::message::Message;
+use super::messages::Messages;
+use crate::store::Place;
 
 /// A message in a queue: its place in the queue's order (kept when it is requeued, so a
 /// rejected message goes back where it was, as in RabbitMQ) and whether it was delivered
@@ -28,6 +29,9 @@ pub(crate) struct Queued {
     /// When it expires (`x-message-ttl`, the message's `expiration`): it is dropped or
     /// dead-lettered once it reaches the head of the queue after that.
     pub(crate) expires: Option<Instant>,
+    /// Its record in the queue's log, if it has one (a persistent message of a durable
+    /// queue, or one paged out), settled when the message leaves for good.
+    pub(crate) place: Option<Place>,
 }
 
 impl Queued {
@@ -40,122 +44,6 @@ impl Queued {
             self.message
                 .with_header("x-delivery-count", FieldValue::I64(i64::from(self.returns)))
         })
-    }
-}
-
-/// Where a queue keeps its messages. In memory by default; a durable queue's store writes
-/// persistent messages to disk behind the same calls.
-pub(crate) trait QueueStore: fmt::Debug {
-    /// Adds a message at the tail.
-    fn push(&mut self, item: Queued);
-    /// Puts a message back at its place in arrival order (`basic.reject` with requeue, a
-    /// closed channel's unacknowledged messages).
-    fn requeue(&mut self, item: Queued);
-    /// Takes the message at the head.
-    fn pop(&mut self) -> Option<Queued>;
-    /// The message at the head, left in place.
-    fn head(&self) -> Option<&Queued>;
-    /// Messages held.
-    fn len(&self) -> usize;
-    /// Body bytes held (`x-max-length-bytes`).
-    fn bytes(&self) -> usize;
-    /// Removes every message; returns how many.
-    fn purge(&mut self) -> usize;
-}
-
-/// A queue's messages in memory, in arrival order within each priority (one level unless the
-/// queue was declared with `x-max-priority`; higher levels are served first).
-#[derive(Debug)]
-pub(crate) struct MemoryStore {
-    levels: Vec<VecDeque<Queued>>,
-    len: usize,
-    bytes: usize,
-}
-
-impl Default for MemoryStore {
-    fn default() -> Self {
-        MemoryStore::with_priorities(0)
-    }
-}
-
-impl MemoryStore {
-    /// A store for priorities 0..=`max` (RabbitMQ caps `x-max-priority` at 255).
-    pub(crate) fn with_priorities(max: u8) -> MemoryStore {
-        MemoryStore {
-            levels: (0..=max).map(|_| VecDeque::new()).collect(),
-            len: 0,
-            bytes: 0,
-        }
-    }
-
-    /// The level a message goes to: its priority, capped at the queue's maximum (a message
-    /// without one has priority 0).
-    fn level(&self, item: &Queued) -> usize {
-        let top = self.levels.len().saturating_sub(1);
-        usize::from(item.message.properties.priority.unwrap_or(0)).min(top)
-    }
-
-    fn top(&self) -> Option<&VecDeque<Queued>> {
-        self.levels.iter().rev().find(|l| !l.is_empty())
-    }
-}
-
-impl QueueStore for MemoryStore {
-    fn push(&mut self, item: Queued) {
-        let size = item.message.size();
-        // There is always a level 0, so the level exists.
-        let at = self.level(&item);
-        if let Some(level) = self.levels.get_mut(at) {
-            self.bytes += size;
-            self.len += 1;
-            level.push_back(item);
-        }
-    }
-
-    fn requeue(&mut self, item: Queued) {
-        let size = item.message.size();
-        let at = self.level(&item);
-        if let Some(level) = self.levels.get_mut(at) {
-            self.bytes += size;
-            self.len += 1;
-            // Usually the oldest unacknowledged message comes back first, at the head.
-            let at = level.partition_point(|q| q.seq < item.seq);
-            level.insert(at, item);
-        }
-    }
-
-    fn pop(&mut self) -> Option<Queued> {
-        let item = self
-            .levels
-            .iter_mut()
-            .rev()
-            .find(|l| !l.is_empty())?
-            .pop_front()?;
-        self.bytes -= item.message.size();
-        self.len -= 1;
-        Some(item)
-    }
-
-    fn head(&self) -> Option<&Queued> {
-        self.top()?.front()
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    fn purge(&mut self) -> usize {
-        let n = self.len;
-        for l in &mut self.levels {
-            l.clear();
-        }
-        self.len = 0;
-        self.bytes = 0;
-        n
     }
 }
 
@@ -206,7 +94,7 @@ pub(crate) struct Queue {
     /// The declare's arguments, kept to compare a redeclare with.
     pub(crate) arguments: FieldTable,
     /// The messages.
-    pub(crate) store: Box<dyn QueueStore>,
+    pub(crate) store: Messages,
     /// Its consumers, served in turn.
     pub(crate) consumers: Vec<Consumer>,
     /// The consumer whose turn is next.
@@ -317,7 +205,7 @@ impl Queue {
             exclusive,
             auto_delete,
             arguments,
-            store: Box::new(MemoryStore::with_priorities(priorities)),
+            store: Messages::with_priorities(priorities),
             consumers: Vec::new(),
             next_consumer: 0,
             next_seq: 0,
@@ -396,6 +284,7 @@ impl Queue {
             redelivered: false,
             returns: 0,
             expires: ttl.and_then(|t| now.checked_add(t)),
+            place: None,
         });
         while self.over_limits() {
             match self.store.pop() {

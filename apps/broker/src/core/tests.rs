@@ -1000,7 +1000,10 @@ fn confirms_wait_in_the_core_until_taken_or_the_end_of_the_turn() {
 fn the_durable_definitions_hold_what_survives_a_restart() {
     let mut b = broker(1);
     let _ = b.durable_definitions_if_changed();
-    assert!(b.durable_definitions_if_changed().is_none(), "nothing changed");
+    assert!(
+        b.durable_definitions_if_changed().is_none(),
+        "nothing changed"
+    );
     let durable = |name: &str, exclusive: bool, durable: bool| QueueDeclare {
         queue: s(name),
         durable,
@@ -1024,8 +1027,15 @@ fn the_durable_definitions_hold_what_survives_a_restart() {
         b.exchange_declare(conn(1), &m).unwrap();
     }
     for (exchange, queue) in [("logs", "kept"), ("logs", "transient"), ("scratch", "kept")] {
-        b.queue_bind(conn(1), &s(queue), &s(exchange), &s(""), &FieldTable::new(), true)
-            .unwrap();
+        b.queue_bind(
+            conn(1),
+            &s(queue),
+            &s(exchange),
+            &s(""),
+            &FieldTable::new(),
+            true,
+        )
+        .unwrap();
     }
     let defs = b.durable_definitions_if_changed().expect("changed");
     let names = |key: &str| -> Vec<String> {

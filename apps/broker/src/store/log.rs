@@ -465,6 +465,7 @@ impl QueueLog {
     ///
     /// The fresh segment cannot be written. A segment that cannot be removed stays settled in
     /// memory and is tried again at the next write.
+    #[cfg(test)]
     pub(crate) fn clear(&mut self) -> io::Result<()> {
         for seg in self.segments.values_mut() {
             seg.drop_pending();

@@ -60,9 +60,6 @@
 //! [`QueueLog::sync`] fsyncs what was written, and the directory when files came or went. The
 //! caller acknowledges a persistent message to its publisher only after the sync.
 
-// Nothing outside the tests calls the log until the queues page to it.
-#![cfg_attr(not(test), allow(dead_code, unused_imports))]
-
 mod log;
 mod record;
 mod segment;
@@ -70,5 +67,7 @@ mod segment;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use log::{QueueLog, Recovery, WriteFailed};
+pub(crate) use log::QueueLog;
+#[cfg(test)]
+pub(crate) use log::{Recovery, WriteFailed};
 pub(crate) use record::{Place, StoredMessage};

@@ -127,6 +127,7 @@ impl Segment {
     }
 
     /// Settles every record, without acks: the segment is about to go.
+    #[cfg(test)]
     pub(crate) fn settle_all(&mut self) {
         self.settled.iter_mut().for_each(|s| *s = true);
         self.live = 0;
