@@ -238,11 +238,13 @@ impl Broker {
         else {
             return 0;
         };
-        match logs.open(vname, name, q.durable, recover && q.durable) {
+        // An exclusive queue dies with its connection, so nothing of it outlives a restart.
+        let kept = q.durable && q.exclusive.is_none();
+        match logs.open(vname, name, kept, recover && kept) {
             Ok(opened) => {
                 let n = opened.recovered.len();
                 let store = std::mem::take(&mut q.store);
-                q.store = store.with_log(opened.log, q.durable, self.memory.clone(), self.now);
+                q.store = store.with_log(opened.log, kept, self.memory.clone(), self.now);
                 q.next_seq = q.store.recovered(opened.recovered, q.next_seq);
                 n
             }
@@ -256,8 +258,15 @@ impl Broker {
         }
     }
 
-    /// Notes that a queue's log has work for the end of the turn.
+    /// Notes that a queue's log has work for the end of the turn; a queue without one that
+    /// has grown long enough to page gets one now.
     fn touch(&mut self, vname: &str, name: &ShortStr) {
+        let Some(q) = self.vhosts.get(vname).and_then(|v| v.queues.get(name)) else {
+            return;
+        };
+        if !q.store.has_log() && q.store.len() >= messages::KEEP_IN_MEMORY && self.logs.is_some() {
+            self.attach_log(vname, name, false);
+        }
         let has_log = self
             .vhosts
             .get(vname)
@@ -1145,7 +1154,10 @@ impl Broker {
                 c.exclusive_queues.push(name.clone());
             }
         }
-        self.attach_log(&vname, &name, false);
+        if m.durable && !m.exclusive {
+            // Another queue gets a log only once it is long enough to page.
+            self.attach_log(&vname, &name, false);
+        }
         Ok((name, 0, 0))
     }
 
