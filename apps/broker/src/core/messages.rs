@@ -19,7 +19,7 @@ use spindle_protocols::amqp::ShortStr;
 
 use super::message::{Gauge, Message};
 use super::queue::Queued;
-use crate::store::{Place, StoredMessage};
+use crate::store::{Backlog, Place, StoredMessage};
 
 /// A queue's on-disk log as the queue sees it (the store module's `QueueLog` behind it; an
 /// in-memory double in tests).
@@ -61,8 +61,8 @@ pub(crate) trait LogOpener: fmt::Debug {
 pub(crate) struct Opened {
     /// The log.
     pub(crate) log: Box<dyn MessageLog>,
-    /// Unsettled persistent messages it held.
-    pub(crate) recovered: Vec<(Place, StoredMessage)>,
+    /// Unsettled persistent messages it held: their places and body lengths.
+    pub(crate) recovered: Backlog,
 }
 
 /// A message on disk only: where its record is and what the queue must know of it without
@@ -398,31 +398,45 @@ impl Messages {
         }
     }
 
-    /// Takes messages recovered from the log at start: the first ones into memory, the rest
-    /// as index entries. Recovered messages count as redelivered (they may have been
+    /// Takes the messages recovered from the log at start, in queue order, as each one's place
+    /// and body length: the first ones are read back into memory (one read each), the rest
+    /// become index entries. Recovered messages count as redelivered (they may have been
     /// delivered before the restart: RabbitMQ says the same of a message it cannot prove was
-    /// not).
-    pub(crate) fn recovered(
-        &mut self,
-        messages: Vec<(Place, StoredMessage)>,
-        first_seq: u64,
-    ) -> u64 {
+    /// not). They are numbered from `first_seq` on; returns the next number. A message that
+    /// cannot be read back is lost, which the error log says.
+    pub(crate) fn recovered<I>(&mut self, messages: I, first_seq: u64) -> u64
+    where
+        I: IntoIterator<Item = (Place, u32)>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let mut messages = messages.into_iter();
         let mut seq = first_seq;
-        for (place, m) in messages {
-            let size = m.body.len();
-            self.len += 1;
-            self.bytes += size;
+        while let Some((place, size)) = messages.next() {
             if self.levels.len() == 1 && self.loaded() >= self.keep_in_memory {
                 if self.paged.is_empty() {
                     self.paged_seq = seq;
+                    self.paged.reserve_exact(messages.len() + 1);
                 }
                 self.paged.push_back(Paged {
                     place,
-                    size: u32::try_from(size).unwrap_or(u32::MAX),
+                    size,
                     expires: 0,
                     redelivered: true,
                 });
+                self.len += 1;
+                self.bytes += size as usize;
             } else {
+                let read = match self.log.as_deref() {
+                    Some(log) => log.read(place),
+                    None => Err("no log to read it from".to_string()),
+                };
+                let m = match read {
+                    Ok(m) => m,
+                    Err(e) => {
+                        log::error!("a recovered message is lost: {e}");
+                        continue;
+                    }
+                };
                 let message = Rc::new(Message::new(
                     m.id,
                     m.exchange,
@@ -431,6 +445,8 @@ impl Messages {
                     m.body,
                     &self.gauge,
                 ));
+                self.len += 1;
+                self.bytes += message.size();
                 let item = Queued {
                     seq,
                     message,
@@ -640,6 +656,54 @@ mod tests {
         m.push(item(2, true));
         assert_eq!(m.purge(), 2);
         assert_eq!(disk.borrow().settled.len(), 2);
+    }
+
+    #[test]
+    fn recovered_messages_come_back_in_order_with_the_head_in_memory() {
+        let (mut m, disk) = logged(true, 2);
+        let mut fake = FakeLog(disk.clone(), 0);
+        let places: Vec<(Place, u32)> = (0..6)
+            .map(|seq| {
+                let q = item(seq, true);
+                let size = q.message.size() as u32;
+                (fake.append(&q.message, true).unwrap(), size)
+            })
+            .collect();
+        fake.write().unwrap();
+        // A place the log no longer has: that message is lost, the others keep their order.
+        let mut recovered = places.clone();
+        recovered.insert(
+            1,
+            (
+                Place {
+                    segment: 9,
+                    offset: 0,
+                    len: 1,
+                },
+                3,
+            ),
+        );
+        let next = m.recovered(recovered, 10);
+        assert_eq!(next, 16, "numbered one by one from the first");
+        assert_eq!((m.len(), m.paged_out()), (6, 4));
+        assert_eq!(
+            m.bytes(),
+            places.iter().map(|(_, s)| *s as usize).sum::<usize>()
+        );
+        let all: Vec<Queued> = std::iter::from_fn(|| m.pop()).collect();
+        let bodies: Vec<String> = all
+            .iter()
+            .map(|q| String::from_utf8_lossy(&q.message.body).into_owned())
+            .collect();
+        assert_eq!(bodies, ["m0", "m1", "m2", "m3", "m4", "m5"]);
+        assert!(all.iter().all(|q| q.redelivered));
+        assert_eq!(
+            all.iter().map(|q| q.seq).collect::<Vec<_>>(),
+            (10..16).collect::<Vec<_>>()
+        );
+        let want: Vec<Option<Place>> = places.iter().map(|(p, _)| Some(*p)).collect();
+        assert_eq!(all.iter().map(|q| q.place).collect::<Vec<_>>(), want);
+        assert_eq!((m.len(), m.bytes()), (0, 0));
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::amqp::{BasicProperties, ShortStr};
 
+use super::backlog::Backlog;
 use super::record::{self, Place, StoredMessage, FILE_HEADER_LEN, MAX_PAYLOAD, RECORD_HEADER_LEN};
-use super::segment::{self, FileName, Segment};
+use super::segment::{self, FileName, Segment, MAX_FILE};
 
 /// The largest `segment_size`: offsets are u32, and a record may start anywhere before it.
 const MAX_SEGMENT_SIZE: u64 = 2 << 30;
@@ -23,8 +24,9 @@ const KEEP_CAPACITY: usize = 1 << 20;
 /// What opening a queue's directory found.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
-    /// Unsettled persistent records, in append order (= queue order), with their places.
-    pub(crate) messages: Vec<(Place, StoredMessage)>,
+    /// Unsettled persistent records, in append order (= queue order): their places and body
+    /// lengths, not their bytes (read them with [`QueueLog::read`]).
+    pub(crate) messages: Backlog,
     /// A torn record at the end of the last segment, truncated away: (file, offset).
     pub(crate) torn: Option<(PathBuf, u64)>,
     /// Damaged records skipped (bad CRC, bad length, a bad file header at offset 0):
@@ -69,22 +71,40 @@ pub(crate) struct QueueLog {
 }
 
 impl QueueLog {
+    /// [`open_with_progress`](Self::open_with_progress) without progress reports.
+    #[cfg(test)]
+    pub(crate) fn open(dir: &Path, segment_size: u64) -> io::Result<(QueueLog, Recovery)> {
+        QueueLog::open_with_progress(dir, segment_size, &mut |_, _| {})
+    }
+
     /// Opens (creating if needed) `dir`, recovers it. Transient records (paged-out messages of
     /// a previous run) are not recovered and count as settled. Segments found wholly settled
-    /// are removed; the last segment's torn tail is truncated away.
+    /// are removed; the last segment's torn tail is truncated away. Every record is read
+    /// once, front to back in large reads, and its CRC checked; what is recovered is each
+    /// message's place and body length, not its bytes. `progress(done, total)` is called as
+    /// the segment files are read (bytes, `total` their sum), last with `done == total`.
     ///
     /// # Errors
     ///
     /// The directory or a file cannot be created, read, truncated or written. Damaged contents
     /// are never an error: they are reported in [`Recovery`].
-    pub(crate) fn open(dir: &Path, segment_size: u64) -> io::Result<(QueueLog, Recovery)> {
+    pub(crate) fn open_with_progress(
+        dir: &Path,
+        segment_size: u64,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> io::Result<(QueueLog, Recovery)> {
         let existed = dir.is_dir();
         fs::create_dir_all(dir)?;
         let mut data = Vec::new();
         let mut acks = Vec::new();
+        let mut total = 0;
         for entry in fs::read_dir(dir)? {
-            match entry?.file_name().to_str().and_then(segment::parse_name) {
-                Some(FileName::Data(n)) => data.push(n),
+            let entry = entry?;
+            match entry.file_name().to_str().and_then(segment::parse_name) {
+                Some(FileName::Data(n)) => {
+                    data.push(n);
+                    total += entry.metadata()?.len().min(MAX_FILE);
+                }
                 Some(FileName::Acks(n)) => acks.push(n),
                 None => {}
             }
@@ -111,9 +131,15 @@ impl QueueLog {
             }
         }
         let mut recovery = Recovery::default();
+        let mut done = 0;
         for (i, &n) in data.iter().enumerate() {
             let last = i + 1 == data.len();
-            let found = segment::recover(dir, n, last)?;
+            let mut file_done = 0;
+            let found = segment::recover(dir, n, last, &mut |at| {
+                file_done = at;
+                progress((done + at).min(total), total);
+            })?;
+            done += file_done;
             let path = segment::data_path(dir, n);
             for &offset in &found.skipped {
                 log::warn!("{}: damaged record at {offset} skipped", path.display());
@@ -124,9 +150,10 @@ impl QueueLog {
                 recovery.torn = Some((path, offset));
             }
             log.roll |= last && !found.appendable;
-            recovery.messages.extend(found.messages);
+            recovery.messages.push_segment(n, found.messages);
             log.segments.insert(n, found.segment);
         }
+        progress(total, total);
         if log.segments.is_empty() {
             log.start_segment()?;
         }

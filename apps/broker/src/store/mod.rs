@@ -8,7 +8,8 @@
 //! |---|---|
 //! | `mod.rs` | the format (below) |
 //! | `record.rs` | [`Place`], [`StoredMessage`]; a record's bytes: encoding, checks, decoding (no IO) |
-//! | `segment.rs` | one segment in memory (offsets, settled flags, batch) and its recovery |
+//! | `backlog.rs` | [`Backlog`]: the recovered records' places and body lengths (no IO) |
+//! | `segment.rs` | one segment in memory (offsets, settled bits, batch) and its recovery |
 //! | `log.rs` | [`QueueLog`]: a queue's directory — append, settle, write, sync, read, recover |
 //! | `tests.rs` | round trips, rolling, torn tails, damage, failed writes, fuzzing |
 //!
@@ -53,6 +54,11 @@
 //! that appending goes on after the last good record. Opening never fails over damaged
 //! contents, only over IO errors.
 //!
+//! Opening reads every segment once, front to back in 1 MiB reads, and checks every record's
+//! CRC, but keeps no message: it hands back each unsettled persistent record's place and body
+//! length ([`Backlog`], 12 bytes a record) and the caller reads back the ones it wants. What the
+//! log itself keeps is per record: its offset (4 bytes) and a settled bit.
+//!
 //! # Durability
 //!
 //! [`QueueLog::append`] and [`QueueLog::settle`] only add to an in-memory batch;
@@ -60,6 +66,7 @@
 //! [`QueueLog::sync`] fsyncs what was written, and the directory when files came or went. The
 //! caller acknowledges a persistent message to its publisher only after the sync.
 
+mod backlog;
 mod log;
 mod record;
 mod segment;
@@ -67,6 +74,7 @@ mod segment;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use backlog::Backlog;
 pub(crate) use log::QueueLog;
 #[cfg(test)]
 pub(crate) use log::{Recovery, WriteFailed};

@@ -126,17 +126,23 @@ fn checksum(record: &[u8]) -> u32 {
 /// payload length in bounds and within `buf`, and a matching CRC. `None` for anything else.
 pub(crate) fn check_at(buf: &[u8], pos: usize) -> Option<usize> {
     let header = buf.get(pos..pos.checked_add(RECORD_HEADER_LEN)?)?;
+    let len = claimed_len(header)?;
+    let crc = u32::from_le_bytes(header.get(6..10)?.try_into().ok()?);
+    let record = buf.get(pos..pos + len)?;
+    (checksum(record) == crc).then_some(len)
+}
+
+/// The length (header included) a record header claims, if it starts like a record: marker,
+/// known kind, a payload length in bounds. Its CRC is not checked: [`check_at`] does that.
+pub(crate) fn claimed_len(header: &[u8]) -> Option<usize> {
     let (&marker, &kind) = (header.first()?, header.get(1)?);
     if marker != MARKER || kind != KIND_MESSAGE {
         return None;
     }
     let len = u32::from_le_bytes(header.get(2..6)?.try_into().ok()?) as usize;
-    if !(MIN_PAYLOAD..=MAX_PAYLOAD).contains(&len) {
-        return None;
-    }
-    let crc = u32::from_le_bytes(header.get(6..10)?.try_into().ok()?);
-    let record = buf.get(pos..pos + RECORD_HEADER_LEN + len)?;
-    (checksum(record) == crc).then_some(RECORD_HEADER_LEN + len)
+    (MIN_PAYLOAD..=MAX_PAYLOAD)
+        .contains(&len)
+        .then_some(RECORD_HEADER_LEN + len)
 }
 
 /// Decodes a record [`check_at`] accepted (`record` is the whole record, header included).

@@ -3,15 +3,20 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
 
-use super::record::{self, Place, StoredMessage, FILE_HEADER, MARKER};
+use super::backlog::Entry;
+use super::record::{self, Place, FILE_HEADER, MARKER, RECORD_HEADER_LEN};
 
 /// The largest segment file recovery reads: offsets are u32, and a record never starts past
 /// `segment_size` (at most 2 GiB) and is at most 1 GiB long.
-const MAX_FILE: u64 = 3 << 30;
+pub(crate) const MAX_FILE: u64 = 3 << 30;
+
+/// Recovery reads a segment file this many bytes at a time (more for a longer record).
+const READ_CHUNK: usize = 1 << 20;
 
 /// `dir/msgs.0000000042` for segment 42.
 pub(crate) fn data_path(dir: &Path, number: u32) -> PathBuf {
@@ -60,7 +65,7 @@ pub(crate) struct Segment {
     /// Every record's offset, ascending (records are appended in order).
     offsets: Vec<u32>,
     /// Whether each record of `offsets` is settled.
-    settled: Vec<bool>,
+    settled: Bits,
     /// Records not settled.
     live: usize,
     /// The ack file; `None` until needed.
@@ -84,7 +89,7 @@ impl Segment {
             written: 0,
             pending: BytesMut::from(&FILE_HEADER[..]),
             offsets: Vec::new(),
-            settled: Vec::new(),
+            settled: Bits::default(),
             live: 0,
             acks: None,
             acks_written: 0,
@@ -107,7 +112,7 @@ impl Segment {
     /// Records a new record at `offset` (past every other), unsettled.
     pub(crate) fn add(&mut self, offset: u32) {
         self.offsets.push(offset);
-        self.settled.push(false);
+        self.settled.push();
         self.live += 1;
     }
 
@@ -116,30 +121,21 @@ impl Segment {
         let Ok(i) = self.offsets.binary_search(&offset) else {
             return false;
         };
-        match self.settled.get_mut(i) {
-            Some(settled) if !*settled => {
-                *settled = true;
-                self.live -= 1;
-                true
-            }
-            _ => false,
+        let settled = self.settled.set(i);
+        if settled {
+            self.live -= 1;
         }
+        settled
     }
 
     /// Settles every record, without acks: the segment is about to go.
     #[cfg(test)]
     pub(crate) fn settle_all(&mut self) {
-        self.settled.iter_mut().for_each(|s| *s = true);
+        for i in 0..self.offsets.len() {
+            self.settled.set(i);
+        }
         self.live = 0;
         self.pending_acks.clear();
-    }
-
-    /// True when the record at `offset` is settled (or there is none).
-    fn is_settled(&self, offset: u32) -> bool {
-        match self.offsets.binary_search(&offset) {
-            Ok(i) => self.settled.get(i).copied().unwrap_or(true),
-            Err(_) => true,
-        }
     }
 
     /// True when a record starts at `offset`.
@@ -164,12 +160,8 @@ impl Segment {
                 len: (next - u64::from(offset)) as u32,
             });
         }
-        let live_dropped = self
-            .settled
-            .get(first..)
-            .unwrap_or_default()
-            .iter()
-            .filter(|s| !**s)
+        let live_dropped = (first..self.offsets.len())
+            .filter(|&i| !self.settled.get(i))
             .count();
         self.live -= live_dropped;
         self.offsets.truncate(first);
@@ -187,13 +179,67 @@ impl Segment {
     }
 }
 
+/// One bit per record, set when it is settled: an eighth of the byte a `Vec<bool>` would take.
+#[derive(Debug, Default)]
+struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    /// Adds a clear bit at the end.
+    fn push(&mut self) {
+        if self.len.is_multiple_of(64) {
+            self.words.push(0);
+        }
+        self.len += 1;
+    }
+
+    /// Bit `i`; set past the end (no record there counts as settled).
+    fn get(&self, i: usize) -> bool {
+        i >= self.len
+            || self
+                .words
+                .get(i / 64)
+                .is_none_or(|w| (w >> (i % 64)) & 1 == 1)
+    }
+
+    /// Sets bit `i`: true if it was clear.
+    fn set(&mut self, i: usize) -> bool {
+        if i >= self.len {
+            return false;
+        }
+        match self.words.get_mut(i / 64) {
+            Some(w) if (*w >> (i % 64)) & 1 == 0 => {
+                *w |= 1 << (i % 64);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps the first `len` bits.
+    fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.len = len;
+        self.words.truncate(len.div_ceil(64));
+        if !len.is_multiple_of(64) {
+            if let Some(w) = self.words.last_mut() {
+                *w &= (1 << (len % 64)) - 1;
+            }
+        }
+    }
+}
+
 /// What recovering one segment found.
 #[derive(Debug)]
 pub(crate) struct Recovered {
     /// The segment, its settled records marked (transient ones included).
     pub(crate) segment: Segment,
-    /// Its unsettled persistent records, in order.
-    pub(crate) messages: Vec<(Place, StoredMessage)>,
+    /// Its unsettled persistent records, in order, without their bytes.
+    pub(crate) messages: Vec<Entry>,
     /// The offset its torn tail was truncated at (only when `appendable`).
     pub(crate) torn: Option<u64>,
     /// Offsets of damaged records (and 0 for a bad file header).
@@ -204,133 +250,241 @@ pub(crate) struct Recovered {
 }
 
 /// Recovers segment `number` of `dir`. When `last`, a damaged tail (no good record after it) is
-/// torn and truncated away so that appending can go on; elsewhere it is skipped.
+/// torn and truncated away so that appending can go on; elsewhere it is skipped. Every record
+/// is read once (in [`READ_CHUNK`] reads) and its CRC checked; unsettled persistent ones are
+/// decoded to check that they parse, and kept as their place and body length only.
+/// `progress` is told how far into the file reading has got.
 ///
 /// # Errors
 ///
 /// The files cannot be opened, read or truncated. Damage to their contents is never an error.
-pub(crate) fn recover(dir: &Path, number: u32, last: bool) -> io::Result<Recovered> {
+pub(crate) fn recover(
+    dir: &Path,
+    number: u32,
+    last: bool,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<Recovered> {
     let path = data_path(dir, number);
     let file = OpenOptions::new().read(true).write(true).open(&path)?;
-    let file_len = file.metadata()?.len();
-    let mut buf = Vec::with_capacity(file_len.min(MAX_FILE) as usize);
-    (&file).take(MAX_FILE).read_to_end(&mut buf)?;
+    let (acks, acks_written, mut acked) = read_acks(dir, number)?;
+    acked.sort_unstable();
+    acked.dedup();
+    let file_len = file.metadata()?.len().min(MAX_FILE);
+    let mut reader = Reader {
+        file: &file,
+        len: file_len,
+        buf: Bytes::new(),
+        start: 0,
+        progress,
+    };
 
     let mut segment = Segment::new(number);
     segment.pending.clear();
     let mut skipped = Vec::new();
     let mut torn = None;
-    let header_ok = buf.get(..FILE_HEADER.len()) == Some(&FILE_HEADER[..]);
-    let appendable = last && (header_ok || buf.len() < FILE_HEADER.len());
-    if buf.len() < FILE_HEADER.len() {
+    let header = reader.get(0, FILE_HEADER.len())?;
+    let header_ok = header.as_deref() == Some(&FILE_HEADER[..]);
+    let appendable = last && (header_ok || header.is_none());
+    if header.is_none() {
         // Created, its header not (wholly) written: nothing was ever in it.
         if appendable {
             file.set_len(0)?;
             segment.pending.extend_from_slice(&FILE_HEADER);
-            buf.clear();
-        } else if !buf.is_empty() {
+            reader.len = 0;
+        } else if file_len > 0 {
             skipped.push(0);
         }
     } else if !header_ok {
         skipped.push(0);
     }
 
-    // Records whose CRC checks, as (offset, length); decoded below only if unsettled.
-    let mut records = Vec::new();
-    let mut pos = FILE_HEADER.len();
-    while pos < buf.len() {
-        if let Some(len) = record::check_at(&buf, pos) {
-            records.push((pos as u32, len as u32));
-            pos += len;
-            continue;
-        }
-        let next = (pos + 1..buf.len())
-            .find(|&q| buf.get(q) == Some(&MARKER) && record::check_at(&buf, q).is_some());
-        match next {
-            Some(q) => {
-                skipped.push(pos as u64);
-                pos = q;
-            }
-            None if appendable => {
-                file.set_len(pos as u64)?;
-                buf.truncate(pos);
-                torn = Some(pos as u64);
-            }
-            None => {
-                skipped.push(pos as u64);
-                break;
-            }
-        }
-    }
-    segment.written = buf.len() as u64;
-    segment.file = Some(file);
-
-    for &(offset, _) in &records {
-        segment.add(offset);
-    }
-    let stale_acks = read_acks(dir, &mut segment)?;
     let mut messages = Vec::new();
-    for (offset, len) in records {
-        if segment.is_settled(offset) {
-            continue;
-        }
-        let bytes = buf.get(offset as usize..(offset + len) as usize);
-        if !bytes.is_some_and(record::is_persistent) {
+    let mut pos = FILE_HEADER.len() as u64;
+    while pos < reader.len {
+        let (at, bytes) = match reader.record(pos)? {
+            Some(bytes) => (pos, bytes),
+            None => match reader.resync(pos + 1)? {
+                Some(found) => {
+                    skipped.push(pos);
+                    found
+                }
+                None if appendable => {
+                    file.set_len(pos)?;
+                    reader.len = pos;
+                    torn = Some(pos);
+                    break;
+                }
+                None => {
+                    skipped.push(pos);
+                    break;
+                }
+            },
+        };
+        pos = at + bytes.len() as u64;
+        // Below MAX_FILE, so within u32; a record's length is at most MAX_PAYLOAD and a header.
+        let (offset, len) = (at as u32, bytes.len() as u32);
+        segment.add(offset);
+        if acked.binary_search(&offset).is_ok() || !record::is_persistent(&bytes) {
+            // Settled, or transient (a paged-out message of a previous run).
             segment.settle(offset);
             continue;
         }
-        match bytes.map(Bytes::copy_from_slice).and_then(record::decode) {
-            Some(message) => {
-                let place = Place {
-                    segment: number,
-                    offset,
-                    len,
-                };
-                messages.push((place, message));
-            }
+        match record::decode(bytes) {
+            Some(message) => messages.push(Entry {
+                offset,
+                len,
+                body_len: message.body.len() as u32,
+            }),
             None => {
                 // The CRC checks but the payload does not parse: a forged or buggy record.
-                skipped.push(u64::from(offset));
+                skipped.push(at);
                 segment.settle(offset);
             }
         }
     }
+    segment.written = reader.len;
+    segment.file = Some(file);
+    // A settled offset past the records (the ack reached the disk, the record did not) would
+    // settle the record appended there next.
+    let stale_acks = acked.iter().any(|&offset| !segment.has_record(offset));
+    segment.acks = acks;
+    segment.acks_written = acks_written;
+    segment.offsets.shrink_to_fit();
+    segment.settled.words.shrink_to_fit();
+    messages.shrink_to_fit();
     skipped.sort_unstable();
     Ok(Recovered {
         segment,
         messages,
         torn,
         skipped,
-        // A settled offset past the records (the ack reached the disk, the record did not)
-        // would settle the record appended there next.
         appendable: appendable && !stale_acks,
     })
 }
 
-/// Settles the offsets the segment's ack file lists (a torn last entry is cut off) and keeps the
-/// file open for more. Returns whether an entry named no record.
-fn read_acks(dir: &Path, segment: &mut Segment) -> io::Result<bool> {
+/// A segment file read front to back in large reads; only the bytes not yet passed are kept,
+/// and a record is handed out as a slice of them (no copy).
+struct Reader<'a> {
+    file: &'a File,
+    /// The file's length as far as recovery reads it (shorter once a torn tail is cut).
+    len: u64,
+    /// The file's bytes from `start` on, as far as read.
+    buf: Bytes,
+    start: u64,
+    progress: &'a mut dyn FnMut(u64),
+}
+
+impl Reader<'_> {
+    /// The file's bytes `at..at + n`, if it has them. Reading goes forward: bytes before an
+    /// earlier `at` may be read again.
+    fn get(&mut self, at: u64, n: usize) -> io::Result<Option<Bytes>> {
+        let Some(end) = at.checked_add(n as u64).filter(|&end| end <= self.len) else {
+            return Ok(None);
+        };
+        if at < self.start || end > self.start + self.buf.len() as u64 {
+            self.fill(at, n)?;
+        }
+        let from = (at - self.start) as usize;
+        Ok(self
+            .buf
+            .get(from..from + n)
+            .map(|_| self.buf.slice(from..from + n)))
+    }
+
+    /// What is read from `at` on (at least a byte unless `at` is at the end).
+    fn ahead(&mut self, at: u64) -> io::Result<Bytes> {
+        if at >= self.len {
+            return Ok(Bytes::new());
+        }
+        if at < self.start || at >= self.start + self.buf.len() as u64 {
+            self.fill(at, 1)?;
+        }
+        let from = (at - self.start) as usize;
+        Ok(self
+            .buf
+            .get(from..)
+            .map(|_| self.buf.slice(from..))
+            .unwrap_or_default())
+    }
+
+    /// Makes `buf` start at `at` and hold at least `n` bytes (`at + n` is within `len`):
+    /// keeps what is read already and reads [`READ_CHUNK`] or `n` bytes in all.
+    fn fill(&mut self, at: u64, n: usize) -> io::Result<()> {
+        let want = (n.max(READ_CHUNK) as u64).min(self.len.saturating_sub(at)) as usize;
+        let mut next = BytesMut::with_capacity(want);
+        let kept = at
+            .checked_sub(self.start)
+            .and_then(|from| self.buf.get(from as usize..))
+            .unwrap_or_default();
+        next.extend_from_slice(kept.get(..want).unwrap_or(kept));
+        let have = next.len();
+        next.resize(want, 0);
+        if let Some(rest) = next.get_mut(have..) {
+            self.file.read_exact_at(rest, at + have as u64)?;
+        }
+        self.start = at;
+        self.buf = next.freeze();
+        (self.progress)(at + want as u64);
+        Ok(())
+    }
+
+    /// The record at `at` if one is there whole and its CRC checks.
+    fn record(&mut self, at: u64) -> io::Result<Option<Bytes>> {
+        let Some(header) = self.get(at, RECORD_HEADER_LEN)? else {
+            return Ok(None);
+        };
+        let Some(len) = record::claimed_len(&header) else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.get(at, len)? else {
+            return Ok(None);
+        };
+        Ok(record::check_at(&bytes, 0).is_some().then_some(bytes))
+    }
+
+    /// The first good record at or after `from`, past damage: the next marker that starts a
+    /// record whose CRC checks, and the record.
+    fn resync(&mut self, from: u64) -> io::Result<Option<(u64, Bytes)>> {
+        let mut q = from;
+        loop {
+            let window = self.ahead(q)?;
+            if window.is_empty() {
+                return Ok(None);
+            }
+            match window.iter().position(|&b| b == MARKER) {
+                None => q += window.len() as u64,
+                Some(i) => {
+                    let at = q + i as u64;
+                    if let Some(bytes) = self.record(at)? {
+                        return Ok(Some((at, bytes)));
+                    }
+                    q = at + 1;
+                }
+            }
+        }
+    }
+}
+
+/// Segment `number`'s ack file (kept open for more; a torn last entry is cut off), its length
+/// and the offsets it lists.
+fn read_acks(dir: &Path, number: u32) -> io::Result<(Option<File>, u64, Vec<u32>)> {
     let file = match OpenOptions::new()
         .read(true)
         .write(true)
-        .open(acks_path(dir, segment.number))
+        .open(acks_path(dir, number))
     {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((None, 0, Vec::new())),
         Err(e) => return Err(e),
     };
     let len = file.metadata()?.len();
     let whole = len - len % 4;
     let mut reader = BufReader::new((&file).take(whole));
     let mut entry = [0; 4];
-    let mut stale = false;
+    let mut offsets = Vec::new();
     loop {
         match reader.read_exact(&mut entry) {
-            Ok(()) => {
-                let offset = u32::from_le_bytes(entry);
-                stale |= !segment.has_record(offset);
-                segment.settle(offset);
-            }
+            Ok(()) => offsets.push(u32::from_le_bytes(entry)),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
             Err(e) => return Err(e),
         }
@@ -338,9 +492,7 @@ fn read_acks(dir: &Path, segment: &mut Segment) -> io::Result<bool> {
     if whole != len {
         file.set_len(whole)?;
     }
-    segment.acks = Some(file);
-    segment.acks_written = whole;
-    Ok(stale)
+    Ok((Some(file), whole, offsets))
 }
 
 /// Removes a segment's files: the data file first, so that a crash between the two leaves an
@@ -354,4 +506,38 @@ pub(crate) fn remove_files(dir: &Path, number: u32) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settled_bits_across_words() {
+        let mut bits = Bits::default();
+        for _ in 0..130 {
+            bits.push();
+        }
+        assert!((0..130).all(|i| !bits.get(i)));
+        assert!(bits.get(130), "past the end counts as settled");
+        for i in [0, 63, 64, 127, 129] {
+            assert!(bits.set(i));
+            assert!(!bits.set(i), "set twice");
+        }
+        assert!(!bits.set(130));
+        let set: Vec<usize> = (0..130).filter(|&i| bits.get(i)).collect();
+        assert_eq!(set, [0, 63, 64, 127, 129]);
+        bits.truncate(64);
+        assert_eq!(bits.words.len(), 1);
+        bits.push();
+        assert!(
+            !bits.get(64),
+            "a bit pushed after a truncation starts clear"
+        );
+        bits.truncate(10);
+        for _ in 10..64 {
+            bits.push();
+        }
+        assert_eq!((0..64).filter(|&i| bits.get(i)).count(), 1);
+    }
 }

@@ -112,8 +112,35 @@ fn append(log: &mut QueueLog, m: &StoredMessage) -> Place {
     .unwrap()
 }
 
-fn open(dir: &Path, segment_size: u64) -> (QueueLog, Recovery) {
-    QueueLog::open(dir, segment_size).unwrap()
+fn open(dir: &Path, segment_size: u64) -> (QueueLog, Found) {
+    let (log, recovery) = QueueLog::open(dir, segment_size).unwrap();
+    let found = read_back(&log, recovery);
+    (log, found)
+}
+
+/// A [`Recovery`] with its messages read back from the log.
+struct Found {
+    messages: Vec<(Place, StoredMessage)>,
+    torn: Option<(PathBuf, u64)>,
+    skipped: Vec<(PathBuf, u64)>,
+}
+
+/// Reads back every recovered message, checking the body length recovery gave for it.
+fn read_back(log: &QueueLog, recovery: Recovery) -> Found {
+    let messages = recovery
+        .messages
+        .into_iter()
+        .map(|(place, body_len)| {
+            let m = log.read(place).unwrap();
+            assert_eq!(body_len as usize, m.body.len(), "{place:?}");
+            (place, m)
+        })
+        .collect();
+    Found {
+        messages,
+        torn: recovery.torn,
+        skipped: recovery.skipped,
+    }
 }
 
 fn commit(log: &mut QueueLog) {
@@ -151,7 +178,7 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     all
 }
 
-fn ids(recovery: &Recovery) -> Vec<u64> {
+fn ids(recovery: &Found) -> Vec<u64> {
     recovery.messages.iter().map(|(_, m)| m.id).collect()
 }
 
@@ -755,6 +782,7 @@ fn fuzzed_files_never_break_open() {
 
         let (mut log, recovery) = QueueLog::open(&dir, 2048)
             .unwrap_or_else(|e| panic!("seed {seed:#x} round {round}: {e}"));
+        let recovery = read_back(&log, recovery);
         assert!(recovery.messages.len() <= stored.len());
         let mut last_id = None;
         for (place, m) in &recovery.messages {
