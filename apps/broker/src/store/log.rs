@@ -21,6 +21,11 @@ const MAX_SEGMENT_SIZE: u64 = 2 << 30;
 /// given back.
 const KEEP_CAPACITY: usize = 1 << 20;
 
+/// A segment being appended to whose records are all settled is given back once it is longer
+/// than this: the next record starts a new segment and the drained one is removed, so that an
+/// emptied queue keeps at most this much on disk.
+const DRAINED_TAIL: u64 = 1 << 20;
+
 /// What opening a queue's directory found.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
@@ -234,7 +239,8 @@ impl QueueLog {
     }
 
     /// Writes the batch to the files (write(2), no fsync) and removes the segments, other than
-    /// the last, whose records are all settled.
+    /// the last, whose records are all settled. The last one goes too when it is drained and
+    /// longer than [`DRAINED_TAIL`]: a new, empty segment takes its place.
     ///
     /// # Errors
     ///
@@ -246,6 +252,7 @@ impl QueueLog {
         if !self.batch {
             return Ok(());
         }
+        self.roll_drained_tail();
         let removed_all = self.remove_drained();
         let mut touched = Vec::new();
         let mut failure = None;
@@ -343,6 +350,22 @@ impl QueueLog {
         self.roll = true;
         self.batch = true;
         WriteFailed { error, lost }
+    }
+
+    /// Starts a new segment when the last one is drained and longer than [`DRAINED_TAIL`], so
+    /// that [`remove_drained`](Self::remove_drained) gives the drained one back (with the same
+    /// care as any other: data file first, then its acks).
+    fn roll_drained_tail(&mut self) {
+        let drained = self
+            .segments
+            .values()
+            .next_back()
+            .is_some_and(|seg| seg.is_drained() && seg.end() > DRAINED_TAIL);
+        if drained {
+            if let Err(e) = self.start_segment() {
+                log::warn!("{}: {e}", self.dir.display());
+            }
+        }
     }
 
     /// Removes every segment but the last whose records are all settled; false if a removal

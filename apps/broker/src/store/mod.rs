@@ -22,7 +22,8 @@
 //! of its records that are settled (acked, dropped, dead-lettered, expired, purged) as u32 LE,
 //! one after the other. A segment whose records are all settled, other than the last one, is
 //! removed with its ack file (the data file first: an ack file left alone is removed at the
-//! next open, while records without their acks would come back).
+//! next open, while records without their acks would come back). The last one is too once it
+//! is wholly settled and longer than 1 MiB: a new, empty segment is started in its place.
 //!
 //! A segment file starts with an 8-byte header, `SPNDLQ` and the format version (u16 LE, 1),
 //! followed by records:

@@ -304,6 +304,91 @@ fn segments_roll_and_settled_ones_are_removed() {
 }
 
 #[test]
+fn a_drained_queue_gives_its_segments_back() {
+    let tmp = TempDir::new("drained");
+    let dir = tmp.queue();
+    let size = 2 << 20;
+    let mut rng = Rng::new(15);
+    let (mut log, _) = open(&dir, size);
+    let mut places = Vec::new();
+    // Three segments and half of a fourth.
+    for id in 0.. {
+        let place = append(&mut log, &message(&mut rng, id, true, 1000));
+        places.push(place);
+        if id % 1000 == 999 {
+            commit(&mut log);
+        }
+        if place.segment >= places[0].segment + 3 && place.offset > 3 << 19 {
+            break;
+        }
+    }
+    commit(&mut log);
+    assert!(segments(&dir).len() >= 3, "{:?}", segments(&dir));
+    let last = *places.last().unwrap();
+    let tail = fs::read(segments(&dir).pop().unwrap()).unwrap();
+    assert!(tail.len() > 1 << 20, "the last segment holds over 1 MiB");
+    for p in &places {
+        log.settle(*p);
+    }
+    commit(&mut log);
+    // Everything settled: one empty segment is left, the one written to before included.
+    assert_eq!(log.disk_bytes(), FILE_HEADER_LEN);
+    let left = segments(&dir);
+    assert_eq!(left.len(), 1);
+    assert!(files(&dir, "acks.").is_empty());
+    assert!(!dir.join(format!("msgs.{:010}", last.segment)).exists());
+    assert!(log.read(last).is_err());
+    drop(log);
+    let (mut log, found) = open(&dir, size);
+    assert!(found.messages.is_empty());
+    assert_eq!(log.disk_bytes(), FILE_HEADER_LEN);
+    assert_eq!(segments(&dir), left);
+    let m = message(&mut rng, 9000, true, 10);
+    let place = append(&mut log, &m);
+    assert_eq!(u64::from(place.offset), FILE_HEADER_LEN);
+    commit(&mut log);
+    drop(log);
+    let (log, found) = open(&dir, size);
+    assert_eq!(ids(&found), vec![9000]);
+    drop(log);
+
+    // A drained last segment found at open (its acks written, then a crash) goes too.
+    let tmp2 = TempDir::new("drained-at-open");
+    let dir2 = tmp2.queue();
+    fs::create_dir_all(&dir2).unwrap();
+    let name = format!("{:010}", last.segment);
+    fs::write(dir2.join(format!("msgs.{name}")), &tail).unwrap();
+    let acks: Vec<u8> = places
+        .iter()
+        .filter(|p| p.segment == last.segment)
+        .flat_map(|p| p.offset.to_le_bytes())
+        .collect();
+    fs::write(dir2.join(format!("acks.{name}")), acks).unwrap();
+    let (log, found) = open(&dir2, size);
+    assert!(found.messages.is_empty());
+    assert_eq!(log.disk_bytes(), FILE_HEADER_LEN);
+    assert_eq!(segments(&dir2).len(), 1);
+    assert!(!dir2.join(format!("msgs.{name}")).exists());
+    assert!(files(&dir2, "acks.").is_empty());
+
+    // A drained segment of 1 MiB or less stays: it is appended to, not replaced.
+    let tmp3 = TempDir::new("drained-small");
+    let dir3 = tmp3.queue();
+    let (mut log, _) = open(&dir3, size);
+    let small: Vec<Place> = (0..100)
+        .map(|id| append(&mut log, &message(&mut rng, id, true, 1000)))
+        .collect();
+    commit(&mut log);
+    let before = segments(&dir3);
+    for p in &small {
+        log.settle(*p);
+    }
+    commit(&mut log);
+    assert_eq!(segments(&dir3), before);
+    assert!(log.disk_bytes() > 100 * 1000);
+}
+
+#[test]
 fn a_record_larger_than_a_segment_gets_its_own() {
     let tmp = TempDir::new("large");
     let dir = tmp.queue();
