@@ -48,16 +48,6 @@ impl ReactorHandle {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BeforeFlushId(u64);
 
-type Hook = Box<dyn FnMut(&mut Reactor)>;
-
-/// The hooks run at the end of each turn, in the order they were added; a hook is taken out
-/// while it runs (so it may add or remove hooks), hence the `Option`.
-#[derive(Default)]
-pub(super) struct BeforeFlush {
-    hooks: Vec<(u64, Option<Hook>)>,
-    next: u64,
-}
-
 impl Reactor {
     /// Runs `hook` once at the end of every turn, after the turn's reads, timers and calls and
     /// before any of the output they produced is flushed (redis-server's `beforeSleep`). It is

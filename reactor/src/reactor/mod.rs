@@ -141,6 +141,17 @@ struct Shared {
     calls: Mutex<Vec<RemoteCall>>,
 }
 
+/// A hook added with [`Reactor::before_flush`].
+type Hook = Box<dyn FnMut(&mut Reactor)>;
+
+/// The hooks run at the end of each turn, in the order they were added; a hook is taken out
+/// while it runs (so it may add or remove hooks), hence the `Option`.
+#[derive(Default)]
+struct BeforeFlush {
+    hooks: Vec<(u64, Option<Hook>)>,
+    next: u64,
+}
+
 /// The event loop. One per thread; [`run_once`](Self::run_once) is one turn of it, [`run`](Self::run)
 /// turns it until stopped.
 ///
@@ -177,7 +188,7 @@ pub struct Reactor {
     /// How busy the loop has been, for `busy_poll`.
     load: Load,
     /// The hooks run before each turn's output is flushed.
-    before_flush: calls::BeforeFlush,
+    before_flush: BeforeFlush,
 }
 
 impl std::fmt::Debug for Reactor {
@@ -234,7 +245,7 @@ impl Reactor {
             stopping_since: None,
             batch: Vec::new(),
             load: Load::default(),
-            before_flush: calls::BeforeFlush::default(),
+            before_flush: BeforeFlush::default(),
         })
     }
 
