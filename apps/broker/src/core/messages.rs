@@ -15,11 +15,45 @@ use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use spindle_protocols::amqp::ShortStr;
+use spindle_protocols::amqp::{FieldValue, ShortStr};
 
 use super::message::{Gauge, Message};
-use super::queue::Queued;
 use crate::store::{Backlog, Place, StoredMessage};
+
+/// A message in a queue: its place in the queue's order (kept when it is requeued, so a
+/// rejected message goes back where it was, as in RabbitMQ) and whether it was delivered
+/// before.
+#[derive(Debug, Clone)]
+pub(crate) struct Queued {
+    /// Order of arrival in this queue.
+    pub(crate) seq: u64,
+    /// The message, shared with the other queues it was routed to.
+    pub(crate) message: Rc<Message>,
+    /// Delivered before and requeued.
+    pub(crate) redelivered: bool,
+    /// Times it was delivered and given back (a quorum queue's delivery count, which
+    /// `x-delivery-limit` bounds).
+    pub(crate) returns: u32,
+    /// When it expires (`x-message-ttl`, the message's `expiration`): it is dropped or
+    /// dead-lettered once it reaches the head of the queue after that.
+    pub(crate) expires: Option<Instant>,
+    /// Its record in the queue's log, if it has one (a persistent message of a durable
+    /// queue, or one paged out), settled when the message leaves for good.
+    pub(crate) place: Option<Place>,
+}
+
+impl Queued {
+    /// The message as its queue hands it out: a quorum queue adds `x-delivery-count` (the
+    /// times it was given back) to a redelivery, and to every `basic.get` answer, as RabbitMQ
+    /// 3.10's quorum queues do; the stored message stays as published, so a dead-lettered
+    /// one carries no count.
+    pub(crate) fn handed_out(&self, quorum: bool, get: bool) -> Option<Message> {
+        (quorum && (get || self.returns > 0)).then(|| {
+            self.message
+                .with_header("x-delivery-count", FieldValue::I64(i64::from(self.returns)))
+        })
+    }
+}
 
 /// A queue's on-disk log as the queue sees it (the store module's `QueueLog` behind it; an
 /// in-memory double in tests).
@@ -91,6 +125,10 @@ pub(crate) struct Messages {
     log: Option<Box<dyn MessageLog>>,
     /// Persistent messages are written to the log (the queue is durable).
     durable: bool,
+    /// A persistent message was appended since the last fsync: the next write syncs. (Acks
+    /// alone are written but not synced: nothing waits for them, and written is enough for
+    /// them to outlive a crash of the process; the next sync takes them along.)
+    needs_sync: bool,
     /// Messages kept in memory before the rest is paged out (with a log, one level only).
     keep_in_memory: usize,
     /// The instant `Paged::expires` counts from.
@@ -99,9 +137,11 @@ pub(crate) struct Messages {
     gauge: Gauge,
 }
 
-/// Messages a queue keeps in memory before it pages the rest out, by default: enough for
-/// consumers to be served from memory while a backlog waits on disk.
-pub(crate) const KEEP_IN_MEMORY: usize = 4096;
+/// Messages a queue keeps in memory before it pages the rest out, by default: four times the
+/// flow-control mark ([`FLOW_HIGH`](super::queue::FLOW_HIGH)), so that a queue whose consumers
+/// keep up, give or take a burst, never goes to disk, while a real backlog costs disk, not
+/// memory.
+pub(crate) const KEEP_IN_MEMORY: usize = 32_768;
 
 impl Default for Messages {
     fn default() -> Self {
@@ -122,6 +162,7 @@ impl Messages {
             bytes: 0,
             log: None,
             durable: false,
+            needs_sync: false,
             keep_in_memory: KEEP_IN_MEMORY,
             epoch: Instant::now(),
             gauge: Gauge::default(),
@@ -179,7 +220,10 @@ impl Messages {
         let paging = self.pages();
         if let (Some(log), true) = (self.log.as_mut(), persistent || paging) {
             match log.append(&item.message, persistent) {
-                Ok(place) => item.place = Some(place),
+                Ok(place) => {
+                    item.place = Some(place);
+                    self.needs_sync |= persistent;
+                }
                 Err(e) => log::error!("cannot store a message: {e}"),
             }
         }
@@ -349,6 +393,7 @@ impl Messages {
                     if item.place.is_some_and(|p| lost.contains(&p)) {
                         let persistent = durable && item.message.is_persistent();
                         item.place = log.append(&item.message, persistent).ok();
+                        self.needs_sync |= persistent;
                     }
                 }
                 return Err(error);
@@ -375,8 +420,10 @@ impl Messages {
                 redelivered: item.redelivered,
             });
         }
-        if fsync {
+        // A paging log holds nothing that must outlive the process.
+        if fsync && self.needs_sync {
             log.sync()?;
+            self.needs_sync = false;
         }
         Ok(())
     }

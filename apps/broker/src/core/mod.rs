@@ -47,8 +47,8 @@ use auth::{Access, ResourceKind};
 use confirms::{ConfirmFrame, Confirms};
 use exchange::{Destination, ExchangeType};
 use message::{Gauge, Message};
-use messages::LogOpener;
-use queue::{Consumer, Queue, Queued};
+use messages::{LogOpener, Queued};
+use queue::{Consumer, Queue};
 use vhost::{Exchange, Vhost};
 
 /// Queued output at which a consumer's connection gets no more deliveries until it drains:

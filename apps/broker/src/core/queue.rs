@@ -9,43 +9,7 @@ use spindle_protocols::amqp::{FieldTable, FieldValue, ShortStr};
 use spindle_reactor::ConnId;
 
 use super::message::Message;
-use super::messages::Messages;
-use crate::store::Place;
-
-/// A message in a queue: its place in the queue's order (kept when it is requeued, so a
-/// rejected message goes back where it was, as in RabbitMQ) and whether it was delivered
-/// before.
-#[derive(Debug, Clone)]
-pub(crate) struct Queued {
-    /// Order of arrival in this queue.
-    pub(crate) seq: u64,
-    /// The message, shared with the other queues it was routed to.
-    pub(crate) message: Rc<Message>,
-    /// Delivered before and requeued.
-    pub(crate) redelivered: bool,
-    /// Times it was delivered and given back (a quorum queue's delivery count, which
-    /// `x-delivery-limit` bounds).
-    pub(crate) returns: u32,
-    /// When it expires (`x-message-ttl`, the message's `expiration`): it is dropped or
-    /// dead-lettered once it reaches the head of the queue after that.
-    pub(crate) expires: Option<Instant>,
-    /// Its record in the queue's log, if it has one (a persistent message of a durable
-    /// queue, or one paged out), settled when the message leaves for good.
-    pub(crate) place: Option<Place>,
-}
-
-impl Queued {
-    /// The message as its queue hands it out: a quorum queue adds `x-delivery-count` (the
-    /// times it was given back) to a redelivery, and to every `basic.get` answer, as RabbitMQ
-    /// 3.10's quorum queues do; the stored message stays as published, so a dead-lettered
-    /// one carries no count.
-    pub(crate) fn handed_out(&self, quorum: bool, get: bool) -> Option<Message> {
-        (quorum && (get || self.returns > 0)).then(|| {
-            self.message
-                .with_header("x-delivery-count", FieldValue::I64(i64::from(self.returns)))
-        })
-    }
-}
+use super::messages::{Messages, Queued};
 
 /// A consumer of a queue: where its deliveries go and how many it may hold unacknowledged.
 #[derive(Debug, Clone)]
