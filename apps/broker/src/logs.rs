@@ -235,6 +235,96 @@ impl MessageLog for Log {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::message::Gauge;
+    use crate::core::messages::Messages;
+    use spindle_protocols::amqp::BasicProperties;
+
+    /// A line of `/proc/self/status`, in kB.
+    fn status_kb(key: &str) -> u64 {
+        let status = fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Start-up of a queue holding N persistent messages (default 1,000,000 of 1 KB; set
+    /// `RECOVERY_N`, `RECOVERY_BODY`): the log's open and the queue's taking of what it
+    /// recovered, timed, with the peak RSS of each (VmHWM, reset before). Run with
+    /// `cargo test -p spindle-broker --release -- --ignored --nocapture recovery_of_a_long_queue`;
+    /// it writes N records to the temporary directory (1.1 GB by default) and removes them.
+    /// With `RECOVERY_DATA=dir` it uses that data directory, writes the records only if the
+    /// queue is not there yet and keeps them: run it twice to measure in a process that did
+    /// not write them (and evict the files from the page cache in between for a cold start).
+    #[test]
+    #[ignore]
+    fn recovery_of_a_long_queue() {
+        let env = |key: &str, default: usize| {
+            std::env::var(key)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        };
+        let (n, body_len) = (env("RECOVERY_N", 1_000_000), env("RECOVERY_BODY", 1024));
+        let kept = std::env::var_os("RECOVERY_DATA").map(PathBuf::from);
+        let data = kept.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("spindle-recovery-{}", std::process::id()))
+        });
+        if kept.is_none() {
+            let _ = fs::remove_dir_all(&data);
+        }
+        let mut logs = Logs::open(&data).unwrap();
+        let (vhost, queue) = ("/", ShortStr::from_static("long"));
+        let dir = logs.durable_dir(vhost, &queue);
+        if !dir.exists() {
+            let (mut log, _) =
+                QueueLog::open_with_progress(&dir, SEGMENT_SIZE, &mut |_, _| {}).unwrap();
+            let properties = BasicProperties {
+                delivery_mode: Some(2),
+                ..BasicProperties::default()
+            };
+            let exchange = ShortStr::from_static("");
+            let body = vec![0x5a; body_len];
+            for id in 0..n as u64 {
+                log.append(id, true, &exchange, &queue, &properties, &body)
+                    .unwrap();
+                if id % 10_000 == 9_999 {
+                    log.write().unwrap();
+                }
+            }
+            log.write().unwrap();
+            log.sync().unwrap();
+            println!(
+                "{n} x {body_len} B written: {} MB on disk",
+                log.disk_bytes() >> 20
+            );
+        }
+        let before = status_kb("VmRSS:");
+        fs::write("/proc/self/clear_refs", "5").unwrap();
+        let start = Instant::now();
+        let opened = logs.open(vhost, &queue, true, true).unwrap();
+        let open_time = start.elapsed();
+        let open_peak = status_kb("VmHWM:");
+        let after_open = status_kb("VmRSS:");
+        assert_eq!(opened.recovered.len(), n);
+        let start = Instant::now();
+        let mut messages =
+            Messages::default().with_log(opened.log, true, Gauge::default(), Instant::now());
+        let next = messages.recovered(opened.recovered, 0);
+        let take_time = start.elapsed();
+        assert_eq!((next, messages.len()), (n as u64, n));
+        println!(
+            "RSS before {} MB; open {open_time:?}, peak {} MB, then {} MB; the queue takes \
+             them in {take_time:?}: peak {} MB, then {} MB",
+            before >> 10,
+            open_peak >> 10,
+            after_open >> 10,
+            status_kb("VmHWM:") >> 10,
+            status_kb("VmRSS:") >> 10,
+        );
+        drop(messages);
+        if kept.is_none() {
+            fs::remove_dir_all(&data).unwrap();
+        }
+    }
 
     #[test]
     fn progress_shows_after_a_second_then_every_quarter_second_and_the_end() {
