@@ -20,6 +20,9 @@
 //!   `Int8StringReceiver`, `Int16StringReceiver` and `Int32StringReceiver`.
 //! - [`amqp`] — AMQP 0-9-1 as RabbitMQ speaks it: frames, the 66 methods (generated from the
 //!   spec), field tables and content assembly, for clients and servers.
+//! - [`http`] — HTTP/1.1 requests and responses, both directions.
+//! - [`value`] — the value model of remote procedure calls (XML-RPC now, msgpack later).
+//! - [`xmlrpc`] — XML-RPC calls, responses and faults.
 //! - [`resp`] — Redis's RESP2/RESP3: [`RequestDecoder`](resp::RequestDecoder) and [`ReplyWriter`](resp::ReplyWriter) for servers, [`decode_frame`](resp::decode_frame) and [`Frame`](resp::Frame) for clients.
 //!
 //! # Conventions
@@ -64,10 +67,13 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod amqp;
+pub mod http;
 pub mod int_prefixed;
 pub mod lines;
 pub mod netstring;
 pub mod resp;
+pub mod value;
+pub mod xmlrpc;
 
 #[cfg(test)]
 mod testutil;

@@ -1,0 +1,1 @@
+//! XML-RPC: method calls, responses and faults over the neutral [`Value`](crate::value::Value).
