@@ -473,35 +473,18 @@ impl Messages {
                 self.len += 1;
                 self.bytes += size as usize;
             } else {
-                let read = match self.log.as_deref() {
-                    Some(log) => log.read(place),
-                    None => Err("no log to read it from".to_string()),
-                };
-                let m = match read {
-                    Ok(m) => m,
-                    Err(e) => {
-                        log::error!("a recovered message is lost: {e}");
-                        continue;
-                    }
-                };
-                let message = Rc::new(Message::new(
-                    m.id,
-                    m.exchange,
-                    m.routing_key,
-                    m.properties,
-                    m.body,
-                    &self.gauge,
-                ));
-                self.len += 1;
-                self.bytes += message.size();
-                let item = Queued {
-                    seq,
-                    message,
+                let p = Paged {
+                    place,
+                    size,
+                    expires: 0,
                     redelivered: true,
-                    returns: 0,
-                    expires: None,
-                    place: Some(place),
                 };
+                let Some(item) = read_back(self.log.as_deref(), &p, seq, self.epoch, &self.gauge)
+                else {
+                    continue;
+                };
+                self.len += 1;
+                self.bytes += item.message.size();
                 let at = self.level(&item);
                 if let Some(level) = self.levels.get_mut(at) {
                     level.push_back(item);

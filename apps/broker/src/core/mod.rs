@@ -242,11 +242,12 @@ impl Broker {
         let kept = q.durable && q.exclusive.is_none();
         match logs.open(vname, name, kept, recover && kept) {
             Ok(opened) => {
-                let n = opened.recovered.len();
                 let store = std::mem::take(&mut q.store);
                 q.store = store.with_log(opened.log, kept, self.memory.clone(), self.now);
+                let before = q.store.len();
                 q.next_seq = q.store.recovered(opened.recovered, q.next_seq);
-                n
+                // A message whose record could not be read back is not counted (it was logged).
+                q.store.len() - before
             }
             Err(e) => {
                 log::error!(

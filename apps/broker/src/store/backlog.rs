@@ -35,6 +35,7 @@ impl Backlog {
     }
 
     /// How many records.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
