@@ -24,12 +24,24 @@
 //! - `--fill N` ([`run_fill`]) is a mode of its own: no consumers, one connection publishes N
 //!   messages to an exclusive queue (through the default exchange) with confirms, so all are
 //!   in the queue when it reports; the queue stays full while the caller's `filled` callback
-//!   runs (the time to read the broker's memory), then is deleted.
+//!   runs (the time to read the broker's memory), then is deleted. With `--queue NAME` the
+//!   queue is a named, non-exclusive one instead (durable with `--persistent`: a durable
+//!   queue's messages are what a broker writes to its store), and `--keep` leaves it full
+//!   for a later `--drain`. `--max-seconds S` stops publishing after S seconds (a broker too
+//!   slow to take them all in reasonable time), reporting how many it confirmed. Each body
+//!   of 16 bytes or more carries its sequence number (from 0, little-endian) after the
+//!   timestamp.
+//! - `--drain` ([`run_drain`]) is the other half: one connection declares `--queue NAME`
+//!   passively, consumes as many messages as it said it held (manual acks, prefetch
+//!   `--prefetch`, else 1,000) and reports the time it took and whether the sequence numbers
+//!   came in order.
 //!
 //! Producers publish as fast as the client's back-pressure lets them (`--rate` caps each),
-//! with `--confirm N` at most N unconfirmed each. Consumers ack with `multiple` every
+//! with `--confirm N` at most N unconfirmed each; then confirmed msg/s and the confirm
+//! latency (publish to its `basic.ack`, measured by the producer) are reported too. Consumers ack with `multiple` every
 //! `prefetch / 2` deliveries (and on a 100 ms tick), or not at all with `--autoack`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -78,6 +90,13 @@ pub struct AmqpBench {
     pub bindings: usize,
     /// Messages [`run_fill`] publishes and leaves queued.
     pub fill: u64,
+    /// [`run_fill`] and [`run_drain`]: a named, non-exclusive queue (else the fill's queue is
+    /// an exclusive one of its own).
+    pub queue: Option<String>,
+    /// [`run_fill`]: leave the named queue full at the end instead of deleting it.
+    pub keep: bool,
+    /// [`run_fill`]: stop publishing after this many seconds, whether or not all are sent.
+    pub max_seconds: Option<f64>,
     /// The broker's process, when it runs on this machine: its CPU time over the measured
     /// time (not the setup) is reported.
     pub broker_pid: Option<u32>,
@@ -101,6 +120,9 @@ impl AmqpBench {
             queues: 1,
             bindings: 0,
             fill: 1_000_000,
+            queue: None,
+            keep: false,
+            max_seconds: None,
             broker_pid: None,
         }
     }
@@ -173,16 +195,44 @@ pub struct AmqpResult {
     pub seconds: f64,
     /// The broker's CPU seconds (user + system) in the measured time, given its process.
     pub broker_cpu_s: Option<f64>,
+    /// With confirms: what the producers measured of them.
+    pub confirms: Option<ConfirmFigures>,
+}
+
+/// The publisher confirms of a run (`--confirm N`), as the producers saw them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConfirmFigures {
+    /// Publishes acked by the broker per second.
+    pub confirmed_per_s: f64,
+    /// Publishes the broker refused (`basic.nack`) in the measured time.
+    pub nacked: u64,
+    /// Median time from a publish to its confirm, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile confirm latency, milliseconds.
+    pub p99_ms: f64,
+    /// 99.9th percentile confirm latency, milliseconds.
+    pub p999_ms: f64,
 }
 
 impl AmqpResult {
     /// The summary as one JSON object (`sent_per_s`, `received_per_s`, `latency_ms`,
-    /// `seconds`, `broker_cpu_s`: null unless the broker's process was given).
+    /// `seconds`, `broker_cpu_s`: null unless the broker's process was given;
+    /// `confirmed_per_s`, `nacked` and `confirm_latency_ms`: null without confirms).
     pub fn json(&self) -> String {
+        let confirms = self.confirms.as_ref().map_or_else(
+            || "\"confirmed_per_s\": null, \"nacked\": null, \"confirm_latency_ms\": null".into(),
+            |c| {
+                format!(
+                    "\"confirmed_per_s\": {:.1}, \"nacked\": {}, \"confirm_latency_ms\": \
+                     {{\"p50\": {:.3}, \"p99\": {:.3}, \"p999\": {:.3}}}",
+                    c.confirmed_per_s, c.nacked, c.p50_ms, c.p99_ms, c.p999_ms
+                )
+            },
+        );
         format!(
             "{{\"sent_per_s\": {:.1}, \"received_per_s\": {:.1}, \"latency_ms\": \
              {{\"p50\": {:.3}, \"p99\": {:.3}, \"p999\": {:.3}}}, \"seconds\": {:.2}, \
-             \"broker_cpu_s\": {}}}",
+             \"broker_cpu_s\": {}, {confirms}}}",
             self.sent_per_s,
             self.received_per_s,
             self.p50_ms,
@@ -211,7 +261,7 @@ impl AmqpResult {
             "amqp bench: {}P/{}C, {} B, {} exchange{topology}, {ack}{}{}, {:.1} s\n\
              sent       {:>12.0} msg/s\n\
              received   {:>12.0} msg/s\n\
-             latency    p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms\n{}",
+             latency    p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms\n{}{}",
             bench.producers,
             bench.consumers,
             bench.size,
@@ -227,6 +277,14 @@ impl AmqpResult {
             self.p50_ms,
             self.p99_ms,
             self.p999_ms,
+            self.confirms
+                .as_ref()
+                .map(|c| format!(
+                    "confirmed  {:>12.0} msg/s ({} nacked)\n\
+                     confirm    p50 {:.3} ms   p99 {:.3} ms   p99.9 {:.3} ms\n",
+                    c.confirmed_per_s, c.nacked, c.p50_ms, c.p99_ms, c.p999_ms
+                ))
+                .unwrap_or_default(),
             self.broker_cpu_s
                 .map(|cpu| format!(
                     "broker     {:>12.2} µs CPU/msg received\n",
@@ -299,7 +357,7 @@ struct Shared {
     received: AtomicU64,
     /// Consumers whose `basic.consume-ok` has arrived.
     consuming: AtomicUsize,
-    /// `--fill`: publishes the broker confirmed, and refused (`basic.nack`).
+    /// Publishes the broker confirmed, and refused (`basic.nack`).
     confirmed: AtomicU64,
     nacked: AtomicU64,
     /// `--fill`: nanoseconds from the first publish to the last confirm, once all are settled.
@@ -401,6 +459,12 @@ struct Producer {
     /// For `--rate`: when publishing started, and how many were sent since.
     started: Option<Instant>,
     sent: u64,
+    /// With confirms: when each unconfirmed publish left (nanoseconds since the UNIX epoch,
+    /// the body's stamp), from sequence number `first_unconfirmed` on; `None` once confirmed.
+    unconfirmed: VecDeque<Option<u64>>,
+    first_unconfirmed: u64,
+    /// Publish-to-confirm latencies in microseconds of the confirms counted.
+    confirm_latencies: Vec<u32>,
 }
 
 impl Producer {
@@ -417,7 +481,32 @@ impl Producer {
             publish,
             started: None,
             sent: 0,
+            unconfirmed: VecDeque::new(),
+            first_unconfirmed: 0,
+            confirm_latencies: Vec::new(),
         }
+    }
+
+    /// Notes when the publish numbered `seq` (in confirm mode) left.
+    fn published(&mut self, seq: Option<u64>, stamp: u64) {
+        if let Some(seq) = seq {
+            if self.unconfirmed.is_empty() {
+                self.first_unconfirmed = seq;
+            }
+            self.unconfirmed.push_back(Some(stamp));
+        }
+    }
+
+    /// The latency of the publish numbered `seq`, now confirmed (once; `None` for a number
+    /// never published or confirmed before).
+    fn confirmed(&mut self, seq: u64) -> Option<u64> {
+        let index = usize::try_from(seq.checked_sub(self.first_unconfirmed)?).ok()?;
+        let stamp = self.unconfirmed.get_mut(index)?.take()?;
+        while let Some(None) = self.unconfirmed.front() {
+            self.unconfirmed.pop_front();
+            self.first_unconfirmed += 1;
+        }
+        Some(now_nanos().saturating_sub(stamp))
     }
 
     /// How often to wake: often when rate-limited (to publish the next burst), else only to
@@ -446,11 +535,13 @@ impl Producer {
             if self.bench.confirm.is_some_and(|w| ch.unconfirmed() >= w) {
                 break;
             }
+            let now = now_nanos();
             if let Some(stamp) = self.body.get_mut(..8) {
-                stamp.copy_from_slice(&now_nanos().to_le_bytes());
+                stamp.copy_from_slice(&now.to_le_bytes());
             }
             match ch.publish(&self.publish, &self.body) {
-                Ok(_) => {
+                Ok(seq) => {
+                    self.published(seq, now);
                     self.sent += 1;
                     n += 1;
                 }
@@ -478,12 +569,19 @@ impl ConnectionHandler for Producer {
         self.pump(conn)
     }
 
-    fn on_confirm(
-        &mut self,
-        ch: &mut Channel<'_>,
-        _seq: u64,
-        _ok: bool,
-    ) -> Result<(), ClientError> {
+    fn on_confirm(&mut self, ch: &mut Channel<'_>, seq: u64, ok: bool) -> Result<(), ClientError> {
+        let latency = self.confirmed(seq);
+        if !self.shared.stopping() {
+            if ok {
+                self.shared.confirmed.fetch_add(1, Ordering::Relaxed);
+                if let Some(nanos) = latency {
+                    let micros = (nanos / 1000).min(u64::from(u32::MAX)) as u32;
+                    self.confirm_latencies.push(micros);
+                }
+            } else {
+                self.shared.nacked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         // Once the window is half empty, fill it again (not after every single confirm).
         let refill = self
             .bench
@@ -582,9 +680,9 @@ impl ConnectionHandler for Consumer {
     }
 }
 
-/// `--fill`'s one connection: declares its exclusive queue, publishes `fill` messages to it
-/// through the default exchange with at most `window` unconfirmed, and once the caller
-/// releases the full queue deletes it and closes.
+/// `--fill`'s one connection: declares its queue (exclusive unless named), publishes `fill`
+/// messages to it through the default exchange with at most `window` unconfirmed, and once
+/// the caller releases the full queue deletes it (unless `keep`) and closes.
 struct Filler {
     bench: Arc<AmqpBench>,
     shared: Arc<Shared>,
@@ -618,10 +716,23 @@ impl Filler {
         }
     }
 
-    /// Publishes until all are sent, the window is full or back-pressure says stop.
+    /// More to publish: not all sent, and `--max-seconds` (if any) not yet over.
+    fn publishing(&self) -> bool {
+        let in_time = match (self.bench.max_seconds, self.started) {
+            (Some(limit), Some(t0)) => t0.elapsed().as_secs_f64() < limit,
+            _ => true,
+        };
+        self.sent < self.bench.fill && in_time
+    }
+
+    /// Publishes until all are sent, the window is full, back-pressure says stop or the time
+    /// is up.
     fn pump(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
         if self.shared.stopping() {
             conn.close();
+            return Ok(());
+        }
+        if !self.publishing() {
             return Ok(());
         }
         let mut ch = conn.channel(self.channel);
@@ -629,6 +740,9 @@ impl Filler {
         while self.sent < self.bench.fill && ch.unconfirmed() < self.window {
             if let Some(stamp) = self.body.get_mut(..8) {
                 stamp.copy_from_slice(&now_nanos().to_le_bytes());
+            }
+            if let Some(seq) = self.body.get_mut(8..16) {
+                seq.copy_from_slice(&self.sent.to_le_bytes());
             }
             match ch.publish(&self.publish, &self.body) {
                 Ok(_) => {
@@ -650,7 +764,7 @@ impl ConnectionHandler for Filler {
         let mut ch = conn.channel(self.channel);
         let options = QueueOptions {
             durable: self.bench.persistent,
-            exclusive: true,
+            exclusive: self.bench.queue.is_none(),
             ..QueueOptions::default()
         };
         ch.queue_declare(&self.queue, &options)?;
@@ -671,7 +785,7 @@ impl ConnectionHandler for Filler {
             &self.shared.nacked
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if self.sent < self.bench.fill {
+        if self.publishing() {
             if ch.unconfirmed() <= self.window / 2 {
                 self.pump(ch.connection())?;
             }
@@ -697,6 +811,10 @@ impl ConnectionHandler for Filler {
             return Ok(());
         }
         if !self.deleting && self.shared.release.load(Ordering::Relaxed) {
+            if self.bench.keep {
+                conn.close();
+                return Ok(());
+            }
             self.deleting = true;
             conn.channel(self.channel)
                 .queue_delete(&self.queue, false, false)?;
@@ -798,7 +916,7 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
             &bench,
             &shared,
             producer,
-            |_| (),
+            |p| p.confirm_latencies,
         )?);
     }
 
@@ -832,9 +950,14 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
     let broker_cpu_s = cpu_seconds(cpu0, bench.broker_pid.and_then(cpu_ticks));
     let sent = shared.sent.load(Ordering::Relaxed);
     let received = shared.received.load(Ordering::Relaxed);
+    let confirmed = shared.confirmed.load(Ordering::Relaxed);
+    let nacked = shared.nacked.load(Ordering::Relaxed);
 
+    let mut confirm_latencies = Vec::new();
     for p in producers {
-        let _ = p.join();
+        if let Ok(Some(mut l)) = p.join() {
+            confirm_latencies.append(&mut l);
+        }
     }
     let mut latencies = Vec::new();
     for c in consumers {
@@ -847,6 +970,16 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
             return Err(Error::Failed(std::mem::take(&mut *errors)));
         }
     }
+    let confirms = bench.confirm.map(|_| {
+        let mut ms = |p: f64| f64::from(percentile(&mut confirm_latencies, p)) / 1000.0;
+        ConfirmFigures {
+            confirmed_per_s: confirmed as f64 / elapsed,
+            nacked,
+            p50_ms: ms(50.0),
+            p99_ms: ms(99.0),
+            p999_ms: ms(99.9),
+        }
+    });
     let mut ms = |p: f64| f64::from(percentile(&mut latencies, p)) / 1000.0;
     Ok(AmqpResult {
         sent_per_s: sent as f64 / elapsed,
@@ -856,14 +989,17 @@ pub fn run_bench(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<Amq
         p999_ms: ms(99.9),
         seconds: elapsed,
         broker_cpu_s,
+        confirms,
     })
 }
 
 /// Fills a queue: publishes `bench.fill` messages of `bench.size` bytes (persistent and to a
-/// durable queue with `persistent`) to an exclusive queue nobody consumes, with publisher
-/// confirms (window `bench.confirm`, else 1,000), so that when `filled` is called every one
-/// is in the queue. The queue stays full until `filled` returns (the time to look at the
-/// broker's memory), then is deleted; `progress` gets a line every second while filling.
+/// durable queue with `persistent`) to a queue nobody consumes (exclusive, unless
+/// `bench.queue` names one), with publisher confirms (window `bench.confirm`, else 1,000), so
+/// that when `filled` is called every one is in the queue (or as many as were confirmed
+/// within `bench.max_seconds`). The queue stays full until `filled` returns (the time to look
+/// at the broker's memory), then is deleted unless `bench.keep`; `progress` gets a line every
+/// second while filling.
 ///
 /// # Errors
 ///
@@ -874,7 +1010,10 @@ pub fn run_fill(
     filled: impl FnOnce(&FillResult),
 ) -> Result<FillResult, Error> {
     let bench = Arc::new(bench);
-    let queue = format!("spindle-bench-fill-{}", std::process::id());
+    let queue = bench
+        .queue
+        .clone()
+        .unwrap_or_else(|| format!("spindle-bench-fill-{}", std::process::id()));
     let shared = Arc::new(Shared::default());
     let filler = Filler::new(bench.clone(), shared.clone(), queue.clone());
     let cpu0 = bench.broker_pid.and_then(cpu_ticks);
@@ -933,6 +1072,239 @@ pub fn run_fill(
         }
     }
     Ok(result)
+}
+
+/// How long [`run_drain`] waits for a delivery before it gives up on the rest.
+const DRAIN_IDLE: Duration = Duration::from_secs(10);
+/// `--drain`'s prefetch when `--prefetch` does not set one.
+const DRAIN_PREFETCH: u16 = 1000;
+
+/// What [`run_drain`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DrainResult {
+    /// The queue drained.
+    pub queue: String,
+    /// Messages the queue said it held (its passive declare's count).
+    pub messages: u64,
+    /// Messages consumed (and acked).
+    pub received: u64,
+    /// Of those, how many came marked redelivered.
+    pub redelivered: u64,
+    /// The first body's sequence number (bodies of 16 bytes or more carry one).
+    pub first_seq: Option<u64>,
+    /// Bodies whose sequence number was not the one after the previous body's.
+    pub out_of_order: u64,
+    /// Seconds from the consume to the last delivery.
+    pub seconds: f64,
+}
+
+impl DrainResult {
+    /// Messages consumed per second.
+    pub fn received_per_s(&self) -> f64 {
+        self.received as f64 / self.seconds.max(1e-9)
+    }
+
+    /// The summary as one JSON object (`queue`, `messages`, `received`, `redelivered`,
+    /// `first_seq`: null without sequence numbers, `out_of_order`, `seconds`,
+    /// `received_per_s`).
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"queue\": \"{}\", \"messages\": {}, \"received\": {}, \"redelivered\": {}, \
+             \"first_seq\": {}, \"out_of_order\": {}, \"seconds\": {:.3}, \
+             \"received_per_s\": {:.1}}}",
+            self.queue,
+            self.messages,
+            self.received,
+            self.redelivered,
+            self.first_seq
+                .map_or_else(|| "null".to_string(), |s| s.to_string()),
+            self.out_of_order,
+            self.seconds,
+            self.received_per_s()
+        )
+    }
+
+    /// The summary for people.
+    pub fn report(&self) -> String {
+        let order = match (self.first_seq, self.out_of_order) {
+            (None, _) => "no sequence numbers".to_string(),
+            (Some(first), 0) => format!("in order from {first}"),
+            (Some(first), n) => format!("from {first}, {n} out of order"),
+        };
+        format!(
+            "amqp drain: {} of {} messages from {} in {:.2} s ({:.0} msg/s), {} redelivered, \
+             {order}\n",
+            self.received,
+            self.messages,
+            self.queue,
+            self.seconds,
+            self.received_per_s(),
+            self.redelivered
+        )
+    }
+}
+
+/// `--drain`'s one connection: declares its queue passively, consumes as many messages as
+/// the declare counted (acking every `prefetch / 2`), checks their sequence numbers, closes.
+struct Drainer {
+    shared: Arc<Shared>,
+    prefetch: u16,
+    channel: u16,
+    result: DrainResult,
+    /// The sequence number the next body should carry.
+    next_seq: Option<u64>,
+    unacked: u64,
+    last_tag: u64,
+    /// When the consume was sent, and when the last delivery came.
+    started: Option<Instant>,
+    last_delivery: Option<Instant>,
+}
+
+impl Drainer {
+    fn flush_acks(&mut self, ch: &mut Channel<'_>) -> Result<(), ClientError> {
+        if self.unacked > 0 {
+            ch.ack(self.last_tag, true)?;
+            self.unacked = 0;
+        }
+        Ok(())
+    }
+
+    /// Notes the time taken and closes.
+    fn finish(&mut self, ch: &mut Channel<'_>) -> Result<(), ClientError> {
+        self.flush_acks(ch)?;
+        if let (Some(t0), Some(t1)) = (self.started, self.last_delivery) {
+            self.result.seconds = t1.duration_since(t0).as_secs_f64();
+        }
+        ch.connection().close();
+        Ok(())
+    }
+}
+
+impl ConnectionHandler for Drainer {
+    fn on_open(&mut self, conn: &mut Connection<'_>) -> Result<(), ClientError> {
+        self.channel = conn.open_channel()?;
+        let mut ch = conn.channel(self.channel);
+        ch.qos(self.prefetch)?;
+        let options = QueueOptions {
+            passive: true,
+            ..QueueOptions::default()
+        };
+        ch.queue_declare(&self.result.queue, &options)?;
+        conn.call_later(TICK);
+        Ok(())
+    }
+
+    fn on_reply(&mut self, ch: &mut Channel<'_>, reply: Reply) -> Result<(), ClientError> {
+        if let Reply::QueueDeclared { message_count, .. } = reply {
+            self.result.messages = u64::from(message_count);
+            if message_count == 0 {
+                return self.finish(ch);
+            }
+            self.started = Some(Instant::now());
+            ch.consume(&self.result.queue, &ConsumeOptions::default())?;
+        }
+        Ok(())
+    }
+
+    fn on_delivery(&mut self, ch: &mut Channel<'_>, d: Delivery) -> Result<(), ClientError> {
+        self.last_delivery = Some(Instant::now());
+        self.result.received += 1;
+        self.shared.received.fetch_add(1, Ordering::Relaxed);
+        self.result.redelivered += u64::from(d.redelivered);
+        if let Some(bytes) = d.body.get(8..16) {
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(bytes);
+            let seq = u64::from_le_bytes(seq);
+            match self.next_seq {
+                None => self.result.first_seq = Some(seq),
+                Some(next) if next != seq => self.result.out_of_order += 1,
+                Some(_) => {}
+            }
+            self.next_seq = Some(seq.wrapping_add(1));
+        }
+        self.unacked += 1;
+        self.last_tag = d.delivery_tag;
+        if self.result.received >= self.result.messages {
+            return self.finish(ch);
+        }
+        if self.unacked >= u64::from(self.prefetch / 2).max(1) {
+            self.flush_acks(ch)?;
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, conn: &mut Connection<'_>, _timer: TimerId) -> Result<(), ClientError> {
+        let idle = self
+            .last_delivery
+            .or(self.started)
+            .is_some_and(|t| t.elapsed() >= DRAIN_IDLE);
+        if self.shared.stopping() || idle {
+            return self.finish(&mut conn.channel(self.channel));
+        }
+        self.flush_acks(&mut conn.channel(self.channel))?;
+        conn.call_later(TICK);
+        Ok(())
+    }
+}
+
+/// Drains `bench.queue`: declares it passively, consumes as many messages as it held then
+/// (manual acks, prefetch `bench.prefetch`, else 1,000) and reports how long that took and
+/// whether the bodies' sequence numbers (see [`run_fill`]) came in order; gives up on the
+/// rest after 10 s without a delivery. `progress` gets a line every second.
+///
+/// # Errors
+///
+/// No queue named; the broker could not be reached, the queue does not exist or the
+/// connection failed.
+pub fn run_drain(bench: AmqpBench, mut progress: impl FnMut(&str)) -> Result<DrainResult, Error> {
+    let Some(queue) = bench.queue.clone() else {
+        return Err(Error::Failed(vec!["--drain needs --queue".into()]));
+    };
+    let shared = Arc::new(Shared::default());
+    let drainer = Drainer {
+        shared: shared.clone(),
+        prefetch: if bench.prefetch > 0 {
+            bench.prefetch
+        } else {
+            DRAIN_PREFETCH
+        },
+        channel: 0,
+        result: DrainResult {
+            queue,
+            ..DrainResult::default()
+        },
+        next_seq: None,
+        unacked: 0,
+        last_tag: 0,
+        started: None,
+        last_delivery: None,
+    };
+    let t0 = Instant::now();
+    let thread = spawn("drainer", &bench, &shared, drainer, |d| d.result)?;
+    let (mut last_received, mut last_t) = (0, t0);
+    let mut next_line = t0 + Duration::from_secs(1);
+    while !thread.is_finished() {
+        let now = Instant::now();
+        if now >= next_line {
+            let received = shared.received.load(Ordering::Relaxed);
+            let dt = now.duration_since(last_t).as_secs_f64().max(1e-9);
+            progress(&format!(
+                "t={:.0}s received {:.0}/s ({received} in all)",
+                now.duration_since(t0).as_secs_f64(),
+                (received - last_received) as f64 / dt,
+            ));
+            (last_received, last_t) = (received, now);
+            next_line += Duration::from_secs(1);
+        }
+        thread::sleep(Duration::from_millis(5)); // polling a condition
+    }
+    let result = thread.join().ok().flatten();
+    if let Ok(mut errors) = shared.errors.lock() {
+        if !errors.is_empty() {
+            return Err(Error::Failed(std::mem::take(&mut *errors)));
+        }
+    }
+    result.ok_or_else(|| Error::Failed(vec!["drainer: the connection ended early".into()]))
 }
 
 #[cfg(test)]
@@ -1028,5 +1400,69 @@ mod tests {
             "{\"queue\": \"q\", \"published\": 1000, \"nacked\": 0, \"size\": 1024, \
              \"seconds\": 2.000, \"published_per_s\": 500.0, \"broker_cpu_s\": null}"
         );
+    }
+
+    #[test]
+    fn a_confirm_is_timed_from_its_own_publish_in_any_order() {
+        let bench = Arc::new(AmqpBench::new(Config::new(Default::default())));
+        let mut p = Producer::new(bench, Arc::new(Shared::default()));
+        let now = now_nanos();
+        for (seq, ago) in [(1, 3_000_000), (2, 2_000_000), (3, 1_000_000)] {
+            p.published(Some(seq), now - ago);
+        }
+        p.published(None, now); // not in confirm mode: nothing to time
+        let ms = |nanos: Option<u64>| nanos.map(|n| n / 1_000_000);
+        assert_eq!(ms(p.confirmed(2)), Some(2));
+        assert_eq!(p.confirmed(2), None, "timed once");
+        assert_eq!(p.unconfirmed.len(), 3, "1 is still waiting");
+        assert_eq!(ms(p.confirmed(1)), Some(3));
+        assert_eq!((p.unconfirmed.len(), p.first_unconfirmed), (1, 3));
+        assert_eq!(ms(p.confirmed(3)), Some(1));
+        assert!(p.unconfirmed.is_empty());
+        assert_eq!(p.confirmed(0), None);
+        assert_eq!(p.confirmed(9), None);
+        p.published(Some(4), now);
+        assert_eq!(p.first_unconfirmed, 4);
+    }
+
+    #[test]
+    fn the_summary_has_confirm_figures_only_with_confirms() {
+        let mut r = AmqpResult::default();
+        assert!(r.json().ends_with(
+            "\"confirmed_per_s\": null, \"nacked\": null, \"confirm_latency_ms\": null}"
+        ));
+        r.confirms = Some(ConfirmFigures {
+            confirmed_per_s: 1000.0,
+            nacked: 2,
+            p50_ms: 1.0,
+            p99_ms: 2.5,
+            p999_ms: 3.0,
+        });
+        assert!(r.json().ends_with(
+            "\"confirmed_per_s\": 1000.0, \"nacked\": 2, \"confirm_latency_ms\": \
+             {\"p50\": 1.000, \"p99\": 2.500, \"p999\": 3.000}}"
+        ));
+    }
+
+    #[test]
+    fn the_drain_summary_says_whether_the_sequence_held() {
+        let mut r = DrainResult {
+            queue: "q".into(),
+            messages: 10,
+            received: 10,
+            seconds: 2.0,
+            ..DrainResult::default()
+        };
+        assert!(r.json().contains("\"first_seq\": null"));
+        assert!(r.report().contains("no sequence numbers"));
+        r.first_seq = Some(0);
+        assert_eq!(
+            r.json(),
+            "{\"queue\": \"q\", \"messages\": 10, \"received\": 10, \"redelivered\": 0, \
+             \"first_seq\": 0, \"out_of_order\": 0, \"seconds\": 2.000, \"received_per_s\": 5.0}"
+        );
+        assert!(r.report().contains("in order from 0"));
+        r.out_of_order = 3;
+        assert!(r.report().contains("3 out of order"));
     }
 }
