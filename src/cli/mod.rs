@@ -254,6 +254,21 @@ struct BenchAmqpArgs {
     /// memory meanwhile)
     #[arg(long, requires = "fill")]
     hold: bool,
+    /// With --fill or --drain: a named, non-exclusive queue (durable with --persistent)
+    #[arg(long, value_name = "NAME")]
+    queue: Option<String>,
+    /// With --fill --queue: leave the queue full at the end instead of deleting it
+    #[arg(long, requires = "queue")]
+    keep: bool,
+    /// With --fill: stop publishing after this many seconds (the summary says how many were
+    /// confirmed)
+    #[arg(long, value_name = "SECONDS", requires = "fill")]
+    max_seconds: Option<f64>,
+    /// Instead of a timed run: consume every message --queue holds (manual acks, prefetch
+    /// --prefetch, else 1000), report the time taken and whether the sequence numbers --fill
+    /// writes came in order
+    #[arg(long, requires = "queue", conflicts_with = "fill")]
+    drain: bool,
     /// The broker's process (on this machine), so its CPU time over the measured seconds is
     /// reported
     #[arg(long)]
@@ -545,8 +560,14 @@ fn run_bench_amqp(args: BenchAmqpArgs) -> i32 {
         queues: args.queues,
         bindings: args.bindings,
         broker_pid: args.pid,
+        queue: args.queue,
+        keep: args.keep,
+        max_seconds: args.max_seconds,
         ..AmqpBench::new(spindle_amqp::Config::new(uri))
     };
+    if args.drain {
+        return run_bench_amqp_drain(bench, args.json);
+    }
     if let Some(n) = args.fill {
         return run_bench_amqp_fill(AmqpBench { fill: n, ..bench }, args.json, args.hold);
     }
@@ -583,6 +604,25 @@ fn run_bench_amqp_fill(bench: AmqpBench, json: bool, hold: bool) -> i32 {
     };
     match spindle_bench::amqp::run_fill(bench, |line| eprintln!("{line}"), filled) {
         Ok(_) => 0,
+        Err(e) => {
+            eprintln!("spindle bench amqp: {e}");
+            1
+        }
+    }
+}
+
+/// `spindle bench amqp --drain --queue NAME`: consumes the queue's messages, prints the
+/// summary.
+fn run_bench_amqp_drain(bench: AmqpBench, json: bool) -> i32 {
+    match spindle_bench::amqp::run_drain(bench, |line| eprintln!("{line}")) {
+        Ok(result) if json => {
+            println!("{}", result.json());
+            0
+        }
+        Ok(result) => {
+            print!("{}", result.report());
+            0
+        }
         Err(e) => {
             eprintln!("spindle bench amqp: {e}");
             1
@@ -690,6 +730,46 @@ mod tests {
         }
         let e = parse(&["bench", "amqp", "--hold"]).unwrap_err();
         assert!(e.contains("--fill"), "--hold needs --fill: {e}");
+    }
+
+    #[test]
+    fn bench_amqp_fills_a_named_queue_and_drains_it() {
+        match parse(&[
+            "bench",
+            "amqp",
+            "--fill",
+            "10",
+            "--queue",
+            "q",
+            "--keep",
+            "--max-seconds",
+            "300",
+        ])
+        .unwrap()
+        .command
+        {
+            Some(Command::Bench(BenchCommand::Amqp(a))) => {
+                assert_eq!((a.queue.as_deref(), a.keep), (Some("q"), true));
+                assert_eq!((a.max_seconds, a.drain), (Some(300.0), false));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&["bench", "amqp", "--drain", "--queue", "q"])
+            .unwrap()
+            .command
+        {
+            Some(Command::Bench(BenchCommand::Amqp(a))) => {
+                assert!(a.drain);
+                assert_eq!((a.fill, a.keep), (None, false));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&["bench", "amqp", "--drain"]).unwrap_err();
+        assert!(e.contains("--queue"), "--drain needs --queue: {e}");
+        let e = parse(&["bench", "amqp", "--keep"]).unwrap_err();
+        assert!(e.contains("--queue"), "--keep needs --queue: {e}");
+        let e = parse(&["bench", "amqp", "--drain", "--queue", "q", "--fill", "1"]).unwrap_err();
+        assert!(e.contains("cannot be used with"), "{e}");
     }
 
     #[test]
