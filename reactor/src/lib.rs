@@ -26,6 +26,7 @@
 //! | `timer.rs` | the deadline-ordered timer queue, [`TimerId`] |
 //! | `fd_limit.rs` | [`raise_fd_limit`]: the descriptor limit, which caps how many connections a server holds |
 //! | `net.rs` | socket set-up through socket2: [`ListenOptions`] |
+//! | [`deferred`] (`deferred.rs`) | [`Deferred`]: a result to come and its chain of callbacks (Twisted's), [`gather`], timeouts on the reactor's timers |
 //! | `reconnect.rs` | [`ReconnectingClientFactory`]: retries with capped exponential back-off and jitter; [`RetryControl`] |
 //! | `pool.rs` | [`Pool`]: N reactors on N threads sharing a port through `SO_REUSEPORT` |
 //! | `signal.rs` | SIGINT/SIGTERM → a clean stop |
@@ -67,6 +68,7 @@
 mod address;
 mod buffer;
 mod clock;
+pub mod deferred;
 mod error;
 mod fd_limit;
 pub mod guide;
@@ -82,6 +84,7 @@ mod transport;
 
 pub use address::Address;
 pub use clock::{Clock, SystemClock};
+pub use deferred::{gather, maybe_deferred, AlreadyCalled, Cancelled, Deferred, Step, TimedOut};
 pub use error::{io_reason, DisconnectReason, Error, ProtocolError, ProtocolResult};
 pub use fd_limit::raise_fd_limit;
 pub use net::{resolve, ListenOptions};
