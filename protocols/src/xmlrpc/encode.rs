@@ -1,0 +1,236 @@
+//! Encoding calls, responses and faults into XML-RPC documents.
+//!
+//! Documents are compact (no line breaks or indentation: the parsers that matter ignore
+//! them) and UTF-8 without an `encoding` attribute, as Python writes them. Values map as:
+//!
+//! | [`Value`] | element |
+//! |---|---|
+//! | `Nil` | `<nil/>` (Python reads it; strict peers may not) |
+//! | `Bool` | `<boolean>0</boolean>` / `1` |
+//! | `Int` in i32 | `<int>` |
+//! | `Int` outside i32 | `<i8>`: Python and Apache read it; Python refuses to *write* such ints |
+//! | `Double` | `<double>`, shortest round-trip digits, `1e+21` past 1e17, `inf`/`-inf`/`nan` |
+//! | `String` | `<string>`, escaped |
+//! | `Binary` | `<base64>`, one unbroken line |
+//! | `DateTime` | `<dateTime.iso8601>YYYYMMDDTHH:MM:SS` |
+//! | `Array` / `Struct` | `<array><data>` / `<struct><member><name>` |
+//!
+//! Text escapes `&`, `<` and `>`, and writes carriage returns and the other control
+//! characters as character references (`&#13;`) so that an XML parser's line-end
+//! normalisation cannot turn `\r\n` into `\n`. XML 1.0 cannot carry control characters
+//! other than tab, CR and LF at all: they are written as references too, which this decoder
+//! reads back but Python's expat refuses.
+//!
+//! Encoding recurses once per level of nesting: values from the decoder are bounded by its
+//! [`Limits`](super::Limits); values built by hand are as deep as their builder made them.
+
+use bytes::BytesMut;
+
+use crate::resp::{format_double, format_int};
+use crate::value::Value;
+
+use super::base64;
+use super::message::Fault;
+
+const DECL: &[u8] = b"<?xml version=\"1.0\"?>";
+
+/// Appends a `methodCall` of `method_name` with `params` to `out`.
+pub fn encode_call(method_name: &str, params: &[Value], out: &mut BytesMut) {
+    out.extend_from_slice(DECL);
+    out.extend_from_slice(b"<methodCall><methodName>");
+    put_text(out, method_name);
+    out.extend_from_slice(b"</methodName><params>");
+    for param in params {
+        out.extend_from_slice(b"<param>");
+        put_value(out, param);
+        out.extend_from_slice(b"</param>");
+    }
+    out.extend_from_slice(b"</params></methodCall>");
+}
+
+/// Appends a `methodResponse` carrying `value` to `out`.
+pub fn encode_response(value: &Value, out: &mut BytesMut) {
+    out.extend_from_slice(DECL);
+    out.extend_from_slice(b"<methodResponse><params><param>");
+    put_value(out, value);
+    out.extend_from_slice(b"</param></params></methodResponse>");
+}
+
+/// Appends a `methodResponse` carrying `fault` to `out`.
+pub fn encode_fault(fault: &Fault, out: &mut BytesMut) {
+    out.extend_from_slice(DECL);
+    out.extend_from_slice(
+        b"<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>",
+    );
+    out.extend_from_slice(format_int(fault.fault_code.into()).as_bytes());
+    out.extend_from_slice(
+        b"</int></value></member><member><name>faultString</name><value><string>",
+    );
+    put_text(out, &fault.fault_string);
+    out.extend_from_slice(b"</string></value></member></struct></value></fault></methodResponse>");
+}
+
+/// Appends `<value>…</value>`.
+fn put_value(out: &mut BytesMut, value: &Value) {
+    out.extend_from_slice(b"<value>");
+    match value {
+        Value::Nil => out.extend_from_slice(b"<nil/>"),
+        Value::Bool(b) => out.extend_from_slice(if *b {
+            b"<boolean>1</boolean>"
+        } else {
+            b"<boolean>0</boolean>"
+        }),
+        Value::Int(n) => {
+            let (open, close): (&[u8], &[u8]) = if i32::try_from(*n).is_ok() {
+                (b"<int>", b"</int>")
+            } else {
+                (b"<i8>", b"</i8>")
+            };
+            out.extend_from_slice(open);
+            out.extend_from_slice(format_int(*n).as_bytes());
+            out.extend_from_slice(close);
+        }
+        Value::Double(x) => {
+            out.extend_from_slice(b"<double>");
+            out.extend_from_slice(format_double(*x).as_bytes());
+            out.extend_from_slice(b"</double>");
+        }
+        Value::String(s) => {
+            out.extend_from_slice(b"<string>");
+            put_text(out, s);
+            out.extend_from_slice(b"</string>");
+        }
+        Value::Binary(data) => {
+            out.extend_from_slice(b"<base64>");
+            base64::encode(data, out);
+            out.extend_from_slice(b"</base64>");
+        }
+        Value::DateTime(d) => {
+            use std::fmt::Write as _;
+            out.extend_from_slice(b"<dateTime.iso8601>");
+            // Writing into a BytesMut cannot fail.
+            let _ = write!(out, "{d}");
+            out.extend_from_slice(b"</dateTime.iso8601>");
+        }
+        Value::Array(items) => {
+            out.extend_from_slice(b"<array><data>");
+            for item in items {
+                put_value(out, item);
+            }
+            out.extend_from_slice(b"</data></array>");
+        }
+        Value::Struct(members) => {
+            out.extend_from_slice(b"<struct>");
+            for (name, v) in members {
+                out.extend_from_slice(b"<member><name>");
+                put_text(out, name);
+                out.extend_from_slice(b"</name>");
+                put_value(out, v);
+                out.extend_from_slice(b"</member>");
+            }
+            out.extend_from_slice(b"</struct>");
+        }
+    }
+    out.extend_from_slice(b"</value>");
+}
+
+/// Appends `text` as XML character data: runs that need no escaping are copied whole.
+fn put_text(out: &mut BytesMut, text: &str) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'&' => b"&amp;",
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'\t' | b'\n' => continue,
+            0..=0x1F => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        if escaped.is_empty() {
+            out.extend_from_slice(b"&#");
+            out.extend_from_slice(format_int(b.into()).as_bytes());
+            out.extend_from_slice(b";");
+        } else {
+            out.extend_from_slice(escaped);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::DateTime;
+    use crate::xmlrpc::{decode_call, decode_response, Limits, MethodResponse};
+
+    fn every_type() -> Value {
+        Value::from_members([
+            ("nil", Value::Nil),
+            ("t", Value::Bool(true)),
+            ("f", Value::Bool(false)),
+            ("int", Value::Int(-(1 << 31))),
+            ("i8", Value::Int(1 << 31)),
+            ("min", Value::Int(i64::MIN)),
+            ("d", Value::Double(0.1)),
+            ("big", Value::Double(1e300)),
+            ("s", Value::from("<&>\"' \t\n\r\u{1}é☺ ]]>")),
+            ("b", Value::from(vec![0u8, 255, 1])),
+            (
+                "dt",
+                Value::DateTime(DateTime::new(2024, 2, 29, 1, 2, 3).unwrap()),
+            ),
+            (
+                "a",
+                Value::from(vec![Value::from(vec![1, 2]), Value::Struct(vec![])]),
+            ),
+            ("", Value::from("")),
+        ])
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let v = every_type();
+        let mut out = BytesMut::new();
+        encode_call("a.b<c>", &[v.clone(), Value::Nil], &mut out);
+        let call = decode_call(&out, &Limits::default()).unwrap();
+        assert_eq!(call.method_name, "a.b<c>");
+        assert_eq!(call.params, vec![v.clone(), Value::Nil]);
+        out.clear();
+        encode_response(&v, &mut out);
+        assert_eq!(
+            decode_response(&out, &Limits::default()),
+            Ok(MethodResponse::Value(v))
+        );
+        out.clear();
+        let fault = Fault::new(-32601, "no such method <x> & y");
+        encode_fault(&fault, &mut out);
+        assert_eq!(
+            decode_response(&out, &Limits::default()),
+            Ok(MethodResponse::Fault(fault))
+        );
+    }
+
+    #[test]
+    fn wire_forms() {
+        let mut out = BytesMut::new();
+        encode_response(
+            &Value::from(vec![
+                Value::Int(1),
+                Value::Int(1 << 40),
+                Value::Double(2.0),
+                Value::from("a\r&"),
+            ]),
+            &mut out,
+        );
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data>\
+             <value><int>1</int></value><value><i8>1099511627776</i8></value>\
+             <value><double>2</double></value><value><string>a&#13;&amp;</string></value>\
+             </data></array></value></param></params></methodResponse>"
+        );
+    }
+}
