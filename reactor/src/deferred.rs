@@ -47,8 +47,14 @@
 //! Steps run in a loop, not by recursion; an inner deferred that fires resumes the chain
 //! waiting for it in the same loop, and a `then` hands its new deferred back to the loop
 //! instead of running it from inside the old one. A chain of 100,000 callbacks, or 10,000
-//! deferreds each waiting on the next, runs in constant stack. Dropping a long unfired chain
-//! frees it iteratively too.
+//! deferreds each waiting on the next, runs in constant stack. Cancelling the end of a long
+//! line of `then`s, and dropping a long unfired chain, work iteratively too.
+//!
+//! # Notes
+//!
+//! A step that panics stops its chain there (its result went into the step); the panic goes
+//! on up to whoever fired the deferred, which for a reactor timer is the reactor's
+//! log-and-continue guard. Return [`Step::Err`] instead.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -134,10 +140,18 @@ trait Run {
     fn run(self: Rc<Self>) -> Option<Rc<dyn Run>>;
 }
 
-/// A chain upstream of a `then` or a `gather`: what cancelling the deferred downstream cancels.
+/// A chain being cancelled (whatever its value type), and the chains upstream of it.
+type CancelTarget<E> = (Rc<dyn Upstream<E>>, Vec<Rc<dyn Upstream<E>>>);
+
+/// Cancelling a chain whatever its value type: a deferred itself, or one upstream of a `then`
+/// or a `gather` (cancelling the deferred downstream cancels it).
 trait Upstream<E> {
-    /// Cancels the chain (or the deferred it waits for), failing it with `make()`.
-    fn cancel_with(self: Rc<Self>, make: &dyn Fn() -> E);
+    /// Finds the chain to cancel (this one if it has not fired, else the deferred it waits
+    /// for), runs its canceller, and returns it with its sources; `None` if there is nothing
+    /// to cancel.
+    fn cancel_start(self: Rc<Self>) -> Option<CancelTarget<E>>;
+    /// Fails the chain found by `cancel_start` with `make()`, unless it fired meanwhile.
+    fn cancel_finish(self: Rc<Self>, make: &dyn Fn() -> E);
 }
 
 struct State<T: 'static, E: 'static> {
@@ -323,7 +337,7 @@ impl<T: 'static, E: 'static> Chain<T, E> {
 }
 
 impl<T: 'static, E: 'static> Upstream<E> for Chain<T, E> {
-    fn cancel_with(self: Rc<Self>, make: &dyn Fn() -> E) {
+    fn cancel_start(self: Rc<Self>) -> Option<CancelTarget<E>> {
         let mut current = self;
         loop {
             let (called, waiting, canceller, upstream) = {
@@ -341,17 +355,41 @@ impl<T: 'static, E: 'static> Upstream<E> for Chain<T, E> {
                         chain: current.clone(),
                     });
                 }
-                for up in upstream.iter().filter_map(Weak::upgrade) {
-                    up.cancel_with(make);
-                }
-                let _ = current.fire(Err(make()));
-                return;
+                let upstream = upstream.iter().filter_map(Weak::upgrade).collect();
+                return Some((current as Rc<dyn Upstream<E>>, upstream));
             }
             // Fired but paused on another deferred: cancelling goes to that one (Twisted).
             match waiting.and_then(|w| w.upgrade()) {
                 Some(inner) if !Rc::ptr_eq(&inner, &current) => current = inner,
-                _ => return,
+                _ => return None,
             }
+        }
+    }
+
+    fn cancel_finish(self: Rc<Self>, make: &dyn Fn() -> E) {
+        let _ = self.fire(Err(make()));
+    }
+}
+
+/// Cancels `start` and, before failing it, the chains it draws from (a `then`'s source, a
+/// `gather`'s list), with an explicit stack: a long line of `then`s is cancelled without
+/// recursion.
+fn cancel_all<E: 'static>(start: Rc<dyn Upstream<E>>, make: &dyn Fn() -> E) {
+    enum Work<E> {
+        Start(Rc<dyn Upstream<E>>),
+        Finish(Rc<dyn Upstream<E>>),
+    }
+    let mut stack = vec![Work::Start(start)];
+    while let Some(work) = stack.pop() {
+        match work {
+            Work::Start(chain) => {
+                if let Some((target, upstream)) = chain.cancel_start() {
+                    stack.push(Work::Finish(target));
+                    // Reversed, so the first source is cancelled first.
+                    stack.extend(upstream.into_iter().rev().map(Work::Start));
+                }
+            }
+            Work::Finish(chain) => chain.cancel_finish(make),
         }
     }
 }
@@ -609,7 +647,7 @@ impl<T: 'static, E: From<Cancelled> + fmt::Debug + 'static> Deferred<T, E> {
     /// fired but waits for another deferred, cancels that one. If it has its result, does
     /// nothing. A deferred made by [`then`](Self::then) or [`gather`] cancels its sources.
     pub fn cancel(&self) {
-        self.chain.clone().cancel_with(&|| E::from(Cancelled));
+        cancel_all(self.chain.clone(), &|| E::from(Cancelled));
     }
 }
 
@@ -639,7 +677,7 @@ impl<T: 'static, E: From<TimedOut> + fmt::Debug + 'static> Deferred<T, E> {
         let call = reactor.call_later(after, move |_| {
             fired.set(true);
             if let Some(chain) = chain.upgrade() {
-                chain.cancel_with(&|| E::from(TimedOut));
+                cancel_all(chain, &|| E::from(TimedOut));
             }
         });
         let handle = reactor.handle();

@@ -630,3 +630,19 @@ fn ten_thousand_nested_deferreds_dropped_unfired_free_without_recursion() {
     // Each inner now holds the chain that waits for it; drop them innermost last.
     drop(inners);
 }
+
+#[test]
+fn cancelling_the_end_of_100_000_thens_reaches_the_source_without_recursion() {
+    let stopped = Rc::new(Cell::new(false));
+    let s = stopped.clone();
+    let source: D<u64> = Deferred::with_canceller(move |_| s.set(true));
+    let mut last = source.clone();
+    for _ in 0..100_000 {
+        last = last.map(|n| n + 1);
+    }
+    let seen = outcome(&last);
+    last.cancel();
+    assert!(stopped.get());
+    assert_eq!(*seen.borrow(), Some(Err(Fail::Cancelled)));
+    last.add_errback(|_| Step::Ok(0));
+}
