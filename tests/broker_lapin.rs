@@ -15,193 +15,26 @@
 mod common;
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::amqp::queue;
 use common::both::Broker;
+use common::lapin::{
+    channel, close, confirm_select, connect, connect_with, consume, declare, delete_exchange,
+    delete_queue, longstr, message_count, next, publish_confirmed, refusal, run, table, within,
+    WAIT,
+};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
-    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicRejectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer, ErrorKind,
-    ExchangeKind,
-};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, Consumer, ExchangeKind};
 use tokio_stream::StreamExt;
-
-/// How long any one awaited event (a reply, a delivery, a confirm) may take.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Runs one test body on a runtime of its own (lapin runs its IO on the current tokio runtime).
-fn run(test: impl Future<Output = ()>) {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(test);
-}
-
-/// `fut`, which must finish within [`WAIT`].
-async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(WAIT, fut).await {
-        Ok(value) => value,
-        Err(_) => panic!("{what}: nothing within {WAIT:?}"),
-    }
-}
-
-/// The broker's URI with the default vhost spelled as lapin wants it, plus `query`.
-fn lapin_uri(broker: &Broker, query: &str) -> String {
-    format!("{}%2f{query}", broker.uri())
-}
-
-async fn connect_with(broker: &Broker, query: &str) -> Connection {
-    let uri = lapin_uri(broker, query);
-    within(
-        "connect",
-        Connection::connect(&uri, ConnectionProperties::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("connect to {uri}: {e}"))
-}
-
-async fn connect(broker: &Broker) -> Connection {
-    connect_with(broker, "").await
-}
-
-async fn channel(conn: &Connection) -> Channel {
-    within("channel.open", conn.create_channel()).await.unwrap()
-}
-
-async fn close(conn: Connection) {
-    within("connection.close", conn.close(200, "bye".into()))
-        .await
-        .unwrap();
-}
-
-/// A field table of `entries`.
-fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
-    let mut table = FieldTable::default();
-    for (key, value) in entries {
-        table.insert((*key).into(), value.clone());
-    }
-    table
-}
-
-fn longstr(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s))
-}
-
-async fn declare(ch: &Channel, name: &str, args: FieldTable) {
-    within(
-        "queue.declare",
-        ch.queue_declare(name.into(), QueueDeclareOptions::default(), args),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("queue.declare {name}: {e}"));
-}
-
-/// The number of ready messages in `name` (a passive queue.declare).
-async fn message_count(ch: &Channel, name: &str) -> u32 {
-    let options = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    within(
-        "passive queue.declare",
-        ch.queue_declare(name.into(), options, FieldTable::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("passive queue.declare {name}: {e}"))
-    .message_count()
-}
-
-async fn delete_queue(ch: &Channel, name: &str) {
-    within(
-        "queue.delete",
-        ch.queue_delete(name.into(), QueueDeleteOptions::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("queue.delete {name}: {e}"));
-}
-
-async fn delete_exchange(ch: &Channel, name: &str) {
-    within(
-        "exchange.delete",
-        ch.exchange_delete(name.into(), ExchangeDeleteOptions::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("exchange.delete {name}: {e}"));
-}
-
-/// Publishes `body` to `exchange` with `routing_key` and returns the broker's confirm (the
-/// channel is in confirm mode).
-async fn publish_confirmed(
-    ch: &Channel,
-    exchange: &str,
-    routing_key: &str,
-    body: &[u8],
-    properties: BasicProperties,
-) -> Confirmation {
-    let confirm = within(
-        "basic.publish",
-        ch.basic_publish(
-            exchange.into(),
-            routing_key.into(),
-            BasicPublishOptions::default(),
-            body,
-            properties,
-        ),
-    )
-    .await
-    .unwrap();
-    within("publisher confirm", confirm).await.unwrap()
-}
-
-async fn confirm_select(ch: &Channel) {
-    within(
-        "confirm.select",
-        ch.confirm_select(ConfirmSelectOptions::default()),
-    )
-    .await
-    .unwrap();
-}
-
-async fn consume(ch: &Channel, queue: &str, no_ack: bool) -> Consumer {
-    let options = BasicConsumeOptions {
-        no_ack,
-        ..BasicConsumeOptions::default()
-    };
-    within(
-        "basic.consume",
-        ch.basic_consume(queue.into(), "".into(), options, FieldTable::default()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("basic.consume {queue}: {e}"))
-}
-
-/// The consumer's next delivery, which must come within [`WAIT`].
-async fn next(consumer: &mut Consumer) -> Delivery {
-    within("a delivery", consumer.next())
-        .await
-        .expect("the consumer was cancelled")
-        .expect("a delivery, not an error")
-}
-
-/// The reply code and text of the channel or connection close that failed an operation.
-fn refusal<T: std::fmt::Debug>(result: lapin::Result<T>) -> (u16, String) {
-    let error = result.expect_err("the broker refused it");
-    match error.kind() {
-        ErrorKind::ProtocolError(e) => (e.get_id(), e.get_message().to_string()),
-        other => panic!("expected a channel close, got {other:?}"),
-    }
-}
 
 /// The delivery's headers.
 fn headers(d: &Delivery) -> &FieldTable {
