@@ -26,6 +26,8 @@
 //! the next errback), or another deferred ([`Step::Wait`]) whose result the chain waits for
 //! (Twisted's chaining: the outer chain pauses until the inner one fires).
 //!
+//! Values and errors are `'static` (steps are boxed closures that own them).
+//!
 //! A change of type goes through [`then`](Deferred::then) (or [`map`](Deferred::map)): it adds
 //! a last step to this chain that hands the result to a new `Deferred<U, E>`, returned. The
 //! error type stays `E` along a chain, so an error can travel through any number of `then`s. A
