@@ -672,7 +672,6 @@ mod confirmed_messages_survive_kill_9 {
     }
 
     #[test]
-    #[ignore = "needs the broker's message store"]
     fn spindle_broker() {
         confirmed_messages_survive_kill_9(Restartable::spindle_broker());
     }
@@ -895,13 +894,11 @@ fn only_the_damaged_record_is_lost(damage: Damage) {
 }
 
 #[test]
-#[ignore = "needs the broker's message store"]
 fn a_torn_tail_loses_only_the_torn_record() {
     only_the_damaged_record_is_lost(Damage::TornTail);
 }
 
 #[test]
-#[ignore = "needs the broker's message store"]
 fn a_flipped_byte_loses_only_that_record() {
     only_the_damaged_record_is_lost(Damage::FlippedByte);
 }
@@ -959,7 +956,7 @@ fn full_body(i: usize) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs the broker's message store"]
+#[ignore = "mounts a tmpfs (needs root): run scripts/test"]
 fn a_full_disk_nacks_and_the_broker_recovers_when_there_is_room() {
     let tmpfs = Tmpfs::mount("4m");
     let data = tmpfs.dir.join("data");
