@@ -1401,9 +1401,11 @@ impl Broker {
         if let Some(v) = self.vhosts.get_mut(&vname) {
             for name in &queues {
                 if let Some(q) = v.queues.get_mut(name) {
-                    // Only while consumers fall behind: a queue nobody consumes is a buffer
-                    // and keeps taking messages (RabbitMQ's limit there is its memory alarm).
-                    if q.is_flooded() && !q.consumers.is_empty() {
+                    // Only while consumers fall behind but keep taking messages: a queue
+                    // nobody consumes, or whose consumers have stopped, is a buffer and keeps
+                    // taking messages, to disk past its memory share (RabbitMQ's limit there
+                    // is its memory alarm).
+                    if q.is_flooded() && q.consumers_progress(now) {
                         if !q.held_publishers.contains(&conn) {
                             q.held_publishers.push(conn);
                         }
@@ -1622,6 +1624,14 @@ impl Broker {
                 .map(|q| q.name.clone())
                 .collect();
             self.run_queues(&vname, timed, sink);
+            // Publishers held for a queue whose consumers stopped taking messages go on.
+            if let Some(v) = self.vhosts.get_mut(&vname) {
+                for q in v.queues.values_mut() {
+                    if !q.held_publishers.is_empty() && !q.consumers_progress(now) {
+                        let_publishers_go(q, sink);
+                    }
+                }
+            }
         }
         self.check_memory(sink);
     }
@@ -2404,6 +2414,7 @@ fn dispatch(
         idle = 0;
         chan.last_tag += 1;
         let tag = chan.last_tag;
+        q.last_delivery = now;
         let stamped = item.handed_out(q.quorum, false);
         sink.deliver(Delivery {
             conn: c.conn,

@@ -90,6 +90,9 @@ pub(crate) struct Queue {
     /// `x-delivery-limit` (quorum queues): a message given back more often than this is
     /// dead-lettered (reason `delivery_limit`) or dropped.
     pub(crate) delivery_limit: Option<u32>,
+    /// When it last delivered to a consumer (flow control holds publishers only while the
+    /// consumers keep taking messages).
+    pub(crate) last_delivery: Instant,
     /// Publishers held back because this queue was over [`FLOW_HIGH`] messages (or
     /// [`FLOW_HIGH_BYTES`]); they are let go when it is back under half of that.
     pub(crate) held_publishers: Vec<ConnId>,
@@ -98,6 +101,8 @@ pub(crate) struct Queue {
 /// Ready messages at which a queue holds back the publishers sending to it (RabbitMQ's credit
 /// flow has the same purpose: a queue cannot be filled faster than it is emptied for long).
 pub(crate) const FLOW_HIGH: usize = 8192;
+/// How long consumers may take nothing before a queue stops holding its publishers back.
+pub(crate) const STALLED_AFTER: Duration = Duration::from_secs(1);
 /// Ready body bytes at which a queue holds back its publishers.
 pub(crate) const FLOW_HIGH_BYTES: usize = 16 * 1024 * 1024;
 
@@ -156,6 +161,7 @@ impl Queue {
                 .flatten()
                 .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
             held_publishers: Vec::new(),
+            last_delivery: now,
             single_active,
             message_ttl: millis("x-message-ttl"),
             expires: millis("x-expires"),
@@ -203,6 +209,13 @@ impl Queue {
     /// Over the flow-control mark: its publishers should wait.
     pub(crate) fn is_flooded(&self) -> bool {
         self.store.len() >= FLOW_HIGH || self.store.bytes() >= FLOW_HIGH_BYTES
+    }
+
+    /// It has consumers and delivered to one of them within [`STALLED_AFTER`]: they are taking
+    /// messages, only slower than they come.
+    pub(crate) fn consumers_progress(&self, now: Instant) -> bool {
+        !self.consumers.is_empty()
+            && now.saturating_duration_since(self.last_delivery) < STALLED_AFTER
     }
 
     /// Back under half the mark: held publishers may go on.

@@ -1071,3 +1071,42 @@ fn the_durable_definitions_hold_what_survives_a_restart() {
         .unwrap();
     assert_eq!(again.durable_definitions_if_changed(), Some(defs));
 }
+
+#[test]
+fn consumers_that_stop_taking_messages_do_not_hold_publishers_for_ever() {
+    let mut b = broker(2);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "q");
+    let t0 = std::time::Instant::now();
+    b.set_clock(t0);
+    b.qos(conn(2), 1, 1, false, &mut out);
+    b.consume(conn(2), 1, &s("q"), &s("stuck"), false, false)
+        .unwrap();
+    let mut publish_one = |b: &mut Broker| {
+        b.publish(
+            conn(1),
+            1,
+            &s(""),
+            &s("q"),
+            BasicProperties::default(),
+            Bytes::from_static(b"m"),
+            &mut out,
+        )
+        .unwrap()
+        .hold
+    };
+    let high = super::queue::FLOW_HIGH;
+    let held_at = (1..=high + 1).find(|_| publish_one(&mut b));
+    assert_eq!(held_at, Some(high + 1));
+    // The consumer holds its one message and takes no more: a second later the tick lets the
+    // publisher go, and the queue buffers what comes (to disk past its memory share).
+    let mut resumed = Recorder::default();
+    b.tick(t0 + super::queue::STALLED_AFTER / 2, &mut resumed);
+    assert!(resumed.resumed.is_empty(), "not yet");
+    b.tick(t0 + super::queue::STALLED_AFTER * 2, &mut resumed);
+    assert_eq!(resumed.resumed, [conn(1)]);
+    assert!(
+        !publish_one(&mut b),
+        "the stalled consumer's queue takes more"
+    );
+}
