@@ -297,3 +297,57 @@ fn encoded_here_loads_in_python() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(report.lines().count(), cases.len() * 2 + 1);
 }
+
+/// Times encoding and decoding of the getObj answer (a struct of 100 `"server:i": i`, as
+/// `SimpleXMLRPCServer` would send it), here and in Python's `xmlrpc.client` for scale.
+/// `cargo test --release -p spindle-protocols --test xmlrpc_python -- --ignored --nocapture`
+#[test]
+#[ignore = "a timing, not a check: run in release with --ignored"]
+fn get_obj_timing() {
+    use std::time::Instant;
+    let value = get_obj();
+    let mut out = BytesMut::new();
+    encode_response(&value, &mut out);
+    let doc = out.clone().freeze();
+    let limits = Limits::default();
+    let rounds = 20_000u32;
+    let mut best_encode = f64::MAX;
+    let mut best_decode = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            out.clear();
+            encode_response(std::hint::black_box(&value), &mut out);
+        }
+        best_encode = best_encode.min(t.elapsed().as_secs_f64() / f64::from(rounds));
+        let t = Instant::now();
+        for _ in 0..rounds {
+            let r = decode_response(std::hint::black_box(&doc), &limits).unwrap();
+            std::hint::black_box(r);
+        }
+        best_decode = best_decode.min(t.elapsed().as_secs_f64() / f64::from(rounds));
+    }
+    let py = python(
+        r#"
+import timeit, xmlrpc.client as x
+v = {'server:%d' % i: i for i in range(100)}
+doc = x.dumps((v,), methodresponse=True)
+n = 2000
+e = min(timeit.repeat(lambda: x.dumps((v,), methodresponse=True), number=n, repeat=5)) / n
+d = min(timeit.repeat(lambda: x.loads(doc), number=n, repeat=5)) / n
+print(len(doc), e * 1e6, d * 1e6)
+"#,
+        "",
+    );
+    let py: Vec<f64> = py.split_whitespace().map(|f| f.parse().unwrap()).collect();
+    eprintln!(
+        "getObj response, {} bytes: encode {:.2} µs, decode {:.2} µs per call \
+         (Python xmlrpc.client, {} bytes: dumps {:.1} µs, loads {:.1} µs)",
+        doc.len(),
+        best_encode * 1e6,
+        best_decode * 1e6,
+        py[0],
+        py[1],
+        py[2]
+    );
+}

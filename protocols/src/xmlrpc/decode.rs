@@ -128,6 +128,31 @@ enum Tag {
 }
 
 impl Tag {
+    /// The element's name, for error messages.
+    fn name(self) -> &'static str {
+        match self {
+            Tag::MethodCall => "methodCall",
+            Tag::MethodName => "methodName",
+            Tag::MethodResponse => "methodResponse",
+            Tag::Params => "params",
+            Tag::Param => "param",
+            Tag::Fault => "fault",
+            Tag::Value => "value",
+            Tag::Int => "int",
+            Tag::Boolean => "boolean",
+            Tag::String => "string",
+            Tag::Double => "double",
+            Tag::DateTime => "dateTime.iso8601",
+            Tag::Base64 => "base64",
+            Tag::Nil => "nil",
+            Tag::Array => "array",
+            Tag::Data => "data",
+            Tag::Struct => "struct",
+            Tag::Member => "member",
+            Tag::Name => "name",
+        }
+    }
+
     fn from_name(name: &[u8]) -> Option<Tag> {
         let local = match name.iter().rposition(|&b| b == b':') {
             Some(colon) => name.get(colon + 1..)?,
@@ -238,9 +263,11 @@ impl<'a> Parser<'a> {
         let at = self.reader.error_position();
         match e {
             quick_xml::Error::Encoding(_) => DecodeError::InvalidUtf8 { at },
+            // quick-xml's messages quote names and text: keep what a peer sent from
+            // making the fault string long.
             e => DecodeError::Xml {
                 at,
-                reason: e.to_string(),
+                reason: e.to_string().chars().take(160).collect(),
             },
         }
     }
@@ -338,7 +365,8 @@ impl<'a> Parser<'a> {
 
     fn unexpected(&self, token: Token, wanted: &str) -> DecodeError {
         let found = match token {
-            Token::Open(tag) | Token::Empty(tag) => format!("{tag:?}"),
+            Token::Open(tag) => format!("<{}>", tag.name()),
+            Token::Empty(tag) => format!("<{}/>", tag.name()),
             Token::Close => "an end tag".into(),
             Token::Eof => "the end of the document".into(),
         };
@@ -348,7 +376,7 @@ impl<'a> Parser<'a> {
     fn expect_open(&mut self, tag: Tag) -> Result<(), DecodeError> {
         match self.next_tag()? {
             Token::Open(t) if t == tag => Ok(()),
-            other => Err(self.unexpected(other, &format!("<{tag:?}>"))),
+            other => Err(self.unexpected(other, &format!("<{}>", tag.name()))),
         }
     }
 
@@ -430,7 +458,12 @@ impl<'a> Parser<'a> {
             | Tag::DateTime
             | Tag::Base64
             | Tag::Nil => {}
-            other => return Err(invalid(at, format!("unexpected <{other:?}> in a value"))),
+            other => {
+                return Err(invalid(
+                    at,
+                    format!("unexpected <{}> in a value", other.name()),
+                ))
+            }
         }
         if empty {
             self.text.clear();
@@ -705,6 +738,8 @@ mod tests {
                 "{malformed}: {e}"
             );
         }
+        let long_end = format!("<methodCall></{}>", "x".repeat(10_000));
+        assert!(call(&long_end).unwrap_err().to_string().len() < 250);
         let e = call("<?xml version='1.0' encoding='ISO-8859-1'?><methodCall/>").unwrap_err();
         assert_eq!(e.fault_code(), fault_code::UNSUPPORTED_ENCODING);
         let e = decode_call(

@@ -9,7 +9,7 @@
 //! | `Bool` | `<boolean>0</boolean>` / `1` |
 //! | `Int` in i32 | `<int>` |
 //! | `Int` outside i32 | `<i8>`: Python and Apache read it; Python refuses to *write* such ints |
-//! | `Double` | `<double>`, shortest round-trip digits, `1e+21` past 1e17, `inf`/`-inf`/`nan` |
+//! | `Double` | `<double>`, the shortest digits that read back the same (RESP's formatter): `0.1`, `2`, `1e+21`, `1e-05`, `inf`, `-inf`, `nan` |
 //! | `String` | `<string>`, escaped |
 //! | `Binary` | `<base64>`, one unbroken line |
 //! | `DateTime` | `<dateTime.iso8601>YYYYMMDDTHH:MM:SS` |
