@@ -21,8 +21,11 @@
 //! - [`amqp`] — AMQP 0-9-1 as RabbitMQ speaks it: frames, the 66 methods (generated from the
 //!   spec), field tables and content assembly, for clients and servers.
 //! - [`http`] — HTTP/1.1 requests and responses, both directions.
-//! - [`value`] — the value model of remote procedure calls (XML-RPC now, msgpack later).
-//! - [`xmlrpc`] — XML-RPC calls, responses and faults.
+//! - [`value`] — [`Value`](value::Value): the neutral value model of remote procedure calls
+//!   (XML-RPC now, msgpack later), with conversions to and from Rust types.
+//! - [`xmlrpc`] — XML-RPC calls, responses and faults over [`Value`](value::Value), in Python's
+//!   `xmlrpc.client` wire forms: [`decode_call`](xmlrpc::decode_call),
+//!   [`encode_response`](xmlrpc::encode_response), the interoperable fault codes.
 //! - [`resp`] — Redis's RESP2/RESP3: [`RequestDecoder`](resp::RequestDecoder) and [`ReplyWriter`](resp::ReplyWriter) for servers, [`decode_frame`](resp::decode_frame) and [`Frame`](resp::Frame) for clients.
 //!
 //! # Conventions
