@@ -20,7 +20,9 @@
 //!   `Int8StringReceiver`, `Int16StringReceiver` and `Int32StringReceiver`.
 //! - [`amqp`] — AMQP 0-9-1 as RabbitMQ speaks it: frames, the 66 methods (generated from the
 //!   spec), field tables and content assembly, for clients and servers.
-//! - [`http`] — HTTP/1.1 requests and responses, both directions.
+//! - [`http`] — HTTP/1.1 both ways: [`RequestDecoder`](http::RequestDecoder) and
+//!   [`Response::encode`](http::Response::encode) for servers, [`Request::encode`](http::Request::encode)
+//!   and [`ResponseDecoder`](http::ResponseDecoder) for clients (on the reactor: `spindle-http`).
 //! - [`value`] — [`Value`](value::Value): the neutral value model of remote procedure calls
 //!   (XML-RPC now, msgpack later), with conversions to and from Rust types.
 //! - [`xmlrpc`] — XML-RPC calls, responses and faults over [`Value`](value::Value), in Python's

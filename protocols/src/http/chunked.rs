@@ -4,7 +4,7 @@
 use bytes::{Buf, BytesMut};
 
 use super::error::HttpError;
-use super::head::{strip_cr, Limits};
+use super::head::{find_lf, strip_cr, Limits};
 
 /// Longest chunk-size line (size and extensions) accepted.
 const MAX_SIZE_LINE: usize = 4096;
@@ -34,7 +34,7 @@ impl Chunked {
         loop {
             match *self {
                 Chunked::Size => {
-                    let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
+                    let Some(lf) = find_lf(buf) else {
                         if buf.len() > MAX_SIZE_LINE {
                             return Err(HttpError::Malformed("chunk size line too long"));
                         }
@@ -90,7 +90,7 @@ impl Chunked {
                     let too_large = HttpError::HeadersTooLarge {
                         limit: limits.max_headers_size,
                     };
-                    let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
+                    let Some(lf) = find_lf(buf) else {
                         if size + buf.len() > limits.max_headers_size + 2 {
                             return Err(too_large);
                         }

@@ -28,6 +28,13 @@ impl Headers {
         Headers::default()
     }
 
+    /// No fields, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Headers {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
     /// Adds a field after the others, keeping any of the same name.
     pub fn append(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
         self.fields.push((name.into(), value.into()));

@@ -55,11 +55,19 @@
 //! request-smuggling ambiguity), as is any transfer coding but `chunked` (501). Lines may
 //! end in CRLF or a bare LF, as RFC 9112 allows recipients to accept.
 //!
+//! # Speed
+//!
+//! A head is scanned once for its end, line by line, whatever the split of the input (that
+//! scan applies the 414 and 431 limits as bytes arrive); the complete head is then tokenized
+//! by `httparse` (SIMD request line and fields), which `benches/http_codec.rs` measured
+//! 1.2-2.3x faster than a hand-written tokenizer on real heads. Fields and bodies are
+//! slices of the receive buffer, not copies (a chunked body is copied out once).
+//!
 //! # Files
 //!
 //! `error.rs` ([`HttpError`]), `types.rs` ([`Method`], [`Version`], [`reason_phrase`]),
-//! `headers.rs` ([`Headers`]), `head.rs` ([`Limits`], finding and splitting a head, body
-//! framing), `chunked.rs` (the chunked coding), `request.rs` ([`Request`],
+//! `headers.rs` ([`Headers`]), `head.rs` ([`Limits`], finding a head's end, tokenizing it,
+//! body framing), `chunked.rs` (the chunked coding), `request.rs` ([`Request`],
 //! [`RequestDecoder`]), `response.rs` ([`Response`], [`ResponseDecoder`]). Each file imports
 //! only files before it in this list.
 

@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::chunked::Chunked;
 use super::error::HttpError;
-use super::head::{declared_framing, split_head, Framing, HeadScanner, Limits};
+use super::head::{declared_framing, parse_request_head, Framing, HeadScanner, Limits};
 use super::headers::Headers;
 use super::types::{Method, Version};
 
@@ -324,19 +324,7 @@ impl RequestDecoder {
     }
 
     fn parse_head(&self, head: &Bytes) -> Result<(Request, Framing), HttpError> {
-        let (line, headers) = split_head(head)?;
-        let mut parts = line.splitn(3, |&b| b == b' ');
-        let (Some(method), Some(target), Some(version)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(HttpError::Malformed("invalid request line"));
-        };
-        let version = Version::parse(version)?;
-        let method = Method::parse(method)?;
-        if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b)) {
-            return Err(HttpError::Malformed("invalid request target"));
-        }
-        let target = String::from_utf8_lossy(target).into_owned();
+        let (method, target, version, headers) = parse_request_head(head, self.limits.max_headers)?;
         let framing = declared_framing(&headers)?.unwrap_or(Framing::Length(0));
         if let Framing::Length(n) = framing {
             if n > self.limits.max_body {

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::chunked::Chunked;
 use super::error::HttpError;
-use super::head::{declared_framing, split_head, Framing, HeadScanner, Limits};
+use super::head::{declared_framing, parse_response_head, Framing, HeadScanner, Limits};
 use super::headers::Headers;
 use super::request::{encode_field, keep_alive, Request};
 use super::types::{reason_phrase, Method, Version};
@@ -307,7 +307,15 @@ impl ResponseDecoder {
                         return Ok(None);
                     };
                     let head = self.buf.split_to(len).freeze();
-                    let response = parse_status(&head)?;
+                    let (status, reason, version, headers) =
+                        parse_response_head(&head, self.limits.max_headers)?;
+                    let response = Response {
+                        status,
+                        reason,
+                        version,
+                        headers,
+                        body: Bytes::new(),
+                    };
                     if (100..200).contains(&response.status) && response.status != 101 {
                         continue;
                     }
@@ -371,40 +379,4 @@ impl ResponseDecoder {
             }
         }
     }
-}
-
-/// The status line and fields of a response head.
-fn parse_status(head: &Bytes) -> Result<Response, HttpError> {
-    let (line, headers) = split_head(head)?;
-    let bad = HttpError::Malformed("invalid status line");
-    let (version, rest) = line.split_at(line.iter().position(|&b| b == b' ').ok_or(bad.clone())?);
-    let version = Version::parse(version)?;
-    let rest = rest.get(1..).unwrap_or_default();
-    let (code, reason) = match rest.get(3) {
-        None => (rest, &b""[..]),
-        Some(b' ') => (
-            rest.get(..3).unwrap_or_default(),
-            rest.get(4..).unwrap_or_default(),
-        ),
-        Some(_) => return Err(bad),
-    };
-    let status = match code {
-        [a @ b'1'..=b'9', b, c] if b.is_ascii_digit() && c.is_ascii_digit() => {
-            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
-        }
-        _ => return Err(bad),
-    };
-    if reason
-        .iter()
-        .any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        return Err(bad);
-    }
-    Ok(Response {
-        status,
-        reason: String::from_utf8_lossy(reason).into_owned(),
-        version,
-        headers,
-        body: Bytes::new(),
-    })
 }
