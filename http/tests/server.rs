@@ -34,6 +34,8 @@ fn router() -> Router {
     .get("/close", |_: &Request| {
         Response::text(200, "bye").header("Connection", "close")
     })
+    .get("/drop", later(|_req, responder, _tx| drop(responder)))
+    .get("/forgot", Forgetful)
     .get(
         "/park/:n",
         later(move |_req, responder, _tx| park.borrow_mut().push(responder)),
@@ -51,6 +53,15 @@ fn router() -> Router {
         }),
     );
     r
+}
+
+/// A handler that says it will answer later but keeps no responder.
+struct Forgetful;
+
+impl spindle_http::Handler for Forgetful {
+    fn handle(&mut self, _: Request, _: &mut spindle_http::Context<'_>) -> spindle_http::Reply {
+        spindle_http::Reply::Later
+    }
 }
 
 struct Server {
@@ -357,6 +368,21 @@ fn idle_connections_close_quietly() {
     assert!(closed(&mut s));
     let mut s = connect(&server);
     s.write_all(b"GET /hello/x HTTP/1.1\r\nHost:").unwrap();
+    assert!(closed(&mut s));
+}
+
+#[test]
+fn lost_responders_answer_500() {
+    let server = serve(ServerConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..ServerConfig::default()
+    });
+    let mut s = connect(&server);
+    s.write_all(b"GET /forgot HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_one(&mut s).status, 500);
+    // A dropped responder's 500 goes out by the idle timer at the latest.
+    s.write_all(b"GET /drop HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(read_one(&mut s).status, 500);
     assert!(closed(&mut s));
 }
 
