@@ -8,6 +8,7 @@
 //! spindle kv [redis.conf] [--port 6379] [--<directive> VALUE…]
 //! spindle amqp publish|consume|get|declare-queue …
 //! spindle bench echo|amqp …
+//! spindle rpc [--port 4242] [--bind 127.0.0.1]  (and: spindle rpc call URL METHOD ARGS…)
 //! ```
 //!
 //! `--trace` (or `SPINDLE_TRACE=1`) prints every reactor event as it happens; `SPINDLE_LOG`
@@ -29,6 +30,7 @@ use crate::logger;
 
 mod amqp;
 mod common;
+mod rpc;
 
 use amqp::AmqpCommand;
 use common::{fail, parse_uri, uri_or_env};
@@ -74,6 +76,8 @@ enum Command {
     /// Load generators that measure a server, optionally against a reference in the same run
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The document's XML-RPC server (getObj, sendObj, fib) on port 4242
+    Rpc(rpc::RpcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -306,6 +310,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Some(Command::Amqp(c)) => amqp::main(c),
         Some(Command::Bench(BenchCommand::Echo(a))) => run_bench_echo(&a),
         Some(Command::Bench(BenchCommand::Amqp(a))) => run_bench_amqp(a),
+        Some(Command::Rpc(a)) => rpc::main(a),
     }
 }
 
@@ -371,6 +376,17 @@ fn run_all() -> i32 {
             );
         }
         Err(e) => println!("  broker not started: {e}"),
+    }
+    let rpc_addr = SocketAddr::from(([127, 0, 0, 1], spindle_rpc::DEFAULT_PORT));
+    match rpc::listen_demo(&mut reactor, rpc_addr) {
+        Ok(port) => {
+            started += 1;
+            println!(
+                "  rpc   tcp {}  (XML-RPC, the document's getObj/sendObj; try: spindle rpc call)",
+                port.address()
+            );
+        }
+        Err(e) => println!("  rpc   not started: {e}"),
     }
     if started == 0 {
         return fail("no app could start");
