@@ -1046,3 +1046,72 @@ fn a_full_disk_nacks_and_the_broker_recovers_when_there_is_room() {
         close(conn).await;
     });
 }
+
+// 5. A drained queue gives its disk space back.
+
+/// Bytes of the files under `dir`.
+fn disk_usage(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => disk_usage(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn the_data_directory_shrinks_back_after_a_drain() {
+    const QUEUE: &str = "shrink-q";
+    let broker = Restartable::spindle_broker();
+    let queues = broker.data_dir().join("queues");
+    run(async {
+        let conn = connect(&broker).await;
+        let ch = channel(&conn).await;
+        declare_queue(&ch, QUEUE, durable()).await;
+        confirm_select(&ch).await;
+        let body = vec![7u8; 64 * 1024];
+        let mut window = VecDeque::new();
+        for _ in 0..DAMAGE_MESSAGES {
+            if window.len() == 50 {
+                let confirm: lapin::PublisherConfirm = window.pop_front().unwrap();
+                within("publisher confirm", confirm).await.unwrap();
+            }
+            let publish = ch.basic_publish(
+                "".into(),
+                QUEUE.into(),
+                BasicPublishOptions::default(),
+                &body,
+                persistent(),
+            );
+            window.push_back(within("basic.publish", publish).await.unwrap());
+        }
+        for confirm in window {
+            within("publisher confirm", confirm).await.unwrap();
+        }
+        let full = disk_usage(&queues);
+        assert!(
+            full > 20 << 20,
+            "{DAMAGE_MESSAGES} messages of 64 KiB take only {full} bytes"
+        );
+        drain(&conn, QUEUE, DAMAGE_MESSAGES as u32).await;
+        // The drained segments go at the end of the turn that settled their last message.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = disk_usage(&queues);
+            if now < 1 << 20 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the queue's log still takes {now} bytes of {full} after the drain"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling the condition
+        }
+        close(conn).await;
+    });
+}
