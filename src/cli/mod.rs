@@ -292,10 +292,13 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     let mut level = logger::level_from_env(cli.trace);
-    if matches!(
-        cli.command,
-        Some(Command::EchoClient(_) | Command::Bench(_) | Command::Amqp(_))
-    ) && !cli.trace
+    let rpc_client = matches!(&cli.command, Some(Command::Rpc(a)) if a.is_client());
+    if (rpc_client
+        || matches!(
+            cli.command,
+            Some(Command::EchoClient(_) | Command::Bench(_) | Command::Amqp(_))
+        ))
+        && !cli.trace
     {
         // A client's output is its stdout; reactor start/stop notes would only clutter it.
         level = level.min(log::LevelFilter::Warn);

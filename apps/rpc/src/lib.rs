@@ -15,6 +15,10 @@
 //! | `system.rs` | [`dispatch`]: `system.listMethods` / `methodHelp` / `methodSignature` / `multicall`, panics as faults |
 //! | `demo.rs` | [`DemoObject`] (the document's `getObj` / `sendObj`, and `fib`) |
 //! | `xmlrpc_server.rs` | [`XmlRpcHandler`], [`xmlrpc_server`], [`listen_xmlrpc`] on spindle-http |
+//! | `json.rs` | [`parse_arg`], [`to_json`]: values as JSON for the command line |
+//! | `error.rs` | [`RpcError`]: a client call's fault, transport error, timeout |
+//! | `url.rs` | [`HttpUrl`]: `http://host:port/path` |
+//! | `xmlrpc_client.rs` | [`XmlRpcClient`] (calls → `Deferred`s, pipelined), [`BlockingXmlRpcClient`] |
 //!
 //! The value model ([`Value`](spindle_protocols::value::Value)) and the XML-RPC codec are
 //! `spindle_protocols`'; faults are its [`Fault`] (a code and a string, nothing of XML in it).
@@ -47,13 +51,19 @@
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 mod demo;
+mod error;
+mod json;
 mod registry;
 mod service;
 mod system;
 mod typed;
+mod url;
+mod xmlrpc_client;
 mod xmlrpc_server;
 
 pub use demo::{fib, DemoObject, FIB_MAX};
+pub use error::RpcError;
+pub use json::{from_json, parse_arg, to_json};
 pub use registry::Registry;
 pub use service::{Instance, MethodInfo, Service};
 pub use spindle_protocols::xmlrpc::Fault;
@@ -61,6 +71,8 @@ pub use system::dispatch;
 pub use typed::{
     no_such_method, python_fault, python_type_name, Arg, Args, IntoMethod, Ret, PYTHON_FAULT_CODE,
 };
+pub use url::HttpUrl;
+pub use xmlrpc_client::{BlockingXmlRpcClient, XmlRpcClient, CONNECT_TIMEOUT, MAX_CONNECTIONS};
 pub use xmlrpc_server::{
     listen_xmlrpc, xmlrpc_server, xmlrpc_server_with, XmlRpcHandler, DEFAULT_PORT, RPC_PATHS,
 };
