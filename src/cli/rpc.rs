@@ -2,25 +2,33 @@
 //! over HTTP, as Python's `SimpleXMLRPCServer(('localhost', 4242), allow_none=True)` serves it.
 //!
 //! ```text
-//! spindle rpc [--port 4242] [--bind 127.0.0.1]
+//! spindle rpc [--port 4242] [--bind 127.0.0.1] [--amqp [URI] [--queue rpc_queue]]
 //! spindle rpc call URL METHOD [ARG…] [--timeout SECONDS]
 //! ```
+//!
+//! With `--amqp`, the same object is also served through the broker (`$AMQP_URI` when no URI
+//! is given) on the queue `rpc_queue`: the RabbitMQ tutorial's fib client (text bodies) and
+//! XML-RPC-mode clients (`text/xml` bodies) both get answers.
 //!
 //! `call` prints the result as one line of JSON (struct members in order; binary as
 //! `{"base64": …}`), or the fault as `fault CODE: STRING` on standard error with exit
 //! status 1. Each ARG is JSON (`30`, `2.5`, `true`, `null`, `"30"`, `[1, 2]`, `{"a": 1}`), or
 //! `@base64:…`, or `@datetime:YYYYMMDDTHH:MM:SS`, and otherwise the string as typed.
 
+use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use spindle_amqp::Config;
 use spindle_reactor::{ListeningPort, Reactor};
 use spindle_rpc::{
-    listen_xmlrpc, parse_arg, to_json, BlockingXmlRpcClient, DemoObject, Registry, RpcError,
+    listen_xmlrpc, parse_arg, to_json, AmqpRpcServer, AmqpServerConfig, BlockingXmlRpcClient,
+    DemoObject, Registry, RpcError,
 };
 
-use super::common::fail;
+use super::common::{fail, parse_uri, uri_or_env};
 
 /// `spindle rpc`'s arguments.
 #[derive(Debug, Args)]
@@ -34,6 +42,13 @@ pub(crate) struct RpcArgs {
     /// Port to listen on (0: any free port, printed at start)
     #[arg(long, default_value_t = spindle_rpc::DEFAULT_PORT)]
     port: u16,
+    /// Also serve through an AMQP broker [default URI: $AMQP_URI, else
+    /// amqp://guest:guest@localhost:5672/]
+    #[arg(long, value_name = "URI", num_args = 0..=1, default_missing_value = "")]
+    amqp: Option<String>,
+    /// The queue the AMQP server consumes
+    #[arg(long, default_value = spindle_rpc::TUTORIAL_QUEUE, requires = "amqp")]
+    queue: String,
 }
 
 impl RpcArgs {
@@ -111,12 +126,40 @@ pub(crate) fn main(args: RpcArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let addr = SocketAddr::new(args.bind, args.port);
-    match listen_demo(&mut reactor, addr) {
+    // One object behind both transports.
+    let service = Rc::new(RefCell::new(demo_service()));
+    match listen_xmlrpc(&mut reactor, addr, service.clone()) {
         Ok(port) => println!(
             "rpc listening on {} (XML-RPC: POST / or /RPC2)",
             port.address()
         ),
         Err(e) => return fail(e),
+    }
+    if let Some(uri) = args.amqp {
+        let uri = if uri.is_empty() {
+            uri_or_env(None)
+        } else {
+            parse_uri(&uri).map_err(|e| e.to_string())
+        };
+        let uri = match uri {
+            Ok(u) => u,
+            Err(e) => return fail(e),
+        };
+        let config = AmqpServerConfig {
+            queue: args.queue,
+            ..AmqpServerConfig::default()
+        };
+        let queue = config.queue.clone();
+        let server = AmqpRpcServer::new(service, config)
+            .on_ready(move || println!("rpc consuming {queue} [x] Awaiting RPC requests"))
+            .on_closed(|result| {
+                if let Err(e) = result {
+                    eprintln!("spindle: rpc over amqp: {e}");
+                }
+            });
+        if let Err(e) = server.connect(&mut reactor, Config::new(uri)) {
+            return fail(e);
+        }
     }
     serve(reactor)
 }

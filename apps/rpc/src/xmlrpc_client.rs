@@ -13,6 +13,7 @@ use spindle_protocols::value::Value;
 use spindle_protocols::xmlrpc::{self, Limits, MethodResponse};
 use spindle_reactor::{BeforeFlushId, Deferred, Reactor};
 
+use crate::block::block_on;
 use crate::error::RpcError;
 use crate::url::HttpUrl;
 
@@ -395,7 +396,7 @@ impl BlockingXmlRpcClient {
     /// The server's fault, or why no answer came (see [`RpcError`]).
     pub fn call(&mut self, method: &str, params: Vec<Value>) -> Result<Value, RpcError> {
         let d = self.client.call(&mut self.reactor, method, params);
-        wait(&mut self.reactor, d, self.timeout)
+        block_on(&mut self.reactor, d, self.timeout)
     }
 
     /// Several calls written at once (pipelined on the connection), their results in order.
@@ -405,34 +406,12 @@ impl BlockingXmlRpcClient {
             .map(|(m, p)| self.client.call(&mut self.reactor, m, p))
             .collect();
         ds.into_iter()
-            .map(|d| wait(&mut self.reactor, d, self.timeout))
+            .map(|d| block_on(&mut self.reactor, d, self.timeout))
             .collect()
     }
 
     /// The event-driven client underneath, and its reactor.
     pub fn parts(&mut self) -> (&mut Reactor, &XmlRpcClient) {
         (&mut self.reactor, &self.client)
-    }
-}
-
-/// Runs `reactor` until `d` fires or `timeout` passes.
-pub(crate) fn wait<T: 'static>(
-    reactor: &mut Reactor,
-    d: Deferred<T, RpcError>,
-    timeout: Duration,
-) -> Result<T, RpcError> {
-    let slot: Rc<RefCell<Option<Result<T, RpcError>>>> = Rc::new(RefCell::new(None));
-    let put = slot.clone();
-    let _done = d.timeout(reactor, timeout).then(move |r| {
-        *put.borrow_mut() = Some(r);
-        spindle_reactor::Step::<(), RpcError>::Ok(())
-    });
-    loop {
-        if let Some(result) = slot.borrow_mut().take() {
-            return result;
-        }
-        reactor
-            .run_once(Some(Duration::from_millis(100)))
-            .map_err(|e| RpcError::Transport(e.to_string()))?;
     }
 }
