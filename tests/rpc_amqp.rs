@@ -134,6 +134,50 @@ fn tutorial_rpc_both_ways(broker: &Broker) {
     let _ = pika_server.terminate();
     let printed: Vec<String> = lines.try_iter().collect();
     assert!(printed.contains(&" [.] fib(30)".to_string()), "{printed:?}");
+
+    // examples/19_fib_rpc_server and 20_fib_rpc_client, with the tutorial's programs.
+    let mut cmd = example("fib_rpc_server");
+    cmd.env("AMQP_URI", broker.uri());
+    let (mut ex_server, _lines) = start("fib_rpc_server", cmd, " [x] Awaiting RPC requests");
+    let done = run_client("rpc_client.py", tutorial(broker, "rpc_client.py"));
+    assert_eq!(
+        done.lines,
+        [" [x] Requesting fib(30)", " [.] Got 832040"],
+        "{done:?}"
+    );
+    let mut cmd = example("fib_rpc_client");
+    cmd.args(["10", "--xml"]).env("AMQP_URI", broker.uri());
+    let done = run_client("fib_rpc_client", cmd);
+    assert_eq!(
+        done.lines,
+        [
+            " [x] Requesting fib(10)",
+            " [.] Got 55",
+            " [.] Got Int(55) (XML-RPC mode)",
+            " [.] fib(0..10) = 0, 1, 1, 2, 3, 5, 8, 13, 21, 34"
+        ],
+        "{done:?}"
+    );
+    let _ = ex_server.terminate();
+}
+
+/// The command running the example binary `name` (built by `cargo test`).
+fn example(name: &str) -> Command {
+    // The test binary is target/<profile>/deps/rpc_amqp-HASH; examples are in
+    // target/<profile>/examples.
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --examples`",
+        path.display()
+    );
+    Command::new(path)
 }
 both_brokers!(
     tutorial_rpc_both_ways,

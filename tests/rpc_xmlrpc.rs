@@ -404,3 +404,55 @@ fn spindle_rpc_call_prints_json() {
     let done = run(&["system.methodSignature", "fib"]);
     assert_eq!(done.lines, ["[[\"int\", \"int\"]]"]);
 }
+
+/// The command running the example binary `name` (built by `cargo test`).
+fn example(name: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --examples`",
+        path.display()
+    );
+    std::process::Command::new(path)
+}
+
+#[test]
+#[ignore = "needs SPINDLE_PYTHON (run by scripts/test)"]
+fn examples_17_and_18_with_the_documents_programs() {
+    let mut cmd = example("xmlrpc_server");
+    cmd.env("RPC_PORT", "0");
+    let (_server, port) = spawn_and_read_port("xmlrpc_server example", cmd);
+    let lines = run_py("xmlrpc_client.py", port);
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("xmlrpc total time ")),
+        "{lines:?}"
+    );
+
+    // The client example against it, then against the document's Python server.
+    let (_py, url) = python_server();
+    for url in [format!("http://127.0.0.1:{port}"), url] {
+        let mut cmd = example("xmlrpc_client");
+        cmd.arg(&url);
+        let done = run_client("xmlrpc_client example", cmd);
+        assert!(done.status.success(), "{done:?}");
+        assert!(
+            done.lines
+                .contains(&"100 of 100 calls answered".to_string()),
+            "{done:?}"
+        );
+        assert!(
+            done.lines
+                .iter()
+                .any(|l| l.starts_with("fault 1: <class 'TypeError'>:")),
+            "{done:?}"
+        );
+    }
+}
