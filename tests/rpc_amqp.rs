@@ -278,6 +278,19 @@ fn xmlrpc_mode_through_the_broker(broker: &Broker) {
     assert_eq!(block_on(&mut reactor, d, WAIT), Err(RpcError::TimedOut));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(lonely.in_flight(), 0);
+
+    // Closed: a call made meanwhile and every later one fail.
+    lonely.close(&mut reactor);
+    let d = lonely.call(&mut reactor, "fib", vec![Value::Int(3)]);
+    assert!(matches!(
+        block_on(&mut reactor, d, WAIT),
+        Err(RpcError::Transport(_))
+    ));
+    let d = lonely.call_text(&mut reactor, "3");
+    assert!(matches!(
+        block_on(&mut reactor, d, WAIT),
+        Err(RpcError::Transport(_))
+    ));
 }
 both_brokers!(
     xmlrpc_mode_through_the_broker,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use common::{py_script, python, run_client, spawn_and_read_port, spindle, Running};
 use spindle_protocols::value::Value;
 use spindle_reactor::{gather, Reactor, Step};
-use spindle_rpc::{BlockingXmlRpcClient, Fault, RpcError, XmlRpcClient};
+use spindle_rpc::{block_on, BlockingXmlRpcClient, Fault, RpcError, XmlRpcClient};
 
 /// `spindle rpc --port 0`, and the port it listens on.
 fn spindle_rpc() -> (Running, u16) {
@@ -330,6 +330,20 @@ fn our_client_pipelines_a_thousand_calls_on_one_connection() {
         assert_eq!(r, Ok(Value::Int(spindle_rpc::fib(i as i64 % 90).unwrap())));
     }
     assert_eq!(client.waiting(), 0);
+
+    // Cancelled: the deferred fails at once; closed: later calls fail at once.
+    let d = client.call(&mut reactor, "getObj", vec![]);
+    d.cancel();
+    assert_eq!(
+        block_on(&mut reactor, d, Duration::from_secs(5)),
+        Err(RpcError::Cancelled)
+    );
+    client.close(&mut reactor);
+    let d = client.call(&mut reactor, "getObj", vec![]);
+    assert!(matches!(
+        block_on(&mut reactor, d, Duration::from_secs(5)),
+        Err(RpcError::Transport(_))
+    ));
 }
 
 #[test]
