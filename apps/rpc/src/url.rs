@@ -78,3 +78,36 @@ impl HttpUrl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let u = HttpUrl::parse("http://127.0.0.1:4242/RPC2?x=1").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 4242, "/RPC2?x=1")
+        );
+        assert_eq!(u.host_header(), "127.0.0.1:4242");
+        let u = HttpUrl::parse("http://example.org").unwrap();
+        assert_eq!((u.port, u.path.as_str()), (80, "/RPC2"));
+        assert_eq!(
+            HttpUrl::parse("http://[::1]:8080/").unwrap().host_header(),
+            "[::1]:8080"
+        );
+        for bad in [
+            "https://x/",
+            "ftp://x",
+            "http://",
+            "http://:80/",
+            "http://x:port/",
+            "http://x:70000/",
+            "http://u:p@x/",
+            "http://[::1/",
+        ] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
