@@ -20,7 +20,7 @@ fn kv(extra: &[&str]) -> (Running, u16) {
 /// every byte of it and finished the turn that handled it (a PING on another connection is
 /// answered after that turn).
 fn send_unread(port: u16, requests: &[u8], probe: &mut Resp) -> Resp {
-    let mut c = Resp::connect(port);
+    let mut c = Resp::connect_narrow(port);
     c.send(requests);
     let local = c.local_port();
     wait_until(

@@ -46,6 +46,30 @@ impl Resp {
         }
     }
 
+    /// A connection whose receive window stays small (4 KiB, set before connecting, so the
+    /// kernel does not grow it): what a client that stops reading leaves queued on the server
+    /// does not depend on how much the machine's TCP autotuning would buffer for it.
+    pub fn connect_narrow(port: u16) -> Resp {
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        socket.connect(&addr.into()).unwrap();
+        let stream: TcpStream = socket.into();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Resp {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
     /// The socket, for reading raw bytes or seeing it closed.
     pub fn stream(&mut self) -> &mut TcpStream {
         &mut self.writer
