@@ -10,7 +10,7 @@
 //! | `spindle-echo` (`apps/echo`) | [`echo`] | the echo server and client of Twisted's echo example |
 //! | `spindle-kv` (`apps/kv`) | [`kv`] | the Redis-compatible key-value store (`spindle kv`) |
 //! | `spindle-amqp` (`apps/amqp`) | [`amqp`] | the AMQP 0-9-1 client (`spindle amqp …`) |
-//! | `spindle-bench` (`apps/bench`) | [`bench`] | the load generators (`spindle bench …`) |
+//! | `spindle-bench` (`apps/bench`) | [`bench`](mod@bench) | the load generators (`spindle bench …`) |
 //! | `spindle-broker` (`apps/broker`) | [`broker`] | the AMQP 0-9-1 broker (`spindle broker`) |
 //! | `spindle-http` (`http/`) | [`http`] | the HTTP/1.1 server (router, handlers) and client on the reactor |
 //! | `spindle-rpc` (`apps/rpc`) | [`rpc`] | RPC services over XML-RPC and AMQP (`spindle rpc`) |
