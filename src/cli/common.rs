@@ -20,3 +20,14 @@ pub(crate) fn uri_or_env(uri: Option<AmqpUri>) -> Result<AmqpUri, String> {
         None => AmqpUri::from_env().map_err(|e| format!("$AMQP_URI: {e}")),
     }
 }
+
+/// Runs a reactor until SIGINT or SIGTERM stops it (or it fails): the exit status.
+pub(super) fn serve(mut reactor: spindle_reactor::Reactor) -> i32 {
+    if let Err(e) = reactor.install_signal_handlers() {
+        return fail(e);
+    }
+    match reactor.run() {
+        Ok(()) => 0,
+        Err(e) => fail(e),
+    }
+}

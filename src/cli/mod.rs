@@ -33,7 +33,7 @@ mod common;
 mod rpc;
 
 use amqp::AmqpCommand;
-use common::{fail, parse_uri, uri_or_env};
+use common::{fail, parse_uri, serve, uri_or_env};
 
 /// `spindle`: the bundled servers, clients and load tools.
 #[derive(Debug, Parser)]
@@ -395,16 +395,6 @@ fn run_all() -> i32 {
         return fail("no app could start");
     }
     serve(reactor)
-}
-
-fn serve(mut reactor: Reactor) -> i32 {
-    if let Err(e) = reactor.install_signal_handlers() {
-        return fail(e);
-    }
-    match reactor.run() {
-        Ok(()) => 0,
-        Err(e) => fail(e),
-    }
 }
 
 fn run_echo(args: &EchoArgs) -> i32 {

@@ -28,7 +28,7 @@ use spindle_rpc::{
     DemoObject, Registry, RpcError,
 };
 
-use super::common::{fail, parse_uri, uri_or_env};
+use super::common::{fail, parse_uri, serve, uri_or_env};
 
 /// `spindle rpc`'s arguments.
 #[derive(Debug, Args)]
@@ -164,13 +164,3 @@ pub(crate) fn main(args: RpcArgs) -> i32 {
     serve(reactor)
 }
 
-/// Runs the reactor until SIGINT or SIGTERM.
-fn serve(mut reactor: Reactor) -> i32 {
-    if let Err(e) = reactor.install_signal_handlers() {
-        return fail(e);
-    }
-    match reactor.run() {
-        Ok(()) => 0,
-        Err(e) => fail(e),
-    }
-}
