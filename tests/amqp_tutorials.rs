@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -22,21 +21,7 @@ use common::{run_client, Running, RUN_TIMEOUT};
 
 /// The command running `example` (`amqp_hello`, …) against `broker`.
 fn example(broker: &Broker, name: &str, args: &[&str]) -> Command {
-    // The test binary is target/<profile>/deps/amqp_tutorials-HASH; examples are in
-    // target/<profile>/examples.
-    let exe = std::env::current_exe().expect("current_exe");
-    let path: PathBuf = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --examples` (cargo test builds them)",
-        path.display()
-    );
-    let mut cmd = Command::new(path);
+    let mut cmd = common::example(name);
     cmd.args(args).env("AMQP_URI", broker.uri());
     cmd
 }

@@ -18,7 +18,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use common::both::Broker;
-use common::{py_script, python, run_client, spindle, Running, RUN_TIMEOUT};
+use common::{example, py_script, python, run_client, spindle, Running, RUN_TIMEOUT};
 use spindle_amqp::{AmqpUri, Config};
 use spindle_protocols::value::Value;
 use spindle_reactor::{gather, Reactor};
@@ -161,24 +161,6 @@ fn tutorial_rpc_both_ways(broker: &Broker) {
     let _ = ex_server.terminate();
 }
 
-/// The command running the example binary `name` (built by `cargo test`).
-fn example(name: &str) -> Command {
-    // The test binary is target/<profile>/deps/rpc_amqp-HASH; examples are in
-    // target/<profile>/examples.
-    let exe = std::env::current_exe().expect("current_exe");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --examples`",
-        path.display()
-    );
-    Command::new(path)
-}
 both_brokers!(
     tutorial_rpc_both_ways,
     "needs rabbitmq-server and pika: run scripts/test"

@@ -18,7 +18,7 @@ use std::net::TcpStream;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{py_script, python, run_client, spawn_and_read_port, spindle, Running};
+use common::{example, py_script, python, run_client, spawn_and_read_port, spindle, Running};
 use spindle_protocols::value::Value;
 use spindle_reactor::{gather, Reactor, Step};
 use spindle_rpc::{block_on, BlockingXmlRpcClient, Fault, RpcError, XmlRpcClient};
@@ -417,23 +417,6 @@ fn spindle_rpc_call_prints_json() {
     );
     let done = run(&["system.methodSignature", "fib"]);
     assert_eq!(done.lines, ["[[\"int\", \"int\"]]"]);
-}
-
-/// The command running the example binary `name` (built by `cargo test`).
-fn example(name: &str) -> std::process::Command {
-    let exe = std::env::current_exe().expect("current_exe");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --examples`",
-        path.display()
-    );
-    std::process::Command::new(path)
 }
 
 #[test]

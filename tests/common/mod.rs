@@ -36,6 +36,24 @@ pub fn spindle() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spindle"))
 }
 
+/// A built example (`cargo test` builds them): the test binary is
+/// target/<profile>/deps/NAME-HASH, the examples are in target/<profile>/examples.
+pub fn example(name: &str) -> Command {
+    let exe = std::env::current_exe().expect("current_exe");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --examples` (cargo test builds them)",
+        path.display()
+    );
+    Command::new(path)
+}
+
 /// The Python with Twisted installed, from `SPINDLE_PYTHON`.
 pub fn python() -> Command {
     let Some(python) = std::env::var_os("SPINDLE_PYTHON") else {
