@@ -7,10 +7,12 @@
 //! |---|---|
 //! | `echo.rs` | [`echo`]: round trips per second and latency against echo servers, alternating rounds |
 //! | `amqp.rs` | [`amqp`]: a PerfTest-style AMQP load (producers, consumers, confirms, prefetch, rate) |
+//! | `rpc.rs` | [`rpc`]: XML-RPC calls per second from concurrent clients, AMQP RPC round trips through a broker |
 //! | `error.rs` | [`Error`]: why a run produced no figures |
 //!
 //! The tools are clients on the reactor like any other; the echo load is one reactor with every
-//! connection, the AMQP load one thread and reactor per producer or consumer connection.
+//! connection, the AMQP load one thread and reactor per producer or consumer connection, the RPC
+//! loads one reactor per round.
 
 #![cfg_attr(
     not(test),
@@ -26,6 +28,7 @@
 pub mod amqp;
 pub mod echo;
 mod error;
+pub mod rpc;
 
 pub use error::Error;
 
