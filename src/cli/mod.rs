@@ -7,7 +7,7 @@
 //! spindle echo-client [--host 127.0.0.1] [--port 8888] [--message "hello boy!"]
 //! spindle kv [redis.conf] [--port 6379] [--<directive> VALUE…]
 //! spindle amqp publish|consume|get|declare-queue …
-//! spindle bench echo|amqp …
+//! spindle bench echo|amqp|rpc …
 //! spindle rpc [--port 4242] [--bind 127.0.0.1]  (and: spindle rpc call URL METHOD ARGS…)
 //! ```
 //!
@@ -168,6 +168,52 @@ enum BenchCommand {
     Echo(BenchEchoArgs),
     /// A PerfTest-style AMQP load: producers, consumers, confirms, prefetch, rate
     Amqp(BenchAmqpArgs),
+    /// XML-RPC calls per second from concurrent clients, or RPC round trips through an AMQP
+    /// broker
+    Rpc(BenchRpcArgs),
+}
+
+#[derive(Debug, Args)]
+struct BenchRpcArgs {
+    /// The call: a method and its parameters (JSON, as `spindle rpc call` takes them). With
+    /// --amqp in the tutorial's text mode, the first parameter is the request's text
+    #[arg(value_name = "METHOD [ARG]", default_values = ["fib", "10"], allow_negative_numbers = true)]
+    call: Vec<String>,
+    /// The XML-RPC server to measure
+    #[arg(long, default_value_t = format!("http://127.0.0.1:{}", spindle_rpc::DEFAULT_PORT))]
+    url: String,
+    /// XML-RPC: concurrent connections, each making calls back to back
+    #[arg(long, default_value_t = spindle_bench::rpc::XmlRpcBench::default().conns)]
+    conns: usize,
+    /// XML-RPC: calls pipelined per connection (a server that closes after each answer gets
+    /// one per connection)
+    #[arg(long, default_value_t = 1)]
+    depth: usize,
+    /// Measure RPC through this AMQP broker instead (the tutorial's pattern) [default URI:
+    /// $AMQP_URI, else amqp://guest:guest@localhost:5672/]
+    #[arg(long, value_name = "URI", num_args = 0..=1, default_missing_value = "")]
+    amqp: Option<String>,
+    /// With --amqp: the server's request queue
+    #[arg(long, default_value = spindle_rpc::TUTORIAL_QUEUE, requires = "amqp")]
+    queue: String,
+    /// With --amqp: calls in flight on the client's connection
+    #[arg(long, default_value_t = 1, requires = "amqp")]
+    in_flight: usize,
+    /// With --amqp: XML-RPC bodies (METHOD and ARGs) instead of the tutorial's text
+    #[arg(long, requires = "amqp")]
+    xml: bool,
+    /// Measured seconds per round
+    #[arg(long, default_value_t = spindle_bench::rpc::XmlRpcBench::default().seconds)]
+    seconds: f64,
+    /// Rounds (summed)
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// The server's process, so its CPU time per call is reported
+    #[arg(long)]
+    pid: Option<u32>,
+    /// Print the figures as one JSON object
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +359,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Some(Command::Amqp(c)) => amqp::main(c),
         Some(Command::Bench(BenchCommand::Echo(a))) => run_bench_echo(&a),
         Some(Command::Bench(BenchCommand::Amqp(a))) => run_bench_amqp(a),
+        Some(Command::Bench(BenchCommand::Rpc(a))) => run_bench_rpc(a),
         Some(Command::Rpc(a)) => rpc::main(a),
     }
 }
@@ -597,6 +644,83 @@ fn run_bench_amqp(args: BenchAmqpArgs) -> i32 {
     }
 }
 
+/// `spindle bench rpc …`: see [`spindle_bench::rpc`].
+fn run_bench_rpc(args: BenchRpcArgs) -> i32 {
+    use spindle_bench::rpc::{AmqpRequest, AmqpRpcBench, XmlRpcBench};
+    let mut call = args.call.into_iter();
+    let method = call.next().unwrap_or_else(|| "fib".into());
+    let texts: Vec<String> = call.collect();
+    let params: Vec<spindle_protocols::value::Value> =
+        texts.iter().map(|a| spindle_rpc::parse_arg(a)).collect();
+    let result = if let Some(uri) = args.amqp {
+        let uri = if uri.is_empty() {
+            uri_or_env(None)
+        } else {
+            parse_uri(&uri).map_err(|e| e.to_string())
+        };
+        let uri = match uri {
+            Ok(u) => u,
+            Err(e) => return fail(e),
+        };
+        let request = if args.xml {
+            AmqpRequest::Xml(method.clone(), params)
+        } else {
+            match texts.first() {
+                Some(text) => AmqpRequest::Text(text.clone()),
+                None => return fail("the tutorial's text mode sends ARG: give one (fib 10)"),
+            }
+        };
+        let bench = AmqpRpcBench {
+            amqp: spindle_amqp::Config::new(uri),
+            queue: args.queue,
+            request,
+            in_flight: args.in_flight,
+            seconds: args.seconds,
+            rounds: args.rounds,
+        };
+        let what = format!(
+            "{method}({}) through {}, queue {}, {} in flight",
+            texts.join(", "),
+            bench.amqp.uri.authority().0,
+            bench.queue,
+            bench.in_flight
+        );
+        spindle_bench::rpc::run_amqp(&bench, args.pid).map(|r| (r, what))
+    } else {
+        let bench = XmlRpcBench {
+            url: args.url,
+            method: method.clone(),
+            params,
+            conns: args.conns,
+            depth: args.depth,
+            seconds: args.seconds,
+            rounds: args.rounds,
+        };
+        let what = format!(
+            "{method}({}) on {}, {} connections, depth {}",
+            texts.join(", "),
+            bench.url,
+            bench.conns,
+            bench.depth
+        );
+        spindle_bench::rpc::run_xmlrpc(&bench, args.pid).map(|r| (r, what))
+    };
+    match result {
+        Ok((result, _)) if args.json => {
+            println!("{}", result.json());
+            0
+        }
+        Ok((result, what)) => {
+            print!("{}", result.report(&what));
+            0
+        }
+        Err(e) => {
+            eprintln!("spindle bench rpc: {e}");
+            1
+        }
+    }
+}
+
 /// `spindle bench amqp --fill N`: the summary is printed while the queue is still full; with
 /// `hold`, the queue is kept until standard input closes.
 fn run_bench_amqp_fill(bench: AmqpBench, json: bool, hold: bool) -> i32 {
@@ -779,6 +903,59 @@ mod tests {
         assert!(e.contains("--queue"), "--keep needs --queue: {e}");
         let e = parse(&["bench", "amqp", "--drain", "--queue", "q", "--fill", "1"]).unwrap_err();
         assert!(e.contains("cannot be used with"), "{e}");
+    }
+
+    #[test]
+    fn bench_rpc_takes_a_call_and_an_amqp_broker() {
+        match parse(&["bench", "rpc"]).unwrap().command {
+            Some(Command::Bench(BenchCommand::Rpc(a))) => {
+                assert_eq!(a.call, ["fib", "10"]);
+                assert_eq!(a.url, "http://127.0.0.1:4242");
+                assert_eq!((a.conns, a.depth, a.amqp.as_deref()), (16, 1, None));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "bench",
+            "rpc",
+            "getObj",
+            "--url",
+            "http://127.0.0.1:9",
+            "--pid",
+            "7",
+        ])
+        .unwrap()
+        .command
+        {
+            Some(Command::Bench(BenchCommand::Rpc(a))) => {
+                assert_eq!(a.call, ["getObj"]);
+                assert_eq!((a.url.as_str(), a.pid), ("http://127.0.0.1:9", Some(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse(&[
+            "bench",
+            "rpc",
+            "--amqp",
+            "--in-flight",
+            "16",
+            "--queue",
+            "q",
+            "fib",
+            "10",
+        ])
+        .unwrap()
+        .command
+        {
+            Some(Command::Bench(BenchCommand::Rpc(a))) => {
+                assert_eq!(a.amqp.as_deref(), Some(""));
+                assert_eq!((a.in_flight, a.queue.as_str()), (16, "q"));
+                assert_eq!(a.call, ["fib", "10"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&["bench", "rpc", "--in-flight", "4"]).unwrap_err();
+        assert!(e.contains("--amqp"), "--in-flight needs --amqp: {e}");
     }
 
     #[test]
