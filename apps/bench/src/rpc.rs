@@ -548,9 +548,10 @@ impl Protocol for HttpConn {
     fn connection_lost(&mut self, reason: &DisconnectReason, _tx: &mut dyn Transport) {
         // Calls still waiting when the connection ends are lost (a server that closes after
         // each answer has answered the one call it read).
-        if !self.sent.is_empty() {
-            let load = self.load.borrow();
-            let mut stats = load.stats.borrow_mut();
+        let load = self.load.borrow();
+        let mut stats = load.stats.borrow_mut();
+        // At the round's end the reactor drops every connection, calls in flight or not.
+        if stats.running {
             for _ in 0..self.sent.len() {
                 stats.failed(format!("connection lost with calls waiting: {reason:?}"));
             }
