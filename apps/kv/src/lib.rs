@@ -19,6 +19,7 @@
 //! | `client.rs` | one connection's state as commands see it |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
+//! | `rdb/` | Redis 7.0's RDB format: whole datasets (SAVE, loading) and single values (DUMP, RESTORE); its own `//! Layout` in `rdb/mod.rs` |
 //! | `db.rs` | the dataset: 16 keyspaces, lazy and active expiry, typed lookups (one hash per key), statistics |
 //! | `keyspace.rs` | one database: a slab of entries indexed by a hash table; SCAN cursors |
 //! | `types/value.rs` | what a key holds: the `Value` enum, and `Collection` for the typed lookups |
@@ -54,6 +55,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod glob;
 pub(crate) mod keyspace;
+pub(crate) mod rdb;
 pub mod session;
 pub(crate) mod shared;
 pub(crate) mod types;

@@ -1,5 +1,5 @@
 //! Key commands: DEL UNLINK EXISTS TOUCH TYPE KEYS SCAN RANDOMKEY RENAME RENAMENX, the EXPIRE
-//! family (NX XX GT LT), TTL PTTL EXPIRETIME PEXPIRETIME PERSIST.
+//! family (NX XX GT LT), TTL PTTL EXPIRETIME PEXPIRETIME PERSIST, DUMP RESTORE.
 
 use bytes::Bytes;
 
@@ -474,6 +474,95 @@ pub(crate) fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             String::from_utf8_lossy(sub)
         )));
     }
+    Ok(())
+}
+
+/// `DUMP key`: the value serialized as Redis's DUMP does (see `rdb::dump`), nil if missing.
+pub(crate) fn dump(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.dbi();
+    match ctx.db.read(db, arg(args, 1), ctx.now) {
+        Some(e) => {
+            let payload = crate::rdb::dump(&e.value);
+            ctx.out.bulk(&payload);
+        }
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`, with
+/// Redis's checks in Redis's order (options, BUSYKEY, TTL, version and checksum, contents).
+/// FREQ is checked and otherwise ignored: no LFU policy is kept.
+pub(crate) fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (None, None);
+    let mut i = 4;
+    while let Some(opt) = args.get(i) {
+        let more = args.len() - i - 1;
+        if is(opt, "replace") {
+            replace = true;
+        } else if is(opt, "absttl") {
+            absttl = true;
+        } else if is(opt, "idletime") && more >= 1 && freq.is_none() {
+            let n = int_arg(arg(args, i + 1))?;
+            if n < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(n);
+            i += 1;
+        } else if is(opt, "freq") && more >= 1 && idle.is_none() {
+            let n = int_arg(arg(args, i + 1))?;
+            if !(0..=255).contains(&n) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(n);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let (db, now, key) = (ctx.dbi(), ctx.now, arg(args, 1));
+    if !replace && ctx.db.exists(db, key, now) {
+        return Err(CmdError::Msg(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let ttl = int_arg(arg(args, 2))?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let payload = arg(args, 3);
+    if !crate::rdb::verify_payload(payload) {
+        return Err(CmdError::err("DUMP payload version or checksum are wrong"));
+    }
+    let Ok(Some(value)) = crate::rdb::decode_payload(payload) else {
+        return Err(CmdError::err("Bad data format"));
+    };
+    let deleted = replace && ctx.db.delete(db, key, now);
+    let at = match (ttl, absttl) {
+        (0, _) => 0,
+        (t, true) => t as u64,
+        (t, false) => now.saturating_add(t as u64),
+    };
+    if at != 0 && at <= now {
+        if deleted {
+            ctx.shared.touch(db, key);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    ctx.db.set(db, key, value, false, now);
+    let space = ctx.db.space(db);
+    if at != 0 {
+        space.set_expire_at(key, at);
+    }
+    if let (Some(idle), (Some(e), _)) = (idle, space.live_mut(key, now)) {
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        e.accessed = crate::db::unix_seconds(now).saturating_sub(idle);
+    }
+    ctx.shared.touch(db, key);
+    ctx.out.ok();
     Ok(())
 }
 

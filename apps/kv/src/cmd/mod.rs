@@ -228,6 +228,8 @@ pub(crate) static COMMANDS: &[Command] = &[
     cmd("move", 3, WRITE | FAST, (1, 1, 1), keys::move_),
     cmd("swapdb", 3, WRITE | FAST, (0, 0, 0), keys::swapdb),
     cmd("object", -2, READONLY, (2, 2, 1), keys::object),
+    cmd("dump", 2, READONLY, (1, 1, 1), keys::dump),
+    cmd("restore", -4, WRITE | DENYOOM, (1, 1, 1), keys::restore),
     cmd("memory", -2, READONLY, (2, 2, 1), keys::memory),
     cmd("sort", -2, WRITE | DENYOOM, (1, 1, 1), keys::sort),
     cmd("sort_ro", -2, READONLY, (1, 1, 1), keys::sort_ro),
