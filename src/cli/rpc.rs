@@ -163,4 +163,3 @@ pub(crate) fn main(args: RpcArgs) -> i32 {
     }
     serve(reactor)
 }
-
