@@ -395,8 +395,44 @@ fn fit_maxclients(config: &mut Config) -> u64 {
     soft
 }
 
-/// Starts the store on `addr` in `reactor`, with its active expiry cycle; returns the port
-/// and the shared server (for tests and the command line).
+/// Loads the dump file (`dir/dbfilename`), if there is one, into the new engine's empty
+/// dataset, as redis-server does at start; a file that does not load stops the start, as it
+/// stops redis-server (a half-loaded dataset would be served as if whole).
+fn load_dump(engine: &mut Engine) -> Result<(), Error> {
+    let config = &engine.shared.config;
+    let path = crate::rdb::file::dump_path(
+        config.get("dir").unwrap_or("."),
+        config.get("dbfilename").unwrap_or("dump.rdb"),
+    );
+    let mut db = crate::db::Db::new(config.databases);
+    let started = std::time::Instant::now();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    match crate::rdb::file::load(&mut db, &path, now_ms) {
+        Ok(None) => Ok(()),
+        Ok(Some(loaded)) => {
+            engine.db = db;
+            log::info!(
+                "DB loaded from disk: {} keys ({} already expired, skipped) from {} in {:.3} \
+                 seconds",
+                loaded.keys,
+                loaded.expired,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Err(e) => Err(Error::Io {
+            context: "loading the dump file".to_string(),
+            source: std::io::Error::other(e),
+        }),
+    }
+}
+
+/// Starts the store on `addr` in `reactor`, with its active expiry cycle, after loading the
+/// dump file if there is one; returns the port and the shared server (for tests and the
+/// command line).
 pub fn listen(
     reactor: &mut Reactor,
     addr: SocketAddr,
@@ -405,7 +441,9 @@ pub fn listen(
     let mut config = config;
     let fd_limit = fit_maxclients(&mut config);
     let hz = config.hz.clamp(1, 500);
-    let server = Rc::new(RefCell::new(Engine::new(config, reactor.now())));
+    let mut engine = Engine::new(config, reactor.now());
+    load_dump(&mut engine)?;
+    let server = Rc::new(RefCell::new(engine));
     server.borrow_mut().shared.fd_limit = fd_limit;
     let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
     let for_cycle = server.clone();

@@ -111,6 +111,8 @@ pub(crate) struct Shared {
     over_soft_limit: HashMap<ConnId, u64>,
     /// The process's descriptor limit once raised at start (0: unknown, no check).
     pub(crate) fd_limit: u64,
+    /// Unix seconds of the last successful SAVE, or of the start (LASTSAVE).
+    pub(crate) last_save: u64,
 }
 
 /// Descriptors kept back from clients for listeners, logs and files (Redis's
@@ -128,6 +130,7 @@ impl Shared {
             next_client_id: 1,
             base_instant: now,
             base_unix_ms: unix_ms,
+            last_save: unix_ms / 1000,
             started: now,
             expire_cursor: 0,
             active_expire_enabled: true,

@@ -353,6 +353,40 @@ pub(crate) fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
 
 /// SAVE, BGSAVE, BGREWRITEAOF, REPLICAOF, WAIT: the store keeps its data in memory only and
 /// has no replicas, so these answer an error that says so rather than pretend to succeed.
+/// The dump file's path: `dir/dbfilename` from the configuration.
+fn dump_path(ctx: &Ctx<'_, '_>) -> std::path::PathBuf {
+    let config = &ctx.shared.config;
+    crate::rdb::file::dump_path(
+        config.get("dir").unwrap_or("."),
+        config.get("dbfilename").unwrap_or("dump.rdb"),
+    )
+}
+
+/// SAVE: writes the dataset to `dir/dbfilename` now, blocking the server meanwhile, as
+/// redis-server's SAVE does; the file replaces the old one atomically.
+pub(crate) fn save(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    let path = dump_path(ctx);
+    match crate::rdb::file::save(ctx.db, &path, ctx.now) {
+        Ok(()) => {
+            log::info!("DB saved on disk ({})", path.display());
+            ctx.shared.last_save = ctx.now / 1000;
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(e) => {
+            // Redis answers a bare -ERR and logs the reason.
+            log::warn!("failed saving the DB to {}: {e}", path.display());
+            Err(CmdError::Msg("ERR".to_string()))
+        }
+    }
+}
+
+/// LASTSAVE: the Unix time of the last successful SAVE (or of the start).
+pub(crate) fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.shared.last_save as i64);
+    Ok(())
+}
+
 pub(crate) fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let _ = ctx;
     Err(CmdError::err(format!(

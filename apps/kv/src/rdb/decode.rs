@@ -18,7 +18,6 @@ use crate::types::value::{Value, ZSet};
 /// The most an LZF stream can expand per input byte (a 3-byte reference makes 264 bytes).
 const LZF_MAX_RATIO: usize = 88;
 /// The highest file version read (Redis 7.2's 11 also loads, save for its new types).
-#[cfg_attr(not(test), allow(dead_code))]
 const MAX_READ_VERSION: u16 = 11;
 
 /// A cursor over untrusted bytes.
@@ -328,7 +327,6 @@ pub(crate) fn decode_payload(payload: &[u8]) -> Result<Option<Value>, RdbError> 
 }
 
 /// What [`decode_into`] loaded.
-#[cfg_attr(not(test), allow(dead_code))]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loaded {
     /// Keys added.
@@ -342,8 +340,6 @@ pub(crate) struct Loaded {
 /// Redis 7.0 loads except modules, streams and functions. A database index beyond `db`'s, a
 /// key twice, or a wrong checksum is an error; on error `db` may hold part of the file, so
 /// load into a fresh one and swap it in on success.
-// Loading at startup is its caller to come; until then only the tests call it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn decode_into(db: &mut Db, bytes: &[u8], now_ms: u64) -> Result<Loaded, RdbError> {
     let mut r = Reader { bytes, pos: 0 };
     let header = r.take(9)?;

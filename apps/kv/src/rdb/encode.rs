@@ -238,14 +238,12 @@ pub(crate) fn dump(v: &Value) -> Vec<u8> {
 }
 
 /// Buffers output, keeps the running CRC64, and hands full chunks to the writer.
-#[cfg_attr(not(test), allow(dead_code))]
 struct Sink<'w, W: Write> {
     w: &'w mut W,
     buf: Vec<u8>,
     crc: u64,
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
 impl<W: Write> Sink<'_, W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.crc = crc64(self.crc, &self.buf);
@@ -274,8 +272,6 @@ impl<W: Write> Sink<'_, W> {
 /// its key), EOF and the CRC64 of everything before it. `now_ms` (Unix milliseconds) is the
 /// `ctime` recorded. Keys past their expiry that are still held are written as Redis does; a
 /// loader drops them.
-// SAVE, BGSAVE and shutdown are its callers to come; until then only the tests call it.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn encode_dataset(db: &Db, now_ms: u64, w: &mut impl Write) -> Result<(), RdbError> {
     let mut sink = Sink {
         w,

@@ -11,6 +11,7 @@
 //!
 //! | file | job |
 //! |---|---|
+//! | `file.rs` | the dump file: SAVE's atomic write (temporary file, fsync, rename), the load at start |
 //! | `encode.rs` | writing: lengths, strings (int, LZF, raw), each type's encoding, files and DUMP payloads |
 //! | `decode.rs` | reading untrusted bytes back into values and datasets, every length bounded |
 //! | `listpack.rs` | listpacks, both ways |
@@ -25,6 +26,7 @@
 pub(crate) mod crc64;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod file;
 pub(crate) mod format;
 pub(crate) mod intset;
 pub(crate) mod listpack;
@@ -34,10 +36,9 @@ pub(crate) mod ziplist;
 #[cfg(test)]
 mod tests;
 
-#[cfg_attr(not(test), allow(unused_imports))]
+#[cfg(test)]
 pub(crate) use decode::decode_into;
 pub(crate) use decode::{decode_payload, verify_payload};
 pub(crate) use encode::dump;
-// SAVE and startup loading are these two's callers to come; until then only the tests call them.
-#[cfg_attr(not(test), allow(unused_imports))]
+#[cfg(test)]
 pub(crate) use encode::encode_dataset;

@@ -1,0 +1,53 @@
+//! The dump file on disk: SAVE writes the dataset to a temporary file in the data directory,
+//! fsyncs it and renames it over `dbfilename` (a crash leaves the old file or the new one,
+//! never a mixture, as redis-server does); at start the file, if there is one, is loaded.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use super::decode::{decode_into, Loaded};
+use super::encode::encode_dataset;
+use crate::db::Db;
+
+/// Where the dump file is: `dir/dbfilename`.
+pub(crate) fn dump_path(dir: &str, dbfilename: &str) -> PathBuf {
+    Path::new(dir).join(dbfilename)
+}
+
+/// Writes `db` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
+pub(crate) fn save(db: &Db, path: &Path, now_ms: u64) -> io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(d) = dir {
+        fs::create_dir_all(d)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let written = (|| {
+        let mut w = BufWriter::new(File::create(&tmp)?);
+        encode_dataset(db, now_ms, &mut w).map_err(io::Error::other)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        if let Some(d) = dir {
+            File::open(d)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Loads the dump file at `path` into `db` (which must be empty), if the file exists:
+/// `Ok(None)` when there is none. On an error `db` may hold part of the file.
+pub(crate) fn load(db: &mut Db, path: &Path, now_ms: u64) -> Result<Option<Loaded>, String> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    decode_into(db, &bytes, now_ms)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
