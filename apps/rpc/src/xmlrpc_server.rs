@@ -29,6 +29,9 @@ pub const DEFAULT_PORT: u16 = 4242;
 pub struct XmlRpcHandler {
     service: Rc<RefCell<dyn Service>>,
     limits: Limits,
+    /// The size of the last answer: the next one's buffer starts that large, so a service
+    /// whose answers are alike (most are) encodes without growing and copying its buffer.
+    last_answer: usize,
 }
 
 impl std::fmt::Debug for XmlRpcHandler {
@@ -51,6 +54,7 @@ impl XmlRpcHandler {
         XmlRpcHandler {
             service: Rc::new(RefCell::new(service)),
             limits,
+            last_answer: 256,
         }
     }
 
@@ -85,7 +89,7 @@ impl XmlRpcHandler {
                 );
             }
         }
-        let mut body = BytesMut::with_capacity(256);
+        let mut body = BytesMut::with_capacity(self.last_answer);
         match xmlrpc::decode_call(&request.body, &self.limits) {
             Ok(call) => {
                 let mut service = self.service.borrow_mut();
@@ -99,6 +103,8 @@ impl XmlRpcHandler {
                 xmlrpc::encode_fault(&e.to_fault(), &mut body);
             }
         }
+        // Bounded, so that one huge answer does not make every later buffer huge.
+        self.last_answer = body.len().clamp(256, 1 << 20);
         Response::new(200)
             .header("Content-Type", "text/xml")
             .body(body.freeze())
