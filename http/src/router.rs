@@ -113,6 +113,11 @@ impl Router {
                 allowed.push(route.method);
             }
             let fits = route.method == method;
+            if fits {
+                // An exact match wins over everything else: no need to look further.
+                chosen = Some((i, params));
+                break;
+            }
             let head_by_get = method == Method::Head && route.method == Method::Get;
             match &chosen {
                 None if fits || head_by_get => chosen = Some((i, params)),
@@ -195,6 +200,9 @@ fn match_path(pattern: &[Segment], path: &str) -> Option<Vec<(String, String)>> 
 
 /// `%XX` sequences decoded (a bad one is kept as it is); invalid UTF-8 replaced.
 fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
