@@ -268,12 +268,17 @@ impl Broker {
         if !q.store.has_log() && q.store.len() >= messages::KEEP_IN_MEMORY && self.logs.is_some() {
             self.attach_log(vname, name, false);
         }
-        let has_log = self
+        let Some(q) = self
             .vhosts
-            .get(vname)
-            .and_then(|v| v.queues.get(name))
-            .is_some_and(|q| q.store.has_log());
-        if has_log && !self.touched.iter().any(|(v, n)| v == vname && n == name) {
+            .get_mut(vname)
+            .and_then(|v| v.queues.get_mut(name))
+        else {
+            return;
+        };
+        // The queue's own mark, rather than a search of the list: a turn that fans out to
+        // many durable queues touches each of them once per message.
+        if q.store.has_log() && !q.awaiting_write {
+            q.awaiting_write = true;
             self.touched.push((vname.to_string(), name.clone()));
         }
     }
@@ -291,6 +296,7 @@ impl Broker {
             else {
                 continue;
             };
+            q.awaiting_write = false;
             if !q.store.is_dirty() {
                 continue;
             }

@@ -90,6 +90,8 @@ pub(crate) struct Queue {
     /// `x-delivery-limit` (quorum queues): a message given back more often than this is
     /// dead-lettered (reason `delivery_limit`) or dropped.
     pub(crate) delivery_limit: Option<u32>,
+    /// It is in the broker's list of queues whose log is written at the end of the turn.
+    pub(crate) awaiting_write: bool,
     /// When it last delivered to a consumer (flow control holds publishers only while the
     /// consumers keep taking messages).
     pub(crate) last_delivery: Instant,
@@ -162,6 +164,7 @@ impl Queue {
                 .map(|n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
             held_publishers: Vec::new(),
             last_delivery: now,
+            awaiting_write: false,
             single_active,
             message_ttl: millis("x-message-ttl"),
             expires: millis("x-expires"),
