@@ -171,8 +171,8 @@ pub struct Broker {
     /// Publisher confirms decided and not yet written.
     confirms: Confirms,
     /// Counts operations that may have changed the durable definitions (declares, deletes,
-    /// bindings, users, closes that delete auto-delete queues), so that they are saved only
-    /// when something may have changed.
+    /// bindings, users, auto-delete and expired queues going), so that they are serialized
+    /// and saved only then, not at every channel close of a busy RPC client.
     changes: u64,
     /// `changes` when the durable definitions were last handed out to be saved.
     changes_saved: u64,
@@ -829,7 +829,6 @@ impl Broker {
     /// Forgets a connection: its channels close (unacknowledged messages requeued, consumers
     /// gone) and its exclusive queues are deleted.
     pub(crate) fn close_connection(&mut self, conn: ConnId, sink: &mut dyn Sink) {
-        self.changes += 1;
         let channels: Vec<u16> = self
             .channels
             .keys()
@@ -842,7 +841,9 @@ impl Broker {
         if let Some(c) = self.conns.remove(&conn) {
             if let Some(v) = self.vhosts.get_mut(&c.vhost) {
                 for q in c.exclusive_queues {
+                    // Not durable itself, but a durable auto-delete exchange may go with it.
                     delete_queue(v, &mut self.channels, &q, sink);
+                    self.changes += 1;
                 }
             }
         }
@@ -860,7 +861,6 @@ impl Broker {
     /// unacknowledged deliveries as redelivered, removes its consumers (an auto-delete queue
     /// that loses its last consumer goes), and serves the queues it gave back messages to.
     pub(crate) fn close_channel(&mut self, conn: ConnId, channel: u16, sink: &mut dyn Sink) {
-        self.changes += 1;
         let Some(chan) = self.channels.remove(&(conn, channel)) else {
             return;
         };
@@ -908,6 +908,7 @@ impl Broker {
                 .is_some_and(|q| q.auto_delete && q.had_consumer && q.consumers.is_empty());
             if gone {
                 delete_queue(v, &mut self.channels, &name, sink);
+                self.changes += 1;
             } else {
                 serve.push(name);
             }
@@ -1734,7 +1735,6 @@ impl Broker {
         tag: &ShortStr,
         sink: &mut dyn Sink,
     ) -> bool {
-        self.changes += 1;
         if let Some(chan) = self.channels.get_mut(&(conn, channel)) {
             if chan.reply_consumer.as_ref() == Some(tag) {
                 chan.reply_consumer = None;
@@ -1760,6 +1760,7 @@ impl Broker {
                 }
                 if q.auto_delete && q.consumers.is_empty() {
                     delete_queue(v, &mut self.channels, &queue, sink);
+                    self.changes += 1;
                 }
             }
         }
