@@ -220,7 +220,7 @@ impl Engine {
         client.last_cmd = command.name;
         let dirty_before = self.db.dirty;
         let mut ctx = Ctx {
-            commands: cmd::COMMANDS,
+            commands: cmd::commands(),
             db: &mut self.db,
             shared: &mut self.shared,
             client,

@@ -11,7 +11,7 @@
 //! |---|---|
 //! | `session.rs` | the reactor glue, and the only file that sees the reactor: `Session` (one per connection, a `Protocol`), `KvFactory`, `listen` |
 //! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
-//! | `cmd/mod.rs` | the command table (`COMMANDS`) and `lookup` |
+//! | `cmd/mod.rs` | the command table (`commands()`) and `lookup` |
 //! | `cmd/<family>.rs` | one file per family: `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub` (in that order: a family uses only those after it) |
 //! | `cmd/args.rs` | argument parsing and reply helpers shared by the families |
 //! | `cmd/ctx.rs` | what a handler works with: `Ctx`, a table row (`Command`), its `flags` |

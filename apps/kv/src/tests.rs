@@ -474,8 +474,8 @@ fn no_multi_commands_are_refused_inside_multi_and_abort_exec() {
 
 #[test]
 fn the_table_alone_says_what_runs_at_once_inside_multi() {
-    use crate::cmd::{flags, COMMANDS};
-    let mut at_once: Vec<&str> = COMMANDS
+    use crate::cmd::{commands, flags};
+    let mut at_once: Vec<&str> = commands()
         .iter()
         .filter(|c| c.flags & flags::RUNS_IN_MULTI != 0)
         .map(|c| c.name)
@@ -485,7 +485,7 @@ fn the_table_alone_says_what_runs_at_once_inside_multi() {
         at_once,
         ["discard", "exec", "multi", "quit", "reset", "watch"]
     );
-    let refused: Vec<&str> = COMMANDS
+    let refused: Vec<&str> = commands()
         .iter()
         .filter(|c| c.flags & flags::NO_MULTI != 0)
         .map(|c| c.name)

@@ -1,6 +1,7 @@
-//! The commands: one [`COMMANDS`] table (name, arity, flags, handler) drives dispatch, arity
-//! errors, the transaction rules and the COMMAND command alike. Each family lives in its own
-//! file; every handler parses its arguments, acts on the [`Db`](crate::db::Db) and writes its
+//! The commands: one table (name, arity, flags, handler; [`commands`]) drives dispatch, arity
+//! errors, the transaction rules and the COMMAND command alike. It is the rows below followed
+//! by the rows each newer family file declares as its own `COMMANDS`. Each family lives in its
+//! own file; every handler parses its arguments, acts on the [`Db`](crate::db::Db) and writes its
 //! reply into the connection's reply buffer — never to a socket, so each is testable with
 //! bytes alone.
 //!
@@ -15,7 +16,9 @@ pub(crate) mod bits;
 pub(crate) mod blocking;
 pub(crate) mod connection;
 pub(crate) mod ctx;
+pub(crate) mod geo;
 pub(crate) mod hash;
+pub(crate) mod hll;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -30,7 +33,7 @@ use std::sync::OnceLock;
 
 pub(crate) use ctx::{flags, Command, Ctx, Handler};
 
-const fn cmd(
+pub(crate) const fn cmd(
     name: &'static str,
     arity: i32,
     flags: u32,
@@ -48,8 +51,8 @@ const fn cmd(
 
 use flags::*;
 
-/// Every command the store knows.
-pub(crate) static COMMANDS: &[Command] = &[
+/// The rows of the families declared in this file.
+static CORE: &[Command] = &[
     // connection
     cmd("ping", -1, FAST | PUBSUB, (0, 0, 0), connection::ping),
     cmd("echo", 2, FAST, (0, 0, 0), connection::echo),
@@ -430,10 +433,22 @@ pub(crate) static COMMANDS: &[Command] = &[
     cmd("zscan", -3, READONLY, (1, 1, 1), zset::zscan),
 ];
 
+/// Every command the store knows: [`CORE`] and each family file's own rows, in one slice
+/// built once.
+pub(crate) fn commands() -> &'static [Command] {
+    static ALL: OnceLock<Vec<Command>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        [CORE, geo::COMMANDS, hll::COMMANDS]
+            .iter()
+            .flat_map(|family| family.iter().copied())
+            .collect()
+    })
+}
+
 /// Finds a command by name, in any case.
 pub(crate) fn lookup(name: &[u8]) -> Option<&'static Command> {
     static BY_NAME: OnceLock<HashMap<&'static [u8], &'static Command>> = OnceLock::new();
-    let table = BY_NAME.get_or_init(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+    let table = BY_NAME.get_or_init(|| commands().iter().map(|c| (c.name.as_bytes(), c)).collect());
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
     dst.copy_from_slice(name);
