@@ -5,67 +5,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::kv::{connect, run, spindle_kv, RedisServer};
 use common::{spawn_and_read_port, spindle, Running};
 use redis::{Connection, Value};
-
-/// A redis-server on a free port, without persistence, stopped on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-}
-
-impl RedisServer {
-    fn start() -> Option<RedisServer> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        let Ok(child) = child else {
-            eprintln!("redis-server is not installed: test skipped");
-            return None;
-        };
-        let server = RedisServer { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while connect(port).is_none() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(server)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn connect(port: u16) -> Option<Connection> {
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
-        .ok()?
-        .get_connection()
-        .ok()?;
-    redis::cmd("PING").query::<String>(&mut c).ok()?;
-    Some(c)
-}
-
-fn spindle_kv() -> (Running, Connection) {
-    let mut cmd = spindle();
-    cmd.args(["kv", "--port", "0"]);
-    let (server, port) = spawn_and_read_port("spindle kv", cmd);
-    (server, connect(port).expect("spindle kv answers"))
-}
 
 /// `spindle kv` keeping its dump file in `dir`.
 fn spindle_kv_in(dir: &std::path::Path) -> (Running, Connection) {
@@ -73,14 +18,6 @@ fn spindle_kv_in(dir: &std::path::Path) -> (Running, Connection) {
     cmd.args(["kv", "--port", "0", "--dir"]).arg(dir);
     let (server, port) = spawn_and_read_port("spindle kv", cmd);
     (server, connect(port).expect("spindle kv answers"))
-}
-
-fn run(c: &mut Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query(c).unwrap()
 }
 
 /// What a key holds, as commands read it (sets and hashes sorted).

@@ -8,6 +8,7 @@ pub mod amqp;
 pub mod both;
 pub mod broker;
 pub mod hostile;
+pub mod kv;
 pub mod lapin;
 pub mod soak;
 

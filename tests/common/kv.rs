@@ -1,0 +1,96 @@
+//! A redis-server of Debian's package and a `spindle kv`, each on a free port, for tests that
+//! compare the two or move data between them; and the `redis` crate connection both are
+//! reached with.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::{Connection, Value};
+
+use super::{spawn_and_read_port, spindle, Running};
+
+/// A redis-server on a free port, without persistence, stopped on drop.
+pub struct RedisServer {
+    child: Child,
+    /// The port it listens on (127.0.0.1).
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it answers PING; `None` (with a note on stderr) when
+    /// redis-server is not installed.
+    pub fn start() -> Option<RedisServer> {
+        RedisServer::start_with(&[])
+    }
+
+    /// Starts one with extra directives (`["--maxmemory", "1mb"]`).
+    pub fn start_with(extra: &[&str]) -> Option<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            eprintln!("redis-server is not installed: test skipped");
+            return None;
+        };
+        let server = RedisServer { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while connect(port).is_none() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(server)
+    }
+
+    /// A new connection to it.
+    pub fn connect(&self) -> Connection {
+        connect(self.port).expect("redis-server answers")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connection that has answered PING, or `None` while nothing accepts on `port`.
+pub fn connect(port: u16) -> Option<Connection> {
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .ok()?
+        .get_connection()
+        .ok()?;
+    redis::cmd("PING").query::<String>(&mut c).ok()?;
+    Some(c)
+}
+
+/// `spindle kv` on a free port with `extra` arguments, and its port.
+pub fn spindle_kv_with(extra: &[&str]) -> (Running, u16) {
+    let mut cmd = spindle();
+    cmd.args(["kv", "--port", "0"]).args(extra);
+    spawn_and_read_port("spindle kv", cmd)
+}
+
+/// `spindle kv` on a free port, and a connection to it.
+pub fn spindle_kv() -> (Running, Connection) {
+    let (server, port) = spindle_kv_with(&[]);
+    (server, connect(port).expect("spindle kv answers"))
+}
+
+/// Runs a command given as words and returns the raw reply.
+pub fn run(c: &mut Connection, args: &[&str]) -> Value {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap()
+}
