@@ -181,6 +181,17 @@ impl<'a> ReplyWriter<'a> {
         }
     }
 
+    /// A double given as its text, for replies that print doubles their own way (GEOPOS's
+    /// coordinates, with up to 17 decimals): `,<text>\r\n` in RESP3, a bulk string of the
+    /// same text in RESP2. The text is not checked (CR and LF become spaces).
+    pub fn double_text(&mut self, text: &str) {
+        if self.resp3() {
+            put_simple(self.buf, b',', text.as_bytes());
+        } else {
+            put_blob(self.buf, b'$', text.as_bytes());
+        }
+    }
+
     /// A boolean: `#t\r\n`/`#f\r\n` in RESP3, `:1\r\n`/`:0\r\n` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         self.buf.extend_from_slice(match (self.resp3(), b) {

@@ -335,7 +335,7 @@ fn range_generic(
 }
 
 /// Stores `items` at `dst` as a new sorted set (deleting `dst` when empty); replies the size.
-fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<(Str, f64)>) {
+pub(crate) fn store_result(ctx: &mut Ctx<'_, '_>, dst: &[u8], items: Vec<(Str, f64)>) {
     let dbi = ctx.dbi();
     let now = ctx.now;
     let mut z = ZSet::new();
