@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::args::{arg, int_arg, is, string_bytes};
 use super::ctx::{CmdResult, Ctx};
+use crate::db::unix_seconds;
 use crate::error::CmdError;
 use crate::types::str::Str;
 use crate::types::value::Value;
@@ -40,12 +41,15 @@ fn str_bytes_mut(s: &mut Str) -> &mut [u8] {
 }
 
 /// Runs `f` on the string at `key`, grown with zero bytes to at least `min_len` bytes (created
-/// if missing). Keeps the key's TTL; counts one write.
+/// if missing), keeping its TTL. `f` is told whether the string was made or grown (every write
+/// then counts as a change, as in Redis's `lookupStringForBitCommand`) and returns its result
+/// with the number of changes it made: only those count as writes (the `dirty` counter, and so
+/// WATCH), as SETBIT and BITFIELD count them in Redis.
 fn with_string_mut<R>(
     ctx: &mut Ctx<'_, '_>,
     key: &[u8],
     min_len: usize,
-    f: impl FnOnce(&mut [u8]) -> R,
+    f: impl FnOnce(&mut [u8], bool) -> (R, u64),
 ) -> Result<R, CmdError> {
     let db = ctx.dbi();
     let now = ctx.now;
@@ -53,19 +57,31 @@ fn with_string_mut<R>(
         Some(e) => match &mut e.value {
             // The common case: the string is long enough, change it in place.
             Value::Str(s) if s.len() >= min_len => {
-                let r = f(str_bytes_mut(s));
-                ctx.db.dirty += 1;
+                let (r, changes) = f(str_bytes_mut(s), false);
+                ctx.db.dirty += changes;
                 return Ok(r);
             }
             v => string_bytes(v)?.into_owned(),
         },
-        None => Vec::new(),
+        None => {
+            let mut bytes = vec![0; min_len];
+            let (r, changes) = f(&mut bytes, true);
+            // Made even when nothing counted (a BITFIELD whose writes all failed), as Redis.
+            let value = Value::Str(Str::new(&bytes));
+            ctx.db.space(db).insert(key, value, true, unix_seconds(now));
+            ctx.db.dirty += changes;
+            return Ok(r);
+        }
     };
-    if bytes.len() < min_len {
+    let grown = bytes.len() < min_len;
+    if grown {
         bytes.resize(min_len, 0);
     }
-    let r = f(&mut bytes);
-    ctx.db.set(db, key, Value::Str(Str::new(&bytes)), true, now);
+    let (r, changes) = f(&mut bytes, grown);
+    // An integer becomes its text even when no bit changed (OBJECT ENCODING says raw after).
+    let value = Value::Str(Str::new(&bytes));
+    ctx.db.space(db).insert(key, value, true, unix_seconds(now));
+    ctx.db.dirty += changes;
     Ok(r)
 }
 
@@ -94,7 +110,7 @@ pub(crate) fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     };
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7) as u32;
-    let old = with_string_mut(ctx, arg(args, 1), byte + 1, |b| {
+    let old = with_string_mut(ctx, arg(args, 1), byte + 1, |b, grown| {
         let slot = b.get_mut(byte);
         let old = slot.as_ref().map_or(0, |v| (**v >> shift) & 1);
         if let Some(v) = slot {
@@ -104,7 +120,7 @@ pub(crate) fn setbit(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 *v &= !(1 << shift);
             }
         }
-        old
+        (old, u64::from(grown || (old == 1) != on))
     })?;
     ctx.out.int(i64::from(old));
     Ok(())
@@ -183,27 +199,33 @@ fn unit_arg(b: &[u8]) -> Result<bool, CmdError> {
     }
 }
 
-/// `BITCOUNT key [start end [BYTE | BIT]]`
+/// `BITCOUNT key [start end [BYTE | BIT]]`: as Redis, the key is looked up before the range is
+/// read (a missing key counts 0 whatever follows), and a range whose ends are both negative
+/// with the start after the end counts 0 before it is normalised (normalising would clamp both
+/// ends to the first byte or bit and count it).
 pub(crate) fn bitcount(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let range = match args.len() {
-        2 => None,
-        4 | 5 => {
-            let start = int_arg(arg(args, 2))?;
-            let end = int_arg(arg(args, 3))?;
-            let bit_mode = match args.get(4) {
-                Some(u) => unit_arg(u)?,
-                None => false,
-            };
-            Some((start, end, bit_mode))
-        }
-        _ => return Err(CmdError::Syntax),
-    };
     let Some(bytes) = read_bytes(ctx, arg(args, 1))? else {
         ctx.out.int(0);
         return Ok(());
     };
-    let (start, end, bit_mode) = range.unwrap_or((0, -1, false));
-    let n = match resolve_range(start, end, bytes.len(), bit_mode) {
+    let range = match args.len() {
+        2 => resolve_range(0, -1, bytes.len(), false),
+        4 | 5 => {
+            let start = int_arg(arg(args, 2))?;
+            let end = int_arg(arg(args, 3))?;
+            if start < 0 && end < 0 && start > end {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            let bit_mode = match args.get(4) {
+                Some(u) => unit_arg(u)?,
+                None => false,
+            };
+            resolve_range(start, end, bytes.len(), bit_mode)
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let n = match range {
         None => 0,
         Some(r) => {
             let slice = bytes.get(r.start..=r.end).unwrap_or_default();
@@ -507,8 +529,9 @@ fn bitfield_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> CmdR
         }
         Some(last) => {
             let min_len = (last >> 3) as usize + 1;
-            with_string_mut(ctx, key, min_len, |bytes| {
-                fields
+            with_string_mut(ctx, key, min_len, |bytes, grown| {
+                let mut changes = 0;
+                let results = fields
                     .iter()
                     .map(|f| {
                         let old = to_number(read_field(bytes, f.offset, f.bits), f.signed, f.bits);
@@ -530,9 +553,13 @@ fn bitfield_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], read_only: bool) -> CmdR
                             }
                         };
                         write_field(bytes, f.offset, f.bits, new as u64);
+                        if grown || new != old {
+                            changes += 1;
+                        }
                         Some(reply)
                     })
-                    .collect()
+                    .collect();
+                (results, changes)
             })?
         }
     };

@@ -11,16 +11,29 @@ use super::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 use crate::shared::ClientInfo;
 
-/// `PING [message]`
+/// `PING [message]`. A RESP2 client in subscribe mode can only read arrays (a plain reply would
+/// look like a malformed message to it), so it gets `["pong", message]`, the message empty
+/// when none was given; a RESP3 client's replies and pushes are told apart, so it gets the
+/// plain reply, as in Redis.
 pub(crate) fn ping(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    match args.get(1..).unwrap_or_default() {
-        [] => ctx.out.simple("PONG"),
-        [msg] => ctx.out.bulk(msg),
+    let msg = match args.get(1..).unwrap_or_default() {
+        [] => None,
+        [msg] => Some(msg),
         _ => {
             return Err(CmdError::err(
                 "wrong number of arguments for 'ping' command",
             ))
         }
+    };
+    if ctx.client.resp == Version::Resp2 && ctx.client.subscription_count() > 0 {
+        ctx.out.array_len(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(msg.map_or(&[][..], |m| m));
+        return Ok(());
+    }
+    match msg {
+        None => ctx.out.simple("PONG"),
+        Some(msg) => ctx.out.bulk(msg),
     }
     Ok(())
 }

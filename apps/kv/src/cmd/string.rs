@@ -23,45 +23,78 @@ pub(crate) fn get(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
-/// When a SET's key should expire.
-enum Expiry {
-    Keep,
-    Clear,
-    At(u64),
+/// The options of SET (NX XX GET KEEPTTL and an expiry) or GETEX (PERSIST and an expiry), as
+/// Redis's `parseExtendedStringArgumentsOrReply` reads them: every word is checked before the
+/// expiry's number is, and an option may repeat (the last expiry of one kind wins) but not
+/// meet a conflicting one.
+#[derive(Default)]
+struct StringOptions<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keep_ttl: bool,
+    persist: bool,
+    /// EX, PX, EXAT or PXAT (lower case) and its argument, not yet parsed.
+    expire: Option<(&'static str, &'a [u8])>,
+}
+
+impl<'a> StringOptions<'a> {
+    /// Reads `args` (the words after the key, or after the value for SET); `set` chooses
+    /// SET's options over GETEX's.
+    fn parse(args: &'a [Bytes], set: bool) -> Result<Self, CmdError> {
+        let mut o = StringOptions::default();
+        let mut i = 0;
+        while let Some(opt) = args.get(i) {
+            let next = args.get(i + 1);
+            let kind = ["ex", "px", "exat", "pxat"]
+                .into_iter()
+                .find(|k| is(opt, k));
+            if set && is(opt, "nx") && !o.xx {
+                o.nx = true;
+            } else if set && is(opt, "xx") && !o.nx {
+                o.xx = true;
+            } else if set && is(opt, "get") {
+                o.get = true;
+            } else if set && is(opt, "keepttl") && o.expire.is_none() {
+                o.keep_ttl = true;
+            } else if !set && is(opt, "persist") && o.expire.is_none() {
+                o.persist = true;
+            } else if let (Some(kind), Some(value)) = (kind, next) {
+                let same_kind = o.expire.is_none_or(|(k, _)| k == kind);
+                if o.keep_ttl || o.persist || !same_kind {
+                    return Err(CmdError::Syntax);
+                }
+                o.expire = Some((kind, value));
+                i += 1;
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 1;
+        }
+        Ok(o)
+    }
+
+    /// When the expiry falls, in Unix milliseconds, if one was given; "invalid expire time in
+    /// '<command>' command" for a time that is not positive or overflows.
+    fn expire_at(&self, now: u64, command: &str) -> Result<Option<u64>, CmdError> {
+        let Some((kind, value)) = self.expire else {
+            return Ok(None);
+        };
+        let n = int_arg(value)?;
+        let seconds = kind == "ex" || kind == "exat";
+        let relative = kind == "ex" || kind == "px";
+        expire_at(n, if seconds { 1000 } else { 1 }, relative, now)
+            .map(Some)
+            .ok_or_else(|| CmdError::err(format!("invalid expire time in '{command}' command")))
+    }
 }
 
 /// `SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]`
 pub(crate) fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (key, value) = (arg(args, 1), arg(args, 2));
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut expiry = Expiry::Clear;
-    let mut i = 3;
-    while let Some(opt) = args.get(i) {
-        let has_value = args.get(i + 1).is_some();
-        if is(opt, "nx") && !xx {
-            nx = true;
-        } else if is(opt, "xx") && !nx {
-            xx = true;
-        } else if is(opt, "get") {
-            get = true;
-        } else if is(opt, "keepttl") && matches!(expiry, Expiry::Clear) {
-            expiry = Expiry::Keep;
-        } else if (is(opt, "ex") || is(opt, "px") || is(opt, "exat") || is(opt, "pxat"))
-            && has_value
-            && matches!(expiry, Expiry::Clear)
-        {
-            let n = int_arg(arg(args, i + 1))?;
-            let seconds = is(opt, "ex") || is(opt, "exat");
-            let relative = is(opt, "ex") || is(opt, "px");
-            let at = expire_at(n, if seconds { 1000 } else { 1 }, relative, ctx.now)
-                .ok_or_else(|| CmdError::err("invalid expire time in 'set' command"))?;
-            expiry = Expiry::At(at);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    let opts = StringOptions::parse(args.get(3..).unwrap_or_default(), true)?;
+    let at = opts.expire_at(ctx.now, "set")?;
+    let (nx, xx, get) = (opts.nx, opts.xx, opts.get);
     let db = ctx.dbi();
     let now = ctx.now;
     let existing = ctx.db.entry(db, key, now);
@@ -84,14 +117,9 @@ pub(crate) fn set(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    ctx.db.set(
-        db,
-        key,
-        Value::string(value),
-        matches!(expiry, Expiry::Keep),
-        now,
-    );
-    if let Expiry::At(at) = expiry {
+    ctx.db
+        .set(db, key, Value::string(value), opts.keep_ttl, now);
+    if let Some(at) = at {
         ctx.db.space(db).set_expire_at(key, at);
         if at <= now {
             ctx.db.delete(db, key, now);
@@ -306,22 +334,21 @@ pub(crate) fn format_float_value(v: f64) -> String {
     }
 }
 
-/// `INCRBYFLOAT key increment`
+/// `INCRBYFLOAT key increment`: the key's type, then its value, then the increment are
+/// checked in Redis's order; a stored value is read with the increment's rules (no surrounding
+/// spaces, `inf` accepted and then refused as a result).
 pub(crate) fn incrbyfloat(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let by = float_arg(arg(args, 2))?;
     let db = ctx.dbi();
     let key = arg(args, 1);
     let current = match ctx.db.entry(db, key, ctx.now) {
-        Some(e) => {
-            let b = string_bytes(&e.value)?;
-            std::str::from_utf8(&b)
-                .ok()
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|f| f.is_finite())
-                .ok_or(CmdError::NotFloat)?
-        }
+        Some(e) => match &e.value {
+            Value::Int(n) => *n as f64,
+            Value::Str(s) => float_arg(s)?,
+            _ => return Err(CmdError::WrongType),
+        },
         None => 0.0,
     };
+    let by = float_arg(arg(args, 2))?;
     let v = current + by;
     if !v.is_finite() {
         return Err(CmdError::err("increment would produce NaN or Infinity"));
@@ -453,57 +480,33 @@ pub(crate) fn setrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
 /// PXAT unix-time-milliseconds | PERSIST]`
 pub(crate) fn getex(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    enum Change {
-        None,
-        Persist,
-        At(u64),
-    }
-    let invalid = || CmdError::err("invalid expire time in 'getex' command");
-    let mut change = Change::None;
-    let mut i = 2;
-    while let Some(opt) = args.get(i) {
-        let unset = matches!(change, Change::None);
-        if is(opt, "persist") && unset {
-            change = Change::Persist;
-        } else if (is(opt, "ex") || is(opt, "px") || is(opt, "exat") || is(opt, "pxat"))
-            && unset
-            && args.get(i + 1).is_some()
-        {
-            let n = int_arg(arg(args, i + 1))?;
-            let seconds = is(opt, "ex") || is(opt, "exat");
-            let relative = is(opt, "ex") || is(opt, "px");
-            let at = expire_at(n, if seconds { 1000 } else { 1 }, relative, ctx.now)
-                .ok_or_else(invalid)?;
-            change = Change::At(at);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 1;
-    }
+    let opts = StringOptions::parse(args.get(2..).unwrap_or_default(), false)?;
     let db = ctx.dbi();
     let key = arg(args, 1);
     let now = ctx.now;
+    // As Redis: a missing key answers nil and a wrong type WRONGTYPE before the expiry's
+    // number is looked at.
     let Some(e) = ctx.db.read(db, key, now) else {
         ctx.out.null();
         return Ok(());
     };
+    string_bytes(&e.value)?;
+    let at = opts.expire_at(now, "getex")?;
     reply_string(ctx.out, &e.value)?;
-    match change {
-        Change::None => {}
-        Change::Persist => {
-            if e.expire_at != 0 {
-                ctx.db.space(db).set_expire_at(key, 0);
-                ctx.db.dirty += 1;
-            }
-        }
-        Change::At(at) if at <= now => {
+    let had_ttl = e.expire_at != 0;
+    match at {
+        Some(at) if at <= now => {
             ctx.db.delete(db, key, now);
         }
-        Change::At(at) => {
+        Some(at) => {
             ctx.db.space(db).set_expire_at(key, at);
             ctx.db.dirty += 1;
         }
+        None if opts.persist && had_ttl => {
+            ctx.db.space(db).set_expire_at(key, 0);
+            ctx.db.dirty += 1;
+        }
+        None => {}
     }
     Ok(())
 }
@@ -677,7 +680,6 @@ mod tests {
             ("GETEX k EX 9223372036854775807", e(BAD_TTL)),
             ("GETEX k EX abc", e(NOT_INT)),
             ("GETEX k EX 10 PX 10", e(SYNTAX)),
-            ("GETEX k PERSIST PERSIST", e(SYNTAX)),
             ("GETEX k EX 10 PERSIST", e(SYNTAX)),
             ("GETEX k EX", e(SYNTAX)),
             ("GETEX k FOO", e(SYNTAX)),
