@@ -12,6 +12,7 @@ use spindle_reactor::{ConnId, TimerId};
 use crate::blocked::Waiting;
 use crate::client::Client;
 use crate::config::{Config, OutputLimit};
+use crate::keyspace::Keyspace;
 use crate::watches::Watches;
 
 /// A subscriber, as PUBLISH needs it.
@@ -185,9 +186,16 @@ impl Shared {
         self.watches.touch(db, key);
     }
 
-    /// Marks every client watching any key of `db` (FLUSHDB, FLUSHALL, SWAPDB).
-    pub(crate) fn touch_db(&mut self, db: Option<usize>) {
-        self.watches.touch_db(db);
+    /// Marks the clients whose watched key in `db` changes when `emptied`, its keys, are
+    /// emptied (FLUSHDB, FLUSHALL) or replaced by `replaced_with`'s (SWAPDB); called before.
+    pub(crate) fn touch_db(
+        &mut self,
+        db: usize,
+        emptied: &Keyspace,
+        replaced_with: Option<&Keyspace>,
+        now: u64,
+    ) {
+        self.watches.touch_db(db, emptied, replaced_with, now);
     }
 
     /// Whether connection `conn`, holding `total` bytes of output (queued plus about to be

@@ -155,6 +155,15 @@ pub(crate) fn randomkey(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Takes `key` out of database `db` with its expiry time (0: none), for RENAME and MOVE to put
+/// it back under another name or in another database. The expiry is read before the removal,
+/// which takes the key off the expiry list and so clears the removed entry's time.
+fn take(ctx: &mut Ctx<'_, '_>, db: usize, key: &[u8]) -> Option<(Value, u64)> {
+    let expire_at = ctx.db.peek(db, key, ctx.now)?.expire_at;
+    let entry = ctx.db.space(db).remove(key)?;
+    Some((entry.value, expire_at))
+}
+
 fn rename_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], nx: bool) -> CmdResult {
     let (from, to) = (arg(args, 1), arg(args, 2));
     let db = ctx.dbi();
@@ -174,12 +183,12 @@ fn rename_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], nx: bool) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let Some(entry) = ctx.db.space(db).remove(from) else {
+    let Some((value, expire_at)) = take(ctx, db, from) else {
         return Err(CmdError::err("no such key"));
     };
-    ctx.db.set(db, to, entry.value, false, now);
-    if entry.expire_at != 0 {
-        ctx.db.space(db).set_expire_at(to, entry.expire_at);
+    ctx.db.set(db, to, value, false, now);
+    if expire_at != 0 {
+        ctx.db.space(db).set_expire_at(to, expire_at);
     }
     if nx {
         ctx.out.int(1);
@@ -404,13 +413,13 @@ pub(crate) fn move_(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let Some(entry) = ctx.db.space(db).remove(key) else {
+    let Some((value, expire_at)) = take(ctx, db, key) else {
         ctx.out.int(0);
         return Ok(());
     };
-    ctx.db.set(target, key, entry.value, false, now);
-    if entry.expire_at != 0 {
-        ctx.db.space(target).set_expire_at(key, entry.expire_at);
+    ctx.db.set(target, key, value, false, now);
+    if expire_at != 0 {
+        ctx.db.space(target).set_expire_at(key, expire_at);
     }
     ctx.shared.touch(target, key);
     ctx.out.int(1);
@@ -432,10 +441,15 @@ pub(crate) fn swapdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if a >= n || b < 0 || b as usize >= n {
         return Err(CmdError::err("DB index is out of range"));
     }
-    ctx.db.spaces.swap(a, b as usize);
+    let b = b as usize;
+    if let (Some(x), Some(y)) = (ctx.db.spaces.get(a), ctx.db.spaces.get(b)) {
+        if a != b {
+            ctx.shared.touch_db(a, x, Some(y), ctx.now);
+            ctx.shared.touch_db(b, y, Some(x), ctx.now);
+        }
+    }
+    ctx.db.spaces.swap(a, b);
     ctx.db.dirty += 1;
-    ctx.shared.touch_db(Some(a));
-    ctx.shared.touch_db(Some(b as usize));
     ctx.out.ok();
     Ok(())
 }

@@ -26,9 +26,12 @@ fn flush_mode(args: &[Bytes]) -> CmdResult {
 /// `FLUSHDB [ASYNC|SYNC]`
 pub(crate) fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
-    ctx.db.space(ctx.client.db).clear();
+    let db = ctx.client.db;
+    if let Some(space) = ctx.db.spaces.get(db) {
+        ctx.shared.touch_db(db, space, None, ctx.now);
+    }
+    ctx.db.space(db).clear();
     ctx.db.dirty += 1;
-    ctx.shared.touch_db(Some(ctx.client.db));
     ctx.out.ok();
     Ok(())
 }
@@ -36,11 +39,11 @@ pub(crate) fn flushdb(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `FLUSHALL [ASYNC|SYNC]`
 pub(crate) fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
-    for space in &mut ctx.db.spaces {
+    for (db, space) in ctx.db.spaces.iter_mut().enumerate() {
+        ctx.shared.touch_db(db, space, None, ctx.now);
         space.clear();
     }
     ctx.db.dirty += 1;
-    ctx.shared.touch_db(None);
     ctx.out.ok();
     Ok(())
 }
@@ -55,6 +58,82 @@ pub(crate) fn rss_bytes() -> u64 {
                 .and_then(|p| p.parse::<u64>().ok())
         })
         .map_or(0, |pages| pages * 4096)
+}
+
+/// Clock ticks per second of the CPU times in /proc (Linux's `USER_HZ`, 100 on every
+/// architecture it exports them for).
+const CLOCK_TICKS: u64 = 100;
+
+/// CPU time used, in clock ticks, as getrusage reports it: the process's system and user
+/// time, its waited-for children's, and the main thread's alone.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct CpuTimes {
+    pub(crate) sys: u64,
+    pub(crate) user: u64,
+    pub(crate) sys_children: u64,
+    pub(crate) user_children: u64,
+    pub(crate) sys_main_thread: u64,
+    pub(crate) user_main_thread: u64,
+}
+
+/// (utime, stime, cutime, cstime) from the text of a /proc `stat` file: fields 14 to 17,
+/// counted after the command name, which is in parentheses and may hold spaces.
+pub(crate) fn stat_times(stat: &str) -> Option<(u64, u64, u64, u64)> {
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest
+        .split_whitespace()
+        .skip(11)
+        .map(|f| f.parse::<u64>().ok());
+    Some((
+        fields.next()??,
+        fields.next()??,
+        fields.next()??,
+        fields.next()??,
+    ))
+}
+
+/// The CPU times of this process from /proc (the crate has no libc binding for getrusage):
+/// /proc/self/stat for the process and its children, the main thread's own stat file (its
+/// thread id is the process id) for the main thread. Zeros where /proc is unavailable.
+pub(crate) fn cpu_times() -> CpuTimes {
+    let read = |path: String| {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|s| stat_times(&s))
+    };
+    let (user, sys, user_children, sys_children) =
+        read("/proc/self/stat".into()).unwrap_or_default();
+    let (user_main_thread, sys_main_thread, _, _) =
+        read(format!("/proc/self/task/{}/stat", std::process::id())).unwrap_or_default();
+    CpuTimes {
+        sys,
+        user,
+        sys_children,
+        user_children,
+        sys_main_thread,
+        user_main_thread,
+    }
+}
+
+/// Clock ticks as INFO writes CPU seconds (`%ld.%06ld`).
+fn ticks_as_seconds(ticks: u64) -> String {
+    let micros = ticks * (1_000_000 / CLOCK_TICKS);
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
+
+/// INFO's `# CPU` section, with Redis 7.0's fields in its order.
+pub(crate) fn cpu_section(t: CpuTimes) -> String {
+    format!(
+        "# CPU\r\nused_cpu_sys:{}\r\nused_cpu_user:{}\r\nused_cpu_sys_children:{}\r\n\
+         used_cpu_user_children:{}\r\nused_cpu_sys_main_thread:{}\r\n\
+         used_cpu_user_main_thread:{}\r\n\r\n",
+        ticks_as_seconds(t.sys),
+        ticks_as_seconds(t.user),
+        ticks_as_seconds(t.sys_children),
+        ticks_as_seconds(t.user_children),
+        ticks_as_seconds(t.sys_main_thread),
+        ticks_as_seconds(t.user_main_thread),
+    )
 }
 
 /// `INFO [section …]`
@@ -140,6 +219,12 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             s.keyspace_misses
         ));
     }
+    if show("replication") {
+        text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if show("cpu") {
+        text.push_str(&cpu_section(cpu_times()));
+    }
     if wanted
         .iter()
         .any(|w| w == "commandstats" || w == "all" || w == "everything")
@@ -157,9 +242,6 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ));
         }
         text.push_str("\r\n");
-    }
-    if show("replication") {
-        text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
     if show("keyspace") {
         text.push_str("# Keyspace\r\n");
