@@ -182,6 +182,9 @@ impl Engine {
             }
             return Err(CmdError::Msg(msg));
         };
+        if let Some(e) = cmd::subcommand_error(command, args) {
+            return Err(e);
+        }
         if !client.authenticated && command.flags & flags::NO_AUTH == 0 {
             return Err(CmdError::Msg("NOAUTH Authentication required.".into()));
         }

@@ -28,10 +28,13 @@ pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod zset;
 
+use bytes::Bytes;
 use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 pub(crate) use ctx::{flags, Command, Ctx, Handler};
+
+use crate::error::CmdError;
 
 pub(crate) const fn cmd(
     name: &'static str,
@@ -432,6 +435,116 @@ static CORE: &[Command] = &[
     cmd("zrandmember", -2, READONLY, (1, 1, 1), zset::zrandmember),
     cmd("zscan", -3, READONLY, (1, 1, 1), zset::zscan),
 ];
+
+/// Redis 7.0's container commands and the arity of each of their subcommands (as the table's
+/// arities, the container's name and the subcommand's included), from its command JSON files.
+static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    (
+        "client",
+        &[
+            ("caching", 3),
+            ("getname", 2),
+            ("getredir", 2),
+            ("help", 2),
+            ("id", 2),
+            ("info", 2),
+            ("kill", -3),
+            ("list", -2),
+            ("no-evict", 3),
+            ("pause", -3),
+            ("reply", 3),
+            ("setname", 3),
+            ("tracking", -3),
+            ("trackinginfo", 2),
+            ("unblock", -3),
+            ("unpause", 2),
+        ],
+    ),
+    (
+        "command",
+        &[
+            ("count", 2),
+            ("docs", -2),
+            ("getkeys", -4),
+            ("getkeysandflags", -4),
+            ("help", 2),
+            ("info", -2),
+            ("list", -2),
+        ],
+    ),
+    (
+        "config",
+        &[
+            ("get", -3),
+            ("help", 2),
+            ("resetstat", 2),
+            ("rewrite", 2),
+            ("set", -4),
+        ],
+    ),
+    (
+        "memory",
+        &[
+            ("doctor", 2),
+            ("help", 2),
+            ("malloc-stats", 2),
+            ("purge", 2),
+            ("stats", 2),
+            ("usage", -3),
+        ],
+    ),
+    (
+        "object",
+        &[
+            ("encoding", 3),
+            ("freq", 3),
+            ("help", 2),
+            ("idletime", 3),
+            ("refcount", 3),
+        ],
+    ),
+    (
+        "pubsub",
+        &[
+            ("channels", -2),
+            ("help", 2),
+            ("numpat", 2),
+            ("numsub", -2),
+            ("shardchannels", -2),
+            ("shardnumsub", -2),
+        ],
+    ),
+];
+
+/// The refusal of a call to a container command (CLIENT, CONFIG, PUBSUB…) naming a subcommand
+/// it does not have, or giving one the wrong number of arguments, in Redis's words; `None` for
+/// any other call. Redis resolves subcommands when it looks a command up, so such a call is
+/// refused before it runs or is queued in MULTI (EXEC then answers EXECABORT).
+pub(crate) fn subcommand_error(command: &Command, args: &[Bytes]) -> Option<CmdError> {
+    let (_, subs) = SUBCOMMANDS.iter().find(|(name, _)| *name == command.name)?;
+    let given = args.get(1)?;
+    let Some((sub, arity)) = subs
+        .iter()
+        .find(|(sub, _)| given.eq_ignore_ascii_case(sub.as_bytes()))
+    else {
+        return Some(CmdError::err(format!(
+            "unknown subcommand '{}'. Try {} HELP.",
+            String::from_utf8_lossy(given.get(..given.len().min(128)).unwrap_or_default()),
+            command.name.to_ascii_uppercase()
+        )));
+    };
+    let fits = if *arity >= 0 {
+        args.len() == arity.unsigned_abs() as usize
+    } else {
+        args.len() >= arity.unsigned_abs() as usize
+    };
+    (!fits).then(|| {
+        CmdError::err(format!(
+            "wrong number of arguments for '{}|{sub}' command",
+            command.name
+        ))
+    })
+}
 
 /// Every command the store knows: [`CORE`] and each family file's own rows, in one slice
 /// built once.
