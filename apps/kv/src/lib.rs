@@ -62,6 +62,8 @@ pub(crate) mod types;
 pub(crate) mod watches;
 
 #[cfg(test)]
+mod compat_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;
