@@ -216,7 +216,7 @@ fn xmlrpc_mode_through_the_broker(broker: &Broker) {
             Value::from(vec![0u8, 255]),
             Value::DateTime("20260102T03:04:05".parse().unwrap()),
             Value::Array(vec![Value::Int(1), Value::Nil]),
-            Value::from_members([("b", Value::Int(2)), ("a", Value::Struct(vec![]))]),
+            Value::from_members([("b", Value::Int(2)), ("a", Value::Struct(vec![].into()))]),
         ];
         for v in values {
             let d = client.call(&mut reactor, "echo", vec![v.clone()]);

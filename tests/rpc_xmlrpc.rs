@@ -212,7 +212,7 @@ fn every_type() -> Vec<Value> {
         Value::from(Vec::<u8>::new()),
         Value::DateTime("20260102T03:04:05".parse().unwrap()),
         Value::Array(vec![]),
-        Value::Struct(vec![]),
+        Value::Struct(vec![].into()),
         Value::Array(vec![Value::Int(1), Value::from("two"), Value::Nil]),
         Value::from_members([
             ("z", Value::Int(1)),

@@ -26,8 +26,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use bytes::Bytes;
+
+/// A struct's members, `(name, value)` in order, shared: cloning one is a reference count.
+pub type Members = Arc<[(String, Value)]>;
 
 /// One RPC value: a parameter, a result, or a member of either.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,8 +54,11 @@ pub enum Value {
     /// An ordered list of values.
     Array(Vec<Value>),
     /// Named members, in the order they were sent. Names may repeat on the wire;
-    /// [`Value::get`] returns the last, as a Python `dict` keeps it.
-    Struct(Vec<(String, Value)>),
+    /// [`Value::get`] returns the last, as a Python `dict` keeps it. Shared, so a struct a
+    /// service keeps and answers with again and again (a configuration, a cached object) is
+    /// handed out by a reference count rather than copied member by member; build one with
+    /// [`Value::from_members`] or `Vec::into()`.
+    Struct(Members),
 }
 
 impl Value {
@@ -118,6 +125,16 @@ impl Value {
                 .collect(),
         )
     }
+}
+
+/// A struct's members by value: moved out when this is the only reference to them (a struct
+/// just decoded from a request), copied when they are shared.
+pub fn take_members(mut members: Members) -> impl Iterator<Item = (String, Value)> {
+    let owned: Vec<(String, Value)> = match Arc::get_mut(&mut members) {
+        Some(only) => only.iter_mut().map(std::mem::take).collect(),
+        None => members.to_vec(),
+    };
+    owned.into_iter()
 }
 
 /// A value of the wrong type (or out of range) for the Rust type asked for.
@@ -584,8 +601,7 @@ impl<V: TryFrom<Value, Error = TypeError>> TryFrom<Value> for BTreeMap<String, V
     type Error = TypeError;
     fn try_from(v: Value) -> Result<BTreeMap<String, V>, TypeError> {
         match v {
-            Value::Struct(members) => members
-                .into_iter()
+            Value::Struct(members) => take_members(members)
                 .map(|(k, v)| Ok((k, V::try_from(v)?)))
                 .collect(),
             v => Err(TypeError::new("struct", &v)),
@@ -600,8 +616,7 @@ impl<V: TryFrom<Value, Error = TypeError>, S: std::hash::BuildHasher + Default> 
     type Error = TypeError;
     fn try_from(v: Value) -> Result<HashMap<String, V, S>, TypeError> {
         match v {
-            Value::Struct(members) => members
-                .into_iter()
+            Value::Struct(members) => take_members(members)
                 .map(|(k, v)| Ok((k, V::try_from(v)?)))
                 .collect(),
             v => Err(TypeError::new("struct", &v)),
@@ -655,7 +670,7 @@ mod tests {
         assert_eq!(e.to_string(), "expected i32, found int out of range");
         let e = Vec::<i32>::try_from(Value::from(vec![Value::Nil])).unwrap_err();
         assert_eq!(e.to_string(), "expected int, found nil");
-        let e = String::try_from(Value::Struct(vec![])).unwrap_err();
+        let e = String::try_from(Value::Struct(Arc::new([]))).unwrap_err();
         assert_eq!(e.to_string(), "expected string, found struct");
     }
 

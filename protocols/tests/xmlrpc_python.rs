@@ -128,7 +128,7 @@ fn both_ways() -> Vec<(&'static str, &'static str, Value)> {
                 Value::from(vec![true]),
             ]),
         ),
-        ("dict_empty", "{}", Value::Struct(vec![])),
+        ("dict_empty", "{}", Value::Struct(vec![].into())),
         (
             "dict_order",
             "{'b': 1, 'a': {'x': []}, 'clé <&>': 'v'}",
@@ -161,7 +161,10 @@ fn same(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
         }
         (Value::Struct(x), Value::Struct(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| a.0 == b.0 && same(&a.1, &b.1))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|(a, b)| a.0 == b.0 && same(&a.1, &b.1))
         }
         _ => a == b,
     }

@@ -4,7 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use spindle_protocols::value::Value;
+use spindle_protocols::value::{take_members, Value};
 use spindle_protocols::xmlrpc::Fault;
 
 use crate::service::{MethodInfo, Service};
@@ -124,7 +124,7 @@ fn one_call(service: &mut dyn Service, call: Value) -> Result<Value, Fault> {
     };
     let mut name = None;
     let mut params = None;
-    for (k, v) in members {
+    for (k, v) in take_members(members) {
         match k.as_str() {
             "methodName" => name = Some(v),
             "params" => params = Some(v),

@@ -5,11 +5,13 @@
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use spindle_http::{
     Context, Handler, HttpServer, Method, Reply, Request, Response, Router, ServerConfig,
 };
+use spindle_protocols::value::{Members, Value};
 use spindle_protocols::xmlrpc::{self, Limits};
 use spindle_reactor::{Error as ReactorError, ListeningPort, Reactor};
 
@@ -32,6 +34,12 @@ pub struct XmlRpcHandler {
     /// The size of the last answer: the next one's buffer starts that large, so a service
     /// whose answers are alike (most are) encodes without growing and copying its buffer.
     last_answer: usize,
+    /// The last answer that was a struct the service keeps (its members shared with the
+    /// service, not built for the call), with that answer's encoding: a service answering
+    /// with the same kept struct again (a configuration, a cached object, the demo's
+    /// `getObj`) has it encoded once. The members are immutable while shared and held here,
+    /// so the same pointer means the same content.
+    kept_answer: Option<(Members, Bytes)>,
 }
 
 impl std::fmt::Debug for XmlRpcHandler {
@@ -55,6 +63,7 @@ impl XmlRpcHandler {
             service: Rc::new(RefCell::new(service)),
             limits,
             last_answer: 256,
+            kept_answer: None,
         }
     }
 
@@ -92,8 +101,15 @@ impl XmlRpcHandler {
         let mut body = BytesMut::with_capacity(self.last_answer);
         match xmlrpc::decode_call(&request.body, &self.limits) {
             Ok(call) => {
-                let mut service = self.service.borrow_mut();
-                match dispatch(&mut *service, &call.method_name, call.params) {
+                let result = dispatch(
+                    &mut *self.service.borrow_mut(),
+                    &call.method_name,
+                    call.params,
+                );
+                match result {
+                    Ok(Value::Struct(members)) if Arc::strong_count(&members) > 1 => {
+                        return self.kept_struct_answer(members);
+                    }
                     Ok(value) => xmlrpc::encode_response(&value, &mut body),
                     Err(fault) => xmlrpc::encode_fault(&fault, &mut body),
                 }
@@ -105,10 +121,38 @@ impl XmlRpcHandler {
         }
         // Bounded, so that one huge answer does not make every later buffer huge.
         self.last_answer = body.len().clamp(256, 1 << 20);
-        Response::new(200)
-            .header("Content-Type", "text/xml")
-            .body(body.freeze())
+        xml_answer(body.freeze())
     }
+
+    /// The answer for a struct the service keeps: the last one's encoding when it is the same
+    /// struct, else encoded and remembered in its place. Small structs are not remembered:
+    /// encoding them costs less than the lookup saves.
+    fn kept_struct_answer(&mut self, members: Members) -> Response {
+        if let Some((kept, encoded)) = &self.kept_answer {
+            if Arc::ptr_eq(kept, &members) {
+                return xml_answer(encoded.clone());
+            }
+        }
+        let mut body = BytesMut::with_capacity(self.last_answer);
+        let value = Value::Struct(members);
+        xmlrpc::encode_response(&value, &mut body);
+        self.last_answer = body.len().clamp(256, 1 << 20);
+        let body = body.freeze();
+        if let Value::Struct(members) = value {
+            self.kept_answer = (body.len() >= KEEP_ENCODING_FROM).then(|| (members, body.clone()));
+        }
+        xml_answer(body)
+    }
+}
+
+/// Encoded answers shorter than this are not kept (see `XmlRpcHandler::kept_answer`).
+const KEEP_ENCODING_FROM: usize = 1024;
+
+/// A 200 `text/xml` response carrying an encoded method response or fault.
+fn xml_answer(body: Bytes) -> Response {
+    Response::new(200)
+        .header("Content-Type", "text/xml")
+        .body(body)
 }
 
 /// The one handler behind the routes of every method.
@@ -167,6 +211,70 @@ mod tests {
         assert_eq!(resp.status, 200);
         assert_eq!(resp.headers.get_str("content-type"), Some("text/xml"));
         xmlrpc::decode_response(&resp.body, &Limits::default()).unwrap()
+    }
+
+    /// Keeps a big struct, answers with it, and replaces it on `set(n)`.
+    struct Kept(Value);
+
+    impl crate::service::Instance for Kept {
+        fn call(
+            &mut self,
+            method: &str,
+            mut args: crate::typed::Args,
+        ) -> Option<Result<Value, xmlrpc::Fault>> {
+            Some(match method {
+                "get" => Ok(self.0.clone()),
+                "fresh" => Ok(Value::from_members((0..100).map(|i| (format!("f{i}"), i)))),
+                "set" => args.take::<i64>().map(|n| {
+                    self.0 = Value::from_members((0..100).map(|i| (format!("k{i}"), i * n)));
+                    Value::Nil
+                }),
+                _ => return None,
+            })
+        }
+
+        fn methods(&self) -> Vec<crate::service::MethodInfo> {
+            Vec::new()
+        }
+    }
+
+    #[test]
+    fn a_kept_struct_is_encoded_once_until_it_changes() {
+        let mut r = Registry::new();
+        r.register_instance(Kept(Value::Nil));
+        let mut h = XmlRpcHandler::new(r);
+        let call = |h: &mut XmlRpcHandler, method: &str, args: &[Value]| {
+            let mut body = BytesMut::new();
+            xmlrpc::encode_call(method, args, &mut body);
+            h.respond(&post("/", &body))
+        };
+        let member = |resp: &Response, name: &str| match answer(resp) {
+            MethodResponse::Value(v) => v.get(name).cloned(),
+            other => panic!("{other:?}"),
+        };
+        call(&mut h, "set", &[Value::from(2)]);
+        let first = call(&mut h, "get", &[]);
+        let second = call(&mut h, "get", &[]);
+        assert_eq!(member(&first, "k7"), Some(Value::Int(14)));
+        assert_eq!(first.body, second.body);
+        assert_eq!(
+            first.body.as_ptr(),
+            second.body.as_ptr(),
+            "the encoding is reused"
+        );
+        // Replaced: the new content is answered, not the kept encoding.
+        call(&mut h, "set", &[Value::from(3)]);
+        let third = call(&mut h, "get", &[]);
+        assert_eq!(member(&third, "k7"), Some(Value::Int(21)));
+        // A struct built for the call is encoded each time and not kept.
+        let a = call(&mut h, "fresh", &[]);
+        let b = call(&mut h, "fresh", &[]);
+        assert_eq!(a.body, b.body);
+        assert_ne!(a.body.as_ptr(), b.body.as_ptr());
+        assert_eq!(
+            member(&call(&mut h, "get", &[]), "k7"),
+            Some(Value::Int(21))
+        );
     }
 
     #[test]

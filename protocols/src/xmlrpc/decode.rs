@@ -449,7 +449,7 @@ impl<'a> Parser<'a> {
             }
             Tag::Array if empty => return Ok(Value::Array(Vec::new())),
             Tag::Array => return self.array(depth + 1),
-            Tag::Struct if empty => return Ok(Value::Struct(Vec::new())),
+            Tag::Struct if empty => return Ok(Value::Struct(Vec::new().into())),
             Tag::Struct => return self.structure(depth + 1),
             Tag::Int
             | Tag::Boolean
@@ -525,7 +525,7 @@ impl<'a> Parser<'a> {
         loop {
             match self.next_tag()? {
                 Token::Open(Tag::Member) => {}
-                Token::Close => return Ok(Value::Struct(members)),
+                Token::Close => return Ok(Value::Struct(members.into())),
                 other => return Err(self.unexpected(other, "<member> or </struct>")),
             }
             let name = match self.next_tag()? {
@@ -604,7 +604,7 @@ mod tests {
             ("<value><nil></nil></value>", Value::Nil),
             ("<value><array><data/></array></value>", Value::Array(vec![])),
             ("<value><array/></value>", Value::Array(vec![])),
-            ("<value><struct/></value>", Value::Struct(vec![])),
+            ("<value><struct/></value>", Value::Struct(vec![].into())),
             (
                 "<value> <array> <data> <value>1</value> <value><int>2</int></value> </data> </array> </value>",
                 Value::from(vec![Value::from("1"), Value::Int(2)]),
