@@ -169,6 +169,12 @@ fn expire_times_past_the_integer_limit_are_invalid() {
             e("ERR invalid expire time in 'expireat' command"),
         ),
         ("PEXPIREAT e 9223372036854775807", i(1)),
+        // EXPIRETIME rounds to the nearest second, as TTL does.
+        ("EXPIRETIME e", i(9223372036854776)),
+        ("PEXPIREAT e 99999999999500", i(1)),
+        ("EXPIRETIME e", i(100000000000)),
+        ("PEXPIREAT e 99999999999499", i(1)),
+        ("EXPIRETIME e", i(99999999999)),
     ]);
 }
 

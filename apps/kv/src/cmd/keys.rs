@@ -325,9 +325,9 @@ pub(crate) fn pttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ttl_impl(ctx, args, |at, now| (at - now) as i64)
 }
 
-/// `EXPIRETIME key`
+/// `EXPIRETIME key`: rounded to the nearest second, as Redis rounds TTL (`(ms + 500) / 1000`).
 pub(crate) fn expiretime(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    ttl_impl(ctx, args, |at, _| (at / 1000) as i64)
+    ttl_impl(ctx, args, |at, _| (at.saturating_add(500) / 1000) as i64)
 }
 
 /// `PEXPIRETIME key`
