@@ -23,8 +23,10 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
+pub(crate) mod stream;
 pub(crate) mod string;
 pub(crate) mod zset;
 
@@ -551,10 +553,16 @@ pub(crate) fn subcommand_error(command: &Command, args: &[Bytes]) -> Option<CmdE
 pub(crate) fn commands() -> &'static [Command] {
     static ALL: OnceLock<Vec<Command>> = OnceLock::new();
     ALL.get_or_init(|| {
-        [CORE, geo::COMMANDS, hll::COMMANDS]
-            .iter()
-            .flat_map(|family| family.iter().copied())
-            .collect()
+        [
+            CORE,
+            geo::COMMANDS,
+            hll::COMMANDS,
+            scripting::COMMANDS,
+            stream::COMMANDS,
+        ]
+        .iter()
+        .flat_map(|family| family.iter().copied())
+        .collect()
     })
 }
 
