@@ -303,26 +303,26 @@ pub(crate) fn ops(bytes: &[u8]) -> impl Iterator<Item = Op> + '_ {
     })
 }
 
-/// Calls `each(register, value)` for every non-zero register of a sparse value; stops at a
-/// VAL that would run past the last register. Returns how many registers the opcodes
-/// covered (16384 unless corrupt).
-fn walk_sparse(bytes: &[u8], mut each: impl FnMut(usize, u8)) -> usize {
+/// Calls `each(register, value)` for every non-zero register of a sparse value, in order;
+/// false (stopping there) once the opcodes run past the last register, or if they end short
+/// of it. Redis 7.0.15 as Debian ships it (with the CVE-2025-32023 fix) refuses a run past
+/// the end of any opcode kind, and so does every reader here: only opcodes covering exactly
+/// the 16384 registers are valid.
+fn walk_sparse(bytes: &[u8], mut each: impl FnMut(usize, u8)) -> bool {
     let mut idx = 0usize;
     for op in ops(bytes) {
-        match op {
-            Op::Zero(n) | Op::XZero(n) => idx = idx.saturating_add(n),
-            Op::Val(v, n) => {
-                if idx.saturating_add(n) > REGISTERS {
-                    break;
-                }
-                for i in idx..idx + n {
-                    each(i, v);
-                }
-                idx += n;
+        let n = op.run();
+        if idx + n > REGISTERS {
+            return false;
+        }
+        if let Op::Val(v, _) = op {
+            for i in idx..idx + n {
+                each(i, v);
             }
         }
+        idx += n;
     }
-    idx
+    idx == REGISTERS
 }
 
 /// Makes a sparse value dense, keeping its header but the encoding (`hllSparseToDense`); a
@@ -337,7 +337,7 @@ pub(crate) fn to_dense(bytes: &mut Vec<u8>) -> Result<(), Corrupt> {
     }
     put(&mut dense, ENCODING_AT, 0);
     let regs = dense.get_mut(HEADER..).unwrap_or_default();
-    if walk_sparse(bytes, |i, v| dense_set(regs, i, v)) != REGISTERS {
+    if !walk_sparse(bytes, |i, v| dense_set(regs, i, v)) {
         return Err(Corrupt);
     }
     *bytes = dense;
@@ -431,6 +431,9 @@ pub(crate) fn sparse_set(
         }
         let old_end = (p + op.len()).min(end);
         bytes.splice(p..old_end, seq.get(..n).unwrap_or_default().iter().copied());
+        // An XZERO cut short at the end counted as two bytes: Redis's new length is the old
+        // one plus the difference, which drops the sequence's last byte.
+        bytes.truncate((end + n).saturating_sub(op.len()));
     }
     // Step 4: adjacent VALs of one value merge, scanning up to 5 opcodes from the one before.
     let mut p = prev.unwrap_or(HEADER);
@@ -506,7 +509,7 @@ pub(crate) fn merge_into(max: &mut [u8], bytes: &[u8]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
-    if walk_sparse(bytes, raise) != REGISTERS {
+    if !walk_sparse(bytes, raise) {
         return Err(Corrupt);
     }
     Ok(())
@@ -829,6 +832,13 @@ mod tests {
         let mut empty = new_sparse();
         empty.truncate(HEADER);
         assert_eq!(sparse_set(&mut empty, 0, 1, SPARSE_MAX_BYTES), Err(Corrupt));
+        // One VAL past the end of registers already covered: corrupt for every reader, as
+        // redis-server 7.0.15 (Debian, with the CVE-2025-32023 fix) answers.
+        let mut past = new_sparse();
+        past.push(val(1, 1));
+        assert_eq!(count(&past), Err(Corrupt));
+        assert_eq!(to_dense(&mut past.clone()), Err(Corrupt));
+        assert_eq!(merge_into(&mut max, &past), Err(Corrupt));
         assert!(encoding_of(b"HYLL\0\0\0\0\0\0\0\0\0\0\0\0short").is_none());
         assert!(encoding_of(b"HYLL\x02\0\0\0\0\0\0\0\0\0\0\0").is_none());
     }
