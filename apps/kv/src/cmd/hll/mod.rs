@@ -11,37 +11,23 @@ mod sketch;
 use bytes::Bytes;
 
 use super::args::{arg, is};
-use super::ctx::{flags::*, CmdResult, Command, Ctx, Handler};
+use super::ctx::flags::{ADMIN, DENYOOM, FAST, READONLY, WRITE};
+use super::ctx::{CmdResult, Ctx};
+use super::{cmd, Command};
 use crate::error::CmdError;
 use crate::types::str::Str;
 use crate::types::value::Value;
 
 use sketch::{Encoding, HEADER, REGISTERS};
 
-const fn row(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    handler: Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        handler,
-    }
-}
-
 /// This family's rows of the command table (arity, flags and key positions as Redis 7.0's
 /// COMMAND reports them).
 pub(crate) static COMMANDS: &[Command] = &[
-    row("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), pfadd),
-    row("pfcount", -2, READONLY, (1, -1, 1), pfcount),
-    row("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), pfmerge),
-    row("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), pfdebug),
-    row("pfselftest", 1, ADMIN, (0, 0, 0), pfselftest),
+    cmd("pfadd", -2, WRITE | DENYOOM | FAST, (1, 1, 1), pfadd),
+    cmd("pfcount", -2, READONLY, (1, -1, 1), pfcount),
+    cmd("pfmerge", -2, WRITE | DENYOOM, (1, -1, 1), pfmerge),
+    cmd("pfdebug", 3, WRITE | DENYOOM | ADMIN, (2, 2, 1), pfdebug),
+    cmd("pfselftest", 1, ADMIN, (0, 0, 0), pfselftest),
 ];
 
 /// A string that is not a HyperLogLog, in Redis's words.
