@@ -9,6 +9,7 @@
 use crate::error::CmdError;
 pub(crate) use crate::keyspace::unix_seconds;
 use crate::keyspace::{Entry, Keyspace};
+use crate::propagate::Propagation;
 use crate::types::value::{Collection, Value};
 
 /// Counters INFO reports.
@@ -54,6 +55,8 @@ pub(crate) struct Db {
     pub(crate) stats: Stats,
     /// Bumped by every write to a key (the engine sees a write by its change).
     pub(crate) dirty: u64,
+    /// Writes as the AOF and replicas receive them; expiries found here are propagated as DEL.
+    pub(crate) propagation: Propagation,
 }
 
 /// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
@@ -78,6 +81,7 @@ impl Db {
             spare: Keyspace::new(),
             stats: Stats::default(),
             dirty: 0,
+            propagation: Propagation::default(),
         }
     }
 
@@ -91,6 +95,7 @@ impl Db {
         let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
         if expired {
             self.stats.expired_keys += 1;
+            self.propagation.expired(db, key);
         }
         entry
     }
@@ -100,6 +105,7 @@ impl Db {
         let (_, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
         if expired {
             self.stats.expired_keys += 1;
+            self.propagation.expired(db, key);
         }
         expired
     }
@@ -123,6 +129,7 @@ impl Db {
         let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
         if expired {
             self.stats.expired_keys += 1;
+            self.propagation.expired(db, key);
         }
         match entry {
             Some(e) => {
@@ -178,6 +185,7 @@ impl Db {
             space_of(&mut self.spaces, &mut self.spare, db).live_or_insert_with(key, now, C::empty);
         if expired {
             self.stats.expired_keys += 1;
+            self.propagation.expired(db, key);
         }
         if created {
             self.dirty += 1;

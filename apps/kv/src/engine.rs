@@ -53,6 +53,19 @@ impl Engine {
         out: &mut BytesMut,
         now: Instant,
     ) {
+        self.db.propagation.begin_unit();
+        self.execute_unit(client, args, out, now);
+        self.db.propagation.end_unit();
+    }
+
+    /// [`execute`](Self::execute) inside its propagation unit.
+    fn execute_unit(
+        &mut self,
+        client: &mut Client,
+        args: &[Bytes],
+        out: &mut BytesMut,
+        now: Instant,
+    ) {
         let mut w = ReplyWriter::new(client.resp, out);
         let Some(name) = args.first() else {
             return;
@@ -222,6 +235,7 @@ impl Engine {
         self.db.stats.commands += 1;
         client.last_cmd = command.name;
         let dirty_before = self.db.dirty;
+        self.db.propagation.command_start();
         let mut ctx = Ctx {
             commands: cmd::commands(),
             db: &mut self.db,
@@ -244,6 +258,8 @@ impl Engine {
             stat.failed += 1;
             w.error(&e.text());
         }
+        let wrote = self.db.dirty != dirty_before;
+        self.db.propagation.command_done(db, args, wrote);
         if self.db.dirty != dirty_before {
             if !self.shared.watches.is_empty() {
                 for key in command.key_args(args) {

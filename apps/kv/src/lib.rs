@@ -12,7 +12,7 @@
 //! | `session.rs` | the reactor glue, and the only file that sees the reactor: `Session` (one per connection, a `Protocol`), `KvFactory`, `listen` |
 //! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
 //! | `cmd/mod.rs` | the command table (`commands()`) and `lookup` |
-//! | `cmd/<family>.rs` | one file per family: `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub` (in that order: a family uses only those after it) |
+//! | `cmd/<family>.rs` | one file (or folder) per family: `geo`, `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub`, and `hll`, `scripting`, `stream` (in that order: a family uses only those after it) |
 //! | `cmd/args.rs` | argument parsing and reply helpers shared by the families |
 //! | `cmd/ctx.rs` | what a handler works with: `Ctx`, a table row (`Command`), its `flags` |
 //! | `shared.rs` | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
@@ -21,6 +21,7 @@
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
 //! | `rdb/` | Redis 7.0's RDB format: whole datasets (SAVE, loading) and single values (DUMP, RESTORE); its own `//! Layout` in `rdb/mod.rs` |
 //! | `db.rs` | the dataset: 16 keyspaces, lazy and active expiry, typed lookups (one hash per key), statistics |
+//! | `propagate.rs` | writes as the AOF and replicas receive them: units of commands (MULTI/EXEC around several), replacements of non-deterministic ones, expiries as DEL, the RESP feeds |
 //! | `keyspace.rs` | one database: a slab of entries indexed by a hash table; SCAN cursors |
 //! | `types/value.rs` | what a key holds: the `Value` enum, and `Collection` for the typed lookups |
 //! | `types/hash.rs`, `types/set.rs`, `types/zset.rs` | the hash (packed while small), set (dense members, O(1) random pick) and sorted-set (member → score map plus a skiplist with spans) types |
@@ -55,6 +56,7 @@ pub mod engine;
 pub mod error;
 pub(crate) mod glob;
 pub(crate) mod keyspace;
+pub(crate) mod propagate;
 pub(crate) mod rdb;
 pub mod session;
 pub(crate) mod shared;

@@ -272,9 +272,22 @@ fn expire_impl(
     }
     if at <= now as i64 {
         ctx.db.delete(db, key, now);
+        // A time already past deletes, and a replay must not depend on when it runs.
+        ctx.db.propagation.replace(vec![
+            Bytes::from_static(b"DEL"),
+            Bytes::copy_from_slice(key),
+        ]);
     } else {
         ctx.db.space(db).set_expire_at(key, at as u64);
         ctx.db.dirty += 1;
+        // Relative times are made absolute, so a replay later expires the key at the same
+        // moment (the options are kept, as Redis keeps them).
+        let absolute = args.iter().enumerate().map(|(i, a)| match i {
+            0 => Bytes::from_static(b"PEXPIREAT"),
+            2 => Bytes::from(at.to_string()),
+            _ => a.clone(),
+        });
+        ctx.db.propagation.replace(absolute.collect());
     }
     ctx.out.int(1);
     Ok(())
