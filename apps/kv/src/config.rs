@@ -28,6 +28,9 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ("save", ""),
     ("appendonly", "no"),
     ("appendfsync", "everysec"),
+    ("appendfilename", "appendonly.aof"),
+    ("appenddirname", "appendonlydir"),
+    ("aof-load-truncated", "yes"),
     ("dir", "./spindle-data"),
     ("dbfilename", "dump.rdb"),
     ("loglevel", "notice"),
@@ -60,7 +63,16 @@ pub fn known_directives() -> &'static [(&'static str, &'static str)] {
 /// Directives read once at startup: [`Config::set`] refuses them, as Redis's CONFIG SET refuses
 /// its immutable ones (`enable-debug-command` is one in Redis 7.0: DEBUG cannot be switched on
 /// by a client).
-const IMMUTABLE: &[&str] = &["databases", "busy-poll", "enable-debug-command"];
+const IMMUTABLE: &[&str] = &[
+    "databases",
+    "busy-poll",
+    "enable-debug-command",
+    "appendfilename",
+    "appenddirname",
+    // Switching the AOF on or off at run time (a rewrite or a close) is not done yet: it is
+    // read at start only, and CONFIG SET says so rather than pretend.
+    "appendonly",
+];
 
 /// The reason [`Config::set`] gives for an immutable directive, in Redis's words.
 pub(crate) const IMMUTABLE_REASON: &str = "can't set immutable config";

@@ -94,6 +94,20 @@ impl Engine {
         self.run(command, client, args, &mut w, now);
     }
 
+    /// Whether the replies of connection `conn` made now must wait for the AOF's fsync: with
+    /// `appendfsync always`, while this turn has written to the AOF feed, and for as long as
+    /// earlier replies of the same connection wait (so that none overtakes them).
+    pub(crate) fn must_hold(&self, conn: ConnId) -> bool {
+        let unsynced = self.shared.aof_always
+            && self
+                .db
+                .propagation
+                .aof
+                .as_ref()
+                .is_some_and(|f| !f.buf.is_empty());
+        unsynced || self.shared.held.iter().any(|(c, _)| *c == conn)
+    }
+
     /// The clients' share of the server cron, run every `1/hz` s: refreshes each client's
     /// queued output from `queued` (the reactor's count), and returns the connections to close
     /// — over their output limit (a soft limit is only seen to last by checking again later,
@@ -206,6 +220,15 @@ impl Engine {
                 "wrong number of arguments for '{}' command",
                 command.name
             )));
+        }
+        if let Some(error) = &self.shared.aof_error {
+            // As Redis: writes (and PING) are refused while the AOF cannot be written, so no
+            // acknowledged write can be missing from it.
+            if command.flags & flags::WRITE != 0 || command.name == "ping" {
+                return Err(CmdError::Msg(format!(
+                    "MISCONF Errors writing to the AOF file: {error}"
+                )));
+            }
         }
         if client.multi.is_some() && command.flags & flags::NO_MULTI != 0 {
             return Err(CmdError::err("Command not allowed inside a transaction"));

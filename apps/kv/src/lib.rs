@@ -19,6 +19,7 @@
 //! | `client.rs` | one connection's state as commands see it |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
+//! | `aof/` | the append-only file in Redis 7.0's multi-part layout: manifest, reading commands back (truncation offsets), the writer and its fsync policies, loading a whole AOF; its own `//! Layout` in `aof/mod.rs` |
 //! | `rdb/` | Redis 7.0's RDB format: whole datasets (SAVE, loading) and single values (DUMP, RESTORE); its own `//! Layout` in `rdb/mod.rs` |
 //! | `db.rs` | the dataset: 16 keyspaces, lazy and active expiry, typed lookups (one hash per key), statistics |
 //! | `propagate.rs` | writes as the AOF and replicas receive them: units of commands (MULTI/EXEC around several), replacements of non-deterministic ones, expiries as DEL, the RESP feeds |
@@ -47,6 +48,7 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub(crate) mod aof;
 pub(crate) mod blocked;
 pub mod client;
 pub(crate) mod cmd;

@@ -15,10 +15,13 @@ use spindle_reactor::{
     ProtocolResult, Reactor, TimerId, Transport,
 };
 
+use crate::aof::writer::{AofWriter, Fsync, Location};
+use crate::aof::Replay;
 use crate::client::{Client, ReplyMode};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::CmdError;
+use crate::propagate::Feed;
 use crate::shared::{ClientInfo, RESERVED_FDS};
 
 /// One client connection.
@@ -165,7 +168,14 @@ impl Session {
                 }
             }
         }
-        hand_over(&mut self.output, tx);
+        if server.must_hold(tx.id()) {
+            if !self.output.is_empty() {
+                let replies = self.output.split().freeze();
+                server.shared.held.push((tx.id(), replies));
+            }
+        } else {
+            hand_over(&mut self.output, tx);
+        }
         let now_ms = server.shared.unix_ms(now);
         if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
             refresh(info, &self.client, &self.input, now_ms);
@@ -430,6 +440,131 @@ fn load_dump(engine: &mut Engine) -> Result<(), Error> {
     }
 }
 
+/// The AOF's location from the configuration.
+fn aof_location(config: &Config) -> Location {
+    Location {
+        dir: std::path::Path::new(config.get("dir").unwrap_or("."))
+            .join(config.get("appenddirname").unwrap_or("appendonlydir")),
+        name: config
+            .get("appendfilename")
+            .unwrap_or("appendonly.aof")
+            .to_string(),
+    }
+}
+
+/// Loads the AOF if there is one (Redis with `appendonly yes` reads the AOF, not the dump
+/// file), then opens it for appending — creating it, with a snapshot of what is loaded as its
+/// base, if there was none — and turns the engine's AOF feed on.
+fn open_aof(engine: &mut Engine, now: std::time::Instant) -> Result<AofWriter, Error> {
+    let location = aof_location(&engine.shared.config);
+    let fail = |context: &str, e: String| Error::Io {
+        context: context.to_string(),
+        source: std::io::Error::other(e),
+    };
+    let manifest = location
+        .read_manifest()
+        .map_err(|e| fail("reading the AOF manifest", e))?;
+    if let Some(manifest) = &manifest {
+        let started = std::time::Instant::now();
+        let truncate_ok = engine.shared.config.get("aof-load-truncated") != Some("no");
+        let mut client = engine.new_client("aof".to_string());
+        client.authenticated = true;
+        let loaded = {
+            let mut replay = EngineReplay {
+                engine: &mut *engine,
+                client: &mut client,
+                out: BytesMut::new(),
+                now,
+            };
+            crate::aof::load(&location, manifest, truncate_ok, &mut replay)
+        };
+        engine.shared.clients.remove(&client.id);
+        let loaded = loaded.map_err(|e| {
+            log::error!("{e}");
+            fail("loading the append only file", e)
+        })?;
+        let keys: usize = engine.db.spaces.iter().map(|s| s.len()).sum();
+        log::info!(
+            "DB loaded from append only file: {keys} keys from {} files ({} commands, {} bytes) in {:.3} seconds",
+            loaded.files,
+            loaded.commands,
+            loaded.bytes,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    let now_ms = engine.shared.unix_ms(now);
+    let writer = AofWriter::open(location, manifest, &engine.db, now_ms)
+        .map_err(|e| fail("opening the append only file", e.to_string()))?;
+    engine.db.propagation.aof = Some(Feed::default());
+    Ok(writer)
+}
+
+/// Runs an AOF's contents on the engine as a client that is always authenticated and whose
+/// replies are dropped.
+struct EngineReplay<'a> {
+    engine: &'a mut Engine,
+    client: &'a mut Client,
+    out: BytesMut,
+    now: std::time::Instant,
+}
+
+impl Replay for EngineReplay<'_> {
+    fn load_rdb(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let now_ms = self.engine.shared.unix_ms(self.now);
+        crate::rdb::decode::decode_into(&mut self.engine.db, bytes, now_ms)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn apply(&mut self, argv: &[Bytes]) -> Result<(), String> {
+        let name = argv.first().map_or(&[][..], |n| &n[..]);
+        if crate::cmd::lookup(name).is_none() {
+            return Err(format!(
+                "Unknown command '{}'",
+                String::from_utf8_lossy(name)
+            ));
+        }
+        self.engine
+            .execute(self.client, argv, &mut self.out, self.now);
+        self.out.clear();
+        Ok(())
+    }
+}
+
+/// The AOF's end-of-turn work, before the turn's output is flushed: the turn's commands are
+/// written (and with `appendfsync always` fsynced: one fsync for every client's writes of the
+/// turn), then the replies that waited for them are sent. A failed write keeps them waiting
+/// and makes the engine refuse writes until a later turn's attempt succeeds.
+fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer: AofWriter) {
+    reactor.before_flush(move |r| {
+        let Ok(mut engine) = server.try_borrow_mut() else {
+            return;
+        };
+        let policy = Fsync::parse(engine.shared.config.get("appendfsync").unwrap_or(""));
+        writer.set_policy(policy);
+        engine.shared.aof_always = policy == Fsync::Always;
+        let bytes = engine
+            .db
+            .propagation
+            .aof
+            .as_mut()
+            .map(|feed| feed.buf.split())
+            .unwrap_or_default();
+        if bytes.is_empty() && !writer.has_pending() && engine.shared.held.is_empty() {
+            return;
+        }
+        match writer.append(&bytes, policy) {
+            Ok(()) => {
+                engine.shared.aof_error = None;
+                for (conn, replies) in engine.shared.held.drain(..) {
+                    r.write_bytes_to(conn, replies);
+                }
+            }
+            Err(_) => engine.shared.aof_error = writer.error_text.clone(),
+        }
+    });
+}
+
 /// Starts the store on `addr` in `reactor`, with its active expiry cycle, after loading the
 /// dump file if there is one; returns the port and the shared server (for tests and the
 /// command line).
@@ -442,8 +577,16 @@ pub fn listen(
     let fd_limit = fit_maxclients(&mut config);
     let hz = config.hz.clamp(1, 500);
     let mut engine = Engine::new(config, reactor.now());
-    load_dump(&mut engine)?;
+    let aof = if engine.shared.config.get("appendonly") == Some("yes") {
+        Some(open_aof(&mut engine, reactor.now())?)
+    } else {
+        load_dump(&mut engine)?;
+        None
+    };
     let server = Rc::new(RefCell::new(engine));
+    if let Some(writer) = aof {
+        start_aof_hook(reactor, server.clone(), writer);
+    }
     server.borrow_mut().shared.fd_limit = fd_limit;
     let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
     let for_cycle = server.clone();

@@ -114,6 +114,13 @@ pub(crate) struct Shared {
     pub(crate) fd_limit: u64,
     /// Unix seconds of the last successful SAVE, or of the start (LASTSAVE).
     pub(crate) last_save: u64,
+    /// `appendfsync always` with the AOF on: replies to writes wait for the turn's fsync.
+    pub(crate) aof_always: bool,
+    /// Replies held until the AOF bytes they depend on are durable, by connection, in the
+    /// order they were made (released by the AOF's end-of-turn hook).
+    pub(crate) held: Vec<(ConnId, Bytes)>,
+    /// The AOF's last write error, while it lasts: writes are refused with MISCONF.
+    pub(crate) aof_error: Option<String>,
 }
 
 /// Descriptors kept back from clients for listeners, logs and files (Redis's
@@ -143,6 +150,9 @@ impl Shared {
             paused_timers: Vec::new(),
             over_soft_limit: HashMap::new(),
             fd_limit: 0,
+            aof_always: false,
+            held: Vec::new(),
+            aof_error: None,
         }
     }
 
