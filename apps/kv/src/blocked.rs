@@ -22,11 +22,12 @@ use spindle_reactor::{ConnId, TimerId};
 use crate::db::Db;
 use crate::error::WRONGTYPE;
 use crate::types::str::Str;
+use crate::types::stream::{createconsumer_argv, GroupRead, Stream, StreamId};
 use crate::types::value::Value;
 use crate::watches::Watches;
 
 /// What a blocked client waits to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum BlockOp {
     /// BLPOP (`left`) / BRPOP: pop one element, reply `[key, element]`.
     Pop {
@@ -61,12 +62,31 @@ pub(crate) enum BlockOp {
         /// How many at most.
         count: usize,
     },
+    /// XREAD / XREADGROUP: entries after an id of each key, served by [`serve_streams`].
+    Stream(Box<StreamWait>),
+}
+
+/// What a blocked XREAD or XREADGROUP waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StreamWait {
+    /// Per waited key, the id to read after (`$` resolved when it blocked; the largest id
+    /// for XREADGROUP's `>`, which reads after its group's last id).
+    pub(crate) ids: Vec<StreamId>,
+    /// XREADGROUP's group, consumer and NOACK.
+    pub(crate) group: Option<(Bytes, Bytes, bool)>,
+    /// At most this many entries.
+    pub(crate) count: usize,
 }
 
 impl BlockOp {
     /// True for the sorted-set operations (which wait for a sorted set, not a list).
     fn on_zset(&self) -> bool {
         matches!(self, BlockOp::ZPop { .. } | BlockOp::ZMPop { .. })
+    }
+
+    /// True for XREAD / XREADGROUP.
+    fn on_stream(&self) -> bool {
+        matches!(self, BlockOp::Stream(_))
     }
 }
 
@@ -202,8 +222,17 @@ pub(crate) fn serve(
     now: u64,
 ) {
     let k = (db, Bytes::copy_from_slice(key));
+    serve_streams(data, waiting, db, key, outbox, now);
     loop {
-        let Some(&id) = waiting.by_key.get(&k).and_then(|q| q.front()) else {
+        // Stream readers are served above, each on its own terms, and never pop.
+        let Some(id) = waiting.by_key.get(&k).and_then(|q| {
+            q.iter().copied().find(|c| {
+                !waiting
+                    .clients
+                    .get(c)
+                    .is_some_and(|w| w.block.op.on_stream())
+            })
+        }) else {
             return;
         };
         let wants_zset = waiting
@@ -297,6 +326,7 @@ pub(crate) fn serve(
                     pushed_to = Some(dest);
                 }
             }
+            BlockOp::Stream(_) => {}
         }
         data.removed_from(db, key);
         watches.touch(db, key);
@@ -308,6 +338,124 @@ pub(crate) fn serve(
             watches.touch(db, &dest);
             serve(data, waiting, watches, db, &dest, outbox, now);
         }
+    }
+}
+
+/// Serves the XREAD / XREADGROUP clients waiting on `key` in `db` that it can serve now, in
+/// the order they blocked, as Redis's `serveClientsBlockedOnStreamKey`: a reader when the
+/// stream's last id passed the one it waits after (its group's last id for XREADGROUP),
+/// with the entries of this key only. A group reader whose group is gone gets NOGROUP, and
+/// one whose key is no longer a stream UNBLOCKED. What a group read changed is propagated.
+fn serve_streams(
+    data: &mut Db,
+    waiting: &mut Waiting,
+    db: usize,
+    key: &[u8],
+    outbox: &mut Vec<(ConnId, Bytes)>,
+    now: u64,
+) {
+    let k = (db, Bytes::copy_from_slice(key));
+    let readers: Vec<u64> = waiting.by_key.get(&k).map_or_else(Vec::new, |q| {
+        q.iter()
+            .copied()
+            .filter(|c| {
+                waiting
+                    .clients
+                    .get(c)
+                    .is_some_and(|w| w.block.op.on_stream())
+            })
+            .collect()
+    });
+    for id in readers {
+        let Some(w) = waiting.clients.get(&id) else {
+            continue;
+        };
+        let BlockOp::Stream(wait) = &w.block.op else {
+            continue;
+        };
+        let at = w.block.keys.iter().position(|k| k == key);
+        let (wait, resp) = ((**wait).clone(), w.resp);
+        let mut gt = at
+            .and_then(|i| wait.ids.get(i))
+            .copied()
+            .unwrap_or_default();
+        let mut reply = BytesMut::new();
+        let mut out = ReplyWriter::new(resp, &mut reply);
+        let stream = match data.entry(db, key, now).map(|e| &mut e.value) {
+            Some(Value::Stream(s)) => Some(s),
+            _ => None,
+        };
+        let mut prop = Vec::new();
+        match (stream, &wait.group) {
+            (None, None) => continue,
+            (None, Some(_)) => out.error("UNBLOCKED the stream key no longer exists"),
+            (Some(s), Some((group, consumer, noack))) => {
+                let Some(g) = s.groups.get_mut(&group[..]) else {
+                    out.error(
+                        "NOGROUP the consumer group this client was blocked on no longer exists",
+                    );
+                    finish(waiting, id, reply, outbox);
+                    continue;
+                };
+                gt = g.last_id;
+                if s.last_id <= gt {
+                    continue;
+                }
+                if g.consumer(consumer, now) && *noack {
+                    prop.push(createconsumer_argv(key, group, consumer));
+                }
+                stream_reply_head(&mut out, key);
+                let r = GroupRead {
+                    key,
+                    group,
+                    consumer,
+                    noack: *noack,
+                    count: wait.count,
+                    now,
+                };
+                s.read_new(&mut out, &r, &mut prop);
+            }
+            (Some(s), None) => {
+                if s.last_id <= gt {
+                    continue;
+                }
+                let s: &Stream = s;
+                stream_reply_head(&mut out, key);
+                let start = gt.incr().unwrap_or(StreamId::MAX);
+                let entries = s.range(start, StreamId::MAX, false, wait.count);
+                out.array_len(entries.len());
+                for (id, pairs) in &entries {
+                    crate::types::stream::write_entry(&mut out, *id, pairs);
+                }
+            }
+        }
+        if !prop.is_empty() {
+            for argv in prop {
+                data.propagation.replace(argv);
+            }
+            data.propagation.command_done(db, &[], false);
+        }
+        finish(waiting, id, reply, outbox);
+    }
+}
+
+/// The head of a served stream read: the one key, in an array of one (RESP2) or a map.
+fn stream_reply_head(out: &mut ReplyWriter<'_>, key: &[u8]) {
+    if out.version == Version::Resp2 {
+        out.array_len(1);
+        out.array_len(2);
+    } else {
+        out.map_len(1);
+    }
+    out.bulk(key);
+}
+
+/// Ends client `id`'s wait with `reply`, delivered through `outbox`.
+fn finish(waiting: &mut Waiting, id: u64, reply: BytesMut, outbox: &mut Vec<(ConnId, Bytes)>) {
+    if let Some(w) = waiting.forget(id) {
+        waiting.served.insert(id);
+        waiting.woken.push(w.timer);
+        outbox.push((w.conn, reply.freeze()));
     }
 }
 

@@ -96,6 +96,12 @@ impl Propagation {
         self.replaced.get_or_insert_with(Vec::new).push(argv);
     }
 
+    /// Propagates nothing for the running command, though it wrote (what it changed went
+    /// out another way, or needs no replay).
+    pub(crate) fn suppress(&mut self) {
+        self.replaced.get_or_insert_with(Vec::new);
+    }
+
     /// A command is about to run: forgets a replacement left from a command that failed
     /// before it could be used.
     pub(crate) fn command_start(&mut self) {

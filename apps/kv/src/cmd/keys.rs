@@ -605,6 +605,7 @@ pub(crate) fn memory_of(key: &[u8], v: &Value) -> usize {
         Value::Hash(h) => h.heap_size() + 48,
         Value::Set(st) => st.iter().map(|m| s(m) + 8).sum::<usize>() + 64,
         Value::ZSet(z) => z.len() * 96 + 64,
+        Value::Stream(st) => st.heap_size(),
     }
 }
 

@@ -516,6 +516,21 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("shardnumsub", -2),
         ],
     ),
+    (
+        "xgroup",
+        &[
+            ("create", -5),
+            ("createconsumer", 5),
+            ("delconsumer", 5),
+            ("destroy", 4),
+            ("help", 2),
+            ("setid", -5),
+        ],
+    ),
+    (
+        "xinfo",
+        &[("consumers", 4), ("groups", 3), ("help", 2), ("stream", -3)],
+    ),
 ];
 
 /// The refusal of a call to a container command (CLIENT, CONFIG, PUBSUB…) naming a subcommand

@@ -13,6 +13,7 @@ use crate::keyspace::unix_seconds;
 use crate::types::hash::Hash;
 use crate::types::set::Set;
 use crate::types::str::Str;
+use crate::types::stream::Stream;
 use crate::types::value::{Value, ZSet};
 
 /// The most an LZF stream can expand per input byte (a 3-byte reference makes 264 bytes).
@@ -290,9 +291,99 @@ fn object(r: &mut Reader<'_>, ty: u8) -> Result<Option<Value>, RdbError> {
             }
             list_of(items)
         }
-        _ => return bad("unsupported object type (module, stream or unknown)"),
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 | TYPE_STREAM_LISTPACKS_3 => {
+            Value::Stream(Box::new(stream(r, ty)?))
+        }
+        _ => return bad("unsupported object type (module or unknown)"),
     };
     Ok((!v.is_empty_collection()).then_some(v))
+}
+
+/// A stream (`RDB_TYPE_STREAM_LISTPACKS`, `_2`, `_3`), loaded as Redis 7.0's `rdbLoadObject`
+/// does: nodes, counters (estimated for the oldest type), groups and their PELs, each
+/// consumer's pending id resolved against its group's PEL.
+fn stream(r: &mut Reader<'_>, ty: u8) -> Result<Stream, RdbError> {
+    use crate::types::stream::{Consumer, Group, StreamId};
+    let id_of = |b: &[u8]| StreamId::from_be_bytes(b).map_or_else(|| bad("stream id"), Ok);
+    let mut s = Stream::default();
+    let nodes = r.count(2)?;
+    for _ in 0..nodes {
+        let master = id_of(&r.string()?)?;
+        let blob = r.string()?;
+        let items = listpack(&blob)?;
+        super::stream::read_node(&mut s, master, &items)?;
+    }
+    s.length = r.len()?;
+    s.last_id = StreamId::new(r.len()?, r.len()?);
+    if ty == TYPE_STREAM_LISTPACKS {
+        s.entries_added = s.length;
+        s.first_id = s.edge_id(true, true);
+    } else {
+        s.first_id = StreamId::new(r.len()?, r.len()?);
+        s.max_deleted = StreamId::new(r.len()?, r.len()?);
+        s.entries_added = r.len()?;
+    }
+    let live: u64 = s.nodes().map(|(_, n)| u64::from(n.live)).sum();
+    if live != s.length {
+        return bad("stream length inconsistent with its nodes");
+    }
+    let groups = r.count(3)?;
+    for _ in 0..groups {
+        let name = r.string()?;
+        let last = StreamId::new(r.len()?, r.len()?);
+        let read = if ty == TYPE_STREAM_LISTPACKS {
+            s.estimate_distance(last)
+        } else {
+            r.len()? as i64
+        };
+        let mut g = Group::new(last, read);
+        let pel = r.count(17)?;
+        for _ in 0..pel {
+            let id = id_of(r.take(16)?)?;
+            let delivery_time = r.le(8)?;
+            let delivery_count = r.len()?;
+            let nack = crate::types::stream::Nack {
+                delivery_time,
+                delivery_count,
+                consumer: Str::default(),
+            };
+            if g.pel.insert(id, nack).is_some() {
+                return bad("duplicated global PEL entry");
+            }
+        }
+        let mut resolved = std::collections::BTreeSet::new();
+        let consumers = r.count(10)?;
+        for _ in 0..consumers {
+            let cname = r.string()?;
+            let seen_time = r.le(8)?;
+            if ty == TYPE_STREAM_LISTPACKS_3 {
+                r.le(8)?;
+            }
+            let mut c = Consumer {
+                seen_time,
+                ..Consumer::default()
+            };
+            let owned = r.count(16)?;
+            for _ in 0..owned {
+                let id = id_of(r.take(16)?)?;
+                match g.pel.get_mut(&id) {
+                    Some(n) if resolved.insert(id) => n.consumer = Str::new(&cname),
+                    _ => return bad("consumer entry not found in group global PEL"),
+                }
+                c.pel.insert(id);
+            }
+            if g.consumers.insert(Str::new(&cname), c).is_some() {
+                return bad("duplicate stream consumer");
+            }
+        }
+        if resolved.len() != g.pel.len() {
+            return bad("stream PEL entry without consumer");
+        }
+        if s.groups.insert(Str::new(&name), g).is_some() {
+            return bad("duplicated consumer group name");
+        }
+    }
+    Ok(s)
 }
 
 /// True if `payload` ends with an RDB version this store reads and a matching CRC64, as
@@ -337,7 +428,7 @@ pub(crate) struct Loaded {
 
 /// Loads the RDB file `bytes` (versions 1 to 11) into `db`, which should be empty: keys whose
 /// expiry is at or before `now_ms` are skipped, as a Redis master does. Reads every encoding
-/// Redis 7.0 loads except modules, streams and functions. A database index beyond `db`'s, a
+/// Redis 7.0 loads except modules and functions. A database index beyond `db`'s, a
 /// key twice, or a wrong checksum is an error; on error `db` may hold part of the file, so
 /// load into a fresh one and swap it in on success.
 pub(crate) fn decode_into(db: &mut Db, bytes: &[u8], now_ms: u64) -> Result<Loaded, RdbError> {

@@ -198,6 +198,10 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> u8 {
                 TYPE_HASH
             }
         }
+        Value::Stream(s) => {
+            super::stream::write(out, s);
+            TYPE_STREAM_LISTPACKS_2
+        }
         Value::ZSet(z) => {
             let small = z.len() <= MAX_LISTPACK_ENTRIES
                 && z.scores.keys().all(|m| m.len() <= MAX_LISTPACK_VALUE);

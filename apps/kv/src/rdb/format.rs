@@ -22,6 +22,12 @@ pub(crate) const TYPE_ZSET_LISTPACK: u8 = 17;
 pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
 /// Redis 7.2's listpack sets (read only: 7.0 never writes them).
 pub(crate) const TYPE_SET_LISTPACK: u8 = 20;
+/// Streams of Redis 5 and 6 (no first id, tombstone or counters).
+pub(crate) const TYPE_STREAM_LISTPACKS: u8 = 15;
+/// Streams as Redis 7.0 writes them.
+pub(crate) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+/// Streams of Redis 7.2 (a consumer's active time too; read only).
+pub(crate) const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 // Opcodes (`RDB_OPCODE_*`).
 pub(crate) const OP_FUNCTION2: u8 = 245;
@@ -55,7 +61,7 @@ pub(crate) enum RdbError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The bytes are not a valid RDB file or object: truncated, malformed, or a type this
-    /// store does not hold (modules, streams, functions).
+    /// store does not hold (modules, functions).
     #[error("bad RDB data: {0}")]
     Format(&'static str),
     /// The trailing CRC64 does not match.

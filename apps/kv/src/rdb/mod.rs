@@ -1,6 +1,6 @@
 //! Redis 7.0's RDB format (version 10): whole datasets for SAVE and startup loading, single
 //! values for DUMP and RESTORE. Reads every encoding Redis 7.0 reads (and 7.2's listpack sets)
-//! except modules, streams and functions; writes what Redis 7.0 writes.
+//! except modules and functions; writes what Redis 7.0 writes.
 //!
 //! Entry points:
 //! - [`encode_dataset`]`(&Db, now_ms, &mut impl Write)`: a whole RDB file;
@@ -16,6 +16,7 @@
 //! | `decode.rs` | reading untrusted bytes back into values and datasets, every length bounded |
 //! | `listpack.rs` | listpacks, both ways |
 //! | `ziplist.rs` | ziplists and zipmaps (older files), reading only |
+//! | `stream.rs` | streams: their nodes as Redis's listpacks, groups and PELs, both ways |
 //! | `intset.rs` | intsets, both ways |
 //! | `lzf.rs` | LZF compression and decompression |
 //! | `crc64.rs` | Redis's CRC64 |
@@ -31,6 +32,7 @@ pub(crate) mod format;
 pub(crate) mod intset;
 pub(crate) mod listpack;
 pub(crate) mod lzf;
+pub(crate) mod stream;
 pub(crate) mod ziplist;
 
 #[cfg(test)]

@@ -30,6 +30,8 @@ enum Model {
     Set(BTreeSet<Vec<u8>>),
     Hash(BTreeMap<Vec<u8>, Vec<u8>>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A stream, by its RDB body.
+    Stream(Vec<u8>),
 }
 
 fn model_of(v: &Value) -> Model {
@@ -40,6 +42,11 @@ fn model_of(v: &Value) -> Model {
         Value::Set(s) => Model::Set(s.iter().map(|e| e.as_bytes().to_vec()).collect()),
         Value::Hash(h) => Model::Hash(h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()),
         Value::ZSet(z) => Model::ZSet(z.iter().map(|(m, s)| (m.as_bytes().to_vec(), s)).collect()),
+        Value::Stream(st) => {
+            let mut body = Vec::new();
+            crate::rdb::stream::write(&mut body, st);
+            Model::Stream(body)
+        }
     }
 }
 
@@ -715,6 +722,8 @@ fn fill_redis(c: &mut Resp, db: &Db) {
                         args.extend([b(format!("{s}")), m]);
                     }
                 }
+                // The generated datasets hold no streams.
+                Model::Stream(_) => continue,
             }
             let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
             assert!(

@@ -20,6 +20,7 @@ pub(crate) enum Value {
     Hash(Box<super::hash::Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<super::stream::Stream>),
 }
 
 impl Value {
@@ -39,6 +40,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -50,6 +52,8 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            // A stream key stays when its last entry goes (XDEL, XTRIM), as in Redis.
+            Value::Stream(_) => false,
         }
     }
 }
@@ -84,6 +88,7 @@ collection!(VecDeque<Str>, List);
 collection!(super::hash::Hash, Hash);
 collection!(Set, Set);
 collection!(ZSet, ZSet);
+collection!(super::stream::Stream, Stream);
 
 /// The encoding OBJECT ENCODING reports: the name Redis 7.0 gives a value of this size under
 /// the `*-max-listpack-*` / `set-max-intset-entries` settings of `config` (which CONFIG SET
@@ -130,6 +135,7 @@ pub(crate) fn encoding_name(v: &Value, config: &crate::config::Config) -> &'stat
             "intset"
         }
         Value::Set(_) => "hashtable",
+        Value::Stream(_) => "stream",
         Value::ZSet(z) => {
             let longest = z.scores.keys().map(|m| m.len()).max().unwrap_or(0);
             if small(
