@@ -118,7 +118,7 @@ pub(crate) fn reply_help(ctx: &mut Ctx<'_, '_>, name: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 /// The node limits in force (`stream-node-max-bytes`, `stream-node-max-entries`).
@@ -303,10 +303,12 @@ pub(crate) fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             seq_given: false,
         }) => {
             if s.last_id.ms == id.ms {
+                // Redis fails here without setting errno, and reports what its last
+                // failure left there: "too large" on a fresh server.
                 s.last_id
                     .incr()
                     .filter(|n| n.ms == id.ms)
-                    .ok_or_else(too_small)?
+                    .ok_or_else(|| CmdError::err("Elements are too large to be stored"))?
             } else {
                 id
             }
