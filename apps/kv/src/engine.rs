@@ -95,17 +95,20 @@ impl Engine {
     }
 
     /// Whether the replies of connection `conn` made now must wait for the AOF's fsync: with
-    /// `appendfsync always`, while this turn has written to the AOF feed, and for as long as
-    /// earlier replies of the same connection wait (so that none overtakes them).
+    /// `appendfsync always`, while written commands are not yet known durable (this turn's,
+    /// or earlier ones whose fsync is in flight: what a reply says may depend on them), and
+    /// for as long as earlier replies of the same connection wait (so that none overtakes
+    /// them).
     pub(crate) fn must_hold(&self, conn: ConnId) -> bool {
         let unsynced = self.shared.aof_always
-            && self
-                .db
-                .propagation
-                .aof
-                .as_ref()
-                .is_some_and(|f| !f.buf.is_empty());
-        unsynced || self.shared.held.iter().any(|(c, _)| *c == conn)
+            && (self.shared.aof_unsynced
+                || self
+                    .db
+                    .propagation
+                    .aof
+                    .as_ref()
+                    .is_some_and(|f| !f.buf.is_empty()));
+        unsynced || self.shared.held.iter().any(|h| h.conn == conn)
     }
 
     /// The clients' share of the server cron, run every `1/hz` s: refreshes each client's

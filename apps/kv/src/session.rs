@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::CmdError;
 use crate::propagate::Feed;
-use crate::shared::{ClientInfo, RESERVED_FDS};
+use crate::shared::{ClientInfo, Held, RESERVED_FDS};
 
 /// One client connection.
 pub struct Session {
@@ -171,7 +171,11 @@ impl Session {
         if server.must_hold(tx.id()) {
             if !self.output.is_empty() {
                 let replies = self.output.split().freeze();
-                server.shared.held.push((tx.id(), replies));
+                server.shared.held.push_back(Held {
+                    conn: tx.id(),
+                    replies,
+                    after: u64::MAX,
+                });
             }
         } else {
             hand_over(&mut self.output, tx);
@@ -532,16 +536,20 @@ impl Replay for EngineReplay<'_> {
 }
 
 /// The AOF's end-of-turn work, before the turn's output is flushed: the turn's commands are
-/// written (and with `appendfsync always` fsynced: one fsync for every client's writes of the
-/// turn), then the replies that waited for them are sent. A failed write keeps them waiting
-/// and makes the engine refuse writes until a later turn's attempt succeeds.
+/// written, then under `appendfsync always` an fsync covering them is asked of the fsync
+/// thread — the loop goes on with the next turns meanwhile, and the thread wakes it when the
+/// fsync is done — and the replies whose writes are durable are sent: one fsync for every
+/// client's writes of a turn, or of all the turns that passed while one was in flight. A
+/// failed write keeps its replies waiting and makes the engine refuse writes until a later
+/// turn's attempt succeeds; a failed fsync (the data it covered may be lost) closes the
+/// connections whose replies waited for it, unacknowledged, and refuses writes from then on.
 fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer: AofWriter) {
+    writer.start_syncer(&reactor.handle());
     reactor.before_flush(move |r| {
         let Ok(mut engine) = server.try_borrow_mut() else {
             return;
         };
         let policy = Fsync::parse(engine.shared.config.get("appendfsync").unwrap_or(""));
-        writer.set_policy(policy);
         engine.shared.aof_always = policy == Fsync::Always;
         let bytes = engine
             .db
@@ -555,13 +563,45 @@ fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer
         }
         match writer.append(&bytes, policy) {
             Ok(()) => {
-                engine.shared.aof_error = None;
-                for (conn, replies) in engine.shared.held.drain(..) {
-                    r.write_bytes_to(conn, replies);
+                if writer.fsync_failure().is_none() {
+                    engine.shared.aof_error = None;
                 }
             }
-            Err(_) => engine.shared.aof_error = writer.error_text.clone(),
+            Err(_) => {
+                engine.shared.aof_error = writer.error_text.clone();
+                // The turn's replies wait for the write to succeed.
+                return;
+            }
         }
+        let written = writer.written();
+        for held in engine.shared.held.iter_mut().rev() {
+            if held.after != u64::MAX {
+                break;
+            }
+            held.after = written;
+        }
+        if let Some(failure) = writer.fsync_failure() {
+            log::error!(
+                "AOF fsync failed ({failure}): closing the clients whose writes it covered,                  refusing writes until restart"
+            );
+            engine.shared.aof_error = Some(failure);
+            for held in engine.shared.held.drain(..) {
+                r.abort_connection_of(held.conn);
+            }
+            return;
+        }
+        let synced = if policy == Fsync::Always {
+            writer.synced()
+        } else {
+            // No longer `always` (CONFIG SET): nothing waits for the fsync thread any more.
+            u64::MAX
+        };
+        while engine.shared.held.front().is_some_and(|h| h.after <= synced) {
+            if let Some(held) = engine.shared.held.pop_front() {
+                r.write_bytes_to(held.conn, held.replies);
+            }
+        }
+        engine.shared.aof_unsynced = policy == Fsync::Always && synced < written;
     });
 }
 

@@ -114,13 +114,28 @@ pub(crate) struct Shared {
     pub(crate) fd_limit: u64,
     /// Unix seconds of the last successful SAVE, or of the start (LASTSAVE).
     pub(crate) last_save: u64,
-    /// `appendfsync always` with the AOF on: replies to writes wait for the turn's fsync.
+    /// `appendfsync always` with the AOF on: replies to writes wait for the fsync covering
+    /// them.
     pub(crate) aof_always: bool,
-    /// Replies held until the AOF bytes they depend on are durable, by connection, in the
-    /// order they were made (released by the AOF's end-of-turn hook).
-    pub(crate) held: Vec<(ConnId, Bytes)>,
+    /// Bytes are written to the AOF but not yet known durable (`always`).
+    pub(crate) aof_unsynced: bool,
+    /// Replies held until the AOF bytes they depend on are durable, in the order they were
+    /// made (released by the AOF's end-of-turn hook).
+    pub(crate) held: std::collections::VecDeque<Held>,
     /// The AOF's last write error, while it lasts: writes are refused with MISCONF.
     pub(crate) aof_error: Option<String>,
+}
+
+/// Replies waiting for the AOF.
+#[derive(Debug)]
+pub(crate) struct Held {
+    /// Whose replies.
+    pub(crate) conn: ConnId,
+    /// The replies, as they would have been written.
+    pub(crate) replies: Bytes,
+    /// The AOF position they wait for (`u64::MAX` until the end of the turn that made them
+    /// says how far its writes reach).
+    pub(crate) after: u64,
 }
 
 /// Descriptors kept back from clients for listeners, logs and files (Redis's
@@ -151,7 +166,8 @@ impl Shared {
             over_soft_limit: HashMap::new(),
             fd_limit: 0,
             aof_always: false,
-            held: Vec::new(),
+            aof_unsynced: false,
+            held: std::collections::VecDeque::new(),
             aof_error: None,
         }
     }

@@ -1,8 +1,9 @@
 //! Writing the AOF: creating its directory, base and first increment and the manifest that
 //! names them; appending each turn's commands to the current increment; and making them
-//! durable as `appendfsync` asks — `always`: an fsync before the turn's replies leave (one for
-//! every client's writes of the turn), `everysec`: a background thread's fsync once a second,
-//! `no`: the kernel's own pace.
+//! durable as `appendfsync` asks — `always`: an fsync before the replies of the writes leave,
+//! one for every client's writes of a turn (or of several turns, while one is in flight), run
+//! on a thread so the loop goes on meanwhile; `everysec`: the same thread's fsync once a
+//! second; `no`: the kernel's own pace.
 //!
 //! A failed write is undone (the file cut back to where the turn began) and kept for the next
 //! attempt; the store refuses writes meanwhile (`-MISCONF`), as Redis does.
@@ -10,11 +11,13 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use spindle_reactor::ReactorHandle;
 
 use super::manifest::{FileInfo, Kind, Manifest};
 use crate::db::Db;
@@ -91,14 +94,18 @@ impl Location {
 pub(crate) struct AofWriter {
     location: Location,
     manifest: Manifest,
-    /// The increment commands are appended to, shared with the everysec thread.
+    /// The increment commands are appended to, shared with the fsync thread.
     file: Arc<File>,
     /// Its size: where a failed write is cut back to.
     size: u64,
     /// Bytes that could not be written yet, oldest first (written before anything newer).
     pending: Vec<u8>,
-    /// Written since the last fsync (the everysec thread's cue).
-    unsynced: Arc<AtomicBool>,
+    /// Bytes written since the AOF was opened (the position replies wait for).
+    written: u64,
+    /// The fsync thread's side: what it has made durable, what it was asked for.
+    sync: Arc<SyncState>,
+    /// The highest `written` an fsync was asked for (`always`).
+    requested: u64,
     syncer: Option<Syncer>,
     /// The last write's or fsync's error, while it lasts.
     pub(crate) error: Option<io::ErrorKind>,
@@ -106,19 +113,81 @@ pub(crate) struct AofWriter {
     pub(crate) error_text: Option<String>,
 }
 
-/// The everysec thread.
+/// What the fsync thread and the loop share.
+#[derive(Debug, Default)]
+struct SyncState {
+    /// `written` as of the last fsync that completed: replies waiting for bytes up to here
+    /// may leave.
+    synced: AtomicU64,
+    /// Written since the last fsync (everysec's cue).
+    dirty: AtomicBool,
+    /// An fsync failed: its text (the data it covered may not be on disk).
+    failed: Mutex<Option<String>>,
+}
+
+/// The fsync thread: asked for an fsync up to a position (`always`: the loop goes on reading
+/// and running commands meanwhile, their replies held until the fsync covering them is done,
+/// and the loop is woken when it is), or, under everysec, fsyncing once a second by itself.
 #[derive(Debug)]
 struct Syncer {
-    stop: mpsc::Sender<()>,
+    ask: mpsc::Sender<Option<u64>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Syncer {
     fn drop(&mut self) {
-        let _ = self.stop.send(());
+        let _ = self.ask.send(None);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+impl Syncer {
+    fn start(file: Arc<File>, state: Arc<SyncState>, wake: ReactorHandle) -> io::Result<Syncer> {
+        let (ask, asked) = mpsc::channel::<Option<u64>>();
+        let thread = std::thread::Builder::new()
+            .name("aof-fsync".into())
+            .spawn(move || loop {
+                let target = match asked.recv_timeout(Duration::from_secs(1)) {
+                    Ok(Some(mut target)) => {
+                        // Asked again meanwhile: one fsync covers them all.
+                        while let Ok(next) = asked.try_recv() {
+                            match next {
+                                Some(t) => target = target.max(t),
+                                None => return,
+                            }
+                        }
+                        Some(target)
+                    }
+                    Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Timeout) => None,
+                };
+                if target.is_none() && !state.dirty.swap(false, Ordering::AcqRel) {
+                    continue;
+                }
+                match file.sync_data() {
+                    Ok(()) => {
+                        if let Some(t) = target {
+                            state.synced.fetch_max(t, Ordering::AcqRel);
+                        }
+                    }
+                    Err(e) => {
+                        log::warn!("AOF fsync failed: {e}");
+                        if let Ok(mut failed) = state.failed.lock() {
+                            *failed = Some(strerror(&e));
+                        }
+                        state.dirty.store(true, Ordering::Release);
+                    }
+                }
+                if target.is_some() {
+                    wake.call_from_thread(|_| {});
+                }
+            })?;
+        Ok(Syncer {
+            ask,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -151,7 +220,7 @@ impl AofWriter {
         let incr = match manifest.incrs.last() {
             Some(last) => last.name.clone(),
             None => {
-                let seq = manifest.incrs.last().map_or(0, |f| f.seq) + 1;
+                let seq = 1;
                 let name = format!("{}.{seq}.incr.aof", location.name);
                 manifest.incrs.push(FileInfo {
                     name: name.clone(),
@@ -178,72 +247,48 @@ impl AofWriter {
             file: Arc::new(file),
             size,
             pending: Vec::new(),
-            unsynced: Arc::new(AtomicBool::new(false)),
+            written: 0,
+            sync: Arc::new(SyncState::default()),
+            requested: 0,
             syncer: None,
             error: None,
             error_text: None,
         })
     }
 
-    /// Starts or stops the everysec thread to match `policy`.
-    pub(crate) fn set_policy(&mut self, policy: Fsync) {
-        match (policy, self.syncer.is_some()) {
-            (Fsync::EverySec, false) => self.syncer = self.start_syncer().ok(),
-            (Fsync::Always | Fsync::No, true) => self.syncer = None,
-            _ => {}
+    /// Starts the fsync thread if it is not running (`always` and `everysec` use it).
+    pub(crate) fn start_syncer(&mut self, wake: &ReactorHandle) {
+        if self.syncer.is_none() {
+            self.syncer = Syncer::start(self.file.clone(), self.sync.clone(), wake.clone())
+                .map_err(|e| log::warn!("cannot start the AOF fsync thread: {e}"))
+                .ok();
         }
     }
 
-    fn start_syncer(&self) -> io::Result<Syncer> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let file = self.file.clone();
-        let unsynced = self.unsynced.clone();
-        let thread = std::thread::Builder::new()
-            .name("aof-fsync".into())
-            .spawn(move || loop {
-                match stopped.recv_timeout(Duration::from_secs(1)) {
-                    Err(RecvTimeoutError::Timeout) => {
-                        if unsynced.swap(false, Ordering::AcqRel) {
-                            if let Err(e) = file.sync_data() {
-                                log::warn!("Asynchronous AOF fsync failed: {e}");
-                                unsynced.store(true, Ordering::Release);
-                            }
-                        }
-                    }
-                    Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
-                }
-            })?;
-        Ok(Syncer {
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    /// Appends `bytes` (and whatever earlier attempts left) to the current increment, and
-    /// with `Fsync::Always` makes them durable before returning. On an error the file is cut
-    /// back to its size before the attempt and the bytes are kept for the next one.
+    /// Appends `bytes` (and whatever earlier attempts left) to the current increment. With
+    /// `Fsync::Always` it then asks the fsync thread to make them durable ([`synced`]
+    /// says when); with `EverySec` the thread's next round covers them. On an error the file
+    /// is cut back to its size before the attempt and the bytes are kept for the next one.
+    ///
+    /// [`synced`]: Self::synced
     pub(crate) fn append(&mut self, bytes: &[u8], policy: Fsync) -> io::Result<()> {
         if bytes.is_empty() && self.pending.is_empty() && self.error.is_none() {
+            self.ask_fsync(policy);
             return Ok(());
         }
         self.pending.extend_from_slice(bytes);
-        let result = (&*self.file)
-            .write_all(&self.pending)
-            .and_then(|()| match policy {
-                Fsync::Always => self.file.sync_data(),
-                Fsync::EverySec | Fsync::No => Ok(()),
-            });
-        match result {
+        match (&*self.file).write_all(&self.pending) {
             Ok(()) => {
-                self.size += self.pending.len() as u64;
+                let n = self.pending.len() as u64;
+                self.size += n;
+                self.written += n;
                 self.pending.clear();
-                if policy == Fsync::EverySec {
-                    self.unsynced.store(true, Ordering::Release);
-                }
+                self.sync.dirty.store(true, Ordering::Release);
                 if self.error.take().is_some() {
                     log::warn!("AOF write error looks solved, spindle kv can write again.");
                     self.error_text = None;
                 }
+                self.ask_fsync(policy);
                 Ok(())
             }
             Err(e) => {
@@ -260,6 +305,46 @@ impl AofWriter {
                 Err(e)
             }
         }
+    }
+
+    /// Under `always`, asks for an fsync of everything written, unless one covering it was
+    /// already asked for; without the thread (it could not start), fsyncs here.
+    fn ask_fsync(&mut self, policy: Fsync) {
+        if policy != Fsync::Always || self.requested >= self.written {
+            return;
+        }
+        self.requested = self.written;
+        let asked = self
+            .syncer
+            .as_ref()
+            .is_some_and(|s| s.ask.send(Some(self.written)).is_ok());
+        if !asked {
+            match self.file.sync_data() {
+                Ok(()) => {
+                    self.sync.synced.fetch_max(self.written, Ordering::AcqRel);
+                }
+                Err(e) => {
+                    if let Ok(mut failed) = self.sync.failed.lock() {
+                        *failed = Some(strerror(&e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes written since the AOF was opened.
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// How far the completed fsyncs reach, in `written`'s terms.
+    pub(crate) fn synced(&self) -> u64 {
+        self.sync.synced.load(Ordering::Acquire)
+    }
+
+    /// The error of an fsync that failed, if one did.
+    pub(crate) fn fsync_failure(&self) -> Option<String> {
+        self.sync.failed.lock().ok().and_then(|f| f.clone())
     }
 
     /// The current increment's name.
