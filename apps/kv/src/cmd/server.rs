@@ -191,8 +191,11 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
     if show("memory") {
         let rss = rss_bytes();
+        let (scripts, script_bytes, functions, _) = super::scripting::info(ctx.shared);
         text.push_str(&format!(
             "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\n\
+             used_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\n\
+             number_of_functions:{functions}\r\n\
              maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
             rss as f64 / (1024.0 * 1024.0),
             ctx.shared.config.get("maxmemory").unwrap_or("0"),

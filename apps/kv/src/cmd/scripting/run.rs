@@ -1,0 +1,436 @@
+//! Running a script or function ([`run`]) and the commands it calls ([`Call`]): the checks
+//! Redis's `scriptCall` makes, a context for the script's own client, propagation of each
+//! write as the script's effect, and WATCH touches and blocked clients for the keys written.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
+
+use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
+use super::lua::{raise_error_table, Live, Vm};
+use crate::blocked;
+use crate::client::Client;
+use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
+use crate::error::CmdError;
+
+/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook.
+const HOOK_EVERY: u32 = 100_000;
+
+/// What a run is: its name in errors and logs (the SHA-1 for EVAL, the function's name for
+/// FCALL), whether writes are refused, and whether it is an EVAL (KEYS and ARGV as globals).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSpec<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) read_only: bool,
+    pub(crate) eval_mode: bool,
+}
+
+/// Commands refused in scripts (Redis 7.0's `noscript` flag); for the container commands
+/// below, every subcommand but HELP.
+const NOSCRIPT: &[&str] = &[
+    "acl",
+    "auth",
+    "bgrewriteaof",
+    "bgsave",
+    "blmove",
+    "blpop",
+    "brpop",
+    "brpoplpush",
+    "bzpopmax",
+    "bzpopmin",
+    "client",
+    "config",
+    "debug",
+    "discard",
+    "eval",
+    "eval_ro",
+    "evalsha",
+    "evalsha_ro",
+    "exec",
+    "failover",
+    "fcall",
+    "fcall_ro",
+    "function",
+    "hello",
+    "latency",
+    "module",
+    "monitor",
+    "multi",
+    "psubscribe",
+    "psync",
+    "punsubscribe",
+    "quit",
+    "replconf",
+    "replicaof",
+    "reset",
+    "role",
+    "save",
+    "script",
+    "shutdown",
+    "slaveof",
+    "ssubscribe",
+    "subscribe",
+    "sunsubscribe",
+    "sync",
+    "unsubscribe",
+    "unwatch",
+    "wait",
+    "watch",
+];
+
+/// Containers whose HELP subcommand scripts may still call.
+const HELP_ALLOWED: &[&str] = &[
+    "client", "config", "function", "script", "latency", "module",
+];
+
+/// Commands Redis flags `may-replicate`: refused in read-only scripts like writes.
+const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"];
+
+/// The command table by lower-case name, built once from the table handed down in `Ctx`.
+fn index(commands: &'static [Command]) -> &'static HashMap<&'static [u8], &'static Command> {
+    static INDEX: OnceLock<HashMap<&'static [u8], &'static Command>> = OnceLock::new();
+    INDEX.get_or_init(|| commands.iter().map(|c| (c.name.as_bytes(), c)).collect())
+}
+
+/// The state of a run that `redis.call` works with: the caller's context, the script's own
+/// client, and the keys written so far.
+struct Call<'r, 'a, 'b> {
+    ctx: &'r mut Ctx<'a, 'b>,
+    /// The script's client: the caller's database at the start, its own afterwards (a SELECT
+    /// in a script does not change the caller's).
+    client: Client,
+    read_only: bool,
+    /// A write command ran (Redis's `SCRIPT_WRITE_DIRTY`: SCRIPT KILL is refused after it).
+    write_dirty: bool,
+    /// Keys written, with their databases: blocked clients are served once the script ends.
+    written: Vec<(usize, Bytes)>,
+}
+
+impl Call<'_, '_, '_> {
+    /// Runs one command for the script (Redis's `scriptCall`): the checks, then the handler
+    /// in the script client's context; the reply as a frame, or the refusal's text.
+    fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
+        let name = argv
+            .first()
+            .map(|n| n.to_ascii_lowercase())
+            .unwrap_or_default();
+        let table = index(self.ctx.commands);
+        let Some(&command) = table.get(name.as_slice()) else {
+            return Err("Unknown Redis command called from script".into());
+        };
+        if !command.arity_ok(argv.len()) {
+            return Err("Wrong number of args calling Redis command from script".into());
+        }
+        if NOSCRIPT.contains(&command.name) {
+            let help = HELP_ALLOWED.contains(&command.name)
+                && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
+            if !help {
+                return Err("This Redis command is not allowed from script".into());
+            }
+        }
+        let writes = command.flags & flags::WRITE != 0;
+        if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
+            return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        if writes {
+            self.write_dirty = true;
+        }
+        self.client.resp = if resp3 {
+            Version::Resp3
+        } else {
+            Version::Resp2
+        };
+        let ctx = &mut *self.ctx;
+        let mut buf = BytesMut::new();
+        let dirty_before = ctx.db.dirty;
+        ctx.db.propagation.command_start();
+        ctx.db.stats.commands += 1;
+        let started = Instant::now();
+        let result = {
+            let mut w = ReplyWriter::new(self.client.resp, &mut buf);
+            let mut nested = Ctx {
+                commands: ctx.commands,
+                db: &mut *ctx.db,
+                shared: &mut *ctx.shared,
+                client: &mut self.client,
+                out: &mut w,
+                now: ctx.now,
+            };
+            let r: CmdResult = (command.handler)(&mut nested, argv);
+            if let Err(e) = &r {
+                w.error(&e.text());
+            }
+            r
+        };
+        let stat = ctx.db.stats.per_command.entry(command.name).or_default();
+        stat.calls += 1;
+        stat.nsec += started.elapsed().as_nanos() as u64;
+        if result.is_err() {
+            stat.failed += 1;
+        }
+        let db = self.client.db;
+        let wrote = ctx.db.dirty != dirty_before;
+        if repl == 0 {
+            // redis.set_repl(redis.REPL_NONE): the write stays out of the AOF and replicas.
+            ctx.db.propagation.command_start();
+            ctx.db.propagation.command_done(db, argv, false);
+        } else {
+            ctx.db.propagation.command_done(db, argv, wrote);
+        }
+        if wrote {
+            for key in command.key_args(argv) {
+                if !ctx.shared.watches.is_empty() {
+                    ctx.shared.touch(db, key);
+                }
+                self.written.push((db, Bytes::copy_from_slice(key)));
+            }
+        }
+        ctx.client.outbox.append(&mut self.client.outbox);
+        let limits = Limits {
+            max_depth: 1000,
+            ..Limits::default()
+        };
+        Ok(decode_frame(&mut buf, &limits)
+            .ok()
+            .flatten()
+            .unwrap_or(Frame::Null))
+    }
+}
+
+/// `redis.call` (`raise`) or `redis.pcall`: the reply as a Lua value; an error reply is
+/// raised as its error table under `redis.call`, a refusal of the call itself under both
+/// (Redis's `luaRedisGenericCommand`).
+fn call_from_lua(
+    lua: &Lua,
+    state: &RefCell<Call<'_, '_, '_>>,
+    live: &Live,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<Value> {
+    let argv = match lua_args(&args) {
+        Ok(argv) => argv,
+        Err(e) => {
+            let t = error_table(lua, e.as_bytes())?;
+            return if raise {
+                raise_error_table(lua, t)
+            } else {
+                Ok(Value::Table(t))
+            };
+        }
+    };
+    let result = state
+        .borrow_mut()
+        .command(&argv, live.resp3.get(), live.repl.get());
+    match result {
+        Err(e) => raise_error_table(lua, error_table(lua, e.as_bytes())?),
+        Ok(Frame::Error(e)) if raise => {
+            let mut text = Vec::with_capacity(e.len() + 1);
+            text.push(b'-');
+            text.extend_from_slice(&e);
+            raise_error_table(lua, error_table(lua, &text)?)
+        }
+        Ok(frame) => frame_to_lua(lua, frame, live.resp3.get()),
+    }
+}
+
+/// The hook a killed script gets: every line raises again, so `pcall` cannot hold it.
+fn killed_hook(_: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
+    Err(mlua::Error::RuntimeError(
+        "Script killed by user with SCRIPT KILL...".into(),
+    ))
+}
+
+/// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
+/// slow script once, and once SCRIPT KILL / FUNCTION KILL set the flag it ends the script.
+fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool) {
+    if live.threshold_ms.get() == 0 {
+        return;
+    }
+    let l = live.clone();
+    let name = name.to_string();
+    let _ = vm.lua.set_hook(
+        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+        move |lua, _| {
+            if !l.timed_out.get() {
+                let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
+                if elapsed >= l.threshold_ms.get() {
+                    l.timed_out.set(true);
+                    log::warn!(
+                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
+                        if eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" }
+                    );
+                }
+            }
+            if l.killed.get() {
+                let _ = lua.set_hook(HookTriggers::EVERY_LINE, killed_hook);
+                return Err(mlua::Error::RuntimeError(
+                    "Script killed by user with SCRIPT KILL...".into(),
+                ));
+            }
+            Ok(VmState::Continue)
+        },
+    );
+}
+
+/// Runs `func` (an EVAL body, or a function's callback given `keys` and `args`) for the
+/// calling client and writes its reply: the return value converted, or the error with the
+/// script's name and line. Writes made by the script are propagated one by one (the EVAL
+/// itself is not), the keys they touched served to blocked clients after the script.
+pub(crate) fn run(
+    ctx: &mut Ctx<'_, '_>,
+    vm: &Vm,
+    live: &Rc<Live>,
+    func: &Function,
+    keys: &[Bytes],
+    args: &[Bytes],
+    spec: RunSpec<'_>,
+) -> CmdResult {
+    let lua = &vm.lua;
+    let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(item)?)?;
+        }
+        Ok(t)
+    };
+    let lua_err = |e: mlua::Error| CmdError::err(e.to_string());
+    let keys_t = strings(keys).map_err(lua_err)?;
+    let args_t = strings(args).map_err(lua_err)?;
+    if spec.eval_mode {
+        vm.backing
+            .raw_set("KEYS", keys_t.clone())
+            .map_err(lua_err)?;
+        vm.backing
+            .raw_set("ARGV", args_t.clone())
+            .map_err(lua_err)?;
+    }
+    live.running.set(true);
+    live.resp3.set(false);
+    live.repl.set(3);
+    live.killed.set(false);
+    live.timed_out.set(false);
+    live.started.set(Some(Instant::now()));
+    live.threshold_ms.set(busy_threshold(ctx));
+    set_hook(vm, live, spec.name, spec.eval_mode);
+
+    let client_db = ctx.client.db;
+    let mut client = Client::new(0, true);
+    client.db = client_db;
+    client.in_exec = true;
+    let state = RefCell::new(Call {
+        ctx,
+        client,
+        read_only: spec.read_only,
+        write_dirty: false,
+        written: Vec::new(),
+    });
+    let outcome = lua.scope(|scope| {
+        let call = scope.create_function(|lua, args: MultiValue| {
+            call_from_lua(lua, &state, live, args, true)
+        })?;
+        let pcall = scope.create_function(|lua, args: MultiValue| {
+            call_from_lua(lua, &state, live, args, false)
+        })?;
+        vm.redis.raw_set("call", call)?;
+        vm.redis.raw_set("pcall", pcall)?;
+        let r: mlua::Result<MultiValue> = if spec.eval_mode {
+            vm.run_eval.call((func.clone(), vm.handler.clone()))
+        } else {
+            vm.run_function
+                .call((func.clone(), keys_t, args_t, vm.handler.clone()))
+        };
+        vm.redis.raw_set("call", vm.outside.clone())?;
+        vm.redis.raw_set("pcall", vm.outside.clone())?;
+        r
+    });
+    lua.remove_hook();
+    live.running.set(false);
+    live.started.set(None);
+    let Call { ctx, written, .. } = state.into_inner();
+    let script_resp3 = live.resp3.get();
+
+    let result = match outcome {
+        Err(e) => Err(CmdError::err(format!(
+            "Error running script {}, {:.100}",
+            spec.name,
+            e.to_string()
+        ))),
+        Ok(values) => {
+            let mut it = values.into_iter();
+            let ok = matches!(it.next(), Some(Value::Boolean(true)));
+            let value = it.next().unwrap_or(Value::Nil);
+            if ok {
+                write_reply(ctx.out, &value, script_resp3, 0)
+                    .map_err(|e| CmdError::err(e.to_string()))
+            } else {
+                Err(CmdError::Msg(error_reply_text(&value, spec.name)))
+            }
+        }
+    };
+    for (db, key) in written {
+        if ctx.shared.waiting.is_empty() {
+            break;
+        }
+        blocked::serve(
+            ctx.db,
+            &mut ctx.shared.waiting,
+            &mut ctx.shared.watches,
+            db,
+            &key,
+            &mut ctx.client.outbox,
+            ctx.now,
+        );
+    }
+    ctx.db.propagation.suppress();
+    result
+}
+
+/// `busy-reply-threshold` (or its old name `lua-time-limit`, when only that was changed), in
+/// milliseconds.
+fn busy_threshold(ctx: &Ctx<'_, '_>) -> u64 {
+    let get = |name: &str| {
+        ctx.shared
+            .config
+            .get(name)
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    match (get("busy-reply-threshold"), get("lua-time-limit")) {
+        (Some(5000), Some(old)) => old,
+        (Some(new), _) => new,
+        (None, Some(old)) => old,
+        (None, None) => 5000,
+    }
+}
+
+/// The error reply of a script that raised `err` (Redis's `luaCallFunction`): the error's
+/// text, then ` script: <name>, on <source>:<line>.` when the handler found the line.
+fn error_reply_text(err: &Value, name: &str) -> String {
+    let Value::Table(t) = err else {
+        let msg = match err {
+            Value::String(s) => s.to_string_lossy(),
+            _ => "execution failure".to_string(),
+        };
+        return format!("ERR Error running script {name}, {msg:.100}");
+    };
+    let text = |key: &str| -> Option<String> {
+        match t.get::<Value>(key).ok()? {
+            Value::String(s) => Some(s.to_string_lossy()),
+            Value::Integer(n) => Some(lua_number_text(n as f64)),
+            Value::Number(n) => Some(lua_number_text(n)),
+            _ => None,
+        }
+    };
+    let mut msg = text("err").unwrap_or_else(|| "(null)".to_string());
+    if let (Some(source), Some(line)) = (text("source"), text("line")) {
+        msg.push_str(&format!(" script: {name}, on {source}:{line}."));
+    }
+    let end = msg.trim_end_matches(['\r', '\n']).len();
+    msg.truncate(end);
+    msg
+}
