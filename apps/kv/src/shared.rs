@@ -114,6 +114,9 @@ pub(crate) struct Shared {
     pub(crate) fd_limit: u64,
     /// Unix seconds of the last successful SAVE, or of the start (LASTSAVE).
     pub(crate) last_save: u64,
+    /// The scripting state (Lua interpreters, EVAL's cache, FUNCTION's libraries), owned by
+    /// `cmd/scripting`, which is above this file and so keeps it here as `dyn Any`.
+    pub(crate) scripting: Option<Box<dyn std::any::Any>>,
     /// `appendfsync always` with the AOF on: replies to writes wait for the fsync covering
     /// them.
     pub(crate) aof_always: bool,
@@ -165,6 +168,7 @@ impl Shared {
             paused_timers: Vec::new(),
             over_soft_limit: HashMap::new(),
             fd_limit: 0,
+            scripting: None,
             aof_always: false,
             aof_unsynced: false,
             held: std::collections::VecDeque::new(),

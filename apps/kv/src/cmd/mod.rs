@@ -506,6 +506,20 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         ],
     ),
     (
+        "function",
+        &[
+            ("delete", 3),
+            ("dump", 2),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("list", -2),
+            ("load", -3),
+            ("restore", -3),
+            ("stats", 2),
+        ],
+    ),
+    (
         "pubsub",
         &[
             ("channels", -2),
@@ -514,6 +528,17 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
             ("numsub", -2),
             ("shardchannels", -2),
             ("shardnumsub", -2),
+        ],
+    ),
+    (
+        "script",
+        &[
+            ("debug", 3),
+            ("exists", -3),
+            ("flush", -2),
+            ("help", 2),
+            ("kill", 2),
+            ("load", 3),
         ],
     ),
     (

@@ -186,7 +186,7 @@ pub(super) fn help(ctx: &mut Ctx<'_, '_>, command: &str, lines: &[&str]) {
         ctx.out.simple(line);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }
 
 /// `NOTBUSY`: SCRIPT KILL and FUNCTION KILL when no script runs — always, here, since a

@@ -187,11 +187,11 @@ for _, name in ipairs({'xpcall', 'tostring', 'getfenv', 'setmetatable', 'next', 
 end
 
 G.rawset = function(t, k, v)
-  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
   return orawset(t, k, v)
 end
 G.setmetatable = function(t, mt)
-  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
   return osetmetatable(t, mt)
 end
 local error_value = N.error_value

@@ -232,6 +232,13 @@ impl Token {
     }
 }
 
+/// lua-cjson's `json_is_invalid_number` for text not starting with `-` or a digit: `+…`,
+/// `inf…` and `nan…` (any case), which only `strtod` reads.
+fn invalid_number(rest: &[u8]) -> bool {
+    let lower: Vec<u8> = rest.iter().take(3).map(u8::to_ascii_lowercase).collect();
+    rest.first() == Some(&b'+') || lower == b"inf" || lower == b"nan"
+}
+
 /// The decoder's position over the text (a NUL byte ends it, as in C).
 struct Parser<'a> {
     data: &'a [u8],
@@ -268,11 +275,8 @@ impl Parser<'_> {
         let rest = self.data.get(self.pos..).unwrap_or_default();
         let token = match c {
             b'"' => self.string(),
-            b'-' | b'0'..=b'9' | b'+' | b'i' | b'I' | b'n' | b'N'
-                if !(rest.starts_with(b"null")) =>
-            {
-                self.number()
-            }
+            b'-' | b'0'..=b'9' => self.number(),
+            b'+' | b'i' | b'I' | b'n' | b'N' if invalid_number(rest) => self.number(),
             _ if rest.starts_with(b"true") => {
                 self.pos += 4;
                 Token::Bool(true)

@@ -74,7 +74,7 @@ impl Format<'_> {
     }
 
     /// A control option (`<`, `>`, `!N`, space), or the error for an unknown one.
-    fn control(&mut self, opt: u8, h: &mut Header) -> Result<(), String> {
+    fn control(&mut self, opt: u8, h: &mut Header, fname: &str) -> Result<(), String> {
         match opt {
             b' ' => {}
             b'>' => h.little = false,
@@ -88,7 +88,7 @@ impl Format<'_> {
             }
             other => {
                 return Err(format!(
-                    "bad argument #1 to '?' (invalid format option '{}')",
+                    "bad argument #1 to '{fname}' (invalid format option '{}')",
                     char::from(other)
                 ))
             }
@@ -126,6 +126,11 @@ fn check_string(args: &MultiValue, i: usize, fname: &str) -> Result<Vec<u8>, Str
 
 /// `struct.pack`.
 fn pack(args: &MultiValue) -> Result<Vec<u8>, String> {
+    // lua_struct pushes a nil after the arguments before reading them: one missing argument
+    // is "got nil", not "got no value".
+    let mut args = args.clone();
+    args.push_back(Value::Nil);
+    let args = &args;
     let fmt = check_string(args, 0, "pack")?;
     let mut f = Format { fmt: &fmt, pos: 0 };
     let mut h = Header {
@@ -188,7 +193,7 @@ fn pack(args: &MultiValue) -> Result<Vec<u8>, String> {
                     out.push(0);
                 }
             }
-            other => f.control(other, &mut h)?,
+            other => f.control(other, &mut h, "pack")?,
         }
     }
     Ok(out)
@@ -291,7 +296,7 @@ fn unpack(args: &MultiValue) -> Result<Vec<Field>, String> {
                 size = end + 1;
                 out.push(Field::Bytes(rest.get(..end).unwrap_or_default().to_vec()));
             }
-            other => f.control(other, &mut h)?,
+            other => f.control(other, &mut h, "unpack")?,
         }
         pos += size;
     }
@@ -325,7 +330,7 @@ fn size(args: &MultiValue) -> Result<usize, String> {
             return Err("bad argument #1 to 'size' (option 'c0' has no fixed size)".into());
         }
         if !opt.is_ascii_alphanumeric() {
-            f.control(opt, &mut h)?;
+            f.control(opt, &mut h, "size")?;
         }
         pos += size;
     }
