@@ -146,7 +146,10 @@ fn check(
             .filter_map(|(_, _, at)| *at)
             .collect();
         let incr_sent = log.sent.iter().filter(|(incr, _, _)| *incr).count() as u64;
-        let value: Option<u64> = redis::cmd("GET").arg(format!("c{id}")).query(&mut c).unwrap();
+        let value: Option<u64> = redis::cmd("GET")
+            .arg(format!("c{id}"))
+            .query(&mut c)
+            .unwrap();
         let value = value.unwrap_or(0);
         let low = counters_before[id] + incr_acked.len() as u64;
         let high = counters_before[id] + incr_sent;
@@ -154,8 +157,11 @@ fn check(
         if value < low {
             // Lost acknowledged INCRs: the last `low - value` acknowledged ones.
             let lost = (low - value) as usize;
-            out.missing
-                .extend(incr_acked[incr_acked.len() - lost..].iter().map(before_kill));
+            out.missing.extend(
+                incr_acked[incr_acked.len() - lost..]
+                    .iter()
+                    .map(before_kill),
+            );
         }
         out.counters.push(value);
         out.acked += log.sent.iter().filter(|s| s.2.is_some()).count() as u64;
@@ -210,7 +216,10 @@ fn kill_rounds(fsync: &str, rounds: usize, writers: usize, per_round: (u64, u64)
             .collect();
         let deadline = Instant::now() + Duration::from_secs(120);
         while acked.load(Ordering::Relaxed) < kill_at {
-            assert!(Instant::now() < deadline, "writers stalled before {kill_at}");
+            assert!(
+                Instant::now() < deadline,
+                "writers stalled before {kill_at}"
+            );
             std::thread::sleep(Duration::from_millis(1)); // polling the count, not a fixed wait
         }
         kill_9(&mut server);
@@ -352,7 +361,10 @@ fn the_aof_is_redis_7s_both_ways() {
     kill_9(&mut server);
     drop(server);
     let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
-    let out = Command::new("redis-check-aof").arg(&manifest).output().unwrap();
+    let out = Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("All AOF files and manifest are valid"),
@@ -360,13 +372,9 @@ fn the_aof_is_redis_7s_both_ways() {
     );
     let theirs_dir = fresh_dir("interop-redis");
     copy_dir(&dir.join("appendonlydir"), &theirs_dir);
-    let redis = RedisServer::start_with(&[
-        "--dir",
-        theirs_dir.to_str().unwrap(),
-        "--appendonly",
-        "yes",
-    ])
-    .unwrap();
+    let redis =
+        RedisServer::start_with(&["--dir", theirs_dir.to_str().unwrap(), "--appendonly", "yes"])
+            .unwrap();
     let mut r = redis.connect();
     assert_eq!(snapshot(&mut r), ours, "redis-server loading spindle's AOF");
 
@@ -380,7 +388,11 @@ fn the_aof_is_redis_7s_both_ways() {
     copy_dir(&theirs_dir.join("appendonlydir"), &back);
     let (_server, port) = start(&back, "everysec");
     let mut c = connect(port).unwrap();
-    assert_eq!(snapshot(&mut c), after, "spindle loading redis-server's AOF");
+    assert_eq!(
+        snapshot(&mut c),
+        after,
+        "spindle loading redis-server's AOF"
+    );
     assert_eq!(
         run(&mut c, &["GET", "from-redis"]),
         Value::BulkString(b"yes".to_vec())

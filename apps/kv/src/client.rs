@@ -48,6 +48,17 @@ pub struct Client {
     pub(crate) reply: ReplyMode,
     /// The last command run (CLIENT LIST's `cmd=`), its table name.
     pub(crate) last_cmd: &'static str,
+    /// The running command's reply is dropped (a replica's REPLCONF ACK gets none).
+    pub(crate) reply_suppressed: bool,
+    /// A replica's listening port (REPLCONF listening-port), for ROLE and INFO.
+    pub(crate) repl_port: u16,
+    /// A PSYNC/SYNC the session must finish (the connection becomes a replica's).
+    pub(crate) sync: Option<crate::repl::SyncRequest>,
+    /// A WAIT to park: (offset to reach, replicas wanted, timeout in ms, 0 for none).
+    pub(crate) wait: Option<(u64, usize, u64)>,
+    /// Commands from this client are obeyed as they come: a master's stream or the AOF being
+    /// loaded (no READONLY, no refusal of what the writer already accepted).
+    pub(crate) obey: bool,
 }
 
 /// CLIENT REPLY's setting.
@@ -83,6 +94,11 @@ impl Client {
             last_cmd: "NULL",
             kill: Vec::new(),
             reply: ReplyMode::On,
+            reply_suppressed: false,
+            repl_port: 0,
+            sync: None,
+            wait: None,
+            obey: false,
         }
     }
 

@@ -233,6 +233,15 @@ impl Engine {
                 )));
             }
         }
+        if command.flags & flags::WRITE != 0
+            && !client.obey
+            && self.shared.repl.is_replica()
+            && self.shared.config.get("replica-read-only") != Some("no")
+        {
+            return Err(CmdError::Msg(
+                "READONLY You can't write against a read only replica.".into(),
+            ));
+        }
         if client.multi.is_some() && command.flags & flags::NO_MULTI != 0 {
             return Err(CmdError::err("Command not allowed inside a transaction"));
         }
@@ -345,7 +354,8 @@ impl Engine {
     /// on a database while more than a quarter of the sample had expired).
     pub(crate) fn active_expire(&mut self, now: Instant, budget: Duration) -> usize {
         const SAMPLES: usize = 20;
-        if !self.shared.active_expire_enabled {
+        // A replica leaves expiry to its master, whose DELs it follows.
+        if !self.shared.active_expire_enabled || self.shared.repl.is_replica() {
             return 0;
         }
         let started = Instant::now();

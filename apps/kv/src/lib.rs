@@ -10,11 +10,14 @@
 //! | file | job |
 //! |---|---|
 //! | `session.rs` | the reactor glue, and the only file that sees the reactor: `Session` (one per connection, a `Protocol`), `KvFactory`, `listen` |
+//! | `replicas.rs` | reactor glue too: a master's side of replication (PSYNC on a connection, the stream to replicas, the cron's pings and a replica's ACKs) |
+//! | `replica_link.rs` | reactor glue too: the connection a replica keeps to its master (handshake, snapshot, stream, ACKs) |
 //! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
 //! | `cmd/mod.rs` | the command table (`commands()`) and `lookup` |
 //! | `cmd/<family>.rs` | one file (or folder) per family: `geo`, `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub`, and `hll`, `scripting`, `stream` (in that order: a family uses only those after it) |
 //! | `cmd/args.rs` | argument parsing and reply helpers shared by the families |
 //! | `cmd/ctx.rs` | what a handler works with: `Ctx`, a table row (`Command`), its `flags` |
+//! | `repl/` | replication's state: role, replication id and offset, the backlog, attached replicas, WAIT |
 //! | `shared.rs` | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
 //! | `client.rs` | one connection's state as commands see it |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
@@ -60,6 +63,9 @@ pub(crate) mod glob;
 pub(crate) mod keyspace;
 pub(crate) mod propagate;
 pub(crate) mod rdb;
+pub(crate) mod repl;
+pub(crate) mod replica_link;
+pub(crate) mod replicas;
 pub mod session;
 pub(crate) mod shared;
 pub(crate) mod types;

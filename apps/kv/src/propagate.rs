@@ -84,6 +84,31 @@ pub(crate) struct Propagation {
 }
 
 impl Propagation {
+    /// Turns the replication feed on (a master's first replica, or a promotion), its next
+    /// command selecting its database.
+    pub(crate) fn start_repl_feed(&mut self) {
+        self.repl.get_or_insert_with(Feed::default).db = None;
+    }
+
+    /// Turns the replication feed off (this server follows a master, whose stream it relays
+    /// as it came).
+    pub(crate) fn stop_repl_feed(&mut self) {
+        self.repl = None;
+    }
+
+    /// Makes the replication feed's next command select its database (a replica starts from
+    /// a snapshot).
+    pub(crate) fn reselect_repl(&mut self) {
+        if let Some(feed) = &mut self.repl {
+            feed.db = None;
+        }
+    }
+
+    /// Replication-stream bytes encoded but not yet taken.
+    pub(crate) fn repl_pending(&self) -> usize {
+        self.repl.as_ref().map_or(0, |f| f.buf.len())
+    }
+
     /// Whether anything consumes propagated writes (handlers may skip building a replacement
     /// when nothing does).
     pub(crate) fn is_on(&self) -> bool {

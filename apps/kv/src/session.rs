@@ -22,6 +22,8 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::CmdError;
 use crate::propagate::Feed;
+use crate::repl::Waiter;
+use crate::replicas::{repl_cron, start_repl_hook, start_sync};
 use crate::shared::{ClientInfo, Held, RESERVED_FDS};
 
 /// One client connection.
@@ -34,6 +36,9 @@ pub struct Session {
     /// While blocked (BLPOP…): the timer that fires at the timeout, or at once when another
     /// client served us.
     blocked_timer: Option<TimerId>,
+    /// While in WAIT: the timer that answers at the timeout, or at once when enough replicas
+    /// acknowledged (with the offset waited for).
+    wait_timer: Option<(TimerId, u64)>,
     /// A command held back by CLIENT PAUSE, and the timer that releases it.
     held: Option<(Vec<Bytes>, TimerId)>,
     /// Set while the rest of the input waits for the output to drain: commands run only while
@@ -83,6 +88,7 @@ impl Session {
             blocked_timer: None,
             held: None,
             stalled: false,
+            wait_timer: None,
         }
     }
 }
@@ -134,7 +140,36 @@ impl Session {
                             }
                         }
                     }
+                    if std::mem::take(&mut self.client.reply_suppressed) {
+                        self.output.truncate(mark);
+                    }
                     self.decoder.set_authenticated(self.client.authenticated);
+                    if let Some(request) = self.client.sync.take() {
+                        // The connection is a replica's from here: what it is owed goes out
+                        // before the snapshot or the backlog's bytes.
+                        hand_over(&mut self.output, tx);
+                        start_sync(&mut server, &self.client, request, tx);
+                        continue;
+                    }
+                    if let Some((offset, wanted, timeout_ms)) = self.client.wait.take() {
+                        // WAIT: no reply until enough replicas acknowledge or the timeout;
+                        // the rest of the input waits, as for a blocked client.
+                        let delay = match timeout_ms {
+                            0 => Duration::from_secs(100 * 365 * 86_400),
+                            ms => Duration::from_millis(ms),
+                        };
+                        let timer = tx.call_later(delay);
+                        self.wait_timer = Some((timer, offset));
+                        server.shared.repl.waiters.push(Waiter {
+                            conn: tx.id(),
+                            offset,
+                            wanted,
+                            timer: Some(timer),
+                        });
+                        server.shared.repl.getack = true;
+                        tx.pause_reading();
+                        break;
+                    }
                     if let Some(block) = self.client.blocked.take() {
                         // Park: no reply now; the rest of the input waits until we are served
                         // or time out, and reading pauses meanwhile.
@@ -201,6 +236,11 @@ impl Session {
                 } else {
                     tx.write_bytes_to(conn, message);
                 }
+            }
+        }
+        for (_, _, timer) in std::mem::take(&mut server.shared.repl.woken) {
+            if let Some(timer) = timer {
+                tx.reset_timer(timer, Duration::ZERO);
             }
         }
         for timer in server.shared.waiting.take_woken() {
@@ -316,6 +356,22 @@ impl Protocol for Session {
             self.process(tx);
             return Ok(());
         }
+        if let Some((timer, offset)) = self.wait_timer {
+            if timer == id {
+                // WAIT ends: by the timeout or because enough replicas acknowledged.
+                self.wait_timer = None;
+                {
+                    let mut server = self.server.borrow_mut();
+                    let repl = &mut server.shared.repl;
+                    repl.waiters.retain(|w| w.timer != Some(id));
+                    let acked = repl.acked(offset);
+                    ReplyWriter::new(self.client.resp, &mut self.output).int(acked as i64);
+                }
+                tx.resume_reading();
+                self.process(tx);
+                return Ok(());
+            }
+        }
         if self.blocked_timer != Some(id) {
             return Ok(());
         }
@@ -342,6 +398,12 @@ impl Protocol for Session {
         shared.unwatch(&mut self.client);
         shared.unsubscribe_all(&mut self.client);
         shared.waiting.unblock(self.client.id);
+        let conn = tx.id();
+        shared.repl.waiters.retain(|w| w.conn != conn);
+        if let Some(i) = shared.repl.replicas.iter().position(|r| r.conn == conn) {
+            let r = shared.repl.replicas.remove(i);
+            log::info!("Connection with replica {}:{} lost.", r.ip, r.port);
+        }
         if let Some((_, timer)) = self.held.take() {
             shared.paused_timers.retain(|t| *t != timer);
         }
@@ -629,6 +691,9 @@ pub fn listen(
     }
     server.borrow_mut().shared.fd_limit = fd_limit;
     let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
+    start_repl_hook(reactor, server.clone());
+    let listening_port = port.socket_addr().map_or(addr.port(), |a| a.port());
+    let mut tick = 0u64;
     let for_cycle = server.clone();
     LoopingCall::start(
         reactor,
@@ -646,6 +711,7 @@ pub fn listen(
             for conn in closing {
                 r.abort_connection_of(conn);
             }
+            repl_cron(r, &for_cycle, listening_port, &mut tick);
         },
     );
     Ok((port, server))

@@ -127,6 +127,8 @@ pub(crate) struct Shared {
     pub(crate) held: std::collections::VecDeque<Held>,
     /// The AOF's last write error, while it lasts: writes are refused with MISCONF.
     pub(crate) aof_error: Option<String>,
+    /// Replication: role, id and offset, backlog, replicas, the master followed.
+    pub(crate) repl: crate::repl::Repl,
 }
 
 /// Replies waiting for the AOF.
@@ -173,6 +175,7 @@ impl Shared {
             aof_unsynced: false,
             held: std::collections::VecDeque::new(),
             aof_error: None,
+            repl: crate::repl::Repl::new(),
         }
     }
 

@@ -23,6 +23,7 @@ pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
 pub(crate) mod pubsub;
+pub(crate) mod repl;
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
@@ -597,6 +598,7 @@ pub(crate) fn commands() -> &'static [Command] {
             CORE,
             geo::COMMANDS,
             hll::COMMANDS,
+            repl::COMMANDS,
             scripting::COMMANDS,
             stream::COMMANDS,
         ]

@@ -223,7 +223,7 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     if show("replication") {
-        text.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        text.push_str(&crate::repl::info_section(&ctx.shared.repl, ctx.now));
     }
     if show("cpu") {
         text.push_str(&cpu_section(cpu_times()));

@@ -1,0 +1,302 @@
+//! Replication's state, as Redis keeps it: this server's role, its replication id and offset
+//! (the position in the stream of writes every replica follows), the backlog kept for partial
+//! resyncs, the replicas attached when it is a master, the master followed when it is a
+//! replica, and the clients waiting in WAIT. The connections themselves are the session
+//! layer's (`session.rs` serves replicas, `replica_link.rs` follows a master); this is what
+//! commands (ROLE, INFO replication, WAIT, REPLICAOF, PSYNC) read and change.
+//!
+//! Inside the folder: `backlog.rs`, the ring of recent stream bytes.
+
+pub(crate) mod backlog;
+
+use bytes::Bytes;
+use spindle_reactor::{ConnId, TimerId};
+
+use backlog::Backlog;
+
+/// Which way data flows through this server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Takes writes from clients; may have replicas.
+    Master,
+    /// Follows a master's stream (REPLICAOF host port).
+    Replica(MasterLink),
+}
+
+/// The master a replica follows and how far the link is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MasterLink {
+    /// Its host, as given to REPLICAOF.
+    pub(crate) host: String,
+    /// Its port.
+    pub(crate) port: u16,
+    /// Where the link is: `connect`, `connecting`, `sync`, `connected` (ROLE's words).
+    pub(crate) state: LinkState,
+    /// The connection to it once made.
+    pub(crate) conn: Option<ConnId>,
+    /// Unix ms of the last bytes from it.
+    pub(crate) last_io_ms: u64,
+}
+
+/// A replica's link to its master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Not connected; the cron connects.
+    Connect,
+    /// Connecting or in the handshake.
+    Connecting,
+    /// Receiving the snapshot.
+    Sync,
+    /// Following the stream.
+    Connected,
+}
+
+impl LinkState {
+    /// ROLE's word for it.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// A replica attached to this master.
+#[derive(Debug, Clone)]
+pub(crate) struct Attached {
+    /// Its connection.
+    pub(crate) conn: ConnId,
+    /// Its address as seen, and the port it listens on (REPLCONF listening-port).
+    pub(crate) ip: String,
+    /// The port it said it listens on.
+    pub(crate) port: u16,
+    /// The offset it last acknowledged (REPLCONF ACK).
+    pub(crate) ack: u64,
+    /// Unix ms of its last ACK.
+    pub(crate) ack_ms: u64,
+}
+
+/// A client in WAIT: how many replicas it wants at which offset, until when.
+#[derive(Debug, Clone)]
+pub(crate) struct Waiter {
+    /// The waiting connection.
+    pub(crate) conn: ConnId,
+    /// The offset its writes reached.
+    pub(crate) offset: u64,
+    /// Replicas wanted.
+    pub(crate) wanted: usize,
+    /// Its timeout's timer (none: wait forever).
+    pub(crate) timer: Option<TimerId>,
+}
+
+/// What the session must do for a PSYNC/SYNC a client sent (the handshake's end needs the
+/// connection, which commands do not see).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SyncRequest {
+    /// `PSYNC replid offset` (`?`/-1 for none).
+    Psync {
+        /// The replication id the replica had.
+        replid: String,
+        /// The first offset it lacks.
+        offset: i64,
+    },
+    /// The old `SYNC`: always a full snapshot, no +FULLRESYNC line.
+    Sync,
+}
+
+/// The server's replication state.
+#[derive(Debug)]
+pub(crate) struct Repl {
+    /// Master or replica.
+    pub(crate) role: Role,
+    /// The current replication id (40 hex digits).
+    pub(crate) replid: String,
+    /// The previous one, after a promotion (so replicas of the old master can continue).
+    pub(crate) replid2: String,
+    /// Up to which offset `replid2` is valid (-1: none).
+    pub(crate) second_offset: i64,
+    /// The offset of the stream's last byte when there is no backlog yet.
+    offset: u64,
+    /// The backlog, created with the first replica.
+    pub(crate) backlog: Option<Backlog>,
+    /// Replicas attached.
+    pub(crate) replicas: Vec<Attached>,
+    /// Clients in WAIT.
+    pub(crate) waiters: Vec<Waiter>,
+    /// A REPLICAOF the session has still to act on (connect, or drop the master link).
+    pub(crate) changed: bool,
+    /// Replies for WAIT clients the session must send, with the count they got.
+    pub(crate) woken: Vec<(ConnId, i64, Option<TimerId>)>,
+    /// A WAIT began: the next stream flush asks the replicas for their offsets.
+    pub(crate) getack: bool,
+    /// The connection to the master, while there is one (closed when REPLICAOF changes).
+    pub(crate) link_conn: Option<ConnId>,
+}
+
+impl Repl {
+    /// A master with a new replication id and no backlog.
+    pub(crate) fn new() -> Repl {
+        Repl {
+            role: Role::Master,
+            replid: new_replid(),
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            offset: 0,
+            backlog: None,
+            replicas: Vec::new(),
+            waiters: Vec::new(),
+            changed: false,
+            woken: Vec::new(),
+            getack: false,
+            link_conn: None,
+        }
+    }
+
+    /// The offset of the stream's last byte (`master_repl_offset`).
+    pub(crate) fn offset(&self) -> u64 {
+        self.backlog.as_ref().map_or(self.offset, Backlog::end)
+    }
+
+    /// Adds stream bytes (to the backlog if there is one).
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        match &mut self.backlog {
+            Some(b) => b.append(bytes),
+            None => self.offset += bytes.len() as u64,
+        }
+    }
+
+    /// Makes the backlog if there is none (the first replica), `size` bytes.
+    pub(crate) fn ensure_backlog(&mut self, size: usize) {
+        if self.backlog.is_none() {
+            self.backlog = Some(Backlog::new(size, self.offset));
+        }
+    }
+
+    /// Whether a replica asking `PSYNC replid offset` can continue from the backlog.
+    pub(crate) fn can_continue(&self, replid: &str, offset: i64) -> Option<Bytes> {
+        let ours =
+            replid == self.replid || (replid == self.replid2 && offset <= self.second_offset);
+        if !ours || offset < 0 {
+            return None;
+        }
+        self.backlog.as_ref()?.since(offset as u64)
+    }
+
+    /// Promotion (REPLICAOF NO ONE): a new id, the old one kept as the second so replicas of
+    /// the old master can continue with us.
+    pub(crate) fn shift_replid(&mut self) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_replid());
+        self.second_offset = self.offset() as i64 + 1;
+    }
+
+    /// How many replicas have acknowledged `offset`.
+    pub(crate) fn acked(&self, offset: u64) -> usize {
+        self.replicas.iter().filter(|r| r.ack >= offset).count()
+    }
+
+    /// Whether this server follows a master.
+    pub(crate) fn is_replica(&self) -> bool {
+        matches!(self.role, Role::Replica(_))
+    }
+}
+
+/// INFO's `# Replication` section, with Redis 7.0's fields.
+pub(crate) fn info_section(repl: &Repl, now_ms: u64) -> String {
+    let mut s = String::from("# Replication\r\n");
+    match &repl.role {
+        Role::Master => s.push_str("role:master\r\n"),
+        Role::Replica(link) => {
+            let up = link.state == LinkState::Connected;
+            s.push_str(&format!(
+                "role:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\n\
+                 master_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\n\
+                 slave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\nslave_priority:100\r\n\
+                 slave_read_only:1\r\nreplica_announced:1\r\n",
+                link.host,
+                link.port,
+                if up { "up" } else { "down" },
+                if up {
+                    (now_ms.saturating_sub(link.last_io_ms) / 1000) as i64
+                } else {
+                    -1
+                },
+                u8::from(link.state == LinkState::Sync),
+                repl.offset(),
+                repl.offset(),
+            ));
+        }
+    }
+    s.push_str(&format!("connected_slaves:{}\r\n", repl.replicas.len()));
+    for (i, r) in repl.replicas.iter().enumerate() {
+        s.push_str(&format!(
+            "slave{i}:ip={},port={},state=online,offset={},lag={}\r\n",
+            r.ip,
+            r.port,
+            r.ack,
+            now_ms.saturating_sub(r.ack_ms) / 1000
+        ));
+    }
+    let (active, size, first, histlen) = match &repl.backlog {
+        Some(b) => (1, b.size(), b.first_byte(), b.histlen()),
+        None => (0, 1 << 20, 0, 0),
+    };
+    s.push_str(&format!(
+        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+         master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\n\
+         repl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
+         repl_backlog_histlen:{histlen}\r\n\r\n",
+        repl.replid,
+        repl.replid2,
+        repl.offset(),
+        repl.second_offset,
+    ));
+    s
+}
+
+/// A new random replication id: 40 hex digits, as Redis's `getRandomHexChars`.
+pub(crate) fn new_replid() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::with_capacity(40);
+    while out.len() < 40 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(40);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_offsets_and_partial_resync_decisions() {
+        let mut r = Repl::new();
+        assert_eq!(r.replid.len(), 40);
+        assert!(r.replid.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(r.replid, new_replid());
+        r.append(b"abc");
+        assert_eq!(r.offset(), 3);
+        r.ensure_backlog(1 << 20);
+        r.append(b"defg");
+        assert_eq!(r.offset(), 7);
+        let id = r.replid.clone();
+        assert_eq!(r.can_continue(&id, 4).as_deref(), Some(&b"defg"[..]));
+        assert_eq!(r.can_continue(&id, 8).as_deref(), Some(&b""[..]));
+        assert_eq!(r.can_continue(&id, 3), None, "before the backlog began");
+        assert_eq!(r.can_continue("?", -1), None);
+        r.shift_replid();
+        assert_ne!(r.replid, id);
+        assert_eq!(r.can_continue(&id, 8).as_deref(), Some(&b""[..]));
+        r.append(b"h");
+        assert_eq!(r.can_continue(&id, 9), None, "past the old id's end");
+    }
+}

@@ -1,0 +1,203 @@
+//! The master's side of replication, in the reactor: finishing a replica's PSYNC/SYNC on its
+//! connection (+CONTINUE from the backlog, or +FULLRESYNC and a snapshot), sending every
+//! turn's writes to the replicas (an end-of-turn hook, as Redis feeds replicas before
+//! sleeping), and the cron's share — pings to replicas, and for a replica its ACKs and the
+//! connection to the master (`replica_link.rs`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use spindle_reactor::{Reactor, Transport};
+
+use crate::client::Client;
+use crate::engine::Engine;
+use crate::repl::{Attached, LinkState, Role, SyncRequest};
+use crate::replica_link::LinkFactory;
+
+/// Finishes a replica's PSYNC/SYNC on its connection: +CONTINUE and the backlog's bytes from
+/// its offset when it can continue, else +FULLRESYNC and a snapshot of the data (encoded now,
+/// on the loop, at the stream's current offset); from then on the replication hook sends it
+/// the stream.
+pub(crate) fn start_sync(
+    engine: &mut Engine,
+    client: &Client,
+    request: SyncRequest,
+    tx: &mut dyn Transport,
+) {
+    // The stream so far goes to the replicas already attached, so the offset below is exact.
+    flush_stream(engine, |conn, bytes| {
+        tx.write_bytes_to(conn, bytes);
+    });
+    let size = engine
+        .shared
+        .config
+        .get("repl-backlog-size")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1 << 20);
+    let repl = &mut engine.shared.repl;
+    repl.ensure_backlog(size);
+    if !repl.is_replica() {
+        engine.db.propagation.start_repl_feed();
+    }
+    let peer = tx.peer().to_string();
+    let ip = peer
+        .rsplit_once(':')
+        .map_or(peer.as_str(), |(ip, _)| ip)
+        .to_string();
+    log::info!("Replica {ip}:{} asks for synchronization", client.repl_port);
+    let repl = &engine.shared.repl;
+    let continued = match &request {
+        SyncRequest::Psync { replid, offset } => repl.can_continue(replid, *offset),
+        SyncRequest::Sync => None,
+    };
+    let ack;
+    if let Some(bytes) = continued {
+        tx.write(format!("+CONTINUE {}\r\n", repl.replid).as_bytes());
+        tx.write_bytes(bytes);
+        ack = repl.offset();
+        log::info!("Partial resynchronization request from {ip} accepted.");
+    } else {
+        let offset = repl.offset();
+        if matches!(request, SyncRequest::Psync { .. }) {
+            tx.write(format!("+FULLRESYNC {} {offset}\r\n", repl.replid).as_bytes());
+        }
+        let now_ms = engine.shared.unix_ms(tx.now());
+        let mut rdb = Vec::new();
+        if let Err(e) = crate::rdb::encode::encode_dataset(&engine.db, now_ms, &mut rdb) {
+            log::warn!("cannot make a snapshot for a replica: {e}");
+            tx.lose_connection();
+            return;
+        }
+        tx.write(format!("${}\r\n", rdb.len()).as_bytes());
+        tx.write_bytes(Bytes::from(rdb));
+        // The stream after a snapshot starts by selecting its database.
+        engine.db.propagation.reselect_repl();
+        ack = 0;
+        log::info!(
+            "Full resync to replica {ip}:{} at offset {offset}",
+            client.repl_port
+        );
+    }
+    let now_ms = engine.shared.unix_ms(tx.now());
+    engine.shared.repl.replicas.push(Attached {
+        conn: tx.id(),
+        ip,
+        port: client.repl_port,
+        ack,
+        ack_ms: now_ms,
+    });
+}
+
+/// Takes the replication feed's new bytes (and a GETACK when a WAIT asked for one) into the
+/// stream: appended to the backlog and given to `send` for every attached replica.
+fn flush_stream(engine: &mut Engine, mut send: impl FnMut(spindle_reactor::ConnId, Bytes)) {
+    let mut bytes = engine
+        .db
+        .propagation
+        .repl
+        .as_mut()
+        .map(|feed| feed.buf.split())
+        .unwrap_or_default();
+    let repl = &mut engine.shared.repl;
+    if std::mem::take(&mut repl.getack) && !repl.replicas.is_empty() {
+        crate::propagate::encode(&mut bytes, &[&b"REPLCONF"[..], b"GETACK", b"*"]);
+    }
+    if bytes.is_empty() {
+        return;
+    }
+    let bytes = bytes.freeze();
+    repl.append(&bytes);
+    for r in &repl.replicas {
+        send(r.conn, bytes.clone());
+    }
+}
+
+/// Replication's end-of-turn work: the turn's writes go to the replicas (and the backlog).
+pub(crate) fn start_repl_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>) {
+    reactor.before_flush(move |r| {
+        let Ok(mut engine) = server.try_borrow_mut() else {
+            return;
+        };
+        flush_stream(&mut engine, |conn, bytes| {
+            r.write_bytes_to(conn, bytes);
+        });
+    });
+}
+
+/// Replication's share of the cron: a master pings its replicas every
+/// `repl-ping-replica-period` seconds (through the stream, as Redis does); a replica
+/// acknowledges its offset every second, and connects to the master REPLICAOF named.
+pub(crate) fn repl_cron(
+    r: &mut Reactor,
+    server: &Rc<RefCell<Engine>>,
+    listening_port: u16,
+    tick: &mut u64,
+) {
+    *tick += 1;
+    let Ok(mut engine) = server.try_borrow_mut() else {
+        return;
+    };
+    let hz = u64::from(engine.shared.config.hz.clamp(1, 500));
+    let second = (*tick).is_multiple_of(hz);
+    let changed = std::mem::take(&mut engine.shared.repl.changed);
+    match engine.shared.repl.role.clone() {
+        Role::Master => {
+            if changed {
+                // Promoted: the link to the old master goes.
+                if let Some(conn) = engine.shared.repl.link_conn.take() {
+                    r.lose_connection_of(conn);
+                }
+            }
+            let period = engine
+                .shared
+                .config
+                .get("repl-ping-replica-period")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(10)
+                .max(1);
+            if !engine.shared.repl.replicas.is_empty() && (*tick).is_multiple_of(hz * period) {
+                let mut ping = BytesMut::new();
+                crate::propagate::encode(&mut ping, &[&b"PING"[..]]);
+                if let Some(feed) = engine.db.propagation.repl.as_mut() {
+                    feed.buf.extend_from_slice(&ping);
+                }
+            }
+        }
+        Role::Replica(link) => {
+            if changed {
+                if let Some(conn) = engine.shared.repl.link_conn.take() {
+                    r.lose_connection_of(conn);
+                }
+            }
+            if changed {
+                let factory = LinkFactory {
+                    server: server.clone(),
+                    host: link.host.clone(),
+                    port: link.port,
+                    listening_port,
+                };
+                log::info!("Connecting to MASTER {}:{}", link.host, link.port);
+                if let Err(e) = r.connect_tcp(
+                    (link.host.as_str(), link.port),
+                    factory,
+                    Some(Duration::from_secs(10)),
+                ) {
+                    log::warn!("cannot connect to MASTER {}:{}: {e}", link.host, link.port);
+                }
+            }
+            if let (Some(conn), true) = (link.conn, second) {
+                if link.state == LinkState::Connected {
+                    let offset = engine.shared.repl.offset().to_string();
+                    let mut ack = BytesMut::new();
+                    crate::propagate::encode(
+                        &mut ack,
+                        &[&b"REPLCONF"[..], b"ACK", offset.as_bytes()],
+                    );
+                    r.write_to(conn, &ack);
+                }
+            }
+        }
+    }
+}

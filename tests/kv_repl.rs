@@ -1,0 +1,270 @@
+//! Replication with Redis's protocol, both directions: a spindle replica follows a spindle
+//! master; Debian's redis-server follows spindle; spindle follows redis-server. Each ends with
+//! the same keys, types, values and TTLs on both sides (compared key by key).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::kv::{connect, run, spindle_kv_with, RedisServer};
+use redis::{Connection, Value};
+
+/// Everything a server holds in database `db`: per key, its type, contents (sets and hashes
+/// sorted) and whether it has a TTL (and roughly how long, in tens of seconds).
+fn dataset(c: &mut Connection, db: i64) -> Vec<String> {
+    let _: Value = run(c, &["SELECT", &db.to_string()]);
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).unwrap();
+    keys.sort();
+    let mut out = Vec::new();
+    for key in keys {
+        let ty: String = redis::cmd("TYPE").arg(&key).query(c).unwrap();
+        let q = |c: &mut Connection, args: &[&str]| -> Vec<String> {
+            let mut cmd = redis::cmd(args[0]);
+            for a in &args[1..] {
+                cmd.arg(*a);
+            }
+            cmd.query(c).unwrap()
+        };
+        let mut items = match ty.as_str() {
+            // A key may expire between KEYS and GET: read it as optional.
+            "string" => {
+                let v: Option<String> = redis::cmd("GET").arg(&key).query(c).unwrap();
+                vec![format!("{v:?}")]
+            }
+            "list" => q(c, &["LRANGE", &key, "0", "-1"]),
+            "set" => q(c, &["SMEMBERS", &key]),
+            "hash" => q(c, &["HGETALL", &key]),
+            "zset" => q(c, &["ZRANGE", &key, "0", "-1", "WITHSCORES"]),
+            other => vec![format!("({other})")],
+        };
+        if ty == "set" {
+            items.sort();
+        }
+        if ty == "hash" {
+            let mut pairs: Vec<String> = items.chunks(2).map(|p| p.join("=")).collect();
+            pairs.sort();
+            items = pairs;
+        }
+        let ttl: i64 = redis::cmd("TTL").arg(&key).query(c).unwrap();
+        let ttl = if ttl < 0 { ttl } else { (ttl + 5) / 10 };
+        out.push(format!("{key} {ty} {items:?} ttl~{ttl}"));
+    }
+    let _: Value = run(c, &["SELECT", "0"]);
+    out
+}
+
+fn everything(c: &mut Connection) -> Vec<Vec<String>> {
+    vec![dataset(c, 0), dataset(c, 5)]
+}
+
+/// Waits until both servers hold the same data; panics with both sides if they do not in
+/// `within`.
+fn converge(master: &mut Connection, replica: &mut Connection, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (a, b) = (everything(master), everything(replica));
+        if a == b {
+            return;
+        }
+        if Instant::now() > deadline {
+            panic!("the replica did not catch up:\nmaster  {a:?}\nreplica {b:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+}
+
+/// Writes of every kind, a transaction, expiries, a second database.
+fn write_some(c: &mut Connection, round: usize) {
+    for args in [
+        vec!["SET".to_string(), format!("s{round}"), "v".into()],
+        vec!["INCRBY".into(), "counter".into(), "7".into()],
+        vec![
+            "RPUSH".into(),
+            "list".into(),
+            format!("a{round}"),
+            "b".into(),
+        ],
+        vec!["LPOP".into(), "list".into()],
+        vec!["SADD".into(), "set".into(), format!("m{round}"), "x".into()],
+        vec![
+            "HSET".into(),
+            "hash".into(),
+            format!("f{round}"),
+            round.to_string(),
+        ],
+        vec![
+            "ZADD".into(),
+            "z".into(),
+            format!("{round}.5"),
+            format!("z{round}"),
+        ],
+        vec![
+            "SET".into(),
+            format!("ttl{round}"),
+            "t".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec!["EXPIRE".into(), format!("s{round}"), "5000".into()],
+        vec!["INCRBYFLOAT".into(), "float".into(), "1.25".into()],
+        vec![
+            "SET".into(),
+            format!("soon{round}"),
+            "x".into(),
+            "PX".into(),
+            "30".into(),
+        ],
+    ] {
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _: Value = run(c, &words);
+    }
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("INCR")
+        .arg("in-multi")
+        .cmd("SELECT")
+        .arg(5)
+        .cmd("SET")
+        .arg(format!("db5-{round}"))
+        .arg("five")
+        .cmd("SELECT")
+        .arg(0);
+    let _: Value = pipe.query(c).unwrap();
+}
+
+/// Waits until `c` reports its link to the master up.
+fn wait_link_up(c: &mut Connection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+        if info.contains("master_link_status:up") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "link never came up:\n{info}");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+}
+
+#[test]
+fn a_spindle_replica_follows_a_spindle_master() {
+    let (mut master_server, mport) = spindle_kv_with(&[]);
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    let mut r = connect(rport).unwrap();
+    write_some(&mut m, 0);
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(mport)
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_link_up(&mut r);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+    for round in 1..20 {
+        write_some(&mut m, round);
+    }
+    // WAIT: the replica acknowledges what this client wrote.
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 1);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+    // The short-lived keys expire on the master, which sends DEL: gone on both.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = redis::cmd("EXISTS").arg("soon19").query(&mut r).unwrap();
+        let _: Value = run(&mut m, &["GET", "soon19"]);
+        if n == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the expired key stayed on the replica"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    converge(&mut m, &mut r, Duration::from_secs(10));
+
+    // Roles and the replica's refusal of writes.
+    let role: Vec<Value> = redis::cmd("ROLE").query(&mut r).unwrap();
+    assert_eq!(role[0], Value::BulkString(b"slave".to_vec()));
+    assert_eq!(role[3], Value::BulkString(b"connected".to_vec()));
+    let role: Vec<Value> = redis::cmd("ROLE").query(&mut m).unwrap();
+    assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
+    let err = redis::cmd("SET")
+        .arg("x")
+        .arg("1")
+        .query::<Value>(&mut r)
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("You can't write against a read only replica"),
+        "{err}"
+    );
+
+    // The master restarts (empty, no persistence): the replica resyncs in full.
+    let mport_again = mport;
+    master_server.terminate();
+    drop(master_server);
+    let (_master_server, mport2) = spindle_kv_with(&["--port", &mport_again.to_string()]);
+    assert_eq!(mport2, mport_again);
+    let mut m = connect(mport2).unwrap();
+    write_some(&mut m, 100);
+    converge(&mut m, &mut r, Duration::from_secs(20));
+
+    // Promotion: the replica takes writes again.
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let _: Value = run(&mut r, &["SET", "x", "1"]);
+    let role: Vec<Value> = redis::cmd("ROLE").query(&mut r).unwrap();
+    assert_eq!(role[0], Value::BulkString(b"master".to_vec()));
+}
+
+#[test]
+fn redis_server_follows_spindle() {
+    let (_spindle_server, sport) = spindle_kv_with(&[]);
+    let mut s = connect(sport).unwrap();
+    write_some(&mut s, 0);
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &sport.to_string()])
+    else {
+        return;
+    };
+    let mut r = redis.connect();
+    wait_link_up(&mut r);
+    converge(&mut s, &mut r, Duration::from_secs(20));
+    for round in 1..20 {
+        write_some(&mut s, round);
+    }
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut s).unwrap();
+    assert_eq!(acked, 1, "redis-server acknowledged the stream");
+    converge(&mut s, &mut r, Duration::from_secs(20));
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut s).unwrap();
+    assert!(info.contains("connected_slaves:1"), "{info}");
+}
+
+#[test]
+fn spindle_follows_redis_server() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let mut m = redis.connect();
+    write_some(&mut m, 0);
+    let (_spindle_server, sport) = spindle_kv_with(&[]);
+    let mut s = connect(sport).unwrap();
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(redis.port)
+        .query(&mut s)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_link_up(&mut s);
+    converge(&mut m, &mut s, Duration::from_secs(20));
+    for round in 1..20 {
+        write_some(&mut m, round);
+    }
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 1, "spindle acknowledged redis-server's stream");
+    converge(&mut m, &mut s, Duration::from_secs(20));
+}
