@@ -132,9 +132,6 @@ static CORE: &[Command] = &[
     cmd("lastsave", 1, FAST, (0, 0, 0), server::lastsave),
     cmd("bgsave", -1, ADMIN, (0, 0, 0), server::not_yet),
     cmd("bgrewriteaof", 1, ADMIN, (0, 0, 0), server::not_yet),
-    cmd("replicaof", 3, ADMIN, (0, 0, 0), server::not_yet),
-    cmd("slaveof", 3, ADMIN, (0, 0, 0), server::not_yet),
-    cmd("wait", 3, 0, (0, 0, 0), server::not_yet),
     cmd("debug", -2, ADMIN, (0, 0, 0), server::debug),
     // strings
     cmd("get", 2, READONLY | FAST, (1, 1, 1), string::get),
