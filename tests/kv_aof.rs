@@ -293,6 +293,14 @@ fn fill(c: &mut redis::Connection) {
         &["EXEC"],
         &["SELECT", "0"],
         &["SET", "gone", "x", "PX", "1"],
+        // An approximate trim with LIMIT propagates as an exact trim that keeps the LIMIT,
+        // which a replay must accept (Redis ignores LIMIT from the AOF and from a master).
+        &[
+            "XADD", "stream", "MAXLEN", "~", "2", "LIMIT", "100", "*", "f", "1",
+        ],
+        &[
+            "XADD", "stream", "MAXLEN", "~", "2", "LIMIT", "100", "*", "f", "2",
+        ],
     ] {
         let _: Value = run(c, args);
     }
@@ -309,6 +317,7 @@ fn snapshot(c: &mut redis::Connection) -> Vec<String> {
         &["HGETALL", "h"],
         &["ZRANGE", "z", "0", "-1", "WITHSCORES"],
         &["EXISTS", "gone"],
+        &["XLEN", "stream"],
     ] {
         out.push(format!("{:?}", sort(run(c, args))));
     }

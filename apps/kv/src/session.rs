@@ -535,6 +535,7 @@ fn open_aof(engine: &mut Engine, now: std::time::Instant) -> Result<AofWriter, E
         let truncate_ok = engine.shared.config.get("aof-load-truncated") != Some("no");
         let mut client = engine.new_client("aof".to_string());
         client.authenticated = true;
+        client.obey = true;
         let loaded = {
             let mut replay = EngineReplay {
                 engine: &mut *engine,

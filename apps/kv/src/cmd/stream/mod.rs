@@ -155,8 +155,15 @@ struct AddTrimArgs {
     id_pos: usize,
 }
 
-/// Parses XADD's (`xadd`) or XTRIM's options as `streamParseAddOrTrimArgsOrReply`.
-fn parse_add_trim(args: &[Bytes], xadd: bool, max_entries: usize) -> Result<AddTrimArgs, CmdError> {
+/// Parses XADD's (`xadd`) or XTRIM's options as `streamParseAddOrTrimArgsOrReply`. From a
+/// client that must be obeyed (a master's stream, the AOF being loaded) there is no LIMIT:
+/// the trim was rewritten exact when it was propagated.
+fn parse_add_trim(
+    args: &[Bytes],
+    xadd: bool,
+    max_entries: usize,
+    obey: bool,
+) -> Result<AddTrimArgs, CmdError> {
     let mut a = AddTrimArgs::default();
     let mut limit_given = false;
     let mut i = 2;
@@ -220,7 +227,9 @@ fn parse_add_trim(args: &[Bytes], xadd: bool, max_entries: usize) -> Result<AddT
             "syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
-    if limit_given {
+    if obey {
+        a.limit = 0;
+    } else if limit_given {
         if !a.approx {
             return Err(CmdError::err(
                 "syntax error, LIMIT cannot be used without the special ~ option",
@@ -255,7 +264,7 @@ fn rewrite_trim(argv: &mut [Bytes], a: &AddTrimArgs, s: &Stream) {
 /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] *|id field value …`
 pub(crate) fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (max_bytes, max_entries) = node_limits(ctx);
-    let a = parse_add_trim(args, true, max_entries)?;
+    let a = parse_add_trim(args, true, max_entries, ctx.client.obey)?;
     let fields = args.get(a.id_pos + 1..).unwrap_or_default();
     if fields.len() < 2 || fields.len() % 2 == 1 {
         return Err(CmdError::err(
@@ -353,7 +362,7 @@ pub(crate) fn xadd(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `XTRIM key MAXLEN|MINID [=|~] threshold [LIMIT count]`
 pub(crate) fn xtrim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (_, max_entries) = node_limits(ctx);
-    let a = parse_add_trim(args, false, max_entries)?;
+    let a = parse_add_trim(args, false, max_entries, ctx.client.obey)?;
     let (db, now) = (ctx.dbi(), ctx.now);
     let propagating = ctx.db.propagation.is_on();
     let Some(s) = ctx.db.get_as::<Stream>(db, arg(args, 1), now)? else {
