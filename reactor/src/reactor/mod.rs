@@ -187,6 +187,8 @@ pub struct Reactor {
     batch: Vec<(Token, bool, bool, bool)>,
     /// How busy the loop has been, for `busy_poll`.
     load: Load,
+    /// Busy polling is off while this is set (see [`Reactor::pause_busy_poll`]).
+    busy_poll_paused: bool,
     /// The hooks run before each turn's output is flushed.
     before_flush: BeforeFlush,
 }
@@ -245,6 +247,7 @@ impl Reactor {
             stopping_since: None,
             batch: Vec::new(),
             load: Load::default(),
+            busy_poll_paused: false,
             before_flush: BeforeFlush::default(),
         })
     }
@@ -274,6 +277,13 @@ impl Reactor {
     /// The reactor's configuration.
     pub fn config(&self) -> &ReactorConfig {
         &self.core.config
+    }
+
+    /// Stops (or resumes) busy polling: while paused, an idle loop sleeps in its poll at once.
+    /// For a protocol waiting on another thread of this process (an fsync, say): spinning
+    /// would take the core that thread needs, and its completion wakes the loop anyway.
+    pub fn pause_busy_poll(&mut self, paused: bool) {
+        self.busy_poll_paused = paused;
     }
 
     fn next_gen(&mut self) -> u32 {
@@ -372,7 +382,9 @@ impl Reactor {
     pub fn run_once(&mut self, max_wait: Option<Duration>) -> Result<(), Error> {
         let mut timeout = max_wait;
         let busy_poll = self.core.config.busy_poll;
-        let spin = !busy_poll.is_zero() && self.load.should_spin(&*self.core.clock, busy_poll);
+        let spin = !busy_poll.is_zero()
+            && !self.busy_poll_paused
+            && self.load.should_spin(&*self.core.clock, busy_poll);
         if spin || !self.core.pending_read.is_empty() || !self.core.dirty.is_empty() {
             timeout = Some(Duration::ZERO);
         } else if let Some(deadline) = self.core.timers.next_deadline() {
