@@ -3,10 +3,13 @@
 //! SELECT when the database changes, expiries as absolute PEXPIREAT — what
 //! [`propagate`](crate::propagate) produces). Redis's tools and servers read it as their own.
 //!
-//! Inside the folder: `manifest.rs` (the manifest's format), `read.rs` (commands back from a
-//! file, with the offsets truncation needs), `writer.rs` (creating, appending, fsync
-//! policies); this file loads a whole AOF through a [`Replay`] the caller provides.
+//! Inside the folder: `check.rs` (`spindle kv check-aof`, as redis-check-aof), `manifest.rs`
+//! (the manifest's format), `read.rs` (commands back from a file, with the offsets truncation
+//! needs), `writer.rs` (creating, appending, fsync policies, the switch to a new increment
+//! and the new base a rewrite brings); this file loads a whole AOF through a [`Replay`] the
+//! caller provides.
 
+pub(crate) mod check;
 pub(crate) mod manifest;
 pub(crate) mod read;
 pub(crate) mod writer;

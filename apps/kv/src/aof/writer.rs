@@ -107,6 +107,22 @@ pub(crate) struct AofWriter {
     /// The highest `written` an fsync was asked for (`always`).
     requested: u64,
     syncer: Option<Syncer>,
+    /// What wakes the loop when an fsync completes (kept to restart the thread on a new
+    /// increment).
+    wake: Option<ReactorHandle>,
+    /// Bytes of the AOF's other files (the base, earlier increments): with `size`, INFO's
+    /// `aof_current_size`.
+    others_size: u64,
+    /// The AOF's size after its last rewrite (or at open): what automatic rewrites measure
+    /// growth against (`aof_base_size`).
+    pub(crate) base_size: u64,
+    /// While a rewrite runs: the sequence number of the increment opened when it began. The
+    /// increments before it are what the new base replaces.
+    rewrite_from: Option<u64>,
+    /// Switched on at run time and not yet rewritten (Redis's `AOF_WAIT_REWRITE`): commands go
+    /// to a temporary increment, and the manifest names no file of this run until the first
+    /// rewrite is done.
+    waiting: bool,
     /// The last write's or fsync's error, while it lasts.
     pub(crate) error: Option<io::ErrorKind>,
     /// Its text (`strerror`), for MISCONF and INFO.
@@ -241,7 +257,30 @@ impl AofWriter {
             .append(true)
             .open(location.file(&incr))?;
         let size = file.metadata()?.len();
-        Ok(AofWriter {
+        let others_size = manifest
+            .loading_order()
+            .filter(|f| f.name != incr)
+            .map(|f| fs::metadata(location.file(&f.name)).map_or(0, |m| m.len()))
+            .sum::<u64>();
+        Ok(AofWriter::new(
+            location,
+            manifest,
+            file,
+            size,
+            others_size,
+            false,
+        ))
+    }
+
+    fn new(
+        location: Location,
+        manifest: Manifest,
+        file: File,
+        size: u64,
+        others_size: u64,
+        waiting: bool,
+    ) -> AofWriter {
+        AofWriter {
             location,
             manifest,
             file: Arc::new(file),
@@ -251,13 +290,198 @@ impl AofWriter {
             sync: Arc::new(SyncState::default()),
             requested: 0,
             syncer: None,
+            wake: None,
+            others_size,
+            base_size: size + others_size,
+            rewrite_from: None,
+            waiting,
             error: None,
             error_text: None,
-        })
+        }
+    }
+
+    /// The AOF switched on at run time (CONFIG SET appendonly yes), as Redis does it: commands
+    /// go to a temporary increment until the rewrite that must follow has written a base;
+    /// `old` (a manifest left by an earlier run, if any) only numbers the new files, and all
+    /// of its files become history then.
+    pub(crate) fn open_waiting(location: Location, old: Option<Manifest>) -> io::Result<AofWriter> {
+        fs::create_dir_all(&location.dir)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(location.file(&temp_incr_name(&location.name)))?;
+        Ok(AofWriter::new(
+            location,
+            old.unwrap_or_default(),
+            file,
+            0,
+            0,
+            true,
+        ))
+    }
+
+    /// The AOF directory (a rewrite's child writes its new base there, as
+    /// `temp-rewriteaof-bg-<pid>.aof`).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.location.dir
+    }
+
+    /// A rewrite begins: appends switch at once to a new increment (seq + 1) recorded in the
+    /// manifest — the child's snapshot covers everything before it — unless the AOF is waiting
+    /// for its first rewrite, whose temporary increment already starts where the snapshot
+    /// ends. The old increment is fsynced first, so nothing waits on it afterwards.
+    pub(crate) fn begin_rewrite(&mut self) -> io::Result<()> {
+        if self.waiting {
+            return Ok(());
+        }
+        let seq = self.manifest.incrs.last().map_or(0, |f| f.seq) + 1;
+        let name = format!("{}.{seq}.incr.aof", self.location.name);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(self.location.file(&name))?;
+        let mut next = self.manifest.clone();
+        next.incrs.push(FileInfo {
+            name: name.clone(),
+            seq,
+            kind: Kind::Incr,
+        });
+        self.location.write_manifest(&next)?;
+        log::info!("Creating AOF incr file {name} on background rewrite");
+        self.manifest = next;
+        self.switch_to(file);
+        self.rewrite_from = Some(seq);
+        Ok(())
+    }
+
+    /// Appends go to `file` from now on: the old one is fsynced (what waited on it is durable)
+    /// and the fsync thread restarted on the new one.
+    fn switch_to(&mut self, file: File) {
+        let old = std::mem::replace(&mut self.file, Arc::new(file));
+        self.syncer = None;
+        if old.sync_data().is_ok() {
+            self.sync.synced.fetch_max(self.written, Ordering::AcqRel);
+        }
+        self.others_size += self.size;
+        self.size = 0;
+        if let Some(wake) = self.wake.take() {
+            self.start_syncer(&wake);
+        }
+    }
+
+    /// The rewrite's child wrote `temp_base`: it becomes the new base
+    /// (`<name>.<n+1>.base.rdb`), the manifest keeps only the increments opened since the
+    /// rewrite began (or, for an AOF switched on at run time, the temporary increment renamed
+    /// as the next one), and the replaced files are marked history, deleted, and dropped from
+    /// the manifest, as Redis's `backgroundRewriteDoneHandler` does.
+    pub(crate) fn finish_rewrite(&mut self, temp_base: &std::path::Path) -> io::Result<()> {
+        let mut next = self.manifest.clone();
+        let base_seq = next.base.as_ref().map_or(0, |b| b.seq) + 1;
+        let base_name = format!("{}.{base_seq}.base.rdb", self.location.name);
+        if let Some(old) = next.base.take() {
+            next.history.push(FileInfo {
+                kind: Kind::History,
+                ..old
+            });
+        }
+        fs::rename(temp_base, self.location.file(&base_name))?;
+        log::info!(
+            "Successfully renamed the temporary AOF base file {} into {base_name}",
+            temp_base
+                .file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        );
+        next.base = Some(FileInfo {
+            name: base_name.clone(),
+            seq: base_seq,
+            kind: Kind::Base,
+        });
+        let keep_from = if self.waiting {
+            let seq = next.incrs.last().map_or(0, |f| f.seq) + 1;
+            let name = format!("{}.{seq}.incr.aof", self.location.name);
+            let temp = temp_incr_name(&self.location.name);
+            if let Err(e) = fs::rename(self.location.file(&temp), self.location.file(&name)) {
+                let _ = fs::remove_file(self.location.file(&base_name));
+                return Err(e);
+            }
+            log::info!("Successfully renamed the temporary AOF incr file {temp} into {name}");
+            next.incrs.push(FileInfo {
+                name,
+                seq,
+                kind: Kind::Incr,
+            });
+            seq
+        } else {
+            self.rewrite_from.unwrap_or(u64::MAX)
+        };
+        let (kept, replaced): (Vec<_>, Vec<_>) =
+            next.incrs.drain(..).partition(|f| f.seq >= keep_from);
+        next.incrs = kept;
+        next.history.extend(replaced.into_iter().map(|f| FileInfo {
+            kind: Kind::History,
+            ..f
+        }));
+        if let Err(e) = self.location.write_manifest(&next) {
+            let _ = fs::remove_file(self.location.file(&base_name));
+            return Err(e);
+        }
+        self.manifest = next;
+        self.waiting = false;
+        self.rewrite_from = None;
+        // The history goes: deleting it may fail without harm (the manifest no longer loads
+        // it), so errors are only logged.
+        for old in std::mem::take(&mut self.manifest.history) {
+            if let Err(e) = fs::remove_file(self.location.file(&old.name)) {
+                log::warn!("cannot remove the AOF history file {}: {e}", old.name);
+            }
+        }
+        if let Err(e) = self.location.write_manifest(&self.manifest) {
+            log::warn!("cannot write the AOF manifest without its history: {e}");
+        }
+        let current = self.current_name();
+        self.others_size = self
+            .manifest
+            .loading_order()
+            .filter(|f| f.name != current)
+            .map(|f| fs::metadata(self.location.file(&f.name)).map_or(0, |m| m.len()))
+            .sum();
+        self.base_size = self.current_size();
+        Ok(())
+    }
+
+    /// A rewrite that failed: its temporary base goes; the increments stay as they are (a
+    /// later rewrite replaces them all).
+    pub(crate) fn abort_rewrite(&mut self, temp_base: &std::path::Path) {
+        let _ = fs::remove_file(temp_base);
+        self.rewrite_from = None;
+    }
+
+    /// Whether the AOF waits for its first rewrite (switched on at run time).
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting
+    }
+
+    /// The AOF's size: its base and every increment (`aof_current_size`).
+    pub(crate) fn current_size(&self) -> u64 {
+        self.others_size + self.size
+    }
+
+    /// Writes what waits and fsyncs the current increment now, on the loop (shutdown, and
+    /// the AOF switched off).
+    pub(crate) fn flush_and_fsync(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.append(bytes, Fsync::No)?;
+        self.file.sync_data()?;
+        self.sync.synced.fetch_max(self.written, Ordering::AcqRel);
+        Ok(())
     }
 
     /// Starts the fsync thread if it is not running (`always` and `everysec` use it).
     pub(crate) fn start_syncer(&mut self, wake: &ReactorHandle) {
+        if self.wake.is_none() {
+            self.wake = Some(wake.clone());
+        }
         if self.syncer.is_none() {
             self.syncer = Syncer::start(self.file.clone(), self.sync.clone(), wake.clone())
                 .map_err(|e| log::warn!("cannot start the AOF fsync thread: {e}"))
@@ -295,7 +519,7 @@ impl AofWriter {
                 if self.error.is_none() {
                     log::warn!(
                         "Error writing to the AOF file {}: {e}",
-                        self.location.file(self.current_name()).display()
+                        self.location.file(&self.current_name()).display()
                     );
                 }
                 // A partial command must not stay in the file: a later append would follow it.
@@ -348,14 +572,25 @@ impl AofWriter {
     }
 
     /// The current increment's name.
-    fn current_name(&self) -> &str {
-        self.manifest.incrs.last().map_or("", |f| f.name.as_str())
+    fn current_name(&self) -> String {
+        if self.waiting {
+            return temp_incr_name(&self.location.name);
+        }
+        self.manifest
+            .incrs
+            .last()
+            .map_or(String::new(), |f| f.name.clone())
     }
 
     /// Whether bytes wait for a write that failed.
     pub(crate) fn has_pending(&self) -> bool {
         !self.pending.is_empty()
     }
+}
+
+/// The temporary increment of an AOF switched on at run time (Redis's `temp-<name>.incr`).
+fn temp_incr_name(name: &str) -> String {
+    format!("temp-{name}.incr")
 }
 
 /// An IO error's text without Rust's ` (os error N)` suffix, as `strerror` gives it.

@@ -21,7 +21,7 @@ pub(crate) fn save(db: &Db, path: &Path, now_ms: u64) -> io::Result<()> {
     if let Some(d) = dir {
         fs::create_dir_all(d)?;
     }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let tmp = temp_path(path, std::process::id());
     let written = (|| {
         let mut w = BufWriter::new(File::create(&tmp)?);
         encode_dataset(db, now_ms, &mut w).map_err(io::Error::other)?;
@@ -37,6 +37,12 @@ pub(crate) fn save(db: &Db, path: &Path, now_ms: u64) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     written
+}
+
+/// The temporary file process `pid` writes before renaming it to `path` (a killed BGSAVE
+/// child's is removed by the parent).
+pub(crate) fn temp_path(path: &Path, pid: u32) -> PathBuf {
+    path.with_extension(format!("tmp-{pid}"))
 }
 
 /// Loads the dump file at `path` into `db` (which must be empty), if the file exists:
