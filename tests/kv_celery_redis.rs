@@ -48,10 +48,11 @@ fn in_app(mut cmd: Command, url: &str) -> Command {
     cmd
 }
 
-/// The server the test runs against: spindle kv, or redis-server with `SPINDLE_KV_URI=redis`.
+/// The server the test runs against: spindle kv, or redis-server with `SPINDLE_KV_URI=redis`
+/// (held only so that it is stopped when the test ends).
 enum Server {
-    Spindle(Running),
-    Redis(RedisServer),
+    Spindle(#[allow(dead_code)] Running),
+    Redis(#[allow(dead_code)] RedisServer),
 }
 
 #[test]

@@ -133,7 +133,8 @@ struct EchoClientArgs {
     message: String,
 }
 
-const KV_USAGE: &str = "spindle kv [redis.conf] [--<directive> VALUE]...";
+const KV_USAGE: &str =
+    "spindle kv [redis.conf] [--<directive> VALUE]...\n       spindle kv check-aof [--fix] <file.manifest|file.aof>";
 
 #[derive(Debug, Args)]
 struct KvArgs {
@@ -519,6 +520,10 @@ fn kv_reactor_config(config: &spindle_kv::config::Config) -> ReactorConfig {
 
 /// `spindle kv`: the Redis-compatible store, configured like redis-server.
 fn run_kv(args: &KvArgs) -> i32 {
+    if args.args.first().is_some_and(|a| a == "check-aof") {
+        let rest = args.args.get(1..).unwrap_or_default();
+        return spindle_kv::check_aof(rest, &mut std::io::stdout());
+    }
     let config = match spindle_kv::config::Config::from_args(&args.args) {
         Ok(c) => c,
         Err(e) => return kv_config_error(&e),
@@ -528,11 +533,21 @@ fn run_kv(args: &KvArgs) -> i32 {
         Err(e) => return fail(e),
     };
     let addr = SocketAddr::new(config.bind, config.port);
-    match spindle_kv::listen(&mut reactor, addr, config) {
-        Ok((port, _)) => println!("kv listening on {}", port.address()),
+    let server = match spindle_kv::listen(&mut reactor, addr, config) {
+        Ok((port, server)) => {
+            println!("kv listening on {}", port.address());
+            server
+        }
         Err(e) => return fail(e),
+    };
+    let status = serve(reactor);
+    // Stopped by SIGINT or SIGTERM: the AOF fsynced and, with save points, the dump file
+    // saved before the process ends, as redis-server does on a signal.
+    if spindle_kv::session::shutdown(&server) {
+        status
+    } else {
+        1
     }
-    serve(reactor)
 }
 
 fn run_echo_client(args: EchoClientArgs) -> i32 {

@@ -14,6 +14,8 @@ pub struct RedisServer {
     child: Child,
     /// The port it listens on (127.0.0.1).
     pub port: u16,
+    /// Its working directory (a dump it saves goes there, not into the repository).
+    dir: std::path::PathBuf,
 }
 
 impl RedisServer {
@@ -30,9 +32,13 @@ impl RedisServer {
             .local_addr()
             .ok()?
             .port();
+        let dir = std::env::temp_dir().join(format!("spindle-redis-{}-{port}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -41,7 +47,7 @@ impl RedisServer {
             eprintln!("redis-server is not installed: test skipped");
             return None;
         };
-        let server = RedisServer { child, port };
+        let server = RedisServer { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         while connect(port).is_none() {
             assert!(Instant::now() < deadline, "redis-server did not start");
@@ -60,6 +66,7 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Client {
     pub(crate) name: Option<String>,
     /// True once AUTH succeeded, or when no password is required.
     pub(crate) authenticated: bool,
+    /// The ACL user the connection runs as (`default` until AUTH names another).
+    pub(crate) user: Vec<u8>,
     /// Set by QUIT: close once the reply is flushed.
     pub(crate) closing: bool,
     /// The reactor's id of this connection.
@@ -81,6 +83,7 @@ impl Client {
             resp: Version::Resp2,
             name: None,
             authenticated,
+            user: b"default".to_vec(),
             closing: false,
             conn: None,
             outbox: Vec::new(),

@@ -16,6 +16,8 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ("bind", "127.0.0.1"),
     ("port", "6379"),
     ("requirepass", ""),
+    ("aclfile", ""),
+    ("acllog-max-len", "128"),
     ("databases", "16"),
     ("hz", "10"),
     ("proto-max-bulk-len", "536870912"),
@@ -37,11 +39,24 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ("replica-read-only", "yes"),
     ("masterauth", ""),
     ("masteruser", ""),
+    ("auto-aof-rewrite-percentage", "100"),
+    ("auto-aof-rewrite-min-size", "67108864"),
+    ("stop-writes-on-bgsave-error", "yes"),
+    ("repl-backlog-size", "1048576"),
+    ("repl-ping-replica-period", "10"),
+    ("repl-timeout", "60"),
+    ("replica-read-only", "yes"),
+    ("masterauth", ""),
+    ("masteruser", ""),
     ("dir", "./spindle-data"),
     ("dbfilename", "dump.rdb"),
     ("loglevel", "notice"),
     ("maxmemory", "0"),
     ("maxmemory-policy", "noeviction"),
+    ("maxmemory-samples", "5"),
+    ("maxmemory-eviction-tenacity", "10"),
+    ("lfu-log-factor", "10"),
+    ("lfu-decay-time", "1"),
     ("enable-debug-command", "no"),
     ("list-max-listpack-size", "-2"),
     ("hash-max-listpack-entries", "128"),
@@ -56,6 +71,8 @@ const DIRECTIVES: &[(&str, &str)] = &[
     ),
     ("lazyfree-lazy-user-del", "no"),
     ("notify-keyspace-events", ""),
+    ("busy-reply-threshold", "5000"),
+    ("lua-time-limit", "5000"),
     // Spindle's own: the reactor's busy-poll window in microseconds (0: always sleep when idle).
     ("busy-poll", "200"),
 ];
@@ -70,14 +87,12 @@ pub fn known_directives() -> &'static [(&'static str, &'static str)] {
 /// its immutable ones (`enable-debug-command` is one in Redis 7.0: DEBUG cannot be switched on
 /// by a client).
 const IMMUTABLE: &[&str] = &[
+    "aclfile",
     "databases",
     "busy-poll",
     "enable-debug-command",
     "appendfilename",
     "appenddirname",
-    // Switching the AOF on or off at run time (a rewrite or a close) is not done yet: it is
-    // read at start only, and CONFIG SET says so rather than pretend.
-    "appendonly",
 ];
 
 /// The reason [`Config::set`] gives for an immutable directive, in Redis's words.
@@ -86,6 +101,58 @@ pub(crate) const IMMUTABLE_REASON: &str = "can't set immutable config";
 /// The least client-eviction limit Redis applies whatever `maxmemory-clients` says, so that a
 /// mistyped value cannot cut every client off (`getClientEvictionLimit`).
 const MIN_MAXMEMORY_CLIENTS: u64 = 128 * 1024;
+
+/// `maxmemory-policy`: what goes when the data outgrows `maxmemory` (Redis 7.0's policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxmemoryPolicy {
+    /// Least recently used among keys with a time to live.
+    VolatileLru,
+    /// Least frequently used among keys with a time to live.
+    VolatileLfu,
+    /// Any key with a time to live.
+    VolatileRandom,
+    /// The key with the soonest expiry.
+    VolatileTtl,
+    /// Least recently used of all keys.
+    AllkeysLru,
+    /// Least frequently used of all keys.
+    AllkeysLfu,
+    /// Any key.
+    AllkeysRandom,
+    /// Nothing: writes that may need memory are refused instead.
+    NoEviction,
+}
+
+impl MaxmemoryPolicy {
+    /// Every policy with its name, in the order Redis lists them in its error.
+    const ALL: [(&'static str, MaxmemoryPolicy); 8] = [
+        ("volatile-lru", MaxmemoryPolicy::VolatileLru),
+        ("volatile-lfu", MaxmemoryPolicy::VolatileLfu),
+        ("volatile-random", MaxmemoryPolicy::VolatileRandom),
+        ("volatile-ttl", MaxmemoryPolicy::VolatileTtl),
+        ("allkeys-lru", MaxmemoryPolicy::AllkeysLru),
+        ("allkeys-lfu", MaxmemoryPolicy::AllkeysLfu),
+        ("allkeys-random", MaxmemoryPolicy::AllkeysRandom),
+        ("noeviction", MaxmemoryPolicy::NoEviction),
+    ];
+
+    /// The policy's name, as CONFIG GET and INFO show it.
+    pub fn name(self) -> &'static str {
+        MaxmemoryPolicy::ALL
+            .iter()
+            .find(|(_, p)| *p == self)
+            .map_or("noeviction", |(n, _)| n)
+    }
+
+    /// True for the LFU policies, under which keys keep an access frequency instead of an
+    /// access time (Redis's `MAXMEMORY_FLAG_LFU`).
+    pub fn is_lfu(self) -> bool {
+        matches!(
+            self,
+            MaxmemoryPolicy::VolatileLfu | MaxmemoryPolicy::AllkeysLfu
+        )
+    }
+}
 
 /// One class of `client-output-buffer-limit`: past `hard` bytes of pending output a client is
 /// closed at once; past `soft` bytes for `soft_seconds` in a row, too (0 bytes: no limit).
@@ -197,6 +264,17 @@ pub struct Config {
     /// limit, as is a percentage while `maxmemory` is 0; otherwise at least 128 KiB, as Redis
     /// applies it).
     pub maxmemory_clients: u64,
+    /// `maxmemory-policy`.
+    pub maxmemory_policy: MaxmemoryPolicy,
+    /// `maxmemory-samples`: keys sampled per database each time an eviction candidate is
+    /// sought.
+    pub maxmemory_samples: u32,
+    /// `maxmemory-eviction-tenacity` (0–100): how long one round of eviction may run.
+    pub maxmemory_eviction_tenacity: u32,
+    /// `lfu-log-factor`: how much rarer each further count of an LFU counter is.
+    pub lfu_log_factor: u32,
+    /// `lfu-decay-time`: minutes per step an idle key's LFU counter decays by (0: never).
+    pub lfu_decay_time: u32,
     /// `client-query-buffer-limit`: the most a client's unparsed input may hold, in bytes.
     pub client_query_buffer_limit: u64,
     /// `client-output-buffer-limit`, per client class.
@@ -223,6 +301,11 @@ impl Default for Config {
             proto_max_bulk_len: 512 * 1024 * 1024,
             maxmemory: 0,
             maxmemory_clients: 0,
+            maxmemory_policy: MaxmemoryPolicy::NoEviction,
+            maxmemory_samples: 5,
+            maxmemory_eviction_tenacity: 10,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             client_output_buffer_limit: OutputLimits::default(),
             maxclients: 10_000,
@@ -277,6 +360,23 @@ impl Config {
             let _ = self.refresh();
             return Err(e);
         }
+        Ok(())
+    }
+
+    /// The persistence directives' values, with redis-server's errors: booleans, the save
+    /// points (pairs of numbers), the rewrite thresholds.
+    fn check_persistence(&self) -> Result<(), ConfigError> {
+        for name in ["appendonly", "stop-writes-on-bgsave-error"] {
+            if !matches!(self.text(name), "yes" | "no") {
+                return Err(self.invalid(name, "argument must be 'yes' or 'no'"));
+            }
+        }
+        let words: Vec<&str> = self.text("save").split_whitespace().collect();
+        if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u32>().is_err()) {
+            return Err(self.invalid("save", "Invalid save parameters"));
+        }
+        self.int_in("auto-aof-rewrite-percentage", 0, i64::from(i32::MAX))?;
+        self.memory("auto-aof-rewrite-min-size")?;
         Ok(())
     }
 
@@ -384,6 +484,26 @@ impl Config {
         let proto_max_bulk_len = self.memory_in("proto-max-bulk-len", 1024 * 1024, max_i64)?;
         let maxmemory = self.memory("maxmemory")?;
         let (clients, percent) = self.memory_or_percent("maxmemory-clients")?;
+        let policy_text = self.text("maxmemory-policy").to_ascii_lowercase();
+        let policy = MaxmemoryPolicy::ALL
+            .iter()
+            .find(|(n, _)| *n == policy_text)
+            .map(|(_, p)| *p)
+            .ok_or_else(|| {
+                let names: Vec<&str> = MaxmemoryPolicy::ALL.iter().map(|(n, _)| *n).collect();
+                self.invalid(
+                    "maxmemory-policy",
+                    format!(
+                        "argument(s) must be one of the following: {}",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let int_max = i64::from(i32::MAX);
+        let samples = self.int_in("maxmemory-samples", 1, int_max)?;
+        let tenacity = self.int_in("maxmemory-eviction-tenacity", 0, 100)?;
+        let log_factor = self.int_in("lfu-log-factor", 0, int_max)?;
+        let decay_time = self.int_in("lfu-decay-time", 0, int_max)?;
         let query_limit = self.memory_in("client-query-buffer-limit", 1024 * 1024, max_i64)?;
         let busy_poll = self.int_in("busy-poll", 0, i64::MAX)?;
         let maxclients = self.int_in("maxclients", 1, i64::from(u32::MAX))?;
@@ -394,6 +514,7 @@ impl Config {
                 "argument(s) must be one of the following: no, yes, local",
             ));
         }
+        self.check_persistence()?;
         let mut output = self.client_output_buffer_limit;
         output
             .update(self.text("client-output-buffer-limit"))
@@ -414,6 +535,11 @@ impl Config {
         if self.maxmemory_clients > 0 {
             self.maxmemory_clients = self.maxmemory_clients.max(MIN_MAXMEMORY_CLIENTS);
         }
+        self.maxmemory_policy = policy;
+        self.maxmemory_samples = samples as u32;
+        self.maxmemory_eviction_tenacity = tenacity as u32;
+        self.lfu_log_factor = log_factor as u32;
+        self.lfu_decay_time = decay_time as u32;
         self.client_query_buffer_limit = query_limit;
         self.client_output_buffer_limit = output;
         self.maxclients = maxclients as usize;
@@ -430,6 +556,7 @@ impl Config {
             ("client-query-buffer-limit", query_limit.to_string()),
             ("client-output-buffer-limit", output.text()),
             ("enable-debug-command", debug),
+            ("maxmemory-policy", policy.name().to_string()),
         ];
         for (name, text) in shown {
             self.values.insert(name.to_string(), text);

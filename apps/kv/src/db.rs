@@ -7,6 +7,7 @@
 //! probe. A value of the wrong type is [`CmdError::WrongType`], decided here for every family.
 
 use crate::error::CmdError;
+use crate::evict::Evictor;
 pub(crate) use crate::keyspace::unix_seconds;
 use crate::keyspace::{Entry, Keyspace};
 use crate::propagate::Propagation;
@@ -21,6 +22,8 @@ pub(crate) struct Stats {
     pub(crate) keyspace_misses: u64,
     /// Keys removed because their time to live ran out.
     pub(crate) expired_keys: u64,
+    /// Keys removed to keep under `maxmemory`.
+    pub(crate) evicted_keys: u64,
     /// Commands executed.
     pub(crate) commands: u64,
     /// Connections accepted.
@@ -57,6 +60,8 @@ pub(crate) struct Db {
     pub(crate) dirty: u64,
     /// Writes as the AOF and replicas receive them; expiries found here are propagated as DEL.
     pub(crate) propagation: Propagation,
+    /// How lookups stamp entries (LRU time or LFU counter), and eviction's state.
+    pub(crate) evict: Evictor,
 }
 
 /// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
@@ -82,6 +87,7 @@ impl Db {
             stats: Stats::default(),
             dirty: 0,
             propagation: Propagation::default(),
+            evict: Evictor::default(),
         }
     }
 
@@ -113,8 +119,13 @@ impl Db {
     /// The live entry for `key` (an expired key is deleted and reported absent), marked as
     /// accessed now.
     pub(crate) fn entry(&mut self, db: usize, key: &[u8], now: u64) -> Option<&mut Entry> {
-        let e = self.live(db, key, now)?;
-        e.accessed = unix_seconds(now);
+        let (entry, expired) = space_of(&mut self.spaces, &mut self.spare, db).live_mut(key, now);
+        if expired {
+            self.stats.expired_keys += 1;
+            self.propagation.expired(db, key);
+        }
+        let e = entry?;
+        self.evict.access.touch(&mut e.accessed, now);
         Some(e)
     }
 
@@ -134,7 +145,7 @@ impl Db {
         match entry {
             Some(e) => {
                 self.stats.keyspace_hits += 1;
-                e.accessed = unix_seconds(now);
+                self.evict.access.touch(&mut e.accessed, now);
                 Some(e)
             }
             None => {
@@ -191,7 +202,10 @@ impl Db {
             self.dirty += 1;
         }
         let e = entry.ok_or(CmdError::WrongType)?;
-        e.accessed = unix_seconds(now);
+        // A new key keeps its creation stamp (under LFU: the initial count, not one more).
+        if !created {
+            self.evict.access.touch(&mut e.accessed, now);
+        }
         C::of_mut(&mut e.value).ok_or(CmdError::WrongType)
     }
 
@@ -207,8 +221,16 @@ impl Db {
         if keep_ttl {
             self.expire_if_due(db, key, now);
         }
-        self.space(db)
-            .insert(key, value, keep_ttl, unix_seconds(now));
+        // Under LFU a value written over another takes its count, one access more (Redis's
+        // lookupKeyWrite, then dbOverwrite keeping `lru`).
+        let mut stamp = unix_seconds(now);
+        if self.evict.access.is_lfu() {
+            if let Some(e) = self.space(db).get(key) {
+                stamp = e.accessed;
+                self.evict.access.touch(&mut stamp, now);
+            }
+        }
+        self.space(db).insert(key, value, keep_ttl, stamp);
         self.dirty += 1;
     }
 

@@ -10,12 +10,14 @@ use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{ReplyWriter, Version};
 use spindle_reactor::ConnId;
 
+use crate::acl;
 use crate::blocked;
 use crate::client::Client;
 use crate::cmd::{self, flags, Command, Ctx};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::CmdError;
+use crate::evict::{self, Outcome};
 use crate::shared::{ClientInfo, Shared};
 
 /// The store: data plus shared state, one per reactor.
@@ -32,16 +34,32 @@ impl Engine {
         let unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        Engine {
+        let mut engine = Engine {
             db: Db::new(config.databases),
             shared: Shared::new(config, now, unix),
+        };
+        let aclfile = engine
+            .shared
+            .config
+            .get("aclfile")
+            .unwrap_or_default()
+            .to_string();
+        if !aclfile.is_empty() {
+            if let Err(e) = cmd::acl::load_file(&mut engine.shared, &aclfile) {
+                log::error!("ACL errors in {aclfile}, no users loaded from it: {e}");
+            }
         }
+        engine
     }
 
     /// A new client's state, for a connection from `addr`.
     pub fn new_client(&mut self, addr: String) -> Client {
         self.db.stats.connections += 1;
-        self.shared.new_client(addr)
+        let requirepass = self.shared.config.requirepass.clone();
+        self.shared.acl.sync_requirepass(requirepass.as_deref());
+        let mut client = self.shared.new_client(addr);
+        client.authenticated = self.shared.acl.default_open();
+        client
     }
 
     /// Runs one command line and writes its reply into `out`: checks (known command, auth,
@@ -73,6 +91,18 @@ impl Engine {
         let command = match self.check(client, name, args) {
             Ok(c) => c,
             Err(e) => {
+                if name.eq_ignore_ascii_case(b"exec") {
+                    // As Redis's rejectCommand: a refused EXEC, in MULTI or not, answers
+                    // through execCommandAbort, which discards any transaction.
+                    client.multi = None;
+                    client.multi_error = false;
+                    self.shared.unwatch(client);
+                    w.error(&format!(
+                        "EXECABORT Transaction discarded because of: {}",
+                        e.text()
+                    ));
+                    return;
+                }
                 if client.multi.is_some() {
                     client.multi_error = true;
                 }
@@ -80,6 +110,23 @@ impl Engine {
                 return;
             }
         };
+        if let Err(e) = self.make_room(client, command, now) {
+            if command.name == "exec" && client.multi.take().is_some() {
+                // As Redis's execCommandAbort: the transaction goes with the refusal.
+                client.multi_error = false;
+                self.shared.unwatch(client);
+                w.error(&format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    e.text()
+                ));
+                return;
+            }
+            if client.multi.is_some() {
+                client.multi_error = true;
+            }
+            w.error(&e.text());
+            return;
+        }
         if client.multi.is_some() && command.flags & flags::RUNS_IN_MULTI == 0 {
             if let Some(queue) = client.multi.as_mut() {
                 queue.push(args.to_vec());
@@ -92,6 +139,82 @@ impl Engine {
             return;
         }
         self.run(command, client, args, &mut w, now);
+    }
+
+    /// The `maxmemory` step before a command (Redis's processCommand): a round of eviction,
+    /// then, if memory is still over and nothing may be evicted, the OOM error for a command
+    /// that may need memory — one flagged DENYOOM, any command queued in MULTI (but EXEC,
+    /// DISCARD, QUIT, RESET), EXEC of a transaction holding a DENYOOM command.
+    fn make_room(
+        &mut self,
+        client: &Client,
+        command: &Command,
+        now: Instant,
+    ) -> Result<(), CmdError> {
+        crate::alloc::sample_peak();
+        // From the configuration each time: it changes (CONFIG SET) and the dataset may be
+        // replaced (a dump loaded, a master's snapshot) with a new Db of default rules.
+        self.db.evict.access.configure(&self.shared.config);
+        if self.shared.config.maxmemory == 0 {
+            return Ok(());
+        }
+        let now_ms = self.shared.unix_ms(now);
+        if self.evict(now_ms) != Outcome::Fail {
+            return Ok(());
+        }
+        let denyoom = |c: &Command| c.flags & flags::DENYOOM != 0;
+        let may_grow = match &client.multi {
+            None => denyoom(command),
+            Some(queue) if command.name == "exec" => queue
+                .iter()
+                .filter_map(|args| cmd::lookup(args.first()?))
+                .any(denyoom),
+            Some(_) => !matches!(command.name, "discard" | "quit" | "reset"),
+        };
+        if may_grow {
+            return Err(CmdError::Msg(
+                "OOM command not allowed when used memory > 'maxmemory'.".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One round of eviction (see [`evict::perform`]), unless clients are paused (Redis keeps
+    /// the dataset still then) or this server is a replica (which follows its master's DELs,
+    /// as Redis's `replica-ignore-maxmemory`); the evicted keys fail their WATCHers' EXEC.
+    pub(crate) fn evict(&mut self, now_ms: u64) -> Outcome {
+        if self.shared.pause.is_some_and(|(until, _)| now_ms < until)
+            || self.shared.repl.is_replica()
+        {
+            return Outcome::Ok;
+        }
+        // As Redis, the AOF's buffer is not counted: its DELs must not make more evictions.
+        let not_counted: usize = [
+            self.db.propagation.aof.as_ref(),
+            self.db.propagation.repl.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|f| f.buf.capacity())
+        .sum();
+        let mut evicted = Vec::new();
+        let outcome = evict::perform(
+            &mut self.db.spaces,
+            &mut self.db.propagation,
+            &mut self.db.evict,
+            &self.shared.config,
+            not_counted,
+            now_ms,
+            &mut evicted,
+        );
+        self.db.evict.running = outcome == Outcome::Running;
+        self.db.stats.evicted_keys += evicted.len() as u64;
+        if !self.shared.watches.is_empty() {
+            for (db, key) in &evicted {
+                self.shared.touch(*db, key.as_bytes());
+            }
+        }
+        outcome
     }
 
     /// Whether the replies of connection `conn` made now must wait for the AOF's fsync: with
@@ -194,7 +317,7 @@ impl Engine {
 
     /// The checks made before a command runs or is queued.
     fn check(
-        &self,
+        &mut self,
         client: &Client,
         name: &[u8],
         args: &[Bytes],
@@ -215,7 +338,14 @@ impl Engine {
         if let Some(e) = cmd::subcommand_error(command, args) {
             return Err(e);
         }
-        if !client.authenticated && command.flags & flags::NO_AUTH == 0 {
+        // CONFIG SET requirepass is the default user's password, as in Redis 7.
+        self.shared
+            .acl
+            .sync_requirepass(self.shared.config.requirepass.as_deref());
+        if !client.authenticated
+            && !self.shared.acl.default_open()
+            && command.flags & flags::NO_AUTH == 0
+        {
             return Err(CmdError::Msg("NOAUTH Authentication required.".into()));
         }
         if !command.arity_ok(args.len()) {
@@ -224,13 +354,16 @@ impl Engine {
                 command.name
             )));
         }
-        if let Some(error) = &self.shared.aof_error {
+        let shared = &self.shared;
+        if let Some(refusal) = shared
+            .persist
+            .refusal(&shared.config, shared.aof_error.as_deref())
+        {
             // As Redis: writes (and PING) are refused while the AOF cannot be written, so no
-            // acknowledged write can be missing from it.
+            // acknowledged write can be missing from it, and after a failed BGSAVE while
+            // `stop-writes-on-bgsave-error` says so.
             if command.flags & flags::WRITE != 0 || command.name == "ping" {
-                return Err(CmdError::Msg(format!(
-                    "MISCONF Errors writing to the AOF file: {error}"
-                )));
+                return Err(CmdError::Msg(refusal));
             }
         }
         if command.flags & flags::WRITE != 0
@@ -245,6 +378,7 @@ impl Engine {
         if client.multi.is_some() && command.flags & flags::NO_MULTI != 0 {
             return Err(CmdError::err("Command not allowed inside a transaction"));
         }
+        self.acl_check(client, args)?;
         if client.resp == Version::Resp2
             && client.subscription_count() > 0
             && command.flags & flags::PUBSUB == 0
@@ -255,6 +389,67 @@ impl Engine {
             )));
         }
         Ok(command)
+    }
+
+    /// The ACL check of a call, made after authentication and the transaction rules as
+    /// Redis's processCommand does: a refusal is logged (ACL LOG) and answered NOPERM, in
+    /// EXEC's words for a queued command the rules no longer allow.
+    fn acl_check(&mut self, client: &Client, args: &[Bytes]) -> Result<(), CmdError> {
+        let user = self.shared.acl.user(&client.user);
+        if user.is_some_and(acl::User::unrestricted) {
+            return Ok(());
+        }
+        let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let id = acl::catalog::resolve(&argv);
+        let (denied, pos) = match (user, id) {
+            (Some(u), Some(id)) => match u.check(id, &argv) {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            },
+            // Not in Redis's table: only a selector allowing every command may run it.
+            (Some(u), None) if u.all_commands() => return Ok(()),
+            _ => (acl::Denied::Command, 0),
+        };
+        let name = match id.and_then(|id| acl::catalog::table().get(id)) {
+            Some(e) => e.name.to_string(),
+            None => String::from_utf8_lossy(argv.first().copied().unwrap_or_default())
+                .to_ascii_lowercase(),
+        };
+        let object = match denied {
+            acl::Denied::Command => name.as_bytes().to_vec(),
+            _ => argv.get(pos).map_or_else(Vec::new, |a| a.to_vec()),
+        };
+        let context = if client.multi.is_some() || client.in_exec {
+            acl::Context::Multi
+        } else {
+            acl::Context::Toplevel
+        };
+        cmd::connection::log_denial(&mut self.shared, client, denied, context, object, None);
+        let text = if client.in_exec {
+            let reason = match denied {
+                acl::Denied::Command => "no permission to execute the command or subcommand",
+                acl::Denied::Key => "no permission to touch the specified keys",
+                _ => "no permission to access one of the channels used as arguments",
+            };
+            format!(
+                "NOPERM ACLs rules changed between the moment the transaction was accumulated \
+                 and the EXEC call. This command is no longer allowed for the following reason: \
+                 {reason}"
+            )
+        } else {
+            match denied {
+                acl::Denied::Command => {
+                    format!("NOPERM this user has no permissions to run the '{name}' command")
+                }
+                acl::Denied::Key => "NOPERM this user has no permissions to access one of the \
+                                     keys used as arguments"
+                    .into(),
+                _ => "NOPERM this user has no permissions to access one of the channels used \
+                      as arguments"
+                    .into(),
+            }
+        };
+        Err(CmdError::Msg(text))
     }
 
     /// Runs a checked command; after a successful write, touches its keys for WATCH.
@@ -354,6 +549,11 @@ impl Engine {
     /// on a database while more than a quarter of the sample had expired).
     pub(crate) fn active_expire(&mut self, now: Instant, budget: Duration) -> usize {
         const SAMPLES: usize = 20;
+        if self.db.evict.running {
+            // A round of eviction that ran out of time goes on here, as Redis's time event.
+            let now_ms = self.shared.unix_ms(now);
+            self.evict(now_ms);
+        }
         // A replica leaves expiry to its master, whose DELs it follows.
         if !self.shared.active_expire_enabled || self.shared.repl.is_replica() {
             return 0;

@@ -37,7 +37,8 @@ pub(crate) struct Entry {
     /// Position in `Keyspace::volatile`, or `NO_TTL`.
     volatile_pos: u32,
     /// When the key was last read or written, in Unix seconds (Redis's LRU clock, which
-    /// OBJECT IDLETIME reports). Fits in what was padding: entries do not grow.
+    /// OBJECT IDLETIME reports); under an LFU policy, its access counter and last decrement
+    /// minute instead (see `evict.rs`). Fits in what was padding: entries do not grow.
     pub(crate) accessed: u32,
 }
 
@@ -283,16 +284,27 @@ impl Keyspace {
 
     /// The key of the `n`th (modulo) key with an expiry, for the active expiry cycle.
     pub(crate) fn volatile_key(&self, n: usize) -> Option<&Str> {
+        self.volatile_entry(n).map(|e| &e.key)
+    }
+
+    /// The `n`th (modulo) entry with an expiry (the active expiry cycle, eviction's samples).
+    pub(crate) fn volatile_entry(&self, n: usize) -> Option<&Entry> {
         let len = self.volatile.len();
         if len == 0 {
             return None;
         }
         let pos = *self.volatile.get(n % len)?;
-        self.slots.get(pos as usize)?.as_ref().map(|e| &e.key)
+        self.slots.get(pos as usize)?.as_ref()
     }
 
     /// A key chosen from the slab by `n` (RANDOMKEY passes a random number).
     pub(crate) fn key_near(&self, n: usize) -> Option<&Str> {
+        self.entry_near(n).map(|e| &e.key)
+    }
+
+    /// The entry at slab position `n` (modulo), or the next one after it (RANDOMKEY, eviction's
+    /// samples).
+    pub(crate) fn entry_near(&self, n: usize) -> Option<&Entry> {
         if self.is_empty() {
             return None;
         }
@@ -300,7 +312,14 @@ impl Keyspace {
         (0..len)
             .map(|i| (n + i) % len)
             .find_map(|i| self.slots.get(i).and_then(Option::as_ref))
-            .map(|e| &e.key)
+    }
+
+    /// Bytes of the slab's freed slots: the next keys take them without allocating, so
+    /// eviction counts them as free (a key evicted frees its slot for the next). The spare
+    /// capacity of a grown slab is not counted so: growing costs memory, as a grown hash
+    /// table does in Redis.
+    pub(crate) fn reusable_bytes(&self) -> usize {
+        self.free.len() * std::mem::size_of::<Option<Entry>>()
     }
 
     /// Visits slab positions from `cursor` until about `count` entries were seen; returns the

@@ -4,8 +4,9 @@
 //!
 //! Files from the top down: a file uses only files below it in this table, never one above
 //! (checked by listing every `crate::`/`super::` path per file). The public API is
-//! [`listen`], [`engine::Engine`], [`client::Client`], [`config::Config`] and
-//! [`error::ConfigError`]; the rest is `pub(crate)`.
+//! [`listen`], [`check_aof`], [`engine::Engine`], [`client::Client`], [`config::Config`] and
+//! [`error::ConfigError`], and [`alloc::CountingAlloc`] for the binary to install; the rest is
+//! `pub(crate)`.
 //!
 //! | file | job |
 //! |---|---|
@@ -22,9 +23,12 @@
 //! | `client.rs` | one connection's state as commands see it |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
+//! | `acl/` | access control as Redis 7.0's: users, selectors, rules and their descriptions, permission checks against Redis's own command table, the ACL log; its own `//! Layout` in `acl/mod.rs` |
+//! | `persist.rs` | background persistence: the forked child of BGSAVE and of AOF rewrites, reaped by the cron; save points, automatic rewrites, the AOF switched at run time, SHUTDOWN's saving, INFO persistence |
 //! | `aof/` | the append-only file in Redis 7.0's multi-part layout: manifest, reading commands back (truncation offsets), the writer and its fsync policies, loading a whole AOF; its own `//! Layout` in `aof/mod.rs` |
 //! | `rdb/` | Redis 7.0's RDB format: whole datasets (SAVE, loading) and single values (DUMP, RESTORE); its own `//! Layout` in `rdb/mod.rs` |
 //! | `db.rs` | the dataset: 16 keyspaces, lazy and active expiry, typed lookups (one hash per key), statistics |
+//! | `evict.rs` | `maxmemory`'s eviction: entries' LRU/LFU stamps, the candidate pool, the policies, a round of eviction |
 //! | `propagate.rs` | writes as the AOF and replicas receive them: units of commands (MULTI/EXEC around several), replacements of non-deterministic ones, expiries as DEL, the RESP feeds |
 //! | `keyspace.rs` | one database: a slab of entries indexed by a hash table; SCAN cursors |
 //! | `types/value.rs` | what a key holds: the `Value` enum, and `Collection` for the typed lookups |
@@ -33,6 +37,7 @@
 //! | `config.rs` | redis.conf-style directives, flags, CONFIG GET/SET, the startup report of a bad one |
 //! | `glob.rs` | Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET) |
 //! | `error.rs` | the crate's errors: `CmdError` (error replies), `ConfigError` |
+//! | `alloc.rs` | the counting global allocator: `used_memory` |
 //!
 //! State files are named apart from the command families that use them (`blocked.rs` is the
 //! registry, `cmd/blocking.rs` the BLPOP family; `types/hash.rs` the type, `cmd/hash.rs` the
@@ -51,6 +56,8 @@
 )]
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub(crate) mod acl;
+pub mod alloc;
 pub(crate) mod aof;
 pub(crate) mod blocked;
 pub mod client;
@@ -59,8 +66,10 @@ pub mod config;
 pub(crate) mod db;
 pub mod engine;
 pub mod error;
+pub(crate) mod evict;
 pub(crate) mod glob;
 pub(crate) mod keyspace;
+pub(crate) mod persist;
 pub(crate) mod propagate;
 pub(crate) mod rdb;
 pub(crate) mod repl;
@@ -78,6 +87,7 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
+pub use aof::check::check_aof;
 pub use engine::Engine;
 pub use session::listen;
 

@@ -159,6 +159,19 @@ impl Propagation {
         self.end_unit();
     }
 
+    /// `key` of `db` was evicted to make room: a DEL written at once, on its own, as Redis
+    /// propagates evictions before the command that needed the room and never inside its
+    /// MULTI.
+    pub(crate) fn evicted(&mut self, db: usize, key: &[u8]) {
+        let del = [Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)];
+        for feed in [self.aof.as_mut(), self.repl.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            feed.push(db, &del);
+        }
+    }
+
     /// A unit begins (a client's command line, an expiry pass).
     pub(crate) fn begin_unit(&mut self) {
         self.depth += 1;

@@ -606,13 +606,23 @@ impl Replay for EngineReplay<'_> {
 /// failed write keeps its replies waiting and makes the engine refuse writes until a later
 /// turn's attempt succeeds; a failed fsync (the data it covered may be lost) closes the
 /// connections whose replies waited for it, unacknowledged, and refuses writes from then on.
-fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer: AofWriter) {
-    writer.start_syncer(&reactor.handle());
+fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>) {
     reactor.before_flush(move |r| {
         let Ok(mut engine) = server.try_borrow_mut() else {
             return;
         };
+        let engine = &mut *engine;
         let policy = Fsync::parse(engine.shared.config.get("appendfsync").unwrap_or(""));
+        let Some(writer) = engine.shared.persist.aof.as_mut() else {
+            // The AOF is off (or was switched off): nothing waits for it.
+            engine.shared.aof_always = false;
+            engine.shared.aof_unsynced = false;
+            while let Some(held) = engine.shared.held.pop_front() {
+                r.write_bytes_to(held.conn, held.replies);
+            }
+            return;
+        };
+        writer.start_syncer(&r.handle());
         engine.shared.aof_always = policy == Fsync::Always;
         let bytes = engine
             .db
@@ -645,7 +655,8 @@ fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer
         }
         if let Some(failure) = writer.fsync_failure() {
             log::error!(
-                "AOF fsync failed ({failure}): closing the clients whose writes it covered,                  refusing writes until restart"
+                "AOF fsync failed ({failure}): closing the clients whose writes it covered, \
+                 refusing writes until restart"
             );
             engine.shared.aof_error = Some(failure);
             for held in engine.shared.held.drain(..) {
@@ -659,13 +670,38 @@ fn start_aof_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>, mut writer
             // No longer `always` (CONFIG SET): nothing waits for the fsync thread any more.
             u64::MAX
         };
-        while engine.shared.held.front().is_some_and(|h| h.after <= synced) {
+        while engine
+            .shared
+            .held
+            .front()
+            .is_some_and(|h| h.after <= synced)
+        {
             if let Some(held) = engine.shared.held.pop_front() {
                 r.write_bytes_to(held.conn, held.replies);
             }
         }
         engine.shared.aof_unsynced = policy == Fsync::Always && synced < written;
+        // Replies wait on the fsync thread: spinning would take the core it needs.
+        r.pause_busy_poll(!engine.shared.held.is_empty());
     });
+}
+
+/// What `spindle kv` does once SIGINT or SIGTERM stopped its loop, as redis-server's shutdown
+/// on a signal: the AOF written and fsynced, and the dump file saved when save points are
+/// configured. False when that save failed.
+pub fn shutdown(server: &Rc<RefCell<Engine>>) -> bool {
+    let Ok(mut engine) = server.try_borrow_mut() else {
+        return false;
+    };
+    let engine = &mut *engine;
+    log::warn!("Received SIGINT or SIGTERM scheduling shutdown...");
+    let save = !crate::persist::save_points(&engine.shared.config).is_empty();
+    let now_ms = engine.shared.unix_ms(std::time::Instant::now());
+    let shared = &mut engine.shared;
+    shared
+        .persist
+        .prepare_shutdown(&mut engine.db, &shared.config, save, false, now_ms)
+        .is_ok()
 }
 
 /// Starts the store on `addr` in `reactor`, with its active expiry cycle, after loading the
@@ -686,10 +722,10 @@ pub fn listen(
         load_dump(&mut engine)?;
         None
     };
+    engine.shared.persist.aof = aof;
+    engine.shared.persist.dirty_at_save = engine.db.dirty;
     let server = Rc::new(RefCell::new(engine));
-    if let Some(writer) = aof {
-        start_aof_hook(reactor, server.clone(), writer);
-    }
+    start_aof_hook(reactor, server.clone());
     server.borrow_mut().shared.fd_limit = fd_limit;
     let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
     start_repl_hook(reactor, server.clone());
@@ -704,6 +740,9 @@ pub fn listen(
             let now = r.now();
             let closing = match for_cycle.try_borrow_mut() {
                 Ok(mut s) => {
+                    let s = &mut *s;
+                    let now_ms = s.shared.unix_ms(now);
+                    s.shared.persist.cron(&mut s.db, &s.shared.config, now_ms);
                     s.active_expire(now, Duration::from_millis(1));
                     s.clients_cron(now, |conn| r.buffered_of(conn))
                 }

@@ -64,6 +64,8 @@ pub(crate) struct ClientInfo {
     /// Output queued for it, as of the last refresh (`omem=`): after its own last batch,
     /// and every cycle of the clients cron.
     pub(crate) omem: usize,
+    /// The user it is logged in as (`user=`; ACL DELUSER disconnects a user's clients).
+    pub(crate) user: Vec<u8>,
 }
 
 /// What a connection costs besides its buffers (the session, its decoder and client state),
@@ -112,11 +114,13 @@ pub(crate) struct Shared {
     over_soft_limit: HashMap<ConnId, u64>,
     /// The process's descriptor limit once raised at start (0: unknown, no check).
     pub(crate) fd_limit: u64,
-    /// Unix seconds of the last successful SAVE, or of the start (LASTSAVE).
-    pub(crate) last_save: u64,
+    /// Background saves and rewrites, save points, the open AOF (LASTSAVE, INFO persistence).
+    pub(crate) persist: crate::persist::Persist,
     /// The scripting state (Lua interpreters, EVAL's cache, FUNCTION's libraries), owned by
     /// `cmd/scripting`, which is above this file and so keeps it here as `dyn Any`.
     pub(crate) scripting: Option<Box<dyn std::any::Any>>,
+    /// ACL users and the ACL log.
+    pub(crate) acl: crate::acl::Acl,
     /// `appendfsync always` with the AOF on: replies to writes wait for the fsync covering
     /// them.
     pub(crate) aof_always: bool,
@@ -158,7 +162,7 @@ impl Shared {
             next_client_id: 1,
             base_instant: now,
             base_unix_ms: unix_ms,
-            last_save: unix_ms / 1000,
+            persist: crate::persist::Persist::new(unix_ms / 1000),
             started: now,
             expire_cursor: 0,
             active_expire_enabled: true,
@@ -171,6 +175,7 @@ impl Shared {
             over_soft_limit: HashMap::new(),
             fd_limit: 0,
             scripting: None,
+            acl: crate::acl::Acl::new(),
             aof_always: false,
             aof_unsynced: false,
             held: std::collections::VecDeque::new(),
@@ -199,6 +204,7 @@ impl Shared {
                 created_ms: 0,
                 last_ms: 0,
                 last_cmd: "NULL",
+                user: b"default".to_vec(),
                 qbuf: 0,
                 qbuf_free: 0,
                 no_evict: false,

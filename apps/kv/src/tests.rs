@@ -365,15 +365,6 @@ fn auth_hello_and_resp3() {
 }
 
 #[test]
-fn persistence_commands_say_honestly_they_are_not_there_yet() {
-    let mut h = Harness::new();
-    let Frame::Error(e) = h.run("BGSAVE") else {
-        panic!()
-    };
-    assert!(e.starts_with(b"ERR 'bgsave' is not supported yet"), "{e:?}");
-}
-
-#[test]
 fn transactions_queue_exec_discard_and_abort() {
     let mut h = script(&[
         ("MULTI", simple("OK")),
@@ -491,7 +482,7 @@ fn the_table_alone_says_what_runs_at_once_inside_multi() {
         .map(|c| c.name)
         .collect();
     refused.sort_unstable();
-    assert_eq!(refused, ["psync", "save", "sync"]);
+    assert_eq!(refused, ["psync", "save", "shutdown", "sync"]);
 }
 
 #[test]

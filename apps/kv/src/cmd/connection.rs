@@ -4,7 +4,11 @@ use bytes::Bytes;
 use spindle_protocols::resp::Version;
 use spindle_reactor::ConnId;
 
-use crate::client::ReplyMode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::acl::{Context, Denied, LogEntry};
+use crate::client::{Client, ReplyMode};
+use crate::shared::Shared;
 
 use super::args::{arg, int_arg, is};
 use super::ctx::{CmdResult, Ctx};
@@ -65,38 +69,93 @@ pub(crate) fn quit(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn check_password(ctx: &mut Ctx<'_, '_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
-    let Some(expected) = ctx.shared.config.requirepass.as_deref() else {
-        if user.is_none() {
-            return Err(CmdError::err(
-                "AUTH <password> called without any password configured for the default user. \
-                 Are you sure your configuration is correct?",
-            ));
+/// Logs `user` in with `pass` (Redis's `ACLAuthenticateUser`); without a user name, the
+/// default user, refused outright while it needs no password, as Redis's AUTH does. A failure
+/// is an ACL LOG entry (reason `auth`, the command's name as the object).
+fn check_password(
+    ctx: &mut Ctx<'_, '_>,
+    command: &[u8],
+    user: Option<&[u8]>,
+    pass: &[u8],
+) -> CmdResult {
+    let name = match user {
+        Some(u) => u,
+        None => {
+            if ctx.shared.acl.user(b"default").is_some_and(|u| u.nopass()) {
+                return Err(CmdError::err(
+                    "AUTH <password> called without any password configured for the default \
+                     user. Are you sure your configuration is correct?",
+                ));
+            }
+            b"default"
         }
-        if user.is_some_and(|u| u == b"default") {
-            ctx.client.authenticated = true;
-            return Ok(());
-        }
-        return Err(CmdError::Msg(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ));
     };
-    let user_ok = user.is_none_or(|u| u == b"default");
-    if user_ok && pass == expected.as_bytes() {
+    if ctx.shared.acl.authenticate(name, pass) {
         ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(CmdError::Msg(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ))
+        ctx.client.user = name.to_vec();
+        if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+            info.user = name.to_vec();
+        }
+        return Ok(());
     }
+    let context = if ctx.client.multi.is_some() || ctx.client.in_exec {
+        Context::Multi
+    } else {
+        Context::Toplevel
+    };
+    log_denial(
+        ctx.shared,
+        ctx.client,
+        Denied::Auth,
+        context,
+        command.to_vec(),
+        Some(name.to_vec()),
+    );
+    Err(CmdError::Msg(
+        "WRONGPASS invalid username-password pair or user is disabled.".into(),
+    ))
+}
+
+/// Adds an ACL LOG entry for `client` (as `username`, or as its own user), with its CLIENT
+/// LIST line as it is now.
+pub(crate) fn log_denial(
+    shared: &mut Shared,
+    client: &Client,
+    reason: Denied,
+    context: Context,
+    object: Vec<u8>,
+    username: Option<Vec<u8>>,
+) {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut client_info = String::new();
+    if let Some(info) = shared.clients.get(&client.id) {
+        client_line(&mut client_info, client.id, info, now_ms);
+    }
+    let client_info = client_info.trim_end_matches('\n').to_string();
+    let max_len = shared
+        .config
+        .get("acllog-max-len")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128);
+    let entry = LogEntry {
+        count: 1,
+        reason,
+        context,
+        object,
+        username: username.unwrap_or_else(|| client.user.clone()),
+        ctime: now_ms,
+        client_info,
+    };
+    shared.acl.log_denial(entry, max_len);
 }
 
 /// `AUTH [username] password`
 pub(crate) fn auth(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     match args.get(1..).unwrap_or_default() {
-        [pass] => check_password(ctx, None, pass)?,
-        [user, pass] => check_password(ctx, Some(user), pass)?,
+        [pass] => check_password(ctx, arg(args, 0), None, pass)?,
+        [user, pass] => check_password(ctx, arg(args, 0), Some(user), pass)?,
         _ => return Err(CmdError::Syntax),
     }
     ctx.out.ok();
@@ -133,7 +192,8 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         if is(opt, "auth") && args.get(i + 2).is_some() {
             let (user, pass) = (args.get(i + 1).cloned(), args.get(i + 2).cloned());
             if let (Some(u), Some(p)) = (user, pass) {
-                check_password(ctx, Some(&u), &p)?;
+                let command = args.first().cloned().unwrap_or_default();
+                check_password(ctx, &command, Some(&u), &p)?;
             }
             i += 3;
         } else if is(opt, "setname") && args.get(i + 1).is_some() {
@@ -183,7 +243,7 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// One line of CLIENT LIST, in Redis 7.0's fields and order. What a session keeps (input,
 /// output, last command) is as of its last batch of commands, the output also as of the last
 /// clients cron (at most 1/hz s old).
-fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
+pub(crate) fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
     let mut flags = String::new();
     if info.pubsub {
         flags.push('P');
@@ -207,7 +267,7 @@ fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
     text.push_str(&format!(
         "id={id} addr={} laddr= fd={fd} name={} age={age} idle={idle} flags={flags} db={} \
          sub={} psub={} ssub=0 multi={multi} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 \
-         rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 \
+         rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 \
          resp={}\n",
         info.addr,
         info.name.as_deref().unwrap_or(""),
@@ -220,6 +280,7 @@ fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
         info.omem,
         info.memory(),
         info.last_cmd,
+        String::from_utf8_lossy(&info.user),
         if info.resp == Version::Resp3 { 3 } else { 2 },
     ));
 }
@@ -440,7 +501,11 @@ pub(crate) fn reset(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     ctx.out.version = Version::Resp2;
     ctx.client.name = None;
     ctx.client.reply = ReplyMode::On;
-    ctx.client.authenticated = ctx.shared.config.requirepass.is_none();
+    ctx.client.user = b"default".to_vec();
+    ctx.client.authenticated = ctx.shared.acl.default_open();
+    if let Some(info) = ctx.shared.clients.get_mut(&ctx.client.id) {
+        info.user = b"default".to_vec();
+    }
     ctx.out.simple("RESET");
     Ok(())
 }

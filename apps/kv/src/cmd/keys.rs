@@ -488,13 +488,25 @@ pub(crate) fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     } else if is(sub, "refcount") {
         ctx.out.int(1);
     } else if is(sub, "idletime") {
+        if ctx.shared.config.maxmemory_policy.is_lfu() {
+            return Err(CmdError::err(
+                "An LFU maxmemory policy is selected, idle time not tracked. Please note that \
+                 when switching between policies at runtime LRU and LFU data will take some time \
+                 to adjust.",
+            ));
+        }
         ctx.out.int(i64::from(e.idle_seconds(now)));
     } else if is(sub, "freq") {
-        return Err(CmdError::err(
-            "An LFU maxmemory policy is not selected, access frequency not tracked. Please note \
-             that when switching between policies at runtime LRU and LFU data will take some \
-             time to adjust.",
-        ));
+        if !ctx.shared.config.maxmemory_policy.is_lfu() {
+            return Err(CmdError::err(
+                "An LFU maxmemory policy is not selected, access frequency not tracked. Please \
+                 note that when switching between policies at runtime LRU and LFU data will \
+                 take some time to adjust.",
+            ));
+        }
+        let stamp = e.accessed;
+        let freq = ctx.db.evict.access.frequency(stamp, now);
+        ctx.out.int(i64::from(freq));
     } else {
         return Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
@@ -519,7 +531,8 @@ pub(crate) fn dump(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// `RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]`, with
 /// Redis's checks in Redis's order (options, BUSYKEY, TTL, version and checksum, contents).
-/// FREQ is checked and otherwise ignored: no LFU policy is kept.
+/// As Redis's objectSetLRUOrLFU, FREQ sets the key's access frequency under an LFU policy and
+/// IDLETIME its idle time under any other (each is checked, and ignored under the other).
 pub(crate) fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None, None);
@@ -584,9 +597,14 @@ pub(crate) fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if at != 0 {
         space.set_expire_at(key, at);
     }
-    if let (Some(idle), (Some(e), _)) = (idle, space.live_mut(key, now)) {
+    let lfu = ctx.shared.config.maxmemory_policy.is_lfu();
+    if let (Some(idle), (Some(e), _), false) = (idle, space.live_mut(key, now), lfu) {
         let idle = u32::try_from(idle).unwrap_or(u32::MAX);
         e.accessed = crate::db::unix_seconds(now).saturating_sub(idle);
+    }
+    if let (Some(freq), (Some(e), _), true) = (freq, space.live_mut(key, now), lfu) {
+        let freq = u8::try_from(freq).unwrap_or(u8::MAX);
+        e.accessed = crate::evict::Access::with_frequency(freq, now);
     }
     ctx.shared.touch(db, key);
     ctx.out.ok();

@@ -11,6 +11,7 @@
 //! Inside the folder: this file (the table) is above the families; the families use
 //! [`ctx`] and [`args`], which use nothing of the folder above them.
 
+pub(crate) mod acl;
 pub(crate) mod args;
 pub(crate) mod bits;
 pub(crate) mod blocking;
@@ -22,6 +23,7 @@ pub(crate) mod hll;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
+pub(crate) mod persist;
 pub(crate) mod pubsub;
 pub(crate) mod repl;
 pub(crate) mod scripting;
@@ -128,10 +130,6 @@ static CORE: &[Command] = &[
     cmd("config", -2, ADMIN, (0, 0, 0), server::config),
     cmd("command", -1, 0, (0, 0, 0), server::command),
     cmd("time", 1, FAST, (0, 0, 0), server::time),
-    cmd("save", 1, ADMIN | NO_MULTI, (0, 0, 0), server::save),
-    cmd("lastsave", 1, FAST, (0, 0, 0), server::lastsave),
-    cmd("bgsave", -1, ADMIN, (0, 0, 0), server::not_yet),
-    cmd("bgrewriteaof", 1, ADMIN, (0, 0, 0), server::not_yet),
     cmd("debug", -2, ADMIN, (0, 0, 0), server::debug),
     // strings
     cmd("get", 2, READONLY | FAST, (1, 1, 1), string::get),
@@ -439,6 +437,7 @@ static CORE: &[Command] = &[
 /// Redis 7.0's container commands and the arity of each of their subcommands (as the table's
 /// arities, the container's name and the subcommand's included), from its command JSON files.
 static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
+    ("acl", acl::SUBCOMMANDS),
     (
         "client",
         &[
@@ -593,8 +592,10 @@ pub(crate) fn commands() -> &'static [Command] {
     ALL.get_or_init(|| {
         [
             CORE,
+            acl::COMMANDS,
             geo::COMMANDS,
             hll::COMMANDS,
+            persist::COMMANDS,
             repl::COMMANDS,
             scripting::COMMANDS,
             stream::COMMANDS,

@@ -1,5 +1,5 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME DEBUG, and honest errors
-//! for what the store does not do (persistence, replication).
+//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME DEBUG (SAVE and the other
+//! persistence commands are `persist.rs`'s).
 
 use bytes::Bytes;
 
@@ -136,6 +136,61 @@ pub(crate) fn cpu_section(t: CpuTimes) -> String {
     )
 }
 
+/// A byte count as Redis's INFO writes its `_human` fields (`bytesToHuman`): `512B`, `1.50K`,
+/// `893.10K`, `2.00M`…
+pub(crate) fn bytes_to_human(n: u64) -> String {
+    const UNITS: [(u64, &str); 5] = [
+        (1 << 10, "K"),
+        (1 << 20, "M"),
+        (1 << 30, "G"),
+        (1 << 40, "T"),
+        (1 << 50, "P"),
+    ];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    for (size, unit) in UNITS {
+        if n < size * 1024 {
+            return format!("{:.2}{unit}", n as f64 / size as f64);
+        }
+    }
+    format!("{n}B")
+}
+
+/// INFO's `# Memory` section: Redis 7.0's fields that apply here, in its order. `used_memory`
+/// is the counting allocator's figure (what is allocated and not freed); the AOF's buffer is
+/// what `maxmemory` leaves out of it.
+fn memory_section(ctx: &Ctx<'_, '_>) -> String {
+    let used = crate::alloc::sample_peak() as u64;
+    let peak = (crate::alloc::peak() as u64).max(used);
+    let rss = rss_bytes();
+    let (scripts, script_bytes, functions, _) = super::scripting::info(ctx.shared);
+    let feed = |f: Option<&crate::propagate::Feed>| f.map_or(0, |f| f.buf.capacity() as u64);
+    let aof = feed(ctx.db.propagation.aof.as_ref());
+    let not_counted = aof + feed(ctx.db.propagation.repl.as_ref());
+    let maxmemory = ctx.shared.config.maxmemory;
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    format!(
+        "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\n\
+         used_memory_rss_human:{}\r\nused_memory_peak:{peak}\r\nused_memory_peak_human:{}\r\n\
+         used_memory_peak_perc:{:.2}%\r\n\
+         used_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\n\
+         number_of_functions:{functions}\r\n\
+         maxmemory:{maxmemory}\r\nmaxmemory_human:{}\r\n\
+         maxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\n\
+         mem_fragmentation_bytes:{}\r\nmem_not_counted_for_evict:{not_counted}\r\n\
+         mem_aof_buffer:{aof}\r\nmem_allocator:libc\r\n\r\n",
+        bytes_to_human(used),
+        bytes_to_human(rss),
+        bytes_to_human(peak),
+        ratio(used, peak) * 100.0,
+        bytes_to_human(maxmemory),
+        ctx.shared.config.maxmemory_policy.name(),
+        ratio(rss, used),
+        rss as i64 - used as i64,
+    )
+}
+
 /// `INFO [section …]`
 pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let wanted: Vec<String> = args
@@ -190,33 +245,22 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     if show("memory") {
-        let rss = rss_bytes();
-        let (scripts, script_bytes, functions, _) = super::scripting::info(ctx.shared);
-        text.push_str(&format!(
-            "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{:.2}M\r\nused_memory_rss:{rss}\r\n\
-             used_memory_scripts_eval:{script_bytes}\r\nnumber_of_cached_scripts:{scripts}\r\n\
-             number_of_functions:{functions}\r\n\
-             maxmemory:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
-            rss as f64 / (1024.0 * 1024.0),
-            ctx.shared.config.get("maxmemory").unwrap_or("0"),
-            ctx.shared.config.get("maxmemory-policy").unwrap_or("noeviction"),
-        ));
+        text.push_str(&memory_section(ctx));
     }
     if show("persistence") {
-        text.push_str(
-            "# Persistence\r\nloading:0\r\naof_enabled:0\r\nrdb_changes_since_last_save:0\r\n\r\n",
-        );
+        text.push_str(&ctx.shared.persist.info(ctx.db, ctx.now));
     }
     if show("stats") {
         let s = &ctx.db.stats;
         text.push_str(&format!(
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\n\
-             rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\n\
+             rejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\n\
              evicted_clients:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\n\r\n",
             s.connections,
             s.commands,
             s.rejected_connections,
             s.expired_keys,
+            s.evicted_keys,
             s.evicted_clients,
             s.keyspace_hits,
             s.keyspace_misses
@@ -314,7 +358,9 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                  system is not able to handle the specified number of clients, try with {most}"
             )));
         }
+        let aof_was_on = ctx.shared.config.get("appendonly") == Some("yes");
         ctx.shared.config = next;
+        super::persist::config_changed(ctx, aof_was_on)?;
         ctx.out.ok();
     } else if is(sub, "resetstat") && rest.is_empty() {
         ctx.db.stats = Default::default();
@@ -436,52 +482,8 @@ pub(crate) fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SAVE, BGSAVE, BGREWRITEAOF, REPLICAOF, WAIT: the store keeps its data in memory only and
-/// has no replicas, so these answer an error that says so rather than pretend to succeed.
-/// The dump file's path: `dir/dbfilename` from the configuration.
-fn dump_path(ctx: &Ctx<'_, '_>) -> std::path::PathBuf {
-    let config = &ctx.shared.config;
-    crate::rdb::file::dump_path(
-        config.get("dir").unwrap_or("."),
-        config.get("dbfilename").unwrap_or("dump.rdb"),
-    )
-}
-
-/// SAVE: writes the dataset to `dir/dbfilename` now, blocking the server meanwhile, as
-/// redis-server's SAVE does; the file replaces the old one atomically.
-pub(crate) fn save(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
-    let path = dump_path(ctx);
-    match crate::rdb::file::save(ctx.db, &path, ctx.now) {
-        Ok(()) => {
-            log::info!("DB saved on disk ({})", path.display());
-            ctx.shared.last_save = ctx.now / 1000;
-            ctx.out.ok();
-            Ok(())
-        }
-        Err(e) => {
-            // Redis answers a bare -ERR and logs the reason.
-            log::warn!("failed saving the DB to {}: {e}", path.display());
-            Err(CmdError::Msg("ERR".to_string()))
-        }
-    }
-}
-
-/// LASTSAVE: the Unix time of the last successful SAVE (or of the start).
-pub(crate) fn lastsave(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.int(ctx.shared.last_save as i64);
-    Ok(())
-}
-
-pub(crate) fn not_yet(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let _ = ctx;
-    Err(CmdError::err(format!(
-        "'{}' is not supported yet: persistence and replication are not implemented in this \
-         version of spindle kv",
-        String::from_utf8_lossy(args.first().map_or(&[][..], |b| b)).to_ascii_lowercase()
-    )))
-}
-
-/// `DEBUG POPULATE count [prefix] [size] | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key`,
+/// `DEBUG POPULATE count [prefix] [size] | SLEEP seconds | SET-ACTIVE-EXPIRE 0|1 | OBJECT key |
+/// RELOAD [MERGE] [NOFLUSH] [NOSAVE]`,
 /// when `enable-debug-command` allows it (as in Redis 7).
 pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let allowed = matches!(
@@ -539,6 +541,8 @@ pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         // Blocks the whole server, as in Redis: that is what DEBUG SLEEP is for.
         std::thread::sleep(std::time::Duration::from_secs_f64(secs.clamp(0.0, 3600.0)));
         ctx.out.ok();
+    } else if is(sub, "reload") {
+        return super::persist::debug_reload(ctx, rest);
     } else if is(sub, "set-active-expire") && rest.len() == 1 {
         let on = int_arg(rest.first().map_or(&[][..], |b| b))? != 0;
         ctx.shared.active_expire_enabled = on;

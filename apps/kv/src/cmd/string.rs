@@ -427,11 +427,27 @@ pub(crate) fn getrange(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(e) => string_bytes(&e.value)?,
         None => std::borrow::Cow::Borrowed(&[][..]),
     };
-    match normalize_range(start, end, bytes.len()) {
+    match getrange_bounds(start, end, bytes.len()) {
         Some((s, e)) => ctx.out.bulk(bytes.get(s..=e).unwrap_or_default()),
         None => ctx.out.bulk(b""),
     }
     Ok(())
+}
+
+/// GETRANGE's range, as Redis's `getrangeCommand` makes it — unlike LRANGE's, an end that is
+/// still negative after counting from the end is clamped to 0 (`GETRANGE "m2" 0 -5` is "m"),
+/// and both ends negative with start past end is empty.
+fn getrange_bounds(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    if start < 0 && end < 0 && start > end {
+        return None;
+    }
+    let len = len as i64;
+    let s = if start < 0 { len + start } else { start }.max(0);
+    let e = if end < 0 { len + end } else { end }.max(0).min(len - 1);
+    if len == 0 || s > e {
+        return None;
+    }
+    Some((s as usize, e as usize))
 }
 
 /// `SETRANGE key offset value`
@@ -652,6 +668,20 @@ pub(crate) fn lcs(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
+    use super::getrange_bounds;
+
+    #[test]
+    fn getrange_clamps_a_negative_end_as_redis_does() {
+        // "m2": end -5 counts to -3, clamped to 0 -> "m" (found by tests/kv_differential.rs).
+        assert_eq!(getrange_bounds(0, -5, 2), Some((0, 0)));
+        assert_eq!(getrange_bounds(-5, -3, 2), Some((0, 0)));
+        assert_eq!(getrange_bounds(-1, -3, 2), None);
+        assert_eq!(getrange_bounds(1, 0, 2), None);
+        assert_eq!(getrange_bounds(0, 100, 2), Some((0, 1)));
+        assert_eq!(getrange_bounds(0, 0, 0), None);
+        assert_eq!(getrange_bounds(5, 9, 2), None);
+    }
+
     use crate::testkit::*;
 
     const BAD_TTL: &str = "ERR invalid expire time in 'getex' command";
