@@ -8,9 +8,9 @@ use std::io::Read;
 use bytes::Bytes;
 use spindle_reactor::ConnId;
 
+use super::args::reply_help;
 use super::args::{arg, int_arg, is};
 use super::ctx::{CmdResult, Command, Ctx};
-use super::stream::reply_help;
 use crate::acl::{self, catalog, Changed, Denied, CATEGORIES};
 use crate::error::CmdError;
 

@@ -114,3 +114,26 @@ pub(crate) fn check_string_length(size: u64, append: u64, limit: usize) -> CmdRe
         )),
     }
 }
+
+/// A subcommand's syntax error (`addReplySubcommandSyntaxError`).
+pub(crate) fn subcommand_syntax(args: &[Bytes]) -> CmdError {
+    let sub = arg(args, 1);
+    CmdError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub.get(..sub.len().min(128)).unwrap_or_default()),
+        String::from_utf8_lossy(arg(args, 0)).to_ascii_uppercase()
+    ))
+}
+
+/// The help reply of a container command (`addReplyHelp`).
+pub(crate) fn reply_help(ctx: &mut crate::cmd::ctx::Ctx<'_, '_>, name: &str, lines: &[&str]) {
+    ctx.out.array_len(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}

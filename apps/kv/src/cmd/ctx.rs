@@ -76,6 +76,24 @@ pub(crate) mod flags {
     pub(crate) const RUNS_IN_MULTI: u32 = 256;
 }
 
+/// A row of the command table, for the families' `COMMANDS` (a `const fn`, so the tables are
+/// statics).
+pub(crate) const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        keys,
+        handler,
+    }
+}
+
 /// One row of the command table.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Command {

@@ -37,25 +37,9 @@ use bytes::Bytes;
 use hashbrown::HashMap;
 use std::sync::OnceLock;
 
-pub(crate) use ctx::{flags, Command, Ctx, Handler};
+pub(crate) use ctx::{cmd, flags, Command, Ctx};
 
 use crate::error::CmdError;
-
-pub(crate) const fn cmd(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    handler: Handler,
-) -> Command {
-    Command {
-        name,
-        arity,
-        flags,
-        keys,
-        handler,
-    }
-}
 
 use flags::*;
 

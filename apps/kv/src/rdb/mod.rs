@@ -20,6 +20,7 @@
 //! | `intset.rs` | intsets, both ways |
 //! | `lzf.rs` | LZF compression and decompression |
 //! | `crc64.rs` | Redis's CRC64 |
+//! | `strings.rs` | the length and string encodings every value is written with |
 //! | `format.rs` | the version, type and opcode bytes, `RdbError` |
 //!
 //! A file uses only files below it in this table (`encode` and `decode` do not use each other).
@@ -33,6 +34,7 @@ pub(crate) mod intset;
 pub(crate) mod listpack;
 pub(crate) mod lzf;
 pub(crate) mod stream;
+pub(crate) mod strings;
 pub(crate) mod ziplist;
 
 #[cfg(test)]

@@ -4,9 +4,9 @@
 //! turns one node's listpack back into entries (the rest of the reading, lengths and groups,
 //! is in `decode.rs` with its reader).
 
-use super::encode::{write_len, write_string};
 use super::format::{bad, RdbError};
 use super::listpack;
+use super::strings::{write_len, write_string};
 use crate::types::stream::{Stream, StreamId, DELETED, SAME_FIELDS};
 
 fn int(lp: &mut listpack::Builder, v: i64) {

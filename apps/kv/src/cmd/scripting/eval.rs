@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::lua::SCRIPT_FLAGS;
 use super::run::{run, RunSpec};
 use super::sha1::sha1_hex;
-use super::{put, split_keys, take, CachedScript, Scripting};
+use super::state::{put, split_keys, take, CachedScript, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;

@@ -14,7 +14,7 @@ use mlua::{Function, HookTriggers, Value, VmState};
 use super::eval::{help, not_busy};
 use super::lua::{error_value, valid_name, Live, Vm, SCRIPT_FLAGS};
 use super::run::{run, RunSpec};
-use super::{put, split_keys, take};
+use super::state::{put, split_keys, take, FunctionInfo, Functions, Library, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Command, Ctx};
 use crate::error::CmdError;
@@ -29,52 +29,6 @@ const LOAD_TIMEOUT_MS: u128 = 500;
 
 /// The `no-writes` flag.
 const NO_WRITES: u32 = 1;
-
-/// A registered function.
-#[derive(Debug)]
-struct FunctionInfo {
-    description: Option<Vec<u8>>,
-    flags: u32,
-    callback: Function,
-}
-
-/// A loaded library.
-#[derive(Debug)]
-struct Library {
-    /// The whole code, shebang included (FUNCTION LIST WITHCODE, DUMP).
-    code: Bytes,
-    functions: BTreeMap<String, FunctionInfo>,
-}
-
-/// FUNCTION's interpreter and libraries.
-#[derive(Debug, Default)]
-pub(super) struct Functions {
-    vm: Option<Vm>,
-    libraries: BTreeMap<String, Library>,
-}
-
-impl Functions {
-    /// (functions, libraries).
-    pub(super) fn counts(&self) -> (usize, usize) {
-        let functions = self.libraries.values().map(|l| l.functions.len()).sum();
-        (functions, self.libraries.len())
-    }
-
-    /// The interpreter, made if there is none.
-    fn vm(&mut self, live: &Rc<Live>, commands: &'static [Command]) -> Result<&Vm, String> {
-        if self.vm.is_none() {
-            self.vm = Some(Vm::new(live.clone(), commands, true).map_err(|e| e.to_string())?);
-        }
-        self.vm.as_ref().ok_or_else(String::new)
-    }
-
-    /// The function called `name` and its library's name.
-    fn find(&self, name: &str) -> Option<&FunctionInfo> {
-        self.libraries
-            .values()
-            .find_map(|lib| lib.functions.get(name))
-    }
-}
 
 /// A library's `#!<engine> name=<name>` line: the engine, the name, and where the code
 /// after the line starts (Redis's `functionExtractLibMetaData`, with its error texts).
@@ -317,7 +271,7 @@ pub(crate) fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION's subcommands, with the state out of the context.
-fn subcommand(ctx: &mut Ctx<'_, '_>, state: &mut super::Scripting, args: &[Bytes]) -> CmdResult {
+fn subcommand(ctx: &mut Ctx<'_, '_>, state: &mut Scripting, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
     let n = args.len();
     let live = state.live.clone();

@@ -10,6 +10,7 @@
 //! | `convert.rs` | Lua ⇄ RESP |
 //! | `libs/` | Redis's bundled Lua libraries in Rust: `cjson`, `cmsgpack`, `bit`, `struct` |
 //! | `sha1.rs` | SHA-1 (script names, `redis.sha1hex`) |
+//! | `state.rs` | the interpreters and caches (`Scripting`) kept between commands |
 //!
 //! The interpreters and caches live in [`Scripting`], kept in `Shared::scripting` (which is
 //! below the command families and so holds it as `dyn Any`); a handler takes it out for the
@@ -30,18 +31,12 @@ mod libs;
 mod lua;
 mod run;
 mod sha1;
-
-use std::collections::HashMap;
-use std::rc::Rc;
-
-use bytes::Bytes;
-use mlua::Function;
+mod state;
 
 use super::ctx::flags::READONLY;
 use super::{cmd, Command};
-use crate::shared::Shared;
 
-use lua::{Live, Vm};
+pub(crate) use state::info;
 
 /// This family's rows of the command table.
 pub(crate) static COMMANDS: &[Command] = &[
@@ -54,91 +49,6 @@ pub(crate) static COMMANDS: &[Command] = &[
     cmd("fcall_ro", -3, READONLY, (0, 0, 0), function::fcall_ro),
     cmd("function", -2, 0, (0, 0, 0), function::function),
 ];
-
-/// A script in EVAL's cache.
-#[derive(Debug)]
-struct CachedScript {
-    /// Its shebang flags ([`eval::COMPAT`] when it has none).
-    flags: u32,
-    /// The compiled body.
-    func: Function,
-    /// The body's length (INFO's `used_memory_scripts_eval`).
-    len: usize,
-}
-
-/// The scripting state of a server: EVAL's interpreter and cache, FUNCTION's interpreter and
-/// libraries, and what both share with a run in progress.
-#[derive(Debug, Default)]
-pub(crate) struct Scripting {
-    live: Rc<Live>,
-    /// EVAL's interpreter, made on first use and dropped by SCRIPT FLUSH.
-    eval_vm: Option<Vm>,
-    /// SHA-1 (lower case) → script.
-    scripts: HashMap<String, CachedScript>,
-    /// FUNCTION's interpreter and libraries.
-    functions: function::Functions,
-}
-
-impl Scripting {
-    /// EVAL's interpreter, made if there is none.
-    fn eval_vm(&mut self, commands: &'static [Command]) -> Result<&Vm, String> {
-        if self.eval_vm.is_none() {
-            let vm = Vm::new(self.live.clone(), commands, false).map_err(|e| e.to_string())?;
-            self.eval_vm = Some(vm);
-        }
-        self.eval_vm.as_ref().ok_or_else(String::new)
-    }
-}
-
-/// Takes the scripting state out of `shared` (a fresh one the first time).
-fn take(shared: &mut Shared) -> Box<Scripting> {
-    shared
-        .scripting
-        .take()
-        .and_then(|b| b.downcast::<Scripting>().ok())
-        .unwrap_or_default()
-}
-
-/// Puts the scripting state back.
-fn put(shared: &mut Shared, state: Box<Scripting>) {
-    shared.scripting = Some(state);
-}
-
-/// INFO's figures: (cached scripts, bytes of their bodies, functions, libraries).
-pub(crate) fn info(shared: &Shared) -> (usize, usize, usize, usize) {
-    let Some(state) = shared
-        .scripting
-        .as_ref()
-        .and_then(|b| b.downcast_ref::<Scripting>())
-    else {
-        return (0, 0, 0, 0);
-    };
-    let bytes = state.scripts.values().map(|s| s.len).sum();
-    let (functions, libraries) = state.functions.counts();
-    (state.scripts.len(), bytes, functions, libraries)
-}
-
-/// The arguments after `numkeys` split into keys and arguments, with Redis's errors for a
-/// bad count; `bad_count` is the error for a count that is not a number (EVAL's and FCALL's
-/// differ).
-fn split_keys(
-    args: &[Bytes],
-    bad_count: crate::error::CmdError,
-) -> Result<(&[Bytes], &[Bytes]), crate::error::CmdError> {
-    let n = super::args::int_arg(super::args::arg(args, 2)).map_err(|_| bad_count)?;
-    let rest = args.get(3..).unwrap_or_default();
-    if n > rest.len() as i64 {
-        return Err(crate::error::CmdError::err(
-            "Number of keys can't be greater than number of args",
-        ));
-    }
-    if n < 0 {
-        return Err(crate::error::CmdError::err(
-            "Number of keys can't be negative",
-        ));
-    }
-    Ok(rest.split_at(n as usize))
-}
 
 #[cfg(test)]
 mod tests;

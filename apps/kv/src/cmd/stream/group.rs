@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{loose_id, nogroup, range_end, range_start, reply_help, strict_id, subcommand_syntax};
+use super::common::{loose_id, nogroup, range_end, range_start, strict_id};
 use crate::cmd::args::{arg, int_arg, is};
+use crate::cmd::args::{reply_help, subcommand_syntax};
 use crate::cmd::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 use crate::types::str::Str;

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{nogroup, reply_help, subcommand_syntax};
+use super::common::nogroup;
 use crate::cmd::args::{arg, int_arg, is};
+use crate::cmd::args::{reply_help, subcommand_syntax};
 use crate::cmd::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 use crate::types::stream::{write_entry, Stream, StreamId, INVALID_ENTRIES_READ};

@@ -7,6 +7,7 @@
 //! the exact one it did; the group reads and claims go out as the XCLAIM and XGROUP SETID
 //! commands that redo their effect, never as themselves.
 
+mod common;
 mod group;
 mod info;
 mod read;
@@ -22,6 +23,7 @@ use crate::types::stream::{
     parse_id, write_entry, ParsedId, Stream, StreamId, Trim, ENTRY_MAX_BYTES, NODE_MAX_BYTES,
     NODE_MAX_ENTRIES,
 };
+use common::{invalid_id, range_end, range_start, strict_id};
 
 /// This family's rows of the command table (arity, flags and key positions as Redis 7.0's
 /// COMMAND reports them; XGROUP and XINFO name their key second).
@@ -42,84 +44,6 @@ pub(crate) static COMMANDS: &[Command] = &[
     cmd("xautoclaim", -6, WRITE | FAST, (1, 1, 1), group::xautoclaim),
     cmd("xinfo", -2, 0, (2, 2, 1), info::xinfo),
 ];
-
-/// An id argument Redis refuses.
-fn invalid_id() -> CmdError {
-    CmdError::err("Invalid stream ID specified as stream command argument")
-}
-
-/// A strict id (`-` and `+` refused), a missing sequence read as `missing_seq`.
-pub(crate) fn strict_id(b: &[u8], missing_seq: u64) -> Result<StreamId, CmdError> {
-    parse_id(b, missing_seq, true, false)
-        .map(|p| p.id)
-        .ok_or_else(invalid_id)
-}
-
-/// An id where `-` and `+` stand for the smallest and largest.
-pub(crate) fn loose_id(b: &[u8], missing_seq: u64) -> Result<StreamId, CmdError> {
-    parse_id(b, missing_seq, false, false)
-        .map(|p| p.id)
-        .ok_or_else(invalid_id)
-}
-
-/// A range bound: `(` makes it exclusive (then `-`/`+` are refused). Returns the id and
-/// whether it is exclusive (`streamParseIntervalIDOrReply`).
-fn interval_id(b: &[u8], missing_seq: u64) -> Result<(StreamId, bool), CmdError> {
-    match b.split_first() {
-        Some((b'(', rest)) if b.len() > 1 => Ok((strict_id(rest, missing_seq)?, true)),
-        _ => Ok((loose_id(b, missing_seq)?, false)),
-    }
-}
-
-/// The inclusive start of a range from its argument (an exclusive one moved up).
-pub(crate) fn range_start(b: &[u8]) -> Result<StreamId, CmdError> {
-    let (id, ex) = interval_id(b, 0)?;
-    if ex {
-        id.incr()
-            .ok_or_else(|| CmdError::err("invalid start ID for the interval"))
-    } else {
-        Ok(id)
-    }
-}
-
-/// The inclusive end of a range from its argument (an exclusive one moved down).
-pub(crate) fn range_end(b: &[u8]) -> Result<StreamId, CmdError> {
-    let (id, ex) = interval_id(b, u64::MAX)?;
-    if ex {
-        id.decr()
-            .ok_or_else(|| CmdError::err("invalid end ID for the interval"))
-    } else {
-        Ok(id)
-    }
-}
-
-/// Redis's `NOGROUP` error with its text.
-pub(crate) fn nogroup(text: String) -> CmdError {
-    CmdError::Msg(format!("NOGROUP {text}"))
-}
-
-/// A subcommand's syntax error (`addReplySubcommandSyntaxError`).
-pub(crate) fn subcommand_syntax(args: &[Bytes]) -> CmdError {
-    let sub = arg(args, 1);
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(sub.get(..sub.len().min(128)).unwrap_or_default()),
-        String::from_utf8_lossy(arg(args, 0)).to_ascii_uppercase()
-    ))
-}
-
-/// The help reply of a container command (`addReplyHelp`).
-pub(crate) fn reply_help(ctx: &mut Ctx<'_, '_>, name: &str, lines: &[&str]) {
-    ctx.out.array_len(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
-}
 
 /// The node limits in force (`stream-node-max-bytes`, `stream-node-max-entries`).
 pub(crate) fn node_limits(ctx: &Ctx<'_, '_>) -> (usize, usize) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use spindle_protocols::resp::Version;
 
-use super::{nogroup, strict_id};
+use super::common::{nogroup, strict_id};
 use crate::blocked::{Block, BlockOp, StreamWait};
 use crate::cmd::args::{arg, int_arg, is};
 use crate::cmd::ctx::{CmdResult, Ctx};
