@@ -40,6 +40,10 @@ pub struct Client {
     pub(crate) channels: HashSet<Bytes>,
     /// Patterns subscribed to.
     pub(crate) patterns: HashSet<Bytes>,
+    /// Shard channels subscribed to (SSUBSCRIBE).
+    pub(crate) shard_channels: HashSet<Bytes>,
+    /// In MONITOR mode.
+    pub(crate) monitor: bool,
     /// Set by a blocking command that found nothing: the session parks the client.
     pub(crate) blocked: Option<Block>,
     /// True while EXEC runs the queue (blocking commands then do not block).
@@ -92,6 +96,8 @@ impl Client {
             watched: Vec::new(),
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
+            monitor: false,
             blocked: None,
             in_exec: false,
             last_cmd: "NULL",

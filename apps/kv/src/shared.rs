@@ -133,6 +133,52 @@ pub(crate) struct Shared {
     pub(crate) aof_error: Option<String>,
     /// Replication: role, id and offset, backlog, replicas, the master followed.
     pub(crate) repl: crate::repl::Repl,
+    /// MONITOR clients, the slow log, latency events, shard channels.
+    pub(crate) intro: Introspection,
+}
+
+/// What the introspection commands keep: MONITOR's clients, SLOWLOG's entries, LATENCY's
+/// events and per-command histograms, and the shard channels of SSUBSCRIBE.
+#[derive(Debug, Default)]
+pub(crate) struct Introspection {
+    /// Clients in MONITOR mode, fed every command run by others.
+    pub(crate) monitors: Vec<Subscriber>,
+    /// The slow log, newest first, at most `slowlog-max-len` entries.
+    pub(crate) slowlog: std::collections::VecDeque<SlowEntry>,
+    /// The id the next slow-log entry gets.
+    pub(crate) slowlog_next_id: u64,
+    /// Latency events by name: (time in s, ms) samples, oldest first, and the worst seen.
+    pub(crate) latency: BTreeMap<&'static str, LatencyEvent>,
+    /// Per-command latency histograms (LATENCY HISTOGRAM): calls per power-of-two bucket of ns.
+    pub(crate) histograms: BTreeMap<String, [u64; 64]>,
+    /// Shard channels and their subscribers (SSUBSCRIBE).
+    pub(crate) shard_channels: HashMap<Bytes, Vec<Subscriber>>,
+}
+
+/// One slow-log entry, its arguments already trimmed as Redis trims them.
+#[derive(Debug, Clone)]
+pub(crate) struct SlowEntry {
+    /// Entry id, from 0.
+    pub(crate) id: u64,
+    /// Unix time in seconds.
+    pub(crate) time: u64,
+    /// Duration in microseconds.
+    pub(crate) micros: u64,
+    /// The command's arguments (at most 32, each at most 128 bytes plus a note).
+    pub(crate) args: Vec<Bytes>,
+    /// `ip:port` of the client.
+    pub(crate) peer: String,
+    /// The client's name, empty if none.
+    pub(crate) name: String,
+}
+
+/// One latency event's history (LATENCY LATEST/HISTORY).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LatencyEvent {
+    /// (Unix time in s, latency in ms), oldest first, at most 160, one per second.
+    pub(crate) samples: std::collections::VecDeque<(u64, u64)>,
+    /// The worst latency seen, in ms.
+    pub(crate) max: u64,
 }
 
 /// Replies waiting for the AOF.
@@ -181,6 +227,7 @@ impl Shared {
             held: std::collections::VecDeque::new(),
             aof_error: None,
             repl: crate::repl::Repl::new(),
+            intro: Introspection::default(),
         }
     }
 
@@ -308,5 +355,14 @@ impl Shared {
         }
         client.patterns.clear();
         self.patterns.retain(|(_, s)| s.client != client.id);
+        for ch in client.shard_channels.drain() {
+            if let Some(subs) = self.intro.shard_channels.get_mut(&ch) {
+                subs.retain(|s| s.client != client.id);
+                if subs.is_empty() {
+                    self.intro.shard_channels.remove(&ch);
+                }
+            }
+        }
+        self.intro.monitors.retain(|m| m.client != client.id);
     }
 }

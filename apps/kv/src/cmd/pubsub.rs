@@ -189,17 +189,20 @@ const PUBSUB_HELP: &[&str] = &[
 
 /// `PUBSUB CHANNELS [pattern] | NUMSUB [channel…] | NUMPAT | SHARDCHANNELS [pattern] |
 /// SHARDNUMSUB [channel…] | HELP`. NUMSUB answers a flat array of channel and count in RESP3
-/// too, as Redis 7.0 does (clients parse it as such). There are no shard channels (SSUBSCRIBE
-/// is not served), so the SHARD subcommands find none. The engine has checked the subcommand
-/// and its arity against the table of subcommands.
+/// too, as Redis 7.0 does (clients parse it as such). The SHARD subcommands look at the shard
+/// channels of SSUBSCRIBE. The engine has checked the subcommand and its arity against the
+/// table of subcommands.
 pub(crate) fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
-    if is(sub, "channels") && rest.len() <= 1 {
+    if (is(sub, "channels") || is(sub, "shardchannels")) && rest.len() <= 1 {
         let pattern = rest.first();
-        let names: Vec<Bytes> = ctx
-            .shared
-            .channels
+        let channels = if is(sub, "channels") {
+            &ctx.shared.channels
+        } else {
+            &ctx.shared.intro.shard_channels
+        };
+        let names: Vec<Bytes> = channels
             .keys()
             .filter(|c| pattern.is_none_or(|p| glob::matches(p, c, false)))
             .cloned()
@@ -213,7 +216,7 @@ pub(crate) fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.array_len(rest.len() * 2);
         for ch in rest {
             let n = if shard {
-                0
+                ctx.shared.intro.shard_channels.get(ch).map_or(0, Vec::len)
             } else {
                 ctx.shared.channels.get(ch).map_or(0, Vec::len)
             };
@@ -225,8 +228,6 @@ pub(crate) fn pubsub(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         patterns.sort();
         patterns.dedup();
         ctx.out.int(patterns.len() as i64);
-    } else if is(sub, "shardchannels") && rest.len() <= 1 {
-        ctx.out.array_len(0);
     } else if is(sub, "help") && rest.is_empty() {
         ctx.out.array_len(PUBSUB_HELP.len() + 1);
         ctx.out

@@ -1,0 +1,411 @@
+//! The introspection commands of `spindle kv` against redis-server 7.0.15, side by side over
+//! raw RESP connections where the output is deterministic: SLOWLOG (every command logged, the
+//! trimming of long and many arguments, the client's address and name), LOLWUT, COMMAND LIST
+//! sorted and COMMAND COUNT (equal but for the cluster/module commands spindle does not
+//! serve), COMMAND GETKEYS/GETKEYSANDFLAGS, sharded pub/sub's replies and messages, the help
+//! texts and errors; and `redis-cli monitor` against spindle showing another client's command.
+//! Skipped with a note when redis-server is not installed.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use spindle_protocols::resp::{decode_frame, Frame, Limits};
+
+use common::kv::{spindle_kv_with, RedisServer};
+use common::Running;
+
+/// Commands redis-server 7.0.15 has and spindle kv does not serve (cluster, modules,
+/// failover), with their subcommands.
+const NOT_SERVED: &[&str] = &[
+    "asking",
+    "cluster",
+    "readonly",
+    "readwrite",
+    "migrate",
+    "restore-asking",
+    "module",
+    "failover",
+];
+
+/// A RESP connection that sends one command and reads one reply frame.
+struct Raw {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    fn send_args(&mut self, words: &[&str]) {
+        let mut out = format!("*{}\r\n", words.len());
+        for w in words {
+            out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
+        }
+        self.stream.write_all(out.as_bytes()).unwrap();
+    }
+
+    fn read(&mut self) -> Frame {
+        loop {
+            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
+                return frame;
+            }
+            let mut chunk = [0u8; 16384];
+            let n = self.stream.read(&mut chunk).expect("a reply");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn args(&mut self, words: &[&str]) -> Frame {
+        self.send_args(words);
+        self.read()
+    }
+
+    fn cmd(&mut self, line: &str) -> Frame {
+        self.args(&line.split(' ').collect::<Vec<_>>())
+    }
+}
+
+struct Both {
+    _redis: RedisServer,
+    _spindle: Running,
+    ports: [u16; 2],
+}
+
+impl Both {
+    fn start() -> Option<Both> {
+        let redis = RedisServer::start()?;
+        let (spindle, port) = spindle_kv_with(&[]);
+        Some(Both {
+            ports: [redis.port, port],
+            _redis: redis,
+            _spindle: spindle,
+        })
+    }
+
+    /// One connection to each: redis-server's first.
+    fn connect(&self) -> [Raw; 2] {
+        self.ports.map(Raw::connect)
+    }
+}
+
+fn bulk_text(f: &Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Simple(b) | Frame::Verbatim { text: b, .. } => {
+            String::from_utf8_lossy(b).into_owned()
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+fn items(f: Frame) -> Vec<Frame> {
+    match f {
+        Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => v,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// Runs each line on both and compares the replies; the count compared.
+fn same(conns: &mut [Raw; 2], lines: &[&[&str]]) -> usize {
+    for words in lines {
+        let [redis, spindle] = conns;
+        let want = redis.args(words);
+        let got = spindle.args(words);
+        assert_eq!(
+            got, want,
+            "{words:?}: spindle (left) and redis-server (right)"
+        );
+    }
+    lines.len()
+}
+
+#[test]
+fn slowlog_entries_and_trimming_match_redis() {
+    let Some(both) = Both::start() else { return };
+    let mut conns = both.connect();
+    let long = "v".repeat(200);
+    let many: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+    let mut del: Vec<&str> = vec!["DEL"];
+    del.extend(many.iter().map(String::as_str));
+    let mut entries = Vec::new();
+    for c in &mut conns {
+        assert_eq!(
+            c.cmd("CONFIG SET slowlog-log-slower-than 0"),
+            Frame::Simple("OK".into())
+        );
+        c.cmd("CLIENT SETNAME watcher");
+        c.cmd("SLOWLOG RESET");
+        c.args(&["SET", "big", &long]);
+        c.args(&del);
+        let got = items(c.cmd("SLOWLOG GET 3"));
+        // Each: id, time, duration, args, addr, name; compare args, name, address shape.
+        let mut shapes = Vec::new();
+        for e in got {
+            let e = items(e);
+            assert_eq!(e.len(), 6);
+            let addr = bulk_text(&e[4]);
+            assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+            shapes.push((e[3].clone(), e[5].clone()));
+        }
+        entries.push(shapes);
+    }
+    assert_eq!(
+        entries[1], entries[0],
+        "SLOWLOG GET 3: spindle (left), redis (right)"
+    );
+    let n = same(
+        &mut conns,
+        &[
+            &["SLOWLOG", "HELP"],
+            &["SLOWLOG", "GET", "-2"],
+            &["SLOWLOG", "GET", "x"],
+            &["SLOWLOG", "NOPE"],
+            &["SLOWLOG", "LEN", "x"],
+            &["CONFIG", "SET", "slowlog-max-len", "2"],
+            &["PING"],
+            &["SLOWLOG", "LEN"],
+            &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+            &["SLOWLOG", "RESET"],
+            &["PING"],
+            &["SLOWLOG", "LEN"],
+            &["CONFIG", "GET", "slowlog-*"],
+        ],
+    );
+    eprintln!("slowlog: {} cases compared", n + 1);
+}
+
+#[test]
+fn lolwut_latency_and_command_introspection_match_redis() {
+    let Some(both) = Both::start() else { return };
+    let mut conns = both.connect();
+    let n = same(
+        &mut conns,
+        &[
+            &["LOLWUT"],
+            &["LOLWUT", "VERSION", "7"],
+            &["LOLWUT", "VERSION", "x"],
+            &["LATENCY", "HELP"],
+            &["LATENCY", "LATEST"],
+            &["LATENCY", "HISTORY", "command"],
+            &["LATENCY", "RESET"],
+            &["LATENCY", "GRAPH", "command"],
+            &["LATENCY", "DOCTOR"],
+            &["LATENCY", "NOPE"],
+            &["COMMAND", "GETKEYS", "SET", "a", "b"],
+            &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "2", "x", "y"],
+            &[
+                "COMMAND", "GETKEYS", "EVAL", "return 1", "2", "k1", "k2", "a",
+            ],
+            &["COMMAND", "GETKEYS", "EVAL", "return 1", "0"],
+            &[
+                "COMMAND", "GETKEYS", "XREAD", "STREAMS", "s1", "s2", "0", "0",
+            ],
+            &["COMMAND", "GETKEYS", "SORT", "l", "STORE", "dst"],
+            &["COMMAND", "GETKEYS", "PING"],
+            &["COMMAND", "GETKEYS", "NOPE", "x"],
+            &["COMMAND", "GETKEYS", "GET"],
+            &["COMMAND", "GETKEYS", "MSET", "a"],
+            &["COMMAND", "GETKEYS", "ZUNIONSTORE", "d", "9", "x"],
+            &["COMMAND", "GETKEYS", "MEMORY", "USAGE", "k"],
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "a", "b"],
+            &[
+                "COMMAND",
+                "GETKEYSANDFLAGS",
+                "LMOVE",
+                "a",
+                "b",
+                "LEFT",
+                "RIGHT",
+            ],
+            &["COMMAND", "GETKEYSANDFLAGS", "GETDEL", "a"],
+            &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+            &["COMMAND", "LIST", "FILTERBY", "NOPE", "x"],
+            &["COMMAND", "LIST", "x"],
+        ],
+    );
+    let mut lists = Vec::new();
+    let mut counts = Vec::new();
+    for c in &mut conns {
+        let mut names: Vec<String> = items(c.cmd("COMMAND LIST")).iter().map(bulk_text).collect();
+        names.sort();
+        lists.push(names);
+        let mut filtered: Vec<String> = items(c.cmd("COMMAND LIST FILTERBY PATTERN client*"))
+            .iter()
+            .map(bulk_text)
+            .collect();
+        filtered.sort();
+        lists.push(filtered);
+        let mut cat: Vec<String> = items(c.cmd("COMMAND LIST FILTERBY ACLCAT pubsub"))
+            .iter()
+            .map(bulk_text)
+            .collect();
+        cat.sort();
+        lists.push(cat);
+        counts.push(match c.cmd("COMMAND COUNT") {
+            Frame::Integer(n) => n,
+            other => panic!("{other:?}"),
+        });
+    }
+    let served = |n: &String| {
+        let top = n.split('|').next().unwrap_or_default();
+        !NOT_SERVED.contains(&top)
+    };
+    let redis_all: Vec<String> = lists[0].iter().filter(|n| served(n)).cloned().collect();
+    assert_eq!(lists[3], redis_all, "COMMAND LIST sorted: spindle (left)");
+    assert_eq!(lists[4], lists[1], "FILTERBY PATTERN");
+    let redis_cat: Vec<String> = lists[2].iter().filter(|n| served(n)).cloned().collect();
+    assert_eq!(lists[5], redis_cat, "FILTERBY ACLCAT pubsub");
+    assert_eq!(
+        counts[1],
+        counts[0] - NOT_SERVED.len() as i64,
+        "COMMAND COUNT"
+    );
+    // LOLWUT VERSION 6 is random art: compare its shape (rows, columns, the credits).
+    let mut shapes = Vec::new();
+    for c in &mut conns {
+        let text = bulk_text(&c.cmd("LOLWUT VERSION 6 30 8"));
+        let lines: Vec<&str> = text.lines().collect();
+        let cells = lines[0].matches("\x1b[0m").count();
+        shapes.push((
+            lines.len(),
+            cells,
+            lines[8].to_string(),
+            lines[9].to_string(),
+        ));
+    }
+    assert_eq!(shapes[1], shapes[0], "LOLWUT VERSION 6 30 8");
+    eprintln!("introspection: {} cases compared", n + 5);
+}
+
+#[test]
+fn sharded_pubsub_matches_redis() {
+    let Some(both) = Both::start() else { return };
+    let mut subs = both.connect();
+    let mut pubs = both.connect();
+    let mut n = same(&mut subs, &[&["SSUBSCRIBE", "a", "b"]]);
+    // A confirmation per channel.
+    let second: Vec<Frame> = subs.iter_mut().map(Raw::read).collect();
+    assert_eq!(second[1], second[0], "SSUBSCRIBE a b's second reply");
+    n += same(
+        &mut subs,
+        &[
+            &["SSUBSCRIBE", "a"],
+            &["SUBSCRIBE", "plain"],
+            &["GET", "x"],
+            &["PING"],
+        ],
+    );
+    n += same(
+        &mut pubs,
+        &[
+            &["SPUBLISH", "a", "hello"],
+            &["PUBLISH", "a", "not-sharded"],
+            &["PUBSUB", "SHARDCHANNELS", "b*"],
+            &["PUBSUB", "SHARDNUMSUB", "a", "b", "c"],
+            &["PUBSUB", "CHANNELS"],
+            &["SPUBLISH", "b", "second"],
+            &["MULTI"],
+            &["SSUBSCRIBE", "x"],
+            &["EXEC"],
+        ],
+    );
+    let mut all: Vec<Vec<String>> = Vec::new();
+    for c in &mut pubs {
+        let mut names: Vec<String> = items(c.cmd("PUBSUB SHARDCHANNELS"))
+            .iter()
+            .map(bulk_text)
+            .collect();
+        names.sort();
+        all.push(names);
+    }
+    assert_eq!(all[1], all[0], "PUBSUB SHARDCHANNELS sorted");
+    for c in &mut subs {
+        // The messages, in order: the sharded ones only.
+        let first = c.read();
+        let second = c.read();
+        assert_eq!(items(first)[0], Frame::Bulk("smessage".into()));
+        assert_eq!(bulk_text(&items(second)[2]), "second");
+    }
+    n += same(
+        &mut subs,
+        &[
+            &["SUNSUBSCRIBE", "a"],
+            &["SUNSUBSCRIBE"],
+            &["SUNSUBSCRIBE"],
+            &["UNSUBSCRIBE"],
+        ],
+    );
+    // RESP3: messages as pushes.
+    let mut r3 = both.connect();
+    for c in &mut r3 {
+        c.cmd("HELLO 3");
+    }
+    n += same(&mut r3, &[&["SSUBSCRIBE", "c3"], &["GET", "x"]]);
+    n += same(&mut pubs, &[&["SPUBLISH", "c3", "m"]]);
+    let got: Vec<Frame> = r3.iter_mut().map(Raw::read).collect();
+    assert_eq!(got[1], got[0], "RESP3 smessage");
+    eprintln!("sharded pub/sub: {n} cases compared");
+}
+
+#[test]
+fn redis_cli_monitor_shows_another_clients_command() {
+    let (_server, port) = spindle_kv_with(&[]);
+    let mut monitor = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "monitor"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(ref mut child) = monitor else {
+        eprintln!("redis-cli is not installed: test skipped");
+        return;
+    };
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // redis-cli prints OK once MONITOR is accepted.
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "OK",
+        "MONITOR's reply"
+    );
+    let mut other = Raw::connect(port);
+    other.args(&["SET", "greeting", "hello \"world\"\n"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("a monitor line");
+        if line.contains("greeting") {
+            break line;
+        }
+    };
+    assert!(
+        line.contains(r#" [0 127.0.0.1:"#)
+            && line.ends_with(r#"] "SET" "greeting" "hello \"world\"\n""#),
+        "{line}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
