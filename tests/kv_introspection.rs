@@ -182,7 +182,7 @@ fn slowlog_entries_and_trimming_match_redis() {
             &["SLOWLOG", "RESET"],
             &["PING"],
             &["SLOWLOG", "LEN"],
-            &["CONFIG", "GET", "slowlog-*"],
+            &["CONFIG", "GET", "slowlog-max-len"],
         ],
     );
     eprintln!("slowlog: {} cases compared", n + 1);

@@ -10,9 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use super::args::{int_arg, is};
-use super::cmd;
-use super::ctx::{flags::*, CmdResult, Command, Ctx};
+use super::args::{int_arg, is, reply_help, subcommand_syntax};
+use super::ctx::{cmd, flags::*, CmdResult, Command, Ctx};
 use crate::client::Client;
 use crate::config::REDIS_VERSION;
 use crate::error::CmdError;
@@ -49,9 +48,9 @@ fn config_int(shared: &Shared, name: &str, default: i64) -> i64 {
 
 /// True for a command with subcommands (CONFIG, CLIENT…).
 fn is_container(command: &Command) -> bool {
-    super::SUBCOMMANDS
-        .iter()
-        .any(|(name, _)| *name == command.name)
+    crate::acl::catalog::lookup(command.name.as_bytes())
+        .and_then(|id| crate::acl::catalog::table().get(id))
+        .is_some_and(|e| e.subs > 0)
 }
 
 /// The name LATENCY HISTOGRAM reports a call under: `config|get` for a container's
@@ -280,25 +279,6 @@ pub(crate) fn monitor(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn help(ctx: &mut Ctx<'_, '_>, name: &str, lines: &[&str]) {
-    ctx.out.array_len(lines.len() + 3);
-    ctx.out.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for l in lines {
-        ctx.out.simple(l);
-    }
-    ctx.out.simple("HELP");
-    ctx.out.simple("    Prints this help.");
-}
-
-fn syntax_error(sub: &[u8], name: &str) -> CmdError {
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {name} HELP.",
-        String::from_utf8_lossy(sub)
-    ))
-}
-
 const SLOWLOG_HELP: &[&str] = &[
     "GET [<count>]",
     "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
@@ -316,7 +296,7 @@ pub(crate) fn slowlog(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = args.get(1).map_or(&[][..], |b| b);
     let n = args.len();
     if n == 2 && is(sub, "help") {
-        help(ctx, "SLOWLOG", SLOWLOG_HELP);
+        reply_help(ctx, "SLOWLOG", SLOWLOG_HELP);
     } else if n == 2 && is(sub, "reset") {
         ctx.shared.intro.slowlog.clear();
         ctx.out.ok();
@@ -354,7 +334,7 @@ pub(crate) fn slowlog(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             ctx.out.bulk(e.name.as_bytes());
         }
     } else {
-        return Err(syntax_error(sub, "SLOWLOG"));
+        return Err(subcommand_syntax(args));
     }
     Ok(())
 }
@@ -622,9 +602,9 @@ pub(crate) fn latency(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             write_histogram(ctx, &counts);
         }
     } else if is(sub, "help") && n == 2 {
-        help(ctx, "LATENCY", LATENCY_HELP);
+        reply_help(ctx, "LATENCY", LATENCY_HELP);
     } else {
-        return Err(syntax_error(sub, "LATENCY"));
+        return Err(subcommand_syntax(args));
     }
     Ok(())
 }

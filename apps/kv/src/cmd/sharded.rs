@@ -7,8 +7,7 @@
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{ReplyWriter, Version};
 
-use super::cmd;
-use super::ctx::{flags::*, CmdResult, Command, Ctx};
+use super::ctx::{cmd, flags::*, CmdResult, Command, Ctx};
 use crate::error::CmdError;
 use crate::shared::Subscriber;
 
