@@ -148,7 +148,7 @@ fn startup_only_directives_are_refused_by_config_set_as_immutable() {
         (
             "CONFIG SET BUSY-POLL 0",
             err(
-                "ERR CONFIG SET failed (possibly related to argument 'busy-poll') - can't set \
+                "ERR CONFIG SET failed (possibly related to argument 'BUSY-POLL') - can't set \
                  immutable config",
             ),
         ),

@@ -179,7 +179,7 @@ fn quoted(name: &str) -> String {
 
 /// Splits a line into words as Redis's `sdssplitargs`: spaces separate, double quotes allow
 /// escapes (`\n`, `\xHH`…), single quotes only `\'`; `None` for unbalanced quotes.
-fn split_args(line: &str) -> Option<Vec<String>> {
+pub(crate) fn split_args(line: &str) -> Option<Vec<String>> {
     let bytes = line.as_bytes();
     let mut words = Vec::new();
     let mut i = 0;
