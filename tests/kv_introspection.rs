@@ -409,3 +409,135 @@ fn redis_cli_monitor_shows_another_clients_command() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn client_id(c: &mut Raw) -> String {
+    match c.cmd("CLIENT ID") {
+        Frame::Integer(n) => n.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn tracking_invalidations_match_redis() {
+    let Some(both) = Both::start() else { return };
+    let mut n = 0;
+    // RESP3, default mode: a key read is invalidated once, when another client writes it.
+    let mut reader = both.connect();
+    let mut writer = both.connect();
+    for c in &mut reader {
+        c.cmd("HELLO 3");
+    }
+    n += same(
+        &mut reader,
+        &[
+            &["CLIENT", "TRACKINGINFO"],
+            &["CLIENT", "GETREDIR"],
+            &["CLIENT", "TRACKING", "on"],
+            &["CLIENT", "TRACKINGINFO"],
+            &["CLIENT", "GETREDIR"],
+            &["GET", "k"],
+            &["MGET", "k2", "k3"],
+        ],
+    );
+    n += same(
+        &mut writer,
+        &[&["SET", "k", "1"], &["MSET", "k3", "x", "k", "2"]],
+    );
+    let got: Vec<[Frame; 2]> = reader.iter_mut().map(|c| [c.read(), c.read()]).collect();
+    assert_eq!(got[1], got[0], "RESP3 invalidations: spindle (left)");
+    // Its own write, without NOLOOP: told after the reply.
+    n += same(&mut reader, &[&["GET", "own"], &["SET", "own", "v"]]);
+    let got: Vec<Frame> = reader.iter_mut().map(Raw::read).collect();
+    assert_eq!(got[1], got[0], "own write's invalidation");
+    // A flush: a null.
+    n += same(&mut reader, &[&["GET", "k"]]);
+    n += same(&mut writer, &[&["FLUSHALL"]]);
+    let got: Vec<Frame> = reader.iter_mut().map(Raw::read).collect();
+    assert_eq!(got[1], got[0], "FLUSHALL's invalidation");
+    n += same(
+        &mut reader,
+        &[
+            &["CLIENT", "TRACKING", "on", "BCAST"],
+            &["CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"],
+            &["CLIENT", "TRACKING", "on", "PREFIX", "a"],
+            &["CLIENT", "TRACKING", "off"],
+            &["CLIENT", "TRACKING", "on", "BCAST", "OPTIN"],
+            &[
+                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "ab", "PREFIX", "a",
+            ],
+            &["CLIENT", "TRACKING", "on", "REDIRECT", "999999"],
+            &["CLIENT", "TRACKING", "maybe"],
+            &["CLIENT", "TRACKING", "on", "NOPE"],
+            &["CLIENT", "CACHING", "yes"],
+            &["CLIENT", "TRACKING", "on", "OPTIN"],
+            &["CLIENT", "CACHING", "no"],
+            &["CLIENT", "CACHING", "yes"],
+            &["CLIENT", "TRACKINGINFO"],
+            &["CLIENT", "CACHING", "yes"],
+            &["GET", "opted"],
+            &["GET", "not-opted"],
+        ],
+    );
+    n += same(
+        &mut writer,
+        &[&["SET", "opted", "1"], &["SET", "not-opted", "1"]],
+    );
+    let got: Vec<Frame> = reader.iter_mut().map(Raw::read).collect();
+    assert_eq!(got[1], got[0], "OPTIN's invalidation");
+    n += same(
+        &mut reader,
+        &[
+            &["CLIENT", "TRACKING", "off"],
+            &[
+                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "user:", "PREFIX", "job:", "NOLOOP",
+            ],
+            &["CLIENT", "TRACKINGINFO"],
+            &["SET", "user:mine", "x"],
+        ],
+    );
+    n += same(
+        &mut writer,
+        &[
+            &["MSET", "user:1", "a", "other", "b", "user:2", "c"],
+            &["SET", "job:9", "x"],
+        ],
+    );
+    let got: Vec<[Frame; 2]> = reader.iter_mut().map(|c| [c.read(), c.read()]).collect();
+    assert_eq!(got[1], got[0], "BCAST invalidations");
+    // RESP2 through REDIRECT to a subscriber of __redis__:invalidate.
+    let mut sink = both.connect();
+    let mut tracked = both.connect();
+    n += same(&mut sink, &[&["SUBSCRIBE", "__redis__:invalidate"]]);
+    for (i, c) in tracked.iter_mut().enumerate() {
+        let id = subscriber_id(both.ports[i]);
+        assert_eq!(
+            c.args(&["CLIENT", "TRACKING", "on", "REDIRECT", &id]),
+            Frame::Simple("OK".into())
+        );
+        assert_eq!(
+            c.args(&["CLIENT", "GETREDIR"]),
+            Frame::Integer(id.parse().unwrap())
+        );
+    }
+    n += same(&mut tracked, &[&["GET", "r"]]);
+    n += same(&mut writer, &[&["SET", "r", "1"], &["FLUSHDB"]]);
+    let got: Vec<[Frame; 2]> = sink.iter_mut().map(|c| [c.read(), c.read()]).collect();
+    assert_eq!(got[1], got[0], "RESP2 redirected invalidations");
+    eprintln!("tracking: {n} cases compared");
+}
+
+/// The id of the newest subscriber on the server at `port`, asked on a new connection (a
+/// subscriber cannot run CLIENT ID in RESP2).
+fn subscriber_id(port: u16) -> String {
+    let mut c = Raw::connect(port);
+    let me: i64 = client_id(&mut c).parse().unwrap();
+    let list = bulk_text(&c.cmd("CLIENT LIST"));
+    list.lines()
+        .filter_map(|l| {
+            let id: i64 = l.strip_prefix("id=")?.split(' ').next()?.parse().ok()?;
+            (l.contains("cmd=subscribe") && id != me).then_some(id)
+        })
+        .max()
+        .unwrap()
+        .to_string()
+}

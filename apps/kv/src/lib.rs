@@ -21,6 +21,7 @@
 //! | `repl/` | replication's state: role, replication id and offset, the backlog, attached replicas, WAIT |
 //! | `shared.rs` | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
 //! | `client.rs` | one connection's state as commands see it |
+//! | `tracking.rs` | CLIENT TRACKING's state: tracking clients, the keys they read, invalidation messages |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
 //! | `acl/` | access control as Redis 7.0's: users, selectors, rules and their descriptions, permission checks against Redis's own command table, the ACL log; its own `//! Layout` in `acl/mod.rs` |
@@ -77,6 +78,7 @@ pub(crate) mod replica_link;
 pub(crate) mod replicas;
 pub mod session;
 pub(crate) mod shared;
+pub(crate) mod tracking;
 pub(crate) mod types;
 pub(crate) mod watches;
 

@@ -153,6 +153,8 @@ pub(crate) struct Introspection {
     pub(crate) histograms: BTreeMap<String, [u64; 64]>,
     /// Shard channels and their subscribers (SSUBSCRIBE).
     pub(crate) shard_channels: HashMap<Bytes, Vec<Subscriber>>,
+    /// CLIENT TRACKING: tracking clients and the keys they read.
+    pub(crate) tracking: crate::tracking::Tracking,
 }
 
 /// One slow-log entry, its arguments already trimmed as Redis trims them.
@@ -364,5 +366,7 @@ impl Shared {
             }
         }
         self.intro.monitors.retain(|m| m.client != client.id);
+        client.monitor = false;
+        self.intro.tracking.forget(client.id);
     }
 }

@@ -609,6 +609,266 @@ pub(crate) fn latency(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Where a client's messages go, for the tracking messages (`None` once it is gone).
+fn tracking_target(shared: &Shared, id: u64) -> Option<crate::tracking::Target> {
+    let info = shared.clients.get(&id)?;
+    Some(crate::tracking::Target {
+        conn: info.conn?,
+        resp: info.resp,
+        subscribed: info.pubsub,
+    })
+}
+
+/// After a command, while some client tracks: a tracking client's reads are remembered; a
+/// write invalidates its keys (a flush everything); BCAST clients are told of this command's
+/// writes. Messages go through the running client's outbox.
+pub(crate) fn track(
+    shared: &mut Shared,
+    client: &mut Client,
+    command: &Command,
+    args: &[Bytes],
+    wrote: bool,
+) {
+    let keep_caching = client.multi.is_some()
+        || (command.name == "client" && args.get(1).is_some_and(|s| is(s, "caching")));
+    let reads = (command.flags & READONLY != 0).then(|| command.key_args(args));
+    shared
+        .intro
+        .tracking
+        .after_command(client.id, reads, keep_caching);
+    let flush = matches!(command.name, "flushdb" | "flushall");
+    if !wrote && !flush {
+        return;
+    }
+    let mut tracking = std::mem::take(&mut shared.intro.tracking);
+    let lookup = |id: u64| tracking_target(shared, id);
+    if flush {
+        tracking.flush(&lookup, &mut client.outbox);
+    } else {
+        for key in command.key_args(args) {
+            tracking.invalidate(key, client.id, &lookup, &mut client.outbox);
+        }
+    }
+    tracking.broadcast(&lookup, &mut client.outbox);
+    shared.intro.tracking = tracking;
+}
+
+/// `CLIENT TRACKING on|off [REDIRECT id] [PREFIX p]… [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`,
+/// `CLIENT CACHING yes|no`, `CLIENT GETREDIR`, `CLIENT TRACKINGINFO`, as Redis 7.0's
+/// `clientCommand` (its checks in its order, its words).
+pub(crate) fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = args.get(1).map_or(&[][..], |b| b);
+    let id = ctx.client.id;
+    if is(sub, "tracking") && args.len() >= 3 {
+        let mut redirect = 0u64;
+        let (mut bcast, mut optin, mut optout, mut noloop) = (false, false, false, false);
+        let mut prefixes: Vec<Bytes> = Vec::new();
+        let mut j = 3;
+        while j < args.len() {
+            let a = args.get(j).map_or(&[][..], |b| b);
+            let more = j + 1 < args.len();
+            if is(a, "redirect") && more {
+                j += 1;
+                if redirect != 0 {
+                    return Err(CmdError::err(
+                        "A client can only redirect to a single other client",
+                    ));
+                }
+                let n = int_arg(args.get(j).map_or(&[][..], |b| b))?;
+                redirect = n as u64;
+                if n <= 0 || !ctx.shared.clients.contains_key(&redirect) {
+                    return Err(CmdError::err(
+                        "The client ID you want redirect to does not exist",
+                    ));
+                }
+            } else if is(a, "bcast") {
+                bcast = true;
+            } else if is(a, "optin") {
+                optin = true;
+            } else if is(a, "optout") {
+                optout = true;
+            } else if is(a, "noloop") {
+                noloop = true;
+            } else if is(a, "prefix") && more {
+                j += 1;
+                prefixes.push(Bytes::copy_from_slice(args.get(j).map_or(&[][..], |b| b)));
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            j += 1;
+        }
+        let mode = args.get(2).map_or(&[][..], |b| b);
+        if is(mode, "on") {
+            if !bcast && !prefixes.is_empty() {
+                return Err(CmdError::err(
+                    "PREFIX option requires BCAST mode to be enabled",
+                ));
+            }
+            let old = ctx.shared.intro.tracking.clients.get(&id).cloned();
+            if old.as_ref().is_some_and(|o| o.bcast != bcast) {
+                return Err(CmdError::err(
+                    "You can't switch BCAST mode on/off before disabling tracking for this \
+                     client, and then re-enabling it with a different mode.",
+                ));
+            }
+            if bcast && (optin || optout) {
+                return Err(CmdError::err(
+                    "OPTIN and OPTOUT are not compatible with BCAST",
+                ));
+            }
+            if optin && optout {
+                return Err(CmdError::err(
+                    "You can't specify both OPTIN mode and OPTOUT mode",
+                ));
+            }
+            if old
+                .as_ref()
+                .is_some_and(|o| (optin && o.optout) || (optout && o.optin))
+            {
+                return Err(CmdError::err(
+                    "You can't switch OPTIN/OPTOUT mode before disabling tracking for this \
+                     client, and then re-enabling it with a different mode.",
+                ));
+            }
+            let mut kept = old.as_ref().map(|o| o.prefixes.clone()).unwrap_or_default();
+            if bcast {
+                for (i, p) in prefixes.iter().enumerate() {
+                    let shown = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    if let Some(c) = kept.iter().find(|k| k.starts_with(p) || p.starts_with(k)) {
+                        return Err(CmdError::err(format!(
+                            "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a \
+                             single client must not overlap.",
+                            shown(p),
+                            shown(c)
+                        )));
+                    }
+                    if let Some(q) = prefixes
+                        .iter()
+                        .skip(i + 1)
+                        .find(|q| q.starts_with(p) || p.starts_with(q))
+                    {
+                        return Err(CmdError::err(format!(
+                            "Prefix '{}' overlaps with another provided prefix '{}'. Prefixes \
+                             for a single client must not overlap.",
+                            shown(p),
+                            shown(q)
+                        )));
+                    }
+                }
+                if prefixes.is_empty() {
+                    prefixes.push(Bytes::new());
+                }
+                for p in prefixes {
+                    if !kept.contains(&p) {
+                        kept.push(p);
+                    }
+                }
+            }
+            ctx.shared.intro.tracking.clients.insert(
+                id,
+                crate::tracking::Tracker {
+                    conn: ctx.client.conn,
+                    resp: Some(ctx.client.resp),
+                    redirect,
+                    bcast,
+                    optin,
+                    optout,
+                    noloop,
+                    prefixes: kept,
+                    caching: false,
+                    broken: false,
+                },
+            );
+        } else if is(mode, "off") {
+            ctx.shared.intro.tracking.forget(id);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        ctx.out.ok();
+    } else if is(sub, "caching") && args.len() >= 3 {
+        let Some(t) = ctx.shared.intro.tracking.clients.get_mut(&id) else {
+            return Err(CmdError::err(
+                "CLIENT CACHING can be called only when the client is in tracking mode with \
+                 OPTIN or OPTOUT mode enabled",
+            ));
+        };
+        let opt = args.get(2).map_or(&[][..], |b| b);
+        if is(opt, "yes") {
+            if !t.optin {
+                return Err(CmdError::err(
+                    "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+                ));
+            }
+        } else if is(opt, "no") {
+            if !t.optout {
+                return Err(CmdError::err(
+                    "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+                ));
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        t.caching = true;
+        ctx.out.ok();
+    } else if is(sub, "getredir") && args.len() == 2 {
+        let redirect = ctx
+            .shared
+            .intro
+            .tracking
+            .clients
+            .get(&id)
+            .map_or(-1, |t| t.redirect as i64);
+        ctx.out.int(redirect);
+    } else if is(sub, "trackinginfo") && args.len() == 2 {
+        let t = ctx.shared.intro.tracking.clients.get(&id).cloned();
+        let mut flags = vec![if t.is_some() { "on" } else { "off" }];
+        let mut prefixes = Vec::new();
+        let mut redirect = -1;
+        if let Some(t) = t {
+            if t.bcast {
+                flags.push("bcast");
+            }
+            if t.optin {
+                flags.push("optin");
+                if t.caching {
+                    flags.push("caching-yes");
+                }
+            }
+            if t.optout {
+                flags.push("optout");
+                if t.caching {
+                    flags.push("caching-no");
+                }
+            }
+            if t.noloop {
+                flags.push("noloop");
+            }
+            if t.broken {
+                flags.push("broken_redirect");
+            }
+            redirect = t.redirect as i64;
+            prefixes = t.prefixes;
+            prefixes.sort();
+        }
+        ctx.out.map_len(3);
+        ctx.out.bulk(b"flags");
+        ctx.out.set_len(flags.len());
+        for f in flags {
+            ctx.out.bulk(f.as_bytes());
+        }
+        ctx.out.bulk(b"redirect");
+        ctx.out.int(redirect);
+        ctx.out.bulk(b"prefixes");
+        ctx.out.array_len(prefixes.len());
+        for p in prefixes {
+            ctx.out.bulk(&p);
+        }
+    } else {
+        return Err(subcommand_syntax(args));
+    }
+    Ok(())
+}
+
 /// Redis's names of key-spec flags, in its order (`addReplyFlagsForKeyArgs`).
 const KEY_FLAG_NAMES: &[(u16, &str)] = &[
     (1, "RO"),
