@@ -869,6 +869,164 @@ pub(crate) fn client_tracking(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResul
     Ok(())
 }
 
+/// OBJECT REFCOUNT of a value: Redis shares the integers 0..10000 (`OBJ_SHARED_INTEGERS`),
+/// which report `OBJ_SHARED_REFCOUNT` (INT_MAX), unless an LRU/LFU `maxmemory` policy keeps
+/// each value's own clock; every other value is its key's alone.
+pub(crate) fn refcount(v: &crate::types::value::Value, config: &crate::config::Config) -> i64 {
+    use crate::config::MaxmemoryPolicy as P;
+    let per_key_clock = config.maxmemory != 0
+        && matches!(
+            config.maxmemory_policy,
+            P::VolatileLru | P::AllkeysLru | P::VolatileLfu | P::AllkeysLfu
+        );
+    match v {
+        crate::types::value::Value::Int(n) if (0..10_000).contains(n) && !per_key_clock => {
+            i64::from(i32::MAX)
+        }
+        _ => 1,
+    }
+}
+
+/// MEMORY HELP's lines, as Redis 7.0's.
+const MEMORY_HELP: &[&str] = &[
+    "DOCTOR",
+    "    Return memory problems reports.",
+    "MALLOC-STATS",
+    "    Return internal statistics report from the memory allocator.",
+    "PURGE",
+    "    Attempt to purge dirty pages for reclamation by the allocator.",
+    "STATS",
+    "    Return information about the memory usage of the server.",
+    "USAGE <key> [SAMPLES <count>]",
+    "    Return memory in bytes used by <key> and its value. Nested values are",
+    "    sampled up to <count> times (default: 5, 0 means sample all).",
+];
+
+/// The resident set size, from /proc (0 where there is none).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// `MEMORY DOCTOR | MALLOC-STATS | PURGE | STATS | HELP` (USAGE is the keys family's). The
+/// allocator is the system's, counted by spindle's own (`alloc.rs`): MALLOC-STATS answers as
+/// a Redis built without jemalloc does, PURGE has nothing to purge.
+pub(crate) fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let sub = args.get(1).map_or(&[][..], |b| b);
+    let n = args.len();
+    if is(sub, "help") && n == 2 {
+        reply_help(ctx, "MEMORY", MEMORY_HELP);
+    } else if is(sub, "malloc-stats") && n == 2 {
+        ctx.out
+            .bulk(b"Stats not supported for the current allocator");
+    } else if is(sub, "purge") && n == 2 {
+        ctx.out.ok();
+    } else if is(sub, "doctor") && n == 2 {
+        let used = crate::alloc::sample_peak() as u64;
+        let peak = (crate::alloc::peak() as u64).max(used);
+        let text: &str = if used < 5 * 1024 * 1024 {
+            "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n"
+        } else if peak as f64 / used as f64 > 1.5 {
+            "Sam, I detected a few issues in this Redis instance memory implants:\n\n * Peak memory: In the past this instance used more than 150% the memory that is currently using. The allocator is normally not able to release memory after a peak, so you can expect to see a big fragmentation ratio, however this is actually harmless and is only due to the memory peak, and if the Redis instance Resident Set Size (RSS) is currently bigger than expected, the memory will be used as soon as you fill the Redis instance with more data. If the memory peak was only occasional and you want to try to reclaim memory, please try the MEMORY PURGE command, otherwise the only other option is to shutdown and restart the instance.\n\nI'm here to keep you safe, Sam. I want to help you.\n"
+        } else {
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n"
+        };
+        ctx.out.verbatim(b"txt", text.as_bytes());
+    } else if is(sub, "stats") && n == 2 {
+        memory_stats(ctx);
+    } else {
+        return Err(subcommand_syntax(args));
+    }
+    Ok(())
+}
+
+/// MEMORY STATS's map, in Redis 7.0's order: the allocator's numbers are the counting
+/// allocator's (in use, peak) and /proc's RSS; overheads are the replication backlog, the
+/// clients' buffers, the AOF buffer and the keyspaces' tables (per-entry cost estimated).
+fn memory_stats(ctx: &mut Ctx<'_, '_>) {
+    /// What one table slot and entry cost besides key and value (an estimate).
+    const PER_KEY: u64 = 48;
+    let used = crate::alloc::sample_peak() as u64;
+    let peak = (crate::alloc::peak() as u64).max(used);
+    let rss = rss_bytes();
+    let clients: u64 = ctx.shared.clients.values().map(|c| c.memory() as u64).sum();
+    let aof = ctx
+        .db
+        .propagation
+        .aof
+        .as_ref()
+        .map_or(0, |f| f.buf.capacity() as u64);
+    let dbs: Vec<(usize, u64, u64)> = ctx
+        .db
+        .spaces
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !s.is_empty())
+        .map(|(i, s)| (i, s.len() as u64, s.volatile_len() as u64))
+        .collect();
+    let keys: u64 = dbs.iter().map(|d| d.1).sum();
+    let tables: u64 = dbs.iter().map(|d| (d.1 + d.2) * PER_KEY).sum();
+    let overhead = clients + aof + tables;
+    let dataset = used.saturating_sub(overhead);
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    ctx.out.map_len(27 + dbs.len());
+    let int = |ctx: &mut Ctx<'_, '_>, name: &str, v: u64| {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.int(v as i64);
+    };
+    int(ctx, "peak.allocated", peak);
+    int(ctx, "total.allocated", used);
+    int(ctx, "startup.allocated", 0);
+    int(ctx, "replication.backlog", 0);
+    int(ctx, "clients.slaves", 0);
+    int(ctx, "clients.normal", clients);
+    int(ctx, "cluster.links", 0);
+    int(ctx, "aof.buffer", aof);
+    int(ctx, "lua.caches", 0);
+    int(ctx, "functions.caches", 0);
+    for (i, count, expires) in &dbs {
+        ctx.out.bulk(format!("db.{i}").as_bytes());
+        ctx.out.map_len(3);
+        int(ctx, "overhead.hashtable.main", count * PER_KEY);
+        int(ctx, "overhead.hashtable.expires", expires * PER_KEY);
+        int(ctx, "overhead.hashtable.slot-to-keys", 0);
+    }
+    int(ctx, "overhead.total", overhead);
+    int(ctx, "keys.count", keys);
+    int(
+        ctx,
+        "keys.bytes-per-key",
+        dataset.checked_div(keys).unwrap_or(0),
+    );
+    int(ctx, "dataset.bytes", dataset);
+    let dbl = |ctx: &mut Ctx<'_, '_>, name: &str, v: f64| {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.double(v);
+    };
+    dbl(ctx, "dataset.percentage", pct(dataset, used));
+    dbl(ctx, "peak.percentage", pct(used, peak));
+    int(ctx, "allocator.allocated", used);
+    int(ctx, "allocator.active", used);
+    int(ctx, "allocator.resident", rss);
+    dbl(ctx, "allocator-fragmentation.ratio", 1.0);
+    int(ctx, "allocator-fragmentation.bytes", 0);
+    dbl(ctx, "allocator-rss.ratio", ratio(rss, used));
+    int(ctx, "allocator-rss.bytes", rss.saturating_sub(used));
+    dbl(ctx, "rss-overhead.ratio", 1.0);
+    int(ctx, "rss-overhead.bytes", 0);
+    dbl(ctx, "fragmentation", ratio(rss, used));
+    int(ctx, "fragmentation.bytes", rss.saturating_sub(used));
+}
+
 /// Redis's names of key-spec flags, in its order (`addReplyFlagsForKeyArgs`).
 const KEY_FLAG_NAMES: &[(u16, &str)] = &[
     (1, "RO"),
