@@ -155,6 +155,11 @@ pub(crate) struct Introspection {
     pub(crate) shard_channels: HashMap<Bytes, Vec<Subscriber>>,
     /// CLIENT TRACKING: tracking clients and the keys they read.
     pub(crate) tracking: crate::tracking::Tracking,
+    /// `slowlog-log-slower-than`, `slowlog-max-len`, `latency-monitor-threshold` and
+    /// `latency-tracking` (1 or 0) as read from the configuration after the last CONFIG
+    /// command: every command consults them, and parsing them each time would cost more
+    /// than the bookkeeping itself.
+    pub(crate) settings: Option<[i64; 4]>,
 }
 
 /// One slow-log entry, its arguments already trimmed as Redis trims them.

@@ -46,6 +46,22 @@ fn config_int(shared: &Shared, name: &str, default: i64) -> i64 {
         .unwrap_or(default)
 }
 
+/// The four settings [`observe`] uses, parsed once after each CONFIG command (see
+/// [`Introspection::settings`](crate::shared::Introspection::settings)).
+fn settings(shared: &mut Shared) -> [i64; 4] {
+    if let Some(s) = shared.intro.settings {
+        return s;
+    }
+    let s = [
+        config_int(shared, "slowlog-log-slower-than", 10_000),
+        config_int(shared, "slowlog-max-len", 128),
+        config_int(shared, "latency-monitor-threshold", 0),
+        i64::from(shared.config.get("latency-tracking") != Some("no")),
+    ];
+    shared.intro.settings = Some(s);
+    s
+}
+
 /// True for a command with subcommands (CONFIG, CLIENT…).
 fn is_container(command: &Command) -> bool {
     crate::acl::catalog::lookup(command.name.as_bytes())
@@ -82,6 +98,10 @@ pub(crate) fn observe(
         return;
     }
     let micros = nanos / 1000;
+    if command.name == "config" {
+        shared.intro.settings = None;
+    }
+    let [slower_than, _, latency_threshold, tracking] = settings(shared);
     if !shared.intro.monitors.is_empty()
         && command.flags & ADMIN == 0
         && !matches!(
@@ -91,15 +111,11 @@ pub(crate) fn observe(
     {
         feed_monitors(shared, client, args);
     }
-    if command.name != "exec" {
-        let threshold = config_int(shared, "slowlog-log-slower-than", 10_000);
-        if threshold >= 0 && micros as i64 >= threshold {
-            push_slowlog(shared, client, args, micros);
-        }
+    if command.name != "exec" && slower_than >= 0 && micros as i64 >= slower_than {
+        push_slowlog(shared, client, args, micros);
     }
-    let threshold = config_int(shared, "latency-monitor-threshold", 0);
     let ms = micros / 1000;
-    if threshold > 0 && ms as i64 >= threshold {
+    if latency_threshold > 0 && ms as i64 >= latency_threshold {
         let event = if command.flags & FAST != 0 {
             "fast-command"
         } else {
@@ -107,7 +123,7 @@ pub(crate) fn observe(
         };
         add_latency_sample(shared, event, ms);
     }
-    if shared.config.get("latency-tracking") != Some("no") {
+    if tracking != 0 {
         let bucket = histogram_bucket(nanos);
         let histograms = &mut shared.intro.histograms;
         // Found by the plain name without building one, for all but containers' calls.
@@ -251,7 +267,7 @@ fn push_slowlog(shared: &mut Shared, client: &Client, args: &[Bytes], micros: u6
         peer,
         name,
     });
-    let max = config_int(shared, "slowlog-max-len", 128).max(0) as usize;
+    let max = settings(shared)[1].max(0) as usize;
     shared.intro.slowlog.truncate(max);
 }
 
