@@ -133,3 +133,37 @@ pub(crate) fn spublish(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     ctx.out.int(receivers);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testkit::{e, i, Frame, T as Harness};
+
+    #[test]
+    fn spublish_reaches_shard_subscribers_only() {
+        let mut h = Harness::new();
+        let mut sub = h.other(3);
+        let got = h.run_as(&mut sub, "SSUBSCRIBE news");
+        assert_eq!(
+            got,
+            Frame::Array(vec![
+                Frame::Bulk("ssubscribe".into()),
+                Frame::Bulk("news".into()),
+                i(1)
+            ])
+        );
+        assert_eq!(h.run("PUBLISH news plain"), i(0));
+        assert_eq!(h.run("SPUBLISH news hi"), i(1));
+        let (conn, message) = h.client.outbox.pop().expect("a message");
+        assert_eq!(Some(conn), sub.conn);
+        assert_eq!(
+            &message[..],
+            b"*3\r\n$8\r\nsmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+        );
+        assert_eq!(
+            h.run_as(&mut sub, "GET k"),
+            e("ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+        );
+        h.run_as(&mut sub, "SUNSUBSCRIBE");
+        assert_eq!(h.run("SPUBLISH news hi"), i(0));
+    }
+}
