@@ -380,7 +380,7 @@ impl Engine {
         }
         self.acl_check(client, args)?;
         if client.resp == Version::Resp2
-            && client.subscription_count() > 0
+            && client.subscription_count() + client.shard_channels.len() > 0
             && command.flags & flags::PUBSUB == 0
         {
             return Err(CmdError::err(format!(
@@ -488,7 +488,12 @@ impl Engine {
             stat.failed += 1;
             w.error(&e.text());
         }
+        let nanos = ended.saturating_duration_since(started).as_nanos() as u64;
+        cmd::introspect::observe(&mut self.shared, client, command, args, nanos);
         let wrote = self.db.dirty != dirty_before;
+        if !self.shared.intro.tracking.is_empty() {
+            cmd::introspect::track(&mut self.shared, client, command, args, wrote);
+        }
         self.db.propagation.command_done(db, args, wrote);
         if self.db.dirty != dirty_before {
             if !self.shared.watches.is_empty() {

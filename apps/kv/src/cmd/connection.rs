@@ -396,6 +396,12 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             info.no_evict = on;
         }
         ctx.out.ok();
+    } else if is(sub, "tracking")
+        || is(sub, "caching")
+        || is(sub, "getredir")
+        || is(sub, "trackinginfo")
+    {
+        return super::introspect::client_tracking(ctx, args);
     } else {
         return Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",

@@ -486,7 +486,8 @@ pub(crate) fn object(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         let name = crate::types::value::encoding_name(&e.value, &ctx.shared.config);
         ctx.out.bulk(name.as_bytes());
     } else if is(sub, "refcount") {
-        ctx.out.int(1);
+        let n = super::introspect::refcount(&e.value, &ctx.shared.config);
+        ctx.out.int(n);
     } else if is(sub, "idletime") {
         if ctx.shared.config.maxmemory_policy.is_lfu() {
             return Err(CmdError::err(
@@ -630,7 +631,10 @@ pub(crate) fn memory_of(key: &[u8], v: &Value) -> usize {
 /// `MEMORY USAGE key [SAMPLES count]`
 pub(crate) fn memory(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let sub = arg(args, 1);
-    if !is(sub, "usage") || args.len() < 3 {
+    if !is(sub, "usage") {
+        return super::introspect::memory(ctx, args);
+    }
+    if args.len() < 3 {
         return Err(CmdError::err(format!(
             "unknown subcommand or wrong number of arguments for '{}'. Try MEMORY HELP.",
             String::from_utf8_lossy(sub)

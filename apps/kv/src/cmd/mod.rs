@@ -15,11 +15,13 @@ pub(crate) mod acl;
 pub(crate) mod args;
 pub(crate) mod bits;
 pub(crate) mod blocking;
+pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod ctx;
 pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod hll;
+pub(crate) mod introspect;
 pub(crate) mod keys;
 pub(crate) mod list;
 pub(crate) mod multi;
@@ -29,6 +31,7 @@ pub(crate) mod repl;
 pub(crate) mod scripting;
 pub(crate) mod server;
 pub(crate) mod set;
+pub(crate) mod sharded;
 pub(crate) mod stream;
 pub(crate) mod string;
 pub(crate) mod zset;
@@ -111,7 +114,6 @@ static CORE: &[Command] = &[
     cmd("flushdb", -1, WRITE, (0, 0, 0), server::flushdb),
     cmd("flushall", -1, WRITE, (0, 0, 0), server::flushall),
     cmd("info", -1, 0, (0, 0, 0), server::info),
-    cmd("config", -2, ADMIN, (0, 0, 0), server::config),
     cmd("command", -1, 0, (0, 0, 0), server::command),
     cmd("time", 1, FAST, (0, 0, 0), server::time),
     cmd("debug", -2, ADMIN, (0, 0, 0), server::debug),
@@ -423,6 +425,22 @@ static CORE: &[Command] = &[
 static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     ("acl", acl::SUBCOMMANDS),
     (
+        "latency",
+        &[
+            ("doctor", 2),
+            ("graph", 3),
+            ("help", 2),
+            ("histogram", -2),
+            ("history", 3),
+            ("latest", 2),
+            ("reset", -2),
+        ],
+    ),
+    (
+        "slowlog",
+        &[("get", -2), ("help", 2), ("len", 2), ("reset", 2)],
+    ),
+    (
         "client",
         &[
             ("caching", 3),
@@ -577,11 +595,14 @@ pub(crate) fn commands() -> &'static [Command] {
         [
             CORE,
             acl::COMMANDS,
+            config::COMMANDS,
             geo::COMMANDS,
             hll::COMMANDS,
+            introspect::COMMANDS,
             persist::COMMANDS,
             repl::COMMANDS,
             scripting::COMMANDS,
+            sharded::COMMANDS,
             stream::COMMANDS,
         ]
         .iter()

@@ -1,4 +1,4 @@
-//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO CONFIG COMMAND TIME DEBUG (SAVE and the other
+//! Server commands: DBSIZE FLUSHDB FLUSHALL INFO COMMAND TIME DEBUG (SAVE and the other
 //! persistence commands are `persist.rs`'s).
 
 use bytes::Bytes;
@@ -6,7 +6,7 @@ use bytes::Bytes;
 use super::args::{check_string_length, float_arg, int_arg, is};
 use super::ctx::{flags, CmdResult, Command, Ctx};
 use crate::config::REDIS_VERSION;
-use crate::error::{CmdError, ConfigError};
+use crate::error::CmdError;
 
 /// `DBSIZE`
 pub(crate) fn dbsize(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
@@ -308,80 +308,6 @@ pub(crate) fn info(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// `CONFIG GET pattern… | SET name value… | RESETSTAT | REWRITE`
-pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let sub = args.get(1).map_or(&[][..], |b| b);
-    let rest = args.get(2..).unwrap_or_default();
-    if is(sub, "get") && !rest.is_empty() {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for pattern in rest {
-            for (k, v) in ctx.shared.config.matching(pattern) {
-                if !pairs.iter().any(|(pk, _)| pk == k) {
-                    pairs.push((k.to_string(), v.to_string()));
-                }
-            }
-        }
-        ctx.out.map_len(pairs.len());
-        for (k, v) in pairs {
-            ctx.out.bulk(k.as_bytes());
-            ctx.out.bulk(v.as_bytes());
-        }
-    } else if is(sub, "set") && !rest.is_empty() && rest.len() % 2 == 0 {
-        // As Redis 7.0: every name is checked before any value, and the values apply together
-        // or not at all (on a copy, kept only when all of them are accepted).
-        let pairs: Vec<(String, String)> = rest
-            .chunks(2)
-            .filter_map(|pair| match pair {
-                [name, value] => Some((
-                    String::from_utf8_lossy(name).into_owned(),
-                    String::from_utf8_lossy(value).into_owned(),
-                )),
-                _ => None,
-            })
-            .collect();
-        for (name, value) in &pairs {
-            ctx.shared
-                .config
-                .check_settable(name, value)
-                .map_err(config_set_error)?;
-        }
-        let mut next = ctx.shared.config.clone();
-        for (name, value) in &pairs {
-            next.set(name, value).map_err(config_set_error)?;
-        }
-        let most = ctx.shared.clients_the_fds_allow();
-        if next.maxclients > ctx.shared.config.maxclients && next.maxclients > most {
-            // Redis 7.0's updateMaxclients: more clients than descriptors would be a promise
-            // accept(2) cannot keep.
-            return Err(CmdError::err(format!(
-                "CONFIG SET failed (possibly related to argument 'maxclients') - The operating \
-                 system is not able to handle the specified number of clients, try with {most}"
-            )));
-        }
-        let aof_was_on = ctx.shared.config.get("appendonly") == Some("yes");
-        ctx.shared.config = next;
-        super::persist::config_changed(ctx, aof_was_on)?;
-        ctx.out.ok();
-    } else if is(sub, "resetstat") && rest.is_empty() {
-        ctx.db.stats = Default::default();
-        ctx.out.ok();
-    } else if is(sub, "rewrite") && rest.is_empty() {
-        return Err(CmdError::err("The server is running without a config file"));
-    } else {
-        return Err(CmdError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try CONFIG HELP.",
-            String::from_utf8_lossy(sub)
-        )));
-    }
-    Ok(())
-}
-
-/// CONFIG SET's error reply for a refused directive: Redis's words for an immutable one, the
-/// store's own (`Invalid argument …`, `Unknown option …`) otherwise.
-fn config_set_error(e: ConfigError) -> CmdError {
-    CmdError::err(e)
-}
-
 fn flag_names(f: u32) -> Vec<&'static str> {
     let mut v = Vec::new();
     for (bit, name) in [
@@ -431,12 +357,9 @@ pub(crate) fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             }
         }
         Some(s) if is(s, "count") => ctx.out.int(ctx.commands.len() as i64),
-        Some(s) if is(s, "list") => {
-            ctx.out.array_len(ctx.commands.len());
-            for c in ctx.commands {
-                ctx.out.bulk(c.name.as_bytes());
-            }
-        }
+        Some(s) if is(s, "list") => super::introspect::command_list(ctx, rest)?,
+        Some(s) if is(s, "getkeys") => super::introspect::command_getkeys(ctx, rest, false)?,
+        Some(s) if is(s, "getkeysandflags") => super::introspect::command_getkeys(ctx, rest, true)?,
         Some(s) if is(s, "info") => {
             ctx.out.array_len(rest.len());
             for name in rest {
