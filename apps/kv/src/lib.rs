@@ -15,7 +15,7 @@
 //! | `replica_link.rs` | reactor glue too: the connection a replica keeps to its master (handshake, snapshot, stream, ACKs) |
 //! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
 //! | `cmd/mod.rs` | the command table (`commands()`) and `lookup` |
-//! | `cmd/<family>.rs` | one file (or folder) per family: `geo`, `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub`, and `hll`, `scripting`, `stream` (in that order: a family uses only those after it) |
+//! | `cmd/<family>.rs` | one file (or folder) per family: `geo`, `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub`, and `acl`, `config`, `hll`, `introspect`, `persist`, `repl`, `scripting`, `sharded`, `stream` (a family uses only families after it in this list, and the newer ones none) |
 //! | `cmd/args.rs` | argument parsing and reply helpers shared by the families |
 //! | `cmd/ctx.rs` | what a handler works with: `Ctx`, a table row (`Command`), its `flags` |
 //! | `repl/` | replication's state: role, replication id and offset, the backlog, attached replicas, WAIT |
