@@ -20,8 +20,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 use bytes::BytesMut;
-use common::kv::{connect, spindle_kv_with, RedisServer};
-use common::{python, Running};
+use common::kv::{connect, redis_py, spindle_kv_with, RedisServer};
+use common::Running;
 use redis::{Connection, Value};
 use spindle_protocols::resp::{decode_frame, Limits};
 
@@ -767,21 +767,7 @@ fn redis_py_geo_keyword_forms_match_redis() {
         return;
     };
     let (_spindle, port) = spindle_kv_with(&[]);
-    let run = |port: u16| {
-        let out = python()
-            .arg("-c")
-            .arg(REDIS_PY_SCRIPT)
-            .arg(port.to_string())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "redis-py script failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |port: u16| redis_py(&["-c", REDIS_PY_SCRIPT, &port.to_string()]);
     let want = run(redis_server.port);
     let got = run(port);
     assert_eq!(got, want);

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::kv::{connect, spindle_kv_with, RedisServer};
-use common::{python, Running};
+use common::kv::{connect, redis_py, spindle_kv_with, RedisServer};
+use common::Running;
 use redis::{Connection, Value};
 
 /// A reply, or an error as (code, detail).
@@ -574,15 +574,5 @@ except redis.ResponseError as e:
     assert "not a valid HyperLogLog" in str(e), e
 print("ok")
 "#;
-    let out = python()
-        .args(["-c", script, &port.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "redis-py script failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert_eq!(redis_py(&["-c", script, &port.to_string()]), "ok\n");
 }

@@ -13,8 +13,8 @@ use std::net::TcpStream;
 use std::process::Command;
 
 use bytes::BytesMut;
-use common::kv::{spindle_kv_with, RedisServer};
-use common::{python, Running};
+use common::kv::{redis_py, spindle_kv_with, RedisServer};
+use common::Running;
 use spindle_protocols::resp::{decode_frame, Frame, Limits};
 
 /// A raw RESP connection.
@@ -759,15 +759,5 @@ assert libs[0][1] == b"pylib", libs
 r.function_delete("pylib")
 print("ok")
 "##;
-    let out = python()
-        .args(["-c", script, &port.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "redis-py script failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n");
+    assert_eq!(redis_py(&["-c", script, &port.to_string()]), "ok\n");
 }

@@ -15,8 +15,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use spindle_protocols::resp::{decode_frame, Frame, Limits};
 
-use common::kv::{spindle_kv_with, RedisServer};
-use common::{python, Running};
+use common::kv::{redis_py, spindle_kv_with, RedisServer};
+use common::Running;
 
 /// A RESP connection that sends one command and reads one reply frame.
 struct Raw {
@@ -684,17 +684,7 @@ for o in out:
 "#;
     let mut outputs = Vec::new();
     for port in both.ports {
-        let out = python()
-            .args(["-c", script, &port.to_string()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "redis-py script failed on port {port}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+        outputs.push(redis_py(&["-c", script, &port.to_string()]));
     }
     assert_eq!(outputs[0], outputs[1]);
 }

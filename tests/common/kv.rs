@@ -101,3 +101,17 @@ pub fn run(c: &mut Connection, args: &[&str]) -> Value {
     }
     cmd.query(c).unwrap()
 }
+
+/// Runs the test venv's Python with `args` (`-c SCRIPT PORT`, or a script file and its
+/// arguments) and returns what it printed; panics with its output if it failed.
+pub fn redis_py(args: &[&str]) -> String {
+    let out = super::python().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "redis-py script failed ({:?}):\n{}\n{}",
+        args.last(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
