@@ -268,3 +268,35 @@ fn spindle_follows_redis_server() {
     assert_eq!(acked, 1, "spindle acknowledged redis-server's stream");
     converge(&mut m, &mut s, Duration::from_secs(20));
 }
+
+#[test]
+fn a_replica_that_lost_its_link_continues_from_the_backlog() {
+    let (master_server, mport) = spindle_kv_with(&[]);
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    let mut r = connect(rport).unwrap();
+    write_some(&mut m, 0);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+    // The link drops; writes go on meanwhile; the replica reconnects a second later and asks
+    // to continue from its offset, which the master's backlog still holds.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("master")
+        .query(&mut r)
+        .unwrap();
+    assert_eq!(killed, 1);
+    for round in 1..5 {
+        write_some(&mut m, round);
+    }
+    wait_link_up(&mut r);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+    let log = master_server.stderr();
+    assert!(
+        log.contains("Partial resynchronization request from 127.0.0.1 accepted."),
+        "{log}"
+    );
+    assert_eq!(log.matches("Full resync to replica").count(), 1, "{log}");
+}

@@ -472,10 +472,17 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, rest: &[Bytes]) -> CmdResult {
         .filter(|(cid, c)| {
             id.is_none_or(|i| i == **cid)
                 && addr.as_deref().is_none_or(|a| a == c.addr)
-                && kind.as_deref().is_none_or(|t| match t {
-                    "pubsub" => c.pubsub,
-                    "normal" => !c.pubsub,
-                    _ => false,
+                && kind.as_deref().is_none_or(|t| {
+                    let replica = c.conn.is_some_and(|conn| {
+                        ctx.shared.repl.replicas.iter().any(|r| r.conn == conn)
+                    });
+                    match t {
+                        "pubsub" => c.pubsub,
+                        "normal" => !c.pubsub && !replica,
+                        "replica" | "slave" => replica,
+                        // The link to our master is not a client connection: below.
+                        _ => false,
+                    }
                 })
                 && !(skipme && **cid == me)
         })
@@ -484,7 +491,16 @@ fn client_kill(ctx: &mut Ctx<'_, '_>, rest: &[Bytes]) -> CmdResult {
     for (cid, conn) in &targets {
         kill_one(ctx, *cid, *conn);
     }
-    ctx.out.int(targets.len() as i64);
+    let mut killed = targets.len();
+    if kind.as_deref() == Some("master") && id.is_none() && addr.is_none() {
+        // A replica's link to its master: closed, and made again a second later (with a
+        // partial resynchronization when the master's backlog still has our offset).
+        if let Some(conn) = ctx.shared.repl.link_conn {
+            ctx.client.kill.push(conn);
+            killed += 1;
+        }
+    }
+    ctx.out.int(killed as i64);
     Ok(())
 }
 
