@@ -29,6 +29,7 @@
 //! | [`deferred`] (`deferred.rs`) | [`Deferred`]: a result to come and its chain of callbacks (Twisted's), [`gather`], timeouts on the reactor's timers |
 //! | `reconnect.rs` | [`ReconnectingClientFactory`]: retries with capped exponential back-off and jitter; [`RetryControl`] |
 //! | `pool.rs` | [`Pool`]: N reactors on N threads sharing a port through `SO_REUSEPORT` |
+//! | `progress.rs` | [`Progress`]: a long start-up step's progress line on a terminal |
 //! | `signal.rs` | SIGINT/SIGTERM → a clean stop |
 //! | `clock.rs` | [`Clock`]: where "now" comes from |
 //! | `address.rs` | [`Address`]: a TCP or Unix-domain endpoint |
@@ -74,6 +75,7 @@ mod fd_limit;
 pub mod guide;
 mod net;
 mod pool;
+mod progress;
 mod protocol;
 mod reactor;
 mod reconnect;
@@ -89,6 +91,7 @@ pub use error::{io_reason, DisconnectReason, Error, ProtocolError, ProtocolResul
 pub use fd_limit::raise_fd_limit;
 pub use net::{resolve, ListenOptions};
 pub use pool::Pool;
+pub use progress::{Progress, PROGRESS_AFTER, PROGRESS_EVERY};
 pub use protocol::{ClientFactory, Connector, ConnectorId, DatagramProtocol, Factory, Protocol};
 pub use reactor::calls::{BeforeFlushId, DelayedCall, LoopingCall, ReactorHandle};
 pub use reactor::config::ReactorConfig;

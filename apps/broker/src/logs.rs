@@ -9,9 +9,8 @@
 //! ```
 
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use spindle_protocols::amqp::ShortStr;
@@ -19,12 +18,7 @@ use spindle_protocols::amqp::ShortStr;
 use crate::core::message::Message;
 use crate::core::messages::{LogOpener, MessageLog, Opened};
 use crate::store::{Place, QueueLog, StoredMessage};
-
-/// A queue's recovery says how far it has got once it has run this long...
-const PROGRESS_AFTER: Duration = Duration::from_secs(1);
-
-/// ...and then at most this often.
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+use spindle_reactor::Progress;
 
 /// Segment files of 8 MiB: large enough that rolling is rare, small enough that a drained
 /// queue gives its space back soon.
@@ -88,7 +82,10 @@ impl LogOpener for Logs {
             self.next_paging += 1;
             self.paging.join(n.to_string())
         };
-        let mut progress = Progress::new(vhost, queue, io::stderr().is_terminal());
+        let mut progress = Progress::new(
+            format!("recovering queue '{queue}' in vhost '{vhost}'"),
+            io::stderr().is_terminal(),
+        );
         let opened = QueueLog::open_with_progress(&dir, SEGMENT_SIZE, &mut |done, total| {
             progress.report(done, total);
         });
@@ -116,70 +113,6 @@ impl LogOpener for Logs {
             log: Box::new(Log(log)),
             recovered: recovery.messages,
         })
-    }
-}
-
-/// Start-up progress of one queue's recovery, on a terminal only: once it has run for
-/// [`PROGRESS_AFTER`], a line on stderr rewritten in place (`\r`) at most every
-/// [`PROGRESS_EVERY`], ended with a newline when the recovery is over.
-#[derive(Debug)]
-struct Progress {
-    label: String,
-    shown: bool,
-    start: Instant,
-    last: Option<Instant>,
-}
-
-impl Progress {
-    /// Progress of `queue`'s recovery; shown only when `terminal` (stderr is one).
-    fn new(vhost: &str, queue: &ShortStr, terminal: bool) -> Progress {
-        Progress {
-            label: format!("recovering queue '{queue}' in vhost '{vhost}'"),
-            shown: terminal,
-            start: Instant::now(),
-            last: None,
-        }
-    }
-
-    /// Shows `done` of `total` bytes, if it is time to.
-    fn report(&mut self, done: u64, total: u64) {
-        if let Some(line) = self.line(Instant::now(), done, total) {
-            let mut err = io::stderr().lock();
-            let _ = write!(err, "\r{line}");
-            let _ = err.flush();
-        }
-    }
-
-    /// The line to show at `now`, if one is due: not before [`PROGRESS_AFTER`], then at most
-    /// every [`PROGRESS_EVERY`] (the end is always shown once a line was).
-    fn line(&mut self, now: Instant, done: u64, total: u64) -> Option<String> {
-        if !self.shown || now.saturating_duration_since(self.start) < PROGRESS_AFTER {
-            return None;
-        }
-        let due = self
-            .last
-            .is_none_or(|last| now.saturating_duration_since(last) >= PROGRESS_EVERY);
-        if !due && done < total {
-            return None;
-        }
-        self.last = Some(now);
-        let percent = (done.saturating_mul(100))
-            .checked_div(total)
-            .unwrap_or(100)
-            .min(100);
-        Some(format!(
-            "{}: {} of {} MB ({percent}%)",
-            self.label,
-            done >> 20,
-            total >> 20
-        ))
-    }
-
-    /// Ends the line, if one was shown.
-    fn finish(&mut self) {
-        if self.last.take().is_some() {
-            let _ = writeln!(io::stderr());
-        }
     }
 }
 
@@ -238,6 +171,7 @@ mod tests {
     use crate::core::message::Gauge;
     use crate::core::messages::Messages;
     use spindle_protocols::amqp::BasicProperties;
+    use std::time::Instant;
 
     /// A line of `/proc/self/status`, in kB.
     fn status_kb(key: &str) -> u64 {
@@ -324,37 +258,5 @@ mod tests {
         if kept.is_none() {
             fs::remove_dir_all(&data).unwrap();
         }
-    }
-
-    #[test]
-    fn progress_shows_after_a_second_then_every_quarter_second_and_the_end() {
-        let queue = ShortStr::from_static("q");
-        let mut p = Progress::new("/", &queue, true);
-        let t0 = p.start;
-        let at = |ms| t0 + Duration::from_millis(ms);
-        assert_eq!(
-            p.line(at(500), 10 << 20, 100 << 20),
-            None,
-            "not in the first second"
-        );
-        assert_eq!(
-            p.line(at(1000), 10 << 20, 100 << 20).as_deref(),
-            Some("recovering queue 'q' in vhost '/': 10 of 100 MB (10%)")
-        );
-        assert_eq!(p.line(at(1100), 20 << 20, 100 << 20), None, "too soon");
-        assert!(p.line(at(1250), 30 << 20, 100 << 20).is_some());
-        assert_eq!(
-            p.line(at(1300), 100 << 20, 100 << 20).as_deref(),
-            Some("recovering queue 'q' in vhost '/': 100 of 100 MB (100%)"),
-            "the end is shown whenever it comes"
-        );
-        // Not on a terminal: nothing, ever.
-        let mut quiet = Progress::new("/", &queue, false);
-        let t0 = quiet.start;
-        assert_eq!(quiet.line(t0 + Duration::from_secs(5), 1, 2), None);
-        // A recovery over within the second shows nothing.
-        let mut quick = Progress::new("/", &queue, true);
-        let t0 = quick.start;
-        assert_eq!(quick.line(t0 + Duration::from_millis(20), 2, 2), None);
     }
 }

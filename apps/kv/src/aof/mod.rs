@@ -14,9 +14,11 @@ pub(crate) mod manifest;
 pub(crate) mod read;
 pub(crate) mod writer;
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use bytes::Bytes;
+use spindle_reactor::Progress;
 
 use manifest::Manifest;
 use read::{End, ReadError};
@@ -53,6 +55,15 @@ pub(crate) fn load(
 ) -> Result<Loaded, String> {
     let mut loaded = Loaded::default();
     let files: Vec<_> = manifest.loading_order().collect();
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(location.file(&f.name)).ok())
+        .map(|m| m.len())
+        .sum();
+    let mut progress = Progress::new(
+        "loading the append only file",
+        std::io::stderr().is_terminal(),
+    );
     for (i, info) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = location.file(&info.name);
@@ -78,10 +89,15 @@ pub(crate) fn load(
             })?;
         } else {
             let mut commands = 0;
-            let end = read::replay(&bytes, |argv| {
-                commands += 1;
-                target.apply(argv)
-            });
+            let before = loaded.bytes - bytes.len() as u64;
+            let end = read::replay(
+                &bytes,
+                |argv| {
+                    commands += 1;
+                    target.apply(argv)
+                },
+                &mut |done| progress.report(before + done, total),
+            );
             loaded.commands += commands;
             match end {
                 Ok(End::Complete) => {}
@@ -144,5 +160,7 @@ pub(crate) fn load(
             started.elapsed().as_secs_f64()
         );
     }
+    progress.report(total, total);
+    progress.finish();
     Ok(loaded)
 }

@@ -115,12 +115,15 @@ fn short_or_bad(bytes: &[u8], pos: usize) -> Next {
 }
 
 /// Runs every command of `bytes` through `apply`, in order, and says how the file ended.
-/// `apply` gets each command and returns an error text to stop the load with.
+/// `apply` gets each command and returns an error text to stop the load with; `progress` is
+/// told how many bytes are done every few thousand commands.
 pub(crate) fn replay(
     bytes: &Bytes,
     mut apply: impl FnMut(&[Bytes]) -> Result<(), String>,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<End, ReadError> {
     let mut pos = 0;
+    let mut count = 0u32;
     let mut before_multi = None;
     loop {
         let (step, start) = next(bytes, pos);
@@ -137,6 +140,10 @@ pub(crate) fn replay(
                     message,
                 })?;
                 pos = end;
+                count = count.wrapping_add(1);
+                if count.is_multiple_of(4096) {
+                    progress(pos as u64);
+                }
             }
             Next::Eof => {
                 return Ok(match before_multi {
@@ -166,14 +173,18 @@ mod tests {
 
     fn all(text: &[u8]) -> (Result<End, ReadError>, Vec<String>) {
         let mut seen = Vec::new();
-        let end = replay(&Bytes::copy_from_slice(text), |argv| {
-            let words: Vec<String> = argv
-                .iter()
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            seen.push(words.join(" "));
-            Ok(())
-        });
+        let end = replay(
+            &Bytes::copy_from_slice(text),
+            |argv| {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                seen.push(words.join(" "));
+                Ok(())
+            },
+            &mut |_| {},
+        );
         (end, seen)
     }
 
@@ -244,13 +255,17 @@ mod tests {
 
     #[test]
     fn a_refused_command_stops_the_load_at_its_offset() {
-        let r = replay(&Bytes::from_static(TWO), |argv| {
-            if argv[0] == "SET" {
-                Err("unknown".into())
-            } else {
-                Ok(())
-            }
-        });
+        let r = replay(
+            &Bytes::from_static(TWO),
+            |argv| {
+                if argv[0] == "SET" {
+                    Err("unknown".into())
+                } else {
+                    Ok(())
+                }
+            },
+            &mut |_| {},
+        );
         let offset = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n".len() as u64;
         assert_eq!(
             r,
