@@ -394,3 +394,24 @@ fn functions_load_call_list_and_errors() {
         e("ERR DUMP payload version or checksum are wrong")
     );
 }
+
+#[test]
+fn the_run_hook_stays_installed_and_watches_every_run() {
+    let mut t = T::new();
+    t.run("CONFIG SET busy-reply-threshold 1");
+    let busy = "local i = 0 while i < 3000000 do i = i + 1 end return i";
+    for run in 0..3 {
+        assert_eq!(eval0(&mut t, busy), i(3_000_000));
+        let state = super::state::take(&mut t.server.shared);
+        assert!(
+            state.live.timed_out.get(),
+            "run {run}: the hook saw the run pass the threshold"
+        );
+        super::state::put(&mut t.server.shared, state);
+        // A library load takes the hook for its own timeout; the next run puts it back.
+        if run == 0 {
+            let lib = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+            t.args(&[b"FUNCTION", b"LOAD", lib.as_bytes()]);
+        }
+    }
+}
