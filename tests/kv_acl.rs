@@ -9,51 +9,11 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
 
-use bytes::BytesMut;
-use spindle_protocols::resp::{decode_frame, Frame, Limits};
+use spindle_protocols::resp::Frame;
 
-use common::kv::{redis_py, spindle_kv_with, RedisServer};
+use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer};
 use common::Running;
-
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    /// Sends a command split on spaces and reads its reply.
-    fn cmd(&mut self, line: &str) -> Frame {
-        let words: Vec<&str> = line.split(' ').collect();
-        let mut out = format!("*{}\r\n", words.len()).into_bytes();
-        for w in words {
-            out.extend_from_slice(format!("${}\r\n{w}\r\n", w.len()).as_bytes());
-        }
-        self.stream.write_all(&out).unwrap();
-        loop {
-            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
-                return frame;
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("a reply");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// A description with its single-command rules (after the last `@` rule) sorted.
 fn canonical(text: &str) -> String {
@@ -304,9 +264,9 @@ fn deleted_users_lose_their_connections() {
         assert_eq!(victim.cmd("AUTH gone x"), Frame::Simple("OK".into()));
         assert_eq!(admin.cmd("ACL DELUSER gone"), Frame::Integer(1));
         // The victim's connection is closed: its next read sees the end.
-        victim.stream.write_all(b"PING\r\n").ok();
+        victim.stream().write_all(b"PING\r\n").ok();
         let mut buf = [0u8; 64];
-        let n = victim.stream.read(&mut buf).unwrap_or(0);
+        let n = victim.stream().read(&mut buf).unwrap_or(0);
         assert_eq!(
             n,
             0,

@@ -5,67 +5,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use spindle_protocols::resp::{decode_frame, Frame, Limits};
+use spindle_protocols::resp::Frame;
 
-use common::kv::{spindle_kv_with, RedisServer};
-use common::{python, Running};
-
-/// A RESP connection that sends one command and reads one reply frame.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    /// Sends a command given as words: split on `|` when the line has one (for arguments
-    /// holding spaces), else on spaces.
-    fn send(&mut self, line: &str) {
-        let words: Vec<&str> = if line.contains('|') {
-            line.split('|').collect()
-        } else {
-            line.split(' ').collect()
-        };
-        let mut out = format!("*{}\r\n", words.len());
-        for w in words {
-            out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
-        }
-        self.stream.write_all(out.as_bytes()).unwrap();
-    }
-
-    /// The next reply frame.
-    fn read(&mut self) -> Frame {
-        loop {
-            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
-                return frame;
-            }
-            let mut chunk = [0u8; 16384];
-            let n = self.stream.read(&mut chunk).expect("a reply");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> Frame {
-        self.send(line);
-        self.read()
-    }
-}
+use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer};
+use common::Running;
 
 /// A redis-server and a spindle kv, both with DEBUG allowed and active expiry off (so a key
 /// past its TTL stays held, stale, until something looks it up).
@@ -85,7 +30,7 @@ impl Both {
             _spindle: spindle,
         };
         for mut c in both.connect() {
-            assert_eq!(c.cmd("DEBUG SET-ACTIVE-EXPIRE 0"), ok());
+            assert_eq!(c.line("DEBUG SET-ACTIVE-EXPIRE 0"), ok());
         }
         Some(both)
     }
@@ -99,7 +44,7 @@ impl Both {
     fn fresh(&self) -> [Raw; 2] {
         let mut conns = self.connect();
         for c in &mut conns {
-            assert_eq!(c.cmd("FLUSHALL"), ok());
+            assert_eq!(c.line("FLUSHALL"), ok());
         }
         conns
     }
@@ -113,8 +58,8 @@ fn ok() -> Frame {
 fn same(conns: &mut [Raw; 2], lines: &[&str]) -> usize {
     for line in lines {
         let [redis, spindle] = conns;
-        let want = redis.cmd(line);
-        let got = spindle.cmd(line);
+        let want = redis.line(line);
+        let got = spindle.line(line);
         assert_eq!(
             got, want,
             "{line}: spindle (left) and redis-server (right) differ"
@@ -132,12 +77,12 @@ fn script(both: &Both, lines: &[&str]) -> usize {
 /// the key is live), so the key is held stale.
 fn wait_expired(conns: &mut [Raw; 2], key: &str) {
     for c in conns.iter_mut() {
-        let Frame::Integer(at) = c.cmd(&format!("PEXPIRETIME {key}")) else {
+        let Frame::Integer(at) = c.line(&format!("PEXPIRETIME {key}")) else {
             panic!("{key} has no expiry");
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let Frame::Array(t) = c.cmd("TIME") else {
+            let Frame::Array(t) = c.line("TIME") else {
                 panic!("TIME")
             };
             let part = |i: usize| match t.get(i) {
@@ -357,7 +302,7 @@ fn bitcount_and_bitpos_ranges() {
 
 /// `rdb_changes_since_last_save` of a redis-server (INFO persistence).
 fn changes(c: &mut Raw) -> i64 {
-    let Frame::Bulk(info) = c.cmd("INFO persistence") else {
+    let Frame::Bulk(info) = c.line("INFO persistence") else {
         panic!("INFO")
     };
     let info = String::from_utf8_lossy(&info).into_owned();
@@ -385,7 +330,7 @@ fn setbit_and_bitfield_without_a_change_leave_watch_alone() {
         "BITFIELD nf OVERFLOW FAIL SET u2 0 7",
     ] {
         let before = changes(&mut redis);
-        redis.cmd(line);
+        redis.line(line);
         deltas.push(changes(&mut redis) - before);
     }
     assert_eq!(deltas, [1, 0, 1, 0, 1, 2, 0, 3, 0]);
@@ -442,7 +387,7 @@ fn ping_in_subscribe_mode() {
     // RESP3: HELLO's reply holds each server's own client id, so it is not compared.
     let mut conns3 = both.connect();
     for c in &mut conns3 {
-        assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+        assert!(matches!(c.line("HELLO 3"), Frame::Map(_)));
     }
     same(&mut conns3, &["SUBSCRIBE ch", "PING", "PING hi"]);
 }
@@ -472,7 +417,7 @@ fn pubsub_introspection_in_resp2_and_resp3() {
     same(&mut both.connect(), &lines);
     let mut resp3 = both.connect();
     for c in &mut resp3 {
-        assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+        assert!(matches!(c.line("HELLO 3"), Frame::Map(_)));
     }
     same(&mut resp3, &lines);
 }
@@ -492,18 +437,7 @@ print(r.pubsub_numsub("ch", "none"), r.pubsub_numpat(), r.pubsub_channels())
     let outputs: Vec<String> = both
         .ports
         .iter()
-        .map(|port| {
-            let out = python()
-                .args(["-c", script, &port.to_string()])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "redis-py on port {port}:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        })
+        .map(|port| redis_py(&["-c", script, &port.to_string()]))
         .collect();
     assert_eq!(outputs[0], "[(b'ch', 1), (b'none', 0)] 0 [b'ch']\n");
     assert_eq!(outputs[1], outputs[0]);
@@ -619,7 +553,7 @@ fn queued_command_errors_abort_exec() {
 
 /// The field names of an INFO section's text, in order.
 fn field_names(c: &mut Raw, line: &str) -> Vec<String> {
-    let text = match c.cmd(line) {
+    let text = match c.line(line) {
         Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => {
             String::from_utf8_lossy(&b).into_owned()
         }
@@ -640,7 +574,7 @@ fn info_cpu_section() {
         field_names(&mut redis, "INFO cpu")
     );
     // Every value is seconds with six decimals.
-    let Frame::Bulk(cpu) = spindle.cmd("INFO cpu") else {
+    let Frame::Bulk(cpu) = spindle.line("INFO cpu") else {
         panic!("INFO cpu")
     };
     for line in String::from_utf8_lossy(&cpu).lines().skip(1) {

@@ -8,15 +8,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use spindle_protocols::resp::{decode_frame, Frame, Limits};
+use spindle_protocols::resp::Frame;
 
-use common::kv::{spindle_kv_with, RedisServer};
+use common::kv::{spindle_kv_with, Raw, RedisServer};
 use common::Running;
 
 /// Commands redis-server 7.0.15 has and spindle kv does not serve (cluster, modules,
@@ -31,54 +29,6 @@ const NOT_SERVED: &[&str] = &[
     "module",
     "failover",
 ];
-
-/// A RESP connection that sends one command and reads one reply frame.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn send_args(&mut self, words: &[&str]) {
-        let mut out = format!("*{}\r\n", words.len());
-        for w in words {
-            out.push_str(&format!("${}\r\n{w}\r\n", w.len()));
-        }
-        self.stream.write_all(out.as_bytes()).unwrap();
-    }
-
-    fn read(&mut self) -> Frame {
-        loop {
-            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
-                return frame;
-            }
-            let mut chunk = [0u8; 16384];
-            let n = self.stream.read(&mut chunk).expect("a reply");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn args(&mut self, words: &[&str]) -> Frame {
-        self.send_args(words);
-        self.read()
-    }
-
-    fn cmd(&mut self, line: &str) -> Frame {
-        self.args(&line.split(' ').collect::<Vec<_>>())
-    }
-}
 
 struct Both {
     _redis: RedisServer,

@@ -8,76 +8,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use spindle_protocols::resp::{decode_frame, Frame, Limits};
+use bytes::Bytes;
+use spindle_protocols::resp::Frame;
 
-use common::kv::{redis_py, spindle_kv_with, RedisServer};
+use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer};
 use common::Running;
-
-/// A RESP connection that sends one command and reads one reply frame.
-struct Raw {
-    stream: TcpStream,
-    buf: BytesMut,
-}
-
-impl Raw {
-    fn connect(port: u16) -> Raw {
-        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        Raw {
-            stream,
-            buf: BytesMut::new(),
-        }
-    }
-
-    fn send_args(&mut self, words: &[&[u8]]) {
-        let mut out = format!("*{}\r\n", words.len()).into_bytes();
-        for w in words {
-            out.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
-            out.extend_from_slice(w);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.stream.write_all(&out).unwrap();
-    }
-
-    /// Sends a command split on `|` when the line has one, else on spaces.
-    fn send(&mut self, line: &str) {
-        let words: Vec<&[u8]> = if line.contains('|') {
-            line.split('|').map(str::as_bytes).collect()
-        } else {
-            line.split(' ').map(str::as_bytes).collect()
-        };
-        self.send_args(&words);
-    }
-
-    fn read(&mut self) -> Frame {
-        loop {
-            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
-                return frame;
-            }
-            let mut chunk = [0u8; 65536];
-            let n = self.stream.read(&mut chunk).expect("a reply");
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> Frame {
-        self.send(line);
-        self.read()
-    }
-
-    fn args(&mut self, words: &[&[u8]]) -> Frame {
-        self.send_args(words);
-        self.read()
-    }
-}
 
 struct Both {
     _redis: RedisServer,
@@ -102,9 +39,9 @@ impl Both {
     fn fresh(&self, resp: u8) -> [Raw; 2] {
         let mut conns = self.ports.map(Raw::connect);
         for c in &mut conns {
-            assert_eq!(c.cmd("FLUSHALL"), Frame::Simple("OK".into()));
+            assert_eq!(c.line("FLUSHALL"), Frame::Simple("OK".into()));
             if resp == 3 {
-                assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+                assert!(matches!(c.line("HELLO 3"), Frame::Map(_)));
             }
         }
         conns
@@ -114,7 +51,7 @@ impl Both {
         let mut conns = self.ports.map(Raw::connect);
         if resp == 3 {
             for c in &mut conns {
-                assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+                assert!(matches!(c.line("HELLO 3"), Frame::Map(_)));
             }
         }
         conns
@@ -122,8 +59,8 @@ impl Both {
 
     /// Runs `line` on both, compares the replies with times masked, returns redis-server's.
     fn same(&mut self, conns: &mut [Raw; 2], line: &str) -> Frame {
-        let r = mask(conns[0].cmd(line));
-        let s = mask(conns[1].cmd(line));
+        let r = mask(conns[0].line(line));
+        let s = mask(conns[1].line(line));
         assert_eq!(r, s, "{line}");
         self.compared += 1;
         r
@@ -152,7 +89,7 @@ fn wait_blocked(conn: &mut Raw, n: usize) {
     let want = format!("blocked_clients:{n}\r\n");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let info = match conn.cmd("INFO clients") {
+        let info = match conn.line("INFO clients") {
             Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
             Frame::Verbatim { text, .. } => String::from_utf8_lossy(&text).into_owned(),
             other => panic!("{other:?}"),
@@ -489,8 +426,8 @@ fn nodes_split_and_trim_as_redis() {
         "XREVRANGE big 700 500",
     ] {
         // The last XADD made a time-based id: compare everything but it.
-        let a = mask(conns[0].cmd(r));
-        let b = mask(conns[1].cmd(r));
+        let a = mask(conns[0].line(r));
+        let b = mask(conns[1].line(r));
         let strip = |f: Frame| match f {
             Frame::Array(mut v) => {
                 v.retain(|e| !matches!(e, Frame::Array(x) if matches!(&x[0], Frame::Bulk(b) if b.len() > 12)));
@@ -516,8 +453,8 @@ fn blocked_readers_are_woken_by_xadd_from_another_connection() {
         both.same(&mut c, "XGROUP CREATE q grp $ MKSTREAM");
         // XREAD on two keys, woken by the second; a group reader behind it.
         for (conn, other) in c.iter_mut().zip(second.iter_mut()) {
-            conn.send("XREAD BLOCK 0 STREAMS q2 q $ $");
-            other.send("XREADGROUP GROUP grp bob BLOCK 0 COUNT 5 STREAMS q >");
+            conn.send_line("XREAD BLOCK 0 STREAMS q2 q $ $");
+            other.send_line("XREADGROUP GROUP grp bob BLOCK 0 COUNT 5 STREAMS q >");
         }
         for w in writer.iter_mut() {
             wait_blocked(w, 2);
@@ -532,7 +469,7 @@ fn blocked_readers_are_woken_by_xadd_from_another_connection() {
         // A timeout answers a null array; a group destroyed answers NOGROUP.
         both.same(&mut c, "XREAD BLOCK 20 STREAMS q $");
         for conn in c.iter_mut() {
-            conn.send("XREADGROUP GROUP grp bob BLOCK 0 STREAMS q >");
+            conn.send_line("XREADGROUP GROUP grp bob BLOCK 0 STREAMS q >");
         }
         for w in writer.iter_mut() {
             wait_blocked(w, 1);
@@ -543,7 +480,7 @@ fn blocked_readers_are_woken_by_xadd_from_another_connection() {
         // Deleting the key ends a group reader's wait with UNBLOCKED.
         both.same(&mut writer, "XGROUP CREATE q grp $");
         for conn in c.iter_mut() {
-            conn.send("XREADGROUP GROUP grp bob BLOCK 0 STREAMS q >");
+            conn.send_line("XREADGROUP GROUP grp bob BLOCK 0 STREAMS q >");
         }
         for w in writer.iter_mut() {
             wait_blocked(w, 1);
@@ -591,8 +528,8 @@ fn dump_payloads_carry_streams_with_groups_both_ways() {
     both.same(&mut c, "XREADGROUP GROUP g c COUNT 10 STREAMS big >");
     for key in ["s", "big"] {
         let dumped = [
-            c[0].cmd(&format!("DUMP {key}")),
-            c[1].cmd(&format!("DUMP {key}")),
+            c[0].line(&format!("DUMP {key}")),
+            c[1].line(&format!("DUMP {key}")),
         ];
         let payloads: Vec<Bytes> = dumped
             .iter()
@@ -615,9 +552,9 @@ fn dump_payloads_carry_streams_with_groups_both_ways() {
                 if key == "s" { "g1" } else { "g" }
             ),
         ] {
-            let want = mask(c[0].cmd(&line.replace("-copy", "")));
+            let want = mask(c[0].line(&line.replace("-copy", "")));
             for (i, conn) in c.iter_mut().enumerate() {
-                assert_eq!(mask(conn.cmd(&line)), want, "{line} on {i}");
+                assert_eq!(mask(conn.line(&line)), want, "{line} on {i}");
             }
             both.compared += 2;
         }

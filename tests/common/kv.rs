@@ -115,3 +115,81 @@ pub fn redis_py(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A raw RESP connection: sends a command and reads reply frames one at a time, so replies
+/// (RESP3 pushes and maps included) can be compared with redis-server's frame by frame.
+pub struct Raw {
+    stream: std::net::TcpStream,
+    buf: bytes::BytesMut,
+}
+
+impl Raw {
+    /// Connects to 127.0.0.1:`port`; reads time out after 10 s.
+    pub fn connect(port: u16) -> Raw {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        Raw {
+            stream,
+            buf: bytes::BytesMut::new(),
+        }
+    }
+
+    /// The socket, for raw bytes or to see it closed.
+    pub fn stream(&mut self) -> &mut std::net::TcpStream {
+        &mut self.stream
+    }
+
+    /// Sends one command given as its arguments.
+    pub fn send_args<A: AsRef<[u8]>>(&mut self, words: &[A]) {
+        use std::io::Write;
+        let words: Vec<&[u8]> = words.iter().map(AsRef::as_ref).collect();
+        self.stream
+            .write_all(&super::hostile::command(&words))
+            .unwrap();
+    }
+
+    /// Sends a command line split on `|` when it has one (for arguments with spaces), else on
+    /// spaces.
+    pub fn send_line(&mut self, line: &str) {
+        if line.contains('|') {
+            self.send_args(&line.split('|').collect::<Vec<_>>());
+        } else {
+            self.send_args(&line.split(' ').collect::<Vec<_>>());
+        }
+    }
+
+    /// The next reply frame.
+    pub fn read(&mut self) -> spindle_protocols::resp::Frame {
+        use spindle_protocols::resp::{decode_frame, Limits};
+        use std::io::Read;
+        loop {
+            if let Some(frame) = decode_frame(&mut self.buf, &Limits::default()).unwrap() {
+                return frame;
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("a reply");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command given as its arguments and reads its reply.
+    pub fn args<A: AsRef<[u8]>>(&mut self, words: &[A]) -> spindle_protocols::resp::Frame {
+        self.send_args(words);
+        self.read()
+    }
+
+    /// Sends a command line split on spaces and reads its reply (`|` stays inside an
+    /// argument: `ACL SETUSER u +config|get`).
+    pub fn cmd(&mut self, line: &str) -> spindle_protocols::resp::Frame {
+        self.args(&line.split(' ').collect::<Vec<_>>())
+    }
+
+    /// Sends a command line split as [`send_line`](Raw::send_line) does and reads its reply.
+    pub fn line(&mut self, line: &str) -> spindle_protocols::resp::Frame {
+        self.send_line(line);
+        self.read()
+    }
+}
