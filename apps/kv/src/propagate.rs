@@ -17,7 +17,8 @@
 //! replication stream's — each with the database it last selected, so that a SELECT goes
 //! before a command only when the database changes.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::{ReplyWriter, Version};
 
 /// One consumer's stream of encoded commands.
 #[derive(Debug, Default)]
@@ -51,18 +52,13 @@ impl Feed {
     }
 }
 
-/// Appends `argv` as a RESP array of bulk strings.
+/// Appends `argv` as a RESP array of bulk strings (a command as a client sends it), written by
+/// the codec's reply writer, whose length lines need no allocation.
 pub(crate) fn encode<A: AsRef<[u8]>>(out: &mut BytesMut, argv: &[A]) {
-    out.put_u8(b'*');
-    out.extend_from_slice(argv.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
+    let mut w = ReplyWriter::new(Version::Resp2, out);
+    w.array_len(argv.len());
     for a in argv {
-        let a = a.as_ref();
-        out.put_u8(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        w.bulk(a.as_ref());
     }
 }
 
