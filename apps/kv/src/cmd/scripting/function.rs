@@ -105,7 +105,6 @@ fn create(
     }
     let result = func.call::<()>(());
     vm.lua.remove_hook();
-    vm.hooked.set(false);
     let registered = live.loading.borrow_mut().take().unwrap_or_default();
     vm.globals_meta
         .raw_set("__index", vm.backing.clone())

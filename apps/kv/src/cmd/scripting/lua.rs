@@ -84,10 +84,6 @@ pub(crate) struct Live {
     /// The functions `redis.register_function` collected while a library loads (`None`
     /// outside FUNCTION LOAD).
     pub(crate) loading: RefCell<Option<Vec<Registered>>>,
-    /// The running script's name (the slow-script log line names it).
-    pub(crate) name: RefCell<String>,
-    /// The running script is an EVAL (the log line names SCRIPT KILL), else a function.
-    pub(crate) eval_mode: Cell<bool>,
 }
 
 impl Default for Live {
@@ -102,8 +98,6 @@ impl Default for Live {
             timed_out: Cell::new(false),
             threshold_ms: Cell::new(0),
             loading: RefCell::new(None),
-            name: RefCell::new(String::new()),
-            eval_mode: Cell::new(true),
         }
     }
 }
@@ -158,10 +152,6 @@ pub(crate) struct Vm {
     /// The globals of a library while it loads (functions only): `redis` with
     /// `register_function`, `log` and the version.
     pub(crate) library_api: Option<Table>,
-    /// The run hook (the clock against `busy-reply-threshold`, SCRIPT KILL) is installed: it
-    /// stays between runs, as setting a hook per run cost a tenth of a small script's time;
-    /// cleared when something else took the hook (a library's load, a killed script's).
-    pub(crate) hooked: Cell<bool>,
 }
 
 /// The Lua side of the setup: builds the protected globals from what the libraries left,
@@ -334,7 +324,6 @@ impl Vm {
             run_eval,
             run_function,
             library_api,
-            hooked: Cell::new(false),
         })
     }
 

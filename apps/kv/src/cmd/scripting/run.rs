@@ -246,25 +246,24 @@ fn killed_hook(_: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
     ))
 }
 
-/// Installs the hook that watches a run's clock: past `busy-reply-threshold` it logs the
+/// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
 /// slow script once, and once SCRIPT KILL / FUNCTION KILL set the flag it ends the script.
-/// It stays installed between runs (outside one, nothing runs to trigger it).
-fn set_hook(vm: &Vm, live: &Rc<Live>) {
+fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool) {
+    if live.threshold_ms.get() == 0 {
+        return;
+    }
     let l = live.clone();
+    let name = name.to_string();
     let _ = vm.lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
         move |lua, _| {
-            if !l.running.get() {
-                return Ok(VmState::Continue);
-            }
-            if !l.timed_out.get() && l.threshold_ms.get() > 0 {
+            if !l.timed_out.get() {
                 let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
                 if elapsed >= l.threshold_ms.get() {
                     l.timed_out.set(true);
                     log::warn!(
-                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
-                        if l.eval_mode.get() { "SCRIPT KILL" } else { "FUNCTION KILL" },
-                        l.name.borrow()
+                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
+                        if eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" }
                     );
                 }
             }
@@ -318,16 +317,7 @@ pub(crate) fn run(
     live.timed_out.set(false);
     live.started.set(Some(Instant::now()));
     live.threshold_ms.set(busy_threshold(ctx));
-    {
-        let mut name = live.name.borrow_mut();
-        name.clear();
-        name.push_str(spec.name);
-    }
-    live.eval_mode.set(spec.eval_mode);
-    if !vm.hooked.get() {
-        set_hook(vm, live);
-        vm.hooked.set(true);
-    }
+    set_hook(vm, live, spec.name, spec.eval_mode);
 
     let client_db = ctx.client.db;
     let mut client = Client::new(0, true);
@@ -359,11 +349,7 @@ pub(crate) fn run(
         vm.redis.raw_set("pcall", vm.outside.clone())?;
         r
     });
-    if live.killed.get() {
-        // The killed script's hook replaced the run hook: the next run installs it again.
-        lua.remove_hook();
-        vm.hooked.set(false);
-    }
+    lua.remove_hook();
     live.running.set(false);
     live.started.set(None);
     let Call { ctx, written, .. } = state.into_inner();

@@ -396,7 +396,7 @@ fn functions_load_call_list_and_errors() {
 }
 
 #[test]
-fn the_run_hook_stays_installed_and_watches_every_run() {
+fn the_run_hook_watches_every_run() {
     let mut t = T::new();
     t.run("CONFIG SET busy-reply-threshold 1");
     let busy = "local i = 0 while i < 3000000 do i = i + 1 end return i";
@@ -408,7 +408,7 @@ fn the_run_hook_stays_installed_and_watches_every_run() {
             "run {run}: the hook saw the run pass the threshold"
         );
         super::state::put(&mut t.server.shared, state);
-        // A library load takes the hook for its own timeout; the next run puts it back.
+        // A library load takes the hook for its own timeout; the next run still has its own.
         if run == 0 {
             let lib = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
             t.args(&[b"FUNCTION", b"LOAD", lib.as_bytes()]);
