@@ -20,7 +20,6 @@ mod common;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -30,6 +29,7 @@ use common::lapin::{
     channel, close, confirm_select, connect_uri, lapin_uri, publish_confirmed, refusal, run,
     within, WAIT,
 };
+use common::Tmpfs;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, BasicQosOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
@@ -908,46 +908,6 @@ fn a_flipped_byte_loses_only_that_record() {
 
 const FULL_QUEUE: &str = "full-q";
 const FULL_BODY: usize = 16 * 1024;
-
-/// A tmpfs mounted for one test, unmounted (and its mount point removed) when this drops.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = std::env::temp_dir().join(format!("spindle-tmpfs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .expect("run mount");
-        if !output.status.success() {
-            let _ = std::fs::remove_dir(&dir);
-            panic!(
-                "cannot mount a {size} tmpfs at {} (this test needs root, or CAP_SYS_ADMIN): {}",
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Tmpfs { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            // Still busy: detach it now, the kernel frees it when it is no longer used.
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
 
 fn full_body(i: usize) -> Vec<u8> {
     let mut body = format!("{i:08}").into_bytes();

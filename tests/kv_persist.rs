@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kv::{connect, run, spindle_kv_with, RedisServer};
-use common::{spindle, Running};
+use common::{spindle, Running, Tmpfs};
 use redis::{Connection, Value};
 
 /// A data directory of this test's own, empty.
@@ -430,45 +430,6 @@ fn info_persistence_has_redis_fields_in_redis_order() {
         assert_eq!(reply(&mut c, &cmd), reply(&mut r, &cmd), "{cmd:?}");
     }
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A tmpfs mounted for one test, unmounted (and its mount point removed) when this drops.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(size: &str) -> Tmpfs {
-        let dir = std::env::temp_dir().join(format!("spindle-kv-tmpfs-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .expect("run mount");
-        if !output.status.success() {
-            let _ = std::fs::remove_dir(&dir);
-            panic!(
-                "cannot mount a {size} tmpfs at {} (this test needs root, or CAP_SYS_ADMIN): {}",
-                dir.display(),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Tmpfs { dir }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !unmounted {
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-        let _ = std::fs::remove_dir(&self.dir);
-    }
 }
 
 #[test]

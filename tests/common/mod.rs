@@ -260,3 +260,46 @@ pub fn run_client(name: &str, cmd: Command) -> Finished {
         stderr,
     }
 }
+
+/// A tmpfs mounted for one test, unmounted (and its mount point removed) when this drops.
+pub struct Tmpfs {
+    /// Where it is mounted.
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (`"4m"`) at a directory of this process's; panics, saying why,
+    /// when it cannot (it needs root, or CAP_SYS_ADMIN).
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = std::env::temp_dir().join(format!("spindle-tmpfs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let output = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .expect("run mount");
+        if !output.status.success() {
+            let _ = std::fs::remove_dir(&dir);
+            panic!(
+                "cannot mount a {size} tmpfs at {} (this test needs root, or CAP_SYS_ADMIN): {}",
+                dir.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Tmpfs { dir }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !unmounted {
+            // Still busy: detach it now, the kernel frees it when it is no longer used.
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
