@@ -300,3 +300,44 @@ fn a_replica_that_lost_its_link_continues_from_the_backlog() {
     );
     assert_eq!(log.matches("Full resync to replica").count(), 1, "{log}");
 }
+
+#[test]
+fn a_replica_that_never_reads_is_closed_at_its_output_limit() {
+    let (server, port) = spindle_kv_with(&["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    // A "replica" that asks for the stream and never reads it, with a small receive window.
+    let mut fake = common::hostile::Resp::connect_narrow(port);
+    fake.send(&common::hostile::command(&[b"PSYNC", b"?", b"-1"]));
+    let mut m = connect(port).unwrap();
+    let replicas = |m: &mut Connection| -> String {
+        let info: String = redis::cmd("INFO").arg("replication").query(m).unwrap();
+        info.lines()
+            .find(|l| l.starts_with("connected_slaves:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replicas(&mut m) != "connected_slaves:1" {
+        assert!(Instant::now() < deadline, "the fake replica never attached");
+        std::thread::sleep(Duration::from_millis(10)); // polling the condition
+    }
+    // 20 MB of stream for it: far past the socket buffers and the 1 MB limit.
+    let value = "x".repeat(100_000);
+    for i in 0..200 {
+        let _: Value = run(&mut m, &["SET", &format!("k{i}"), &value]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replicas(&mut m) != "connected_slaves:0" {
+        assert!(
+            Instant::now() < deadline,
+            "the replica that never reads was kept"
+        );
+        std::thread::sleep(Duration::from_millis(10)); // polling the condition
+    }
+    assert!(
+        server
+            .stderr()
+            .contains("closed for overcoming of output buffer limits"),
+        "{}",
+        server.stderr()
+    );
+}

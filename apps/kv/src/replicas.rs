@@ -87,6 +87,8 @@ pub(crate) fn start_sync(
         port: client.repl_port,
         ack,
         ack_ms: now_ms,
+        sync_bytes: tx.buffered() as u64,
+        streamed: 0,
     });
 }
 
@@ -109,8 +111,38 @@ fn flush_stream(engine: &mut Engine, mut send: impl FnMut(spindle_reactor::ConnI
     }
     let bytes = bytes.freeze();
     repl.append(&bytes);
-    for r in &repl.replicas {
+    for r in &mut repl.replicas {
+        r.streamed += bytes.len() as u64;
         send(r.conn, bytes.clone());
+    }
+}
+
+/// Closes the replicas that do not read the stream fast enough, past the `replica` class of
+/// `client-output-buffer-limit` (256 MB at once, or 64 MB for 60 s), as Redis does: a replica
+/// that stops reading must not make the master hold the stream for it without bound.
+fn close_replicas_over_limit(r: &mut Reactor, engine: &mut Engine) {
+    if engine.shared.repl.replicas.is_empty() {
+        return;
+    }
+    let limit = engine.shared.config.client_output_buffer_limit.replica;
+    let now_ms = engine.shared.unix_ms(r.now());
+    let over: Vec<(spindle_reactor::ConnId, u64)> = engine
+        .shared
+        .repl
+        .replicas
+        .iter()
+        .filter_map(|a| Some((a.conn, a.stream_queued(r.buffered_of(a.conn)? as u64))))
+        .collect();
+    for (conn, queued) in over {
+        if engine
+            .shared
+            .output_limit_reached(conn, limit, queued as usize, now_ms)
+        {
+            log::warn!(
+                "replica {conn} closed for overcoming of output buffer limits ({queued} B of the stream queued)"
+            );
+            r.abort_connection_of(conn);
+        }
     }
 }
 
@@ -123,6 +155,7 @@ pub(crate) fn start_repl_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>
         flush_stream(&mut engine, |conn, bytes| {
             r.write_bytes_to(conn, bytes);
         });
+        close_replicas_over_limit(r, &mut engine);
     });
 }
 

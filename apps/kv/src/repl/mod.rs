@@ -76,6 +76,22 @@ pub(crate) struct Attached {
     pub(crate) ack: u64,
     /// Unix ms of its last ACK.
     pub(crate) ack_ms: u64,
+    /// Bytes queued for it when it attached: the snapshot (or the backlog's catch-up), sent
+    /// before any of the stream.
+    pub(crate) sync_bytes: u64,
+    /// Stream bytes queued for it since.
+    pub(crate) streamed: u64,
+}
+
+impl Attached {
+    /// Of `queued` bytes waiting to go to this replica, those of the stream: the snapshot is
+    /// sent first, so what has left the queue came out of it before any stream byte (the
+    /// snapshot is not held to the output limit, as Redis streams its RDB apart).
+    pub(crate) fn stream_queued(&self, queued: u64) -> u64 {
+        let drained = (self.sync_bytes + self.streamed).saturating_sub(queued);
+        let sync_left = self.sync_bytes.saturating_sub(drained);
+        queued.saturating_sub(sync_left)
+    }
 }
 
 /// A client in WAIT: how many replicas it wants at which offset, until when.
@@ -276,6 +292,29 @@ pub(crate) fn new_replid() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_snapshot_is_not_counted_against_the_stream_limit() {
+        let mut a = Attached {
+            conn: spindle_reactor::ConnId::from_parts(1, 1),
+            ip: String::new(),
+            port: 0,
+            ack: 0,
+            ack_ms: 0,
+            sync_bytes: 1000,
+            streamed: 0,
+        };
+        assert_eq!(a.stream_queued(1000), 0, "only the snapshot waits");
+        a.streamed = 300;
+        assert_eq!(a.stream_queued(1300), 300, "nothing sent yet");
+        assert_eq!(a.stream_queued(700), 300, "the snapshot half sent");
+        assert_eq!(
+            a.stream_queued(200),
+            200,
+            "the snapshot sent, some stream too"
+        );
+        assert_eq!(a.stream_queued(0), 0);
+    }
 
     #[test]
     fn ids_offsets_and_partial_resync_decisions() {
