@@ -59,6 +59,14 @@ pub trait Protocol {
         tx.resume_reading();
         Ok(())
     }
+
+    /// Whether this protocol may be called (`data_received`, `pause_producing`,
+    /// `resume_producing`) from a nested turn that another connection's callback runs
+    /// ([`Transport::process_events_while_blocked`]), while that callback holds whatever it
+    /// holds. False by default: the connection's events then wait for the loop's next turn.
+    fn serves_while_blocked(&self) -> bool {
+        false
+    }
 }
 
 impl std::fmt::Debug for dyn Protocol {
@@ -81,6 +89,14 @@ pub trait Factory {
 
     /// Called once when the port stops listening (or the reactor stops).
     fn stop_factory(&mut self) {}
+
+    /// Whether `build_protocol` (and the new protocol's `connection_made`) may run in a nested
+    /// turn that a connection's callback runs
+    /// ([`Transport::process_events_while_blocked`]). False by default: connections then
+    /// wait in the listen queue for the loop's next turn.
+    fn builds_while_blocked(&self) -> bool {
+        false
+    }
 }
 
 impl<F, P> Factory for F

@@ -167,6 +167,15 @@ pub trait Transport {
     /// does for this one: for a producer writing to connections other than its own (a broker
     /// delivering to a consumer) that stopped at a limit of its own. False if it is gone.
     fn resume_when_drained_of(&mut self, id: ConnId) -> bool;
+
+    /// From inside a callback that runs long (a store's script past its time limit): one
+    /// nested turn of the loop, without waiting, that reads into the *other* connections whose
+    /// protocol [serves while blocked](crate::Protocol::serves_while_blocked), accepts on the
+    /// listeners whose factory [builds while blocked](crate::Factory::builds_while_blocked),
+    /// and flushes what they wrote; no timer fires, and whatever else was ready waits for the
+    /// loop's next turn. Does nothing when called from inside a nested turn, and in test
+    /// doubles.
+    fn process_events_while_blocked(&mut self) {}
 }
 
 /// What a [`DatagramProtocol`](crate::DatagramProtocol) can do: send datagrams from its socket.

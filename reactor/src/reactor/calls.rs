@@ -182,7 +182,7 @@ impl Reactor {
                         Some(Entry::Connecting(c)) if c.connector == connector);
                     if matches {
                         if let Entry::Connecting(mut c) = self.core.entries.remove(entry) {
-                            let _ = self.poll.registry().deregister(c.stream.source());
+                            let _ = self.core.poll.registry().deregister(c.stream.source());
                         }
                         let error = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
                         self.connect_failed(connector, error);
@@ -194,7 +194,7 @@ impl Reactor {
                 }
                 TimerTarget::AcceptRetry { listener, gen } => {
                     self.core.timers.release(id);
-                    self.retry_accept(listener, gen);
+                    self.core.retry_accept(listener, gen);
                 }
                 TimerTarget::ConnectFailed { connector, error } => {
                     self.core.timers.release(id);

@@ -106,7 +106,7 @@ impl Reactor {
         };
         let entry = self.core.entries.vacant_entry();
         let index = entry.key();
-        if let Err(error) = self.poll.registry().register(
+        if let Err(error) = self.core.poll.registry().register(
             stream.source(),
             Token(index),
             Interest::READABLE | Interest::WRITABLE,
@@ -160,17 +160,17 @@ impl Reactor {
         }
         match outcome {
             Err(error) => {
-                let _ = self.poll.registry().deregister(c.stream.source());
+                let _ = self.core.poll.registry().deregister(c.stream.source());
                 self.connect_failed(c.connector, error);
             }
             Ok(peer) => {
                 let Some(conn) = self.core.connectors.get_mut(c.connector) else {
                     // stop_connecting was called meanwhile.
-                    let _ = self.poll.registry().deregister(c.stream.source());
+                    let _ = self.core.poll.registry().deregister(c.stream.source());
                     return;
                 };
                 let built = catch(|| conn.factory.build_protocol(&peer));
-                let _ = self.poll.registry().deregister(c.stream.source());
+                let _ = self.core.poll.registry().deregister(c.stream.source());
                 let protocol = match built {
                     Ok(protocol) => protocol,
                     Err(message) => {
@@ -180,7 +180,8 @@ impl Reactor {
                     }
                 };
                 c.stream.set_nodelay();
-                self.add_connection(c.stream, protocol, peer, Some(c.connector));
+                self.core
+                    .add_connection(c.stream, protocol, peer, Some(c.connector));
             }
         }
     }

@@ -349,4 +349,8 @@ impl Transport for Ctx<'_> {
     fn resume_when_drained_of(&mut self, id: ConnId) -> bool {
         self.with_live(id, |core, index| core.resume_when_drained(index))
     }
+
+    fn process_events_while_blocked(&mut self) {
+        self.core.process_events_while_blocked();
+    }
 }

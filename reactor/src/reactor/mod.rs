@@ -10,20 +10,21 @@
 //! | `udp.rs` | UDP sockets and their [`DatagramTransport`](crate::DatagramTransport) |
 //! | `calls.rs` | timers and closures run by the loop: `call_later`/[`DelayedCall`](calls::DelayedCall), [`LoopingCall`](calls::LoopingCall), `call_from_thread` through a [`ReactorHandle`](calls::ReactorHandle) |
 //! | `ctx.rs` | `Ctx`, the real [`Transport`](crate::Transport), and the per-connection operations behind it (write, lose, abort, pause) with `dispatch` into a protocol |
+//! | `nested.rs` | the nested turn a long callback runs to let other connections be served (`Transport::process_events_while_blocked`) |
 //! | `load.rs` | `Load`, the busy-poll meter |
 //! | `entry.rs` | what a slab slot holds: a listener, a connection, a connect in progress, a UDP socket; connectors |
 //! | `config.rs` | [`ReactorConfig`], the tunables |
 //! | `guard.rs` | running user code so that a panic is logged instead of ending the loop |
 //!
 //! `mod.rs` is the top of the folder: the files that add methods to `Reactor` or `Core`
-//! (`tcp`, `connect`, `udp`, `calls`, `ctx`) use its types; `entry`, `load`, `config` and
+//! (`tcp`, `connect`, `udp`, `calls`, `ctx`, `nested`) use its types; `entry`, `load`, `config` and
 //! `guard` use none of their siblings, and `mod.rs` imports only those four.
 //!
 //! # One turn of the loop ([`Reactor::run_once`])
 //!
 //! ```text
 //! poll (timeout = next timer, or 0 if work is pending)
-//!   ├─ for each event: accept · read → data_received · flush on writable · finish a connect
+//!   ├─ for each event (and each left by a nested turn): accept · read → data_received · flush on writable · finish a connect
 //!   ├─ reads resumed since the last turn
 //!   ├─ timers that are due (call_later, LoopingCall, protocol timers, connect timeouts,
 //!   │  accept retries)
@@ -53,6 +54,7 @@ mod ctx;
 mod entry;
 mod guard;
 mod load;
+mod nested;
 pub(crate) mod tcp;
 mod udp;
 
@@ -110,6 +112,11 @@ enum TimerTarget {
 /// Kept apart from the `Poll` and the read buffer so that a callback can borrow this mutably
 /// while the bytes it was handed are borrowed from the read buffer.
 struct Core {
+    /// The readiness poll every socket is registered with; in `Core` so that a callback can
+    /// run a nested turn of reads ([`Core::process_events_while_blocked`]).
+    poll: Poll,
+    /// The events of the latest poll (the loop copies them out before handling them).
+    events: Events,
     /// Every registered socket; a slot's index is its mio token.
     entries: Slab<Entry>,
     /// Outgoing connections with their retries, named by [`ConnectorId`](crate::ConnectorId).
@@ -131,6 +138,15 @@ struct Core {
     stop_requested: bool,
     /// Open connections (the slab also holds listeners, connects and UDP sockets).
     connections: usize,
+    /// Events a nested turn took from the poll but did not handle, as (token, readable,
+    /// writable, read closed): the next turn of the loop handles them first.
+    deferred: Vec<(Token, bool, bool, bool)>,
+    /// A nested turn is running (a callback inside it cannot start another).
+    nested: bool,
+    /// The nested turn's read buffer (the loop's own is lent to the running callback).
+    nested_buf: Vec<u8>,
+    /// The nested turn's copy of its poll's events, reused.
+    nested_batch: Vec<(Token, bool, bool, bool)>,
 }
 
 /// The state shared with [`ReactorHandle`](calls::ReactorHandle)s on other threads.
@@ -174,8 +190,6 @@ struct BeforeFlush {
 /// # Ok::<(), spindle_reactor::Error>(())
 /// ```
 pub struct Reactor {
-    poll: Poll,
-    events: Events,
     /// The one buffer every connection reads into; `data_received` borrows from it.
     read_buf: Vec<u8>,
     core: Core,
@@ -222,10 +236,10 @@ impl Reactor {
             Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("creating the waker", e))?;
         let now = clock.now();
         Ok(Reactor {
-            events: Events::with_capacity(config.events_capacity),
             read_buf: vec![0; config.read_buffer.max(1)],
-            poll,
             core: Core {
+                events: Events::with_capacity(config.events_capacity),
+                poll,
                 entries: Slab::new(),
                 connectors: Slab::new(),
                 timers: TimerQueue::default(),
@@ -238,6 +252,10 @@ impl Reactor {
                 config,
                 stop_requested: false,
                 connections: 0,
+                deferred: Vec::new(),
+                nested: false,
+                nested_buf: Vec::new(),
+                nested_batch: Vec::new(),
             },
             shared: Arc::new(Shared {
                 waker,
@@ -256,7 +274,8 @@ impl Reactor {
     /// within [`ReactorConfig::shutdown_timeout`], then `run` returns).
     pub fn install_signal_handlers(&mut self) -> Result<(), Error> {
         let mut pipe = SignalPipe::install().map_err(|e| Error::io("installing signals", e))?;
-        self.poll
+        self.core
+            .poll
             .registry()
             .register(&mut pipe.receiver, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::io("registering the signal pipe", e))?;
@@ -314,7 +333,7 @@ impl Reactor {
                 Some(Entry::Listener(_)) | Some(Entry::Udp(_)) | Some(Entry::Connecting(_)) => {
                     match self.core.entries.remove(index) {
                         Entry::Listener(mut l) => {
-                            let _ = self.poll.registry().deregister(l.socket.source());
+                            let _ = self.core.poll.registry().deregister(l.socket.source());
                             if let Some(timer) = l.starved.and_then(|s| s.retry) {
                                 self.core.timers.cancel(timer);
                             }
@@ -323,10 +342,10 @@ impl Reactor {
                             }
                         }
                         Entry::Udp(mut u) => {
-                            let _ = self.poll.registry().deregister(&mut u.socket);
+                            let _ = self.core.poll.registry().deregister(&mut u.socket);
                         }
                         Entry::Connecting(mut c) => {
-                            let _ = self.poll.registry().deregister(c.stream.source());
+                            let _ = self.core.poll.registry().deregister(c.stream.source());
                         }
                         Entry::Conn(_) => {}
                     }
@@ -385,25 +404,30 @@ impl Reactor {
         let spin = !busy_poll.is_zero()
             && !self.busy_poll_paused
             && self.load.should_spin(&*self.core.clock, busy_poll);
-        if spin || !self.core.pending_read.is_empty() || !self.core.dirty.is_empty() {
+        if spin
+            || !self.core.pending_read.is_empty()
+            || !self.core.dirty.is_empty()
+            || !self.core.deferred.is_empty()
+        {
             timeout = Some(Duration::ZERO);
         } else if let Some(deadline) = self.core.timers.next_deadline() {
             let wait = deadline.saturating_duration_since(self.core.clock.now());
             timeout = Some(timeout.map_or(wait, |t| t.min(wait)));
         }
-        match self.poll.poll(&mut self.events, timeout) {
+        match self.core.poll.poll(&mut self.core.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("polling", e)),
         }
         self.core.now = self.core.clock.now();
         if !busy_poll.is_zero() {
-            self.load.polled(self.core.now, !self.events.is_empty());
+            self.load
+                .polled(self.core.now, !self.core.events.is_empty());
         }
         // Collect first: handlers need `&mut self`, and the events borrow `self.events`.
         let mut batch = std::mem::take(&mut self.batch);
         batch.clear();
-        for event in self.events.iter() {
+        for event in self.core.events.iter() {
             batch.push((
                 event.token(),
                 event.is_readable() || event.is_error(),
@@ -411,6 +435,8 @@ impl Reactor {
                 event.is_read_closed(),
             ));
         }
+        // Left by a nested turn: reported by an earlier poll, not handled yet.
+        batch.append(&mut self.core.deferred);
         for &(token, readable, writable, read_closed) in &batch {
             match token {
                 WAKER => self.run_remote_calls(),
@@ -421,13 +447,14 @@ impl Reactor {
                     }
                 }
                 Token(index) => match self.core.entries.get(index) {
-                    Some(Entry::Listener(_)) => self.on_accept(index),
+                    Some(Entry::Listener(_)) => self.core.on_accept(index),
                     Some(Entry::Conn(_)) => {
                         if writable {
-                            self.flush(index);
+                            self.core.flush(index);
                         }
                         if readable || read_closed {
-                            self.on_readable(index, read_closed);
+                            self.core
+                                .on_readable(index, read_closed, &mut self.read_buf);
                         }
                     }
                     Some(Entry::Connecting(_)) => self.on_connecting_ready(index),
@@ -440,7 +467,7 @@ impl Reactor {
         self.batch = batch;
         let resumed = std::mem::take(&mut self.core.pending_read);
         for index in resumed {
-            self.on_readable(index, true);
+            self.core.on_readable(index, true, &mut self.read_buf);
         }
         self.run_timers();
         self.finish_turn();
@@ -458,7 +485,7 @@ impl Reactor {
                 break;
             }
             for index in dirty {
-                self.flush(index);
+                self.core.flush(index);
             }
             for index in closing {
                 self.finalize(index);

@@ -12,7 +12,7 @@ use mio::{Interest, Token};
 
 use super::entry::{Close, Conn, Entry, ListenerEntry, Starved};
 use super::guard::catch;
-use super::{Reactor, TimerTarget};
+use super::{Core, Reactor, TimerTarget};
 use crate::buffer::OutBuf;
 use crate::net::{self, ListenOptions, Listener, Stream};
 use crate::{Address, ConnId, DisconnectReason, Error, Factory, Protocol};
@@ -108,7 +108,8 @@ impl Reactor {
         let gen = self.next_gen();
         let entry = self.core.entries.vacant_entry();
         let index = entry.key();
-        self.poll
+        self.core
+            .poll
             .registry()
             .register(socket.source(), Token(index), Interest::READABLE)
             .map_err(|e| Error::io(format!("registering listener {address}"), e))?;
@@ -134,7 +135,7 @@ impl Reactor {
             _ => return false,
         }
         if let Entry::Listener(mut l) = self.core.entries.remove(port.index) {
-            let _ = self.poll.registry().deregister(l.socket.source());
+            let _ = self.core.poll.registry().deregister(l.socket.source());
             if let Some(timer) = l.starved.and_then(|s| s.retry) {
                 self.core.timers.cancel(timer);
             }
@@ -148,7 +149,9 @@ impl Reactor {
         }
         true
     }
+}
 
+impl Core {
     // ----- connections -----------------------------------------------------------------------
 
     /// Registers a connected stream, then calls `connection_made`.
@@ -166,7 +169,7 @@ impl Reactor {
         } else {
             String::new()
         };
-        let index = self.core.entries.insert(Entry::Conn(Conn {
+        let index = self.entries.insert(Entry::Conn(Conn {
             gen,
             stream,
             protocol: Some(protocol),
@@ -182,28 +185,28 @@ impl Reactor {
             queued_close: false,
             connector,
         }));
-        let registered = match self.core.conn_mut(index) {
-            Some(c) => {
+        let registered = match self.entries.get_mut(index) {
+            Some(Entry::Conn(c)) => {
                 self.poll
                     .registry()
                     .register(c.stream.source(), Token(index), Interest::READABLE)
             }
-            None => Ok(()),
+            _ => Ok(()),
         };
         if let Err(e) = registered {
             error!("[c{index}] registering a new connection: {e}");
-            self.core.entries.remove(index);
+            self.entries.remove(index);
             return;
         }
         debug!("[c{index} {tag}] connection made");
-        self.core.connections += 1;
-        self.core.dispatch(index, |p, tx| p.connection_made(tx));
+        self.connections += 1;
+        self.dispatch(index, |p, tx| p.connection_made(tx));
     }
 
     /// A listener is readable: accepts what is queued, unless a retry is scheduled (accept
     /// would only fail again; the retry drains the queue).
     pub(super) fn on_accept(&mut self, index: usize) {
-        let retry_due = matches!(self.core.entries.get(index),
+        let retry_due = matches!(self.entries.get(index),
             Some(Entry::Listener(l)) if l.starved.as_ref().is_some_and(|s| s.retry.is_some()));
         if !retry_due {
             self.accept_queued(index);
@@ -212,7 +215,7 @@ impl Reactor {
 
     /// The retry timer of a listener that ran out of descriptors fired.
     pub(super) fn retry_accept(&mut self, index: usize, gen: u32) {
-        let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+        let Some(Entry::Listener(l)) = self.entries.get_mut(index) else {
             return;
         };
         if l.gen != gen {
@@ -226,16 +229,16 @@ impl Reactor {
 
     /// Accepts until the listener's queue is empty (or `accept` fails: see [`Self::starve`]),
     /// building a protocol for each connection.
-    fn accept_queued(&mut self, index: usize) {
+    pub(super) fn accept_queued(&mut self, index: usize) {
         loop {
-            let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+            let Some(Entry::Listener(l)) = self.entries.get_mut(index) else {
                 return;
             };
             let (stream, peer) = match l.socket.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if let Some(starved) = l.starved.take() {
-                        let waited = self.core.now.saturating_duration_since(starved.since);
+                        let waited = self.now.saturating_duration_since(starved.since);
                         info!(
                             "accepting again on {} after {} ms of failed accepts \
                              ({} connections accepted late)",
@@ -260,8 +263,8 @@ impl Reactor {
             if l.options.nodelay {
                 stream.set_nodelay();
             }
-            if let Some(max) = self.core.config.max_connections {
-                if self.core.connections >= max {
+            if let Some(max) = self.config.max_connections {
+                if self.connections >= max {
                     warn!("[{peer}] refused: {max} connections already open");
                     continue;
                 }
@@ -300,8 +303,8 @@ impl Reactor {
     /// app that wants to refuse cleanly sizes its connection cap to the descriptor limit
     /// ([`crate::raise_fd_limit`], [`ReactorConfig::max_connections`](crate::ReactorConfig)).
     fn starve(&mut self, index: usize, error: &io::Error) {
-        let now = self.core.now;
-        let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) else {
+        let now = self.now;
+        let Some(Entry::Listener(l)) = self.entries.get_mut(index) else {
             return;
         };
         if l.starved.is_none() {
@@ -322,17 +325,17 @@ impl Reactor {
         let delay = starved.delay;
         starved.delay = delay.saturating_mul(2).min(ACCEPT_RETRY_MAX);
         if let Some(old) = starved.retry.take() {
-            self.core.timers.cancel(old);
+            self.timers.cancel(old);
         }
-        let at = self.core.deadline(delay);
-        let timer = self.core.timers.schedule(
+        let at = self.deadline(delay);
+        let timer = self.timers.schedule(
             at,
             TimerTarget::AcceptRetry {
                 listener: index,
                 gen,
             },
         );
-        if let Some(Entry::Listener(l)) = self.core.entries.get_mut(index) {
+        if let Some(Entry::Listener(l)) = self.entries.get_mut(index) {
             if let Some(starved) = &mut l.starved {
                 starved.retry = Some(timer);
             }
@@ -343,24 +346,24 @@ impl Reactor {
     /// chunk to the protocol. What the protocol wrote leaves at the end of the turn
     /// ([`Reactor::finish_turn`]) with every other connection's output, unless it passed the
     /// high-water mark first.
-    pub(super) fn on_readable(&mut self, index: usize, read_closed: bool) {
+    pub(super) fn on_readable(&mut self, index: usize, read_closed: bool, buf: &mut [u8]) {
         let mut reads = 0;
         loop {
-            let Some(Entry::Conn(c)) = self.core.entries.get_mut(index) else {
+            let Some(Entry::Conn(c)) = self.entries.get_mut(index) else {
                 return;
             };
             if c.read_paused || c.close != Close::Open {
                 break;
             }
-            if reads == self.core.config.max_reads_per_event {
+            if reads == self.config.max_reads_per_event {
                 // Fairness: others get their turn; we come back on the next loop turn.
-                self.core.pending_read.push(index);
+                self.pending_read.push(index);
                 break;
             }
-            match c.stream.read(&mut self.read_buf) {
+            match c.stream.read(buf) {
                 Ok(0) => {
                     trace!("[c{index} {}] readable → end of stream", c.peer);
-                    self.core.lose(index, Some(DisconnectReason::Done));
+                    self.lose(index, Some(DisconnectReason::Done));
                     break;
                 }
                 Ok(n) => {
@@ -368,13 +371,13 @@ impl Reactor {
                     if log_enabled!(Level::Trace) {
                         trace!("[c{index} {}] readable → data_received {n} B", c.peer);
                     }
-                    let data = self.read_buf.get(..n).unwrap_or_default();
-                    self.core.dispatch(index, |p, tx| p.data_received(data, tx));
+                    let data = buf.get(..n).unwrap_or_default();
+                    self.dispatch(index, |p, tx| p.data_received(data, tx));
                     self.check_high_water(index);
                     // A short read drained the socket: with edge-triggered readiness, new data
                     // will raise a new event, so skip the read that would say WouldBlock
                     // (unless the peer also closed, which must be read as end of stream).
-                    if n < self.read_buf.len() && !read_closed {
+                    if n < buf.len() && !read_closed {
                         break;
                     }
                 }
@@ -382,7 +385,7 @@ impl Reactor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     trace!("[c{index} {}] read error: {e}", c.peer);
-                    self.core.abort(index, DisconnectReason::Lost(e));
+                    self.abort(index, DisconnectReason::Lost(e));
                     break;
                 }
             }
@@ -392,9 +395,8 @@ impl Reactor {
     /// Between reads: if the protocol's output passed the high-water mark, try to flush it
     /// now; if it is still above, pause the producer (by default: stop reading).
     fn check_high_water(&mut self, index: usize) {
-        let high = self.core.config.high_water;
-        let over =
-            matches!(self.core.entries.get(index), Some(Entry::Conn(c)) if c.out.len() > high);
+        let high = self.config.high_water;
+        let over = matches!(self.entries.get(index), Some(Entry::Conn(c)) if c.out.len() > high);
         if over {
             self.flush(index);
         }
@@ -403,7 +405,7 @@ impl Reactor {
     /// Writes what `index` has queued, updates WRITABLE interest and the producer's water marks,
     /// and queues the close of a connection that asked to close once flushed.
     pub(super) fn flush(&mut self, index: usize) {
-        let Some(Entry::Conn(c)) = self.core.entries.get_mut(index) else {
+        let Some(Entry::Conn(c)) = self.entries.get_mut(index) else {
             return;
         };
         c.dirty = false;
@@ -430,7 +432,7 @@ impl Reactor {
                 }
                 Err(e) => {
                     trace!("[c{index} {}] write error: {e}", c.peer);
-                    self.core.abort(index, DisconnectReason::Lost(e));
+                    self.abort(index, DisconnectReason::Lost(e));
                     return;
                 }
             }
@@ -447,16 +449,16 @@ impl Reactor {
                     .registry()
                     .reregister(c.stream.source(), Token(index), interest)
             {
-                self.core.abort(index, DisconnectReason::Lost(e));
+                self.abort(index, DisconnectReason::Lost(e));
                 return;
             }
             c.write_interest = want_writable;
         }
         let len = c.out.len();
-        let (high, low) = (self.core.config.high_water, self.core.config.low_water);
+        let (high, low) = (self.config.high_water, self.config.low_water);
         if c.close == Close::Losing {
             if len == 0 {
-                self.core.queue_close(index);
+                self.queue_close(index);
             }
         } else if len > high && !c.producer_paused {
             c.producer_paused = true;
@@ -464,17 +466,19 @@ impl Reactor {
                 "[c{index} {}] {len} B queued > {high}: pause producing",
                 c.peer
             );
-            self.core.dispatch(index, |p, tx| p.pause_producing(tx));
+            self.dispatch(index, |p, tx| p.pause_producing(tx));
         } else if len <= low && c.producer_paused {
             c.producer_paused = false;
             trace!(
                 "[c{index} {}] {len} B queued <= {low}: resume producing",
                 c.peer
             );
-            self.core.dispatch(index, |p, tx| p.resume_producing(tx));
+            self.dispatch(index, |p, tx| p.resume_producing(tx));
         }
     }
+}
 
+impl Reactor {
     /// Closes a connection whose close is due: deregisters and drops the socket, tells the
     /// protocol (and a client factory), and frees the slot.
     pub(super) fn finalize(&mut self, index: usize) {
@@ -492,7 +496,7 @@ impl Reactor {
         }
         c.close = Close::Closed;
         c.out.clear();
-        let _ = self.poll.registry().deregister(c.stream.source());
+        let _ = self.core.poll.registry().deregister(c.stream.source());
         let reason = c.reason.take().unwrap_or(DisconnectReason::Done);
         let connector = c.connector;
         trace!("[c{index} {}] closed: {reason}", c.peer);

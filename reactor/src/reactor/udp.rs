@@ -32,7 +32,8 @@ impl Reactor {
             .map_err(|e| Error::io("reading the udp address", e))?;
         let entry = self.core.entries.vacant_entry();
         let index = entry.key();
-        self.poll
+        self.core
+            .poll
             .registry()
             .register(&mut socket, Token(index), Interest::READABLE)
             .map_err(|e| Error::io("registering udp", e))?;
