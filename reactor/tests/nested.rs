@@ -126,3 +126,39 @@ fn a_blocked_callback_lets_other_connections_be_served_and_accepted() {
     assert_eq!(line(&mut runner_r), "got:after open\n");
     assert_eq!(line(&mut quiet_r), "got:ping open\n");
 }
+
+#[test]
+fn events_of_the_loops_own_poll_not_yet_handled_are_served_by_a_nested_turn() {
+    // A reactor on this thread, so both requests are in one poll's batch: the blocking one
+    // first, the one that opens the gate after it.
+    let mut reactor = spindle_reactor::Reactor::new().unwrap();
+    let blocked = Arc::new(AtomicBool::new(false));
+    let port = reactor
+        .listen_tcp(
+            "127.0.0.1:0",
+            Nodes {
+                gate: Rc::new(Cell::new(false)),
+                blocked: blocked.clone(),
+            },
+        )
+        .unwrap();
+    let addr = port.socket_addr().unwrap();
+    let mut runner = client(addr);
+    let mut opener = client(addr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reactor.connection_count() < 2 && Instant::now() < deadline {
+        reactor.run_once(Some(Duration::from_millis(10))).unwrap();
+    }
+    assert_eq!(reactor.connection_count(), 2);
+    runner.write_all(b"block\n").unwrap();
+    opener.write_all(b"open\n").unwrap();
+    let started = Instant::now();
+    let mut runner_r = BufReader::new(runner.try_clone().unwrap());
+    let mut opener_r = BufReader::new(opener.try_clone().unwrap());
+    reactor.run_once(Some(Duration::from_secs(1))).unwrap();
+    // The gate opened from inside the block, well before the block's own 10 s bound.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(!blocked.load(Ordering::SeqCst));
+    assert_eq!(line(&mut opener_r), "opened\n");
+    assert_eq!(line(&mut runner_r), "done\n");
+}

@@ -147,6 +147,11 @@ struct Core {
     nested_buf: Vec<u8>,
     /// The nested turn's copy of its poll's events, reused.
     nested_batch: Vec<(Token, bool, bool, bool)>,
+    /// The current poll's events as (token, readable, writable, read closed), reused; kept
+    /// here so a nested turn sees the ones not handled yet.
+    batch: Vec<(Token, bool, bool, bool)>,
+    /// Where the loop is in `batch`: the events from here on are not handled yet.
+    batch_next: usize,
 }
 
 /// The state shared with [`ReactorHandle`](calls::ReactorHandle)s on other threads.
@@ -197,8 +202,6 @@ pub struct Reactor {
     signals: Option<SignalPipe>,
     /// When shutdown began, for [`ReactorConfig::shutdown_timeout`].
     stopping_since: Option<Instant>,
-    /// The current poll's events as (token, readable, writable, read closed), reused.
-    batch: Vec<(Token, bool, bool, bool)>,
     /// How busy the loop has been, for `busy_poll`.
     load: Load,
     /// Busy polling is off while this is set (see [`Reactor::pause_busy_poll`]).
@@ -256,6 +259,8 @@ impl Reactor {
                 nested: false,
                 nested_buf: Vec::new(),
                 nested_batch: Vec::new(),
+                batch: Vec::new(),
+                batch_next: 0,
             },
             shared: Arc::new(Shared {
                 waker,
@@ -263,7 +268,6 @@ impl Reactor {
             }),
             signals: None,
             stopping_since: None,
-            batch: Vec::new(),
             load: Load::default(),
             busy_poll_paused: false,
             before_flush: BeforeFlush::default(),
@@ -425,10 +429,10 @@ impl Reactor {
                 .polled(self.core.now, !self.core.events.is_empty());
         }
         // Collect first: handlers need `&mut self`, and the events borrow `self.events`.
-        let mut batch = std::mem::take(&mut self.batch);
-        batch.clear();
-        for event in self.core.events.iter() {
-            batch.push((
+        let core = &mut self.core;
+        core.batch.clear();
+        for event in core.events.iter() {
+            core.batch.push((
                 event.token(),
                 event.is_readable() || event.is_error(),
                 event.is_writable() || event.is_error(),
@@ -436,8 +440,11 @@ impl Reactor {
             ));
         }
         // Left by a nested turn: reported by an earlier poll, not handled yet.
-        batch.append(&mut self.core.deferred);
-        for &(token, readable, writable, read_closed) in &batch {
+        core.batch.append(&mut core.deferred);
+        let mut next = 0;
+        while let Some(&(token, readable, writable, read_closed)) = self.core.batch.get(next) {
+            next += 1;
+            self.core.batch_next = next;
             match token {
                 WAKER => self.run_remote_calls(),
                 SIGNALS => {
@@ -464,7 +471,6 @@ impl Reactor {
                 },
             }
         }
-        self.batch = batch;
         let resumed = std::mem::take(&mut self.core.pending_read);
         for index in resumed {
             self.core.on_readable(index, true, &mut self.read_buf);

@@ -12,6 +12,11 @@
 //!   ([`Factory::builds_while_blocked`](crate::Factory::builds_while_blocked));
 //! - flushes of what this nested turn wrote.
 //!
+//! A nested turn also serves, the same way, the events the loop's own poll reported and the
+//! loop has not handled yet (they come after the running connection's in its batch): with
+//! edge-triggered readiness the nested polls would not report them again. They stay in the
+//! loop's batch, handled again afterwards (a read then finds nothing).
+//!
 //! Everything else the poll reported (the running connection's own input, timers' work,
 //! calls from other threads, signals, connects, UDP, the events of connections that did not
 //! opt in) is kept in `Core::deferred` for the next turn of the loop, which handles it as if
@@ -49,6 +54,12 @@ impl Core {
         // Connections already listed keep their `dirty` flag, so writes made in this turn do
         // not list them again: only what became dirty here is flushed here.
         let earlier = std::mem::take(&mut self.dirty);
+        let unhandled = self
+            .batch
+            .get(self.batch_next..)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        self.serve_events(&unhandled, &mut buf, false);
         for _ in 0..NESTED_POLLS {
             match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
                 Ok(()) => {}
@@ -67,22 +78,7 @@ impl Core {
                 ));
             }
             let served = !batch.is_empty() || !self.pending_read.is_empty();
-            for &(token, readable, writable, read_closed) in &batch {
-                let Token(index) = token;
-                if self.listener_serves(index) {
-                    self.on_accept(index);
-                } else if self.conn_serves(index) {
-                    // A connection listed before this turn is flushed at the loop's turn end.
-                    if writable && !self.conn(index).is_some_and(|c| c.dirty) {
-                        self.flush(index);
-                    }
-                    if readable || read_closed {
-                        self.on_readable(index, read_closed, &mut buf);
-                    }
-                } else {
-                    self.deferred.push((token, readable, writable, read_closed));
-                }
-            }
+            self.serve_events(&batch, &mut buf, true);
             self.nested_batch = batch;
             // Reads left over by the per-event budget would otherwise wait for the loop.
             let pending = std::mem::take(&mut self.pending_read);
@@ -103,6 +99,28 @@ impl Core {
         self.dirty = earlier;
         self.nested_buf = buf;
         self.nested = false;
+    }
+
+    /// Serves the `events` that a nested turn may serve; the others go to `deferred` when
+    /// `defer` (events of the nested poll), or are left alone (the loop's own, still in its
+    /// batch).
+    fn serve_events(&mut self, events: &[(Token, bool, bool, bool)], buf: &mut [u8], defer: bool) {
+        for &(token, readable, writable, read_closed) in events {
+            let Token(index) = token;
+            if self.listener_serves(index) {
+                self.on_accept(index);
+            } else if self.conn_serves(index) {
+                // A connection listed before this turn is flushed at the loop's turn end.
+                if writable && !self.conn(index).is_some_and(|c| c.dirty) {
+                    self.flush(index);
+                }
+                if readable || read_closed {
+                    self.on_readable(index, read_closed, buf);
+                }
+            } else if defer {
+                self.deferred.push((token, readable, writable, read_closed));
+            }
+        }
     }
 
     /// Whether slot `index` is a listener whose factory builds protocols during a nested turn.
