@@ -127,7 +127,7 @@ fn run(
                 .collect();
             let mut out = BytesMut::new();
             let now = reactor.now();
-            s.execute(&mut client, &args, &mut out, now);
+            s.execute(&mut client, &args, &mut out, now, None);
             port.socket_addr().ok_or("no address")?
         }
     };

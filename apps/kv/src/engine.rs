@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use spindle_protocols::resp::{ReplyWriter, Version};
+use spindle_protocols::resp::ReplyWriter;
 use spindle_reactor::ConnId;
 
 use crate::acl;
@@ -64,15 +64,18 @@ impl Engine {
 
     /// Runs one command line and writes its reply into `out`: checks (known command, auth,
     /// arity, subscribe mode), MULTI queueing, EXEC, and the WATCH bookkeeping of writes.
+    /// `events`, when given, lets the event loop serve other connections while a script runs
+    /// past `busy-reply-threshold` (the script's hook calls it now and then).
     pub fn execute(
         &mut self,
         client: &mut Client,
         args: &[Bytes],
         out: &mut BytesMut,
         now: Instant,
+        events: Option<&mut dyn FnMut()>,
     ) {
         self.db.propagation.begin_unit();
-        self.execute_unit(client, args, out, now);
+        self.execute_unit(client, args, out, now, events);
         self.db.propagation.end_unit();
     }
 
@@ -83,12 +86,13 @@ impl Engine {
         args: &[Bytes],
         out: &mut BytesMut,
         now: Instant,
+        events: Option<&mut dyn FnMut()>,
     ) {
         let mut w = ReplyWriter::new(client.resp, out);
         let Some(name) = args.first() else {
             return;
         };
-        let command = match self.check(client, name, args) {
+        let command = match self.check(client, args) {
             Ok(c) => c,
             Err(e) => {
                 if name.eq_ignore_ascii_case(b"exec") {
@@ -135,10 +139,10 @@ impl Engine {
             return;
         }
         if command.name == "exec" && client.multi.is_some() {
-            self.exec(client, &mut w, now);
+            self.exec(client, &mut w, now, events);
             return;
         }
-        self.run(command, client, args, &mut w, now);
+        self.run(command, client, args, &mut w, now, events);
     }
 
     /// The `maxmemory` step before a command (Redis's processCommand): a round of eviction,
@@ -316,44 +320,12 @@ impl Engine {
     }
 
     /// The checks made before a command runs or is queued.
-    fn check(
-        &mut self,
-        client: &Client,
-        name: &[u8],
-        args: &[Bytes],
-    ) -> Result<&'static Command, CmdError> {
-        let Some(command) = cmd::lookup(name) else {
-            let mut msg = format!(
-                "ERR unknown command '{}', with args beginning with: ",
-                String::from_utf8_lossy(name.get(..name.len().min(128)).unwrap_or_default())
-            );
-            for a in args.iter().skip(1) {
-                if msg.len() >= 128 + 60 {
-                    break;
-                }
-                msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
-            }
-            return Err(CmdError::Msg(msg));
-        };
-        if let Some(e) = cmd::subcommand_error(command, args) {
-            return Err(e);
-        }
+    fn check(&mut self, client: &Client, args: &[Bytes]) -> Result<&'static Command, CmdError> {
         // CONFIG SET requirepass is the default user's password, as in Redis 7.
         self.shared
             .acl
             .sync_requirepass(self.shared.config.requirepass.as_deref());
-        if !client.authenticated
-            && !self.shared.acl.default_open()
-            && command.flags & flags::NO_AUTH == 0
-        {
-            return Err(CmdError::Msg("NOAUTH Authentication required.".into()));
-        }
-        if !command.arity_ok(args.len()) {
-            return Err(CmdError::err(format!(
-                "wrong number of arguments for '{}' command",
-                command.name
-            )));
-        }
+        let command = cmd::check_call(client, args, self.shared.acl.default_open())?;
         let shared = &self.shared;
         if let Some(refusal) = shared
             .persist
@@ -375,18 +347,12 @@ impl Engine {
                 "READONLY You can't write against a read only replica.".into(),
             ));
         }
-        if client.multi.is_some() && command.flags & flags::NO_MULTI != 0 {
-            return Err(CmdError::err("Command not allowed inside a transaction"));
+        if let Some(refusal) = cmd::multi_refusal(client, command) {
+            return Err(refusal);
         }
         self.acl_check(client, args)?;
-        if client.resp == Version::Resp2
-            && client.subscription_count() + client.shard_channels.len() > 0
-            && command.flags & flags::PUBSUB == 0
-        {
-            return Err(CmdError::err(format!(
-                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                command.name
-            )));
+        if let Some(refusal) = cmd::pubsub_refusal(client, command) {
+            return Err(refusal);
         }
         Ok(command)
     }
@@ -460,6 +426,7 @@ impl Engine {
         args: &[Bytes],
         w: &mut ReplyWriter<'_>,
         now: Instant,
+        events: Option<&mut dyn FnMut()>,
     ) {
         let now_ms = self.shared.unix_ms(now);
         self.db.stats.commands += 1;
@@ -473,6 +440,8 @@ impl Engine {
             client,
             out: w,
             now: now_ms,
+            // A shorter-lived trait object than the caller's: the context borrows for less.
+            events: events.map(|f| f as &mut dyn FnMut()),
         };
         // One clock read per command: a command's time runs from the end of the one before it
         // in the same batch of input (its decoding included), or from now for the first.
@@ -519,7 +488,13 @@ impl Engine {
 
     /// EXEC: runs the queued commands and answers with the array of their replies, unless a
     /// queued command was refused (EXECABORT) or a watched key changed (a null array).
-    fn exec(&mut self, client: &mut Client, w: &mut ReplyWriter<'_>, now: Instant) {
+    fn exec(
+        &mut self,
+        client: &mut Client,
+        w: &mut ReplyWriter<'_>,
+        now: Instant,
+        mut events: Option<&mut dyn FnMut()>,
+    ) {
         let queue = client.multi.take().unwrap_or_default();
         let refused = std::mem::take(&mut client.multi_error);
         let now_ms = self.shared.unix_ms(now);
@@ -540,9 +515,11 @@ impl Engine {
         w.array_len(queue.len());
         client.in_exec = true;
         for args in queue {
-            let name = args.first().cloned().unwrap_or_default();
-            match self.check(client, &name, &args) {
-                Ok(command) => self.run(command, client, &args, w, now),
+            match self.check(client, &args) {
+                Ok(command) => {
+                    let events = events.as_deref_mut().map(|f| f as &mut dyn FnMut());
+                    self.run(command, client, &args, w, now, events)
+                }
                 Err(e) => w.error(&e.text()),
             }
         }

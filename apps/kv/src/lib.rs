@@ -13,6 +13,7 @@
 //! | `session.rs` | the reactor glue, and the only file that sees the reactor: `Session` (one per connection, a `Protocol`), `KvFactory`, `listen` |
 //! | `replicas.rs` | reactor glue too: a master's side of replication (PSYNC on a connection, the stream to replicas, the cron's pings and a replica's ACKs) |
 //! | `replica_link.rs` | reactor glue too: the connection a replica keeps to its master (handshake, snapshot, stream, ACKs) |
+//! | `while_busy.rs` | answering a command while a busy script holds the engine: the table's checks, SCRIPT KILL / FUNCTION KILL / SHUTDOWN NOSAVE, `-BUSY` for the rest |
 //! | `engine.rs` | the domain, IO-free: `Engine` (data + shared state), `execute` (checks, MULTI/EXEC by the table's flags, WATCH bookkeeping, serving blocked clients), active expiry |
 //! | `cmd/mod.rs` | the command table (`commands()`) and `lookup` |
 //! | `cmd/<family>.rs` | one file (or folder) per family: `geo`, `blocking`, `hash`, `zset`, `list`, `set`, `keys`, `string`, `bits`, `connection`, `server`, `multi`, `pubsub`, and `acl`, `config`, `hll`, `introspect`, `persist`, `repl`, `scripting`, `sharded`, `stream` (a family uses only families after it in this list, and the newer ones none) |
@@ -21,6 +22,7 @@
 //! | `repl/` | replication's state: role, replication id and offset, the backlog, attached replicas, WAIT |
 //! | `shared.rs` | server-wide state other than the data: config, clients list, pub/sub subscriptions, CLIENT PAUSE |
 //! | `client.rs` | one connection's state as commands see it |
+//! | `busy.rs` | what a script past `busy-reply-threshold` shares with the sessions outside the engine's `RefCell`: its kind, its write flag, KILL and SHUTDOWN requests |
 //! | `tracking.rs` | CLIENT TRACKING's state: tracking clients, the keys they read, invalidation messages |
 //! | `blocked.rs` | the blocking registry: parking clients in BLPOP & co., serving them first come first served |
 //! | `watches.rs` | WATCH's registry: watched keys and the clients whose EXEC must fail |
@@ -61,6 +63,7 @@ pub(crate) mod acl;
 pub mod alloc;
 pub(crate) mod aof;
 pub(crate) mod blocked;
+pub(crate) mod busy;
 pub mod client;
 pub(crate) mod cmd;
 pub mod config;
@@ -81,6 +84,7 @@ pub(crate) mod shared;
 pub(crate) mod tracking;
 pub(crate) mod types;
 pub(crate) mod watches;
+pub(crate) mod while_busy;
 
 #[cfg(test)]
 mod compat_tests;

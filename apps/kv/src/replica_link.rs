@@ -389,7 +389,7 @@ impl MasterLinkProtocol {
                     let word =
                         |i: usize, w: &[u8]| args.get(i).is_some_and(|a| a.eq_ignore_ascii_case(w));
                     let getack = word(0, b"replconf") && word(1, b"getack");
-                    engine.execute(&mut self.client, &args, &mut self.sink, now);
+                    engine.execute(&mut self.client, &args, &mut self.sink, now, None);
                     self.sink.clear();
                     engine.shared.repl.append(&raw);
                     relay(&mut engine, &raw, tx);

@@ -17,6 +17,7 @@ use spindle_reactor::{
 
 use crate::aof::writer::{AofWriter, Fsync, Location};
 use crate::aof::Replay;
+use crate::busy::Busy;
 use crate::client::{Client, ReplyMode};
 use crate::config::Config;
 use crate::engine::Engine;
@@ -25,11 +26,19 @@ use crate::propagate::Feed;
 use crate::repl::Waiter;
 use crate::replicas::{repl_cron, start_repl_hook, start_sync};
 use crate::shared::{ClientInfo, Held, RESERVED_FDS};
+use crate::while_busy::{self, Answer};
 
 /// One client connection.
 pub struct Session {
     server: Rc<RefCell<Engine>>,
+    /// What a busy script shares with the sessions while it holds `server`.
+    busy: Rc<Busy>,
     client: Client,
+    /// The peer's address while the client is not yet known to the engine (a connection
+    /// accepted while a busy script held it): registered once the engine is free.
+    unregistered: Option<String>,
+    /// The timer that brings an unregistered session back once the script has ended.
+    register_timer: Option<TimerId>,
     decoder: RequestDecoder,
     input: BytesMut,
     output: BytesMut,
@@ -67,21 +76,52 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session on `server` for a client at `addr`.
-    pub(crate) fn new(server: Rc<RefCell<Engine>>, addr: String) -> Self {
-        let (client, limits) = {
-            let mut s = server.borrow_mut();
-            let client = s.new_client(addr);
-            let limits = RequestLimits {
-                max_bulk_len: s.shared.config.proto_max_bulk_len,
-                ..RequestLimits::default()
-            };
-            (client, limits)
+    pub(crate) fn new(server: Rc<RefCell<Engine>>, engine: &mut Engine, addr: String) -> Self {
+        let client = engine.new_client(addr);
+        let busy = engine.shared.busy.clone();
+        Session::with_client(
+            server,
+            busy,
+            client,
+            engine.shared.config.proto_max_bulk_len,
+            None,
+        )
+    }
+
+    /// A session for a client at `addr` accepted while a busy script holds the engine: it
+    /// starts from the settings the script copied, and joins the engine's clients once the
+    /// script has ended.
+    fn while_busy(server: Rc<RefCell<Engine>>, busy: Rc<Busy>, addr: String) -> Self {
+        let snapshot = busy.snapshot();
+        let client = Client::new(0, snapshot.default_open);
+        Session::with_client(
+            server,
+            busy,
+            client,
+            snapshot.proto_max_bulk_len,
+            Some(addr),
+        )
+    }
+
+    fn with_client(
+        server: Rc<RefCell<Engine>>,
+        busy: Rc<Busy>,
+        client: Client,
+        max_bulk_len: usize,
+        unregistered: Option<String>,
+    ) -> Self {
+        let limits = RequestLimits {
+            max_bulk_len,
+            ..RequestLimits::default()
         };
         let mut decoder = RequestDecoder::new(limits);
         decoder.set_authenticated(client.authenticated);
         Session {
             server,
+            busy,
             client,
+            unregistered,
+            register_timer: None,
             decoder,
             input: BytesMut::new(),
             output: BytesMut::new(),
@@ -94,11 +134,88 @@ impl Session {
 }
 
 impl Session {
+    /// Makes a session accepted while the engine was busy one of the engine's clients, with
+    /// what it did meanwhile (a MULTI begun, a QUIT).
+    fn register(&mut self, server: &mut Engine, tx: &dyn Transport) {
+        let Some(addr) = self.unregistered.take() else {
+            return;
+        };
+        let mut client = server.new_client(addr);
+        client.multi = self.client.multi.take();
+        client.multi_error = self.client.multi_error;
+        client.closing = self.client.closing;
+        client.authenticated |= self.client.authenticated;
+        self.client = client;
+        self.decoder.set_authenticated(self.client.authenticated);
+        self.note_connection(server, tx);
+    }
+
+    /// Records the connection in the client's CLIENT LIST entry.
+    fn note_connection(&mut self, server: &mut Engine, tx: &dyn Transport) {
+        self.client.conn = Some(tx.id());
+        let now_ms = server.shared.unix_ms(tx.now());
+        if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
+            info.conn = Some(tx.id());
+            info.fd = tx.fd();
+            info.created_ms = now_ms;
+            info.last_ms = now_ms;
+        }
+    }
+
+    /// While a busy script holds the engine: answers every complete command in the input as
+    /// Redis answers it then (`while_busy`), until one must wait for the engine.
+    fn process_busy(&mut self, tx: &mut dyn Transport) {
+        while self.held.is_none() {
+            let args = match self.decoder.decode(&mut self.input) {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(e) => {
+                    let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
+                    w.error(&CmdError::err(e).text());
+                    self.client.closing = true;
+                    break;
+                }
+            };
+            let mark = self.output.len();
+            match while_busy::answer(&self.busy, &mut self.client, &args, &mut self.output) {
+                Answer::Done => {}
+                Answer::Later => {
+                    // The script's end lets timers fire: the command runs then, and what
+                    // follows it on the connection after it.
+                    let timer = tx.call_later(Duration::ZERO);
+                    self.held = Some((args, timer));
+                    tx.pause_reading();
+                    break;
+                }
+                Answer::Shutdown => self.busy.request_shutdown(tx.id()),
+            }
+            apply_reply_mode(&mut self.client, &args, &mut self.output, mark);
+            if self.client.closing {
+                break;
+            }
+        }
+        hand_over(&mut self.output, tx);
+        if self.client.closing {
+            self.input.clear();
+            tx.lose_connection();
+        }
+    }
+
     /// Runs every complete command in the input, writes the replies, hands messages for other
     /// connections to the reactor, and parks the client when a command blocked.
     fn process(&mut self, tx: &mut dyn Transport) {
         let now = tx.now();
-        let mut server = self.server.borrow_mut();
+        if self.unregistered.is_some() {
+            let server = self.server.clone();
+            if let Ok(mut engine) = server.try_borrow_mut() {
+                self.register(&mut engine, tx);
+            };
+        }
+        let Ok(mut server) = self.server.try_borrow_mut() else {
+            // A script past busy-reply-threshold holds the engine and lets the loop turn.
+            self.process_busy(tx);
+            return;
+        };
         server.shared.clock_mark = None;
         loop {
             let over = self.output.len() + tx.buffered() >= OUTPUT_HIGH_WATER;
@@ -126,20 +243,14 @@ impl Session {
                         break;
                     }
                     let mark = self.output.len();
-                    server.execute(&mut self.client, &args, &mut self.output, now);
-                    match self.client.reply {
-                        ReplyMode::On => {}
-                        ReplyMode::Off => self.output.truncate(mark),
-                        ReplyMode::Skip => {
-                            if !args
-                                .first()
-                                .is_some_and(|n| n.eq_ignore_ascii_case(b"client"))
-                            {
-                                self.output.truncate(mark);
-                                self.client.reply = ReplyMode::On;
-                            }
-                        }
-                    }
+                    server.execute(
+                        &mut self.client,
+                        &args,
+                        &mut self.output,
+                        now,
+                        Some(&mut || tx.process_events_while_blocked()),
+                    );
+                    apply_reply_mode(&mut self.client, &args, &mut self.output, mark);
                     if std::mem::take(&mut self.client.reply_suppressed) {
                         self.output.truncate(mark);
                     }
@@ -273,6 +384,24 @@ impl Session {
     }
 }
 
+/// Drops the reply written from `mark` on when CLIENT REPLY says so (OFF, or SKIP for the
+/// command after CLIENT REPLY SKIP).
+fn apply_reply_mode(client: &mut Client, args: &[Bytes], output: &mut BytesMut, mark: usize) {
+    match client.reply {
+        ReplyMode::On => {}
+        ReplyMode::Off => output.truncate(mark),
+        ReplyMode::Skip => {
+            if !args
+                .first()
+                .is_some_and(|n| n.eq_ignore_ascii_case(b"client"))
+            {
+                output.truncate(mark);
+                client.reply = ReplyMode::On;
+            }
+        }
+    }
+}
+
 /// Brings what CLIENT LIST shows of `client` up to date after a batch of its commands.
 fn refresh(info: &mut ClientInfo, client: &Client, input: &BytesMut, now_ms: u64) {
     info.db = client.db;
@@ -301,20 +430,25 @@ fn hand_over(output: &mut BytesMut, tx: &mut dyn Transport) {
 impl Protocol for Session {
     fn connection_made(&mut self, tx: &mut dyn Transport) -> ProtocolResult {
         self.client.conn = Some(tx.id());
-        let mut server = self.server.borrow_mut();
-        let now_ms = server.shared.unix_ms(tx.now());
-        if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
-            info.conn = Some(tx.id());
-            info.fd = tx.fd();
-            info.created_ms = now_ms;
-            info.last_ms = now_ms;
+        let server = self.server.clone();
+        match server.try_borrow_mut() {
+            Ok(mut server) => self.note_connection(&mut server, tx),
+            // Accepted while a busy script holds the engine: joins it once the script ends.
+            Err(_) => self.register_timer = Some(tx.call_later(Duration::ZERO)),
         }
         Ok(())
     }
 
+    fn serves_while_blocked(&self) -> bool {
+        true
+    }
+
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
-        let limit = self.server.borrow().shared.config.client_query_buffer_limit;
+        let limit = match self.server.try_borrow() {
+            Ok(server) => server.shared.config.client_query_buffer_limit,
+            Err(_) => self.busy.snapshot().query_buffer_limit,
+        };
         if self.input.len() as u64 > limit {
             // As Redis: a request that outgrows the query buffer limit ends the connection.
             log::warn!(
@@ -345,13 +479,18 @@ impl Protocol for Session {
     }
 
     fn timer_fired(&mut self, id: TimerId, tx: &mut dyn Transport) -> ProtocolResult {
+        if self.register_timer == Some(id) {
+            // The busy script this connection came in during has ended.
+            self.register_timer = None;
+            self.process(tx);
+            return Ok(());
+        }
         if self.held.as_ref().is_some_and(|(_, t)| *t == id) {
-            // CLIENT PAUSE ended (or UNPAUSE): run the held command and what followed it.
-            self.server
-                .borrow_mut()
-                .shared
-                .paused_timers
-                .retain(|t| *t != id);
+            // CLIENT PAUSE ended (or UNPAUSE), or the busy script a command waited for ended:
+            // run the held command and what followed it.
+            if let Ok(mut server) = self.server.try_borrow_mut() {
+                server.shared.paused_timers.retain(|t| *t != id);
+            }
             tx.resume_reading();
             self.process(tx);
             return Ok(());
@@ -411,20 +550,47 @@ impl Protocol for Session {
 }
 
 /// Builds a [`Session`] per connection, all sharing one [`Engine`]; past `maxclients`, a
-/// connection is told so and closed instead.
+/// connection is told so and closed instead. Connections are accepted while a busy script
+/// holds the engine too, as Redis accepts them.
 #[derive(Debug)]
-pub struct KvFactory(pub Rc<RefCell<Engine>>);
+pub struct KvFactory {
+    server: Rc<RefCell<Engine>>,
+    busy: Rc<Busy>,
+}
+
+impl KvFactory {
+    /// A factory of sessions on `server`.
+    pub fn new(server: Rc<RefCell<Engine>>) -> Self {
+        let busy = server.borrow().shared.busy.clone();
+        KvFactory { server, busy }
+    }
+}
 
 impl Factory for KvFactory {
     fn build_protocol(&mut self, peer: &Address) -> Option<Box<dyn Protocol>> {
-        {
-            let mut server = self.0.borrow_mut();
-            if server.shared.clients.len() >= server.shared.config.maxclients {
-                server.db.stats.rejected_connections += 1;
+        let Ok(mut server) = self.server.try_borrow_mut() else {
+            if !self.busy.take_room() {
                 return Some(Box::new(Refused));
             }
+            return Some(Box::new(Session::while_busy(
+                self.server.clone(),
+                self.busy.clone(),
+                peer.to_string(),
+            )));
+        };
+        if server.shared.clients.len() >= server.shared.config.maxclients {
+            server.db.stats.rejected_connections += 1;
+            return Some(Box::new(Refused));
         }
-        Some(Box::new(Session::new(self.0.clone(), peer.to_string())))
+        Some(Box::new(Session::new(
+            self.server.clone(),
+            &mut server,
+            peer.to_string(),
+        )))
+    }
+
+    fn builds_while_blocked(&self) -> bool {
+        true
     }
 }
 
@@ -592,7 +758,7 @@ impl Replay for EngineReplay<'_> {
             ));
         }
         self.engine
-            .execute(self.client, argv, &mut self.out, self.now);
+            .execute(self.client, argv, &mut self.out, self.now, None);
         self.out.clear();
         Ok(())
     }
@@ -727,7 +893,7 @@ pub fn listen(
     let server = Rc::new(RefCell::new(engine));
     start_aof_hook(reactor, server.clone());
     server.borrow_mut().shared.fd_limit = fd_limit;
-    let port = reactor.listen_tcp(addr, KvFactory(server.clone()))?;
+    let port = reactor.listen_tcp(addr, KvFactory::new(server.clone()))?;
     start_repl_hook(reactor, server.clone());
     let listening_port = port.socket_addr().map_or(addr.port(), |a| a.port());
     let mut tick = 0u64;

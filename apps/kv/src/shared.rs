@@ -121,6 +121,9 @@ pub(crate) struct Shared {
     pub(crate) scripting: Option<Box<dyn std::any::Any>>,
     /// ACL users and the ACL log.
     pub(crate) acl: crate::acl::Acl,
+    /// A script running past `busy-reply-threshold`, as the sessions see it while it holds
+    /// the engine (each session keeps a clone of the `Rc`).
+    pub(crate) busy: std::rc::Rc<crate::busy::Busy>,
     /// `appendfsync always` with the AOF on: replies to writes wait for the fsync covering
     /// them.
     pub(crate) aof_always: bool,
@@ -229,6 +232,7 @@ impl Shared {
             fd_limit: 0,
             scripting: None,
             acl: crate::acl::Acl::new(),
+            busy: std::rc::Rc::default(),
             aof_always: false,
             aof_unsynced: false,
             held: std::collections::VecDeque::new(),

@@ -91,7 +91,7 @@ impl T {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
         let mut out = BytesMut::new();
         self.server
-            .execute(&mut self.client, &args, &mut out, self.now);
+            .execute(&mut self.client, &args, &mut out, self.now, None);
         let frame = decode_frame(&mut out, &Limits::default())
             .expect("valid reply")
             .expect("a whole reply");

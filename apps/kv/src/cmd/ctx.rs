@@ -27,6 +27,10 @@ pub(crate) struct Ctx<'a, 'b> {
     pub(crate) out: &'a mut ReplyWriter<'b>,
     /// Unix time in milliseconds, from the reactor's clock.
     pub(crate) now: u64,
+    /// Lets the event loop serve the other connections for a moment (a nested turn): a script
+    /// past `busy-reply-threshold` calls it from its hook. `None` where nothing else may run
+    /// meanwhile (the AOF being loaded, a master's stream, commands a script calls).
+    pub(crate) events: Option<&'a mut dyn FnMut()>,
 }
 
 impl std::fmt::Debug for Ctx<'_, '_> {

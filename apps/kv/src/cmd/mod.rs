@@ -42,7 +42,9 @@ use std::sync::OnceLock;
 
 pub(crate) use ctx::{cmd, flags, Command, Ctx};
 
+use crate::client::Client;
 use crate::error::CmdError;
+use spindle_protocols::resp::Version;
 
 use flags::*;
 
@@ -556,6 +558,64 @@ static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         &[("consumers", 4), ("groups", 3), ("help", 2), ("stream", -3)],
     ),
 ];
+
+/// The first checks of a call, which need only the table and the client (Redis's
+/// processCommand before its ACL check): a known command, a known subcommand with its arity,
+/// authentication (`open`: the default user needs no password), the command's arity. The
+/// command's row, or the refusal in Redis's words. The engine makes them before every
+/// command, and a session makes them itself while a busy script holds the engine.
+pub(crate) fn check_call(
+    client: &Client,
+    args: &[Bytes],
+    open: bool,
+) -> Result<&'static Command, CmdError> {
+    let name = args.first().map_or(&[][..], |n| &n[..]);
+    let Some(command) = lookup(name) else {
+        let mut msg = format!(
+            "ERR unknown command '{}', with args beginning with: ",
+            String::from_utf8_lossy(name.get(..name.len().min(128)).unwrap_or_default())
+        );
+        for a in args.iter().skip(1) {
+            if msg.len() >= 128 + 60 {
+                break;
+            }
+            msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+        }
+        return Err(CmdError::Msg(msg));
+    };
+    if let Some(e) = subcommand_error(command, args) {
+        return Err(e);
+    }
+    if !client.authenticated && !open && command.flags & NO_AUTH == 0 {
+        return Err(CmdError::Msg("NOAUTH Authentication required.".into()));
+    }
+    if !command.arity_ok(args.len()) {
+        return Err(CmdError::err(format!(
+            "wrong number of arguments for '{}' command",
+            command.name
+        )));
+    }
+    Ok(command)
+}
+
+/// A command Redis refuses inside MULTI (flagged `no-multi`) while the client is in one.
+pub(crate) fn multi_refusal(client: &Client, command: &Command) -> Option<CmdError> {
+    (client.multi.is_some() && command.flags & NO_MULTI != 0)
+        .then(|| CmdError::err("Command not allowed inside a transaction"))
+}
+
+/// A command other than (P|S)SUBSCRIBE & co. from a RESP2 client in subscribed mode.
+pub(crate) fn pubsub_refusal(client: &Client, command: &Command) -> Option<CmdError> {
+    (client.resp == Version::Resp2
+        && client.subscription_count() + client.shard_channels.len() > 0
+        && command.flags & PUBSUB == 0)
+        .then(|| {
+            CmdError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                command.name
+            ))
+        })
+}
 
 /// The refusal of a call to a container command (CLIENT, CONFIG, PUBSUB…) naming a subcommand
 /// it does not have, or giving one the wrong number of arguments, in Redis's words; `None` for

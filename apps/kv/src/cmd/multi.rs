@@ -9,16 +9,24 @@
 use bytes::Bytes;
 
 use super::ctx::{CmdResult, Ctx};
+use crate::client::Client;
 use crate::error::CmdError;
 
 /// `MULTI`
 pub(crate) fn multi(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_some() {
+    begin(ctx.client)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Starts `client`'s transaction, as MULTI (also while a busy script holds the engine: MULTI
+/// needs only the client).
+pub(crate) fn begin(client: &mut Client) -> CmdResult {
+    if client.multi.is_some() {
         return Err(CmdError::err("MULTI calls can not be nested"));
     }
-    ctx.client.multi = Some(Vec::new());
-    ctx.client.multi_error = false;
-    ctx.out.ok();
+    client.multi = Some(Vec::new());
+    client.multi_error = false;
     Ok(())
 }
 

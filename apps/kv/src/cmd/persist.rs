@@ -117,6 +117,43 @@ pub(crate) fn bgrewriteaof(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult 
 /// keeps the server up unless FORCE. With no replicas there is nothing to wait for, so NOW
 /// changes nothing and no shutdown is ever pending for ABORT.
 pub(crate) fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    let ShutdownOptions {
+        nosave,
+        save,
+        force,
+        abort,
+    } = shutdown_options(args)?;
+    if abort {
+        return Err(CmdError::err("No shutdown in progress."));
+    }
+    let save = save || (!nosave && !crate::persist::save_points(&ctx.shared.config).is_empty());
+    let persist = &mut ctx.shared.persist;
+    if persist
+        .prepare_shutdown(ctx.db, &ctx.shared.config, save, force, ctx.now)
+        .is_err()
+    {
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
+    }
+    exit_process();
+    Ok(())
+}
+
+/// SHUTDOWN's options.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShutdownOptions {
+    /// NOSAVE: no dump file, even with save points configured.
+    pub(crate) nosave: bool,
+    /// SAVE: a dump file, even without save points.
+    pub(crate) save: bool,
+    /// FORCE: a failed save does not stop the shutdown.
+    pub(crate) force: bool,
+    /// ABORT: cancel a pending shutdown.
+    pub(crate) abort: bool,
+}
+
+/// SHUTDOWN's words, checked as Redis's shutdownCommand checks them (ABORT alone, not SAVE
+/// with NOSAVE); NOW changes nothing here (there are no replicas to wait for).
+pub(crate) fn shutdown_options(args: &[Bytes]) -> Result<ShutdownOptions, CmdError> {
     let (mut nosave, mut save, mut force, mut abort, mut any) = (false, false, false, false, false);
     for word in args.get(1..).unwrap_or_default() {
         if is(word, "nosave") {
@@ -137,30 +174,23 @@ pub(crate) fn shutdown(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if (abort && any) || (nosave && save) {
         return Err(CmdError::Syntax);
     }
-    if abort {
-        return Err(CmdError::err("No shutdown in progress."));
-    }
-    let save = save || (!nosave && !crate::persist::save_points(&ctx.shared.config).is_empty());
-    let persist = &mut ctx.shared.persist;
-    if persist
-        .prepare_shutdown(ctx.db, &ctx.shared.config, save, force, ctx.now)
-        .is_err()
-    {
-        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
-    }
-    exit_process();
-    Ok(())
+    Ok(ShutdownOptions {
+        nosave,
+        save,
+        force,
+        abort,
+    })
 }
 
 /// Ends the process after a successful SHUTDOWN, as redis-server's `exit(0)`: the client sees
 /// its connection close without a reply. Unit tests stay alive and see no reply.
 #[cfg(not(test))]
-fn exit_process() {
+pub(crate) fn exit_process() {
     std::process::exit(0);
 }
 
 #[cfg(test)]
-fn exit_process() {}
+pub(crate) fn exit_process() {}
 
 /// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: saves the dump file (unless NOSAVE), empties the
 /// dataset (unless NOFLUSH) and loads the file back; with NOFLUSH the file's keys join what is

@@ -189,10 +189,10 @@ pub(super) fn help(ctx: &mut Ctx<'_, '_>, command: &str, lines: &[&str]) {
     ctx.out.simple("    Prints this help.");
 }
 
-/// `NOTBUSY`: SCRIPT KILL and FUNCTION KILL when no script runs — always, here, since a
-/// script runs to its end before another command is read.
+/// `NOTBUSY`: SCRIPT KILL and FUNCTION KILL that reach the engine find no script running (a
+/// busy script holds the engine, and the sessions answer them meanwhile: `while_busy.rs`).
 pub(super) fn not_busy() -> CmdError {
-    CmdError::Msg("NOTBUSY No scripts in execution right now.".into())
+    CmdError::Msg(crate::busy::NOT_BUSY.into())
 }
 
 /// SCRIPT LOAD | EXISTS | FLUSH | KILL | DEBUG | HELP

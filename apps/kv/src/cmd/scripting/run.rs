@@ -15,12 +15,19 @@ use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version}
 use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
 use super::lua::{raise_error_table, Live, Vm};
 use crate::blocked;
+use crate::busy::{Busy, ScriptKind, Snapshot};
 use crate::client::Client;
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
+use crate::cmd::persist::exit_process;
 use crate::error::CmdError;
 
-/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook.
+/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
+/// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
 const HOOK_EVERY: u32 = 100_000;
+
+/// The Lua registry's name for the run's interrupt function (see [`Call::interrupt`]): the
+/// hook must outlive the run, so it reaches the run's state through a function scoped to it.
+const INTERRUPT: &str = "spindle.interrupt";
 
 /// What a run is: its name in errors and logs (the SHA-1 for EVAL, the function's name for
 /// FCALL), whether writes are refused, and whether it is an EVAL (KEYS and ARGV as globals).
@@ -161,6 +168,7 @@ impl Call<'_, '_, '_> {
                 client: &mut self.client,
                 out: &mut w,
                 now: ctx.now,
+                events: None,
             };
             let r: CmdResult = (command.handler)(&mut nested, argv);
             if let Err(e) = &r {
@@ -200,6 +208,52 @@ impl Call<'_, '_, '_> {
             .ok()
             .flatten()
             .unwrap_or(Frame::Null))
+    }
+}
+
+impl Call<'_, '_, '_> {
+    /// What the hook does on each of its calls once the run is past `busy-reply-threshold`
+    /// (Redis's `scriptInterrupt`): tells the sessions what runs and copies the settings they
+    /// need, lets the loop serve the other connections (a nested turn, where SCRIPT KILL and
+    /// FUNCTION KILL may ask the script to stop), then shuts the server down if one of them
+    /// sent SHUTDOWN NOSAVE, as Redis's `prepareForShutdown` from inside the script: the
+    /// child killed, the AOF written and fsynced, no dump file; the script's own writes, not
+    /// yet propagated, are not in it.
+    fn interrupt(&mut self, kind: ScriptKind) {
+        let ctx = &mut *self.ctx;
+        let busy = ctx.shared.busy.clone();
+        let shared = &*ctx.shared;
+        busy.enter(
+            kind,
+            self.write_dirty,
+            Snapshot {
+                default_open: shared.acl.default_open(),
+                query_buffer_limit: shared.config.client_query_buffer_limit,
+                proto_max_bulk_len: shared.config.proto_max_bulk_len,
+                room: shared
+                    .config
+                    .maxclients
+                    .saturating_sub(shared.clients.len()),
+            },
+        );
+        if let Some(events) = ctx.events.as_deref_mut() {
+            events();
+        }
+        if let Some(conn) = busy.take_shutdown() {
+            let shared = &mut *ctx.shared;
+            let done =
+                shared
+                    .persist
+                    .prepare_shutdown(ctx.db, &shared.config, false, false, ctx.now);
+            if done.is_ok() {
+                exit_process();
+            } else {
+                ctx.client.outbox.push((
+                    conn,
+                    Bytes::from_static(b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"),
+                ));
+            }
+        }
     }
 }
 
@@ -247,12 +301,15 @@ fn killed_hook(_: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
 }
 
 /// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
-/// slow script once, and once SCRIPT KILL / FUNCTION KILL set the flag it ends the script.
-fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool) {
+/// slow script once, then on each call runs the run's interrupt function (the loop serves the
+/// other clients: [`Call::interrupt`]), and once SCRIPT KILL / FUNCTION KILL asked for it ends
+/// the script.
+fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Busy>) {
     if live.threshold_ms.get() == 0 {
         return;
     }
     let l = live.clone();
+    let busy = busy.clone();
     let name = name.to_string();
     let _ = vm.lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -265,6 +322,15 @@ fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool) {
                         "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
                         if eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" }
                     );
+                }
+            }
+            if l.timed_out.get() {
+                if let Ok(interrupt) = lua.named_registry_value::<Function>(INTERRUPT) {
+                    let _ = interrupt.call::<()>(());
+                }
+                if busy.kill_requested() && !l.killed.get() {
+                    log::warn!("Lua script killed by user with SCRIPT KILL.");
+                    l.killed.set(true);
                 }
             }
             if l.killed.get() {
@@ -317,7 +383,13 @@ pub(crate) fn run(
     live.timed_out.set(false);
     live.started.set(Some(Instant::now()));
     live.threshold_ms.set(busy_threshold(ctx));
-    set_hook(vm, live, spec.name, spec.eval_mode);
+    let busy = ctx.shared.busy.clone();
+    set_hook(vm, live, spec.name, spec.eval_mode, &busy);
+    let kind = if spec.eval_mode {
+        ScriptKind::Eval
+    } else {
+        ScriptKind::Function
+    };
 
     let client_db = ctx.client.db;
     let mut client = Client::new(0, true);
@@ -339,6 +411,13 @@ pub(crate) fn run(
         })?;
         vm.redis.raw_set("call", call)?;
         vm.redis.raw_set("pcall", pcall)?;
+        let interrupt = scope.create_function(|_, ()| {
+            if let Ok(mut call) = state.try_borrow_mut() {
+                call.interrupt(kind);
+            }
+            Ok(())
+        })?;
+        lua.set_named_registry_value(INTERRUPT, interrupt)?;
         let r: mlua::Result<MultiValue> = if spec.eval_mode {
             vm.run_eval.call((func.clone(), vm.handler.clone()))
         } else {
@@ -347,9 +426,11 @@ pub(crate) fn run(
         };
         vm.redis.raw_set("call", vm.outside.clone())?;
         vm.redis.raw_set("pcall", vm.outside.clone())?;
+        lua.unset_named_registry_value(INTERRUPT)?;
         r
     });
     lua.remove_hook();
+    busy.leave();
     live.running.set(false);
     live.started.set(None);
     let Call { ctx, written, .. } = state.into_inner();

@@ -1,0 +1,228 @@
+//! Answering a command while a script runs past `busy-reply-threshold` and holds the engine
+//! (Redis's processCommand while `isInsideYieldingLongCommand`): the checks that need only the
+//! command table and the client come first, as in Redis; then the commands flagged
+//! `allow-busy` in Redis 7.0's table are served, and every other command is refused with
+//! `-BUSY`, consumed rather than kept for later.
+//!
+//! Of the `allow-busy` commands, SCRIPT KILL, FUNCTION KILL, SHUTDOWN, QUIT and MULTI are
+//! answered here, from the [`Busy`] state and the client; those that need the engine's state
+//! (AUTH, HELLO, WATCH, UNWATCH, DISCARD, RESET, REPLCONF, FUNCTION STATS) wait, with what
+//! follows them on the connection, until the script ends ([`Answer::Later`]).
+
+use bytes::{Bytes, BytesMut};
+use spindle_protocols::resp::ReplyWriter;
+
+use crate::busy::{Busy, ScriptKind};
+use crate::client::Client;
+use crate::cmd;
+use crate::cmd::multi::begin;
+use crate::cmd::persist::shutdown_options;
+use crate::error::CmdError;
+
+/// What the session does after [`answer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Answered (possibly refused); go on with the next command.
+    Done,
+    /// The command needs the engine: keep it, and the input after it, until the script ends.
+    Later,
+    /// SHUTDOWN NOSAVE: the script's hook shuts the server down (no reply).
+    Shutdown,
+}
+
+/// Answers `args` from `client` while the busy script described by `busy` holds the engine,
+/// writing the reply (if any) to `out`.
+pub(crate) fn answer(
+    busy: &Busy,
+    client: &mut Client,
+    args: &[Bytes],
+    out: &mut BytesMut,
+) -> Answer {
+    let mut w = ReplyWriter::new(client.resp, out);
+    let kind = busy.script().unwrap_or(ScriptKind::Eval);
+    let command = match cmd::check_call(client, args, busy.snapshot().default_open) {
+        Ok(command) => command,
+        Err(e) => return refuse(client, &mut w, &e.text()),
+    };
+    if let Some(e) =
+        cmd::multi_refusal(client, command).or_else(|| cmd::pubsub_refusal(client, command))
+    {
+        return refuse(client, &mut w, &e.text());
+    }
+    let sub = |name: &str| {
+        args.get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
+    };
+    match command.name {
+        "script" | "function" if sub("kill") => {
+            match busy.kill(command.name == "script") {
+                None => w.ok(),
+                Some(text) => w.error(text),
+            }
+            Answer::Done
+        }
+        "shutdown" => match shutdown_options(args) {
+            Err(e) => {
+                w.error(&e.text());
+                Answer::Done
+            }
+            Ok(o) if o.abort => {
+                w.error(&CmdError::err("No shutdown in progress.").text());
+                Answer::Done
+            }
+            Ok(o) if o.nosave => Answer::Shutdown,
+            // As Redis's shutdownCommand: only SHUTDOWN NOSAVE ends a server that is busy.
+            Ok(_) => {
+                w.error(kind.busy_text());
+                Answer::Done
+            }
+        },
+        "quit" => {
+            w.ok();
+            client.closing = true;
+            Answer::Done
+        }
+        "multi" => {
+            match begin(client) {
+                Ok(()) => w.ok(),
+                Err(e) => w.error(&e.text()),
+            }
+            Answer::Done
+        }
+        "function" if sub("stats") => Answer::Later,
+        "auth" | "hello" | "watch" | "unwatch" | "discard" | "reset" | "replconf" => Answer::Later,
+        "exec" => {
+            // As Redis's rejectCommand for EXEC (execCommandAbort): the transaction goes.
+            // Its WATCHes stay until UNWATCH, EXEC or DISCARD once the script has ended (they
+            // live in the engine).
+            client.multi = None;
+            client.multi_error = false;
+            w.error(&format!(
+                "EXECABORT Transaction discarded because of: {}",
+                kind.busy_text()
+            ));
+            Answer::Done
+        }
+        _ => refuse(client, &mut w, kind.busy_text()),
+    }
+}
+
+/// A refusal, as Redis's rejectCommand: the error, and a transaction in progress marked so
+/// that EXEC answers EXECABORT.
+fn refuse(client: &mut Client, w: &mut ReplyWriter<'_>, text: &str) -> Answer {
+    if client.multi.is_some() {
+        client.multi_error = true;
+    }
+    w.error(text);
+    Answer::Done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::busy::{Snapshot, BUSY_EVAL, BUSY_FUNCTION, NOT_BUSY, UNKILLABLE};
+
+    fn call(busy: &Busy, client: &mut Client, line: &str) -> (Answer, String) {
+        let args: Vec<Bytes> = line
+            .split(' ')
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
+        let mut out = BytesMut::new();
+        let answer = answer(busy, client, &args, &mut out);
+        (answer, String::from_utf8_lossy(&out).to_string())
+    }
+
+    fn busy(kind: ScriptKind, wrote: bool, open: bool) -> Busy {
+        let busy = Busy::default();
+        busy.enter(
+            kind,
+            wrote,
+            Snapshot {
+                default_open: open,
+                ..Snapshot::default()
+            },
+        );
+        busy
+    }
+
+    #[test]
+    fn other_commands_are_refused_busy_and_mark_a_transaction() {
+        let b = busy(ScriptKind::Eval, false, true);
+        let mut c = Client::new(1, true);
+        assert_eq!(
+            call(&b, &mut c, "PING"),
+            (Answer::Done, format!("-{BUSY_EVAL}\r\n"))
+        );
+        assert_eq!(call(&b, &mut c, "MULTI"), (Answer::Done, "+OK\r\n".into()));
+        assert_eq!(
+            call(&b, &mut c, "SET k v"),
+            (Answer::Done, format!("-{BUSY_EVAL}\r\n"))
+        );
+        assert!(c.multi_error);
+        assert_eq!(
+            call(&b, &mut c, "EXEC").1,
+            format!("-EXECABORT Transaction discarded because of: {BUSY_EVAL}\r\n")
+        );
+        assert!(c.multi.is_none());
+        let f = busy(ScriptKind::Function, false, true);
+        assert_eq!(call(&f, &mut c, "GET k").1, format!("-{BUSY_FUNCTION}\r\n"));
+    }
+
+    #[test]
+    fn table_checks_and_auth_come_before_busy() {
+        let b = busy(ScriptKind::Eval, false, false);
+        let mut c = Client::new(1, false);
+        assert_eq!(
+            call(&b, &mut c, "NOPE x").1,
+            "-ERR unknown command 'NOPE', with args beginning with: 'x' \r\n"
+        );
+        assert_eq!(
+            call(&b, &mut c, "PING").1,
+            "-NOAUTH Authentication required.\r\n"
+        );
+        // AUTH needs the engine's users: it waits for the script.
+        assert_eq!(call(&b, &mut c, "AUTH pw").0, Answer::Later);
+        c.authenticated = true;
+        assert_eq!(
+            call(&b, &mut c, "GET").1,
+            "-ERR wrong number of arguments for 'get' command\r\n"
+        );
+        assert_eq!(
+            call(&b, &mut c, "SCRIPT KILL now").1,
+            "-ERR wrong number of arguments for 'script|kill' command\r\n"
+        );
+    }
+
+    #[test]
+    fn kills_and_shutdown() {
+        let b = busy(ScriptKind::Eval, false, true);
+        let mut c = Client::new(1, true);
+        assert_eq!(
+            call(&b, &mut c, "FUNCTION KILL").1,
+            format!("-{BUSY_EVAL}\r\n")
+        );
+        assert_eq!(call(&b, &mut c, "SCRIPT KILL").1, "+OK\r\n");
+        assert!(b.kill_requested());
+        assert_eq!(call(&b, &mut c, "SHUTDOWN").1, format!("-{BUSY_EVAL}\r\n"));
+        assert_eq!(
+            call(&b, &mut c, "SHUTDOWN ABORT").1,
+            "-ERR No shutdown in progress.\r\n"
+        );
+        assert_eq!(
+            call(&b, &mut c, "SHUTDOWN NOSAVE"),
+            (Answer::Shutdown, String::new())
+        );
+        let w = busy(ScriptKind::Function, true, true);
+        assert_eq!(
+            call(&w, &mut c, "FUNCTION KILL").1,
+            format!("-{UNKILLABLE}\r\n")
+        );
+        w.leave();
+        assert_eq!(
+            call(&w, &mut c, "SCRIPT KILL").1,
+            format!("-{NOT_BUSY}\r\n")
+        );
+        assert_eq!(call(&w, &mut c, "QUIT").1, "+OK\r\n");
+        assert!(c.closing);
+    }
+}

@@ -1,0 +1,132 @@
+//! A script running past `busy-reply-threshold`, against redis-server 7.0 side by side: other
+//! clients (and clients connecting meanwhile) get `-BUSY` with Redis's text, the transaction
+//! rules and table checks still come first, SCRIPT KILL / FUNCTION KILL end a script that has
+//! not written and the caller gets Redis's error, a script that wrote is `-UNKILLABLE`, and
+//! SHUTDOWN NOSAVE ends the server from inside it. Every reply of the same sequence is
+//! compared with redis-server's. Skipped with a note when redis-server is not installed.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::kv::{spindle_kv_with, Raw, RedisServer};
+use spindle_protocols::resp::Frame;
+
+/// Sends PING on `c` until the answer is an error (the script went busy), within 10 s; the
+/// error's frame.
+fn until_busy(c: &mut Raw) -> Frame {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.cmd("PING") {
+            Frame::Simple(_) => {}
+            other => return other,
+        }
+        assert!(Instant::now() < deadline, "the script never went busy");
+    }
+}
+
+/// `CONFIG SET busy-reply-threshold 100` on a new connection.
+fn lower_threshold(port: u16) {
+    let mut c = Raw::connect(port);
+    assert_eq!(
+        c.cmd("CONFIG SET busy-reply-threshold 100"),
+        Frame::Simple("OK".into())
+    );
+}
+
+/// An endless EVAL killed by SCRIPT KILL, and what other clients see meanwhile.
+fn eval_killed(port: u16) -> Vec<Frame> {
+    lower_threshold(port);
+    let mut seen = Vec::new();
+    let mut runner = Raw::connect(port);
+    let mut other = Raw::connect(port);
+    runner.send_args(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    seen.push(until_busy(&mut other));
+    // A connection made while the script runs is accepted and answered.
+    let mut late = Raw::connect(port);
+    seen.push(late.cmd("PING"));
+    seen.push(late.cmd("GET"));
+    seen.push(late.cmd("NOSUCH a b"));
+    seen.push(other.cmd("FUNCTION KILL"));
+    seen.push(other.cmd("SHUTDOWN"));
+    seen.push(other.cmd("SHUTDOWN ABORT"));
+    seen.push(other.cmd("SCRIPT FLUSH"));
+    seen.push(other.cmd("MULTI"));
+    seen.push(other.cmd("SET k v"));
+    seen.push(other.cmd("EXEC"));
+    seen.push(other.cmd("SCRIPT KILL"));
+    seen.push(runner.read());
+    seen.push(other.cmd("SCRIPT KILL"));
+    seen.push(late.cmd("PING"));
+    seen.push(runner.cmd("EXISTS k"));
+    seen
+}
+
+/// An endless FCALL killed by FUNCTION KILL (SCRIPT KILL refused first).
+fn function_killed(port: u16) -> Vec<Frame> {
+    lower_threshold(port);
+    let mut seen = Vec::new();
+    let mut runner = Raw::connect(port);
+    let mut other = Raw::connect(port);
+    seen.push(runner.args(&[
+        "FUNCTION",
+        "LOAD",
+        "REPLACE",
+        "#!lua name=busylib\nredis.register_function('spin', function() while true do end end)",
+    ]));
+    runner.send_args(&["FCALL", "spin", "0"]);
+    seen.push(until_busy(&mut other));
+    seen.push(other.cmd("SCRIPT KILL"));
+    seen.push(other.cmd("FUNCTION KILL"));
+    seen.push(runner.read());
+    seen.push(other.cmd("FUNCTION KILL"));
+    seen
+}
+
+/// A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the server.
+fn unkillable_then_shutdown(port: u16) -> Vec<Frame> {
+    lower_threshold(port);
+    let mut seen = Vec::new();
+    let mut runner = Raw::connect(port);
+    let mut other = Raw::connect(port);
+    runner.send_args(&["EVAL", "redis.call('SET', 'x', '1') while true do end", "0"]);
+    seen.push(until_busy(&mut other));
+    seen.push(other.cmd("SCRIPT KILL"));
+    other.send_args(&["SHUTDOWN", "NOSAVE"]);
+    let mut rest = Vec::new();
+    let closed = other.stream().read_to_end(&mut rest).is_ok() && rest.is_empty();
+    assert!(closed, "SHUTDOWN NOSAVE leaves without a reply: {rest:?}");
+    seen
+}
+
+#[test]
+fn a_busy_script_is_answered_busy_and_killed_as_redis_does() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (_spindle, port) = spindle_kv_with(&[]);
+    let expected = eval_killed(redis.port);
+    assert!(
+        matches!(&expected[0], Frame::Error(e) if e.starts_with(b"BUSY")),
+        "{expected:?}"
+    );
+    assert_eq!(eval_killed(port), expected);
+    let expected = function_killed(redis.port);
+    assert_eq!(function_killed(port), expected);
+}
+
+#[test]
+fn shutdown_nosave_ends_a_server_whose_script_wrote() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (mut spindle, port) = spindle_kv_with(&[]);
+    let expected = unkillable_then_shutdown(redis.port);
+    assert_eq!(unkillable_then_shutdown(port), expected);
+    let status = spindle.wait_for_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "spindle kv did not exit: {status:?}"
+    );
+}
