@@ -26,21 +26,21 @@ fn until_busy(c: &mut Raw) -> Frame {
     }
 }
 
-/// `CONFIG SET busy-reply-threshold 100` on a new connection.
-fn lower_threshold(port: u16) {
-    let mut c = Raw::connect(port);
+/// `CONFIG SET busy-reply-threshold 100`, then two connections: the one that runs the script
+/// and another.
+fn runner_and_other(port: u16) -> (Raw, Raw) {
+    let mut runner = Raw::connect(port);
     assert_eq!(
-        c.cmd("CONFIG SET busy-reply-threshold 100"),
+        runner.cmd("CONFIG SET busy-reply-threshold 100"),
         Frame::Simple("OK".into())
     );
+    (runner, Raw::connect(port))
 }
 
 /// An endless EVAL killed by SCRIPT KILL, and what other clients see meanwhile.
 fn eval_killed(port: u16) -> Vec<Frame> {
-    lower_threshold(port);
     let mut seen = Vec::new();
-    let mut runner = Raw::connect(port);
-    let mut other = Raw::connect(port);
+    let (mut runner, mut other) = runner_and_other(port);
     runner.send_args(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
     seen.push(until_busy(&mut other));
     // A connection made while the script runs is accepted and answered.
@@ -65,10 +65,8 @@ fn eval_killed(port: u16) -> Vec<Frame> {
 
 /// An endless FCALL killed by FUNCTION KILL (SCRIPT KILL refused first).
 fn function_killed(port: u16) -> Vec<Frame> {
-    lower_threshold(port);
     let mut seen = Vec::new();
-    let mut runner = Raw::connect(port);
-    let mut other = Raw::connect(port);
+    let (mut runner, mut other) = runner_and_other(port);
     seen.push(runner.args(&[
         "FUNCTION",
         "LOAD",
@@ -84,12 +82,26 @@ fn function_killed(port: u16) -> Vec<Frame> {
     seen
 }
 
+/// A script killed while it runs inside `pcall`: the kill raises again on every line, so
+/// `pcall` cannot hold it.
+fn pcall_killed(port: u16) -> Vec<Frame> {
+    let mut seen = Vec::new();
+    let (mut runner, mut other) = runner_and_other(port);
+    runner.send_args(&[
+        "EVAL",
+        "while true do pcall(function() while true do end end) end",
+        "0",
+    ]);
+    seen.push(until_busy(&mut other));
+    seen.push(other.cmd("SCRIPT KILL"));
+    seen.push(runner.read());
+    seen
+}
+
 /// A script that wrote cannot be killed; SHUTDOWN NOSAVE ends the server.
 fn unkillable_then_shutdown(port: u16) -> Vec<Frame> {
-    lower_threshold(port);
     let mut seen = Vec::new();
-    let mut runner = Raw::connect(port);
-    let mut other = Raw::connect(port);
+    let (mut runner, mut other) = runner_and_other(port);
     runner.send_args(&["EVAL", "redis.call('SET', 'x', '1') while true do end", "0"]);
     seen.push(until_busy(&mut other));
     seen.push(other.cmd("SCRIPT KILL"));
@@ -114,6 +126,8 @@ fn a_busy_script_is_answered_busy_and_killed_as_redis_does() {
     assert_eq!(eval_killed(port), expected);
     let expected = function_killed(redis.port);
     assert_eq!(function_killed(port), expected);
+    let expected = pcall_killed(redis.port);
+    assert_eq!(pcall_killed(port), expected);
 }
 
 #[test]

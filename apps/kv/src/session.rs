@@ -170,9 +170,7 @@ impl Session {
                 Ok(Some(args)) => args,
                 Ok(None) => break,
                 Err(e) => {
-                    let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
-                    w.error(&CmdError::err(e).text());
-                    self.client.closing = true;
+                    bad_request(&mut self.client, &mut self.output, e);
                     break;
                 }
             };
@@ -306,10 +304,7 @@ impl Session {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    // Like Redis: say what was wrong, then close.
-                    let mut w = ReplyWriter::new(self.client.resp, &mut self.output);
-                    w.error(&CmdError::err(e).text());
-                    self.client.closing = true;
+                    bad_request(&mut self.client, &mut self.output, e);
                     break;
                 }
             }
@@ -382,6 +377,13 @@ impl Session {
             tx.abort_connection();
         }
     }
+}
+
+/// A request that does not decode: like Redis, say what was wrong, then close.
+fn bad_request(client: &mut Client, output: &mut BytesMut, e: impl std::fmt::Display) {
+    let mut w = ReplyWriter::new(client.resp, output);
+    w.error(&CmdError::err(e).text());
+    client.closing = true;
 }
 
 /// Drops the reply written from `mark` on when CLIENT REPLY says so (OFF, or SKIP for the

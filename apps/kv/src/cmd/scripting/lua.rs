@@ -51,7 +51,7 @@ fn version_num() -> f64 {
 
 /// The name of the chunk holding the setup's Lua functions, skipped when an error's line is
 /// looked for.
-const INTERNAL_CHUNK: &str = "=redis";
+pub(crate) const INTERNAL_CHUNK: &str = "=redis";
 
 /// The message of the error a native raises in place of an error table.
 const TABLE_MARKER: &str = "\u{1}redis error table";

@@ -13,7 +13,7 @@ use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
 use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
-use super::lua::{raise_error_table, Live, Vm};
+use super::lua::{raise_error_table, Live, Vm, INTERNAL_CHUNK};
 use crate::blocked;
 use crate::busy::{Busy, ScriptKind, Snapshot};
 use crate::client::Client;
@@ -293,8 +293,14 @@ fn call_from_lua(
     }
 }
 
-/// The hook a killed script gets: every line raises again, so `pcall` cannot hold it.
-fn killed_hook(_: &Lua, _: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
+/// The hook a killed script gets: every line of the script raises again, so `pcall` cannot
+/// hold it. Lines of the sandbox's own Lua wrappers (`pcall`'s) are let through: Redis's
+/// `pcall` is C, so its error is always raised from a line of the script, which the error
+/// handler then names.
+fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
+    if debug.source().source.as_deref() == Some(INTERNAL_CHUNK) {
+        return Ok(VmState::Continue);
+    }
     Err(mlua::Error::RuntimeError(
         "Script killed by user with SCRIPT KILL...".into(),
     ))
