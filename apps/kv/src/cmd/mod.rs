@@ -571,17 +571,7 @@ pub(crate) fn check_call(
 ) -> Result<&'static Command, CmdError> {
     let name = args.first().map_or(&[][..], |n| &n[..]);
     let Some(command) = lookup(name) else {
-        let mut msg = format!(
-            "ERR unknown command '{}', with args beginning with: ",
-            String::from_utf8_lossy(name.get(..name.len().min(128)).unwrap_or_default())
-        );
-        for a in args.iter().skip(1) {
-            if msg.len() >= 128 + 60 {
-                break;
-            }
-            msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
-        }
-        return Err(CmdError::Msg(msg));
+        return Err(unknown_command(name, args));
     };
     if let Some(e) = subcommand_error(command, args) {
         return Err(e);
@@ -596,6 +586,24 @@ pub(crate) fn check_call(
         )));
     }
     Ok(command)
+}
+
+/// `unknown command`, with the first arguments as Redis quotes them; out of line, so the
+/// checks every command goes through stay small.
+#[cold]
+#[inline(never)]
+fn unknown_command(name: &[u8], args: &[Bytes]) -> CmdError {
+    let mut msg = format!(
+        "ERR unknown command '{}', with args beginning with: ",
+        String::from_utf8_lossy(name.get(..name.len().min(128)).unwrap_or_default())
+    );
+    for a in args.iter().skip(1) {
+        if msg.len() >= 128 + 60 {
+            break;
+        }
+        msg.push_str(&format!("'{}' ", String::from_utf8_lossy(a)));
+    }
+    CmdError::Msg(msg)
 }
 
 /// A command Redis refuses inside MULTI (flagged `no-multi`) while the client is in one.

@@ -25,10 +25,6 @@ use crate::error::CmdError;
 /// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
 const HOOK_EVERY: u32 = 100_000;
 
-/// The Lua registry's name for the run's interrupt function (see [`Call::interrupt`]): the
-/// hook must outlive the run, so it reaches the run's state through a function scoped to it.
-const INTERRUPT: &str = "spindle.interrupt";
-
 /// What a run is: its name in errors and logs (the SHA-1 for EVAL, the function's name for
 /// FCALL), whether writes are refused, and whether it is an EVAL (KEYS and ARGV as globals).
 #[derive(Debug, Clone, Copy)]
@@ -117,6 +113,8 @@ struct Call<'r, 'a, 'b> {
     write_dirty: bool,
     /// Keys written, with their databases: blocked clients are served once the script ends.
     written: Vec<(usize, Bytes)>,
+    /// EVAL or FCALL: which KILL ends it, which `-BUSY` others get.
+    kind: ScriptKind,
 }
 
 impl Call<'_, '_, '_> {
@@ -219,12 +217,12 @@ impl Call<'_, '_, '_> {
     /// sent SHUTDOWN NOSAVE, as Redis's `prepareForShutdown` from inside the script: the
     /// child killed, the AOF written and fsynced, no dump file; the script's own writes, not
     /// yet propagated, are not in it.
-    fn interrupt(&mut self, kind: ScriptKind) {
+    fn interrupt(&mut self) {
         let ctx = &mut *self.ctx;
         let busy = ctx.shared.busy.clone();
         let shared = &*ctx.shared;
         busy.enter(
-            kind,
+            self.kind,
             self.write_dirty,
             Snapshot {
                 default_open: shared.acl.default_open(),
@@ -307,15 +305,18 @@ fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState>
 }
 
 /// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
-/// slow script once, then on each call runs the run's interrupt function (the loop serves the
-/// other clients: [`Call::interrupt`]), and once SCRIPT KILL / FUNCTION KILL asked for it ends
-/// the script.
+/// slow script once, then on each call has the run interrupt (the loop serves the other
+/// clients: [`Call::interrupt`]) by calling the run's `redis.pcall` with the request set in
+/// [`Busy`] — a function scoped to the run is the only way to its state, and this one costs
+/// no extra closure per run — and once SCRIPT KILL / FUNCTION KILL asked for it ends the
+/// script.
 fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Busy>) {
     if live.threshold_ms.get() == 0 {
         return;
     }
     let l = live.clone();
     let busy = busy.clone();
+    let redis = vm.redis.clone();
     let name = name.to_string();
     let _ = vm.lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -331,8 +332,10 @@ fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Bus
                 }
             }
             if l.timed_out.get() {
-                if let Ok(interrupt) = lua.named_registry_value::<Function>(INTERRUPT) {
-                    let _ = interrupt.call::<()>(());
+                if let Ok(pcall) = redis.raw_get::<Function>("pcall") {
+                    busy.request_interrupt(true);
+                    let _ = pcall.call::<Value>(());
+                    busy.request_interrupt(false);
                 }
                 if busy.kill_requested() && !l.killed.get() {
                     log::warn!("Lua script killed by user with SCRIPT KILL.");
@@ -407,23 +410,23 @@ pub(crate) fn run(
         read_only: spec.read_only,
         write_dirty: false,
         written: Vec::new(),
+        kind,
     });
     let outcome = lua.scope(|scope| {
         let call = scope.create_function(|lua, args: MultiValue| {
             call_from_lua(lua, &state, live, args, true)
         })?;
         let pcall = scope.create_function(|lua, args: MultiValue| {
+            if busy.take_interrupt() {
+                if let Ok(mut call) = state.try_borrow_mut() {
+                    call.interrupt();
+                }
+                return Ok(Value::Nil);
+            }
             call_from_lua(lua, &state, live, args, false)
         })?;
         vm.redis.raw_set("call", call)?;
         vm.redis.raw_set("pcall", pcall)?;
-        let interrupt = scope.create_function(|_, ()| {
-            if let Ok(mut call) = state.try_borrow_mut() {
-                call.interrupt(kind);
-            }
-            Ok(())
-        })?;
-        lua.set_named_registry_value(INTERRUPT, interrupt)?;
         let r: mlua::Result<MultiValue> = if spec.eval_mode {
             vm.run_eval.call((func.clone(), vm.handler.clone()))
         } else {
@@ -432,7 +435,6 @@ pub(crate) fn run(
         };
         vm.redis.raw_set("call", vm.outside.clone())?;
         vm.redis.raw_set("pcall", vm.outside.clone())?;
-        lua.unset_named_registry_value(INTERRUPT)?;
         r
     });
     lua.remove_hook();
