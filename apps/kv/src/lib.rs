@@ -65,6 +65,7 @@ pub mod client;
 pub(crate) mod cmd;
 pub mod config;
 pub(crate) mod db;
+pub(crate) mod digest;
 pub mod engine;
 pub mod error;
 pub(crate) mod evict;

@@ -98,6 +98,9 @@ pub(crate) struct Shared {
     pub(crate) expire_cursor: usize,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
     pub(crate) active_expire_enabled: bool,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD, as set (Redis's default 1 GB): lists here keep no
+    /// plain/packed node distinction for it to switch, so it is only checked and kept.
+    pub(crate) quicklist_packed_threshold: u64,
     /// Channel → its subscribers.
     pub(crate) channels: HashMap<Bytes, Vec<Subscriber>>,
     /// Pattern subscriptions.
@@ -219,6 +222,7 @@ impl Shared {
             started: now,
             expire_cursor: 0,
             active_expire_enabled: true,
+            quicklist_packed_threshold: 1 << 30,
             channels: HashMap::new(),
             patterns: Vec::new(),
             watches: Watches::default(),

@@ -30,7 +30,7 @@ mod function;
 mod libs;
 mod lua;
 mod run;
-mod sha1;
+pub(crate) mod sha1;
 mod state;
 
 use super::ctx::flags::READONLY;
