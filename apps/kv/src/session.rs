@@ -218,7 +218,8 @@ impl Session {
         let now_ms = server.shared.unix_ms(now);
         if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
             refresh(info, &self.client, &self.input, now_ms);
-            info.blocked = self.blocked_timer.is_some();
+            info.blocked =
+                self.blocked_timer.is_some() || self.wait_timer.is_some() || self.held.is_some();
         }
         if !self.client.outbox.is_empty() {
             let limit = server.shared.output_class(true);
@@ -280,6 +281,7 @@ fn refresh(info: &mut ClientInfo, client: &Client, input: &BytesMut, now_ms: u64
     info.psub = client.patterns.len();
     info.pubsub = info.sub + info.psub > 0;
     info.multi = client.multi.as_ref().map(Vec::len);
+    info.monitor = client.monitor;
     info.last_ms = now_ms;
     info.last_cmd = client.last_cmd;
     info.qbuf = input.len();
