@@ -341,3 +341,41 @@ fn a_replica_that_never_reads_is_closed_at_its_output_limit() {
         server.stderr()
     );
 }
+
+/// FCALL_RO of `echo` on `c`, or the error's text.
+fn fcall_echo(c: &mut Connection) -> Result<String, String> {
+    redis::cmd("FCALL_RO")
+        .arg("echo")
+        .arg(0)
+        .arg("hi")
+        .query::<String>(c)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn replicas_get_the_masters_function_libraries_in_the_snapshot() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    // no-writes: a read-only replica runs only such functions.
+    let code = "#!lua name=lib\nredis.register_function{function_name='echo', \
+                callback=function(keys, args) return args[1] end, flags={'no-writes'}}";
+    let _: Value = run(&mut m, &["FUNCTION", "LOAD", code]);
+    // A spindle replica that had a library of its own: the full resync replaces it.
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let mut r = connect(rport).unwrap();
+    let own = "#!lua name=own\nredis.register_function('own', function() return 1 end)";
+    let _: Value = run(&mut r, &["FUNCTION", "LOAD", own]);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    assert_eq!(fcall_echo(&mut r).unwrap(), "hi");
+    let listed = run(&mut m, &["FUNCTION", "LIST", "WITHCODE"]);
+    assert_eq!(run(&mut r, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &mport.to_string()])
+    else {
+        return;
+    };
+    let mut rr = redis.connect();
+    wait_link_up(&mut rr);
+    assert_eq!(fcall_echo(&mut rr).unwrap(), "hi");
+    assert_eq!(run(&mut rr, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+}

@@ -52,6 +52,19 @@ impl Engine {
         engine
     }
 
+    /// Compiles the FUNCTION libraries a loaded dump file put in `db.libraries`, replacing
+    /// the ones loaded before, as Redis does after emptying the data for a load (start, a
+    /// replica's full resync, an AOF's RDB base): a library that does not load fails the load.
+    pub(crate) fn install_loaded_libraries(&mut self) -> Result<(), String> {
+        cmd::scripting::install_libraries(
+            &mut self.shared,
+            &mut self.db,
+            cmd::commands(),
+            cmd::scripting::Restore::Flush,
+        )
+        .map_err(|e| format!("Failed loading library, {e}"))
+    }
+
     /// A new client's state, for a connection from `addr`.
     pub fn new_client(&mut self, addr: String) -> Client {
         self.db.stats.connections += 1;

@@ -340,6 +340,14 @@ impl MasterLinkProtocol {
         fresh.propagation = std::mem::take(&mut engine.db.propagation);
         fresh.stats = std::mem::take(&mut engine.db.stats);
         engine.db = fresh;
+        if let Err(e) = engine.install_loaded_libraries() {
+            drop(engine);
+            self.fail(
+                &format!("Failed trying to load the MASTER synchronization DB: {e}"),
+                tx,
+            );
+            return false;
+        }
         let size = engine
             .shared
             .config

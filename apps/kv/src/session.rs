@@ -491,6 +491,10 @@ fn load_dump(engine: &mut Engine) -> Result<(), Error> {
         Ok(None) => Ok(()),
         Ok(Some(loaded)) => {
             engine.db = db;
+            engine.install_loaded_libraries().map_err(|e| Error::Io {
+                context: "loading the dump file".to_string(),
+                source: std::io::Error::other(e),
+            })?;
             log::info!(
                 "DB loaded from disk: {} keys ({} already expired, skipped) from {} in {:.3} \
                  seconds",
@@ -581,8 +585,8 @@ impl Replay for EngineReplay<'_> {
     fn load_rdb(&mut self, bytes: &[u8]) -> Result<(), String> {
         let now_ms = self.engine.shared.unix_ms(self.now);
         crate::rdb::decode::decode_into(&mut self.engine.db, bytes, now_ms)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.engine.install_loaded_libraries()
     }
 
     fn apply(&mut self, argv: &[Bytes]) -> Result<(), String> {
