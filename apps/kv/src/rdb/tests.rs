@@ -425,12 +425,18 @@ fn function_records_round_trip_and_the_older_record_reads() {
     ];
     db.libraries = codes.iter().map(|c| bytes::Bytes::from(*c)).collect();
     let file = encode(&db, now);
-    let first_db = file.iter().position(|&b| b == format::OP_SELECTDB).unwrap();
-    let function = file
-        .iter()
-        .position(|&b| b == format::OP_FUNCTION2)
+    // SELECTDB n RESIZEDB: the first database's start (aux values may hold either byte).
+    let first_db = file
+        .windows(3)
+        .position(|w| w[0] == format::OP_SELECTDB && w[2] == format::OP_RESIZEDB)
         .unwrap();
-    assert!(function < first_db, "libraries come before the keys");
+    let code = file
+        .windows(codes[0].len())
+        .position(|w| w == codes[0].as_bytes())
+        .unwrap();
+    // The opcode, then the code's two-byte length.
+    assert_eq!(file[code - 3], format::OP_FUNCTION2);
+    assert!(code < first_db, "libraries come before the keys");
     let mut back = Db::new(16);
     decode_into(&mut back, &file, now).unwrap();
     assert_eq!(back.libraries, db.libraries);
