@@ -403,16 +403,20 @@ pub(crate) fn verify_payload(payload: &[u8]) -> bool {
     version <= RDB_VERSION && stored.map(u64::from_le_bytes) == Some(crc64(0, &covered))
 }
 
+/// A reader of a payload's body: what comes before its version and CRC64 footer.
+fn payload_reader(payload: &[u8]) -> Reader<'_> {
+    Reader {
+        bytes: payload
+            .get(..payload.len().saturating_sub(10))
+            .unwrap_or_default(),
+        pos: 0,
+    }
+}
+
 /// The value in a DUMP payload (checked by [`verify_payload`] first): a type byte and one
 /// object. `None` for an empty collection, which RESTORE refuses as Redis does.
 pub(crate) fn decode_payload(payload: &[u8]) -> Result<Option<Value>, RdbError> {
-    let body = payload
-        .get(..payload.len().saturating_sub(10))
-        .unwrap_or_default();
-    let mut r = Reader {
-        bytes: body,
-        pos: 0,
-    };
+    let mut r = payload_reader(payload);
     let ty = r.byte()?;
     object(&mut r, ty)
 }
@@ -447,13 +451,7 @@ fn function_record(r: &mut Reader<'_>, op: u8) -> Result<Vec<u8>, &'static str> 
 /// The libraries' code in a FUNCTION DUMP payload (checked by [`verify_payload`] first): one
 /// function record after another, as FUNCTION RESTORE reads them. The error is Redis's text.
 pub(crate) fn decode_functions_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
-    let body = payload
-        .get(..payload.len().saturating_sub(10))
-        .unwrap_or_default();
-    let mut r = Reader {
-        bytes: body,
-        pos: 0,
-    };
+    let mut r = payload_reader(payload);
     let mut codes = Vec::new();
     while r.remaining() > 0 {
         let op = r.byte().map_err(|_| "can not read data type")?;
