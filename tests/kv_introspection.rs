@@ -711,3 +711,88 @@ fn debug_digest_protocol_and_test_helpers_match_redis() {
     assert_eq!(second, "0".repeat(40));
     eprintln!("{n} DEBUG replies equal to redis-server's");
 }
+
+/// A field of the CLIENT LIST line of the client whose `cmd=` is `cmd`.
+fn client_field(list: &str, cmd: &str, field: &str) -> Option<u64> {
+    let line = list
+        .lines()
+        .find(|l| l.split(' ').any(|w| w == format!("cmd={cmd}")))?;
+    let prefix = format!("{field}=");
+    line.split(' ')
+        .find_map(|w| w.strip_prefix(prefix.as_str()))?
+        .parse()
+        .ok()
+}
+
+/// `timeout 1` on the server at `port`: an idle client is closed; a client sending PING every
+/// 200 ms, a subscriber, a client blocked in BLPOP and a monitor stay; CLIENT LIST counts the
+/// subscriber idle since its SUBSCRIBE. Returns the seconds the idle client lasted.
+fn idle_timeout_scenario(port: u16) -> u64 {
+    use std::io::Read;
+    let mut pinger = Raw::connect(port);
+    let mut subscriber = Raw::connect(port);
+    assert_eq!(items(subscriber.cmd("SUBSCRIBE ch")).len(), 3);
+    let mut blocked = Raw::connect(port);
+    blocked.send_line("BLPOP waiting 0");
+    let mut monitor = Raw::connect(port);
+    assert_eq!(bulk_text(&monitor.cmd("MONITOR")), "OK");
+    assert_eq!(bulk_text(&pinger.cmd("CONFIG SET timeout 1")), "OK");
+    let mut idle = Raw::connect(port);
+    assert_eq!(bulk_text(&idle.cmd("PING")), "PONG");
+    let start = Instant::now();
+    idle.stream()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // The pinger's cadence is the idle client's read timeout: each turn waits for its EOF.
+    let mut chunk = [0u8; 64];
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the idle client was not closed"
+        );
+        match idle.stream().read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => panic!("unexpected bytes to the idle client: {:?}", &chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(_) => {}
+        }
+        assert_eq!(bulk_text(&pinger.cmd("PING")), "PONG");
+    }
+    let lasted = start.elapsed().as_secs();
+    let list = bulk_text(&pinger.cmd("CLIENT LIST"));
+    assert_eq!(
+        client_field(&list, "client|list", "idle"),
+        Some(0),
+        "{list}"
+    );
+    let sub_idle = client_field(&list, "subscribe", "idle").unwrap_or(0);
+    assert!(
+        sub_idle >= 2,
+        "the subscriber idles since SUBSCRIBE: {list}"
+    );
+    assert!(
+        client_field(&list, "blpop", "idle").unwrap_or(0) >= 2,
+        "the blocked client idles since BLPOP: {list}"
+    );
+    assert!(
+        !list.contains("cmd=ping"),
+        "the idle client is gone: {list}"
+    );
+    // The others are still served.
+    assert_eq!(pinger.cmd("PUBLISH ch hello"), Frame::Integer(1));
+    assert_eq!(bulk_text(&items(subscriber.read())[2]), "hello");
+    assert_eq!(pinger.cmd("LPUSH waiting x"), Frame::Integer(1));
+    assert_eq!(bulk_text(&items(blocked.read())[1]), "x");
+    let fed = bulk_text(&monitor.read());
+    // CONFIG is an admin command, which monitors are not shown.
+    assert!(fed.contains("\"PING\""), "{fed}");
+    lasted
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    let lasted = both.ports.map(idle_timeout_scenario);
+    // Idle is counted in whole seconds and must exceed the timeout: 2 s at least on both.
+    assert!(lasted.iter().all(|s| (1..=4).contains(s)), "{lasted:?}");
+}

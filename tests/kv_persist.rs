@@ -540,3 +540,116 @@ fn fork_stall_per_gb() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A FUNCTION library whose function `echo_<name>` returns its first argument.
+fn library(name: &str) -> String {
+    format!(
+        "#!lua name={name}\nredis.register_function('echo_{name}', function(keys, args) return args[1] end)"
+    )
+}
+
+/// FUNCTION LIST WITHCODE's libraries, each as its debug text, sorted (redis-server lists
+/// them in its hash table's order).
+fn libraries(c: &mut Connection) -> Vec<String> {
+    let Value::Array(libs) = run(c, &["FUNCTION", "LIST", "WITHCODE"]) else {
+        panic!("FUNCTION LIST is an array");
+    };
+    let mut libs: Vec<String> = libs.iter().map(|l| format!("{l:?}")).collect();
+    libs.sort();
+    libs
+}
+
+/// FCALL of `echo_<name>`: what it answered, or the error.
+fn fcall_echo(c: &mut Connection, name: &str) -> Result<String, String> {
+    reply(c, &["FCALL", &format!("echo_{name}"), "0", "hi"]).map(text)
+}
+
+#[test]
+fn function_libraries_travel_in_dump_files_and_the_aof_base() {
+    let dir = fresh_dir("functions");
+    let (mut server, mut c) = start(&dir, &[]);
+    assert_eq!(
+        text(run(&mut c, &["FUNCTION", "LOAD", &library("lib1")])),
+        "lib1"
+    );
+    run(&mut c, &["SET", "k", "v"]);
+    // DEBUG RELOAD saves and loads them back; NOFLUSH meets the same library again.
+    assert_eq!(text(run(&mut c, &["DEBUG", "RELOAD"])), "OK");
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    assert_eq!(
+        reply(&mut c, &["DEBUG", "RELOAD", "NOFLUSH", "NOSAVE"]).unwrap_err(),
+        "ERR Error trying to load the RDB dump"
+    );
+    assert_eq!(
+        text(run(
+            &mut c,
+            &["DEBUG", "RELOAD", "NOFLUSH", "MERGE", "NOSAVE"]
+        )),
+        "OK"
+    );
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    let listed = libraries(&mut c);
+    assert_eq!(run(&mut c, &["SAVE"]), Value::Okay);
+    kill_9(&mut server);
+    if let Ok(out) = Command::new("redis-check-rdb")
+        .arg(dir.join("dump.rdb"))
+        .output()
+    {
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("RDB looks OK"), "{said}");
+    }
+    let (mut server, mut c) = start(&dir, &[]);
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    assert_eq!(libraries(&mut c), listed);
+    assert_eq!(text(run(&mut c, &["GET", "k"])), "v");
+    kill_9(&mut server);
+
+    // redis-server 7.0.15 loads spindle's file, then writes one of its own with a second
+    // library, which spindle loads.
+    if let Some(redis) = RedisServer::start_with(&["--dir", dir.to_str().unwrap()]) {
+        let mut r = redis.connect();
+        assert_eq!(fcall_echo(&mut r, "lib1").unwrap(), "hi");
+        assert_eq!(libraries(&mut r), listed);
+        assert_eq!(
+            text(run(&mut r, &["FUNCTION", "LOAD", &library("lib2")])),
+            "lib2"
+        );
+        assert_eq!(run(&mut r, &["SAVE"]), Value::Okay);
+        let both = libraries(&mut r);
+        drop(r);
+        drop(redis);
+        let (mut server, mut c) = start(&dir, &[]);
+        assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+        assert_eq!(fcall_echo(&mut c, "lib2").unwrap(), "hi");
+        assert_eq!(libraries(&mut c), both);
+        kill_9(&mut server);
+    }
+
+    // The AOF's base after a rewrite carries them: the incremental file no longer has the
+    // FUNCTION LOAD.
+    let aof_dir = fresh_dir("functions-aof");
+    let (mut server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(
+        text(run(&mut c, &["FUNCTION", "LOAD", &library("lib3")])),
+        "lib3"
+    );
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || rewrite_done(&mut c));
+    run(&mut c, &["FUNCTION", "FLUSH"]);
+    run(&mut c, &["FUNCTION", "LOAD", &library("lib4")]);
+    kill_9(&mut server);
+    let (mut server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(fcall_echo(&mut c, "lib4").unwrap(), "hi");
+    assert!(fcall_echo(&mut c, "lib3")
+        .unwrap_err()
+        .contains("Function not found"));
+    run(&mut c, &["FUNCTION", "FLUSH"]);
+    run(&mut c, &["FUNCTION", "LOAD", &library("lib3")]);
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || rewrite_done(&mut c));
+    kill_9(&mut server);
+    let (_server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(fcall_echo(&mut c, "lib3").unwrap(), "hi");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&aof_dir);
+}

@@ -341,3 +341,111 @@ fn a_replica_that_never_reads_is_closed_at_its_output_limit() {
         server.stderr()
     );
 }
+
+/// FCALL_RO of `echo` on `c`, or the error's text.
+fn fcall_echo(c: &mut Connection) -> Result<String, String> {
+    redis::cmd("FCALL_RO")
+        .arg("echo")
+        .arg(0)
+        .arg("hi")
+        .query::<String>(c)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn replicas_get_the_masters_function_libraries_in_the_snapshot() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    // no-writes: a read-only replica runs only such functions.
+    let code = "#!lua name=lib\nredis.register_function{function_name='echo', \
+                callback=function(keys, args) return args[1] end, flags={'no-writes'}}";
+    let _: Value = run(&mut m, &["FUNCTION", "LOAD", code]);
+    // A spindle replica that had a library of its own: the full resync replaces it.
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let mut r = connect(rport).unwrap();
+    let own = "#!lua name=own\nredis.register_function('own', function() return 1 end)";
+    let _: Value = run(&mut r, &["FUNCTION", "LOAD", own]);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    assert_eq!(fcall_echo(&mut r).unwrap(), "hi");
+    let listed = run(&mut m, &["FUNCTION", "LIST", "WITHCODE"]);
+    assert_eq!(run(&mut r, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &mport.to_string()])
+    else {
+        return;
+    };
+    let mut rr = redis.connect();
+    wait_link_up(&mut rr);
+    assert_eq!(fcall_echo(&mut rr).unwrap(), "hi");
+    assert_eq!(run(&mut rr, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+}
+
+/// A field of `c`'s INFO persistence.
+fn persistence_field(c: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until `c` has no AOF rewrite running or scheduled.
+fn wait_rewrite_done(c: &mut Connection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while persistence_field(c, "aof_rewrite_in_progress") != "0"
+        || persistence_field(c, "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+}
+
+#[test]
+fn a_replica_with_the_aof_on_rewrites_it_after_a_full_resync() {
+    let dir = std::env::temp_dir().join(format!("spindle-kv-repl-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let replica_args = ["--dir", dir.to_str().unwrap(), "--appendonly", "yes"];
+    let (mut master_server, mport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    write_some(&mut m, 0);
+    let (mut replica_server, rport) = spindle_kv_with(&replica_args);
+    let mut r = connect(rport).unwrap();
+    // Data of the replica's own, in its AOF, which the first resync replaces.
+    let _: Value = run(&mut r, &["SET", "stale", "x"]);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+
+    // The master goes away and comes back with other data (a new replication id): the
+    // replica, detached meanwhile, resyncs in full.
+    master_server.terminate();
+    drop(master_server);
+    let (_master_server, mport2) = spindle_kv_with(&["--port", &mport.to_string()]);
+    let mut m = connect(mport2).unwrap();
+    let _: Value = run(&mut m, &["FLUSHALL"]);
+    write_some(&mut m, 7);
+    converge(&mut m, &mut r, Duration::from_secs(20));
+    // The stream after the resync reaches the replica's AOF too.
+    write_some(&mut m, 8);
+    let _: Value = run(&mut m, &["SET", "after", "resync"]);
+    // The short-lived key expires first, so that it is not in the comparison by chance.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run(&mut m, &["EXISTS", "soon8"]) != Value::Int(0) {
+        assert!(Instant::now() < deadline, "soon8 never expired");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+    converge(&mut m, &mut r, Duration::from_secs(20));
+    wait_rewrite_done(&mut r);
+    let want = everything(&mut m);
+
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &replica_server.pid().to_string()])
+        .status();
+    replica_server.wait_for_exit(Duration::from_secs(10));
+    drop(replica_server);
+    let (_replica_server, rport) = spindle_kv_with(&replica_args);
+    let mut r = connect(rport).unwrap();
+    assert_eq!(everything(&mut r), want);
+    let _ = std::fs::remove_dir_all(&dir);
+}

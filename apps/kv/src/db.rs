@@ -62,6 +62,10 @@ pub(crate) struct Db {
     pub(crate) propagation: Propagation,
     /// How lookups stamp entries (LRU time or LFU counter), and eviction's state.
     pub(crate) evict: Evictor,
+    /// The code of every FUNCTION library, in name order: what a dump file, a replica's
+    /// snapshot and the AOF base carry before the keys. FUNCTION's commands keep it equal to
+    /// the libraries loaded; a file loaded fills it for the loader to compile them.
+    pub(crate) libraries: Vec<bytes::Bytes>,
 }
 
 /// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
@@ -88,6 +92,7 @@ impl Db {
             dirty: 0,
             propagation: Propagation::default(),
             evict: Evictor::default(),
+            libraries: Vec::new(),
         }
     }
 

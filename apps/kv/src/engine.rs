@@ -52,6 +52,19 @@ impl Engine {
         engine
     }
 
+    /// Compiles the FUNCTION libraries a loaded dump file put in `db.libraries`, replacing
+    /// the ones loaded before, as Redis does after emptying the data for a load (start, a
+    /// replica's full resync, an AOF's RDB base): a library that does not load fails the load.
+    pub(crate) fn install_loaded_libraries(&mut self) -> Result<(), String> {
+        cmd::scripting::install_libraries(
+            &mut self.shared,
+            &mut self.db,
+            cmd::commands(),
+            cmd::scripting::Restore::Flush,
+        )
+        .map_err(|e| format!("Failed loading library, {e}"))
+    }
+
     /// A new client's state, for a connection from `addr`.
     pub fn new_client(&mut self, addr: String) -> Client {
         self.db.stats.connections += 1;
@@ -236,7 +249,7 @@ impl Engine {
 
     /// The clients' share of the server cron, run every `1/hz` s: refreshes each client's
     /// queued output from `queued` (the reactor's count), and returns the connections to close
-    /// — over their output limit (a soft limit is only seen to last by checking again later,
+    /// — idle past `timeout`, over their output limit (a soft limit is only seen to last by checking again later,
     /// so a client that stopped reading is caught here, not only when it sends), then, while
     /// all clients together hold more than `maxmemory-clients`, the ones holding the most, as
     /// Redis's client eviction does (CLIENT NO-EVICT exempts a client).
@@ -253,8 +266,11 @@ impl Engine {
             info.omem = omem;
             live.push((*id, conn, info.pubsub, omem));
         }
-        let mut closing = Vec::new();
+        let mut closing = self.idle_clients(now_ms);
         for (id, conn, subscribed, omem) in live {
+            if closing.contains(&conn) {
+                continue;
+            }
             let limit = self.shared.output_class(subscribed);
             if self.shared.output_limit_reached(conn, limit, omem, now_ms) {
                 log::warn!(
@@ -289,6 +305,31 @@ impl Engine {
             closing.push(conn);
         }
         closing
+    }
+
+    /// The connections idle longer than `timeout` seconds, as Redis 7.0's
+    /// `clientsCronHandleTimeout` picks them: never a replica or a monitor, the link to the
+    /// master, a blocked client (its command has its own timeout) or a subscriber, and idle
+    /// counted in whole seconds since the last command, so `timeout 1` closes after 2 s.
+    fn idle_clients(&self, now_ms: u64) -> Vec<ConnId> {
+        let timeout = self.shared.config.timeout;
+        if timeout == 0 {
+            return Vec::new();
+        }
+        let repl = &self.shared.repl;
+        self.shared
+            .clients
+            .iter()
+            .filter(|(_, info)| !info.blocked && !info.pubsub && !info.monitor)
+            .filter(|(_, info)| (now_ms / 1000).saturating_sub(info.last_ms / 1000) > timeout)
+            .filter_map(|(id, info)| Some((*id, info.conn?)))
+            .filter(|(_, conn)| repl.link_conn != Some(*conn))
+            .filter(|(_, conn)| !repl.replicas.iter().any(|r| r.conn == *conn))
+            .map(|(id, conn)| {
+                log::info!("Closing idle client id={id}");
+                conn
+            })
+            .collect()
     }
 
     /// How long a command must wait because of CLIENT PAUSE, if at all.

@@ -218,7 +218,8 @@ impl Session {
         let now_ms = server.shared.unix_ms(now);
         if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
             refresh(info, &self.client, &self.input, now_ms);
-            info.blocked = self.blocked_timer.is_some();
+            info.blocked =
+                self.blocked_timer.is_some() || self.wait_timer.is_some() || self.held.is_some();
         }
         if !self.client.outbox.is_empty() {
             let limit = server.shared.output_class(true);
@@ -280,6 +281,7 @@ fn refresh(info: &mut ClientInfo, client: &Client, input: &BytesMut, now_ms: u64
     info.psub = client.patterns.len();
     info.pubsub = info.sub + info.psub > 0;
     info.multi = client.multi.as_ref().map(Vec::len);
+    info.monitor = client.monitor;
     info.last_ms = now_ms;
     info.last_cmd = client.last_cmd;
     info.qbuf = input.len();
@@ -489,6 +491,10 @@ fn load_dump(engine: &mut Engine) -> Result<(), Error> {
         Ok(None) => Ok(()),
         Ok(Some(loaded)) => {
             engine.db = db;
+            engine.install_loaded_libraries().map_err(|e| Error::Io {
+                context: "loading the dump file".to_string(),
+                source: std::io::Error::other(e),
+            })?;
             log::info!(
                 "DB loaded from disk: {} keys ({} already expired, skipped) from {} in {:.3} \
                  seconds",
@@ -579,8 +585,8 @@ impl Replay for EngineReplay<'_> {
     fn load_rdb(&mut self, bytes: &[u8]) -> Result<(), String> {
         let now_ms = self.engine.shared.unix_ms(self.now);
         crate::rdb::decode::decode_into(&mut self.engine.db, bytes, now_ms)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.engine.install_loaded_libraries()
     }
 
     fn apply(&mut self, argv: &[Bytes]) -> Result<(), String> {

@@ -46,8 +46,10 @@ pub(crate) struct ClientInfo {
     pub(crate) psub: usize,
     /// Commands queued in MULTI (`multi=`), `None` outside a transaction.
     pub(crate) multi: Option<usize>,
-    /// Parked in a blocking command (`flags=b`).
+    /// Parked in a blocking command, a WAIT or behind CLIENT PAUSE (`flags=b`).
     pub(crate) blocked: bool,
+    /// In MONITOR mode (`flags=O`).
+    pub(crate) monitor: bool,
     /// Unix ms when the connection was made (`age=`) and of its last command (`idle=`).
     pub(crate) created_ms: u64,
     pub(crate) last_ms: u64,
@@ -259,6 +261,7 @@ impl Shared {
                 psub: 0,
                 multi: None,
                 blocked: false,
+                monitor: false,
                 created_ms: 0,
                 last_ms: 0,
                 last_cmd: "NULL",

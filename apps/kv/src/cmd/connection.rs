@@ -245,6 +245,9 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// clients cron (at most 1/hz s old).
 pub(crate) fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
     let mut flags = String::new();
+    if info.monitor {
+        flags.push('O');
+    }
     if info.pubsub {
         flags.push('P');
     }
@@ -261,7 +264,8 @@ pub(crate) fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms:
         flags.push('N');
     }
     let age = now_ms.saturating_sub(info.created_ms) / 1000;
-    let idle = now_ms.saturating_sub(info.last_ms) / 1000;
+    // Whole seconds of the clock, as Redis subtracts its seconds-resolution times.
+    let idle = (now_ms / 1000).saturating_sub(info.last_ms / 1000);
     let multi = info.multi.map_or(-1, |n| n as i64);
     let fd = info.fd.unwrap_or(-1);
     text.push_str(&format!(

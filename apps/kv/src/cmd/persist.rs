@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::args::is;
 use super::ctx::flags::{ADMIN, FAST, NO_MULTI};
 use super::ctx::{CmdResult, Ctx};
+use super::scripting::{install_libraries, Restore};
 use super::{cmd, Command};
 use crate::error::CmdError;
 use crate::persist::ChildKind;
@@ -196,6 +197,18 @@ pub(crate) fn debug_reload(ctx: &mut Ctx<'_, '_>, options: &[Bytes]) -> CmdResul
             log::warn!("DEBUG RELOAD: cannot load {}", path.display());
             return Err(load_error());
         }
+    }
+    // The libraries first, as Redis's loader meets them before the keys; emptied with the
+    // data unless NOFLUSH, then a library loaded twice is refused unless MERGE.
+    let policy = match (flush, merge) {
+        (true, _) => Restore::Flush,
+        (false, true) => Restore::Replace,
+        (false, false) => Restore::Append,
+    };
+    ctx.db.libraries = std::mem::take(&mut loaded.libraries);
+    if let Err(e) = install_libraries(ctx.shared, ctx.db, ctx.commands, policy) {
+        log::warn!("DEBUG RELOAD: failed loading library, {e}");
+        return Err(load_error());
     }
     for (db, space) in loaded.spaces.iter_mut().enumerate() {
         let Some(current) = ctx.db.spaces.get_mut(db) else {

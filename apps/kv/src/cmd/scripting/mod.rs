@@ -36,6 +36,7 @@ mod state;
 use super::ctx::flags::READONLY;
 use super::{cmd, Command};
 
+pub(crate) use function::{install_libraries, Restore};
 pub(crate) use state::info;
 
 /// This family's rows of the command table.
