@@ -121,16 +121,19 @@ fn eval_with(
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> CmdResult {
-    let sha = if by_sha {
-        let sha = String::from_utf8_lossy(script).to_ascii_lowercase();
-        if !state.scripts.contains_key(&sha) {
-            return Err(noscript());
-        }
-        sha
+    // EVALSHA's SHA-1 is lower-cased on the stack: the lookup is on every call's path.
+    let mut lower = [0u8; 40];
+    let created;
+    let sha: &str = if by_sha {
+        let dst = lower.get_mut(..script.len()).ok_or_else(noscript)?;
+        dst.copy_from_slice(script);
+        dst.make_ascii_lowercase();
+        std::str::from_utf8(dst).map_err(|_| noscript())?
     } else {
-        create(state, ctx, script)?
+        created = create(state, ctx, script)?;
+        &created
     };
-    let Some(cached) = state.scripts.get(&sha) else {
+    let Some(cached) = state.scripts.get(sha) else {
         return Err(noscript());
     };
     let flags = cached.flags;
@@ -151,7 +154,7 @@ fn eval_with(
         keys,
         argv,
         RunSpec {
-            name: &sha,
+            name: sha,
             read_only,
             eval_mode: true,
         },
