@@ -9,6 +9,7 @@ use super::sha1::sha1_hex;
 use super::state::{put, split_keys, take, CachedScript, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Ctx};
+use crate::cmd::introspect::monitor_script;
 use crate::error::CmdError;
 
 /// The flag of a script without a shebang (Redis's `SCRIPT_FLAG_EVAL_COMPAT_MODE`): the
@@ -100,6 +101,7 @@ fn create(state: &mut Scripting, ctx: &Ctx<'_, '_>, body: &[u8]) -> Result<Strin
 
 /// The four EVAL commands.
 fn generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    monitor_script(ctx.shared, ctx.client, args);
     let script = arg(args, 1);
     if by_sha && script.len() != 40 {
         return Err(noscript());

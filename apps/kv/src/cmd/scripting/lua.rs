@@ -70,6 +70,9 @@ pub(crate) trait Dispatch {
     /// `redis.set_repl`'s flags); its reply as a frame, or the text of the refusal of the
     /// call itself (unknown command, arity, ACL, a write in a read-only script).
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String>;
+
+    /// Whether the calling client's user may run `argv` (`redis.acl_check_cmd`).
+    fn may_run(&mut self, argv: &[Bytes]) -> bool;
 }
 
 /// What the natives and the hook share with the run in progress: set before a script runs,
@@ -693,9 +696,16 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             ok(lua, Value::Nil)
         })?,
     )?;
+    let l = live.clone();
     n.set(
         "acl_check_cmd",
         lua.create_function(move |lua, args: MultiValue| {
+            if !l.running.get() {
+                return raise_table(
+                    lua,
+                    "redis.acl_check_cmd can only be called inside a script invocation",
+                );
+            }
             let argv = match lua_args(&args) {
                 Ok(argv) => argv,
                 Err(e) => return raise_table(lua, e),
@@ -707,7 +717,13 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             if !commands.iter().any(|c| c.name.as_bytes() == name) {
                 return raise_table(lua, "Invalid command passed to redis.acl_check_cmd()");
             }
-            ok(lua, true)
+            match l.with_dispatch(|d| d.may_run(&argv)) {
+                Some(allowed) => ok(lua, allowed),
+                None => raise_table(
+                    lua,
+                    "redis.acl_check_cmd can only be called inside a script invocation",
+                ),
+            }
         })?,
     )?;
     let l = live.clone();

@@ -13,9 +13,12 @@ use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version}
 
 use super::convert::{lua_number_text, write_reply};
 use super::lua::{Dispatch, Live, Vm};
+use crate::acl;
 use crate::blocked;
 use crate::client::Client;
+use crate::cmd::connection::{acl_denial, acl_refusal};
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
+use crate::cmd::introspect::{observe, track_script_call};
 use crate::error::CmdError;
 
 /// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook.
@@ -111,6 +114,9 @@ fn find(commands: &'static [Command], name: &[u8]) -> Option<&'static Command> {
 /// client, and the keys written so far.
 struct Call<'r, 'a, 'b> {
     ctx: &'r mut Ctx<'a, 'b>,
+    /// The keys the caller's command named (client-side caching remembers these when the
+    /// script reads).
+    keys: &'r [Bytes],
     /// The reply of the command in progress, encoded, then decoded for Lua (as Redis parses
     /// its client's output buffer); kept for the run to spare an allocation per call.
     buf: BytesMut,
@@ -142,6 +148,19 @@ impl Dispatch for Call<'_, '_, '_> {
                 return Err("This Redis command is not allowed from script".into());
             }
         }
+        let ctx = &mut *self.ctx;
+        if let Some((denied, _)) = acl_refusal(ctx.shared, ctx.client, argv, acl::Context::Lua) {
+            return Err(format!(
+                "The user executing the script {}",
+                match denied {
+                    acl::Denied::Command => "can't run this command or subcommand",
+                    acl::Denied::Key =>
+                        "can't access at least one of the keys mentioned in the command arguments",
+                    acl::Denied::Channel => "can't publish to the channel mentioned in the command",
+                    acl::Denied::Auth => "lacking the permissions for the command",
+                }
+            ));
+        }
         let writes = command.flags & flags::WRITE != 0;
         if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
             return Err("Write commands are not allowed from read-only scripts.".into());
@@ -154,7 +173,6 @@ impl Dispatch for Call<'_, '_, '_> {
         } else {
             Version::Resp2
         };
-        let ctx = &mut *self.ctx;
         let buf = &mut self.buf;
         buf.clear();
         let dirty_before = ctx.db.dirty;
@@ -184,8 +202,12 @@ impl Dispatch for Call<'_, '_, '_> {
         if result.is_err() {
             stat.failed += 1;
         }
+        observe(ctx.shared, &mut self.client, command, argv, nanos);
         let db = self.client.db;
         let wrote = ctx.db.dirty != dirty_before;
+        if !ctx.shared.intro.tracking.is_empty() {
+            track_script_call(ctx.shared, ctx.client, self.keys, command, argv, wrote);
+        }
         if repl == 0 {
             // redis.set_repl(redis.REPL_NONE): the write stays out of the AOF and replicas.
             ctx.db.propagation.command_start();
@@ -210,6 +232,10 @@ impl Dispatch for Call<'_, '_, '_> {
             .ok()
             .flatten()
             .unwrap_or(Frame::Null))
+    }
+
+    fn may_run(&mut self, argv: &[Bytes]) -> bool {
+        acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
     }
 }
 
@@ -289,8 +315,10 @@ pub(crate) fn run(
     let mut client = Client::new(0, true);
     client.db = client_db;
     client.in_exec = true;
+    client.script = true;
     let mut call = Call {
         ctx,
+        keys,
         buf: BytesMut::new(),
         client,
         read_only: spec.read_only,
