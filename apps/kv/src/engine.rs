@@ -436,36 +436,16 @@ impl Engine {
     /// Redis's processCommand does: a refusal is logged (ACL LOG) and answered NOPERM, in
     /// EXEC's words for a queued command the rules no longer allow.
     fn acl_check(&mut self, client: &Client, args: &[Bytes]) -> Result<(), CmdError> {
-        let user = self.shared.acl.user(&client.user);
-        if user.is_some_and(acl::User::unrestricted) {
-            return Ok(());
-        }
-        let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        let id = acl::catalog::resolve(&argv);
-        let (denied, pos) = match (user, id) {
-            (Some(u), Some(id)) => match u.check(id, &argv) {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            },
-            // Not in Redis's table: only a selector allowing every command may run it.
-            (Some(u), None) if u.all_commands() => return Ok(()),
-            _ => (acl::Denied::Command, 0),
-        };
-        let name = match id.and_then(|id| acl::catalog::table().get(id)) {
-            Some(e) => e.name.to_string(),
-            None => String::from_utf8_lossy(argv.first().copied().unwrap_or_default())
-                .to_ascii_lowercase(),
-        };
-        let object = match denied {
-            acl::Denied::Command => name.as_bytes().to_vec(),
-            _ => argv.get(pos).map_or_else(Vec::new, |a| a.to_vec()),
-        };
         let context = if client.multi.is_some() || client.in_exec {
             acl::Context::Multi
         } else {
             acl::Context::Toplevel
         };
-        cmd::connection::log_denial(&mut self.shared, client, denied, context, object, None);
+        let Some((denied, name)) =
+            cmd::connection::acl_refusal(&mut self.shared, client, args, context)
+        else {
+            return Ok(());
+        };
         let text = if client.in_exec {
             let reason = match denied {
                 acl::Denied::Command => "no permission to execute the command or subcommand",

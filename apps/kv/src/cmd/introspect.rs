@@ -102,13 +102,7 @@ pub(crate) fn observe(
         shared.intro.settings = None;
     }
     let [slower_than, _, latency_threshold, tracking] = settings(shared);
-    if !shared.intro.monitors.is_empty()
-        && command.flags & ADMIN == 0
-        && !matches!(
-            command.name,
-            "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
-        )
-    {
+    if !shared.intro.monitors.is_empty() && command.flags & ADMIN == 0 && !runs_script(command) {
         feed_monitors(shared, client, args);
     }
     if command.name != "exec" && slower_than >= 0 && micros as i64 >= slower_than {
@@ -206,12 +200,38 @@ fn shown_args(args: &[Bytes]) -> Vec<&[u8]> {
     shown
 }
 
+/// The commands that run a script (EVAL, FCALL and their variants). MONITOR shows their line
+/// when they start ([`monitor_script`]), before the commands of the script, rather than when
+/// they end; and their keys are tracked for the caller only as the script reads
+/// ([`track_script_call`]).
+fn runs_script(command: &Command) -> bool {
+    matches!(
+        command.name,
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Feeds MONITOR the line of a command that runs a script, as it starts (Redis's
+/// `evalCommand` and `fcallCommandGeneric` do, so that the script's commands follow it).
+pub(crate) fn monitor_script(shared: &mut Shared, client: &mut Client, args: &[Bytes]) {
+    if !client.obey && !shared.intro.monitors.is_empty() {
+        feed_monitors(shared, client, args);
+    }
+}
+
+/// Sends MONITOR clients (but `client` itself) the line of a command `client` ran, as Redis's
+/// `replicationFeedMonitors` formats it: time, database and peer (`lua` for a script's
+/// commands), then the arguments quoted.
 fn feed_monitors(shared: &mut Shared, client: &mut Client, args: &[Bytes]) {
     let t = unix_micros();
-    let peer = shared
-        .clients
-        .get(&client.id)
-        .map_or("", |c| c.addr.as_str());
+    let peer = if client.script {
+        "lua"
+    } else {
+        shared
+            .clients
+            .get(&client.id)
+            .map_or("", |c| c.addr.as_str())
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}] ",
         t / 1_000_000,
@@ -647,11 +667,50 @@ pub(crate) fn track(
 ) {
     let keep_caching = client.multi.is_some()
         || (command.name == "client" && args.get(1).is_some_and(|s| is(s, "caching")));
-    let reads = (command.flags & READONLY != 0).then(|| command.key_args(args));
+    // EVAL_RO and its kin are READONLY, yet only what their script reads is tracked.
+    let reads =
+        (command.flags & READONLY != 0 && !runs_script(command)).then(|| command.key_args(args));
     shared
         .intro
         .tracking
         .after_command(client.id, reads, keep_caching);
+    if !runs_script(command) {
+        // A script's writes were seen one by one as its commands ran.
+        invalidate_written(shared, client, command, args, wrote);
+    }
+}
+
+/// Client-side caching after a command a script ran for `caller` (Redis's `call` for a
+/// script's client): when the command reads, the keys the caller's command named (`keys`:
+/// EVAL's or FCALL's, not the command's own) are remembered for the caller, as Redis 7.0
+/// does; the keys it wrote are invalidated with the caller as the writer (NOLOOP).
+pub(crate) fn track_script_call(
+    shared: &mut Shared,
+    caller: &mut Client,
+    keys: &[Bytes],
+    command: &Command,
+    args: &[Bytes],
+    wrote: bool,
+) {
+    if command.flags & READONLY != 0 {
+        let keys = keys.iter().map(|k| &k[..]);
+        shared
+            .intro
+            .tracking
+            .after_command(caller.id, Some(keys), true);
+    }
+    invalidate_written(shared, caller, command, args, wrote);
+}
+
+/// Invalidates the keys `command` wrote (every key after FLUSHDB/FLUSHALL), with `writer` as
+/// the client that wrote them, and sends what BCAST clients are owed.
+fn invalidate_written(
+    shared: &mut Shared,
+    writer: &mut Client,
+    command: &Command,
+    args: &[Bytes],
+    wrote: bool,
+) {
     let flush = matches!(command.name, "flushdb" | "flushall");
     if !wrote && !flush {
         return;
@@ -659,13 +718,13 @@ pub(crate) fn track(
     let mut tracking = std::mem::take(&mut shared.intro.tracking);
     let lookup = |id: u64| tracking_target(shared, id);
     if flush {
-        tracking.flush(&lookup, &mut client.outbox);
+        tracking.flush(&lookup, &mut writer.outbox);
     } else {
         for key in command.key_args(args) {
-            tracking.invalidate(key, client.id, &lookup, &mut client.outbox);
+            tracking.invalidate(key, writer.id, &lookup, &mut writer.outbox);
         }
     }
-    tracking.broadcast(&lookup, &mut client.outbox);
+    tracking.broadcast(&lookup, &mut writer.outbox);
     shared.intro.tracking = tracking;
 }
 

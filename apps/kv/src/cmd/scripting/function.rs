@@ -17,6 +17,7 @@ use super::run::{run, RunSpec};
 use super::state::{put, split_keys, take, FunctionInfo, Functions, Library, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Command, Ctx};
+use crate::cmd::introspect::monitor_script;
 use crate::db::Db;
 use crate::error::CmdError;
 use crate::glob;
@@ -186,6 +187,7 @@ pub(crate) fn fcall_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// FCALL and FCALL_RO.
 fn generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], ro: bool) -> CmdResult {
+    monitor_script(ctx.shared, ctx.client, args);
     let mut state = take(ctx.shared);
     let result = (|| {
         let name = String::from_utf8_lossy(arg(args, 1)).into_owned();

@@ -2,7 +2,6 @@
 //! Redis's `scriptCall` makes, a context for the script's own client, propagation of each
 //! write as the script's effect, and WATCH touches and blocked clients for the keys written.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -12,11 +11,14 @@ use bytes::{Bytes, BytesMut};
 use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
-use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
-use super::lua::{raise_error_table, Live, Vm};
+use super::convert::{lua_number_text, write_reply};
+use super::lua::{Dispatch, Live, Vm};
+use crate::acl;
 use crate::blocked;
 use crate::client::Client;
+use crate::cmd::connection::{acl_denial, acl_refusal};
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
+use crate::cmd::introspect::{observe, track_script_call};
 use crate::error::CmdError;
 
 /// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook.
@@ -98,10 +100,26 @@ fn index(commands: &'static [Command]) -> &'static HashMap<&'static [u8], &'stat
     INDEX.get_or_init(|| commands.iter().map(|c| (c.name.as_bytes(), c)).collect())
 }
 
+/// The command called `name` (any case), looked up without allocating: no command name is
+/// longer than 32 bytes.
+fn find(commands: &'static [Command], name: &[u8]) -> Option<&'static Command> {
+    let mut lower = [0u8; 32];
+    let dst = lower.get_mut(..name.len())?;
+    dst.copy_from_slice(name);
+    dst.make_ascii_lowercase();
+    index(commands).get(&*dst).copied()
+}
+
 /// The state of a run that `redis.call` works with: the caller's context, the script's own
 /// client, and the keys written so far.
 struct Call<'r, 'a, 'b> {
     ctx: &'r mut Ctx<'a, 'b>,
+    /// The keys the caller's command named (client-side caching remembers these when the
+    /// script reads).
+    keys: &'r [Bytes],
+    /// The reply of the command in progress, encoded, then decoded for Lua (as Redis parses
+    /// its client's output buffer); kept for the run to spare an allocation per call.
+    buf: BytesMut,
     /// The script's client: the caller's database at the start, its own afterwards (a SELECT
     /// in a script does not change the caller's).
     client: Client,
@@ -112,16 +130,12 @@ struct Call<'r, 'a, 'b> {
     written: Vec<(usize, Bytes)>,
 }
 
-impl Call<'_, '_, '_> {
+impl Dispatch for Call<'_, '_, '_> {
     /// Runs one command for the script (Redis's `scriptCall`): the checks, then the handler
     /// in the script client's context; the reply as a frame, or the refusal's text.
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
-        let name = argv
-            .first()
-            .map(|n| n.to_ascii_lowercase())
-            .unwrap_or_default();
-        let table = index(self.ctx.commands);
-        let Some(&command) = table.get(name.as_slice()) else {
+        let name = argv.first().map_or(&[][..], |n| &n[..]);
+        let Some(command) = find(self.ctx.commands, name) else {
             return Err("Unknown Redis command called from script".into());
         };
         if !command.arity_ok(argv.len()) {
@@ -133,6 +147,19 @@ impl Call<'_, '_, '_> {
             if !help {
                 return Err("This Redis command is not allowed from script".into());
             }
+        }
+        let ctx = &mut *self.ctx;
+        if let Some((denied, _)) = acl_refusal(ctx.shared, ctx.client, argv, acl::Context::Lua) {
+            return Err(format!(
+                "The user executing the script {}",
+                match denied {
+                    acl::Denied::Command => "can't run this command or subcommand",
+                    acl::Denied::Key =>
+                        "can't access at least one of the keys mentioned in the command arguments",
+                    acl::Denied::Channel => "can't publish to the channel mentioned in the command",
+                    acl::Denied::Auth => "lacking the permissions for the command",
+                }
+            ));
         }
         let writes = command.flags & flags::WRITE != 0;
         if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
@@ -146,14 +173,14 @@ impl Call<'_, '_, '_> {
         } else {
             Version::Resp2
         };
-        let ctx = &mut *self.ctx;
-        let mut buf = BytesMut::new();
+        let buf = &mut self.buf;
+        buf.clear();
         let dirty_before = ctx.db.dirty;
         ctx.db.propagation.command_start();
         ctx.db.stats.commands += 1;
         let started = Instant::now();
         let result = {
-            let mut w = ReplyWriter::new(self.client.resp, &mut buf);
+            let mut w = ReplyWriter::new(self.client.resp, buf);
             let mut nested = Ctx {
                 commands: ctx.commands,
                 db: &mut *ctx.db,
@@ -168,14 +195,19 @@ impl Call<'_, '_, '_> {
             }
             r
         };
+        let nanos = started.elapsed().as_nanos() as u64;
         let stat = ctx.db.stats.per_command.entry(command.name).or_default();
         stat.calls += 1;
-        stat.nsec += started.elapsed().as_nanos() as u64;
+        stat.nsec += nanos;
         if result.is_err() {
             stat.failed += 1;
         }
+        observe(ctx.shared, &mut self.client, command, argv, nanos);
         let db = self.client.db;
         let wrote = ctx.db.dirty != dirty_before;
+        if !ctx.shared.intro.tracking.is_empty() {
+            track_script_call(ctx.shared, ctx.client, self.keys, command, argv, wrote);
+        }
         if repl == 0 {
             // redis.set_repl(redis.REPL_NONE): the write stays out of the AOF and replicas.
             ctx.db.propagation.command_start();
@@ -196,46 +228,14 @@ impl Call<'_, '_, '_> {
             max_depth: 1000,
             ..Limits::default()
         };
-        Ok(decode_frame(&mut buf, &limits)
+        Ok(decode_frame(buf, &limits)
             .ok()
             .flatten()
             .unwrap_or(Frame::Null))
     }
-}
 
-/// `redis.call` (`raise`) or `redis.pcall`: the reply as a Lua value; an error reply is
-/// raised as its error table under `redis.call`, a refusal of the call itself under both
-/// (Redis's `luaRedisGenericCommand`).
-fn call_from_lua(
-    lua: &Lua,
-    state: &RefCell<Call<'_, '_, '_>>,
-    live: &Live,
-    args: MultiValue,
-    raise: bool,
-) -> mlua::Result<Value> {
-    let argv = match lua_args(&args) {
-        Ok(argv) => argv,
-        Err(e) => {
-            let t = error_table(lua, e.as_bytes())?;
-            return if raise {
-                raise_error_table(lua, t)
-            } else {
-                Ok(Value::Table(t))
-            };
-        }
-    };
-    let result = state
-        .borrow_mut()
-        .command(&argv, live.resp3.get(), live.repl.get());
-    match result {
-        Err(e) => raise_error_table(lua, error_table(lua, e.as_bytes())?),
-        Ok(Frame::Error(e)) if raise => {
-            let mut text = Vec::with_capacity(e.len() + 1);
-            text.push(b'-');
-            text.extend_from_slice(&e);
-            raise_error_table(lua, error_table(lua, &text)?)
-        }
-        Ok(frame) => frame_to_lua(lua, frame, live.resp3.get()),
+    fn may_run(&mut self, argv: &[Bytes]) -> bool {
+        acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
     }
 }
 
@@ -302,14 +302,6 @@ pub(crate) fn run(
     let lua_err = |e: mlua::Error| CmdError::err(e.to_string());
     let keys_t = strings(keys).map_err(lua_err)?;
     let args_t = strings(args).map_err(lua_err)?;
-    if spec.eval_mode {
-        vm.backing
-            .raw_set("KEYS", keys_t.clone())
-            .map_err(lua_err)?;
-        vm.backing
-            .raw_set("ARGV", args_t.clone())
-            .map_err(lua_err)?;
-    }
     live.running.set(true);
     live.resp3.set(false);
     live.repl.set(3);
@@ -323,36 +315,28 @@ pub(crate) fn run(
     let mut client = Client::new(0, true);
     client.db = client_db;
     client.in_exec = true;
-    let state = RefCell::new(Call {
+    client.script = true;
+    let mut call = Call {
         ctx,
+        keys,
+        buf: BytesMut::new(),
         client,
         read_only: spec.read_only,
         write_dirty: false,
         written: Vec::new(),
-    });
-    let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            call_from_lua(lua, &state, live, args, true)
-        })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| {
-            call_from_lua(lua, &state, live, args, false)
-        })?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        let r: mlua::Result<MultiValue> = if spec.eval_mode {
-            vm.run_eval.call((func.clone(), vm.handler.clone()))
+    };
+    let outcome: mlua::Result<MultiValue> = {
+        let _dispatching = live.dispatching(&mut call);
+        if spec.eval_mode {
+            vm.run_eval.call((func, &vm.handler, keys_t, args_t))
         } else {
-            vm.run_function
-                .call((func.clone(), keys_t, args_t, vm.handler.clone()))
-        };
-        vm.redis.raw_set("call", vm.outside.clone())?;
-        vm.redis.raw_set("pcall", vm.outside.clone())?;
-        r
-    });
+            vm.run_function.call((func, keys_t, args_t, &vm.handler))
+        }
+    };
     lua.remove_hook();
     live.running.set(false);
     live.started.set(None);
-    let Call { ctx, written, .. } = state.into_inner();
+    let Call { ctx, written, .. } = call;
     let script_resp3 = live.resp3.get();
 
     let result = match outcome {
@@ -391,21 +375,13 @@ pub(crate) fn run(
     result
 }
 
-/// `busy-reply-threshold` (or its old name `lua-time-limit`, when only that was changed), in
-/// milliseconds.
+/// `busy-reply-threshold` in milliseconds (`lua-time-limit` is its alias: one value).
 fn busy_threshold(ctx: &Ctx<'_, '_>) -> u64 {
-    let get = |name: &str| {
-        ctx.shared
-            .config
-            .get(name)
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    match (get("busy-reply-threshold"), get("lua-time-limit")) {
-        (Some(5000), Some(old)) => old,
-        (Some(new), _) => new,
-        (None, Some(old)) => old,
-        (None, None) => 5000,
-    }
+    ctx.shared
+        .config
+        .get("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000)
 }
 
 /// The error reply of a script that raised `err` (Redis's `luaCallFunction`): the error's
