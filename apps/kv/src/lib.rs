@@ -33,7 +33,7 @@
 //! | `propagate.rs` | writes as the AOF and replicas receive them: units of commands (MULTI/EXEC around several), replacements of non-deterministic ones, expiries as DEL, the RESP feeds |
 //! | `keyspace.rs` | one database: a slab of entries indexed by a hash table; SCAN cursors |
 //! | `types/value.rs` | what a key holds: the `Value` enum, and `Collection` for the typed lookups |
-//! | `types/hash.rs`, `types/set.rs`, `types/zset.rs` | the hash (packed while small), set (dense members, O(1) random pick) and sorted-set (member → score map plus a skiplist with spans) types |
+//! | `types/hash.rs`, `types/set.rs`, `types/zset.rs` | the hash (packed while small), set (dense members, O(1) random pick) and sorted-set (a skiplist with spans, and a hash index of member to node) types |
 //! | `types/str.rs` | the compact byte string used for keys and elements |
 //! | `config.rs` | redis.conf-style directives, flags, CONFIG GET/SET, the startup report of a bad one |
 //! | `glob.rs` | Redis's glob patterns (KEYS, SCAN MATCH, CONFIG GET) |

@@ -147,7 +147,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> u8 {
         }
         Value::ZSet(z) => {
             let small = z.len() <= MAX_LISTPACK_ENTRIES
-                && z.scores.keys().all(|m| m.len() <= MAX_LISTPACK_VALUE);
+                && z.iter().all(|(m, _)| m.len() <= MAX_LISTPACK_VALUE);
             if small {
                 let mut lp = listpack::Builder::new();
                 for (m, score) in z.iter() {

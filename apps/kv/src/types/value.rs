@@ -138,7 +138,7 @@ pub(crate) fn encoding_name(v: &Value, config: &crate::config::Config) -> &'stat
         Value::Set(_) => "hashtable",
         Value::Stream(_) => "stream",
         Value::ZSet(z) => {
-            let longest = z.scores.keys().map(|m| m.len()).max().unwrap_or(0);
+            let longest = z.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
             if small(
                 z.len(),
                 "zset-max-listpack-entries",
