@@ -653,3 +653,52 @@ fn function_libraries_travel_in_dump_files_and_the_aof_base() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&aof_dir);
 }
+
+#[test]
+fn a_corrupt_or_short_dump_file_refuses_to_start_and_names_it() {
+    let dir = fresh_dir("corrupt-rdb");
+    let (mut server, mut c) = start(&dir, &[]);
+    run(&mut c, &["DEBUG", "POPULATE", "1000"]);
+    assert_eq!(text(run(&mut c, &["SAVE"])), "OK");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<Value>(&mut c);
+    assert!(server.wait_for_exit(Duration::from_secs(10)).is_some());
+    let path = dir.join("dump.rdb");
+    let good = std::fs::read(&path).unwrap();
+    let refuses = |bytes: &[u8], says: &str| {
+        std::fs::write(&path, bytes).unwrap();
+        let out = spindle()
+            .args(["kv", "--port", "0", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started from a damaged dump: {err}");
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(says),
+            "{err}"
+        );
+        // redis-server refuses the same file (exit status 1; `timeout` stops it with 124
+        // if it started instead).
+        if let Ok(status) = Command::new("timeout")
+            .args(["20", "redis-server", "--port", "0", "--save", "", "--dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+        {
+            assert_eq!(status.code(), Some(1), "redis-server on the damaged dump");
+        }
+    };
+    // One bit of a value flipped: only the checksum tells.
+    let mut flipped = good.clone();
+    let at = flipped.windows(9).position(|w| w == b"value:500").unwrap();
+    flipped[at + 6] ^= 1;
+    refuses(&flipped, "RDB checksum mismatch");
+    // Cut in the middle, as a copy that did not finish.
+    refuses(&good[..good.len() / 2], "bad RDB data");
+    // The intact file loads.
+    std::fs::write(&path, &good).unwrap();
+    let (_server, mut c) = start(&dir, &[]);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1000);
+    let _ = std::fs::remove_dir_all(&dir);
+}
