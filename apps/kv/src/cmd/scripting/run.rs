@@ -293,6 +293,14 @@ pub(crate) fn run(
 ) -> CmdResult {
     let lua = &vm.lua;
     let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        // Text goes onto Lua's stack as it is (mlua keeps no reference per string then);
+        // other bytes through a Lua string handle each.
+        if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
+            let text = items
+                .iter()
+                .map(|b| std::str::from_utf8(b).unwrap_or_default());
+            return lua.create_sequence_from(text);
+        }
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
             t.raw_set(i + 1, lua.create_string(item)?)?;
