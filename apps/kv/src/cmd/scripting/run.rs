@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
 use super::convert::{lua_number_text, write_reply};
@@ -333,7 +333,9 @@ pub(crate) fn run(
         write_dirty: false,
         written: Vec::new(),
     };
-    let outcome: mlua::Result<MultiValue> = {
+    // xpcall's status and the script's first value (any further values are dropped, as
+    // Redis takes only the top one): no MultiValue to gather them into.
+    let outcome: mlua::Result<(bool, Value)> = {
         let _dispatching = live.dispatching(&mut call);
         if spec.eval_mode {
             vm.run_eval.call((func, &vm.handler, keys_t, args_t))
@@ -353,10 +355,7 @@ pub(crate) fn run(
             spec.name,
             e.to_string()
         ))),
-        Ok(values) => {
-            let mut it = values.into_iter();
-            let ok = matches!(it.next(), Some(Value::Boolean(true)));
-            let value = it.next().unwrap_or(Value::Nil);
+        Ok((ok, value)) => {
             if ok {
                 write_reply(ctx.out, &value, script_resp3, 0)
                     .map_err(|e| CmdError::err(e.to_string()))
