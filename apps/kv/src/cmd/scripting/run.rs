@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
 use super::convert::{lua_number_text, write_reply};
@@ -293,6 +293,14 @@ pub(crate) fn run(
 ) -> CmdResult {
     let lua = &vm.lua;
     let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        // Text goes onto Lua's stack as it is (mlua keeps no reference per string then);
+        // other bytes through a Lua string handle each.
+        if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
+            let text = items
+                .iter()
+                .map(|b| std::str::from_utf8(b).unwrap_or_default());
+            return lua.create_sequence_from(text);
+        }
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
             t.raw_set(i + 1, lua.create_string(item)?)?;
@@ -325,7 +333,9 @@ pub(crate) fn run(
         write_dirty: false,
         written: Vec::new(),
     };
-    let outcome: mlua::Result<MultiValue> = {
+    // xpcall's status and the script's first value (any further values are dropped, as
+    // Redis takes only the top one): no MultiValue to gather them into.
+    let outcome: mlua::Result<(bool, Value)> = {
         let _dispatching = live.dispatching(&mut call);
         if spec.eval_mode {
             vm.run_eval.call((func, &vm.handler, keys_t, args_t))
@@ -345,10 +355,7 @@ pub(crate) fn run(
             spec.name,
             e.to_string()
         ))),
-        Ok(values) => {
-            let mut it = values.into_iter();
-            let ok = matches!(it.next(), Some(Value::Boolean(true)));
-            let value = it.next().unwrap_or(Value::Nil);
+        Ok((ok, value)) => {
             if ok {
                 write_reply(ctx.out, &value, script_resp3, 0)
                     .map_err(|e| CmdError::err(e.to_string()))
