@@ -528,3 +528,36 @@ fn full_resync_stall() {
         (replica, port)
     });
 }
+
+#[test]
+fn replicas_attaching_together_get_the_snapshot_from_a_child_and_the_writes_made_meanwhile() {
+    let (master_server, mport) = spindle_kv_with(&["--enable-debug-command", "yes"]);
+    let mut m = connect(mport).unwrap();
+    // Enough keys that the child takes a while (the second replica may join its snapshot),
+    // in database 3, which `converge` does not compare key by key.
+    let _: Value = run(&mut m, &["SELECT", "3"]);
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "100000", "key", "16"]);
+    let _: Value = run(&mut m, &["SELECT", "0"]);
+    let replicas: Vec<_> = (0..2).map(|_| spindle_kv_with(&[])).collect();
+    let mut conns: Vec<Connection> = replicas.iter().map(|(_, p)| connect(*p).unwrap()).collect();
+    for r in &mut conns {
+        let _: Value = run(r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    }
+    // Writes while the snapshot is being made reach the replicas after it.
+    for round in 0..5 {
+        write_some(&mut m, round);
+    }
+    for r in &mut conns {
+        wait_link_up(r);
+        converge(&mut m, r, Duration::from_secs(20));
+        let _: Value = run(r, &["SELECT", "3"]);
+        let keys: i64 = redis::cmd("DBSIZE").query(r).unwrap();
+        assert_eq!(keys, 100_000);
+    }
+    let log = master_server.stderr();
+    assert!(log.contains("Starting BGSAVE for SYNC"), "{log}");
+    assert!(
+        log.contains("Background RDB transfer terminated with success"),
+        "{log}"
+    );
+}
