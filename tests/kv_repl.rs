@@ -449,3 +449,115 @@ fn a_replica_with_the_aof_on_rewrites_it_after_a_full_resync() {
     assert_eq!(everything(&mut r), want);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `spindle kv` from `SPINDLE_BIN` (a release build, for measurements) or the test build.
+fn spindle_kv_bin(extra: &[&str]) -> (common::Running, u16) {
+    match std::env::var("SPINDLE_BIN") {
+        Ok(bin) => {
+            let mut cmd = std::process::Command::new(bin);
+            cmd.args(["kv", "--port", "0"]).args(extra);
+            common::spawn_and_read_port("spindle kv", cmd)
+        }
+        Err(_) => spindle_kv_with(extra),
+    }
+}
+
+/// Replicas attach one after another to the master on `mport` (1M keys), started by
+/// `replica` (which returns the replica's port); a probe client PINGs the master meanwhile.
+/// Prints, per round, the time to the link up and the longest PING.
+fn measure_full_resyncs<S>(name: &str, mport: u16, replica: impl Fn() -> (S, u16)) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for round in 0..3 {
+        let (_replica_server, rport) = replica();
+        let mut r = connect(rport).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let probe = {
+            let stop = stop.clone();
+            let mut p = connect(mport).unwrap();
+            std::thread::spawn(move || {
+                let mut worst = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let _: Value = run(&mut p, &["PING"]);
+                    worst = worst.max(t.elapsed());
+                }
+                worst
+            })
+        };
+        let started = Instant::now();
+        let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+        // On a busy machine a resync of 1M keys can outlast wait_link_up's 20 s.
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+            if info.contains("master_link_status:up") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "link never came up:\n{info}");
+            std::thread::sleep(Duration::from_millis(20)); // polling the condition
+        }
+        let synced = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let worst = probe.join().unwrap();
+        let keys: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+        assert_eq!(keys, 1_000_000);
+        println!(
+            "{name} round {round}: full resync of 1M keys in {:.0} ms; the master's longest PING meanwhile {:.1} ms",
+            synced.as_secs_f64() * 1e3,
+            worst.as_secs_f64() * 1e3
+        );
+    }
+}
+
+#[test]
+#[ignore = "a measurement (1M keys): run by hand for docs/BENCHMARKS.md"]
+fn full_resync_stall() {
+    let (_master_server, mport) = spindle_kv_bin(&["--enable-debug-command", "yes"]);
+    let mut m = connect(mport).unwrap();
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "1000000", "key", "64"]);
+    measure_full_resyncs("spindle", mport, || spindle_kv_bin(&[]));
+    let Some(redis) = RedisServer::start_with(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut m = redis.connect();
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "1000000", "key", "64"]);
+    measure_full_resyncs("redis-server", redis.port, || {
+        let replica = RedisServer::start().unwrap();
+        let port = replica.port;
+        (replica, port)
+    });
+}
+
+#[test]
+fn replicas_attaching_together_get_the_snapshot_from_a_child_and_the_writes_made_meanwhile() {
+    let (master_server, mport) = spindle_kv_with(&["--enable-debug-command", "yes"]);
+    let mut m = connect(mport).unwrap();
+    // Enough keys that the child takes a while (the second replica may join its snapshot),
+    // in database 3, which `converge` does not compare key by key.
+    let _: Value = run(&mut m, &["SELECT", "3"]);
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "100000", "key", "16"]);
+    let _: Value = run(&mut m, &["SELECT", "0"]);
+    let replicas: Vec<_> = (0..2).map(|_| spindle_kv_with(&[])).collect();
+    let mut conns: Vec<Connection> = replicas.iter().map(|(_, p)| connect(*p).unwrap()).collect();
+    for r in &mut conns {
+        let _: Value = run(r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    }
+    // Writes while the snapshot is being made reach the replicas after it.
+    for round in 0..5 {
+        write_some(&mut m, round);
+    }
+    for r in &mut conns {
+        wait_link_up(r);
+        converge(&mut m, r, Duration::from_secs(20));
+        let _: Value = run(r, &["SELECT", "3"]);
+        let keys: i64 = redis::cmd("DBSIZE").query(r).unwrap();
+        assert_eq!(keys, 100_000);
+    }
+    let log = master_server.stderr();
+    assert!(log.contains("Starting BGSAVE for SYNC"), "{log}");
+    assert!(
+        log.contains("Background RDB transfer terminated with success"),
+        "{log}"
+    );
+}

@@ -402,6 +402,9 @@ impl Protocol for Session {
         shared.waiting.unblock(self.client.id);
         let conn = tx.id();
         shared.repl.waiters.retain(|w| w.conn != conn);
+        if let Some(snapshot) = shared.repl.snapshot.as_mut() {
+            snapshot.waiting.retain(|w| w.0 != conn);
+        }
         if let Some(i) = shared.repl.replicas.iter().position(|r| r.conn == conn) {
             let r = shared.repl.replicas.remove(i);
             log::info!("Connection with replica {}:{} lost.", r.ip, r.port);
