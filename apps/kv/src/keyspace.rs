@@ -75,6 +75,14 @@ impl Keyspace {
         self.index.is_empty()
     }
 
+    /// Bytes of the keyspace's own tables (the index, the slab of entries, the list of keys
+    /// with a time to live), the part of the dataset's memory INFO counts as overhead.
+    pub(crate) fn overhead_bytes(&self) -> usize {
+        self.index.allocation_size()
+            + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
+            + (self.free.capacity() + self.volatile.capacity()) * std::mem::size_of::<u32>()
+    }
+
     /// Keys with an expiry time.
     pub(crate) fn volatile_len(&self) -> usize {
         self.volatile.len()

@@ -9,10 +9,12 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
-use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
+use super::convert::{
+    error_table, frame_to_lua, lua_args, lua_number_text, table_error, write_reply,
+};
 use super::lua::{raise_error_table, Live, Vm};
 use crate::blocked;
 use crate::client::Client;
@@ -114,8 +116,19 @@ struct Call<'r, 'a, 'b> {
 
 impl Call<'_, '_, '_> {
     /// Runs one command for the script (Redis's `scriptCall`): the checks, then the handler
-    /// in the script client's context; the reply as a frame, or the refusal's text.
+    /// in the script client's context; the reply as a frame, or the refusal's text. A refusal
+    /// and an error reply are counted in INFO's error statistics here, as Redis counts them
+    /// at the call.
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
+        let result = self.checked_command(argv, resp3, repl);
+        if let Err(refusal) = &result {
+            self.ctx.db.stats.error_reply(&format!("ERR {refusal}"));
+        }
+        result
+    }
+
+    /// [`command`](Self::command) before counting a refusal.
+    fn checked_command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
         let name = argv
             .first()
             .map(|n| n.to_ascii_lowercase())
@@ -168,11 +181,17 @@ impl Call<'_, '_, '_> {
             }
             r
         };
-        let stat = ctx.db.stats.per_command.entry(command.name).or_default();
+        let stat = ctx
+            .db
+            .stats
+            .per_command
+            .entry(crate::cmd::subcommands::stat_key(command, argv))
+            .or_default();
         stat.calls += 1;
         stat.nsec += started.elapsed().as_nanos() as u64;
-        if result.is_err() {
+        if let Err(e) = &result {
             stat.failed += 1;
+            ctx.db.stats.error_reply(&e.text());
         }
         let db = self.client.db;
         let wrote = ctx.db.dirty != dirty_before;
@@ -227,13 +246,24 @@ fn call_from_lua(
     let result = state
         .borrow_mut()
         .command(&argv, live.resp3.get(), live.repl.get());
+    // Errors of the call were counted when they arose: their tables say so, so that the
+    // script's reply does not count them again (Redis's `ignore_error_stats_update`).
+    let counted = |t: Table| -> mlua::Result<Table> {
+        t.raw_set(COUNTED, true)?;
+        Ok(t)
+    };
     match result {
-        Err(e) => raise_error_table(lua, error_table(lua, e.as_bytes())?),
-        Ok(Frame::Error(e)) if raise => {
+        Err(e) => raise_error_table(lua, counted(error_table(lua, e.as_bytes())?)?),
+        Ok(Frame::Error(e)) => {
             let mut text = Vec::with_capacity(e.len() + 1);
             text.push(b'-');
             text.extend_from_slice(&e);
-            raise_error_table(lua, error_table(lua, &text)?)
+            let t = counted(error_table(lua, &text)?)?;
+            if raise {
+                raise_error_table(lua, t)
+            } else {
+                Ok(Value::Table(t))
+            }
         }
         Ok(frame) => frame_to_lua(lua, frame, live.resp3.get()),
     }
@@ -365,9 +395,26 @@ pub(crate) fn run(
             let mut it = values.into_iter();
             let ok = matches!(it.next(), Some(Value::Boolean(true)));
             let value = it.next().unwrap_or(Value::Nil);
-            if ok {
+            let already_counted = match &value {
+                Value::Table(t) => t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                _ => false,
+            };
+            let returned_error = match &value {
+                Value::Table(t) if ok => table_error(t).ok().flatten(),
+                _ => None,
+            };
+            if let Some(text) = returned_error {
+                // The script returned an error reply: the call failed. One it made itself
+                // (`return {err=…}`) is counted now; one of a command (`redis.pcall`'s) was.
+                if !already_counted {
+                    ctx.db.stats.error_reply(&text);
+                }
+                Err(CmdError::Counted(text))
+            } else if ok {
                 write_reply(ctx.out, &value, script_resp3, 0)
                     .map_err(|e| CmdError::err(e.to_string()))
+            } else if already_counted {
+                Err(CmdError::Counted(error_reply_text(&value, spec.name)))
             } else {
                 Err(CmdError::Msg(error_reply_text(&value, spec.name)))
             }
@@ -390,6 +437,9 @@ pub(crate) fn run(
     ctx.db.propagation.suppress();
     result
 }
+
+/// The field marking an error table whose error was counted when it arose (Redis's name).
+const COUNTED: &str = "ignore_error_stats_update";
 
 /// `busy-reply-threshold` (or its old name `lua-time-limit`, when only that was changed), in
 /// milliseconds.
