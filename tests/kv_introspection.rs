@@ -772,6 +772,20 @@ fn info_stats_counts_bytes_and_samples_the_command_rate() {
     load.join().unwrap();
     assert!(rate > 0.0, "instantaneous_ops_per_sec stayed 0");
     assert!(kbps > 0.0, "instantaneous_input_kbps stayed 0 under load");
+    // avg_ttl: the expiry cycle's estimate of the keys' remaining time, once it has sampled.
+    for i in 0..20 {
+        c.args(&["SET", &format!("ttl{i}"), "v", "EX", "100"]);
+    }
+    let avg_ttl = loop {
+        let text = bulk_text(&c.cmd("INFO keyspace"));
+        let avg = info_value(&text, "db0")
+            .and_then(|v| v.rsplit_once("avg_ttl=")?.1.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("db0 in {text}"));
+        if avg > 0 || Instant::now() > deadline + Duration::from_secs(20) {
+            break avg;
+        }
+    };
+    assert!(avg_ttl > 90_000 && avg_ttl <= 100_000, "avg_ttl={avg_ttl}");
     // Latency percentiles of a command called: p50 ≤ p99 ≤ p99.9, in µs with 3 decimals.
     let text = bulk_text(&c.cmd("INFO latencystats"));
     let line = info_value(&text, "latency_percentiles_usec_ping").expect("ping's percentiles");

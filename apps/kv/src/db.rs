@@ -338,7 +338,9 @@ impl Db {
     }
 
     /// One step of active expiry on database `db`: looks at up to `samples` keys with a time
-    /// to live, starting from `start`, and deletes the expired ones. Returns (looked, expired).
+    /// to live, starting from `start`, and deletes the expired ones; the others' remaining
+    /// times feed the database's `avg_ttl` (0 again once no key has a time to live, as in
+    /// Redis). Returns (looked, expired).
     pub(crate) fn expire_cycle(
         &mut self,
         db: usize,
@@ -349,21 +351,32 @@ impl Db {
         let mut expired = 0;
         let mut looked = 0;
         let mut n = start;
+        let (mut ttl_sum, mut ttl_samples) = (0u64, 0u64);
+        if self.space(db).volatile_len() == 0 {
+            self.space(db).avg_ttl = 0;
+            return (0, 0);
+        }
         for _ in 0..samples {
             let space = self.space(db);
             if space.volatile_len() == 0 {
                 break;
             }
-            let Some(key) = space.volatile_key(n).cloned() else {
+            let Some((key, expire_at)) = space
+                .volatile_entry(n)
+                .map(|e| (e.key.clone(), e.expire_at))
+            else {
                 break;
             };
             looked += 1;
             if self.expire_if_due(db, &key, now) {
                 expired += 1;
             } else {
+                ttl_sum += expire_at.saturating_sub(now);
+                ttl_samples += 1;
                 n = n.wrapping_add(1);
             }
         }
+        self.space(db).note_ttls(ttl_sum, ttl_samples);
         (looked, expired)
     }
 }

@@ -591,9 +591,10 @@ fn keyspace_section(ctx: &Ctx<'_, '_>) -> String {
     for (i, space) in ctx.db.spaces.iter().enumerate() {
         if !space.is_empty() {
             text.push_str(&format!(
-                "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                "db{i}:keys={},expires={},avg_ttl={}\r\n",
                 space.len(),
-                space.volatile_len()
+                space.volatile_len(),
+                space.avg_ttl
             ));
         }
     }
