@@ -15,7 +15,7 @@ use crate::blocked;
 use crate::client::Client;
 use crate::cmd::{self, flags, Command, Ctx};
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, Stats};
 use crate::error::CmdError;
 use crate::evict::{self, Outcome};
 use crate::shared::{ClientInfo, Shared};
@@ -104,40 +104,38 @@ impl Engine {
         let command = match self.check(client, name, args) {
             Ok(c) => c,
             Err(e) => {
+                self.count_rejected(name, args);
                 if name.eq_ignore_ascii_case(b"exec") {
                     // As Redis's rejectCommand: a refused EXEC, in MULTI or not, answers
                     // through execCommandAbort, which discards any transaction.
                     client.multi = None;
                     client.multi_error = false;
                     self.shared.unwatch(client);
-                    w.error(&format!(
-                        "EXECABORT Transaction discarded because of: {}",
-                        e.text()
-                    ));
+                    let text = format!("EXECABORT Transaction discarded because of: {}", e.text());
+                    error_reply(&mut self.db.stats, client, &mut w, &text);
                     return;
                 }
                 if client.multi.is_some() {
                     client.multi_error = true;
                 }
-                w.error(&e.text());
+                error_reply(&mut self.db.stats, client, &mut w, &e.text());
                 return;
             }
         };
         if let Err(e) = self.make_room(client, command, now) {
+            self.count_rejected(name, args);
             if command.name == "exec" && client.multi.take().is_some() {
                 // As Redis's execCommandAbort: the transaction goes with the refusal.
                 client.multi_error = false;
                 self.shared.unwatch(client);
-                w.error(&format!(
-                    "EXECABORT Transaction discarded because of: {}",
-                    e.text()
-                ));
+                let text = format!("EXECABORT Transaction discarded because of: {}", e.text());
+                error_reply(&mut self.db.stats, client, &mut w, &text);
                 return;
             }
             if client.multi.is_some() {
                 client.multi_error = true;
             }
-            w.error(&e.text());
+            error_reply(&mut self.db.stats, client, &mut w, &e.text());
             return;
         }
         if client.multi.is_some() && command.flags & flags::RUNS_IN_MULTI == 0 {
@@ -148,10 +146,33 @@ impl Engine {
             return;
         }
         if command.name == "exec" && client.multi.is_some() {
-            self.exec(client, &mut w, now);
+            // Counted as Redis's call() counts it: one command, failed when it answers with an
+            // error itself (EXECABORT), not for its commands' errors.
+            let started = Instant::now();
+            let failed = self.exec(client, &mut w, now);
+            let stats = &mut self.db.stats;
+            stats.commands += 1;
+            let stat = stats.per_command.entry((command.name, None)).or_default();
+            stat.calls += 1;
+            stat.nsec += started.elapsed().as_nanos() as u64;
+            stat.failed += u64::from(failed);
             return;
         }
         self.run(command, client, args, &mut w, now);
+    }
+
+    /// Counts a refused call of a known command in INFO commandstats (`rejected_calls`), as
+    /// Redis's `rejectCommand`.
+    fn count_rejected(&mut self, name: &[u8], args: &[Bytes]) {
+        let Some(command) = cmd::lookup(name) else {
+            return;
+        };
+        let key = cmd::subcommands::stat_key(command, args);
+        if key.1.is_none() && args.len() > 1 && cmd::subcommands::is_container(command) {
+            // An unknown subcommand is no command: Redis counts it nowhere.
+            return;
+        }
+        self.db.stats.per_command.entry(key).or_default().rejected += 1;
     }
 
     /// The `maxmemory` step before a command (Redis's processCommand): a round of eviction,
@@ -221,6 +242,16 @@ impl Engine {
             &mut evicted,
         );
         self.db.evict.running = outcome == Outcome::Running;
+        // Timed as Redis does: from the first round that could not get under the limit to the
+        // first that did.
+        let stats = &mut self.db.stats;
+        if outcome == Outcome::Ok {
+            if let Some(since) = stats.eviction_exceeded_since.take() {
+                stats.eviction_exceeded_micros += since.elapsed().as_micros() as u64;
+            }
+        } else if stats.eviction_exceeded_since.is_none() {
+            stats.eviction_exceeded_since = Some(Instant::now());
+        }
         self.db.stats.evicted_keys += evicted.len() as u64;
         if !self.shared.watches.is_empty() {
             for (db, key) in &evicted {
@@ -376,7 +407,7 @@ impl Engine {
             }
             return Err(CmdError::Msg(msg));
         };
-        if let Some(e) = cmd::subcommand_error(command, args) {
+        if let Some(e) = cmd::subcommands::subcommand_error(command, args) {
             return Err(e);
         }
         // CONFIG SET requirepass is the default user's password, as in Redis 7.
@@ -502,12 +533,24 @@ impl Engine {
         let ended = Instant::now();
         ctx.shared.clock_mark = Some(ended);
         let db = ctx.client.db;
-        let stat = self.db.stats.per_command.entry(command.name).or_default();
+        let stat = self
+            .db
+            .stats
+            .per_command
+            .entry(cmd::subcommands::stat_key(command, args))
+            .or_default();
         stat.calls += 1;
         stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
-        if let Err(e) = result {
-            stat.failed += 1;
-            w.error(&e.text());
+        match result {
+            Ok(()) => {}
+            Err(CmdError::Counted(text)) => {
+                stat.failed += 1;
+                w.error(&text);
+            }
+            Err(e) => {
+                stat.failed += 1;
+                error_reply(&mut self.db.stats, client, w, &e.text());
+            }
         }
         let nanos = ended.saturating_duration_since(started).as_nanos() as u64;
         cmd::introspect::observe(&mut self.shared, client, command, args, nanos);
@@ -539,8 +582,9 @@ impl Engine {
     }
 
     /// EXEC: runs the queued commands and answers with the array of their replies, unless a
-    /// queued command was refused (EXECABORT) or a watched key changed (a null array).
-    fn exec(&mut self, client: &mut Client, w: &mut ReplyWriter<'_>, now: Instant) {
+    /// queued command was refused (EXECABORT) or a watched key changed (a null array). True
+    /// when it answered with an error itself.
+    fn exec(&mut self, client: &mut Client, w: &mut ReplyWriter<'_>, now: Instant) -> bool {
         let queue = client.multi.take().unwrap_or_default();
         let refused = std::mem::take(&mut client.multi_error);
         let now_ms = self.shared.unix_ms(now);
@@ -551,12 +595,17 @@ impl Engine {
                 .any(|(db, key, existed)| *existed && !self.db.exists(*db, key, now_ms));
         self.shared.unwatch(client);
         if refused {
-            w.error("EXECABORT Transaction discarded because of previous errors.");
-            return;
+            error_reply(
+                &mut self.db.stats,
+                client,
+                w,
+                "EXECABORT Transaction discarded because of previous errors.",
+            );
+            return true;
         }
         if watched_changed {
             w.null_array();
-            return;
+            return false;
         }
         w.array_len(queue.len());
         client.in_exec = true;
@@ -564,10 +613,14 @@ impl Engine {
             let name = args.first().cloned().unwrap_or_default();
             match self.check(client, &name, &args) {
                 Ok(command) => self.run(command, client, &args, w, now),
-                Err(e) => w.error(&e.text()),
+                Err(e) => {
+                    self.count_rejected(&name, &args);
+                    error_reply(&mut self.db.stats, client, w, &e.text());
+                }
             }
         }
         client.in_exec = false;
+        false
     }
 
     /// One active expiry pass: samples keys with a TTL in every database, deleting expired
@@ -586,21 +639,49 @@ impl Engine {
         }
         let started = Instant::now();
         let now_ms = self.shared.unix_ms(now);
-        let mut total = 0;
+        let (mut total, mut sampled) = (0, 0);
+        let mut out_of_time = false;
         for dbi in 0..self.db.spaces.len() {
             loop {
                 let cursor = self.shared.expire_cursor;
                 let (looked, expired) = self.db.expire_cycle(dbi, cursor, SAMPLES, now_ms);
                 self.shared.expire_cursor = cursor.wrapping_add(looked.saturating_sub(expired));
                 total += expired;
-                if looked == 0 || expired * 4 <= looked || started.elapsed() >= budget {
+                sampled += looked;
+                out_of_time = started.elapsed() >= budget;
+                if looked == 0 || expired * 4 <= looked || out_of_time {
                     break;
                 }
             }
-            if started.elapsed() >= budget {
+            if out_of_time {
                 break;
             }
         }
+        // INFO's expiry figures, as Redis's activeExpireCycle keeps them: a running average of
+        // the share of expired keys among those sampled, the cycles cut short by their time
+        // budget, and the time spent.
+        let stats = &mut self.db.stats;
+        let current = if sampled > 0 {
+            total as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        stats.expired_stale_perc = current * 0.05 + stats.expired_stale_perc * 0.95;
+        if out_of_time {
+            stats.expired_time_cap_reached_count += 1;
+        }
+        stats.expire_cycle_micros += started.elapsed().as_micros() as u64;
         total
+    }
+}
+
+/// Writes the error reply `text` (without its `-`) and counts it for INFO errorstats, as
+/// Redis's `afterErrorReply`; an error answering a master's stream or the AOF being loaded is
+/// also an unexpected one.
+fn error_reply(stats: &mut Stats, client: &Client, w: &mut ReplyWriter<'_>, text: &str) {
+    w.error(text);
+    stats.error_reply(text);
+    if client.obey {
+        stats.unexpected_error_replies += 1;
     }
 }

@@ -59,7 +59,7 @@ pub(crate) struct Persist {
     /// How long the last BGSAVE took, in seconds (-1: none yet).
     bgsave_secs: i64,
     /// SAVEs and BGSAVEs started (`rdb_saves`).
-    rdb_saves: u64,
+    pub(crate) rdb_saves: u64,
     /// A BGSAVE waits for the running child (BGSAVE SCHEDULE).
     pub(crate) bgsave_scheduled: bool,
     /// A rewrite waits for the running child.
@@ -69,8 +69,8 @@ pub(crate) struct Persist {
     /// Whether the last rewrite succeeded (`aof_last_bgrewrite_status`).
     rewrite_ok: bool,
     /// Rewrites started (`aof_rewrites`) and failed in a row.
-    rewrites: u64,
-    rewrite_failures: u64,
+    pub(crate) rewrites: u64,
+    pub(crate) rewrite_failures: u64,
     /// Unix seconds of the last rewrite that failed.
     rewrite_failed_at: u64,
     /// Microseconds the last fork took (`latest_fork_usec`): the loop's stall.
@@ -78,6 +78,8 @@ pub(crate) struct Persist {
     /// The child writing a snapshot for replicas ended since this was last taken: whether
     /// the snapshot it wrote is whole.
     pub(crate) replica_snapshot_ended: Option<bool>,
+    /// Children forked (`total_forks`).
+    pub(crate) forks: u64,
 }
 
 /// Seconds before a save point retries after a failed BGSAVE (Redis's
@@ -112,6 +114,7 @@ impl Persist {
             rewrite_failed_at: 0,
             fork_usec: 0,
             replica_snapshot_ended: None,
+            forks: 0,
         }
     }
 
@@ -169,6 +172,7 @@ impl Persist {
         self.fork_usec = started.elapsed().as_micros() as u64;
         match forked {
             Ok(pid) => {
+                self.forks += 1;
                 log::info!("Background saving started by pid {pid}");
                 self.child = Some(Child {
                     pid,
@@ -212,6 +216,7 @@ impl Persist {
         });
         self.fork_usec = started.elapsed().as_micros() as u64;
         let pid = forked?;
+        self.forks += 1;
         log::info!("Starting BGSAVE for SYNC with target: replicas sockets (pid {pid})");
         self.child = Some(Child {
             pid,
@@ -263,6 +268,7 @@ impl Persist {
         self.fork_usec = started.elapsed().as_micros() as u64;
         match forked {
             Ok(pid) => {
+                self.forks += 1;
                 log::info!("Background append only file rewriting started by pid {pid}");
                 self.rewrite_scheduled = false;
                 self.child = Some(Child {

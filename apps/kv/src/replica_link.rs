@@ -463,6 +463,7 @@ impl Protocol for MasterLinkProtocol {
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
+        self.server.borrow_mut().db.stats.net_repl_input_bytes += data.len() as u64;
         self.advance(tx);
         Ok(())
     }

@@ -31,6 +31,7 @@ pub(crate) fn start_sync(
     flush_stream(engine, |conn, bytes| {
         tx.write_bytes_to(conn, bytes);
     });
+    let queued_before = tx.buffered();
     let size = engine
         .shared
         .config
@@ -58,8 +59,17 @@ pub(crate) fn start_sync(
         tx.write(format!("+CONTINUE {}\r\n", repl.replid).as_bytes());
         tx.write_bytes(bytes);
         ack = repl.offset();
+        engine.db.stats.sync_partial_ok += 1;
         log::info!("Partial resynchronization request from {ip} accepted.");
     } else {
+        // As Redis's syncCommand: a PSYNC that could not continue is a failed partial sync,
+        // unless its id was `?` (a replica asking for a full one on purpose).
+        if let SyncRequest::Psync { replid, .. } = &request {
+            if replid != "?" {
+                engine.db.stats.sync_partial_err += 1;
+            }
+        }
+        engine.db.stats.sync_full += 1;
         let psync = matches!(request, SyncRequest::Psync { .. });
         let fullresync = |offset: u64| format!("+FULLRESYNC {} {offset}\r\n", repl.replid);
         if let Some(snapshot) = &engine.shared.repl.snapshot {
@@ -98,6 +108,7 @@ pub(crate) fn start_sync(
             client.repl_port
         );
     }
+    engine.db.stats.net_repl_output_bytes += tx.buffered().saturating_sub(queued_before) as u64;
     let now_ms = engine.shared.unix_ms(tx.now());
     engine.shared.repl.replicas.push(Attached {
         conn: tx.id(),
@@ -241,6 +252,7 @@ fn flush_stream(engine: &mut Engine, mut send: impl FnMut(spindle_reactor::ConnI
     }
     for r in &mut repl.replicas {
         r.streamed += bytes.len() as u64;
+        engine.db.stats.net_repl_output_bytes += bytes.len() as u64;
         send(r.conn, bytes.clone());
     }
 }

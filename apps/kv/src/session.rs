@@ -203,6 +203,12 @@ impl Session {
                 }
             }
         }
+        if !self.output.is_empty() {
+            // Counted once made, whether written now or held for the AOF's fsync.
+            let stats = &mut server.db.stats;
+            stats.net_output_bytes += self.output.len() as u64;
+            stats.writes_processed += 1;
+        }
         if server.must_hold(tx.id()) {
             if !self.output.is_empty() {
                 let replies = self.output.split().freeze();
@@ -235,6 +241,7 @@ impl Session {
                     log::warn!("subscriber {conn} over the pubsub output limit: closing it");
                     tx.abort_connection_of(conn);
                 } else {
+                    server.db.stats.net_output_bytes += message.len() as u64;
                     tx.write_bytes_to(conn, message);
                 }
             }
@@ -316,7 +323,13 @@ impl Protocol for Session {
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
-        let limit = self.server.borrow().shared.config.client_query_buffer_limit;
+        let limit = {
+            let mut server = self.server.borrow_mut();
+            let stats = &mut server.db.stats;
+            stats.net_input_bytes += data.len() as u64;
+            stats.reads_processed += 1;
+            server.shared.config.client_query_buffer_limit
+        };
         if self.input.len() as u64 > limit {
             // As Redis: a request that outgrows the query buffer limit ends the connection.
             log::warn!(
@@ -752,6 +765,7 @@ pub fn listen(
                     let s = &mut *s;
                     let now_ms = s.shared.unix_ms(now);
                     s.shared.persist.cron(&mut s.db, &s.shared.config, now_ms);
+                    s.db.stats.sample_rates(now_ms);
                     s.active_expire(now, Duration::from_millis(1));
                     s.clients_cron(now, |conn| r.buffered_of(conn))
                 }

@@ -96,6 +96,10 @@ pub(crate) struct Shared {
     base_unix_ms: u64,
     /// When the server started (INFO uptime).
     pub(crate) started: Instant,
+    /// This run's random id, 40 hex digits (INFO's `run_id`).
+    pub(crate) run_id: String,
+    /// `used_memory` once the server was set up, before any client (`used_memory_startup`).
+    pub(crate) startup_memory: usize,
     /// Cursor of the active expiry cycle.
     pub(crate) expire_cursor: usize,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
@@ -154,8 +158,9 @@ pub(crate) struct Introspection {
     pub(crate) slowlog_next_id: u64,
     /// Latency events by name: (time in s, ms) samples, oldest first, and the worst seen.
     pub(crate) latency: BTreeMap<&'static str, LatencyEvent>,
-    /// Per-command latency histograms (LATENCY HISTOGRAM): calls per power-of-two bucket of ns.
-    pub(crate) histograms: BTreeMap<String, [u64; 64]>,
+    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM), by the name
+    /// Redis reports (`config|get` for a subcommand).
+    pub(crate) histograms: BTreeMap<String, crate::hdr::Histogram>,
     /// Shard channels and their subscribers (SSUBSCRIBE).
     pub(crate) shard_channels: HashMap<Bytes, Vec<Subscriber>>,
     /// CLIENT TRACKING: tracking clients and the keys they read.
@@ -222,6 +227,8 @@ impl Shared {
             base_unix_ms: unix_ms,
             persist: crate::persist::Persist::new(unix_ms / 1000),
             started: now,
+            run_id: crate::repl::new_replid(),
+            startup_memory: crate::alloc::used(),
             expire_cursor: 0,
             active_expire_enabled: true,
             quicklist_packed_threshold: 1 << 30,

@@ -408,6 +408,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         match ctx.shared.waiting.cancel(id as u64, error) {
             Some((conn, reply)) => {
                 if let Some(reply) = reply {
+                    ctx.db.stats.error_reply(crate::blocked::UNBLOCKED_ERROR);
                     ctx.client.outbox.push((conn, reply));
                 }
                 ctx.out.int(1);

@@ -56,6 +56,10 @@ fn version_num() -> f64 {
 /// looked for.
 const INTERNAL_CHUNK: &str = "=redis";
 
+/// The field marking an error table whose error was counted in INFO's error statistics when
+/// it arose (Redis's name).
+pub(crate) const COUNTED: &str = "ignore_error_stats_update";
+
 /// The message of the error a native raises in place of an error table.
 const TABLE_MARKER: &str = "\u{1}redis error table";
 
@@ -856,13 +860,24 @@ fn call_from_lua(lua: &Lua, live: &Live, args: MultiValue, raise: bool) -> mlua:
             "redis.call/pcall can only be called inside a script invocation",
         );
     };
+    // Errors of the call were counted when they arose: their tables say so, so that the
+    // script's reply does not count them again (Redis's `ignore_error_stats_update`).
+    let counted = |text: &[u8]| -> mlua::Result<Value> {
+        let t = error_table(lua, text)?;
+        t.raw_set(COUNTED, true)?;
+        if raise {
+            raise_error_table(lua, t)
+        } else {
+            Ok(Value::Table(t))
+        }
+    };
     match result {
-        Err(e) => fail(e.as_bytes()),
-        Ok(Frame::Error(e)) if raise => {
+        Err(e) => counted(e.as_bytes()),
+        Ok(Frame::Error(e)) => {
             let mut text = Vec::with_capacity(e.len() + 1);
             text.push(b'-');
             text.extend_from_slice(&e);
-            raise_error_table(lua, error_table(lua, &text)?)
+            counted(&text)
         }
         Ok(frame) => frame_to_lua(lua, frame, resp3),
     }

@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use mlua::{Function, HookTriggers, Lua, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
-use super::convert::{lua_number_text, write_reply};
-use super::lua::{Dispatch, Live, Vm};
+use super::convert::{lua_number_text, table_error, write_reply};
+use super::lua::{Dispatch, Live, Vm, COUNTED};
 use crate::acl;
 use crate::blocked;
 use crate::client::Client;
@@ -132,8 +132,25 @@ struct Call<'r, 'a, 'b> {
 
 impl Dispatch for Call<'_, '_, '_> {
     /// Runs one command for the script (Redis's `scriptCall`): the checks, then the handler
-    /// in the script client's context; the reply as a frame, or the refusal's text.
+    /// in the script client's context; the reply as a frame, or the refusal's text. A refusal
+    /// and an error reply are counted in INFO's error statistics here, as Redis counts them
+    /// at the call.
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
+        let result = self.checked_command(argv, resp3, repl);
+        if let Err(refusal) = &result {
+            self.ctx.db.stats.error_reply(&format!("ERR {refusal}"));
+        }
+        result
+    }
+
+    fn may_run(&mut self, argv: &[Bytes]) -> bool {
+        acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
+    }
+}
+
+impl Call<'_, '_, '_> {
+    /// [`command`](Dispatch::command) before counting a refusal.
+    fn checked_command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
         let name = argv.first().map_or(&[][..], |n| &n[..]);
         let Some(command) = find(self.ctx.commands, name) else {
             return Err("Unknown Redis command called from script".into());
@@ -196,11 +213,17 @@ impl Dispatch for Call<'_, '_, '_> {
             r
         };
         let nanos = started.elapsed().as_nanos() as u64;
-        let stat = ctx.db.stats.per_command.entry(command.name).or_default();
+        let stat = ctx
+            .db
+            .stats
+            .per_command
+            .entry(crate::cmd::subcommands::stat_key(command, argv))
+            .or_default();
         stat.calls += 1;
         stat.nsec += nanos;
-        if result.is_err() {
+        if let Err(e) = &result {
             stat.failed += 1;
+            ctx.db.stats.error_reply(&e.text());
         }
         observe(ctx.shared, &mut self.client, command, argv, nanos);
         let db = self.client.db;
@@ -232,10 +255,6 @@ impl Dispatch for Call<'_, '_, '_> {
             .ok()
             .flatten()
             .unwrap_or(Frame::Null))
-    }
-
-    fn may_run(&mut self, argv: &[Bytes]) -> bool {
-        acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
     }
 }
 
@@ -356,9 +375,26 @@ pub(crate) fn run(
             e.to_string()
         ))),
         Ok((ok, value)) => {
-            if ok {
+            let already_counted = match &value {
+                Value::Table(t) => t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                _ => false,
+            };
+            let returned_error = match &value {
+                Value::Table(t) if ok => table_error(t).ok().flatten(),
+                _ => None,
+            };
+            if let Some(text) = returned_error {
+                // The script returned an error reply: the call failed. One it made itself
+                // (`return {err=…}`) is counted now; one of a command (`redis.pcall`'s) was.
+                if !already_counted {
+                    ctx.db.stats.error_reply(&text);
+                }
+                Err(CmdError::Counted(text))
+            } else if ok {
                 write_reply(ctx.out, &value, script_resp3, 0)
                     .map_err(|e| CmdError::err(e.to_string()))
+            } else if already_counted {
+                Err(CmdError::Counted(error_reply_text(&value, spec.name)))
             } else {
                 Err(CmdError::Msg(error_reply_text(&value, spec.name)))
             }
