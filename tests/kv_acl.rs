@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 
 use spindle_protocols::resp::Frame;
 
-use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer};
+use common::kv::{acl_log_fields, redis_py, spindle_kv_with, Raw, RedisServer};
 use common::Running;
 
 /// A description with its single-command rules (after the last `@` rule) sorted.
@@ -210,7 +210,7 @@ fn users_rules_and_checks_match_redis() {
             both.compared += 1;
         }
         // The log: every field but age-seconds and client-info.
-        let [r, s] = [0, 1].map(|i| log_fields(c[i].cmd("ACL LOG 50")));
+        let [r, s] = [0, 1].map(|i| acl_log_fields(c[i].cmd("ACL LOG 50")));
         assert_eq!(r, s);
         assert!(r.len() >= 10, "{r:?}");
         both.compared += 1;
@@ -220,33 +220,6 @@ fn users_rules_and_checks_match_redis() {
         }
     }
     eprintln!("{} replies compared", both.compared);
-}
-
-/// ACL LOG's entries without their times and client lines.
-fn log_fields(f: Frame) -> Vec<Vec<String>> {
-    let Frame::Array(entries) = f else {
-        panic!("{f:?}")
-    };
-    entries
-        .into_iter()
-        .map(|e| {
-            let pairs: Vec<(Frame, Frame)> = match e {
-                Frame::Map(p) => p,
-                Frame::Array(items) => items
-                    .chunks(2)
-                    .map(|kv| (kv[0].clone(), kv[1].clone()))
-                    .collect(),
-                other => panic!("{other:?}"),
-            };
-            pairs
-                .into_iter()
-                .filter(|(k, _)| {
-                    !matches!(k, Frame::Bulk(b) if &b[..] == b"age-seconds" || &b[..] == b"client-info")
-                })
-                .map(|(k, v)| format!("{k:?}={v:?}"))
-                .collect()
-        })
-        .collect()
 }
 
 #[test]

@@ -369,7 +369,11 @@ fn the_aof_is_redis_7s_both_ways() {
     let ours = snapshot(&mut c);
     kill_9(&mut server);
     drop(server);
+    // After a crash the last increment ends with the fill spindle keeps ahead of its
+    // commands (empty annotation lines): valid as it is for Redis's tools.
     let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
+    let incr = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
+    assert!(incr.ends_with(b"#\n#\n"), "no fill after a crash");
     let out = Command::new("redis-check-aof")
         .arg(&manifest)
         .output()
@@ -381,9 +385,16 @@ fn the_aof_is_redis_7s_both_ways() {
     );
     let theirs_dir = fresh_dir("interop-redis");
     copy_dir(&dir.join("appendonlydir"), &theirs_dir);
-    let redis =
-        RedisServer::start_with(&["--dir", theirs_dir.to_str().unwrap(), "--appendonly", "yes"])
-            .unwrap();
+    let redis = RedisServer::start_with(&[
+        "--dir",
+        theirs_dir.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        // Written before each reply: it is killed, not shut down, below.
+        "--appendfsync",
+        "always",
+    ])
+    .unwrap();
     let mut r = redis.connect();
     assert_eq!(snapshot(&mut r), ours, "redis-server loading spindle's AOF");
 
@@ -395,7 +406,7 @@ fn the_aof_is_redis_7s_both_ways() {
     drop(redis);
     let back = fresh_dir("interop-back");
     copy_dir(&theirs_dir.join("appendonlydir"), &back);
-    let (_server, port) = start(&back, "everysec");
+    let (mut _server, port) = start(&back, "everysec");
     let mut c = connect(port).unwrap();
     assert_eq!(
         snapshot(&mut c),
@@ -405,6 +416,29 @@ fn the_aof_is_redis_7s_both_ways() {
     assert_eq!(
         run(&mut c, &["GET", "from-redis"]),
         Value::BulkString(b"yes".to_vec())
+    );
+    // Stopped cleanly, spindle leaves no fill.
+    let _: Value = run(&mut c, &["SET", "from-spindle-again", "yes"]);
+    let _ = redis::cmd("SHUTDOWN").query::<Value>(&mut c);
+    assert!(
+        _server.wait_for_exit(Duration::from_secs(10)).is_some(),
+        "SHUTDOWN did not stop the server"
+    );
+    let out = Command::new("redis-check-aof")
+        .arg(back.join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "redis-check-aof after SHUTDOWN: {text}"
+    );
+    let incr = back.join("appendonlydir/appendonly.aof.1.incr.aof");
+    let bytes = std::fs::read(&incr).unwrap();
+    assert!(
+        bytes.ends_with(b"\r\n"),
+        "{} ends with fill",
+        incr.display()
     );
     for d in [dir, theirs_dir, back] {
         let _ = std::fs::remove_dir_all(d);
@@ -422,7 +456,15 @@ fn a_torn_tail_is_truncated_and_a_corrupt_middle_refuses_to_start() {
     kill_9(&mut server);
     drop(server);
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
-    let whole = std::fs::read(&incr).unwrap();
+    // The commands, without the fill kept ahead of them (`#\n` lines, and a `#` after a
+    // command ending at an odd offset).
+    let mut whole = std::fs::read(&incr).unwrap();
+    while whole.ends_with(b"#\n") {
+        whole.truncate(whole.len() - 2);
+    }
+    if whole.ends_with(b"#") {
+        whole.pop();
+    }
 
     // A command cut short at the end, as a crash mid-write leaves it.
     let mut torn = whole.clone();

@@ -533,3 +533,534 @@ fn object_refcount_and_memory_match_redis() {
     n += 1;
     eprintln!("refcount and memory: {n} cases compared");
 }
+
+#[test]
+fn debug_digest_protocol_and_test_helpers_match_redis() {
+    let Some(redis) = RedisServer::start_with(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let (_spindle, port) = spindle_kv_with(&["--enable-debug-command", "yes"]);
+    let mut conns = [Raw::connect(redis.port), Raw::connect(port)];
+    // An empty dataset: all zeros on both.
+    let mut n = same(&mut conns, &[&["DEBUG", "DIGEST"]]);
+    // Every type, small and large encodings, integers as strings, expiries, two databases.
+    let big: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let mut fill: Vec<Vec<String>> = vec![
+        vec!["SET".into(), "s".into(), "hello".into()],
+        vec!["SET".into(), "n".into(), "12345".into()],
+        vec![
+            "SET".into(),
+            "t".into(),
+            "v".into(),
+            "EX".into(),
+            "1000".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "l".into(),
+            "a".into(),
+            "b".into(),
+            "7".into(),
+        ],
+        vec!["SADD".into(), "set".into(), "x".into(), "y".into()],
+        vec![
+            "SADD".into(),
+            "ints".into(),
+            "1".into(),
+            "2".into(),
+            "300".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "h".into(),
+            "f".into(),
+            "v".into(),
+            "g".into(),
+            "1".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "z".into(),
+            "1.5".into(),
+            "a".into(),
+            "2".into(),
+            "b".into(),
+        ],
+        vec![
+            "ZADD".into(),
+            "z".into(),
+            "0.1".into(),
+            "c".into(),
+            "-inf".into(),
+            "d".into(),
+        ],
+        vec![
+            "XADD".into(),
+            "st".into(),
+            "1-1".into(),
+            "f".into(),
+            "v".into(),
+        ],
+        vec![
+            "XADD".into(),
+            "st".into(),
+            "2-5".into(),
+            "a".into(),
+            "1".into(),
+            "b".into(),
+            "2".into(),
+        ],
+        vec!["SELECT".into(), "3".into()],
+        vec!["SET".into(), "other-db".into(), "x".into()],
+        vec!["SELECT".into(), "0".into()],
+    ];
+    let mut zbig = vec!["ZADD".to_string(), "zbig".into()];
+    let mut sbig = vec!["SADD".to_string(), "sbig".into()];
+    let mut hbig = vec!["HSET".to_string(), "hbig".into()];
+    let mut lbig = vec!["RPUSH".to_string(), "lbig".into()];
+    for (i, m) in big.iter().enumerate() {
+        zbig.extend([format!("{}.25", i), m.clone()]);
+        sbig.push(m.clone());
+        hbig.extend([m.clone(), i.to_string()]);
+        lbig.push(m.clone());
+    }
+    fill.extend([zbig, sbig, hbig, lbig]);
+    for words in &fill {
+        let [redis, spindle] = &mut conns;
+        assert_eq!(spindle.args(words), redis.args(words), "{words:?}");
+    }
+    n += same(
+        &mut conns,
+        &[
+            &["DEBUG", "DIGEST"],
+            &[
+                "DEBUG",
+                "DIGEST-VALUE",
+                "s",
+                "n",
+                "t",
+                "l",
+                "set",
+                "ints",
+                "h",
+                "z",
+                "st",
+                "zbig",
+                "sbig",
+                "hbig",
+                "lbig",
+                "missing",
+            ],
+            &["DEBUG", "PROTOCOL", "nosuch"],
+            &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5gb"],
+            &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100mb"],
+            &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"],
+            &["DEBUG", "LISTPACK", "h"],
+            &["DEBUG", "LISTPACK", "hbig"],
+            &["DEBUG", "LISTPACK", "missing"],
+            &["DEBUG", "QUICKLIST", "l"],
+            &["DEBUG", "QUICKLIST", "s"],
+            &["DEBUG", "ERROR", "CUSTOM something\r\nwent wrong"],
+            &["DEBUG", "LOG", "hello from the test"],
+        ],
+    );
+    // redis-server runs 10M rounds (too slow for a test machine under load): spindle's
+    // answer, the same text, is checked alone.
+    assert_eq!(
+        bulk_text(&conns[1].args(&["DEBUG", "STRINGMATCH-TEST"])),
+        "Apparently Redis did not crash: test passed"
+    );
+    // Every reply type, in RESP2 and in RESP3.
+    for hello in ["2", "3"] {
+        let [redis, spindle] = &mut conns;
+        redis.args(&["HELLO", hello]);
+        spindle.args(&["HELLO", hello]);
+        for kind in [
+            "string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib",
+            "push", "verbatim", "true", "false",
+        ] {
+            let words = ["DEBUG", "PROTOCOL", kind];
+            let [redis, spindle] = &mut conns;
+            let want = redis.args(&words);
+            let got = spindle.args(&words);
+            assert_eq!(got, want, "RESP{hello} {kind}");
+            n += 1;
+            // The reply that follows a push (an attribute comes with its reply as one frame).
+            if kind == "push" && hello == "3" {
+                assert_eq!(spindle.read(), redis.read(), "RESP3 {kind}: what follows");
+            }
+        }
+    }
+    // CHANGE-REPL-ID: a new id, no second one.
+    let replid = |c: &mut Raw| -> (String, String) {
+        let info = bulk_text(&c.args(&["INFO", "replication"]));
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        (field("master_replid"), field("master_replid2"))
+    };
+    let [_, spindle] = &mut conns;
+    let (before, _) = replid(spindle);
+    assert_eq!(bulk_text(&spindle.args(&["DEBUG", "CHANGE-REPL-ID"])), "OK");
+    let (after, second) = replid(spindle);
+    assert_ne!(before, after);
+    assert_eq!(after.len(), 40);
+    assert_eq!(second, "0".repeat(40));
+    eprintln!("{n} DEBUG replies equal to redis-server's");
+}
+
+/// A field of the CLIENT LIST line of the client whose `cmd=` is `cmd`.
+fn client_field(list: &str, cmd: &str, field: &str) -> Option<u64> {
+    let line = list
+        .lines()
+        .find(|l| l.split(' ').any(|w| w == format!("cmd={cmd}")))?;
+    let prefix = format!("{field}=");
+    line.split(' ')
+        .find_map(|w| w.strip_prefix(prefix.as_str()))?
+        .parse()
+        .ok()
+}
+
+/// `timeout 1` on the server at `port`: an idle client is closed; a client sending PING every
+/// 200 ms, a subscriber, a client blocked in BLPOP and a monitor stay; CLIENT LIST counts the
+/// subscriber idle since its SUBSCRIBE. Returns the seconds the idle client lasted.
+fn idle_timeout_scenario(port: u16) -> u64 {
+    use std::io::Read;
+    let mut pinger = Raw::connect(port);
+    let mut subscriber = Raw::connect(port);
+    assert_eq!(items(subscriber.cmd("SUBSCRIBE ch")).len(), 3);
+    let mut blocked = Raw::connect(port);
+    blocked.send_line("BLPOP waiting 0");
+    let mut monitor = Raw::connect(port);
+    assert_eq!(bulk_text(&monitor.cmd("MONITOR")), "OK");
+    assert_eq!(bulk_text(&pinger.cmd("CONFIG SET timeout 1")), "OK");
+    let mut idle = Raw::connect(port);
+    assert_eq!(bulk_text(&idle.cmd("PING")), "PONG");
+    let start = Instant::now();
+    idle.stream()
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // The pinger's cadence is the idle client's read timeout: each turn waits for its EOF.
+    let mut chunk = [0u8; 64];
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the idle client was not closed"
+        );
+        match idle.stream().read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => panic!("unexpected bytes to the idle client: {:?}", &chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(_) => {}
+        }
+        assert_eq!(bulk_text(&pinger.cmd("PING")), "PONG");
+    }
+    let lasted = start.elapsed().as_secs();
+    let list = bulk_text(&pinger.cmd("CLIENT LIST"));
+    assert_eq!(
+        client_field(&list, "client|list", "idle"),
+        Some(0),
+        "{list}"
+    );
+    let sub_idle = client_field(&list, "subscribe", "idle").unwrap_or(0);
+    assert!(
+        sub_idle >= 2,
+        "the subscriber idles since SUBSCRIBE: {list}"
+    );
+    assert!(
+        client_field(&list, "blpop", "idle").unwrap_or(0) >= 2,
+        "the blocked client idles since BLPOP: {list}"
+    );
+    assert!(
+        !list.contains("cmd=ping"),
+        "the idle client is gone: {list}"
+    );
+    // The others are still served.
+    assert_eq!(pinger.cmd("PUBLISH ch hello"), Frame::Integer(1));
+    assert_eq!(bulk_text(&items(subscriber.read())[2]), "hello");
+    assert_eq!(pinger.cmd("LPUSH waiting x"), Frame::Integer(1));
+    assert_eq!(bulk_text(&items(blocked.read())[1]), "x");
+    let fed = bulk_text(&monitor.read());
+    // CONFIG is an admin command, which monitors are not shown.
+    assert!(fed.contains("\"PING\""), "{fed}");
+    lasted
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    let lasted = both.ports.map(idle_timeout_scenario);
+    // Idle is counted in whole seconds and must exceed the timeout: 2 s at least on both.
+    assert!(lasted.iter().all(|s| (1..=4).contains(s)), "{lasted:?}");
+}
+
+/// INFO's text as (section, field names) in order: `# Name` lines open a section, `name:value`
+/// lines are its fields.
+fn info_fields(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("# ") {
+            sections.push((name.to_string(), Vec::new()));
+        } else if let (Some((field, _)), Some((_, fields))) =
+            (line.split_once(':'), sections.last_mut())
+        {
+            fields.push(field.to_string());
+        }
+    }
+    sections
+}
+
+/// One field's value in INFO's text.
+fn info_value(text: &str, field: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .map(str::to_string)
+}
+
+/// Fields spindle prints that redis-server has no such field for (allowed, after Redis's own
+/// fields of the section).
+const SPINDLE_ONLY_FIELDS: &[&str] = &["server_name", "spindle_version"];
+
+#[test]
+fn info_everything_has_every_section_and_field_of_redis() {
+    let Some(both) = Both::start() else { return };
+    let mut conns = both.connect();
+    // The same state and the same calls on both, so that the per-command, per-error and
+    // per-database lines name the same things (redis-server was already PINGed when started).
+    same(
+        &mut conns,
+        &[
+            &["PING"],
+            &["SET", "k", "v"],
+            &["SET", "t", "v", "EX", "100"],
+            &["GET", "k"],
+            &["INCR", "k"],
+            &["NOSUCHCOMMAND"],
+            &["LPUSH", "k", "x"],
+            &["SUBSCRIBE"],
+            &["CONFIG", "GET", "hz"],
+            &["CONFIG", "NOPE"],
+            &["CONFIG"],
+        ],
+    );
+    let mut texts = Vec::new();
+    for c in &mut conns {
+        texts.push(bulk_text(&c.cmd("INFO everything")));
+    }
+    let (redis, spindle) = (info_fields(&texts[0]), info_fields(&texts[1]));
+    let names = |s: &[(String, Vec<String>)]| s.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&spindle), names(&redis), "sections, in order");
+    let mut compared = 0;
+    for ((section, want), (_, got)) in redis.iter().zip(&spindle) {
+        // One line per command or error: Redis lists them in its hash table's order.
+        let (mut want, mut got) = (want.clone(), got.clone());
+        if ["Commandstats", "Errorstats", "Latencystats"].contains(&section.as_str()) {
+            want.sort();
+            got.sort();
+        }
+        // Redis's fields in Redis's order, then spindle's own.
+        let (ours, extra): (Vec<&String>, Vec<&String>) = got
+            .iter()
+            .partition(|f| !SPINDLE_ONLY_FIELDS.contains(&f.as_str()));
+        assert_eq!(
+            ours,
+            want.iter().collect::<Vec<_>>(),
+            "# {section}: spindle (left), redis-server (right)"
+        );
+        assert!(
+            got.iter()
+                .rev()
+                .take(extra.len())
+                .all(|f| extra.contains(&f)),
+            "# {section}: spindle's own fields come last: {got:?}"
+        );
+        compared += want.len();
+    }
+    eprintln!(
+        "INFO everything: {} sections, {compared} fields compared",
+        redis.len()
+    );
+    // The default sections and the keywords choose as Redis does.
+    for args in [
+        "INFO",
+        "INFO default",
+        "INFO all",
+        "INFO modules",
+        "INFO errorstats latencystats",
+        "INFO SERVER cluster",
+    ] {
+        let mut seen = Vec::new();
+        for c in &mut conns {
+            seen.push(names(&info_fields(&bulk_text(&c.cmd(args)))));
+        }
+        assert_eq!(
+            seen[1], seen[0],
+            "{args}: spindle (left), redis-server (right)"
+        );
+    }
+}
+
+#[test]
+fn errorstats_count_errors_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    let mut conns = both.connect();
+    same(
+        &mut conns,
+        &[
+            &["CONFIG", "RESETSTAT"],
+            &["SET", "s", "text"],
+            &["INCR", "s"],
+            &["LPUSH", "s", "x"],
+            &["NOSUCHCOMMAND", "a"],
+            &["GET"],
+            &["MULTI"],
+            &["INCR"],
+            &["EXEC"],
+            &["MULTI"],
+            &["INCR", "s"],
+            &["EXEC"],
+            // A script's error from redis.call is counted once, at the call; one it makes
+            // itself counts; pcall's error handed back as the reply is not counted again.
+            &["EVAL", "return redis.call('incr', KEYS[1])", "1", "s"],
+            &["EVAL", "return {err='CUSTOM my own'}", "0"],
+            &[
+                "EVAL",
+                "return redis.pcall('lpush', KEYS[1], 'x')",
+                "1",
+                "s",
+            ],
+            &["EVAL", "return redis.call('nosuch')", "0"],
+            &["EVAL", "syntax error here", "0"],
+        ],
+    );
+    let mut sections = Vec::new();
+    let mut totals = Vec::new();
+    for c in &mut conns {
+        sections.push(bulk_text(&c.cmd("INFO errorstats")));
+        totals.push(info_value(
+            &bulk_text(&c.cmd("INFO stats")),
+            "total_error_replies",
+        ));
+    }
+    assert_eq!(
+        sections[1], sections[0],
+        "spindle (left), redis-server (right)"
+    );
+    assert_eq!(totals[1], totals[0], "total_error_replies");
+    // Calls, refusals and failures per command (the times are each server's own).
+    let mut counts = Vec::new();
+    for c in &mut conns {
+        let text = bulk_text(&c.cmd("INFO commandstats"));
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+            .map(|l| {
+                let (name, fields) = l.split_once(':').unwrap();
+                let kept: Vec<&str> = fields
+                    .split(',')
+                    .filter(|f| !f.starts_with("usec"))
+                    .collect();
+                format!("{name}:{}", kept.join(","))
+            })
+            .collect();
+        lines.sort();
+        counts.push(lines);
+    }
+    assert_eq!(
+        counts[1], counts[0],
+        "commandstats: spindle (left), redis-server (right)"
+    );
+    assert!(
+        sections[0].contains("errorstat_WRONGTYPE:count="),
+        "{}",
+        sections[0]
+    );
+    // CONFIG RESETSTAT empties it.
+    for c in &mut conns {
+        c.cmd("CONFIG RESETSTAT");
+    }
+    let after: Vec<String> = conns
+        .iter_mut()
+        .map(|c| bulk_text(&c.cmd("INFO errorstats")))
+        .collect();
+    assert_eq!(after[1], after[0]);
+    assert_eq!(after[0].trim_end(), "# Errorstats");
+}
+
+/// The value of `field` in spindle's `INFO section`, as a number.
+fn info_number(c: &mut Raw, section: &str, field: &str) -> f64 {
+    let text = bulk_text(&c.cmd(&format!("INFO {section}")));
+    info_value(&text, field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{field} in {text}"))
+}
+
+#[test]
+fn info_stats_counts_bytes_and_samples_the_command_rate() {
+    let (_spindle, port) = spindle_kv_with(&[]);
+    let mut c = Raw::connect(port);
+    let input = info_number(&mut c, "stats", "total_net_input_bytes");
+    let output = info_number(&mut c, "stats", "total_net_output_bytes");
+    let reads = info_number(&mut c, "stats", "total_reads_processed");
+    // The INFO that read `output` was answered after it was made: its reply counts next time.
+    let value = "x".repeat(1000);
+    assert_eq!(c.args(&["SET", "k", &value]), Frame::Simple("OK".into()));
+    assert!(matches!(c.args(&["GET", "k"]), Frame::Bulk(b) if b.len() == 1000));
+    assert!(info_number(&mut c, "stats", "total_net_input_bytes") >= input + 1000.0);
+    assert!(info_number(&mut c, "stats", "total_net_output_bytes") >= output + 1000.0);
+    assert!(info_number(&mut c, "stats", "total_reads_processed") >= reads + 3.0);
+    // Under load the sampler (every 100 ms) reports a rate; waited for, not slept on.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut l = Raw::connect(port);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                l.cmd("PING");
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rate = loop {
+        let rate = info_number(&mut c, "stats", "instantaneous_ops_per_sec");
+        if rate > 0.0 || Instant::now() > deadline {
+            break rate;
+        }
+    };
+    let kbps = info_number(&mut c, "stats", "instantaneous_input_kbps");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    assert!(rate > 0.0, "instantaneous_ops_per_sec stayed 0");
+    assert!(kbps > 0.0, "instantaneous_input_kbps stayed 0 under load");
+    // avg_ttl: the expiry cycle's estimate of the keys' remaining time, once it has sampled.
+    for i in 0..20 {
+        c.args(&["SET", &format!("ttl{i}"), "v", "EX", "100"]);
+    }
+    let avg_ttl = loop {
+        let text = bulk_text(&c.cmd("INFO keyspace"));
+        let avg = info_value(&text, "db0")
+            .and_then(|v| v.rsplit_once("avg_ttl=")?.1.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("db0 in {text}"));
+        if avg > 0 || Instant::now() > deadline + Duration::from_secs(20) {
+            break avg;
+        }
+    };
+    assert!(avg_ttl > 90_000 && avg_ttl <= 100_000, "avg_ttl={avg_ttl}");
+    // Latency percentiles of a command called: p50 ≤ p99 ≤ p99.9, in µs with 3 decimals.
+    let text = bulk_text(&c.cmd("INFO latencystats"));
+    let line = info_value(&text, "latency_percentiles_usec_ping").expect("ping's percentiles");
+    let values: Vec<f64> = line
+        .split(',')
+        .map(|kv| {
+            let (name, v) = kv.split_once('=').unwrap();
+            assert!(["p50", "p99", "p99.9"].contains(&name), "{line}");
+            assert_eq!(v.split_once('.').map(|(_, d)| d.len()), Some(3), "{line}");
+            v.parse().unwrap()
+        })
+        .collect();
+    assert_eq!(values.len(), 3, "{line}");
+    assert!(values[0] <= values[1] && values[1] <= values[2], "{line}");
+}

@@ -223,11 +223,24 @@ fn aof_files(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The AOF's size in commands: its files' sizes without the fill spindle keeps ahead of the
+/// commands of the current increment (`#\n` lines, possibly after one `#`).
 fn aof_size(dir: &Path) -> u64 {
     std::fs::read_dir(dir.join("appendonlydir"))
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        .map(|e| commands_len(&std::fs::read(e.unwrap().path()).unwrap()))
         .sum()
+}
+
+/// The length of an AOF file without the fill after its commands.
+fn commands_len(mut bytes: &[u8]) -> u64 {
+    while let Some(rest) = bytes.strip_suffix(b"#\n") {
+        bytes = rest;
+    }
+    if let Some(rest) = bytes.strip_suffix(b"#") {
+        bytes = rest;
+    }
+    bytes.len() as u64
 }
 
 #[test]
@@ -351,7 +364,9 @@ fn check_aof_fix_repairs_a_torn_file() {
     }
     kill_9(&mut server);
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
-    let len = std::fs::metadata(&incr).unwrap().len();
+    // The last command cut short, as a write torn by a crash leaves it (the fill kept ahead
+    // of the commands left out: a write torn there would leave it after the cut).
+    let len = commands_len(&std::fs::read(&incr).unwrap());
     let f = std::fs::OpenOptions::new().write(true).open(&incr).unwrap();
     f.set_len(len - 4).unwrap();
     let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
@@ -523,5 +538,167 @@ fn fork_stall_per_gb() {
         worst_ping.as_secs_f64() * 1e3,
         worst.as_secs_f64() * 1e3 / gb
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A FUNCTION library whose function `echo_<name>` returns its first argument.
+fn library(name: &str) -> String {
+    format!(
+        "#!lua name={name}\nredis.register_function('echo_{name}', function(keys, args) return args[1] end)"
+    )
+}
+
+/// FUNCTION LIST WITHCODE's libraries, each as its debug text, sorted (redis-server lists
+/// them in its hash table's order).
+fn libraries(c: &mut Connection) -> Vec<String> {
+    let Value::Array(libs) = run(c, &["FUNCTION", "LIST", "WITHCODE"]) else {
+        panic!("FUNCTION LIST is an array");
+    };
+    let mut libs: Vec<String> = libs.iter().map(|l| format!("{l:?}")).collect();
+    libs.sort();
+    libs
+}
+
+/// FCALL of `echo_<name>`: what it answered, or the error.
+fn fcall_echo(c: &mut Connection, name: &str) -> Result<String, String> {
+    reply(c, &["FCALL", &format!("echo_{name}"), "0", "hi"]).map(text)
+}
+
+#[test]
+fn function_libraries_travel_in_dump_files_and_the_aof_base() {
+    let dir = fresh_dir("functions");
+    let (mut server, mut c) = start(&dir, &[]);
+    assert_eq!(
+        text(run(&mut c, &["FUNCTION", "LOAD", &library("lib1")])),
+        "lib1"
+    );
+    run(&mut c, &["SET", "k", "v"]);
+    // DEBUG RELOAD saves and loads them back; NOFLUSH meets the same library again.
+    assert_eq!(text(run(&mut c, &["DEBUG", "RELOAD"])), "OK");
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    assert_eq!(
+        reply(&mut c, &["DEBUG", "RELOAD", "NOFLUSH", "NOSAVE"]).unwrap_err(),
+        "ERR Error trying to load the RDB dump"
+    );
+    assert_eq!(
+        text(run(
+            &mut c,
+            &["DEBUG", "RELOAD", "NOFLUSH", "MERGE", "NOSAVE"]
+        )),
+        "OK"
+    );
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    let listed = libraries(&mut c);
+    assert_eq!(run(&mut c, &["SAVE"]), Value::Okay);
+    kill_9(&mut server);
+    if let Ok(out) = Command::new("redis-check-rdb")
+        .arg(dir.join("dump.rdb"))
+        .output()
+    {
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("RDB looks OK"), "{said}");
+    }
+    let (mut server, mut c) = start(&dir, &[]);
+    assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+    assert_eq!(libraries(&mut c), listed);
+    assert_eq!(text(run(&mut c, &["GET", "k"])), "v");
+    kill_9(&mut server);
+
+    // redis-server 7.0.15 loads spindle's file, then writes one of its own with a second
+    // library, which spindle loads.
+    if let Some(redis) = RedisServer::start_with(&["--dir", dir.to_str().unwrap()]) {
+        let mut r = redis.connect();
+        assert_eq!(fcall_echo(&mut r, "lib1").unwrap(), "hi");
+        assert_eq!(libraries(&mut r), listed);
+        assert_eq!(
+            text(run(&mut r, &["FUNCTION", "LOAD", &library("lib2")])),
+            "lib2"
+        );
+        assert_eq!(run(&mut r, &["SAVE"]), Value::Okay);
+        let both = libraries(&mut r);
+        drop(r);
+        drop(redis);
+        let (mut server, mut c) = start(&dir, &[]);
+        assert_eq!(fcall_echo(&mut c, "lib1").unwrap(), "hi");
+        assert_eq!(fcall_echo(&mut c, "lib2").unwrap(), "hi");
+        assert_eq!(libraries(&mut c), both);
+        kill_9(&mut server);
+    }
+
+    // The AOF's base after a rewrite carries them: the incremental file no longer has the
+    // FUNCTION LOAD.
+    let aof_dir = fresh_dir("functions-aof");
+    let (mut server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(
+        text(run(&mut c, &["FUNCTION", "LOAD", &library("lib3")])),
+        "lib3"
+    );
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || rewrite_done(&mut c));
+    run(&mut c, &["FUNCTION", "FLUSH"]);
+    run(&mut c, &["FUNCTION", "LOAD", &library("lib4")]);
+    kill_9(&mut server);
+    let (mut server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(fcall_echo(&mut c, "lib4").unwrap(), "hi");
+    assert!(fcall_echo(&mut c, "lib3")
+        .unwrap_err()
+        .contains("Function not found"));
+    run(&mut c, &["FUNCTION", "FLUSH"]);
+    run(&mut c, &["FUNCTION", "LOAD", &library("lib3")]);
+    run(&mut c, &["BGREWRITEAOF"]);
+    wait_until("the rewrite", || rewrite_done(&mut c));
+    kill_9(&mut server);
+    let (_server, mut c) = start(&aof_dir, &["--appendonly", "yes"]);
+    assert_eq!(fcall_echo(&mut c, "lib3").unwrap(), "hi");
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&aof_dir);
+}
+
+#[test]
+fn a_corrupt_or_short_dump_file_refuses_to_start_and_names_it() {
+    let dir = fresh_dir("corrupt-rdb");
+    let (mut server, mut c) = start(&dir, &[]);
+    run(&mut c, &["DEBUG", "POPULATE", "1000"]);
+    assert_eq!(text(run(&mut c, &["SAVE"])), "OK");
+    let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<Value>(&mut c);
+    assert!(server.wait_for_exit(Duration::from_secs(10)).is_some());
+    let path = dir.join("dump.rdb");
+    let good = std::fs::read(&path).unwrap();
+    let refuses = |bytes: &[u8], says: &str| {
+        std::fs::write(&path, bytes).unwrap();
+        let out = spindle()
+            .args(["kv", "--port", "0", "--dir"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "started from a damaged dump: {err}");
+        assert!(
+            err.contains(&path.display().to_string()) && err.contains(says),
+            "{err}"
+        );
+        // redis-server refuses the same file (exit status 1; `timeout` stops it with 124
+        // if it started instead).
+        if let Ok(status) = Command::new("timeout")
+            .args(["20", "redis-server", "--port", "0", "--save", "", "--dir"])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .status()
+        {
+            assert_eq!(status.code(), Some(1), "redis-server on the damaged dump");
+        }
+    };
+    // One bit of a value flipped: only the checksum tells.
+    let mut flipped = good.clone();
+    let at = flipped.windows(9).position(|w| w == b"value:500").unwrap();
+    flipped[at + 6] ^= 1;
+    refuses(&flipped, "RDB checksum mismatch");
+    // Cut in the middle, as a copy that did not finish.
+    refuses(&good[..good.len() / 2], "bad RDB data");
+    // The intact file loads.
+    std::fs::write(&path, &good).unwrap();
+    let (_server, mut c) = start(&dir, &[]);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+    assert_eq!(n, 1000);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -341,3 +341,223 @@ fn a_replica_that_never_reads_is_closed_at_its_output_limit() {
         server.stderr()
     );
 }
+
+/// FCALL_RO of `echo` on `c`, or the error's text.
+fn fcall_echo(c: &mut Connection) -> Result<String, String> {
+    redis::cmd("FCALL_RO")
+        .arg("echo")
+        .arg(0)
+        .arg("hi")
+        .query::<String>(c)
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn replicas_get_the_masters_function_libraries_in_the_snapshot() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    // no-writes: a read-only replica runs only such functions.
+    let code = "#!lua name=lib\nredis.register_function{function_name='echo', \
+                callback=function(keys, args) return args[1] end, flags={'no-writes'}}";
+    let _: Value = run(&mut m, &["FUNCTION", "LOAD", code]);
+    // A spindle replica that had a library of its own: the full resync replaces it.
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let mut r = connect(rport).unwrap();
+    let own = "#!lua name=own\nredis.register_function('own', function() return 1 end)";
+    let _: Value = run(&mut r, &["FUNCTION", "LOAD", own]);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    assert_eq!(fcall_echo(&mut r).unwrap(), "hi");
+    let listed = run(&mut m, &["FUNCTION", "LIST", "WITHCODE"]);
+    assert_eq!(run(&mut r, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+    let Some(redis) = RedisServer::start_with(&["--replicaof", "127.0.0.1", &mport.to_string()])
+    else {
+        return;
+    };
+    let mut rr = redis.connect();
+    wait_link_up(&mut rr);
+    assert_eq!(fcall_echo(&mut rr).unwrap(), "hi");
+    assert_eq!(run(&mut rr, &["FUNCTION", "LIST", "WITHCODE"]), listed);
+}
+
+/// A field of `c`'s INFO persistence.
+fn persistence_field(c: &mut Connection, field: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Waits until `c` has no AOF rewrite running or scheduled.
+fn wait_rewrite_done(c: &mut Connection) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while persistence_field(c, "aof_rewrite_in_progress") != "0"
+        || persistence_field(c, "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "the rewrite never ended");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+}
+
+#[test]
+fn a_replica_with_the_aof_on_rewrites_it_after_a_full_resync() {
+    let dir = std::env::temp_dir().join(format!("spindle-kv-repl-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let replica_args = ["--dir", dir.to_str().unwrap(), "--appendonly", "yes"];
+    let (mut master_server, mport) = spindle_kv_with(&[]);
+    let mut m = connect(mport).unwrap();
+    write_some(&mut m, 0);
+    let (mut replica_server, rport) = spindle_kv_with(&replica_args);
+    let mut r = connect(rport).unwrap();
+    // Data of the replica's own, in its AOF, which the first resync replaces.
+    let _: Value = run(&mut r, &["SET", "stale", "x"]);
+    let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    wait_link_up(&mut r);
+    converge(&mut m, &mut r, Duration::from_secs(10));
+
+    // The master goes away and comes back with other data (a new replication id): the
+    // replica, detached meanwhile, resyncs in full.
+    master_server.terminate();
+    drop(master_server);
+    let (_master_server, mport2) = spindle_kv_with(&["--port", &mport.to_string()]);
+    let mut m = connect(mport2).unwrap();
+    let _: Value = run(&mut m, &["FLUSHALL"]);
+    write_some(&mut m, 7);
+    converge(&mut m, &mut r, Duration::from_secs(20));
+    // The stream after the resync reaches the replica's AOF too.
+    write_some(&mut m, 8);
+    let _: Value = run(&mut m, &["SET", "after", "resync"]);
+    // The short-lived key expires first, so that it is not in the comparison by chance.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run(&mut m, &["EXISTS", "soon8"]) != Value::Int(0) {
+        assert!(Instant::now() < deadline, "soon8 never expired");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+    converge(&mut m, &mut r, Duration::from_secs(20));
+    wait_rewrite_done(&mut r);
+    let want = everything(&mut m);
+
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &replica_server.pid().to_string()])
+        .status();
+    replica_server.wait_for_exit(Duration::from_secs(10));
+    drop(replica_server);
+    let (_replica_server, rport) = spindle_kv_with(&replica_args);
+    let mut r = connect(rport).unwrap();
+    assert_eq!(everything(&mut r), want);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `spindle kv` from `SPINDLE_BIN` (a release build, for measurements) or the test build.
+fn spindle_kv_bin(extra: &[&str]) -> (common::Running, u16) {
+    match std::env::var("SPINDLE_BIN") {
+        Ok(bin) => {
+            let mut cmd = std::process::Command::new(bin);
+            cmd.args(["kv", "--port", "0"]).args(extra);
+            common::spawn_and_read_port("spindle kv", cmd)
+        }
+        Err(_) => spindle_kv_with(extra),
+    }
+}
+
+/// Replicas attach one after another to the master on `mport` (1M keys), started by
+/// `replica` (which returns the replica's port); a probe client PINGs the master meanwhile.
+/// Prints, per round, the time to the link up and the longest PING.
+fn measure_full_resyncs<S>(name: &str, mport: u16, replica: impl Fn() -> (S, u16)) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    for round in 0..3 {
+        let (_replica_server, rport) = replica();
+        let mut r = connect(rport).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let probe = {
+            let stop = stop.clone();
+            let mut p = connect(mport).unwrap();
+            std::thread::spawn(move || {
+                let mut worst = Duration::ZERO;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    let _: Value = run(&mut p, &["PING"]);
+                    worst = worst.max(t.elapsed());
+                }
+                worst
+            })
+        };
+        let started = Instant::now();
+        let _: Value = run(&mut r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+        // On a busy machine a resync of 1M keys can outlast wait_link_up's 20 s.
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut r).unwrap();
+            if info.contains("master_link_status:up") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "link never came up:\n{info}");
+            std::thread::sleep(Duration::from_millis(20)); // polling the condition
+        }
+        let synced = started.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let worst = probe.join().unwrap();
+        let keys: i64 = redis::cmd("DBSIZE").query(&mut r).unwrap();
+        assert_eq!(keys, 1_000_000);
+        println!(
+            "{name} round {round}: full resync of 1M keys in {:.0} ms; the master's longest PING meanwhile {:.1} ms",
+            synced.as_secs_f64() * 1e3,
+            worst.as_secs_f64() * 1e3
+        );
+    }
+}
+
+#[test]
+#[ignore = "a measurement (1M keys): run by hand for docs/BENCHMARKS.md"]
+fn full_resync_stall() {
+    let (_master_server, mport) = spindle_kv_bin(&["--enable-debug-command", "yes"]);
+    let mut m = connect(mport).unwrap();
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "1000000", "key", "64"]);
+    measure_full_resyncs("spindle", mport, || spindle_kv_bin(&[]));
+    let Some(redis) = RedisServer::start_with(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut m = redis.connect();
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "1000000", "key", "64"]);
+    measure_full_resyncs("redis-server", redis.port, || {
+        let replica = RedisServer::start().unwrap();
+        let port = replica.port;
+        (replica, port)
+    });
+}
+
+#[test]
+fn replicas_attaching_together_get_the_snapshot_from_a_child_and_the_writes_made_meanwhile() {
+    let (master_server, mport) = spindle_kv_with(&["--enable-debug-command", "yes"]);
+    let mut m = connect(mport).unwrap();
+    // Enough keys that the child takes a while (the second replica may join its snapshot),
+    // in database 3, which `converge` does not compare key by key.
+    let _: Value = run(&mut m, &["SELECT", "3"]);
+    let _: Value = run(&mut m, &["DEBUG", "POPULATE", "100000", "key", "16"]);
+    let _: Value = run(&mut m, &["SELECT", "0"]);
+    let replicas: Vec<_> = (0..2).map(|_| spindle_kv_with(&[])).collect();
+    let mut conns: Vec<Connection> = replicas.iter().map(|(_, p)| connect(*p).unwrap()).collect();
+    for r in &mut conns {
+        let _: Value = run(r, &["REPLICAOF", "127.0.0.1", &mport.to_string()]);
+    }
+    // Writes while the snapshot is being made reach the replicas after it.
+    for round in 0..5 {
+        write_some(&mut m, round);
+    }
+    for r in &mut conns {
+        wait_link_up(r);
+        converge(&mut m, r, Duration::from_secs(20));
+        let _: Value = run(r, &["SELECT", "3"]);
+        let keys: i64 = redis::cmd("DBSIZE").query(r).unwrap();
+        assert_eq!(keys, 100_000);
+    }
+    let log = master_server.stderr();
+    assert!(log.contains("Starting BGSAVE for SYNC"), "{log}");
+    assert!(
+        log.contains("Background RDB transfer terminated with success"),
+        "{log}"
+    );
+}

@@ -761,3 +761,231 @@ print("ok")
 "##;
     assert_eq!(redis_py(&["-c", script, &port.to_string()]), "ok\n");
 }
+
+/// A connection to each server of `pair`, redis-server's first.
+fn conns(pair: &Pair) -> [common::kv::Raw; 2] {
+    [pair._redis.port, pair.spindle_port].map(common::kv::Raw::connect)
+}
+
+/// Runs `args` on both connections and checks the replies are equal.
+fn same(c: &mut [common::kv::Raw; 2], args: &[&str]) -> Frame {
+    let r = c[0].args(args);
+    let s = c[1].args(args);
+    assert_eq!(s, r, "{args:?}: spindle kv (left), redis-server (right)");
+    r
+}
+
+/// A library whose functions write and read their key, loaded by the default user.
+const ACL_LIBRARY: &str = "#!lua name=acllib\n\
+    redis.register_function('setit', function(keys, args) return redis.call('set', keys[1], args[1]) end)\n\
+    redis.register_function('getit', function(keys, args) return redis.call('get', keys[1]) end)\n\
+    redis.register_function('psetit', function(keys, args) return redis.pcall('set', keys[1], args[1]) end)";
+
+#[test]
+fn commands_of_scripts_obey_the_callers_acl() {
+    let Some(pair) = Pair::start() else { return };
+    let mut admin = conns(&pair);
+    same(&mut admin, &["ACL", "LOG", "RESET"]);
+    same(
+        &mut admin,
+        &[
+            "ACL", "SETUSER", "scripter", "on", ">pw", "~k*", "&allowed", "+@all", "-set",
+        ],
+    );
+    same(&mut admin, &["FUNCTION", "LOAD", ACL_LIBRARY]);
+    let mut c = conns(&pair);
+    same(&mut c, &["AUTH", "scripter", "pw"]);
+    let scripts: &[&[&str]] = &[
+        // The command, a key outside ~k*, a channel outside &allowed.
+        &["EVAL", "return redis.call('set','k1','v')", "0"],
+        &["EVAL", "return redis.pcall('set','k1','v')", "0"],
+        &["EVAL", "local r = redis.pcall('set','k1','v') return r['err']", "0"],
+        &["EVAL", "return {pcall(redis.call, 'set', 'k1', 'v')}", "0"],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "other"],
+        &["EVAL", "return redis.pcall('get', 'other')", "0"],
+        &["EVAL", "return redis.call('incr','k2')", "0"],
+        &["EVAL", "return redis.call('publish','forbidden','m')", "0"],
+        &["EVAL", "return redis.call('publish','allowed','m')", "0"],
+        &["EVAL_RO", "return redis.call('get','other')", "0"],
+        // The ACL check a script asks for itself.
+        &[
+            "EVAL",
+            "return {redis.acl_check_cmd('get','k1') and 1 or 0, redis.acl_check_cmd('set','k1','v') and 1 or 0, redis.acl_check_cmd('get','zz') and 1 or 0}",
+            "0",
+        ],
+        &["EVAL", "return redis.acl_check_cmd('nosuchcommand')", "0"],
+        &["EVAL", "return redis.acl_check_cmd()", "0"],
+        // Functions: the same checks.
+        &["FCALL", "setit", "1", "k1", "v"],
+        &["FCALL", "psetit", "1", "k1", "v"],
+        &["FCALL", "getit", "1", "other"],
+        &["FCALL", "getit", "1", "k2"],
+        &["FCALL_RO", "getit", "1", "other"],
+    ];
+    for args in scripts {
+        same(&mut c, args);
+    }
+    // The default user is not held back.
+    same(
+        &mut admin,
+        &["EVAL", "return redis.call('set','other','v')", "0"],
+    );
+    // Each refusal is in ACL LOG with the context `lua`, object and user as redis-server has.
+    let [r, s] = [0, 1].map(|i| common::kv::acl_log_fields(admin[i].args(&["ACL", "LOG", "50"])));
+    assert_eq!(s, r, "ACL LOG: spindle kv (left)");
+    assert!(
+        r.iter()
+            .any(|e| e.iter().any(|f| f.contains("lua")) && e.iter().any(|f| f.contains("other"))),
+        "{r:?}"
+    );
+    same(&mut admin, &["ACL", "DELUSER", "scripter"]);
+    same(&mut admin, &["FUNCTION", "DELETE", "acllib"]);
+}
+
+/// A MONITOR line with its time and the client's address taken out (`[db lua]` stays).
+fn monitor_line(f: Frame) -> String {
+    let Frame::Simple(b) = f else {
+        panic!("not a MONITOR line: {f:?}")
+    };
+    let text = String::from_utf8_lossy(&b).into_owned();
+    let (_time, rest) = text.split_once(' ').expect("a time");
+    let (client, args) = rest.split_once("] ").expect("a client");
+    let client = match client.split_once(' ') {
+        Some((db, "lua")) => format!("{db} lua]"),
+        Some((db, _addr)) => format!("{db} peer]"),
+        None => client.to_string(),
+    };
+    format!("{client} {args}")
+}
+
+#[test]
+fn monitor_shows_the_commands_of_scripts_after_them() {
+    let Some(pair) = Pair::start() else { return };
+    let mut monitor = conns(&pair);
+    for m in &mut monitor {
+        assert_eq!(m.cmd("MONITOR"), Frame::Simple("OK".into()));
+    }
+    let mut c = conns(&pair);
+    let sha = same(
+        &mut c,
+        &["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"],
+    );
+    let Frame::Bulk(sha) = sha else {
+        panic!("{sha:?}")
+    };
+    let sha = String::from_utf8_lossy(&sha).into_owned();
+    let library = "#!lua name=monlib\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
+    let lines: &[&[&str]] = &[
+        &[
+            "EVAL",
+            "redis.call('incr', KEYS[1]) redis.call('select', 1) redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])",
+            "1",
+            "x",
+            "with \"quotes\"\n",
+        ],
+        &["EVALSHA", &sha, "1", "x"],
+        &["EVALSHA_RO", &sha, "1", "x"],
+        &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+        &["EVAL", "return redis.pcall('nosuchcommand')", "0"],
+        &["EVAL", "return 1 +", "0"],
+        &["FUNCTION", "LOAD", library],
+        &["FCALL", "bump", "1", "y"],
+        &["FCALL_RO", "bump", "1", "y"],
+        &["FUNCTION", "DELETE", "monlib"],
+        &["ECHO", "end"],
+    ];
+    for args in lines {
+        same(&mut c, args);
+    }
+    let [r, s] = [0, 1].map(|i| {
+        let mut seen = Vec::new();
+        loop {
+            let line = monitor_line(monitor[i].read());
+            let end = line.ends_with("\"ECHO\" \"end\"");
+            seen.push(line);
+            if end {
+                break seen;
+            }
+        }
+    });
+    assert_eq!(s, r, "MONITOR: spindle kv (left)");
+    assert!(r.contains(&"[1 lua] \"get\" \"x\"".to_string()), "{r:?}");
+}
+
+#[test]
+fn keys_read_by_scripts_are_tracked_for_the_caller() {
+    let Some(pair) = Pair::start() else { return };
+    let mut reader = conns(&pair);
+    let mut writer = conns(&pair);
+    for c in &mut reader {
+        assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+    }
+    let read: &[&[&str]] = &[
+        &["CLIENT", "TRACKING", "on"],
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "t1"],
+        // Redis 7.0 remembers the keys the EVAL names, not those its commands read.
+        &["EVAL", "return redis.call('get', 't2')", "0"],
+        &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "t3"],
+        &["EVAL", "return 1", "1", "t4"],
+        &["EVAL", "return redis.call('set', KEYS[1], 'w')", "1", "t8"],
+        &["FCALL_RO", "getit", "1", "t9"],
+        &["GET", "t5"],
+        &["GET", "t6"],
+    ];
+    same(&mut writer, &["FUNCTION", "LOAD", ACL_LIBRARY]);
+    for args in read {
+        same(&mut reader, args);
+    }
+    let write: &[&[&str]] = &[
+        &[
+            "MSET", "t1", "a", "t2", "b", "t3", "c", "t4", "d", "t8", "e", "t9", "f",
+        ],
+        // A script's write invalidates the key it wrote, not every key it names.
+        &[
+            "EVAL",
+            "return redis.call('set', KEYS[1], 'x')",
+            "2",
+            "t5",
+            "t6",
+        ],
+        &["SET", "t6", "y"],
+    ];
+    for args in write {
+        same(&mut writer, args);
+    }
+    // What the reader was sent meanwhile, up to the reply of a PING.
+    let [r, s] = [0, 1].map(|i| {
+        reader[i].send_args(&["PING"]);
+        let mut got = Vec::new();
+        loop {
+            let f = reader[i].read();
+            if f == Frame::Simple("PONG".into()) {
+                break got;
+            }
+            got.push(f);
+        }
+    });
+    assert_eq!(s, r, "invalidations: spindle kv (left)");
+    assert!(r.len() >= 3, "{r:?}");
+    // Its own script's write, with NOLOOP: nothing; without, an invalidation.
+    same(&mut reader, &["CLIENT", "TRACKING", "on", "NOLOOP"]);
+    same(&mut reader, &["GET", "own"]);
+    same(
+        &mut reader,
+        &["EVAL", "return redis.call('set', KEYS[1], 'v')", "1", "own"],
+    );
+    same(&mut reader, &["CLIENT", "TRACKING", "off"]);
+    same(&mut reader, &["CLIENT", "TRACKING", "on"]);
+    same(&mut reader, &["GET", "own2"]);
+    reader.iter_mut().for_each(|c| {
+        c.send_args(&[
+            "EVAL",
+            "return redis.call('set', KEYS[1], 'v')",
+            "1",
+            "own2",
+        ])
+    });
+    let [r, s] = [0, 1].map(|i| [reader[i].read(), reader[i].read()]);
+    assert_eq!(s, r, "own script's write: spindle kv (left)");
+    same(&mut writer, &["FUNCTION", "DELETE", "acllib"]);
+}

@@ -193,3 +193,31 @@ impl Raw {
         self.read()
     }
 }
+
+/// ACL LOG's entries without their times and client lines.
+pub fn acl_log_fields(f: spindle_protocols::resp::Frame) -> Vec<Vec<String>> {
+    use spindle_protocols::resp::Frame;
+    let Frame::Array(entries) = f else {
+        panic!("{f:?}")
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let pairs: Vec<(Frame, Frame)> = match e {
+                Frame::Map(p) => p,
+                Frame::Array(items) => items
+                    .chunks(2)
+                    .map(|kv| (kv[0].clone(), kv[1].clone()))
+                    .collect(),
+                other => panic!("{other:?}"),
+            };
+            pairs
+                .into_iter()
+                .filter(|(k, _)| {
+                    !matches!(k, Frame::Bulk(b) if &b[..] == b"age-seconds" || &b[..] == b"client-info")
+                })
+                .map(|(k, v)| format!("{k:?}={v:?}"))
+                .collect()
+        })
+        .collect()
+}

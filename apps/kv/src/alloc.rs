@@ -82,3 +82,12 @@ pub fn sample_peak() -> usize {
 pub fn peak() -> usize {
     PEAK.load(Ordering::Relaxed)
 }
+
+/// The resident set size of this process, from /proc (0 where unavailable): INFO's
+/// `used_memory_rss`, MEMORY STATS and DOCTOR.
+pub(crate) fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}

@@ -114,6 +114,9 @@ struct Waiter {
     timer: TimerId,
 }
 
+/// The error a client gets when CLIENT UNBLOCK … ERROR ends its wait.
+pub(crate) const UNBLOCKED_ERROR: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
 /// Every blocked client, by client id and by the keys it waits on.
 #[derive(Debug, Default)]
 pub(crate) struct Waiting {
@@ -132,6 +135,14 @@ impl Waiting {
     /// Blocked clients (INFO's `blocked_clients`).
     pub(crate) fn len(&self) -> usize {
         self.clients.len()
+    }
+
+    /// Blocked clients that wait with a timeout (INFO's `clients_in_timeout_table`).
+    pub(crate) fn with_timeout(&self) -> usize {
+        self.clients
+            .values()
+            .filter(|w| w.block.timeout.is_some())
+            .count()
     }
 
     /// Queues timers to be reset to fire now by the session that runs the current command.
@@ -156,7 +167,7 @@ impl Waiting {
         let w = self.forget(id)?;
         self.served.insert(id);
         let mut reply = BytesMut::new();
-        ReplyWriter::new(w.resp, &mut reply).error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+        ReplyWriter::new(w.resp, &mut reply).error(UNBLOCKED_ERROR);
         Some((w.conn, Some(reply.freeze())))
     }
 
@@ -313,6 +324,7 @@ pub(crate) fn serve(
                 );
                 if !dest_ok {
                     out.error(WRONGTYPE);
+                    data.stats.error_reply(WRONGTYPE);
                 } else if let Some(v) = pop(data, db, key, from_left, now) {
                     // The destination was checked above: only a list or nothing is there.
                     if let Ok(l) = data.get_or_create::<VecDeque<Str>>(db, &dest, now) {
@@ -388,12 +400,17 @@ fn serve_streams(
         let mut prop = Vec::new();
         match (stream, &wait.group) {
             (None, None) => continue,
-            (None, Some(_)) => out.error("UNBLOCKED the stream key no longer exists"),
+            (None, Some(_)) => {
+                let text = "UNBLOCKED the stream key no longer exists";
+                out.error(text);
+                data.stats.error_reply(text);
+            }
             (Some(s), Some((group, consumer, noack))) => {
                 let Some(g) = s.groups.get_mut(&group[..]) else {
-                    out.error(
-                        "NOGROUP the consumer group this client was blocked on no longer exists",
-                    );
+                    let text =
+                        "NOGROUP the consumer group this client was blocked on no longer exists";
+                    out.error(text);
+                    data.stats.error_reply(text);
                     finish(waiting, id, reply, outbox);
                     continue;
                 };

@@ -68,8 +68,6 @@ pub(crate) struct Busy {
     shutdown: Cell<Option<ConnId>>,
     /// The settings copied when the script went busy.
     snapshot: Cell<Snapshot>,
-    /// The script's hook asks its run to interrupt (see `request_interrupt`).
-    interrupt: Cell<bool>,
 }
 
 impl Busy {
@@ -137,18 +135,6 @@ impl Busy {
     /// Whether a KILL asked the script to stop.
     pub(crate) fn kill_requested(&self) -> bool {
         self.kill.get()
-    }
-
-    /// The script's hook is about to call the run's `redis.pcall` to have it interrupt (the
-    /// hook outlives the run, which alone reaches the engine): that call interrupts instead
-    /// of running a command. Scripts cannot set it.
-    pub(crate) fn request_interrupt(&self, on: bool) {
-        self.interrupt.set(on);
-    }
-
-    /// Whether this `redis.pcall` is the hook's interrupt request (taken).
-    pub(crate) fn take_interrupt(&self) -> bool {
-        self.interrupt.replace(false)
     }
 
     /// SHUTDOWN NOSAVE from connection `conn`: the script's hook shuts down.

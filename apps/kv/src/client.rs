@@ -48,6 +48,8 @@ pub struct Client {
     pub(crate) blocked: Option<Block>,
     /// True while EXEC runs the queue (blocking commands then do not block).
     pub(crate) in_exec: bool,
+    /// The client a script's commands run as (MONITOR shows it as `lua`).
+    pub(crate) script: bool,
     /// Connections CLIENT KILL asked to close.
     pub(crate) kill: Vec<ConnId>,
     /// CLIENT REPLY.
@@ -100,6 +102,7 @@ impl Client {
             monitor: false,
             blocked: None,
             in_exec: false,
+            script: false,
             last_cmd: "NULL",
             kill: Vec::new(),
             reply: ReplyMode::On,

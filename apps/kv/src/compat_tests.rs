@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::cmd::server::{cpu_section, stat_times, CpuTimes};
+use crate::cmd::info::{cpu_section, stat_times, CpuTimes};
 use crate::testkit::*;
 
 const NOT_FLOAT: &str = "ERR value is not a valid float";

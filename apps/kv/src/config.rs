@@ -1221,6 +1221,8 @@ pub struct Config {
     pub maxclients: usize,
     /// The reactor's busy-poll window (`ReactorConfig::busy_poll`), in microseconds.
     pub busy_poll_us: u64,
+    /// `timeout`: seconds a client may stay idle before it is closed (0: never).
+    pub timeout: u64,
 }
 
 impl Default for Config {
@@ -1248,6 +1250,7 @@ impl Default for Config {
             client_output_buffer_limit: OutputLimits::default(),
             maxclients: 10_000,
             busy_poll_us: 200,
+            timeout: 0,
         };
         // The defaults always parse.
         let _ = c.refresh();
@@ -1448,6 +1451,7 @@ impl Config {
             OutputLimits::from_text(self.text("client-output-buffer-limit")).unwrap_or_default();
         self.maxclients = self.number("maxclients") as usize;
         self.busy_poll_us = (self.number("busy-poll") as u64).min(1_000_000);
+        self.timeout = self.number("timeout").max(0) as u64;
         let pass = self.text("requirepass");
         self.requirepass = (!pass.is_empty()).then(|| pass.to_string());
         Ok(())

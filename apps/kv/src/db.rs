@@ -32,8 +32,79 @@ pub(crate) struct Stats {
     pub(crate) rejected_connections: u64,
     /// Clients closed by `maxmemory-clients`.
     pub(crate) evicted_clients: u64,
-    /// Per command: calls, microseconds spent, calls that failed (INFO commandstats).
-    pub(crate) per_command: hashbrown::HashMap<&'static str, CommandStat>,
+    /// Per command, and per subcommand of a container (`config|get`, as Redis 7 counts
+    /// them): calls, time spent, calls that failed or were refused (INFO commandstats).
+    pub(crate) per_command: hashbrown::HashMap<(&'static str, Option<&'static str>), CommandStat>,
+    /// Error replies sent (`total_error_replies`).
+    pub(crate) error_replies: u64,
+    /// Error replies by their first word, `ERR`, `WRONGTYPE`… (INFO errorstats), in byte
+    /// order as Redis's radix tree lists them.
+    pub(crate) errors: std::collections::BTreeMap<String, u64>,
+    /// Bytes read from and written to clients, replicas excluded (`total_net_*_bytes`).
+    pub(crate) net_input_bytes: u64,
+    pub(crate) net_output_bytes: u64,
+    /// Bytes of the replication stream read from a master and sent to replicas.
+    pub(crate) net_repl_input_bytes: u64,
+    pub(crate) net_repl_output_bytes: u64,
+    /// Reads from client sockets, and batches of replies handed to them for writing
+    /// (`total_reads_processed`, `total_writes_processed`).
+    pub(crate) reads_processed: u64,
+    pub(crate) writes_processed: u64,
+    /// Replicas given a full snapshot, PSYNCs continued, PSYNCs refused (`sync_*`).
+    pub(crate) sync_full: u64,
+    pub(crate) sync_partial_ok: u64,
+    pub(crate) sync_partial_err: u64,
+    /// Error replies sent to a master or while loading the AOF (`unexpected_error_replies`):
+    /// the stream they answer should never fail.
+    pub(crate) unexpected_error_replies: u64,
+    /// RESTORE payloads checked in depth because `sanitize-dump-payload` asked for it.
+    pub(crate) dump_payload_sanitizations: u64,
+    /// The active expiry cycle: its running estimate of the share of expired keys among those
+    /// with a time to live (`expired_stale_perc`, 0–1), the cycles cut short by their time
+    /// budget, and the time spent in it (µs).
+    pub(crate) expired_stale_perc: f64,
+    pub(crate) expired_time_cap_reached_count: u64,
+    pub(crate) expire_cycle_micros: u64,
+    /// Since when memory is over `maxmemory` (a round of eviction ran out of time or found
+    /// nothing to evict), and how long such spells lasted before (µs), as Redis times them.
+    pub(crate) eviction_exceeded_since: Option<std::time::Instant>,
+    pub(crate) eviction_exceeded_micros: u64,
+    /// Samples of the counters above taken by the cron for the `instantaneous_*` fields.
+    pub(crate) instantaneous: crate::metrics::Instantaneous,
+}
+
+impl Stats {
+    /// Samples the counters behind INFO's `instantaneous_*` rates, at most once per
+    /// [`PERIOD_MS`](crate::metrics::PERIOD_MS) (the cron calls it on every cycle).
+    pub(crate) fn sample_rates(&mut self, now_ms: u64) {
+        let inst = &mut self.instantaneous;
+        if now_ms.saturating_sub(inst.sampled_ms) < crate::metrics::PERIOD_MS {
+            return;
+        }
+        inst.sampled_ms = now_ms;
+        inst.ops.track(self.commands, now_ms);
+        inst.net_input
+            .track(self.net_input_bytes + self.net_repl_input_bytes, now_ms);
+        inst.net_output
+            .track(self.net_output_bytes + self.net_repl_output_bytes, now_ms);
+        inst.repl_input.track(self.net_repl_input_bytes, now_ms);
+        inst.repl_output.track(self.net_repl_output_bytes, now_ms);
+    }
+
+    /// Counts an error reply of `text` (without the leading `-`) under its first word, as
+    /// Redis's `afterErrorReply`: the code is what comes before a space in the first 31
+    /// bytes, `ERR` when there is no such space.
+    pub(crate) fn error_reply(&mut self, text: &str) {
+        self.error_replies += 1;
+        let space = text.bytes().take(31).position(|b| b == b' ');
+        let code = space.and_then(|end| text.get(..end)).unwrap_or("ERR");
+        match self.errors.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(code.to_string(), 1);
+            }
+        }
+    }
 }
 
 /// One command's counters.
@@ -45,6 +116,8 @@ pub(crate) struct CommandStat {
     pub(crate) nsec: u64,
     /// Times it replied with an error.
     pub(crate) failed: u64,
+    /// Times it was refused before running (wrong arity, no permission, OOM…).
+    pub(crate) rejected: u64,
 }
 
 /// The whole dataset.
@@ -62,6 +135,10 @@ pub(crate) struct Db {
     pub(crate) propagation: Propagation,
     /// How lookups stamp entries (LRU time or LFU counter), and eviction's state.
     pub(crate) evict: Evictor,
+    /// The code of every FUNCTION library, in name order: what a dump file, a replica's
+    /// snapshot and the AOF base carry before the keys. FUNCTION's commands keep it equal to
+    /// the libraries loaded; a file loaded fills it for the loader to compile them.
+    pub(crate) libraries: Vec<bytes::Bytes>,
 }
 
 /// The keyspace `db` of `spaces`, the last one for an index past the end (callers validate
@@ -88,6 +165,7 @@ impl Db {
             dirty: 0,
             propagation: Propagation::default(),
             evict: Evictor::default(),
+            libraries: Vec::new(),
         }
     }
 
@@ -265,7 +343,9 @@ impl Db {
     }
 
     /// One step of active expiry on database `db`: looks at up to `samples` keys with a time
-    /// to live, starting from `start`, and deletes the expired ones. Returns (looked, expired).
+    /// to live, starting from `start`, and deletes the expired ones; the others' remaining
+    /// times feed the database's `avg_ttl` (0 again once no key has a time to live, as in
+    /// Redis). Returns (looked, expired).
     pub(crate) fn expire_cycle(
         &mut self,
         db: usize,
@@ -276,21 +356,32 @@ impl Db {
         let mut expired = 0;
         let mut looked = 0;
         let mut n = start;
+        let (mut ttl_sum, mut ttl_samples) = (0u64, 0u64);
+        if self.space(db).volatile_len() == 0 {
+            self.space(db).avg_ttl = 0;
+            return (0, 0);
+        }
         for _ in 0..samples {
             let space = self.space(db);
             if space.volatile_len() == 0 {
                 break;
             }
-            let Some(key) = space.volatile_key(n).cloned() else {
+            let Some((key, expire_at)) = space
+                .volatile_entry(n)
+                .map(|e| (e.key.clone(), e.expire_at))
+            else {
                 break;
             };
             looked += 1;
             if self.expire_if_due(db, &key, now) {
                 expired += 1;
             } else {
+                ttl_sum += expire_at.saturating_sub(now);
+                ttl_samples += 1;
                 n = n.wrapping_add(1);
             }
         }
+        self.space(db).note_ttls(ttl_sum, ttl_samples);
         (looked, expired)
     }
 }

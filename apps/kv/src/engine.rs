@@ -15,7 +15,7 @@ use crate::blocked;
 use crate::client::Client;
 use crate::cmd::{self, flags, Command, Ctx};
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, Stats};
 use crate::error::CmdError;
 use crate::evict::{self, Outcome};
 use crate::shared::{ClientInfo, Shared};
@@ -50,6 +50,19 @@ impl Engine {
             }
         }
         engine
+    }
+
+    /// Compiles the FUNCTION libraries a loaded dump file put in `db.libraries`, replacing
+    /// the ones loaded before, as Redis does after emptying the data for a load (start, a
+    /// replica's full resync, an AOF's RDB base): a library that does not load fails the load.
+    pub(crate) fn install_loaded_libraries(&mut self) -> Result<(), String> {
+        cmd::scripting::install_libraries(
+            &mut self.shared,
+            &mut self.db,
+            cmd::commands(),
+            cmd::scripting::Restore::Flush,
+        )
+        .map_err(|e| format!("Failed loading library, {e}"))
     }
 
     /// A new client's state, for a connection from `addr`.
@@ -95,40 +108,38 @@ impl Engine {
         let command = match self.check(client, args) {
             Ok(c) => c,
             Err(e) => {
+                self.count_rejected(name, args);
                 if name.eq_ignore_ascii_case(b"exec") {
                     // As Redis's rejectCommand: a refused EXEC, in MULTI or not, answers
                     // through execCommandAbort, which discards any transaction.
                     client.multi = None;
                     client.multi_error = false;
                     self.shared.unwatch(client);
-                    w.error(&format!(
-                        "EXECABORT Transaction discarded because of: {}",
-                        e.text()
-                    ));
+                    let text = format!("EXECABORT Transaction discarded because of: {}", e.text());
+                    error_reply(&mut self.db.stats, client, &mut w, &text);
                     return;
                 }
                 if client.multi.is_some() {
                     client.multi_error = true;
                 }
-                w.error(&e.text());
+                error_reply(&mut self.db.stats, client, &mut w, &e.text());
                 return;
             }
         };
         if let Err(e) = self.make_room(client, command, now) {
+            self.count_rejected(name, args);
             if command.name == "exec" && client.multi.take().is_some() {
                 // As Redis's execCommandAbort: the transaction goes with the refusal.
                 client.multi_error = false;
                 self.shared.unwatch(client);
-                w.error(&format!(
-                    "EXECABORT Transaction discarded because of: {}",
-                    e.text()
-                ));
+                let text = format!("EXECABORT Transaction discarded because of: {}", e.text());
+                error_reply(&mut self.db.stats, client, &mut w, &text);
                 return;
             }
             if client.multi.is_some() {
                 client.multi_error = true;
             }
-            w.error(&e.text());
+            error_reply(&mut self.db.stats, client, &mut w, &e.text());
             return;
         }
         if client.multi.is_some() && command.flags & flags::RUNS_IN_MULTI == 0 {
@@ -139,10 +150,33 @@ impl Engine {
             return;
         }
         if command.name == "exec" && client.multi.is_some() {
-            self.exec(client, &mut w, now, events);
+            // Counted as Redis's call() counts it: one command, failed when it answers with an
+            // error itself (EXECABORT), not for its commands' errors.
+            let started = Instant::now();
+            let failed = self.exec(client, &mut w, now, events);
+            let stats = &mut self.db.stats;
+            stats.commands += 1;
+            let stat = stats.per_command.entry((command.name, None)).or_default();
+            stat.calls += 1;
+            stat.nsec += started.elapsed().as_nanos() as u64;
+            stat.failed += u64::from(failed);
             return;
         }
         self.run(command, client, args, &mut w, now, events);
+    }
+
+    /// Counts a refused call of a known command in INFO commandstats (`rejected_calls`), as
+    /// Redis's `rejectCommand`.
+    fn count_rejected(&mut self, name: &[u8], args: &[Bytes]) {
+        let Some(command) = cmd::lookup(name) else {
+            return;
+        };
+        let key = cmd::subcommands::stat_key(command, args);
+        if key.1.is_none() && args.len() > 1 && cmd::subcommands::is_container(command) {
+            // An unknown subcommand is no command: Redis counts it nowhere.
+            return;
+        }
+        self.db.stats.per_command.entry(key).or_default().rejected += 1;
     }
 
     /// The `maxmemory` step before a command (Redis's processCommand): a round of eviction,
@@ -212,6 +246,16 @@ impl Engine {
             &mut evicted,
         );
         self.db.evict.running = outcome == Outcome::Running;
+        // Timed as Redis does: from the first round that could not get under the limit to the
+        // first that did.
+        let stats = &mut self.db.stats;
+        if outcome == Outcome::Ok {
+            if let Some(since) = stats.eviction_exceeded_since.take() {
+                stats.eviction_exceeded_micros += since.elapsed().as_micros() as u64;
+            }
+        } else if stats.eviction_exceeded_since.is_none() {
+            stats.eviction_exceeded_since = Some(Instant::now());
+        }
         self.db.stats.evicted_keys += evicted.len() as u64;
         if !self.shared.watches.is_empty() {
             for (db, key) in &evicted {
@@ -240,7 +284,7 @@ impl Engine {
 
     /// The clients' share of the server cron, run every `1/hz` s: refreshes each client's
     /// queued output from `queued` (the reactor's count), and returns the connections to close
-    /// — over their output limit (a soft limit is only seen to last by checking again later,
+    /// — idle past `timeout`, over their output limit (a soft limit is only seen to last by checking again later,
     /// so a client that stopped reading is caught here, not only when it sends), then, while
     /// all clients together hold more than `maxmemory-clients`, the ones holding the most, as
     /// Redis's client eviction does (CLIENT NO-EVICT exempts a client).
@@ -257,8 +301,11 @@ impl Engine {
             info.omem = omem;
             live.push((*id, conn, info.pubsub, omem));
         }
-        let mut closing = Vec::new();
+        let mut closing = self.idle_clients(now_ms);
         for (id, conn, subscribed, omem) in live {
+            if closing.contains(&conn) {
+                continue;
+            }
             let limit = self.shared.output_class(subscribed);
             if self.shared.output_limit_reached(conn, limit, omem, now_ms) {
                 log::warn!(
@@ -293,6 +340,31 @@ impl Engine {
             closing.push(conn);
         }
         closing
+    }
+
+    /// The connections idle longer than `timeout` seconds, as Redis 7.0's
+    /// `clientsCronHandleTimeout` picks them: never a replica or a monitor, the link to the
+    /// master, a blocked client (its command has its own timeout) or a subscriber, and idle
+    /// counted in whole seconds since the last command, so `timeout 1` closes after 2 s.
+    fn idle_clients(&self, now_ms: u64) -> Vec<ConnId> {
+        let timeout = self.shared.config.timeout;
+        if timeout == 0 {
+            return Vec::new();
+        }
+        let repl = &self.shared.repl;
+        self.shared
+            .clients
+            .iter()
+            .filter(|(_, info)| !info.blocked && !info.pubsub && !info.monitor)
+            .filter(|(_, info)| (now_ms / 1000).saturating_sub(info.last_ms / 1000) > timeout)
+            .filter_map(|(id, info)| Some((*id, info.conn?)))
+            .filter(|(_, conn)| repl.link_conn != Some(*conn))
+            .filter(|(_, conn)| !repl.replicas.iter().any(|r| r.conn == *conn))
+            .map(|(id, conn)| {
+                log::info!("Closing idle client id={id}");
+                conn
+            })
+            .collect()
     }
 
     /// How long a command must wait because of CLIENT PAUSE, if at all.
@@ -361,36 +433,16 @@ impl Engine {
     /// Redis's processCommand does: a refusal is logged (ACL LOG) and answered NOPERM, in
     /// EXEC's words for a queued command the rules no longer allow.
     fn acl_check(&mut self, client: &Client, args: &[Bytes]) -> Result<(), CmdError> {
-        let user = self.shared.acl.user(&client.user);
-        if user.is_some_and(acl::User::unrestricted) {
-            return Ok(());
-        }
-        let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        let id = acl::catalog::resolve(&argv);
-        let (denied, pos) = match (user, id) {
-            (Some(u), Some(id)) => match u.check(id, &argv) {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            },
-            // Not in Redis's table: only a selector allowing every command may run it.
-            (Some(u), None) if u.all_commands() => return Ok(()),
-            _ => (acl::Denied::Command, 0),
-        };
-        let name = match id.and_then(|id| acl::catalog::table().get(id)) {
-            Some(e) => e.name.to_string(),
-            None => String::from_utf8_lossy(argv.first().copied().unwrap_or_default())
-                .to_ascii_lowercase(),
-        };
-        let object = match denied {
-            acl::Denied::Command => name.as_bytes().to_vec(),
-            _ => argv.get(pos).map_or_else(Vec::new, |a| a.to_vec()),
-        };
         let context = if client.multi.is_some() || client.in_exec {
             acl::Context::Multi
         } else {
             acl::Context::Toplevel
         };
-        cmd::connection::log_denial(&mut self.shared, client, denied, context, object, None);
+        let Some((denied, name)) =
+            cmd::connection::acl_refusal(&mut self.shared, client, args, context)
+        else {
+            return Ok(());
+        };
         let text = if client.in_exec {
             let reason = match denied {
                 acl::Denied::Command => "no permission to execute the command or subcommand",
@@ -450,12 +502,24 @@ impl Engine {
         let ended = Instant::now();
         ctx.shared.clock_mark = Some(ended);
         let db = ctx.client.db;
-        let stat = self.db.stats.per_command.entry(command.name).or_default();
+        let stat = self
+            .db
+            .stats
+            .per_command
+            .entry(cmd::subcommands::stat_key(command, args))
+            .or_default();
         stat.calls += 1;
         stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
-        if let Err(e) = result {
-            stat.failed += 1;
-            w.error(&e.text());
+        match result {
+            Ok(()) => {}
+            Err(CmdError::Counted(text)) => {
+                stat.failed += 1;
+                w.error(&text);
+            }
+            Err(e) => {
+                stat.failed += 1;
+                error_reply(&mut self.db.stats, client, w, &e.text());
+            }
         }
         let nanos = ended.saturating_duration_since(started).as_nanos() as u64;
         cmd::introspect::observe(&mut self.shared, client, command, args, nanos);
@@ -487,14 +551,15 @@ impl Engine {
     }
 
     /// EXEC: runs the queued commands and answers with the array of their replies, unless a
-    /// queued command was refused (EXECABORT) or a watched key changed (a null array).
+    /// queued command was refused (EXECABORT) or a watched key changed (a null array). True
+    /// when it answered with an error itself.
     fn exec(
         &mut self,
         client: &mut Client,
         w: &mut ReplyWriter<'_>,
         now: Instant,
         mut events: Option<&mut dyn FnMut()>,
-    ) {
+    ) -> bool {
         let queue = client.multi.take().unwrap_or_default();
         let refused = std::mem::take(&mut client.multi_error);
         let now_ms = self.shared.unix_ms(now);
@@ -505,12 +570,17 @@ impl Engine {
                 .any(|(db, key, existed)| *existed && !self.db.exists(*db, key, now_ms));
         self.shared.unwatch(client);
         if refused {
-            w.error("EXECABORT Transaction discarded because of previous errors.");
-            return;
+            error_reply(
+                &mut self.db.stats,
+                client,
+                w,
+                "EXECABORT Transaction discarded because of previous errors.",
+            );
+            return true;
         }
         if watched_changed {
             w.null_array();
-            return;
+            return false;
         }
         w.array_len(queue.len());
         client.in_exec = true;
@@ -520,10 +590,15 @@ impl Engine {
                     let events = events.as_deref_mut().map(|f| f as &mut dyn FnMut());
                     self.run(command, client, &args, w, now, events)
                 }
-                Err(e) => w.error(&e.text()),
+                Err(e) => {
+                    let name = args.first().map_or(&[][..], |n| &n[..]);
+                    self.count_rejected(name, &args);
+                    error_reply(&mut self.db.stats, client, w, &e.text());
+                }
             }
         }
         client.in_exec = false;
+        false
     }
 
     /// One active expiry pass: samples keys with a TTL in every database, deleting expired
@@ -542,21 +617,49 @@ impl Engine {
         }
         let started = Instant::now();
         let now_ms = self.shared.unix_ms(now);
-        let mut total = 0;
+        let (mut total, mut sampled) = (0, 0);
+        let mut out_of_time = false;
         for dbi in 0..self.db.spaces.len() {
             loop {
                 let cursor = self.shared.expire_cursor;
                 let (looked, expired) = self.db.expire_cycle(dbi, cursor, SAMPLES, now_ms);
                 self.shared.expire_cursor = cursor.wrapping_add(looked.saturating_sub(expired));
                 total += expired;
-                if looked == 0 || expired * 4 <= looked || started.elapsed() >= budget {
+                sampled += looked;
+                out_of_time = started.elapsed() >= budget;
+                if looked == 0 || expired * 4 <= looked || out_of_time {
                     break;
                 }
             }
-            if started.elapsed() >= budget {
+            if out_of_time {
                 break;
             }
         }
+        // INFO's expiry figures, as Redis's activeExpireCycle keeps them: a running average of
+        // the share of expired keys among those sampled, the cycles cut short by their time
+        // budget, and the time spent.
+        let stats = &mut self.db.stats;
+        let current = if sampled > 0 {
+            total as f64 / sampled as f64
+        } else {
+            0.0
+        };
+        stats.expired_stale_perc = current * 0.05 + stats.expired_stale_perc * 0.95;
+        if out_of_time {
+            stats.expired_time_cap_reached_count += 1;
+        }
+        stats.expire_cycle_micros += started.elapsed().as_micros() as u64;
         total
+    }
+}
+
+/// Writes the error reply `text` (without its `-`) and counts it for INFO errorstats, as
+/// Redis's `afterErrorReply`; an error answering a master's stream or the AOF being loaded is
+/// also an unexpected one.
+fn error_reply(stats: &mut Stats, client: &Client, w: &mut ReplyWriter<'_>, text: &str) {
+    w.error(text);
+    stats.error_reply(text);
+    if client.obey {
+        stats.unexpected_error_replies += 1;
     }
 }

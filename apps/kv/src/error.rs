@@ -25,6 +25,10 @@ pub enum CmdError {
     /// Any other text, given in full (with its `ERR`/`NOAUTH`… prefix).
     #[error("{0}")]
     Msg(String),
+    /// An error reply already counted in INFO's error statistics where it arose: a script
+    /// failing with the error of a command it called, which Redis counts once, at the call.
+    #[error("{0}")]
+    Counted(String),
 }
 
 /// The text of the WRONGTYPE error, for the places that write it without a [`CmdError`].
@@ -40,7 +44,7 @@ impl CmdError {
             CmdError::NotFloat => "ERR value is not a valid float".into(),
             CmdError::Syntax => "ERR syntax error".into(),
             CmdError::Overflow => "ERR increment or decrement would overflow".into(),
-            CmdError::Msg(m) => m.as_str().into(),
+            CmdError::Msg(m) | CmdError::Counted(m) => m.as_str().into(),
         }
     }
 

@@ -978,7 +978,7 @@ mod engine_tests {
 
     #[test]
     fn bytes_print_as_redis_prints_them() {
-        use crate::cmd::server::bytes_to_human as human;
+        use crate::cmd::info::bytes_to_human as human;
         assert_eq!(human(0), "0B");
         assert_eq!(human(1023), "1023B");
         assert_eq!(human(914_536), "893.10K");

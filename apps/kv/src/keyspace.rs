@@ -57,6 +57,9 @@ pub(crate) struct Keyspace {
     free: Vec<u32>,
     volatile: Vec<u32>,
     hasher: DefaultHashBuilder,
+    /// The active expiry cycle's running estimate of the keys' remaining time to live, in ms
+    /// (INFO keyspace's `avg_ttl`; 0 until sampled).
+    pub(crate) avg_ttl: u64,
 }
 
 impl Keyspace {
@@ -73,6 +76,14 @@ impl Keyspace {
     /// True when there are no keys.
     pub(crate) fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// Bytes of the keyspace's own tables (the index, the slab of entries, the list of keys
+    /// with a time to live), the part of the dataset's memory INFO counts as overhead.
+    pub(crate) fn overhead_bytes(&self) -> usize {
+        self.index.allocation_size()
+            + self.slots.capacity() * std::mem::size_of::<Option<Entry>>()
+            + (self.free.capacity() + self.volatile.capacity()) * std::mem::size_of::<u32>()
     }
 
     /// Keys with an expiry time.
@@ -282,9 +293,17 @@ impl Keyspace {
         }
     }
 
-    /// The key of the `n`th (modulo) key with an expiry, for the active expiry cycle.
-    pub(crate) fn volatile_key(&self, n: usize) -> Option<&Str> {
-        self.volatile_entry(n).map(|e| &e.key)
+    /// Folds the mean remaining time to live of a cycle's samples into [`avg_ttl`]
+    /// (Self::avg_ttl) as Redis's activeExpireCycle does: 2 % for the new mean, 98 % for the
+    /// estimate so far, which starts at the first mean.
+    pub(crate) fn note_ttls(&mut self, ttl_sum: u64, samples: u64) {
+        let Some(mean) = ttl_sum.checked_div(samples) else {
+            return;
+        };
+        if self.avg_ttl == 0 {
+            self.avg_ttl = mean;
+        }
+        self.avg_ttl = (self.avg_ttl / 50) * 49 + mean / 50;
     }
 
     /// The `n`th (modulo) entry with an expiry (the active expiry cycle, eviction's samples).
@@ -360,6 +379,18 @@ impl Keyspace {
 mod tests {
     use super::*;
 
+    #[test]
+    fn avg_ttl_is_a_running_average_as_redis_keeps_it() {
+        let mut k = Keyspace::new();
+        k.note_ttls(0, 0);
+        assert_eq!(k.avg_ttl, 0);
+        // The first mean starts the estimate; later ones weigh 2 %.
+        k.note_ttls(3 * 100_000, 3);
+        assert_eq!(k.avg_ttl, 100_000);
+        k.note_ttls(50_000, 1);
+        assert_eq!(k.avg_ttl, 2_000 * 49 + 1_000);
+    }
+
     fn s(v: &str) -> Value {
         Value::string(v.as_bytes())
     }
@@ -393,7 +424,10 @@ mod tests {
         assert_eq!(ks.volatile_len(), 2);
         ks.insert(b"b", s("new"), false, 0); // SET clears the TTL
         assert_eq!(ks.volatile_len(), 1);
-        assert_eq!(ks.volatile_key(0).map(|k| k.to_vec()), Some(b"c".to_vec()));
+        assert_eq!(
+            ks.volatile_entry(0).map(|e| e.key.to_vec()),
+            Some(b"c".to_vec())
+        );
         ks.insert(b"c", s("kept"), true, 0);
         assert_eq!(ks.get(b"c").unwrap().expire_at, 100);
         assert!(!ks.set_expire_at(b"zz", 5));

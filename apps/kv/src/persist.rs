@@ -36,6 +36,8 @@ struct Child {
     dirty_at_fork: u64,
     /// The file it writes before renaming it: removed if it is killed or fails.
     temp: PathBuf,
+    /// It writes a snapshot for replicas, not the dump file.
+    for_replicas: bool,
 }
 
 /// Background persistence's state; one per server, in `Shared`.
@@ -57,7 +59,7 @@ pub(crate) struct Persist {
     /// How long the last BGSAVE took, in seconds (-1: none yet).
     bgsave_secs: i64,
     /// SAVEs and BGSAVEs started (`rdb_saves`).
-    rdb_saves: u64,
+    pub(crate) rdb_saves: u64,
     /// A BGSAVE waits for the running child (BGSAVE SCHEDULE).
     pub(crate) bgsave_scheduled: bool,
     /// A rewrite waits for the running child.
@@ -67,12 +69,17 @@ pub(crate) struct Persist {
     /// Whether the last rewrite succeeded (`aof_last_bgrewrite_status`).
     rewrite_ok: bool,
     /// Rewrites started (`aof_rewrites`) and failed in a row.
-    rewrites: u64,
-    rewrite_failures: u64,
+    pub(crate) rewrites: u64,
+    pub(crate) rewrite_failures: u64,
     /// Unix seconds of the last rewrite that failed.
     rewrite_failed_at: u64,
     /// Microseconds the last fork took (`latest_fork_usec`): the loop's stall.
     pub(crate) fork_usec: u64,
+    /// The child writing a snapshot for replicas ended since this was last taken: whether
+    /// the snapshot it wrote is whole.
+    pub(crate) replica_snapshot_ended: Option<bool>,
+    /// Children forked (`total_forks`).
+    pub(crate) forks: u64,
 }
 
 /// Seconds before a save point retries after a failed BGSAVE (Redis's
@@ -106,6 +113,8 @@ impl Persist {
             rewrite_failures: 0,
             rewrite_failed_at: 0,
             fork_usec: 0,
+            replica_snapshot_ended: None,
+            forks: 0,
         }
     }
 
@@ -163,6 +172,7 @@ impl Persist {
         self.fork_usec = started.elapsed().as_micros() as u64;
         match forked {
             Ok(pid) => {
+                self.forks += 1;
                 log::info!("Background saving started by pid {pid}");
                 self.child = Some(Child {
                     pid,
@@ -170,6 +180,7 @@ impl Persist {
                     started: now_ms / 1000,
                     dirty_at_fork: db.dirty,
                     temp: crate::rdb::file::temp_path(&path, pid as u32),
+                    for_replicas: false,
                 });
                 Ok(())
             }
@@ -179,6 +190,43 @@ impl Persist {
                 Err(e)
             }
         }
+    }
+
+    /// Forks a child that writes the dataset as an RDB file into `out`, a memory file the
+    /// caller reads once the child has ended ([`replica_snapshot_ended`]): the snapshot for
+    /// replicas' full resyncs, encoded off the loop (the loop only forks), as Redis's
+    /// diskless sync. It counts as a BGSAVE in progress, as in Redis. Fails when a child
+    /// already runs or the fork fails.
+    ///
+    /// [`replica_snapshot_ended`]: Persist::replica_snapshot_ended
+    pub(crate) fn snapshot_for_replicas(
+        &mut self,
+        db: &Db,
+        out: &std::fs::File,
+        now_ms: u64,
+    ) -> io::Result<()> {
+        if self.child.is_some() {
+            return Err(io::Error::other("a child process is active"));
+        }
+        let started = Instant::now();
+        let forked = fork_child(|| {
+            let mut w = io::BufWriter::new(out);
+            crate::rdb::encode::encode_dataset(db, now_ms, &mut w).is_ok()
+                && io::Write::flush(&mut w).is_ok()
+        });
+        self.fork_usec = started.elapsed().as_micros() as u64;
+        let pid = forked?;
+        self.forks += 1;
+        log::info!("Starting BGSAVE for SYNC with target: replicas sockets (pid {pid})");
+        self.child = Some(Child {
+            pid,
+            kind: ChildKind::Rdb,
+            started: now_ms / 1000,
+            dirty_at_fork: db.dirty,
+            temp: PathBuf::new(),
+            for_replicas: true,
+        });
+        Ok(())
     }
 
     /// Starts an AOF rewrite: the turn's commands so far go to the current increment, appends
@@ -220,6 +268,7 @@ impl Persist {
         self.fork_usec = started.elapsed().as_micros() as u64;
         match forked {
             Ok(pid) => {
+                self.forks += 1;
                 log::info!("Background append only file rewriting started by pid {pid}");
                 self.rewrite_scheduled = false;
                 self.child = Some(Child {
@@ -228,6 +277,7 @@ impl Persist {
                     started: now_ms / 1000,
                     dirty_at_fork: db.dirty,
                     temp: dir.join(format!("temp-rewriteaof-bg-{pid}.aof")),
+                    for_replicas: false,
                 });
                 Ok(())
             }
@@ -324,6 +374,15 @@ impl Persist {
         };
         let secs = now_s.saturating_sub(child.started) as i64;
         match child.kind {
+            ChildKind::Rdb if child.for_replicas => {
+                let whole = signal == 0 && code == 0;
+                if whole {
+                    log::info!("Background RDB transfer terminated with success");
+                } else {
+                    log::warn!("Background transfer error (code {code}, signal {signal})");
+                }
+                self.replica_snapshot_ended = Some(whole);
+            }
             ChildKind::Rdb => {
                 self.bgsave_secs = secs;
                 if signal != 0 {
@@ -391,6 +450,9 @@ impl Persist {
         let Some(child) = self.child.take() else {
             return;
         };
+        if child.for_replicas {
+            self.replica_snapshot_ended = Some(false);
+        }
         match child.kind {
             ChildKind::Rdb => log::warn!("There is a child saving an .rdb. Killing it!"),
             ChildKind::Aof => log::warn!("There is a child rewriting the AOF. Killing it!"),
@@ -625,3 +687,13 @@ pub(crate) fn aof_location(config: &Config) -> Location {
             .to_string(),
     }
 }
+
+/// Ends the process after a successful SHUTDOWN, as redis-server's `exit(0)`: the client sees
+/// its connection close without a reply. Unit tests stay alive and see no reply.
+#[cfg(not(test))]
+pub(crate) fn exit_process() {
+    std::process::exit(0);
+}
+
+#[cfg(test)]
+pub(crate) fn exit_process() {}

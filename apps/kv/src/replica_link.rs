@@ -336,10 +336,40 @@ impl MasterLinkProtocol {
             );
             return false;
         }
-        // The data is replaced; what writes are fed to (the AOF) stays.
-        fresh.propagation = std::mem::take(&mut engine.db.propagation);
-        fresh.stats = std::mem::take(&mut engine.db.stats);
-        engine.db = fresh;
+        // The AOF holds the data being replaced: it is closed now and started again on the
+        // new data with a rewrite (Redis's stopAppendOnly and restartAOFAfterSYNC), or a
+        // restart would replay the old data under the new stream.
+        let installed = {
+            let engine = &mut *engine;
+            let aof_on = engine.shared.persist.aof.is_some();
+            if aof_on {
+                engine.shared.persist.stop_aof(&mut engine.db);
+            }
+            fresh.propagation = std::mem::take(&mut engine.db.propagation);
+            fresh.stats = std::mem::take(&mut engine.db.stats);
+            engine.db = fresh;
+            let installed = engine.install_loaded_libraries();
+            let shared = &mut engine.shared;
+            if aof_on {
+                if let Err(e) = shared
+                    .persist
+                    .start_aof(&mut engine.db, &shared.config, now_ms)
+                {
+                    log::warn!(
+                        "Failed enabling the AOF after successful master synchronization: {e}"
+                    );
+                }
+            }
+            installed
+        };
+        if let Err(e) = installed {
+            drop(engine);
+            self.fail(
+                &format!("Failed trying to load the MASTER synchronization DB: {e}"),
+                tx,
+            );
+            return false;
+        }
         let size = engine
             .shared
             .config
@@ -433,6 +463,7 @@ impl Protocol for MasterLinkProtocol {
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
+        self.server.borrow_mut().db.stats.net_repl_input_bytes += data.len() as u64;
         self.advance(tx);
         Ok(())
     }

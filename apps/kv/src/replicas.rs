@@ -13,13 +13,14 @@ use spindle_reactor::{Reactor, Transport};
 
 use crate::client::Client;
 use crate::engine::Engine;
-use crate::repl::{Attached, LinkState, Role, SyncRequest};
+use crate::repl::{Attached, LinkState, Role, Snapshot, SyncRequest};
 use crate::replica_link::LinkFactory;
 
 /// Finishes a replica's PSYNC/SYNC on its connection: +CONTINUE and the backlog's bytes from
-/// its offset when it can continue, else +FULLRESYNC and a snapshot of the data (encoded now,
-/// on the loop, at the stream's current offset); from then on the replication hook sends it
-/// the stream.
+/// its offset when it can continue, else +FULLRESYNC and a snapshot of the data at the
+/// stream's current offset — written by a BGSAVE child (the replica waits for it, joining one
+/// already being written), or encoded now on the loop when no child can be started; from
+/// then on the replication hook sends it the stream.
 pub(crate) fn start_sync(
     engine: &mut Engine,
     client: &Client,
@@ -30,6 +31,7 @@ pub(crate) fn start_sync(
     flush_stream(engine, |conn, bytes| {
         tx.write_bytes_to(conn, bytes);
     });
+    let queued_before = tx.buffered();
     let size = engine
         .shared
         .config
@@ -57,13 +59,39 @@ pub(crate) fn start_sync(
         tx.write(format!("+CONTINUE {}\r\n", repl.replid).as_bytes());
         tx.write_bytes(bytes);
         ack = repl.offset();
+        engine.db.stats.sync_partial_ok += 1;
         log::info!("Partial resynchronization request from {ip} accepted.");
     } else {
+        // As Redis's syncCommand: a PSYNC that could not continue is a failed partial sync,
+        // unless its id was `?` (a replica asking for a full one on purpose).
+        if let SyncRequest::Psync { replid, .. } = &request {
+            if replid != "?" {
+                engine.db.stats.sync_partial_err += 1;
+            }
+        }
+        engine.db.stats.sync_full += 1;
+        let psync = matches!(request, SyncRequest::Psync { .. });
+        let fullresync = |offset: u64| format!("+FULLRESYNC {} {offset}\r\n", repl.replid);
+        if let Some(snapshot) = &engine.shared.repl.snapshot {
+            // A snapshot is being written: this replica takes it too, from its offset.
+            if psync {
+                tx.write(fullresync(snapshot.offset).as_bytes());
+            }
+            log::info!("Waiting for end of BGSAVE for SYNC");
+            wait_for_snapshot(engine, tx, ip, client.repl_port);
+            return;
+        }
         let offset = repl.offset();
-        if matches!(request, SyncRequest::Psync { .. }) {
-            tx.write(format!("+FULLRESYNC {} {offset}\r\n", repl.replid).as_bytes());
+        if psync {
+            tx.write(fullresync(offset).as_bytes());
         }
         let now_ms = engine.shared.unix_ms(tx.now());
+        if !engine.shared.repl.is_replica() && snapshot_in_child(engine, offset, now_ms) {
+            wait_for_snapshot(engine, tx, ip, client.repl_port);
+            return;
+        }
+        // No child could be started (one runs already, or fork failed), or this server
+        // relays its master's stream, which a snapshot's `since` does not see: encoded here.
         let mut rdb = Vec::new();
         if let Err(e) = crate::rdb::encode::encode_dataset(&engine.db, now_ms, &mut rdb) {
             log::warn!("cannot make a snapshot for a replica: {e}");
@@ -80,6 +108,7 @@ pub(crate) fn start_sync(
             client.repl_port
         );
     }
+    engine.db.stats.net_repl_output_bytes += tx.buffered().saturating_sub(queued_before) as u64;
     let now_ms = engine.shared.unix_ms(tx.now());
     engine.shared.repl.replicas.push(Attached {
         conn: tx.id(),
@@ -90,6 +119,113 @@ pub(crate) fn start_sync(
         sync_bytes: tx.buffered() as u64,
         streamed: 0,
     });
+}
+
+/// Starts a child that writes the snapshot for full resyncs at `offset` into a memory file
+/// (the loop only forks); false if none could be started.
+fn snapshot_in_child(engine: &mut Engine, offset: u64, now_ms: u64) -> bool {
+    let started = memory_file().and_then(|file| {
+        engine
+            .shared
+            .persist
+            .snapshot_for_replicas(&engine.db, &file, now_ms)
+            .map(|()| file)
+    });
+    let file = match started {
+        Ok(file) => file,
+        Err(e) => {
+            log::warn!("Can't snapshot for replicas in a child ({e}): made on the loop");
+            return false;
+        }
+    };
+    engine.shared.repl.snapshot = Some(Snapshot {
+        file,
+        offset,
+        since: BytesMut::new(),
+        waiting: Vec::new(),
+    });
+    // The stream after the snapshot starts by selecting its database.
+    engine.db.propagation.reselect_repl();
+    true
+}
+
+/// An anonymous file in memory (memfd), closed on exec: where a child writes a snapshot for
+/// the parent to read, with no name in any directory.
+fn memory_file() -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create(2) with a NUL-terminated name; it returns a new descriptor or -1.
+    let fd = unsafe { libc::memfd_create(c"spindle-sync".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nothing else.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
+/// The snapshot a child wrote into `file`, from its start.
+fn read_snapshot(file: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
+    let mut rdb = vec![0; len];
+    file.read_exact_at(&mut rdb, 0)?;
+    Ok(rdb)
+}
+
+/// Parks the replica on `tx` until the snapshot being written is done.
+fn wait_for_snapshot(engine: &mut Engine, tx: &mut dyn Transport, ip: String, port: u16) {
+    if let Some(snapshot) = engine.shared.repl.snapshot.as_mut() {
+        snapshot.waiting.push((tx.id(), ip, port));
+    }
+}
+
+/// Once the child writing a snapshot for replicas has ended, sends the snapshot and the
+/// stream since its fork to every replica waiting, which from then on are attached; if it
+/// failed they are closed (they retry), as Redis's `updateSlavesWaitingBgsave` does.
+fn finish_snapshot(r: &mut Reactor, engine: &mut Engine) {
+    let Some(whole) = engine.shared.persist.replica_snapshot_ended.take() else {
+        return;
+    };
+    let Some(snapshot) = engine.shared.repl.snapshot.take() else {
+        return;
+    };
+    let rdb = match whole.then(|| read_snapshot(&snapshot.file)) {
+        Some(Ok(rdb)) => Bytes::from(rdb),
+        failed => {
+            if let Some(Err(e)) = failed {
+                log::warn!("SYNC failed. Can't read the snapshot: {e}");
+            } else {
+                log::warn!("SYNC failed. BGSAVE child returned an error");
+            }
+            for (conn, _, _) in snapshot.waiting {
+                r.abort_connection_of(conn);
+            }
+            return;
+        }
+    };
+    let header = format!("${}\r\n", rdb.len());
+    let since = snapshot.since.freeze();
+    let now_ms = engine.shared.unix_ms(r.now());
+    for (conn, ip, port) in snapshot.waiting {
+        r.write_to(conn, header.as_bytes());
+        r.write_bytes_to(conn, rdb.clone());
+        r.write_bytes_to(conn, since.clone());
+        let Some(queued) = r.buffered_of(conn) else {
+            continue;
+        };
+        log::info!(
+            "Full resync to replica {ip}:{port} at offset {}",
+            snapshot.offset
+        );
+        engine.shared.repl.replicas.push(Attached {
+            conn,
+            ip,
+            port,
+            ack: 0,
+            ack_ms: now_ms,
+            sync_bytes: queued as u64,
+            streamed: 0,
+        });
+    }
 }
 
 /// Takes the replication feed's new bytes (and a GETACK when a WAIT asked for one) into the
@@ -111,8 +247,12 @@ fn flush_stream(engine: &mut Engine, mut send: impl FnMut(spindle_reactor::ConnI
     }
     let bytes = bytes.freeze();
     repl.append(&bytes);
+    if let Some(snapshot) = repl.snapshot.as_mut() {
+        snapshot.since.extend_from_slice(&bytes);
+    }
     for r in &mut repl.replicas {
         r.streamed += bytes.len() as u64;
+        engine.db.stats.net_repl_output_bytes += bytes.len() as u64;
         send(r.conn, bytes.clone());
     }
 }
@@ -175,6 +315,14 @@ pub(crate) fn repl_cron(
     let hz = u64::from(engine.shared.config.hz.clamp(1, 500));
     let second = (*tick).is_multiple_of(hz);
     let changed = std::mem::take(&mut engine.shared.repl.changed);
+    finish_snapshot(r, &mut engine);
+    if second {
+        // Replicas waiting for a snapshot get a newline a second, which keeps their link
+        // alive (a replica skips it before the snapshot's header), as Redis sends.
+        for (conn, _, _) in engine.shared.repl.snapshot.iter().flat_map(|s| &s.waiting) {
+            r.write_to(*conn, b"\n");
+        }
+    }
     match engine.shared.repl.role.clone() {
         Role::Master => {
             if changed {

@@ -309,6 +309,12 @@ impl Session {
                 }
             }
         }
+        if !self.output.is_empty() {
+            // Counted once made, whether written now or held for the AOF's fsync.
+            let stats = &mut server.db.stats;
+            stats.net_output_bytes += self.output.len() as u64;
+            stats.writes_processed += 1;
+        }
         if server.must_hold(tx.id()) {
             if !self.output.is_empty() {
                 let replies = self.output.split().freeze();
@@ -324,7 +330,8 @@ impl Session {
         let now_ms = server.shared.unix_ms(now);
         if let Some(info) = server.shared.clients.get_mut(&self.client.id) {
             refresh(info, &self.client, &self.input, now_ms);
-            info.blocked = self.blocked_timer.is_some();
+            info.blocked =
+                self.blocked_timer.is_some() || self.wait_timer.is_some() || self.held.is_some();
         }
         if !self.client.outbox.is_empty() {
             let limit = server.shared.output_class(true);
@@ -340,6 +347,7 @@ impl Session {
                     log::warn!("subscriber {conn} over the pubsub output limit: closing it");
                     tx.abort_connection_of(conn);
                 } else {
+                    server.db.stats.net_output_bytes += message.len() as u64;
                     tx.write_bytes_to(conn, message);
                 }
             }
@@ -411,6 +419,7 @@ fn refresh(info: &mut ClientInfo, client: &Client, input: &BytesMut, now_ms: u64
     info.psub = client.patterns.len();
     info.pubsub = info.sub + info.psub > 0;
     info.multi = client.multi.as_ref().map(Vec::len);
+    info.monitor = client.monitor;
     info.last_ms = now_ms;
     info.last_cmd = client.last_cmd;
     info.qbuf = input.len();
@@ -447,8 +456,14 @@ impl Protocol for Session {
 
     fn data_received(&mut self, data: &[u8], tx: &mut dyn Transport) -> ProtocolResult {
         self.input.extend_from_slice(data);
-        let limit = match self.server.try_borrow() {
-            Ok(server) => server.shared.config.client_query_buffer_limit,
+        let limit = match self.server.try_borrow_mut() {
+            Ok(mut server) => {
+                let stats = &mut server.db.stats;
+                stats.net_input_bytes += data.len() as u64;
+                stats.reads_processed += 1;
+                server.shared.config.client_query_buffer_limit
+            }
+            // A busy script holds the engine (and its statistics): only the limit is known.
             Err(_) => self.busy.snapshot().query_buffer_limit,
         };
         if self.input.len() as u64 > limit {
@@ -541,6 +556,9 @@ impl Protocol for Session {
         shared.waiting.unblock(self.client.id);
         let conn = tx.id();
         shared.repl.waiters.retain(|w| w.conn != conn);
+        if let Some(snapshot) = shared.repl.snapshot.as_mut() {
+            snapshot.waiting.retain(|w| w.0 != conn);
+        }
         if let Some(i) = shared.repl.replicas.iter().position(|r| r.conn == conn) {
             let r = shared.repl.replicas.remove(i);
             log::info!("Connection with replica {}:{} lost.", r.ip, r.port);
@@ -657,6 +675,10 @@ fn load_dump(engine: &mut Engine) -> Result<(), Error> {
         Ok(None) => Ok(()),
         Ok(Some(loaded)) => {
             engine.db = db;
+            engine.install_loaded_libraries().map_err(|e| Error::Io {
+                context: "loading the dump file".to_string(),
+                source: std::io::Error::other(e),
+            })?;
             log::info!(
                 "DB loaded from disk: {} keys ({} already expired, skipped) from {} in {:.3} \
                  seconds",
@@ -747,8 +769,8 @@ impl Replay for EngineReplay<'_> {
     fn load_rdb(&mut self, bytes: &[u8]) -> Result<(), String> {
         let now_ms = self.engine.shared.unix_ms(self.now);
         crate::rdb::decode::decode_into(&mut self.engine.db, bytes, now_ms)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        self.engine.install_loaded_libraries()
     }
 
     fn apply(&mut self, argv: &[Bytes]) -> Result<(), String> {
@@ -911,6 +933,7 @@ pub fn listen(
                     let s = &mut *s;
                     let now_ms = s.shared.unix_ms(now);
                     s.shared.persist.cron(&mut s.db, &s.shared.config, now_ms);
+                    s.db.stats.sample_rates(now_ms);
                     s.active_expire(now, Duration::from_millis(1));
                     s.clients_cron(now, |conn| r.buffered_of(conn))
                 }

@@ -46,8 +46,10 @@ pub(crate) struct ClientInfo {
     pub(crate) psub: usize,
     /// Commands queued in MULTI (`multi=`), `None` outside a transaction.
     pub(crate) multi: Option<usize>,
-    /// Parked in a blocking command (`flags=b`).
+    /// Parked in a blocking command, a WAIT or behind CLIENT PAUSE (`flags=b`).
     pub(crate) blocked: bool,
+    /// In MONITOR mode (`flags=O`).
+    pub(crate) monitor: bool,
     /// Unix ms when the connection was made (`age=`) and of its last command (`idle=`).
     pub(crate) created_ms: u64,
     pub(crate) last_ms: u64,
@@ -94,10 +96,17 @@ pub(crate) struct Shared {
     base_unix_ms: u64,
     /// When the server started (INFO uptime).
     pub(crate) started: Instant,
+    /// This run's random id, 40 hex digits (INFO's `run_id`).
+    pub(crate) run_id: String,
+    /// `used_memory` once the server was set up, before any client (`used_memory_startup`).
+    pub(crate) startup_memory: usize,
     /// Cursor of the active expiry cycle.
     pub(crate) expire_cursor: usize,
     /// DEBUG SET-ACTIVE-EXPIRE: whether the active expiry cycle runs.
     pub(crate) active_expire_enabled: bool,
+    /// DEBUG QUICKLIST-PACKED-THRESHOLD, as set (Redis's default 1 GB): lists here keep no
+    /// plain/packed node distinction for it to switch, so it is only checked and kept.
+    pub(crate) quicklist_packed_threshold: u64,
     /// Channel → its subscribers.
     pub(crate) channels: HashMap<Bytes, Vec<Subscriber>>,
     /// Pattern subscriptions.
@@ -152,8 +161,9 @@ pub(crate) struct Introspection {
     pub(crate) slowlog_next_id: u64,
     /// Latency events by name: (time in s, ms) samples, oldest first, and the worst seen.
     pub(crate) latency: BTreeMap<&'static str, LatencyEvent>,
-    /// Per-command latency histograms (LATENCY HISTOGRAM): calls per power-of-two bucket of ns.
-    pub(crate) histograms: BTreeMap<String, [u64; 64]>,
+    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM), by the name
+    /// Redis reports (`config|get` for a subcommand).
+    pub(crate) histograms: BTreeMap<String, crate::hdr::Histogram>,
     /// Shard channels and their subscribers (SSUBSCRIBE).
     pub(crate) shard_channels: HashMap<Bytes, Vec<Subscriber>>,
     /// CLIENT TRACKING: tracking clients and the keys they read.
@@ -220,8 +230,11 @@ impl Shared {
             base_unix_ms: unix_ms,
             persist: crate::persist::Persist::new(unix_ms / 1000),
             started: now,
+            run_id: crate::repl::new_replid(),
+            startup_memory: crate::alloc::used(),
             expire_cursor: 0,
             active_expire_enabled: true,
+            quicklist_packed_threshold: 1 << 30,
             channels: HashMap::new(),
             patterns: Vec::new(),
             watches: Watches::default(),
@@ -259,6 +272,7 @@ impl Shared {
                 psub: 0,
                 multi: None,
                 blocked: false,
+                monitor: false,
                 created_ms: 0,
                 last_ms: 0,
                 last_cmd: "NULL",

@@ -77,6 +77,20 @@ impl Tracking {
         self.clients.is_empty()
     }
 
+    /// INFO's `tracking_total_keys`, `tracking_total_items` and `tracking_total_prefixes`:
+    /// keys remembered for default-mode clients, (key, client) pairs among them, and the
+    /// distinct prefixes BCAST clients registered.
+    pub(crate) fn totals(&self) -> (usize, usize, usize) {
+        let items = self.table.values().map(Vec::len).sum();
+        let prefixes: std::collections::HashSet<&Bytes> = self
+            .clients
+            .values()
+            .filter(|t| t.bcast)
+            .flat_map(|t| t.prefixes.iter())
+            .collect();
+        (self.table.len(), items, prefixes.len())
+    }
+
     /// Stops tracking for client `id` (CLIENT TRACKING OFF, RESET, a closed connection).
     pub(crate) fn forget(&mut self, id: u64) {
         self.clients.remove(&id);

@@ -167,6 +167,12 @@ impl<'a> ReplyWriter<'a> {
         put_len_line(self.buf, if self.resp3() { b'>' } else { b'*' }, n);
     }
 
+    /// The header of a RESP3 attribute of `n` key-value pairs (`|n\r\n`), which comes before
+    /// the reply it describes. RESP2 has no attributes: the caller writes none there.
+    pub fn attribute_len(&mut self, n: usize) {
+        put_len_line(self.buf, b'|', n);
+    }
+
     /// A double, formatted by [`format_double`]: `,<text>\r\n` in RESP3, a
     /// bulk string of the same text in RESP2 (`ZSCORE`, `ZINCRBY`).
     pub fn double(&mut self, f: f64) {

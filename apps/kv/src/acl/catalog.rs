@@ -19,8 +19,13 @@ pub(crate) fn table() -> &'static [Entry] {
 pub(crate) fn lookup(name: &[u8]) -> Option<usize> {
     static BY_NAME: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
     let map = BY_NAME.get_or_init(|| TABLE.iter().enumerate().map(|(i, e)| (e.name, i)).collect());
-    let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-    map.get(lower.as_str()).copied()
+    // Lower-cased on the stack: this runs for every command a restricted user sends (and
+    // for LATENCY HISTOGRAM's names); no entry's name is longer than 64 bytes.
+    let mut lower = [0u8; 64];
+    let dst = lower.get_mut(..name.len())?;
+    dst.copy_from_slice(name);
+    dst.make_ascii_lowercase();
+    map.get(std::str::from_utf8(dst).ok()?).copied()
 }
 
 /// The entry of a call: its command, or the subcommand when the command is a container and

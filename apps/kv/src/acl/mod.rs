@@ -889,6 +889,8 @@ pub(crate) enum Context {
     Toplevel,
     /// Inside MULTI/EXEC.
     Multi,
+    /// Run by a script (EVAL, FCALL).
+    Lua,
 }
 
 impl Context {
@@ -896,6 +898,7 @@ impl Context {
         match self {
             Context::Toplevel => "toplevel",
             Context::Multi => "multi",
+            Context::Lua => "lua",
         }
     }
 }

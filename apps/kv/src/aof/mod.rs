@@ -88,6 +88,27 @@ pub(crate) fn load(
                 )
             })?;
         } else {
+            // The writer keeps the current increment filled ahead of its commands; a crash
+            // leaves that fill at the end of the last file. It is cut off before the file is
+            // appended to again.
+            let end = if last {
+                read::commands_end(&bytes)
+            } else {
+                bytes.len()
+            };
+            if end < bytes.len() {
+                log::info!(
+                    "AOF {}: {} bytes of fill after its commands, cut at offset {end}",
+                    info.name,
+                    bytes.len() - end
+                );
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .and_then(|f| f.set_len(end as u64).and_then(|()| f.sync_all()))
+                    .map_err(|e| format!("Error truncating the AOF file {}: {e}", info.name))?;
+            }
+            let bytes = bytes.slice(..end);
             let mut commands = 0;
             let before = loaded.bytes - bytes.len() as u64;
             let end = read::replay(

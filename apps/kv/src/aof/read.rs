@@ -114,6 +114,31 @@ fn short_or_bad(bytes: &[u8], pos: usize) -> Next {
     }
 }
 
+/// One line of the fill the writer keeps ahead of the current increment's commands: an
+/// empty annotation, which Redis's loader and redis-check-aof skip as they skip `#TS:` lines,
+/// so the file is a valid AOF at every moment, however much of the fill commands have
+/// overwritten. Lines start at even offsets; a command ending at an odd offset is followed
+/// by one `#` of padding (`##\n` then reads as one annotation).
+pub(crate) const FILL: &[u8; 2] = b"#\n";
+
+/// Where the commands of `bytes` end, with the fill (and a padding `#`) after them left out:
+/// the offset the writer goes on from. Commands end with `\r\n`, so the fill's `#\n` lines
+/// and lone `#`s (the padding, or a fill cut short by a full disk) cannot be mistaken for
+/// their last bytes.
+pub(crate) fn commands_end(bytes: &[u8]) -> usize {
+    let mut end = bytes.len();
+    if end > 0 && bytes.get(end - 1) == Some(&b'#') {
+        end -= 1;
+    }
+    while end >= 2 && bytes.get(end - 2..end) == Some(&FILL[..]) {
+        end -= 2;
+    }
+    if end > 0 && end < bytes.len() && bytes.get(end - 1) == Some(&b'#') {
+        end -= 1;
+    }
+    end
+}
+
 /// Runs every command of `bytes` through `apply`, in order, and says how the file ended.
 /// `apply` gets each command and returns an error text to stop the load with; `progress` is
 /// told how many bytes are done every few thousand commands.
@@ -215,6 +240,31 @@ mod tests {
             );
             assert_eq!(seen, ["SELECT 0"]);
         }
+    }
+
+    #[test]
+    fn the_fill_after_the_commands_is_left_out() {
+        // Commands ending at an even offset, then the fill; at an odd one, the padding too.
+        for extra in [&b""[..], b"*1\r\n$4\r\nPING\r\n"] {
+            let mut text = TWO.to_vec();
+            text.extend_from_slice(extra);
+            let commands = text.len();
+            if commands % 2 == 1 {
+                text.push(b'#');
+            }
+            for _ in 0..1000 {
+                text.extend_from_slice(FILL);
+            }
+            assert_eq!(commands_end(&text), commands);
+            // Valid as it is: the fill reads as annotations.
+            assert_eq!(all(&text).0, Ok(End::Complete));
+            // A fill cut short (odd length), or none at all.
+            text.push(b'#');
+            assert_eq!(commands_end(&text), commands);
+            assert_eq!(commands_end(&text[..commands]), commands);
+        }
+        assert_eq!(commands_end(b""), 0);
+        assert_eq!(commands_end(b"#\n#\n"), 0);
     }
 
     #[test]

@@ -7,20 +7,43 @@
 //!
 //! A failed write is undone (the file cut back to where the turn began) and kept for the next
 //! attempt; the store refuses writes meanwhile (`-MISCONF`), as Redis does.
+//!
+//! While the fsync thread runs, the current increment is kept filled ahead of its commands
+//! ([`PREALLOC_CHUNK`] at a time, written and fsynced by the thread): commands overwrite
+//! blocks that are already allocated and inside the file's size, so an fdatasync has only
+//! data to flush and no metadata to commit through the filesystem's journal — on ext4 it
+//! costs about 0.6× an fdatasync after an append (measured: 216–264 µs against 341–470 µs),
+//! which is what `always` waits for. The fill is empty annotation lines
+//! ([`FILL`](super::read::FILL)), so the file is a valid AOF for Redis's tools at every
+//! moment, crash or not; it is cut off when the increment is closed, rotated or the server
+//! shuts down, and by the loader after a crash ([`commands_end`](super::read::commands_end)).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use spindle_reactor::ReactorHandle;
 
 use super::manifest::{FileInfo, Kind, Manifest};
+use super::read::FILL;
 use crate::db::Db;
+
+/// How far ahead of its commands the current increment is filled, at most: one extension's
+/// worth. Small enough that writing and fsyncing it (a few milliseconds here) delays the
+/// fsyncs queued behind it only briefly; large enough that it happens rarely (every 4 MiB
+/// of commands, so the journal commit it costs is spread over thousands of writes).
+pub(crate) const PREALLOC_CHUNK: u64 = 4 << 20;
+
+/// An extension is asked for when fewer filled bytes than this are left ahead of the
+/// commands: the thread has the time the loop takes to write them to finish it, so the loop
+/// practically never waits for it.
+const PREALLOC_LOW: u64 = PREALLOC_CHUNK / 2;
 
 /// `appendfsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +119,12 @@ pub(crate) struct AofWriter {
     manifest: Manifest,
     /// The increment commands are appended to, shared with the fsync thread.
     file: Arc<File>,
-    /// Its size: where a failed write is cut back to.
+    /// Its size in commands: where the next append goes and a failed write is cut back to.
+    /// The file itself may be longer, filled ahead (see [`SyncState::filled`]).
     size: u64,
+    /// The fill extension asked of the fsync thread and not yet done: `(from, to)`. The loop
+    /// writes nothing at or past `from` until the thread says it is done.
+    extending: Option<(u64, u64)>,
     /// Bytes that could not be written yet, oldest first (written before anything newer).
     pending: Vec<u8>,
     /// Bytes written since the AOF was opened (the position replies wait for).
@@ -139,6 +166,23 @@ struct SyncState {
     dirty: AtomicBool,
     /// An fsync failed: its text (the data it covered may not be on disk).
     failed: Mutex<Option<String>>,
+    /// How far the current increment's fill reaches (its length, once the thread's last
+    /// extension is done): the loop's appends below it overwrite fill.
+    filled: AtomicU64,
+    /// Set (with `filled` updated) when an extension is finished, successful or not; what
+    /// the loop waits on in the rare case it catches up with one.
+    extended: (Mutex<bool>, Condvar),
+}
+
+/// What the loop asks of the fsync thread.
+#[derive(Debug)]
+enum Ask {
+    /// An fsync covering everything written up to this position (`always`).
+    Sync(u64),
+    /// Fill written and fsynced over `from..to` of the current increment, past its commands.
+    Extend { from: u64, to: u64 },
+    /// The thread ends.
+    Stop,
 }
 
 /// The fsync thread: asked for an fsync up to a position (`always`: the loop goes on reading
@@ -146,13 +190,13 @@ struct SyncState {
 /// and the loop is woken when it is), or, under everysec, fsyncing once a second by itself.
 #[derive(Debug)]
 struct Syncer {
-    ask: mpsc::Sender<Option<u64>>,
+    ask: mpsc::Sender<Ask>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Drop for Syncer {
     fn drop(&mut self) {
-        let _ = self.ask.send(None);
+        let _ = self.ask.send(Ask::Stop);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -161,49 +205,109 @@ impl Drop for Syncer {
 
 impl Syncer {
     fn start(file: Arc<File>, state: Arc<SyncState>, wake: ReactorHandle) -> io::Result<Syncer> {
-        let (ask, asked) = mpsc::channel::<Option<u64>>();
+        let (ask, asked) = mpsc::channel::<Ask>();
         let thread = std::thread::Builder::new()
             .name("aof-fsync".into())
             .spawn(move || loop {
-                let target = match asked.recv_timeout(Duration::from_secs(1)) {
-                    Ok(Some(mut target)) => {
-                        // Asked again meanwhile: one fsync covers them all.
-                        while let Ok(next) = asked.try_recv() {
-                            match next {
-                                Some(t) => target = target.max(t),
-                                None => return,
-                            }
-                        }
-                        Some(target)
+                let mut extend = None;
+                let mut target = match asked.recv_timeout(Duration::from_secs(1)) {
+                    Ok(Ask::Sync(target)) => Some(target),
+                    Ok(Ask::Extend { from, to }) => {
+                        extend = Some((from, to));
+                        None
                     }
-                    Ok(None) | Err(RecvTimeoutError::Disconnected) => return,
+                    Ok(Ask::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => None,
                 };
-                if target.is_none() && !state.dirty.swap(false, Ordering::AcqRel) {
-                    continue;
-                }
-                match file.sync_data() {
-                    Ok(()) => {
-                        if let Some(t) = target {
-                            state.synced.fetch_max(t, Ordering::AcqRel);
-                        }
-                    }
-                    Err(e) => {
-                        log::warn!("AOF fsync failed: {e}");
-                        if let Ok(mut failed) = state.failed.lock() {
-                            *failed = Some(strerror(&e));
-                        }
-                        state.dirty.store(true, Ordering::Release);
+                // Asked again meanwhile: one fsync covers them all.
+                while let Ok(next) = asked.try_recv() {
+                    match next {
+                        Ask::Sync(t) => target = Some(target.map_or(t, |old: u64| old.max(t))),
+                        Ask::Extend { from, to } => extend = Some((from, to)),
+                        Ask::Stop => return,
                     }
                 }
-                if target.is_some() {
-                    wake.call_from_thread(|_| {});
+                // The commands' fsync first: replies wait for it, and none waits for the fill.
+                if target.is_some() || extend.is_none() {
+                    sync_once(&file, &state, target, &wake);
+                }
+                if let Some((from, to)) = extend {
+                    fill_ahead(&file, &state, from, to);
                 }
             })?;
         Ok(Syncer {
             ask,
             thread: Some(thread),
         })
+    }
+}
+
+/// One round of the fsync thread: an fsync if one was asked for (`target`) or, on the
+/// once-a-second round, if anything was written since the last; the loop woken when
+/// replies wait for it.
+fn sync_once(file: &File, state: &SyncState, target: Option<u64>, wake: &ReactorHandle) {
+    if target.is_none() && !state.dirty.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    match file.sync_data() {
+        Ok(()) => {
+            if let Some(t) = target {
+                state.synced.fetch_max(t, Ordering::AcqRel);
+            }
+        }
+        Err(e) => {
+            log::warn!("AOF fsync failed: {e}");
+            if let Ok(mut failed) = state.failed.lock() {
+                *failed = Some(strerror(&e));
+            }
+            state.dirty.store(true, Ordering::Release);
+        }
+    }
+    if target.is_some() {
+        wake.call_from_thread(|_| {});
+    }
+}
+
+/// Writes the fill over `from..to` of the increment (`to` even) and fsyncs it, so that the
+/// commands written there later change no metadata; `filled` then says how far the fill
+/// reaches (as far as it got, if the disk filled up — the loop's own writes then meet the
+/// error). The fill's lines start at even offsets: from an odd `from` (the commands end
+/// there), a `#` first makes the padding.
+fn fill_ahead(file: &File, state: &SyncState, from: u64, to: u64) {
+    const PIECE: usize = 256 << 10;
+    let fill: Vec<u8> = FILL.iter().copied().cycle().take(PIECE).collect();
+    let mut at = from;
+    if at % 2 == 1 && at < to {
+        if let Err(e) = file.write_all_at(b"#", at) {
+            log::debug!("cannot fill the AOF ahead at {at}: {e}");
+            return extended(state, at);
+        }
+        at += 1;
+    }
+    while at < to {
+        let n = (to - at).min(PIECE as u64) as usize;
+        let piece = fill.get(..n).unwrap_or_default();
+        if let Err(e) = file.write_all_at(piece, at) {
+            log::debug!("cannot fill the AOF ahead at {at}: {e}");
+            break;
+        }
+        at += n as u64;
+    }
+    if at > from {
+        if let Err(e) = file.sync_data() {
+            log::debug!("cannot fsync the AOF's fill: {e}");
+        }
+    }
+    extended(state, at);
+}
+
+/// An extension is over: the fill reaches `at`, and a loop waiting for it may go on.
+fn extended(state: &SyncState, at: u64) {
+    state.filled.store(at, Ordering::Release);
+    let (done, cv) = &state.extended;
+    if let Ok(mut done) = done.lock() {
+        *done = true;
+        cv.notify_all();
     }
 }
 
@@ -252,9 +356,12 @@ impl AofWriter {
                 name
             }
         };
+        // Written at positions (the fill ahead of the commands is overwritten), so not
+        // opened for appending. The load cut off any fill a crash left at the end.
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .write(true)
+            .truncate(false)
             .open(location.file(&incr))?;
         let size = file.metadata()?.len();
         let others_size = manifest
@@ -285,9 +392,13 @@ impl AofWriter {
             manifest,
             file: Arc::new(file),
             size,
+            extending: None,
             pending: Vec::new(),
             written: 0,
-            sync: Arc::new(SyncState::default()),
+            sync: Arc::new(SyncState {
+                filled: AtomicU64::new(size),
+                ..SyncState::default()
+            }),
             requested: 0,
             syncer: None,
             wake: None,
@@ -359,13 +470,15 @@ impl AofWriter {
     /// Appends go to `file` from now on: the old one is fsynced (what waited on it is durable)
     /// and the fsync thread restarted on the new one.
     fn switch_to(&mut self, file: File) {
-        let old = std::mem::replace(&mut self.file, Arc::new(file));
         self.syncer = None;
+        self.trim_fill();
+        let old = std::mem::replace(&mut self.file, Arc::new(file));
         if old.sync_data().is_ok() {
             self.sync.synced.fetch_max(self.written, Ordering::AcqRel);
         }
         self.others_size += self.size;
         self.size = 0;
+        self.sync.filled.store(0, Ordering::Release);
         if let Some(wake) = self.wake.take() {
             self.start_syncer(&wake);
         }
@@ -472,6 +585,7 @@ impl AofWriter {
     /// the AOF switched off).
     pub(crate) fn flush_and_fsync(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.append(bytes, Fsync::No)?;
+        self.trim_fill();
         self.file.sync_data()?;
         self.sync.synced.fetch_max(self.written, Ordering::AcqRel);
         Ok(())
@@ -501,12 +615,29 @@ impl AofWriter {
             return Ok(());
         }
         self.pending.extend_from_slice(bytes);
-        match (&*self.file).write_all(&self.pending) {
+        let end = self.size + self.pending.len() as u64;
+        if self.extending.is_some_and(|(from, _)| end > from) {
+            // Caught up with the fill being written: wait for it (rare — the thread had
+            // PREALLOC_LOW bytes of commands' time to write them).
+            self.wait_extension();
+        }
+        // A command ending at an odd offset inside the fill is followed by a `#`, so the
+        // fill's line there reads as an annotation (the next append overwrites it).
+        let pad = end % 2 == 1 && end < self.sync.filled.load(Ordering::Acquire);
+        if pad {
+            self.pending.push(b'#');
+        }
+        let wrote = self.file.write_all_at(&self.pending, self.size);
+        if pad {
+            self.pending.pop();
+        }
+        match wrote {
             Ok(()) => {
                 let n = self.pending.len() as u64;
                 self.size += n;
                 self.written += n;
                 self.pending.clear();
+                self.fill_ahead_if_low();
                 self.sync.dirty.store(true, Ordering::Release);
                 if self.error.take().is_some() {
                     log::warn!("AOF write error looks solved, spindle kv can write again.");
@@ -522,8 +653,9 @@ impl AofWriter {
                         self.location.file(&self.current_name()).display()
                     );
                 }
-                // A partial command must not stay in the file: a later append would follow it.
-                let _ = self.file.set_len(self.size);
+                // A partial command must not stay in the file: it is cut off (with the fill
+                // after it) so the next append starts clean and a crash leaves no half command.
+                self.trim_fill();
                 self.error = Some(e.kind());
                 self.error_text = Some(strerror(&e));
                 Err(e)
@@ -541,7 +673,7 @@ impl AofWriter {
         let asked = self
             .syncer
             .as_ref()
-            .is_some_and(|s| s.ask.send(Some(self.written)).is_ok());
+            .is_some_and(|s| s.ask.send(Ask::Sync(self.written)).is_ok());
         if !asked {
             match self.file.sync_data() {
                 Ok(()) => {
@@ -554,6 +686,67 @@ impl AofWriter {
                 }
             }
         }
+    }
+
+    /// Asks the fsync thread for the next stretch of fill when few are left ahead of the
+    /// commands. Only with the thread running: without it there is no fsync worth saving.
+    fn fill_ahead_if_low(&mut self) {
+        if let Some((_, to)) = self.extending {
+            if self.sync.filled.load(Ordering::Acquire) < to {
+                return;
+            }
+            self.extending = None;
+        }
+        let Some(syncer) = self.syncer.as_ref() else {
+            return;
+        };
+        let filled = self.sync.filled.load(Ordering::Acquire);
+        if filled.saturating_sub(self.size) >= PREALLOC_LOW {
+            return;
+        }
+        let from = filled.max(self.size);
+        let to = (from + PREALLOC_CHUNK) & !1;
+        if let Ok(mut done) = self.sync.extended.0.lock() {
+            *done = false;
+        }
+        if syncer.ask.send(Ask::Extend { from, to }).is_ok() {
+            self.extending = Some((from, to));
+        }
+    }
+
+    /// Waits until the extension in progress is done (or its thread is gone).
+    fn wait_extension(&mut self) {
+        if self.extending.take().is_none() {
+            return;
+        }
+        // A stopped thread was joined: it writes nothing more.
+        let Some(syncer) = self.syncer.as_ref() else {
+            return;
+        };
+        let (done, cv) = &self.sync.extended;
+        let Ok(mut guard) = done.lock() else {
+            return;
+        };
+        while !*guard {
+            if syncer.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                return;
+            }
+            match cv.wait_timeout(guard, Duration::from_millis(100)) {
+                Ok((g, _)) => guard = g,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Cuts the fill (and anything else) past the commands off the current increment: when
+    /// it is closed, and after a failed write. Waits for an extension in progress first, so
+    /// its fill cannot land past the new end.
+    fn trim_fill(&mut self) {
+        self.wait_extension();
+        if let Err(e) = self.file.set_len(self.size) {
+            log::warn!("cannot cut the AOF back to {}: {e}", self.size);
+        }
+        self.sync.filled.store(self.size, Ordering::Release);
     }
 
     /// Bytes written since the AOF was opened.

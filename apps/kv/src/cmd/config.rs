@@ -41,7 +41,15 @@ pub(crate) fn config(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         set(ctx, rest)?;
         ctx.out.ok();
     } else if is(sub, "resetstat") {
+        // What Redis's resetServerStats and resetCommandTableStats clear.
         ctx.db.stats = Default::default();
+        ctx.shared.intro.histograms.clear();
+        let persist = &mut ctx.shared.persist;
+        persist.fork_usec = 0;
+        persist.forks = 0;
+        persist.rdb_saves = 0;
+        persist.rewrites = 0;
+        persist.rewrite_failures = 0;
         ctx.out.ok();
     } else if is(sub, "rewrite") {
         if ctx.shared.config.file().is_none() {

@@ -116,6 +116,49 @@ fn check_password(
     ))
 }
 
+/// Why `user` may not run the command line `args` (Redis's `ACLCheckAllUserCommandPerm`):
+/// the refusal and the position of the argument refused (0 for the command itself), or
+/// `None` when it may run it. A command Redis's ACL table does not know needs a user allowed
+/// every command.
+pub(crate) fn acl_denial(shared: &Shared, user: &[u8], args: &[Bytes]) -> Option<(Denied, usize)> {
+    let user = shared.acl.user(user);
+    if user.is_some_and(crate::acl::User::unrestricted) {
+        return None;
+    }
+    let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    match (user, crate::acl::catalog::resolve(&argv)) {
+        (Some(u), Some(id)) => u.check(id, &argv).err(),
+        (Some(u), None) if u.all_commands() => None,
+        _ => Some((Denied::Command, 0)),
+    }
+}
+
+/// The ACL check of a call by `client` (Redis's `ACLCheckAllPerm`): `None` when its user may
+/// run `args`; else the refusal, logged to ACL LOG as made in `context`, with the name of the
+/// command refused (a subcommand as `container|sub`).
+pub(crate) fn acl_refusal(
+    shared: &mut Shared,
+    client: &Client,
+    args: &[Bytes],
+    context: Context,
+) -> Option<(Denied, String)> {
+    let (denied, pos) = acl_denial(shared, &client.user, args)?;
+    let argv: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    let id = crate::acl::catalog::resolve(&argv);
+    let name = match id.and_then(|id| crate::acl::catalog::table().get(id)) {
+        Some(e) => e.name.to_string(),
+        None => {
+            String::from_utf8_lossy(argv.first().copied().unwrap_or_default()).to_ascii_lowercase()
+        }
+    };
+    let object = match denied {
+        Denied::Command => name.as_bytes().to_vec(),
+        _ => argv.get(pos).map_or_else(Vec::new, |a| a.to_vec()),
+    };
+    log_denial(shared, client, denied, context, object, None);
+    Some((denied, name))
+}
+
 /// Adds an ACL LOG entry for `client` (as `username`, or as its own user), with its CLIENT
 /// LIST line as it is now.
 pub(crate) fn log_denial(
@@ -245,6 +288,9 @@ pub(crate) fn hello(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// clients cron (at most 1/hz s old).
 pub(crate) fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms: u64) {
     let mut flags = String::new();
+    if info.monitor {
+        flags.push('O');
+    }
     if info.pubsub {
         flags.push('P');
     }
@@ -261,7 +307,8 @@ pub(crate) fn client_line(text: &mut String, id: u64, info: &ClientInfo, now_ms:
         flags.push('N');
     }
     let age = now_ms.saturating_sub(info.created_ms) / 1000;
-    let idle = now_ms.saturating_sub(info.last_ms) / 1000;
+    // Whole seconds of the clock, as Redis subtracts its seconds-resolution times.
+    let idle = (now_ms / 1000).saturating_sub(info.last_ms / 1000);
     let multi = info.multi.map_or(-1, |n| n as i64);
     let fd = info.fd.unwrap_or(-1);
     text.push_str(&format!(
@@ -361,6 +408,7 @@ pub(crate) fn client(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         match ctx.shared.waiting.cancel(id as u64, error) {
             Some((conn, reply)) => {
                 if let Some(reply) = reply {
+                    ctx.db.stats.error_reply(crate::blocked::UNBLOCKED_ERROR);
                     ctx.client.outbox.push((conn, reply));
                 }
                 ctx.out.int(1);

@@ -12,9 +12,11 @@ use bytes::Bytes;
 
 use super::args::{int_arg, is, reply_help, subcommand_syntax};
 use super::ctx::{cmd, flags::*, CmdResult, Command, Ctx};
+use super::subcommands::is_container;
 use crate::client::Client;
 use crate::config::REDIS_VERSION;
 use crate::error::CmdError;
+use crate::hdr::Histogram;
 use crate::shared::{LatencyEvent, Shared, SlowEntry, Subscriber};
 
 /// This family's rows of the command table.
@@ -62,13 +64,6 @@ fn settings(shared: &mut Shared) -> [i64; 4] {
     s
 }
 
-/// True for a command with subcommands (CONFIG, CLIENT…).
-fn is_container(command: &Command) -> bool {
-    crate::acl::catalog::lookup(command.name.as_bytes())
-        .and_then(|id| crate::acl::catalog::table().get(id))
-        .is_some_and(|e| e.subs > 0)
-}
-
 /// The name LATENCY HISTOGRAM reports a call under: `config|get` for a container's
 /// subcommand, the command's own name otherwise.
 fn full_name(command: &Command, args: &[Bytes]) -> String {
@@ -102,13 +97,7 @@ pub(crate) fn observe(
         shared.intro.settings = None;
     }
     let [slower_than, _, latency_threshold, tracking] = settings(shared);
-    if !shared.intro.monitors.is_empty()
-        && command.flags & ADMIN == 0
-        && !matches!(
-            command.name,
-            "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
-        )
-    {
+    if !shared.intro.monitors.is_empty() && command.flags & ADMIN == 0 && !runs_script(command) {
         feed_monitors(shared, client, args);
     }
     if command.name != "exec" && slower_than >= 0 && micros as i64 >= slower_than {
@@ -124,18 +113,14 @@ pub(crate) fn observe(
         add_latency_sample(shared, event, ms);
     }
     if tracking != 0 {
-        let bucket = histogram_bucket(nanos);
         let histograms = &mut shared.intro.histograms;
         // Found by the plain name without building one, for all but containers' calls.
-        let counts = match histograms.get_mut(command.name) {
-            Some(c) if args.len() < 2 || !is_container(command) => c,
-            _ => histograms
-                .entry(full_name(command, args))
-                .or_insert([0; 64]),
+        let histogram = match histograms.get_mut(command.name) {
+            Some(h) if args.len() < 2 || !is_container(command) => h,
+            _ => histograms.entry(full_name(command, args)).or_default(),
         };
-        if let Some(c) = counts.get_mut(bucket) {
-            *c += 1;
-        }
+        // Redis times a call in whole microseconds and records that in nanoseconds.
+        histogram.record(micros * 1000);
     }
 }
 
@@ -206,12 +191,38 @@ fn shown_args(args: &[Bytes]) -> Vec<&[u8]> {
     shown
 }
 
+/// The commands that run a script (EVAL, FCALL and their variants). MONITOR shows their line
+/// when they start ([`monitor_script`]), before the commands of the script, rather than when
+/// they end; and their keys are tracked for the caller only as the script reads
+/// ([`track_script_call`]).
+fn runs_script(command: &Command) -> bool {
+    matches!(
+        command.name,
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro"
+    )
+}
+
+/// Feeds MONITOR the line of a command that runs a script, as it starts (Redis's
+/// `evalCommand` and `fcallCommandGeneric` do, so that the script's commands follow it).
+pub(crate) fn monitor_script(shared: &mut Shared, client: &mut Client, args: &[Bytes]) {
+    if !client.obey && !shared.intro.monitors.is_empty() {
+        feed_monitors(shared, client, args);
+    }
+}
+
+/// Sends MONITOR clients (but `client` itself) the line of a command `client` ran, as Redis's
+/// `replicationFeedMonitors` formats it: time, database and peer (`lua` for a script's
+/// commands), then the arguments quoted.
 fn feed_monitors(shared: &mut Shared, client: &mut Client, args: &[Bytes]) {
     let t = unix_micros();
-    let peer = shared
-        .clients
-        .get(&client.id)
-        .map_or("", |c| c.addr.as_str());
+    let peer = if client.script {
+        "lua"
+    } else {
+        shared
+            .clients
+            .get(&client.id)
+            .map_or("", |c| c.addr.as_str())
+    };
     let mut line = format!(
         "+{}.{:06} [{} {}] ",
         t / 1_000_000,
@@ -372,42 +383,42 @@ const LATENCY_HELP: &[&str] = &[
     "    If no commands are specified then all histograms are replied.",
 ];
 
-/// The bucket of a command's duration in LATENCY HISTOGRAM: bucket `k` holds the calls of at
-/// most [`bucket_top`]`(k)` ns, the reporting levels of Redis's HdrHistogram iterated from
-/// 1024 ns by powers of two (durations clamped to 1 µs..1 s as Redis records them).
-fn histogram_bucket(nanos: u64) -> usize {
-    let v = nanos.clamp(1_000, 1_000_000_000);
-    (0..64).find(|&k| v <= bucket_top(k)).unwrap_or(63)
+/// The top of LATENCY HISTOGRAM's row `k` in ns: the highest value the histogram counts as
+/// equal to 1024·2^k ns, the levels Redis's `fillCommandCDF` iterates by (checked against
+/// redis-server 7.0.15: 1, 2, 4, …, 66, 132, 264, 528, 1056, 2113 µs).
+fn row_top(k: u32) -> i64 {
+    crate::hdr::highest_equivalent(1024i64 << k.min(40))
 }
 
-/// The highest duration (ns) HdrHistogram (lowest 1000, 2 significant digits) counts as
-/// equal to 1024·2^k ns: a sub-bucket is 512 ns wide below 131072 ns, then 1/128 of the
-/// level (checked against redis-server 7.0.15: 1, 2, 4, …, 66, 132, 264, 528, 1056, 2113).
-fn bucket_top(k: usize) -> u64 {
-    let level = 1024u64 << k.min(40);
-    let unit = if level < 131_072 { 512 } else { level / 128 };
-    level + unit - 1
+/// LATENCY HISTOGRAM's rows of `h`: (top of the row in µs, calls up to it) for every
+/// power-of-two level from 1024 ns that holds calls, up to the slowest call.
+fn histogram_rows(h: &Histogram) -> Vec<(i64, u64)> {
+    let mut rows = Vec::new();
+    let mut before = 0;
+    for k in 0..=40 {
+        let cumulative = h.count_up_to(row_top(k));
+        if cumulative > before {
+            rows.push((row_top(k) / 1000, cumulative));
+        }
+        before = cumulative;
+        if cumulative >= h.total() {
+            break;
+        }
+    }
+    rows
 }
 
 /// Writes one command's histogram as LATENCY HISTOGRAM does (`fillCommandCDF`).
-fn write_histogram(ctx: &mut Ctx<'_, '_>, counts: &[u64; 64]) {
-    let calls: u64 = counts.iter().sum();
-    let last = counts.iter().rposition(|&c| c > 0).unwrap_or(0);
-    let mut rows = Vec::new();
-    let mut cumulative = 0;
-    for (k, &c) in counts.iter().enumerate().take(last + 1) {
-        cumulative += c;
-        if c > 0 {
-            rows.push((bucket_top(k) / 1000, cumulative));
-        }
-    }
+fn write_histogram(ctx: &mut Ctx<'_, '_>, h: &Histogram) {
+    let calls = h.total();
+    let rows = histogram_rows(h);
     ctx.out.map_len(2);
     ctx.out.bulk(b"calls");
     ctx.out.int(calls as i64);
     ctx.out.bulk(b"histogram_usec");
     ctx.out.map_len(rows.len());
     for (usec, n) in rows {
-        ctx.out.int(usec as i64);
+        ctx.out.int(usec);
         ctx.out.int(n as i64);
     }
 }
@@ -597,8 +608,11 @@ pub(crate) fn latency(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.int(resets as i64);
     } else if is(sub, "histogram") {
         let histograms = &ctx.shared.intro.histograms;
-        let chosen: Vec<(String, [u64; 64])> = if n == 2 {
-            histograms.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        let chosen: Vec<(String, Histogram)> = if n == 2 {
+            histograms
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
         } else {
             let mut chosen = Vec::new();
             for name in args.iter().skip(2) {
@@ -606,7 +620,7 @@ pub(crate) fn latency(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 for (k, v) in histograms {
                     let top = k.split('|').next().unwrap_or_default();
                     if *k == name || (!name.contains('|') && top == name && k.contains('|')) {
-                        chosen.push((k.clone(), *v));
+                        chosen.push((k.clone(), v.clone()));
                     }
                 }
             }
@@ -647,11 +661,50 @@ pub(crate) fn track(
 ) {
     let keep_caching = client.multi.is_some()
         || (command.name == "client" && args.get(1).is_some_and(|s| is(s, "caching")));
-    let reads = (command.flags & READONLY != 0).then(|| command.key_args(args));
+    // EVAL_RO and its kin are READONLY, yet only what their script reads is tracked.
+    let reads =
+        (command.flags & READONLY != 0 && !runs_script(command)).then(|| command.key_args(args));
     shared
         .intro
         .tracking
         .after_command(client.id, reads, keep_caching);
+    if !runs_script(command) {
+        // A script's writes were seen one by one as its commands ran.
+        invalidate_written(shared, client, command, args, wrote);
+    }
+}
+
+/// Client-side caching after a command a script ran for `caller` (Redis's `call` for a
+/// script's client): when the command reads, the keys the caller's command named (`keys`:
+/// EVAL's or FCALL's, not the command's own) are remembered for the caller, as Redis 7.0
+/// does; the keys it wrote are invalidated with the caller as the writer (NOLOOP).
+pub(crate) fn track_script_call(
+    shared: &mut Shared,
+    caller: &mut Client,
+    keys: &[Bytes],
+    command: &Command,
+    args: &[Bytes],
+    wrote: bool,
+) {
+    if command.flags & READONLY != 0 {
+        let keys = keys.iter().map(|k| &k[..]);
+        shared
+            .intro
+            .tracking
+            .after_command(caller.id, Some(keys), true);
+    }
+    invalidate_written(shared, caller, command, args, wrote);
+}
+
+/// Invalidates the keys `command` wrote (every key after FLUSHDB/FLUSHALL), with `writer` as
+/// the client that wrote them, and sends what BCAST clients are owed.
+fn invalidate_written(
+    shared: &mut Shared,
+    writer: &mut Client,
+    command: &Command,
+    args: &[Bytes],
+    wrote: bool,
+) {
     let flush = matches!(command.name, "flushdb" | "flushall");
     if !wrote && !flush {
         return;
@@ -659,13 +712,13 @@ pub(crate) fn track(
     let mut tracking = std::mem::take(&mut shared.intro.tracking);
     let lookup = |id: u64| tracking_target(shared, id);
     if flush {
-        tracking.flush(&lookup, &mut client.outbox);
+        tracking.flush(&lookup, &mut writer.outbox);
     } else {
         for key in command.key_args(args) {
-            tracking.invalidate(key, client.id, &lookup, &mut client.outbox);
+            tracking.invalidate(key, writer.id, &lookup, &mut writer.outbox);
         }
     }
-    tracking.broadcast(&lookup, &mut client.outbox);
+    tracking.broadcast(&lookup, &mut writer.outbox);
     shared.intro.tracking = tracking;
 }
 
@@ -918,14 +971,6 @@ const MEMORY_HELP: &[&str] = &[
     "    sampled up to <count> times (default: 5, 0 means sample all).",
 ];
 
-/// The resident set size, from /proc (0 where there is none).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// `MEMORY DOCTOR | MALLOC-STATS | PURGE | STATS | HELP` (USAGE is the keys family's). The
 /// allocator is the system's, counted by spindle's own (`alloc.rs`): MALLOC-STATS answers as
 /// a Redis built without jemalloc does, PURGE has nothing to purge.
@@ -966,7 +1011,7 @@ fn memory_stats(ctx: &mut Ctx<'_, '_>) {
     const PER_KEY: u64 = 48;
     let used = crate::alloc::sample_peak() as u64;
     let peak = (crate::alloc::peak() as u64).max(used);
-    let rss = rss_bytes();
+    let rss = crate::alloc::rss_bytes();
     let clients: u64 = ctx.shared.clients.values().map(|c| c.memory() as u64).sum();
     let aof = ctx
         .db
@@ -1511,14 +1556,18 @@ mod tests {
     }
 
     #[test]
-    fn histogram_buckets_follow_hdr_levels() {
-        assert_eq!(bucket_top(0) / 1000, 1);
-        assert_eq!(bucket_top(5) / 1000, 33);
-        assert_eq!(bucket_top(6) / 1000, 66);
-        assert_eq!(bucket_top(7) / 1000, 132);
-        assert_eq!(bucket_top(11) / 1000, 2113);
-        assert_eq!(histogram_bucket(10), 0);
-        assert_eq!(histogram_bucket(2000), 1);
+    fn histogram_rows_follow_hdr_levels() {
+        assert_eq!(row_top(0) / 1000, 1);
+        assert_eq!(row_top(5) / 1000, 33);
+        assert_eq!(row_top(6) / 1000, 66);
+        assert_eq!(row_top(7) / 1000, 132);
+        assert_eq!(row_top(11) / 1000, 2113);
+        let mut h = Histogram::default();
+        h.record(1);
+        h.record(2_000);
+        h.record(2_000);
+        h.record(100_000);
+        assert_eq!(histogram_rows(&h), [(1, 1), (2, 3), (132, 4)]);
     }
 
     #[test]

@@ -8,9 +8,10 @@ use bytes::Bytes;
 use super::args::is;
 use super::ctx::flags::{ADMIN, FAST, NO_MULTI};
 use super::ctx::{CmdResult, Ctx};
+use super::scripting::{install_libraries, Restore};
 use super::{cmd, Command};
 use crate::error::CmdError;
-use crate::persist::ChildKind;
+use crate::persist::{exit_process, ChildKind};
 
 /// This family's rows of the command table (arity and flags as Redis 7.0's COMMAND reports
 /// them).
@@ -182,16 +183,6 @@ pub(crate) fn shutdown_options(args: &[Bytes]) -> Result<ShutdownOptions, CmdErr
     })
 }
 
-/// Ends the process after a successful SHUTDOWN, as redis-server's `exit(0)`: the client sees
-/// its connection close without a reply. Unit tests stay alive and see no reply.
-#[cfg(not(test))]
-pub(crate) fn exit_process() {
-    std::process::exit(0);
-}
-
-#[cfg(test)]
-pub(crate) fn exit_process() {}
-
 /// `DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]`: saves the dump file (unless NOSAVE), empties the
 /// dataset (unless NOFLUSH) and loads the file back; with NOFLUSH the file's keys join what is
 /// there, an existing key being an error unless MERGE (which replaces it).
@@ -226,6 +217,18 @@ pub(crate) fn debug_reload(ctx: &mut Ctx<'_, '_>, options: &[Bytes]) -> CmdResul
             log::warn!("DEBUG RELOAD: cannot load {}", path.display());
             return Err(load_error());
         }
+    }
+    // The libraries first, as Redis's loader meets them before the keys; emptied with the
+    // data unless NOFLUSH, then a library loaded twice is refused unless MERGE.
+    let policy = match (flush, merge) {
+        (true, _) => Restore::Flush,
+        (false, true) => Restore::Replace,
+        (false, false) => Restore::Append,
+    };
+    ctx.db.libraries = std::mem::take(&mut loaded.libraries);
+    if let Err(e) = install_libraries(ctx.shared, ctx.db, ctx.commands, policy) {
+        log::warn!("DEBUG RELOAD: failed loading library, {e}");
+        return Err(load_error());
     }
     for (db, space) in loaded.spaces.iter_mut().enumerate() {
         let Some(current) = ctx.db.spaces.get_mut(db) else {

@@ -853,7 +853,7 @@ impl<'a> Src<'a> {
     fn for_each(&self, mut f: impl FnMut(&'a Str, f64)) {
         match *self {
             Src::None => {}
-            Src::Z(z) => z.scores.iter().for_each(|(m, s)| f(m, *s)),
+            Src::Z(z) => z.iter().for_each(|(m, s)| f(m, s)),
             Src::S(s) => s.iter().for_each(|m| f(m, 1.0)),
         }
     }

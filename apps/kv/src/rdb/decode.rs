@@ -403,18 +403,64 @@ pub(crate) fn verify_payload(payload: &[u8]) -> bool {
     version <= RDB_VERSION && stored.map(u64::from_le_bytes) == Some(crc64(0, &covered))
 }
 
+/// A reader of a payload's body: what comes before its version and CRC64 footer.
+fn payload_reader(payload: &[u8]) -> Reader<'_> {
+    Reader {
+        bytes: payload
+            .get(..payload.len().saturating_sub(10))
+            .unwrap_or_default(),
+        pos: 0,
+    }
+}
+
 /// The value in a DUMP payload (checked by [`verify_payload`] first): a type byte and one
 /// object. `None` for an empty collection, which RESTORE refuses as Redis does.
 pub(crate) fn decode_payload(payload: &[u8]) -> Result<Option<Value>, RdbError> {
-    let body = payload
-        .get(..payload.len().saturating_sub(10))
-        .unwrap_or_default();
-    let mut r = Reader {
-        bytes: body,
-        pos: 0,
-    };
+    let mut r = payload_reader(payload);
     let ty = r.byte()?;
     object(&mut r, ty)
+}
+
+/// One library's code from a function record whose opcode was just read, as Redis's
+/// `rdbFunctionLoad` reads it: FUNCTION2's code string, or the FUNCTION of 7.0's release
+/// candidates (name, engine, an optional description, the body) made into the
+/// `#!<engine> name=<name>` code it stands for. The error is Redis's text.
+fn function_record(r: &mut Reader<'_>, op: u8) -> Result<Vec<u8>, &'static str> {
+    if op == OP_FUNCTION2 {
+        return r.string().map_err(|_| "Failed loading library payload");
+    }
+    let name = r.string().map_err(|_| "Failed loading library name")?;
+    let engine = r.string().map_err(|_| "Failed loading engine name")?;
+    let has_description = r
+        .len()
+        .map_err(|_| "Failed loading library description indicator")?;
+    if has_description != 0 {
+        r.string()
+            .map_err(|_| "Failed loading library description")?;
+    }
+    let body = r.string().map_err(|_| "Failed loading library blob")?;
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(&engine);
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(&name);
+    code.push(b'\n');
+    code.extend_from_slice(&body);
+    Ok(code)
+}
+
+/// The libraries' code in a FUNCTION DUMP payload (checked by [`verify_payload`] first): one
+/// function record after another, as FUNCTION RESTORE reads them. The error is Redis's text.
+pub(crate) fn decode_functions_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let mut r = payload_reader(payload);
+    let mut codes = Vec::new();
+    while r.remaining() > 0 {
+        let op = r.byte().map_err(|_| "can not read data type")?;
+        if op != OP_FUNCTION && op != OP_FUNCTION2 {
+            return Err("given type is not a function");
+        }
+        codes.push(function_record(&mut r, op)?);
+    }
+    Ok(codes)
 }
 
 /// What [`decode_into`] loaded.
@@ -428,7 +474,8 @@ pub(crate) struct Loaded {
 
 /// Loads the RDB file `bytes` (versions 1 to 11) into `db`, which should be empty: keys whose
 /// expiry is at or before `now_ms` are skipped, as a Redis master does. Reads every encoding
-/// Redis 7.0 loads except modules and functions. A database index beyond `db`'s, a
+/// Redis 7.0 loads except modules; FUNCTION libraries' code goes to `db.libraries`, for the
+/// caller to compile. A database index beyond `db`'s, a
 /// key twice, or a wrong checksum is an error; on error `db` may hold part of the file, so
 /// load into a fresh one and swap it in on success.
 pub(crate) fn decode_into(db: &mut Db, bytes: &[u8], now_ms: u64) -> Result<Loaded, RdbError> {
@@ -485,9 +532,12 @@ pub(crate) fn decode_into(db: &mut Db, bytes: &[u8], now_ms: u64) -> Result<Load
                 r.string()?;
                 continue;
             }
-            OP_MODULE_AUX | OP_FUNCTION | OP_FUNCTION2 => {
-                return bad("modules and functions are not supported")
+            OP_FUNCTION | OP_FUNCTION2 => {
+                let code = function_record(&mut r, op).map_err(RdbError::Format)?;
+                db.libraries.push(bytes::Bytes::from(code));
+                continue;
             }
+            OP_MODULE_AUX => return bad("modules are not supported"),
             _ => {}
         }
         let key = r.string()?;

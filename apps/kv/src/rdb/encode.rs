@@ -147,7 +147,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) -> u8 {
         }
         Value::ZSet(z) => {
             let small = z.len() <= MAX_LISTPACK_ENTRIES
-                && z.scores.keys().all(|m| m.len() <= MAX_LISTPACK_VALUE);
+                && z.iter().all(|(m, _)| m.len() <= MAX_LISTPACK_VALUE);
             if small {
                 let mut lp = listpack::Builder::new();
                 for (m, score) in z.iter() {
@@ -184,6 +184,15 @@ pub(crate) fn dump(v: &Value) -> Vec<u8> {
     out
 }
 
+/// Writes each library's code as a FUNCTION2 record, as Redis 7.0's `rdbSaveFunctions` does
+/// in a file and FUNCTION DUMP in its payload.
+pub(crate) fn write_functions<'c>(out: &mut Vec<u8>, codes: impl IntoIterator<Item = &'c [u8]>) {
+    for code in codes {
+        out.push(OP_FUNCTION2);
+        write_string(out, code);
+    }
+}
+
 /// Buffers output, keeps the running CRC64, and hands full chunks to the writer.
 struct Sink<'w, W: Write> {
     w: &'w mut W,
@@ -214,7 +223,8 @@ impl<W: Write> Sink<'_, W> {
 }
 
 /// Writes the whole of `db` to `w` as an RDB version 10 file, as Redis 7.0's SAVE would: the
-/// header, aux fields (`redis-ver`, `redis-bits`, `ctime`, `used-mem`, `aof-base`), for each
+/// header, aux fields (`redis-ver`, `redis-bits`, `ctime`, `used-mem`, `aof-base`), the
+/// FUNCTION libraries (`db.libraries`, a FUNCTION2 record each), for each
 /// non-empty database SELECTDB and RESIZEDB then its keys (an expiry as EXPIRETIME_MS before
 /// its key), EOF and the CRC64 of everything before it. `now_ms` (Unix milliseconds) is the
 /// `ctime` recorded. Keys past their expiry that are still held are written as Redis does; a
@@ -232,6 +242,8 @@ pub(crate) fn encode_dataset(db: &Db, now_ms: u64, w: &mut impl Write) -> Result
     sink.aux("ctime", (now_ms / 1000).to_string().as_bytes());
     sink.aux("used-mem", b"0");
     sink.aux("aof-base", b"0");
+    write_functions(&mut sink.buf, db.libraries.iter().map(|c| &c[..]));
+    sink.flush_if_big()?;
     for (index, space) in db.spaces.iter().enumerate() {
         if space.is_empty() {
             continue;

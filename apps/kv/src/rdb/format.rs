@@ -61,7 +61,7 @@ pub(crate) enum RdbError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     /// The bytes are not a valid RDB file or object: truncated, malformed, or a type this
-    /// store does not hold (modules, functions).
+    /// store does not hold (modules).
     #[error("bad RDB data: {0}")]
     Format(&'static str),
     /// The trailing CRC64 does not match.

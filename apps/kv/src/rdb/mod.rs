@@ -1,6 +1,7 @@
 //! Redis 7.0's RDB format (version 10): whole datasets for SAVE and startup loading, single
-//! values for DUMP and RESTORE. Reads every encoding Redis 7.0 reads (and 7.2's listpack sets)
-//! except modules and functions; writes what Redis 7.0 writes.
+//! values for DUMP and RESTORE, FUNCTION libraries for both and for FUNCTION DUMP and
+//! RESTORE. Reads every encoding Redis 7.0 reads (and 7.2's listpack sets) except modules;
+//! writes what Redis 7.0 writes.
 //!
 //! Entry points:
 //! - [`encode_dataset`]`(&Db, now_ms, &mut impl Write)`: a whole RDB file;
@@ -42,7 +43,7 @@ mod tests;
 
 #[cfg(test)]
 pub(crate) use decode::decode_into;
-pub(crate) use decode::{decode_payload, verify_payload};
+pub(crate) use decode::{decode_functions_payload, decode_payload, verify_payload};
 pub(crate) use encode::dump;
 #[cfg(test)]
 pub(crate) use encode::encode_dataset;

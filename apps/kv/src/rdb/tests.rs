@@ -412,6 +412,69 @@ fn datasets_round_trip_and_expired_keys_are_dropped() {
     );
 }
 
+/// Libraries are written as FUNCTION2 records before the first database and read back in
+/// order; the FUNCTION record of 7.0's release candidates (name, engine, description, body)
+/// reads as the code it stands for; a truncated record fails with Redis's text.
+#[test]
+fn function_records_round_trip_and_the_older_record_reads() {
+    let now = now_ms();
+    let mut db = sample_db(now);
+    let codes = [
+        "#!lua name=a\nredis.register_function('fa', function() return 1 end)",
+        "#!lua name=b\nredis.register_function('fb', function() return 2 end)",
+    ];
+    db.libraries = codes.iter().map(|c| bytes::Bytes::from(*c)).collect();
+    let file = encode(&db, now);
+    // SELECTDB n RESIZEDB: the first database's start (aux values may hold either byte).
+    let first_db = file
+        .windows(3)
+        .position(|w| w[0] == format::OP_SELECTDB && w[2] == format::OP_RESIZEDB)
+        .unwrap();
+    let code = file
+        .windows(codes[0].len())
+        .position(|w| w == codes[0].as_bytes())
+        .unwrap();
+    // The opcode, then the code's two-byte length.
+    assert_eq!(file[code - 3], format::OP_FUNCTION2);
+    assert!(code < first_db, "libraries come before the keys");
+    let mut back = Db::new(16);
+    decode_into(&mut back, &file, now).unwrap();
+    assert_eq!(back.libraries, db.libraries);
+    assert_eq!(dataset_of(&back), dataset_of(&db));
+
+    // FUNCTION: name, engine, has-description 1, description, body.
+    let mut body = vec![format::OP_FUNCTION];
+    for s in [&b"old"[..], b"LUA"] {
+        encode::write_string(&mut body, s);
+    }
+    encode::write_len(&mut body, 1);
+    encode::write_string(&mut body, b"a description");
+    encode::write_string(
+        &mut body,
+        b"redis.register_function('fo', function() return 3 end)",
+    );
+    let mut payload = body.clone();
+    payload.extend_from_slice(&format::RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(0, &payload);
+    payload.extend_from_slice(&crc.to_le_bytes());
+    assert_eq!(
+        decode_functions_payload(&payload).unwrap(),
+        vec![b"#!LUA name=old\nredis.register_function('fo', function() return 3 end)".to_vec()]
+    );
+    let mut truncated = body[..body.len() - 5].to_vec();
+    truncated.extend_from_slice(&payload[payload.len() - 10..]);
+    assert_eq!(
+        decode_functions_payload(&truncated),
+        Err("Failed loading library blob")
+    );
+    let mut not_function = vec![0u8, 1, b'k', 1, b'v'];
+    not_function.extend_from_slice(&payload[payload.len() - 10..]);
+    assert_eq!(
+        decode_functions_payload(&not_function),
+        Err("given type is not a function")
+    );
+}
+
 /// Seeded mutations of valid files and payloads: decoding returns, never panics, and what it
 /// builds stays within what its input can describe.
 #[test]

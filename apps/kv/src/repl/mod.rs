@@ -9,7 +9,7 @@
 
 pub(crate) mod backlog;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use spindle_reactor::{ConnId, TimerId};
 
 use backlog::Backlog;
@@ -61,6 +61,21 @@ impl LinkState {
             LinkState::Connected => "connected",
         }
     }
+}
+
+/// A full resync's snapshot while a child writes it into a memory file, and the replicas
+/// waiting for it: they all get the snapshot taken at `offset`, then the stream from there,
+/// kept meanwhile in `since`.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    /// The memory file the child writes.
+    pub(crate) file: std::fs::File,
+    /// The stream's offset at the fork (the replicas' +FULLRESYNC offset).
+    pub(crate) offset: u64,
+    /// The stream since the fork, which the replicas get after the snapshot.
+    pub(crate) since: BytesMut,
+    /// The replicas waiting: connection, address, listening port.
+    pub(crate) waiting: Vec<(ConnId, String, u16)>,
 }
 
 /// A replica attached to this master.
@@ -149,6 +164,8 @@ pub(crate) struct Repl {
     pub(crate) getack: bool,
     /// The connection to the master, while there is one (closed when REPLICAOF changes).
     pub(crate) link_conn: Option<ConnId>,
+    /// A snapshot for full resyncs being written by a child, while there is one.
+    pub(crate) snapshot: Option<Snapshot>,
 }
 
 impl Repl {
@@ -167,6 +184,7 @@ impl Repl {
             woken: Vec::new(),
             getack: false,
             link_conn: None,
+            snapshot: None,
         }
     }
 

@@ -115,14 +115,15 @@ pub(crate) fn encoding_name(v: &Value, config: &crate::config::Config) -> &'stat
                 .map(|(k, v)| k.len().max(v.len()))
                 .max()
                 .unwrap_or(0);
-            if h.is_packed()
-                && small(
-                    h.len(),
-                    "hash-max-listpack-entries",
-                    "hash-max-listpack-value",
-                    longest,
-                )
-            {
+            // Redis's rule on the configured limits (512 fields by default), whichever way the
+            // hash is kept here (packed only up to 128 fields, where scanning stays fast).
+            // Redis never packs a hash again once converted; this reports what its size says.
+            if small(
+                h.len(),
+                "hash-max-listpack-entries",
+                "hash-max-listpack-value",
+                longest,
+            ) {
                 "listpack"
             } else {
                 "hashtable"
@@ -137,7 +138,7 @@ pub(crate) fn encoding_name(v: &Value, config: &crate::config::Config) -> &'stat
         Value::Set(_) => "hashtable",
         Value::Stream(_) => "stream",
         Value::ZSet(z) => {
-            let longest = z.scores.keys().map(|m| m.len()).max().unwrap_or(0);
+            let longest = z.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
             if small(
                 z.len(),
                 "zset-max-listpack-entries",

@@ -1,5 +1,5 @@
-//! [`ZSet`]: the sorted-set type — a hash map from member to score for O(1) lookups, plus a
-//! skiplist with span counts over (score, member), as Redis keeps it.
+//! [`ZSet`]: the sorted-set type — a skiplist with span counts over (score, member), as Redis
+//! keeps it, and a hash index from member to node for O(1) lookups.
 //!
 //! The skiplist lives in two arenas linked by `u32` indexes, with no `Rc` and no `unsafe`:
 //! nodes (member, score, back link) in one `Vec`, and every node's tower of forward links side
@@ -8,6 +8,12 @@
 //! looks at a node only on a score tie — one cache miss per step, as Redis's inline levels.
 //! Each link also records how many elements it jumps over (its *span*), which gives ranks.
 //! Levels are drawn with p = 1/4, up to 32, as Redis.
+//!
+//! Each member is stored once, in its node. The lookup index is a hashbrown `HashTable<u32>`
+//! of node ids hashed by the member bytes (foldhash with a random seed, as the keyspace and
+//! [`Set`](super::set::Set)): 4 bytes a bucket, where a map from member to score held the
+//! member a second time in 32-byte buckets. At a million members that was 2^21 buckets of 32 B,
+//! half of them empty; the index is 2^21 buckets of 4 B (and a control byte each).
 //!
 //! | operation | cost |
 //! |---|---|
@@ -20,7 +26,9 @@
 //! Elements are ordered by score, then by member bytes (Redis's order; `-0` and `0` compare
 //! equal). NaN is never stored: commands refuse it before calling in.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use super::str::Str;
 
@@ -65,8 +73,9 @@ struct Node {
 /// A sorted set: member → score, and (score, member) in order with ranks.
 #[derive(Clone)]
 pub(crate) struct ZSet {
-    /// Each member's score. Read it freely; change it only through [`ZSet`]'s methods.
-    pub(crate) scores: HashMap<Str, f64>,
+    /// The id of every member's node, hashed by the member bytes.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     nodes: Vec<Node>,
     free_nodes: Vec<u32>,
     /// Every node's links, each node's `height` of them side by side (the head's first).
@@ -81,7 +90,8 @@ pub(crate) struct ZSet {
 impl Default for ZSet {
     fn default() -> Self {
         ZSet {
-            scores: HashMap::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             nodes: vec![Node {
                 member: Str::default(),
                 score: 0.0,
@@ -111,35 +121,62 @@ impl ZSet {
         ZSet::default()
     }
 
+    /// The number of members.
     pub(crate) fn len(&self) -> usize {
-        self.scores.len()
+        self.index.len()
     }
 
     /// True when empty.
     pub(crate) fn is_empty(&self) -> bool {
-        self.scores.is_empty()
+        self.index.is_empty()
+    }
+
+    /// The id of `member`'s node, given the member's `hash`.
+    fn find(&self, hash: u64, member: &[u8]) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.index
+            .find(hash, |&id| {
+                nodes
+                    .get(id as usize)
+                    .is_some_and(|n| n.member.as_bytes() == member)
+            })
+            .copied()
     }
 
     /// The score of `member`.
     pub(crate) fn score(&self, member: &[u8]) -> Option<f64> {
-        self.scores.get(member).copied()
+        let id = self.find(self.hasher.hash_one(member), member)?;
+        self.nodes.get(id as usize).map(|n| n.score)
     }
 
     /// Adds or moves `member` to `score`; true if it was new. `score` must not be NaN.
     pub(crate) fn insert(&mut self, member: Str, score: f64) -> bool {
-        match self.scores.get_mut(member.as_bytes()) {
-            Some(old) => {
-                let was = *old;
-                *old = score;
+        let hash = self.hasher.hash_one(member.as_bytes());
+        match self.find(hash, &member) {
+            Some(id) => {
+                let was = self.nodes.get(id as usize).map_or(score, |n| n.score);
                 if was.to_bits() != score.to_bits() && !self.list_rescore(was, score, &member) {
                     self.list_remove(was, &member);
-                    self.list_insert(score, member);
+                    // The list has one element fewer than the index while the node moves.
+                    let moved = self.list_insert(score, member, self.len() - 1);
+                    if moved != id {
+                        if let Some(slot) = self.index.find_mut(hash, |&i| i == id) {
+                            *slot = moved;
+                        }
+                    }
                 }
                 false
             }
             None => {
-                self.scores.insert(member.clone(), score);
-                self.list_insert(score, member);
+                let id = self.list_insert(score, member, self.len());
+                let (nodes, hasher) = (&self.nodes, &self.hasher);
+                self.index.insert_unique(hash, id, |&i| {
+                    hasher.hash_one(
+                        nodes
+                            .get(i as usize)
+                            .map_or(&[][..], |n| n.member.as_bytes()),
+                    )
+                });
                 true
             }
         }
@@ -147,13 +184,21 @@ impl ZSet {
 
     /// Removes `member`; true if it was there.
     pub(crate) fn remove(&mut self, member: &[u8]) -> bool {
-        match self.scores.remove(member) {
-            Some(s) => {
-                self.list_remove(s, member);
-                true
-            }
-            None => false,
+        let hash = self.hasher.hash_one(member);
+        let nodes = &self.nodes;
+        let found = self.index.find_entry(hash, |&id| {
+            nodes
+                .get(id as usize)
+                .is_some_and(|n| n.member.as_bytes() == member)
+        });
+        let Ok(entry) = found else {
+            return false;
+        };
+        let (id, _) = entry.remove();
+        if let Some(score) = self.nodes.get(id as usize).map(|n| n.score) {
+            self.list_remove(score, member);
         }
+        true
     }
 
     /// Removes and returns the lowest (or, with `max`, the highest) element.
@@ -335,7 +380,8 @@ impl ZSet {
         t
     }
 
-    fn list_insert(&mut self, score: f64, member: Str) {
+    /// Links a new node for (score, member) into a list of `old_len` elements; its id.
+    fn list_insert(&mut self, score: f64, member: Str, old_len: usize) -> u32 {
         // update[i]: (tower, node id) of the last element before the new one on level i, and
         // rank[i] its rank; the loops stop at MAX_LEVEL by zipping with the arrays.
         let mut update = [(HEAD, HEAD); MAX_LEVEL];
@@ -361,7 +407,6 @@ impl ZSet {
             *u = (x, xn);
             above = *r;
         }
-        let old_len = self.len().saturating_sub(1); // the map already holds the new member
         let level = self.random_level();
         if level > self.level {
             for i in self.level..level {
@@ -423,6 +468,7 @@ impl ZSet {
         } else if let Some(n) = self.nodes.get_mut(next as usize) {
             n.back = id;
         }
+        id
     }
 
     /// Moves `member` from `old` to `new` in place when its neighbours allow it (the common
@@ -518,7 +564,7 @@ impl ZSet {
             self.level -= 1;
         }
         if self.is_empty() {
-            // Emptied: give the arenas back (the map no longer holds the member).
+            // Emptied: give the arenas back (the index no longer holds the member).
             self.nodes.truncate(1);
             self.links.truncate(MAX_LEVEL);
             self.free_nodes.clear();
@@ -564,6 +610,8 @@ impl<'a> Iterator for Iter<'a> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     struct Rng(u64);

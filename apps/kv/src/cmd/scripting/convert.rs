@@ -218,6 +218,24 @@ pub(crate) fn write_reply(
     Ok(())
 }
 
+/// The error reply a `{err=…}` table stands for (its text, trailing line ends cut, other
+/// line ends as spaces); `None` for any other table.
+pub(crate) fn table_error(t: &Table) -> mlua::Result<Option<String>> {
+    let Value::String(e) = t.raw_get::<Value>("err")? else {
+        return Ok(None);
+    };
+    let text: Value = t.get("err")?;
+    let msg = match text {
+        Value::String(s) => s.as_bytes().to_vec(),
+        _ => e.as_bytes().to_vec(),
+    };
+    let end = msg
+        .iter()
+        .rposition(|c| *c != b'\r' && *c != b'\n')
+        .map_or(0, |i| i + 1);
+    Ok(Some(line_text(msg.get(..end).unwrap_or_default())))
+}
+
 /// [`write_reply`] of a table, in Redis's order of checks.
 fn write_table(
     w: &mut ReplyWriter<'_>,
@@ -225,17 +243,8 @@ fn write_table(
     script_resp3: bool,
     depth: usize,
 ) -> mlua::Result<()> {
-    if let Value::String(e) = t.raw_get::<Value>("err")? {
-        let text: Value = t.get("err")?;
-        let msg = match text {
-            Value::String(s) => s.as_bytes().to_vec(),
-            _ => e.as_bytes().to_vec(),
-        };
-        let end = msg
-            .iter()
-            .rposition(|c| *c != b'\r' && *c != b'\n')
-            .map_or(0, |i| i + 1);
-        w.error(&line_text(msg.get(..end).unwrap_or_default()));
+    if let Some(text) = table_error(t)? {
+        w.error(&text);
         return Ok(());
     }
     if let Value::String(s) = t.raw_get::<Value>("ok")? {

@@ -9,6 +9,7 @@ use super::sha1::sha1_hex;
 use super::state::{put, split_keys, take, CachedScript, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Ctx};
+use crate::cmd::introspect::monitor_script;
 use crate::error::CmdError;
 
 /// The flag of a script without a shebang (Redis's `SCRIPT_FLAG_EVAL_COMPAT_MODE`): the
@@ -100,6 +101,7 @@ fn create(state: &mut Scripting, ctx: &Ctx<'_, '_>, body: &[u8]) -> Result<Strin
 
 /// The four EVAL commands.
 fn generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
+    monitor_script(ctx.shared, ctx.client, args);
     let script = arg(args, 1);
     if by_sha && script.len() != 40 {
         return Err(noscript());
@@ -121,16 +123,19 @@ fn eval_with(
     keys: &[Bytes],
     argv: &[Bytes],
 ) -> CmdResult {
-    let sha = if by_sha {
-        let sha = String::from_utf8_lossy(script).to_ascii_lowercase();
-        if !state.scripts.contains_key(&sha) {
-            return Err(noscript());
-        }
-        sha
+    // EVALSHA's SHA-1 is lower-cased on the stack: the lookup is on every call's path.
+    let mut lower = [0u8; 40];
+    let created;
+    let sha: &str = if by_sha {
+        let dst = lower.get_mut(..script.len()).ok_or_else(noscript)?;
+        dst.copy_from_slice(script);
+        dst.make_ascii_lowercase();
+        std::str::from_utf8(dst).map_err(|_| noscript())?
     } else {
-        create(state, ctx, script)?
+        created = create(state, ctx, script)?;
+        &created
     };
-    let Some(cached) = state.scripts.get(&sha) else {
+    let Some(cached) = state.scripts.get(sha) else {
         return Err(noscript());
     };
     let flags = cached.flags;
@@ -151,7 +156,7 @@ fn eval_with(
         keys,
         argv,
         RunSpec {
-            name: &sha,
+            name: sha,
             read_only,
             eval_mode: true,
         },

@@ -17,12 +17,14 @@ use super::run::{run, RunSpec};
 use super::state::{put, split_keys, take, FunctionInfo, Functions, Library, Scripting};
 use crate::cmd::args::{arg, is};
 use crate::cmd::ctx::{CmdResult, Command, Ctx};
+use crate::cmd::introspect::monitor_script;
+use crate::db::Db;
 use crate::error::CmdError;
 use crate::glob;
 use crate::rdb::crc64::crc64;
-use crate::rdb::encode::write_string;
-use crate::rdb::format::{OP_FUNCTION2, RDB_VERSION};
-use crate::rdb::lzf;
+use crate::rdb::encode::write_functions;
+use crate::rdb::format::RDB_VERSION;
+use crate::shared::Shared;
 
 /// How long a library's top level may run (Redis's `LOAD_TIMEOUT_MS`).
 const LOAD_TIMEOUT_MS: u128 = 500;
@@ -185,6 +187,7 @@ pub(crate) fn fcall_ro(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 
 /// FCALL and FCALL_RO.
 fn generic(ctx: &mut Ctx<'_, '_>, args: &[Bytes], ro: bool) -> CmdResult {
+    monitor_script(ctx.shared, ctx.client, args);
     let mut state = take(ctx.shared);
     let result = (|| {
         let name = String::from_utf8_lossy(arg(args, 1)).into_owned();
@@ -266,6 +269,8 @@ const HELP: &[&str] = &[
 pub(crate) fn function(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let mut state = take(ctx.shared);
     let result = subcommand(ctx, &mut state, args);
+    // The dataset's copy of the code follows every change, for SAVE and replicas' snapshots.
+    ctx.db.libraries = library_codes(&state.functions);
     put(ctx.shared, state);
     result
 }
@@ -418,80 +423,22 @@ fn list(ctx: &mut Ctx<'_, '_>, functions: &Functions, args: &[Bytes]) -> CmdResu
 /// and the CRC64 of it all.
 fn dump(functions: &Functions) -> Vec<u8> {
     let mut out = Vec::new();
-    for lib in functions.libraries.values() {
-        out.push(OP_FUNCTION2);
-        write_string(&mut out, &lib.code);
-    }
+    write_functions(&mut out, functions.libraries.values().map(|l| &l.code[..]));
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-/// One RDB string of a payload at `pos` (plain, integer-encoded or LZF-compressed).
-fn read_string(data: &[u8], pos: &mut usize) -> Option<Vec<u8>> {
-    let first = *data.get(*pos)?;
-    *pos += 1;
-    let len_of = |first: u8, pos: &mut usize| -> Option<u64> {
-        match first >> 6 {
-            0 => Some(u64::from(first & 0x3f)),
-            1 => {
-                let b = *data.get(*pos)?;
-                *pos += 1;
-                Some((u64::from(first & 0x3f) << 8) | u64::from(b))
-            }
-            2 => {
-                let n = match first {
-                    0x80 => 4,
-                    0x81 => 8,
-                    _ => return None,
-                };
-                let bytes = data.get(*pos..*pos + n)?;
-                *pos += n;
-                Some(bytes.iter().fold(0u64, |a, &b| (a << 8) | u64::from(b)))
-            }
-            _ => None,
-        }
-    };
-    if first >> 6 == 3 {
-        return match first & 0x3f {
-            0 => {
-                let b = *data.get(*pos)?;
-                *pos += 1;
-                Some((b as i8).to_string().into_bytes())
-            }
-            1 => {
-                let b = data.get(*pos..*pos + 2)?;
-                *pos += 2;
-                Some(
-                    i16::from_le_bytes([*b.first()?, *b.get(1)?])
-                        .to_string()
-                        .into_bytes(),
-                )
-            }
-            2 => {
-                let b: [u8; 4] = data.get(*pos..*pos + 4)?.try_into().ok()?;
-                *pos += 4;
-                Some(i32::from_le_bytes(b).to_string().into_bytes())
-            }
-            3 => {
-                let first = *data.get(*pos)?;
-                *pos += 1;
-                let clen = len_of(first, pos)? as usize;
-                let first = *data.get(*pos)?;
-                *pos += 1;
-                let len = len_of(first, pos)? as usize;
-                let packed = data.get(*pos..*pos + clen)?;
-                *pos += clen;
-                lzf::decompress(packed, len)
-            }
-            _ => None,
-        };
-    }
-    let len = len_of(first, pos)? as usize;
-    let s = data.get(*pos..*pos + len)?.to_vec();
-    *pos += len;
-    Some(s)
+/// How restored libraries meet the ones loaded (FUNCTION RESTORE's policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restore {
+    /// A library already loaded under the same name is an error.
+    Append,
+    /// A library already loaded under the same name is replaced.
+    Replace,
+    /// The loaded libraries are dropped first.
+    Flush,
 }
 
 /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
@@ -501,17 +448,11 @@ fn restore(
     live: &Rc<Live>,
     args: &[Bytes],
 ) -> CmdResult {
-    #[derive(PartialEq)]
-    enum Policy {
-        Append,
-        Replace,
-        Flush,
-    }
     let policy = match args.get(3) {
-        None => Policy::Append,
-        Some(p) if is(p, "append") => Policy::Append,
-        Some(p) if is(p, "replace") => Policy::Replace,
-        Some(p) if is(p, "flush") => Policy::Flush,
+        None => Restore::Append,
+        Some(p) if is(p, "append") => Restore::Append,
+        Some(p) if is(p, "replace") => Restore::Replace,
+        Some(p) if is(p, "flush") => Restore::Flush,
         Some(_) => {
             return Err(CmdError::err(
                 "Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
@@ -522,31 +463,32 @@ fn restore(
     if !crate::rdb::verify_payload(data) {
         return Err(CmdError::err("DUMP payload version or checksum are wrong"));
     }
-    let body_end = data.len() - 10;
-    let mut codes = Vec::new();
-    let mut pos = 0;
-    while pos < body_end {
-        let ty = *data.get(pos).unwrap_or(&0);
-        pos += 1;
-        if ty != OP_FUNCTION2 {
-            return Err(CmdError::err("given type is not a function"));
-        }
-        let code = read_string(data, &mut pos)
-            .ok_or_else(|| CmdError::err("failed loading the given functions payload"))?;
-        codes.push(code);
-    }
-    // Loaded into a fresh set first, as Redis does, so a bad payload changes nothing.
+    let codes = crate::rdb::decode_functions_payload(data).map_err(CmdError::err)?;
+    join(functions, live, ctx.commands, &codes, policy).map_err(CmdError::err)
+}
+
+/// Adds the libraries of `codes` to `functions` as Redis's FUNCTION RESTORE and RDB loading
+/// do: all are loaded into a fresh set first, so that bad code changes nothing, then replace
+/// the whole set (`Flush`), or join it, a library of the same name being an error (`Append`)
+/// or replaced (`Replace`); a function name taken by another library is an error.
+fn join(
+    functions: &mut Functions,
+    live: &Rc<Live>,
+    commands: &'static [Command],
+    codes: &[impl AsRef<[u8]>],
+    policy: Restore,
+) -> Result<(), String> {
     let mut fresh = Functions::default();
-    for code in &codes {
-        load(&mut fresh, live, ctx.commands, code, false).map_err(CmdError::err)?;
+    for code in codes {
+        load(&mut fresh, live, commands, code.as_ref(), false)?;
     }
-    if policy == Policy::Flush {
+    if policy == Restore::Flush {
         *functions = fresh;
         return Ok(());
     }
     for name in fresh.libraries.keys() {
-        if functions.libraries.contains_key(name) && policy == Policy::Append {
-            return Err(CmdError::err(format!("Library {name} already exists")));
+        if functions.libraries.contains_key(name) && policy == Restore::Append {
+            return Err(format!("Library {name} already exists"));
         }
     }
     for (name, lib) in &fresh.libraries {
@@ -556,14 +498,41 @@ fn restore(
                 .iter()
                 .any(|(other, l)| other != name && l.functions.contains_key(f));
             if taken {
-                return Err(CmdError::err(format!("Function {f} already exists")));
+                return Err(format!("Function {f} already exists"));
             }
         }
     }
-    // The restored libraries were compiled in the fresh interpreter; load them again in the
-    // current one so that every function shares its globals.
+    // The libraries were compiled in the fresh interpreter; load them again in the current
+    // one so that every function shares its globals.
     for code in codes {
-        load(functions, live, ctx.commands, &code, true).map_err(CmdError::err)?;
+        load(functions, live, commands, code.as_ref(), true)?;
     }
     Ok(())
+}
+
+/// Compiles the libraries a loaded dump file brought (`db.libraries`) into the server's
+/// function set, as Redis's RDB loading does: `Flush` for a load that replaced the data
+/// (start, a replica's full resync, DEBUG RELOAD), `Append` or `Replace` for DEBUG RELOAD
+/// NOFLUSH without or with MERGE. Afterwards `db.libraries` lists the libraries now loaded.
+pub(crate) fn install_libraries(
+    shared: &mut Shared,
+    db: &mut Db,
+    commands: &'static [Command],
+    policy: Restore,
+) -> Result<(), String> {
+    let mut state = take(shared);
+    let live = state.live.clone();
+    let joined = join(&mut state.functions, &live, commands, &db.libraries, policy);
+    db.libraries = library_codes(&state.functions);
+    put(shared, state);
+    joined
+}
+
+/// Every library's code, in name order (what `Db::libraries` mirrors).
+fn library_codes(functions: &Functions) -> Vec<Bytes> {
+    functions
+        .libraries
+        .values()
+        .map(|l| l.code.clone())
+        .collect()
 }

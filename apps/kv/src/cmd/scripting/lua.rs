@@ -25,12 +25,15 @@
 //! back into the table ([`error_value`]).
 
 use std::cell::{Cell, RefCell};
+use std::ptr::NonNull;
 use std::rc::Rc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
+use spindle_protocols::resp::Frame;
 
-use super::convert::{error_table, lua_args, lua_number_text};
+use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text};
 use super::libs;
 use super::sha1::sha1_hex;
 use crate::cmd::Command;
@@ -53,12 +56,32 @@ fn version_num() -> f64 {
 /// looked for.
 pub(crate) const INTERNAL_CHUNK: &str = "=redis";
 
+/// The field marking an error table whose error was counted in INFO's error statistics when
+/// it arose (Redis's name).
+pub(crate) const COUNTED: &str = "ignore_error_stats_update";
+
 /// The message of the error a native raises in place of an error table.
 const TABLE_MARKER: &str = "\u{1}redis error table";
 
 /// The error table a native raised, until the handler or `pcall` takes it.
 #[derive(Debug, Default)]
 struct PendingError(Option<Table>);
+
+/// What `redis.call`, `redis.pcall` and the run's hook reach during a run: the runner of the
+/// commands of the run in progress.
+pub(crate) trait Dispatch {
+    /// Runs one command line for the script (`resp3`: `redis.setresp(3)` is on; `repl`:
+    /// `redis.set_repl`'s flags); its reply as a frame, or the text of the refusal of the
+    /// call itself (unknown command, arity, ACL, a write in a read-only script).
+    fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String>;
+
+    /// Whether the calling client's user may run `argv` (`redis.acl_check_cmd`).
+    fn may_run(&mut self, argv: &[Bytes]) -> bool;
+
+    /// Called by the hook while the run is past `busy-reply-threshold` (Redis's
+    /// `scriptInterrupt`): lets the other connections be served meanwhile.
+    fn interrupt(&mut self);
+}
 
 /// What the natives and the hook share with the run in progress: set before a script runs,
 /// read by `redis.setresp`, `math.random` and the others, which exist once per interpreter.
@@ -84,6 +107,26 @@ pub(crate) struct Live {
     /// The functions `redis.register_function` collected while a library loads (`None`
     /// outside FUNCTION LOAD).
     pub(crate) loading: RefCell<Option<Vec<Registered>>>,
+    /// The runner `redis.call` uses, set for the length of a run by [`Live::dispatching`]
+    /// (`None` outside a run, and while a call is in progress). A pointer rather than a
+    /// closure made per run: the natives exist once per interpreter, and a run's state
+    /// borrows the caller's context, which a `'static` closure cannot hold.
+    dispatch: Cell<Option<NonNull<dyn Dispatch>>>,
+}
+
+/// Keeps a runner in [`Live`]'s slot; taking it out again when dropped (on every way out of
+/// the run, unwinding included) is what makes the pointer there valid while it is set.
+#[derive(Debug)]
+pub(crate) struct Dispatching<'d> {
+    live: &'d Live,
+    /// The runner stays mutably borrowed for as long as it is in the slot.
+    _runner: std::marker::PhantomData<&'d mut ()>,
+}
+
+impl Drop for Dispatching<'_> {
+    fn drop(&mut self) {
+        self.live.dispatch.set(None);
+    }
 }
 
 impl Default for Live {
@@ -98,11 +141,44 @@ impl Default for Live {
             timed_out: Cell::new(false),
             threshold_ms: Cell::new(0),
             loading: RefCell::new(None),
+            dispatch: Cell::new(None),
         }
     }
 }
 
 impl Live {
+    /// Makes `runner` what `redis.call` and `redis.pcall` run commands with until the guard
+    /// returned is dropped.
+    pub(crate) fn dispatching<'d>(
+        &'d self,
+        runner: &'d mut (dyn Dispatch + 'd),
+    ) -> Dispatching<'d> {
+        let ptr: NonNull<dyn Dispatch + 'd> = NonNull::from(runner);
+        // SAFETY: only the lifetime bound of the trait object is erased. The pointer is
+        // dereferenced only by `with_dispatch`, which takes it out of the slot for the length
+        // of the use (so no two `&mut` to the runner exist), and the slot is emptied when the
+        // guard drops, which is before `'d` ends: the guard holds `runner`'s mutable borrow
+        // for `'d`, so nothing else reaches the runner meanwhile.
+        let ptr: NonNull<dyn Dispatch + 'static> = unsafe { std::mem::transmute(ptr) };
+        self.dispatch.set(Some(ptr));
+        Dispatching {
+            live: self,
+            _runner: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs `f` with the runner of the run in progress; `None` outside a run (or inside a
+    /// call already running, which cannot be re-entered).
+    pub(crate) fn with_dispatch<T>(&self, f: impl FnOnce(&mut dyn Dispatch) -> T) -> Option<T> {
+        let mut ptr = self.dispatch.take()?;
+        // SAFETY: the pointer is in the slot only while the `Dispatching` guard that put it
+        // there lives, and so the runner with it (see `dispatching`); it is out of the slot
+        // while `f` runs, so this is the only reference to the runner.
+        let out = f(unsafe { ptr.as_mut() });
+        self.dispatch.set(Some(ptr));
+        Some(out)
+    }
+
     /// Redis's `redisLrand48`: the next 31-bit value of the 48-bit generator.
     pub(crate) fn lrand48(&self) -> i32 {
         const A: u64 = 0x5_DEEC_E66D;
@@ -136,16 +212,12 @@ pub(crate) struct Vm {
     /// Its metatable (FUNCTION LOAD points `__index` at the library API while it runs).
     pub(crate) globals_meta: Table,
     /// What the globals read through to: the builtins, libraries and `redis`; EVAL's `KEYS`
-    /// and `ARGV` are set here.
+    /// and `ARGV` are set here (by `run_eval`).
     pub(crate) backing: Table,
-    /// The table behind `redis`: a run puts its `call` and `pcall` there (callbacks that
-    /// live as long as the run).
-    pub(crate) redis: Table,
-    /// What `redis.call` is outside a run: a refusal.
-    pub(crate) outside: Function,
     /// The error handler given to `xpcall`: the error as a table, with the script's line.
     pub(crate) handler: Function,
-    /// `xpcall(f, handler)`.
+    /// `xpcall(f, handler)` with `keys` and `args` made the globals `KEYS` and `ARGV` (set
+    /// from Lua: cheaper than two table stores made from Rust).
     pub(crate) run_eval: Function,
     /// `xpcall(function() return f(keys, args) end, handler)`.
     pub(crate) run_function: Function,
@@ -239,8 +311,8 @@ local function logging(t)
 end
 
 local redis = logging({
-  call = N.outside,
-  pcall = N.outside,
+  call = N.call,
+  pcall = N.pcall,
   setresp = N.setresp,
   sha1hex = N.sha1hex,
   error_reply = N.error_reply,
@@ -271,7 +343,10 @@ local P = osetmetatable({}, P_meta)
 protected[P] = true
 G._G = P
 
-local run_eval = function(f, handler) return oxpcall(f, handler) end
+local run_eval = function(f, handler, keys, args)
+  G.KEYS, G.ARGV = keys, args
+  return oxpcall(f, handler)
+end
 local run_function = function(f, keys, args, handler)
   return oxpcall(function() return f(keys, args) end, handler)
 end
@@ -280,7 +355,7 @@ local names = {}
 for k in next, _G0 do names[#names + 1] = k end
 for _, k in ipairs(names) do _G0[k] = nil end
 
-return P, P_meta, G, redis, run_eval, run_function, library_api
+return P, P_meta, G, run_eval, run_function, library_api
 "#;
 
 impl Vm {
@@ -298,9 +373,7 @@ impl Vm {
         )?;
         let natives = natives(&lua, live, commands)?;
         lua.set_app_data(PendingError::default());
-        let outside: Function = natives.get("outside")?;
-        let (globals, globals_meta, backing, redis, run_eval, run_function, library_api): (
-            Table,
+        let (globals, globals_meta, backing, run_eval, run_function, library_api): (
             Table,
             Table,
             Table,
@@ -318,8 +391,6 @@ impl Vm {
             globals,
             globals_meta,
             backing,
-            redis,
-            outside,
             handler,
             run_eval,
             run_function,
@@ -505,15 +576,6 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             other => Ok(other),
         })?,
     )?;
-    n.set(
-        "outside",
-        lua.create_function(|lua, _: MultiValue| -> mlua::Result<MultiValue> {
-            raise_table(
-                lua,
-                "redis.call/pcall can only be called inside a script invocation",
-            )
-        })?,
-    )?;
     n.set("version_num", version_num())?;
     n.set(
         "sha1hex",
@@ -642,9 +704,16 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             ok(lua, Value::Nil)
         })?,
     )?;
+    let l = live.clone();
     n.set(
         "acl_check_cmd",
         lua.create_function(move |lua, args: MultiValue| {
+            if !l.running.get() {
+                return raise_table(
+                    lua,
+                    "redis.acl_check_cmd can only be called inside a script invocation",
+                );
+            }
             let argv = match lua_args(&args) {
                 Ok(argv) => argv,
                 Err(e) => return raise_table(lua, e),
@@ -656,7 +725,13 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             if !commands.iter().any(|c| c.name.as_bytes() == name) {
                 return raise_table(lua, "Invalid command passed to redis.acl_check_cmd()");
             }
-            ok(lua, true)
+            match l.with_dispatch(|d| d.may_run(&argv)) {
+                Some(allowed) => ok(lua, allowed),
+                None => raise_table(
+                    lua,
+                    "redis.acl_check_cmd can only be called inside a script invocation",
+                ),
+            }
         })?,
     )?;
     let l = live.clone();
@@ -719,6 +794,13 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             ok(lua, Value::Nil)
         })?,
     )?;
+    for (name, raise) in [("call", true), ("pcall", false)] {
+        let l = live.clone();
+        n.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| call_from_lua(lua, &l, args, raise))?,
+        )?;
+    }
     let l = live;
     n.set(
         "register_function",
@@ -755,6 +837,54 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
     n.set("bit", libs::bit::natives(lua)?)?;
     n.set("struct", libs::structs::natives(lua)?)?;
     Ok(n)
+}
+
+/// `redis.call` (`raise`) or `redis.pcall` (Redis's `luaRedisGenericCommand`): the reply as
+/// a Lua value. An error reply is raised as its error table under `redis.call` and returned
+/// under `redis.pcall`, and so is a refusal of the call itself; bad arguments are the same.
+/// Outside a run both raise.
+fn call_from_lua(lua: &Lua, live: &Live, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+    let fail = |text: &[u8]| -> mlua::Result<Value> {
+        let t = error_table(lua, text)?;
+        if raise {
+            raise_error_table(lua, t)
+        } else {
+            Ok(Value::Table(t))
+        }
+    };
+    let argv = match lua_args(&args) {
+        Ok(argv) => argv,
+        Err(e) => return fail(e.as_bytes()),
+    };
+    let resp3 = live.resp3.get();
+    let repl = live.repl.get();
+    let Some(result) = live.with_dispatch(|d| d.command(&argv, resp3, repl)) else {
+        return raise_table(
+            lua,
+            "redis.call/pcall can only be called inside a script invocation",
+        );
+    };
+    // Errors of the call were counted when they arose: their tables say so, so that the
+    // script's reply does not count them again (Redis's `ignore_error_stats_update`).
+    let counted = |text: &[u8]| -> mlua::Result<Value> {
+        let t = error_table(lua, text)?;
+        t.raw_set(COUNTED, true)?;
+        if raise {
+            raise_error_table(lua, t)
+        } else {
+            Ok(Value::Table(t))
+        }
+    };
+    match result {
+        Err(e) => counted(e.as_bytes()),
+        Ok(Frame::Error(e)) => {
+            let mut text = Vec::with_capacity(e.len() + 1);
+            text.push(b'-');
+            text.extend_from_slice(&e);
+            counted(&text)
+        }
+        Ok(frame) => frame_to_lua(lua, frame, resp3),
+    }
 }
 
 /// Redis's function and library names: letters, digits and `_`, at least one.

@@ -30,12 +30,13 @@ mod function;
 mod libs;
 mod lua;
 mod run;
-mod sha1;
+pub(crate) mod sha1;
 mod state;
 
 use super::ctx::flags::READONLY;
 use super::{cmd, Command};
 
+pub(crate) use function::{install_libraries, Restore};
 pub(crate) use state::info;
 
 /// This family's rows of the command table.

@@ -2,24 +2,26 @@
 //! Redis's `scriptCall` makes, a context for the script's own client, propagation of each
 //! write as the script's effect, and WATCH touches and blocked clients for the keys written.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, MultiValue, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, Value, VmState};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
-use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text, write_reply};
-use super::lua::{raise_error_table, Live, Vm, INTERNAL_CHUNK};
+use super::convert::{lua_number_text, table_error, write_reply};
+use super::lua::{Dispatch, Live, Vm, COUNTED, INTERNAL_CHUNK};
+use crate::acl;
 use crate::blocked;
 use crate::busy::{Busy, ScriptKind, Snapshot};
 use crate::client::Client;
+use crate::cmd::connection::{acl_denial, acl_refusal};
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
-use crate::cmd::persist::exit_process;
+use crate::cmd::introspect::{observe, track_script_call};
 use crate::error::CmdError;
+use crate::persist::exit_process;
 
 /// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
 /// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
@@ -101,10 +103,26 @@ fn index(commands: &'static [Command]) -> &'static HashMap<&'static [u8], &'stat
     INDEX.get_or_init(|| commands.iter().map(|c| (c.name.as_bytes(), c)).collect())
 }
 
+/// The command called `name` (any case), looked up without allocating: no command name is
+/// longer than 32 bytes.
+fn find(commands: &'static [Command], name: &[u8]) -> Option<&'static Command> {
+    let mut lower = [0u8; 32];
+    let dst = lower.get_mut(..name.len())?;
+    dst.copy_from_slice(name);
+    dst.make_ascii_lowercase();
+    index(commands).get(&*dst).copied()
+}
+
 /// The state of a run that `redis.call` works with: the caller's context, the script's own
 /// client, and the keys written so far.
 struct Call<'r, 'a, 'b> {
     ctx: &'r mut Ctx<'a, 'b>,
+    /// The keys the caller's command named (client-side caching remembers these when the
+    /// script reads).
+    keys: &'r [Bytes],
+    /// The reply of the command in progress, encoded, then decoded for Lua (as Redis parses
+    /// its client's output buffer); kept for the run to spare an allocation per call.
+    buf: BytesMut,
     /// The script's client: the caller's database at the start, its own afterwards (a SELECT
     /// in a script does not change the caller's).
     client: Client,
@@ -117,99 +135,23 @@ struct Call<'r, 'a, 'b> {
     kind: ScriptKind,
 }
 
-impl Call<'_, '_, '_> {
+impl Dispatch for Call<'_, '_, '_> {
     /// Runs one command for the script (Redis's `scriptCall`): the checks, then the handler
-    /// in the script client's context; the reply as a frame, or the refusal's text.
+    /// in the script client's context; the reply as a frame, or the refusal's text. A refusal
+    /// and an error reply are counted in INFO's error statistics here, as Redis counts them
+    /// at the call.
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
-        let name = argv
-            .first()
-            .map(|n| n.to_ascii_lowercase())
-            .unwrap_or_default();
-        let table = index(self.ctx.commands);
-        let Some(&command) = table.get(name.as_slice()) else {
-            return Err("Unknown Redis command called from script".into());
-        };
-        if !command.arity_ok(argv.len()) {
-            return Err("Wrong number of args calling Redis command from script".into());
+        let result = self.checked_command(argv, resp3, repl);
+        if let Err(refusal) = &result {
+            self.ctx.db.stats.error_reply(&format!("ERR {refusal}"));
         }
-        if NOSCRIPT.contains(&command.name) {
-            let help = HELP_ALLOWED.contains(&command.name)
-                && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
-            if !help {
-                return Err("This Redis command is not allowed from script".into());
-            }
-        }
-        let writes = command.flags & flags::WRITE != 0;
-        if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
-            return Err("Write commands are not allowed from read-only scripts.".into());
-        }
-        if writes {
-            self.write_dirty = true;
-        }
-        self.client.resp = if resp3 {
-            Version::Resp3
-        } else {
-            Version::Resp2
-        };
-        let ctx = &mut *self.ctx;
-        let mut buf = BytesMut::new();
-        let dirty_before = ctx.db.dirty;
-        ctx.db.propagation.command_start();
-        ctx.db.stats.commands += 1;
-        let started = Instant::now();
-        let result = {
-            let mut w = ReplyWriter::new(self.client.resp, &mut buf);
-            let mut nested = Ctx {
-                commands: ctx.commands,
-                db: &mut *ctx.db,
-                shared: &mut *ctx.shared,
-                client: &mut self.client,
-                out: &mut w,
-                now: ctx.now,
-                events: None,
-            };
-            let r: CmdResult = (command.handler)(&mut nested, argv);
-            if let Err(e) = &r {
-                w.error(&e.text());
-            }
-            r
-        };
-        let stat = ctx.db.stats.per_command.entry(command.name).or_default();
-        stat.calls += 1;
-        stat.nsec += started.elapsed().as_nanos() as u64;
-        if result.is_err() {
-            stat.failed += 1;
-        }
-        let db = self.client.db;
-        let wrote = ctx.db.dirty != dirty_before;
-        if repl == 0 {
-            // redis.set_repl(redis.REPL_NONE): the write stays out of the AOF and replicas.
-            ctx.db.propagation.command_start();
-            ctx.db.propagation.command_done(db, argv, false);
-        } else {
-            ctx.db.propagation.command_done(db, argv, wrote);
-        }
-        if wrote {
-            for key in command.key_args(argv) {
-                if !ctx.shared.watches.is_empty() {
-                    ctx.shared.touch(db, key);
-                }
-                self.written.push((db, Bytes::copy_from_slice(key)));
-            }
-        }
-        ctx.client.outbox.append(&mut self.client.outbox);
-        let limits = Limits {
-            max_depth: 1000,
-            ..Limits::default()
-        };
-        Ok(decode_frame(&mut buf, &limits)
-            .ok()
-            .flatten()
-            .unwrap_or(Frame::Null))
+        result
     }
-}
 
-impl Call<'_, '_, '_> {
+    fn may_run(&mut self, argv: &[Bytes]) -> bool {
+        acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
+    }
+
     /// What the hook does on each of its calls once the run is past `busy-reply-threshold`
     /// (Redis's `scriptInterrupt`): tells the sessions what runs and copies the settings they
     /// need, lets the loop serve the other connections (a nested turn, where SCRIPT KILL and
@@ -255,39 +197,114 @@ impl Call<'_, '_, '_> {
     }
 }
 
-/// `redis.call` (`raise`) or `redis.pcall`: the reply as a Lua value; an error reply is
-/// raised as its error table under `redis.call`, a refusal of the call itself under both
-/// (Redis's `luaRedisGenericCommand`).
-fn call_from_lua(
-    lua: &Lua,
-    state: &RefCell<Call<'_, '_, '_>>,
-    live: &Live,
-    args: MultiValue,
-    raise: bool,
-) -> mlua::Result<Value> {
-    let argv = match lua_args(&args) {
-        Ok(argv) => argv,
-        Err(e) => {
-            let t = error_table(lua, e.as_bytes())?;
-            return if raise {
-                raise_error_table(lua, t)
-            } else {
-                Ok(Value::Table(t))
+impl Call<'_, '_, '_> {
+    /// [`command`](Dispatch::command) before counting a refusal.
+    fn checked_command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
+        let name = argv.first().map_or(&[][..], |n| &n[..]);
+        let Some(command) = find(self.ctx.commands, name) else {
+            return Err("Unknown Redis command called from script".into());
+        };
+        if !command.arity_ok(argv.len()) {
+            return Err("Wrong number of args calling Redis command from script".into());
+        }
+        if NOSCRIPT.contains(&command.name) {
+            let help = HELP_ALLOWED.contains(&command.name)
+                && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
+            if !help {
+                return Err("This Redis command is not allowed from script".into());
+            }
+        }
+        let ctx = &mut *self.ctx;
+        if let Some((denied, _)) = acl_refusal(ctx.shared, ctx.client, argv, acl::Context::Lua) {
+            return Err(format!(
+                "The user executing the script {}",
+                match denied {
+                    acl::Denied::Command => "can't run this command or subcommand",
+                    acl::Denied::Key =>
+                        "can't access at least one of the keys mentioned in the command arguments",
+                    acl::Denied::Channel => "can't publish to the channel mentioned in the command",
+                    acl::Denied::Auth => "lacking the permissions for the command",
+                }
+            ));
+        }
+        let writes = command.flags & flags::WRITE != 0;
+        if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
+            return Err("Write commands are not allowed from read-only scripts.".into());
+        }
+        if writes {
+            self.write_dirty = true;
+        }
+        self.client.resp = if resp3 {
+            Version::Resp3
+        } else {
+            Version::Resp2
+        };
+        let buf = &mut self.buf;
+        buf.clear();
+        let dirty_before = ctx.db.dirty;
+        ctx.db.propagation.command_start();
+        ctx.db.stats.commands += 1;
+        let started = Instant::now();
+        let result = {
+            let mut w = ReplyWriter::new(self.client.resp, buf);
+            let mut nested = Ctx {
+                commands: ctx.commands,
+                db: &mut *ctx.db,
+                shared: &mut *ctx.shared,
+                client: &mut self.client,
+                out: &mut w,
+                now: ctx.now,
+                events: None,
             };
+            let r: CmdResult = (command.handler)(&mut nested, argv);
+            if let Err(e) = &r {
+                w.error(&e.text());
+            }
+            r
+        };
+        let nanos = started.elapsed().as_nanos() as u64;
+        let stat = ctx
+            .db
+            .stats
+            .per_command
+            .entry(crate::cmd::subcommands::stat_key(command, argv))
+            .or_default();
+        stat.calls += 1;
+        stat.nsec += nanos;
+        if let Err(e) = &result {
+            stat.failed += 1;
+            ctx.db.stats.error_reply(&e.text());
         }
-    };
-    let result = state
-        .borrow_mut()
-        .command(&argv, live.resp3.get(), live.repl.get());
-    match result {
-        Err(e) => raise_error_table(lua, error_table(lua, e.as_bytes())?),
-        Ok(Frame::Error(e)) if raise => {
-            let mut text = Vec::with_capacity(e.len() + 1);
-            text.push(b'-');
-            text.extend_from_slice(&e);
-            raise_error_table(lua, error_table(lua, &text)?)
+        observe(ctx.shared, &mut self.client, command, argv, nanos);
+        let db = self.client.db;
+        let wrote = ctx.db.dirty != dirty_before;
+        if !ctx.shared.intro.tracking.is_empty() {
+            track_script_call(ctx.shared, ctx.client, self.keys, command, argv, wrote);
         }
-        Ok(frame) => frame_to_lua(lua, frame, live.resp3.get()),
+        if repl == 0 {
+            // redis.set_repl(redis.REPL_NONE): the write stays out of the AOF and replicas.
+            ctx.db.propagation.command_start();
+            ctx.db.propagation.command_done(db, argv, false);
+        } else {
+            ctx.db.propagation.command_done(db, argv, wrote);
+        }
+        if wrote {
+            for key in command.key_args(argv) {
+                if !ctx.shared.watches.is_empty() {
+                    ctx.shared.touch(db, key);
+                }
+                self.written.push((db, Bytes::copy_from_slice(key)));
+            }
+        }
+        ctx.client.outbox.append(&mut self.client.outbox);
+        let limits = Limits {
+            max_depth: 1000,
+            ..Limits::default()
+        };
+        Ok(decode_frame(buf, &limits)
+            .ok()
+            .flatten()
+            .unwrap_or(Frame::Null))
     }
 }
 
@@ -306,17 +323,14 @@ fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState>
 
 /// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
 /// slow script once, then on each call has the run interrupt (the loop serves the other
-/// clients: [`Call::interrupt`]) by calling the run's `redis.pcall` with the request set in
-/// [`Busy`] — a function scoped to the run is the only way to its state, and this one costs
-/// no extra closure per run — and once SCRIPT KILL / FUNCTION KILL asked for it ends the
-/// script.
+/// clients: [`Dispatch::interrupt`], reached through [`Live`]'s slot as `redis.call` reaches
+/// the run), and once SCRIPT KILL / FUNCTION KILL asked for it ends the script.
 fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Busy>) {
     if live.threshold_ms.get() == 0 {
         return;
     }
     let l = live.clone();
     let busy = busy.clone();
-    let redis = vm.redis.clone();
     let name = name.to_string();
     let _ = vm.lua.set_hook(
         HookTriggers::new().every_nth_instruction(HOOK_EVERY),
@@ -332,11 +346,8 @@ fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Bus
                 }
             }
             if l.timed_out.get() {
-                if let Ok(pcall) = redis.raw_get::<Function>("pcall") {
-                    busy.request_interrupt(true);
-                    let _ = pcall.call::<Value>(());
-                    busy.request_interrupt(false);
-                }
+                // `None` while a command of the script runs: no Lua runs then, so no hook.
+                let _ = l.with_dispatch(|d| d.interrupt());
                 if busy.kill_requested() && !l.killed.get() {
                     log::warn!("Lua script killed by user with SCRIPT KILL.");
                     l.killed.set(true);
@@ -368,6 +379,14 @@ pub(crate) fn run(
 ) -> CmdResult {
     let lua = &vm.lua;
     let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        // Text goes onto Lua's stack as it is (mlua keeps no reference per string then);
+        // other bytes through a Lua string handle each.
+        if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
+            let text = items
+                .iter()
+                .map(|b| std::str::from_utf8(b).unwrap_or_default());
+            return lua.create_sequence_from(text);
+        }
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
             t.raw_set(i + 1, lua.create_string(item)?)?;
@@ -377,14 +396,6 @@ pub(crate) fn run(
     let lua_err = |e: mlua::Error| CmdError::err(e.to_string());
     let keys_t = strings(keys).map_err(lua_err)?;
     let args_t = strings(args).map_err(lua_err)?;
-    if spec.eval_mode {
-        vm.backing
-            .raw_set("KEYS", keys_t.clone())
-            .map_err(lua_err)?;
-        vm.backing
-            .raw_set("ARGV", args_t.clone())
-            .map_err(lua_err)?;
-    }
     live.running.set(true);
     live.resp3.set(false);
     live.repl.set(3);
@@ -404,44 +415,32 @@ pub(crate) fn run(
     let mut client = Client::new(0, true);
     client.db = client_db;
     client.in_exec = true;
-    let state = RefCell::new(Call {
+    client.script = true;
+    let mut call = Call {
         ctx,
+        keys,
+        buf: BytesMut::new(),
         client,
         read_only: spec.read_only,
         write_dirty: false,
         written: Vec::new(),
         kind,
-    });
-    let outcome = lua.scope(|scope| {
-        let call = scope.create_function(|lua, args: MultiValue| {
-            call_from_lua(lua, &state, live, args, true)
-        })?;
-        let pcall = scope.create_function(|lua, args: MultiValue| {
-            if busy.take_interrupt() {
-                if let Ok(mut call) = state.try_borrow_mut() {
-                    call.interrupt();
-                }
-                return Ok(Value::Nil);
-            }
-            call_from_lua(lua, &state, live, args, false)
-        })?;
-        vm.redis.raw_set("call", call)?;
-        vm.redis.raw_set("pcall", pcall)?;
-        let r: mlua::Result<MultiValue> = if spec.eval_mode {
-            vm.run_eval.call((func.clone(), vm.handler.clone()))
+    };
+    // xpcall's status and the script's first value (any further values are dropped, as
+    // Redis takes only the top one): no MultiValue to gather them into.
+    let outcome: mlua::Result<(bool, Value)> = {
+        let _dispatching = live.dispatching(&mut call);
+        if spec.eval_mode {
+            vm.run_eval.call((func, &vm.handler, keys_t, args_t))
         } else {
-            vm.run_function
-                .call((func.clone(), keys_t, args_t, vm.handler.clone()))
-        };
-        vm.redis.raw_set("call", vm.outside.clone())?;
-        vm.redis.raw_set("pcall", vm.outside.clone())?;
-        r
-    });
+            vm.run_function.call((func, keys_t, args_t, &vm.handler))
+        }
+    };
     lua.remove_hook();
     busy.leave();
     live.running.set(false);
     live.started.set(None);
-    let Call { ctx, written, .. } = state.into_inner();
+    let Call { ctx, written, .. } = call;
     let script_resp3 = live.resp3.get();
 
     let result = match outcome {
@@ -450,13 +449,27 @@ pub(crate) fn run(
             spec.name,
             e.to_string()
         ))),
-        Ok(values) => {
-            let mut it = values.into_iter();
-            let ok = matches!(it.next(), Some(Value::Boolean(true)));
-            let value = it.next().unwrap_or(Value::Nil);
-            if ok {
+        Ok((ok, value)) => {
+            let already_counted = match &value {
+                Value::Table(t) => t.raw_get::<bool>(COUNTED).unwrap_or(false),
+                _ => false,
+            };
+            let returned_error = match &value {
+                Value::Table(t) if ok => table_error(t).ok().flatten(),
+                _ => None,
+            };
+            if let Some(text) = returned_error {
+                // The script returned an error reply: the call failed. One it made itself
+                // (`return {err=…}`) is counted now; one of a command (`redis.pcall`'s) was.
+                if !already_counted {
+                    ctx.db.stats.error_reply(&text);
+                }
+                Err(CmdError::Counted(text))
+            } else if ok {
                 write_reply(ctx.out, &value, script_resp3, 0)
                     .map_err(|e| CmdError::err(e.to_string()))
+            } else if already_counted {
+                Err(CmdError::Counted(error_reply_text(&value, spec.name)))
             } else {
                 Err(CmdError::Msg(error_reply_text(&value, spec.name)))
             }
@@ -480,21 +493,13 @@ pub(crate) fn run(
     result
 }
 
-/// `busy-reply-threshold` (or its old name `lua-time-limit`, when only that was changed), in
-/// milliseconds.
+/// `busy-reply-threshold` in milliseconds (`lua-time-limit` is its alias: one value).
 fn busy_threshold(ctx: &Ctx<'_, '_>) -> u64 {
-    let get = |name: &str| {
-        ctx.shared
-            .config
-            .get(name)
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    match (get("busy-reply-threshold"), get("lua-time-limit")) {
-        (Some(5000), Some(old)) => old,
-        (Some(new), _) => new,
-        (None, Some(old)) => old,
-        (None, None) => 5000,
-    }
+    ctx.shared
+        .config
+        .get("busy-reply-threshold")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000)
 }
 
 /// The error reply of a script that raised `err` (Redis's `luaCallFunction`): the error's

@@ -18,7 +18,7 @@ fn hex_digit(n: u8) -> char {
 }
 
 /// The 20-byte SHA-1 digest of `data` (FIPS 180-4).
-fn sha1(data: &[u8]) -> [u8; 20] {
+pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     let mut h: [u32; 5] = [
         0x6745_2301,
         0xEFCD_AB89,

@@ -61,18 +61,48 @@ pub(crate) fn put(shared: &mut Shared, state: Box<Scripting>) {
     shared.scripting = Some(state);
 }
 
-/// INFO's figures: (cached scripts, bytes of their bodies, functions, libraries).
-pub(crate) fn info(shared: &Shared) -> (usize, usize, usize, usize) {
+/// What INFO memory reports of scripting.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct ScriptingMemory {
+    /// Scripts in EVAL's cache, and the bytes of their bodies (`used_memory_scripts_eval`).
+    pub(crate) scripts: usize,
+    pub(crate) script_bytes: usize,
+    /// Functions and libraries loaded.
+    pub(crate) functions: usize,
+    pub(crate) libraries: usize,
+    /// The bytes of the libraries' code (`used_memory_functions`).
+    pub(crate) library_bytes: usize,
+    /// What EVAL's and FUNCTION's Lua interpreters hold (`used_memory_vm_eval`,
+    /// `used_memory_vm_functions`); 0 for one not made yet.
+    pub(crate) vm_eval: usize,
+    pub(crate) vm_functions: usize,
+}
+
+/// INFO's figures of scripting.
+pub(crate) fn info(shared: &Shared) -> ScriptingMemory {
     let Some(state) = shared
         .scripting
         .as_ref()
         .and_then(|b| b.downcast_ref::<Scripting>())
     else {
-        return (0, 0, 0, 0);
+        return ScriptingMemory::default();
     };
-    let bytes = state.scripts.values().map(|s| s.len).sum();
     let (functions, libraries) = state.functions.counts();
-    (state.scripts.len(), bytes, functions, libraries)
+    let vm = |vm: Option<&Vm>| vm.map_or(0, |v| v.lua.used_memory());
+    ScriptingMemory {
+        scripts: state.scripts.len(),
+        script_bytes: state.scripts.values().map(|s| s.len).sum(),
+        functions,
+        libraries,
+        library_bytes: state
+            .functions
+            .libraries
+            .values()
+            .map(|l| l.code.len())
+            .sum(),
+        vm_eval: vm(state.eval_vm.as_ref()),
+        vm_functions: vm(state.functions.vm.as_ref()),
+    }
 }
 
 /// The arguments after `numkeys` split into keys and arguments, with Redis's errors for a
