@@ -4,7 +4,7 @@
 //! SHUTDOWN NOSAVE leave for it; plus the few settings a session needs while it cannot reach
 //! the engine. Redis's `curr_run_ctx` flags (`script.c`), seen from the other clients.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use spindle_reactor::ConnId;
 
@@ -55,6 +55,24 @@ pub(crate) struct Snapshot {
     pub(crate) room: usize,
 }
 
+/// What the sessions counted for INFO while the script held the engine (and its statistics):
+/// the script's hook adds it to them after each nested turn.
+#[derive(Debug, Default)]
+pub(crate) struct Counted {
+    /// Bytes read (`total_net_input_bytes`) and reads (`total_reads_processed`).
+    pub(crate) input_bytes: u64,
+    pub(crate) reads: u64,
+    /// Bytes of replies (`total_net_output_bytes`) and writes (`total_writes_processed`).
+    pub(crate) output_bytes: u64,
+    pub(crate) writes: u64,
+    /// Connections refused past `maxclients` (`rejected_connections`).
+    pub(crate) rejected_connections: u64,
+    /// The error replies' texts, without the dash (INFO errorstats).
+    pub(crate) errors: Vec<String>,
+    /// The commandstats entries of refused calls (`rejected_calls`).
+    pub(crate) rejected: Vec<(&'static str, Option<&'static str>)>,
+}
+
 /// The busy state shared by the sessions and the running script (one per engine).
 #[derive(Debug, Default)]
 pub(crate) struct Busy {
@@ -68,6 +86,8 @@ pub(crate) struct Busy {
     shutdown: Cell<Option<ConnId>>,
     /// The settings copied when the script went busy.
     snapshot: Cell<Snapshot>,
+    /// What the sessions counted meanwhile.
+    counted: RefCell<Counted>,
 }
 
 impl Busy {
@@ -135,6 +155,22 @@ impl Busy {
     /// Whether a KILL asked the script to stop.
     pub(crate) fn kill_requested(&self) -> bool {
         self.kill.get()
+    }
+
+    /// Counts for INFO what a session handled while the engine is held.
+    pub(crate) fn count(&self, f: impl FnOnce(&mut Counted)) {
+        // Never borrowed elsewhere meanwhile: `f` only adds to the counts.
+        if let Ok(mut counted) = self.counted.try_borrow_mut() {
+            f(&mut counted);
+        }
+    }
+
+    /// What the sessions counted since the last call, taken.
+    pub(crate) fn take_counted(&self) -> Counted {
+        self.counted
+            .try_borrow_mut()
+            .map(|mut counted| std::mem::take(&mut *counted))
+            .unwrap_or_default()
     }
 
     /// SHUTDOWN NOSAVE from connection `conn`: the script's hook shuts down.

@@ -108,7 +108,7 @@ impl Engine {
         let command = match self.check(client, args) {
             Ok(c) => c,
             Err(e) => {
-                self.count_rejected(name, args);
+                self.count_rejected(args);
                 if name.eq_ignore_ascii_case(b"exec") {
                     // As Redis's rejectCommand: a refused EXEC, in MULTI or not, answers
                     // through execCommandAbort, which discards any transaction.
@@ -127,7 +127,7 @@ impl Engine {
             }
         };
         if let Err(e) = self.make_room(client, command, now) {
-            self.count_rejected(name, args);
+            self.count_rejected(args);
             if command.name == "exec" && client.multi.take().is_some() {
                 // As Redis's execCommandAbort: the transaction goes with the refusal.
                 client.multi_error = false;
@@ -167,16 +167,10 @@ impl Engine {
 
     /// Counts a refused call of a known command in INFO commandstats (`rejected_calls`), as
     /// Redis's `rejectCommand`.
-    fn count_rejected(&mut self, name: &[u8], args: &[Bytes]) {
-        let Some(command) = cmd::lookup(name) else {
-            return;
-        };
-        let key = cmd::subcommands::stat_key(command, args);
-        if key.1.is_none() && args.len() > 1 && cmd::subcommands::is_container(command) {
-            // An unknown subcommand is no command: Redis counts it nowhere.
-            return;
+    fn count_rejected(&mut self, args: &[Bytes]) {
+        if let Some(key) = cmd::rejected_key(args) {
+            self.db.stats.per_command.entry(key).or_default().rejected += 1;
         }
-        self.db.stats.per_command.entry(key).or_default().rejected += 1;
     }
 
     /// The `maxmemory` step before a command (Redis's processCommand): a round of eviction,
@@ -591,8 +585,7 @@ impl Engine {
                     self.run(command, client, &args, w, now, events)
                 }
                 Err(e) => {
-                    let name = args.first().map_or(&[][..], |n| &n[..]);
-                    self.count_rejected(name, &args);
+                    self.count_rejected(&args);
                     error_reply(&mut self.db.stats, client, w, &e.text());
                 }
             }

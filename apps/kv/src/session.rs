@@ -192,6 +192,13 @@ impl Session {
                 break;
             }
         }
+        if !self.output.is_empty() {
+            let bytes = self.output.len() as u64;
+            self.busy.count(|c| {
+                c.output_bytes += bytes;
+                c.writes += 1;
+            });
+        }
         hand_over(&mut self.output, tx);
         if self.client.closing {
             self.input.clear();
@@ -463,8 +470,14 @@ impl Protocol for Session {
                 stats.reads_processed += 1;
                 server.shared.config.client_query_buffer_limit
             }
-            // A busy script holds the engine (and its statistics): only the limit is known.
-            Err(_) => self.busy.snapshot().query_buffer_limit,
+            // A busy script holds the engine: its hook adds the counts to the statistics.
+            Err(_) => {
+                self.busy.count(|c| {
+                    c.input_bytes += data.len() as u64;
+                    c.reads += 1;
+                });
+                self.busy.snapshot().query_buffer_limit
+            }
         };
         if self.input.len() as u64 > limit {
             // As Redis: a request that outgrows the query buffer limit ends the connection.
@@ -590,6 +603,7 @@ impl Factory for KvFactory {
     fn build_protocol(&mut self, peer: &Address) -> Option<Box<dyn Protocol>> {
         let Ok(mut server) = self.server.try_borrow_mut() else {
             if !self.busy.take_room() {
+                self.busy.count(|c| c.rejected_connections += 1);
                 return Some(Box::new(Refused));
             }
             return Some(Box::new(Session::while_busy(

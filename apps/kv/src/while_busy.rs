@@ -42,12 +42,12 @@ pub(crate) fn answer(
     let kind = busy.script().unwrap_or(ScriptKind::Eval);
     let command = match cmd::check_call(client, args, busy.snapshot().default_open) {
         Ok(command) => command,
-        Err(e) => return refuse(client, &mut w, &e.text()),
+        Err(e) => return refuse(busy, client, args, &mut w, &e.text()),
     };
     if let Some(e) =
         cmd::multi_refusal(client, command).or_else(|| cmd::pubsub_refusal(client, command))
     {
-        return refuse(client, &mut w, &e.text());
+        return refuse(busy, client, args, &mut w, &e.text());
     }
     let sub = |name: &str| {
         args.get(1)
@@ -57,23 +57,27 @@ pub(crate) fn answer(
         "script" | "function" if sub("kill") => {
             match busy.kill(command.name == "script") {
                 None => w.ok(),
-                Some(text) => w.error(text),
+                Some(text) => error(busy, &mut w, text),
             }
             Answer::Done
         }
         "shutdown" => match shutdown_options(args) {
             Err(e) => {
-                w.error(&e.text());
+                error(busy, &mut w, &e.text());
                 Answer::Done
             }
             Ok(o) if o.abort => {
-                w.error(&CmdError::err("No shutdown in progress.").text());
+                error(
+                    busy,
+                    &mut w,
+                    &CmdError::err("No shutdown in progress.").text(),
+                );
                 Answer::Done
             }
             Ok(o) if o.nosave => Answer::Shutdown,
             // As Redis's shutdownCommand: only SHUTDOWN NOSAVE ends a server that is busy.
             Ok(_) => {
-                w.error(kind.busy_text());
+                error(busy, &mut w, kind.busy_text());
                 Answer::Done
             }
         },
@@ -85,7 +89,7 @@ pub(crate) fn answer(
         "multi" => {
             match begin(client) {
                 Ok(()) => w.ok(),
-                Err(e) => w.error(&e.text()),
+                Err(e) => error(busy, &mut w, &e.text()),
             }
             Answer::Done
         }
@@ -97,24 +101,47 @@ pub(crate) fn answer(
             // live in the engine).
             client.multi = None;
             client.multi_error = false;
-            w.error(&format!(
+            count_rejected(busy, args);
+            let text = format!(
                 "EXECABORT Transaction discarded because of: {}",
                 kind.busy_text()
-            ));
+            );
+            error(busy, &mut w, &text);
             Answer::Done
         }
-        _ => refuse(client, &mut w, kind.busy_text()),
+        _ => refuse(busy, client, args, &mut w, kind.busy_text()),
     }
 }
 
-/// A refusal, as Redis's rejectCommand: the error, and a transaction in progress marked so
-/// that EXEC answers EXECABORT.
-fn refuse(client: &mut Client, w: &mut ReplyWriter<'_>, text: &str) -> Answer {
+/// A refusal, as Redis's rejectCommand: the error, counted against the command (as
+/// `rejected_calls`) when it is a known one, and a transaction in progress marked so that EXEC
+/// answers EXECABORT.
+fn refuse(
+    busy: &Busy,
+    client: &mut Client,
+    args: &[Bytes],
+    w: &mut ReplyWriter<'_>,
+    text: &str,
+) -> Answer {
     if client.multi.is_some() {
         client.multi_error = true;
     }
-    w.error(text);
+    count_rejected(busy, args);
+    error(busy, w, text);
     Answer::Done
+}
+
+/// Counts a refused call against its command (INFO commandstats' `rejected_calls`).
+fn count_rejected(busy: &Busy, args: &[Bytes]) {
+    if let Some(key) = cmd::rejected_key(args) {
+        busy.count(|c| c.rejected.push(key));
+    }
+}
+
+/// An error reply, counted for INFO errorstats as Redis's `afterErrorReply` counts every one.
+fn error(busy: &Busy, w: &mut ReplyWriter<'_>, text: &str) {
+    w.error(text);
+    busy.count(|c| c.errors.push(text.to_string()));
 }
 
 #[cfg(test)]
@@ -224,5 +251,29 @@ mod tests {
         );
         assert_eq!(call(&w, &mut c, "QUIT").1, "+OK\r\n");
         assert!(c.closing);
+    }
+
+    #[test]
+    fn errors_and_refused_calls_are_counted_for_info() {
+        let b = busy(ScriptKind::Eval, false, true);
+        let mut c = Client::new(1, true);
+        call(&b, &mut c, "GET k");
+        call(&b, &mut c, "NOPE x");
+        call(&b, &mut c, "CONFIG NOPE");
+        call(&b, &mut c, "CONFIG GET");
+        call(&b, &mut c, "MULTI");
+        call(&b, &mut c, "EXEC");
+        call(&b, &mut c, "QUIT");
+        let counted = b.take_counted();
+        assert_eq!(
+            counted.errors.iter().map(|e| &e[..4]).collect::<Vec<_>>(),
+            ["BUSY", "ERR ", "ERR ", "ERR ", "EXEC"]
+        );
+        // Not the unknown command, nor the unknown subcommand: Redis counts them nowhere.
+        assert_eq!(
+            counted.rejected,
+            [("get", None), ("config", Some("get")), ("exec", None)]
+        );
+        assert!(b.take_counted().errors.is_empty());
     }
 }

@@ -471,6 +471,15 @@ fn unknown_command(name: &[u8], args: &[Bytes]) -> CmdError {
     CmdError::Msg(msg)
 }
 
+/// The INFO commandstats entry a refused call counts in (`rejected_calls`, as Redis's
+/// `rejectCommand`): none for an unknown command, nor for an unknown subcommand, which Redis
+/// counts nowhere.
+pub(crate) fn rejected_key(args: &[Bytes]) -> Option<(&'static str, Option<&'static str>)> {
+    let command = lookup(args.first()?)?;
+    let key = subcommands::stat_key(command, args);
+    (key.1.is_some() || args.len() <= 1 || !subcommands::is_container(command)).then_some(key)
+}
+
 /// A command Redis refuses inside MULTI (flagged `no-multi`) while the client is in one.
 pub(crate) fn multi_refusal(client: &Client, command: &Command) -> Option<CmdError> {
     (client.multi.is_some() && command.flags & NO_MULTI != 0)

@@ -155,10 +155,11 @@ impl Dispatch for Call<'_, '_, '_> {
     /// What the hook does on each of its calls once the run is past `busy-reply-threshold`
     /// (Redis's `scriptInterrupt`): tells the sessions what runs and copies the settings they
     /// need, lets the loop serve the other connections (a nested turn, where SCRIPT KILL and
-    /// FUNCTION KILL may ask the script to stop), then shuts the server down if one of them
-    /// sent SHUTDOWN NOSAVE, as Redis's `prepareForShutdown` from inside the script: the
-    /// child killed, the AOF written and fsynced, no dump file; the script's own writes, not
-    /// yet propagated, are not in it.
+    /// FUNCTION KILL may ask the script to stop), adds what the sessions counted meanwhile to
+    /// INFO's statistics (they cannot reach them while the run holds the engine), then shuts
+    /// the server down if one of them sent SHUTDOWN NOSAVE, as Redis's `prepareForShutdown`
+    /// from inside the script: the child killed, the AOF written and fsynced, no dump file;
+    /// the script's own writes, not yet propagated, are not in it.
     fn interrupt(&mut self) {
         let ctx = &mut *self.ctx;
         let busy = ctx.shared.busy.clone();
@@ -178,6 +179,19 @@ impl Dispatch for Call<'_, '_, '_> {
         );
         if let Some(events) = ctx.events.as_deref_mut() {
             events();
+        }
+        let counted = busy.take_counted();
+        let stats = &mut ctx.db.stats;
+        stats.net_input_bytes += counted.input_bytes;
+        stats.reads_processed += counted.reads;
+        stats.net_output_bytes += counted.output_bytes;
+        stats.writes_processed += counted.writes;
+        stats.rejected_connections += counted.rejected_connections;
+        for text in &counted.errors {
+            stats.error_reply(text);
+        }
+        for key in counted.rejected {
+            stats.per_command.entry(key).or_default().rejected += 1;
         }
         if let Some(conn) = busy.take_shutdown() {
             let shared = &mut *ctx.shared;
