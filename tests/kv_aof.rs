@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::hostile::command;
-use common::kv::{connect, run, spindle_kv_with, RedisServer};
+use common::kv::{connect, run, spindle_kv_with, without_aof_fill, RedisServer};
 use common::Running;
 use redis::Value;
 
@@ -458,13 +458,7 @@ fn a_torn_tail_is_truncated_and_a_corrupt_middle_refuses_to_start() {
     let incr = dir.join("appendonlydir/appendonly.aof.1.incr.aof");
     // The commands, without the fill kept ahead of them (`#\n` lines, and a `#` after a
     // command ending at an odd offset).
-    let mut whole = std::fs::read(&incr).unwrap();
-    while whole.ends_with(b"#\n") {
-        whole.truncate(whole.len() - 2);
-    }
-    if whole.ends_with(b"#") {
-        whole.pop();
-    }
+    let whole = without_aof_fill(&std::fs::read(&incr).unwrap()).to_vec();
 
     // A command cut short at the end, as a crash mid-write leaves it.
     let mut torn = whole.clone();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::kv::{connect, run, spindle_kv_with, RedisServer};
+use common::kv::{connect, run, spindle_kv_with, without_aof_fill, RedisServer};
 use common::{spindle, Running, Tmpfs};
 use redis::{Connection, Value};
 
@@ -233,14 +233,8 @@ fn aof_size(dir: &Path) -> u64 {
 }
 
 /// The length of an AOF file without the fill after its commands.
-fn commands_len(mut bytes: &[u8]) -> u64 {
-    while let Some(rest) = bytes.strip_suffix(b"#\n") {
-        bytes = rest;
-    }
-    if let Some(rest) = bytes.strip_suffix(b"#") {
-        bytes = rest;
-    }
-    bytes.len() as u64
+fn commands_len(bytes: &[u8]) -> u64 {
+    without_aof_fill(bytes).len() as u64
 }
 
 #[test]
