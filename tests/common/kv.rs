@@ -224,7 +224,6 @@ pub fn acl_log_fields(f: spindle_protocols::resp::Frame) -> Vec<Vec<String>> {
 
 /// An AOF file's bytes without the fill spindle kv keeps after its commands (`#\n` lines,
 /// possibly after one `#` of padding): the commands alone.
-#[allow(dead_code)]
 pub fn without_aof_fill(mut bytes: &[u8]) -> &[u8] {
     while let Some(rest) = bytes.strip_suffix(b"#\n") {
         bytes = rest;
