@@ -38,6 +38,8 @@ struct Child {
     temp: PathBuf,
     /// It writes a snapshot for replicas, not the dump file.
     for_replicas: bool,
+    /// An AOF base it writes is an RDB (`aof-use-rdb-preamble yes`), not commands.
+    rdb_base: bool,
 }
 
 /// Background persistence's state; one per server, in `Shared`.
@@ -181,6 +183,7 @@ impl Persist {
                     dirty_at_fork: db.dirty,
                     temp: crate::rdb::file::temp_path(&path, pid as u32),
                     for_replicas: false,
+                    rdb_base: true,
                 });
                 Ok(())
             }
@@ -225,6 +228,7 @@ impl Persist {
             dirty_at_fork: db.dirty,
             temp: PathBuf::new(),
             for_replicas: true,
+            rdb_base: true,
         });
         Ok(())
     }
@@ -232,7 +236,12 @@ impl Persist {
     /// Starts an AOF rewrite: the turn's commands so far go to the current increment, appends
     /// switch to a new one (a SELECT opens it), and a child writes the new base from its
     /// snapshot. Fails without an AOF, with a child running, or when the fork fails.
-    pub(crate) fn bgrewrite(&mut self, db: &mut Db, now_ms: u64) -> io::Result<()> {
+    pub(crate) fn bgrewrite(
+        &mut self,
+        db: &mut Db,
+        config: &Config,
+        now_ms: u64,
+    ) -> io::Result<()> {
         if self.child.is_some() {
             return Err(io::Error::other("a child process is active"));
         }
@@ -254,12 +263,17 @@ impl Persist {
         }
         self.rewrites += 1;
         let dir = writer.dir().to_path_buf();
+        let rdb_base = rdb_preamble(config);
         let started = Instant::now();
         let forked = fork_child(|| {
             // SAFETY: getpid(2) has no preconditions.
             let me = unsafe { libc::getpid() };
             let temp = dir.join(format!("temp-rewriteaof-bg-{me}.aof"));
-            let ok = crate::rdb::file::save(db, &temp, now_ms).is_ok();
+            let ok = if rdb_base {
+                crate::rdb::file::save(db, &temp, now_ms).is_ok()
+            } else {
+                crate::aof::rewrite::save(db, &temp).is_ok()
+            };
             if !ok {
                 let _ = std::fs::remove_file(&temp);
             }
@@ -278,6 +292,7 @@ impl Persist {
                     dirty_at_fork: db.dirty,
                     temp: dir.join(format!("temp-rewriteaof-bg-{pid}.aof")),
                     for_replicas: false,
+                    rdb_base,
                 });
                 Ok(())
             }
@@ -303,7 +318,7 @@ impl Persist {
             return;
         }
         if self.rewrite_scheduled && self.aof.is_some() {
-            let _ = self.bgrewrite(db, now_ms);
+            let _ = self.bgrewrite(db, config, now_ms);
             return;
         }
         let changes = db.dirty.saturating_sub(self.dirty_at_save);
@@ -342,7 +357,7 @@ impl Persist {
         // failures in a row, as Redis's `aofRewriteLimited` slows its retries.
         if growth >= percent as i64 && !self.rewrite_limited(now_ms / 1000) {
             log::info!("Starting automatic rewriting of AOF on {growth}% growth");
-            let _ = self.bgrewrite(db, now_ms);
+            let _ = self.bgrewrite(db, config, now_ms);
         }
     }
 
@@ -409,7 +424,7 @@ impl Persist {
                 let temp = child.temp;
                 if signal == 0 && code == 0 {
                     log::info!("Background AOF rewrite terminated with success");
-                    match writer.finish_rewrite(&temp) {
+                    match writer.finish_rewrite(&temp, child.rdb_base) {
                         Ok(()) => {
                             self.rewrite_ok = true;
                             self.rewrite_failures = 0;
@@ -550,7 +565,7 @@ impl Persist {
             self.rewrite_scheduled = true;
             return Ok(());
         }
-        self.bgrewrite(db, now_ms)
+        self.bgrewrite(db, config, now_ms)
     }
 
     /// Switches the AOF off (CONFIG SET appendonly no): what waits is written and fsynced, a
@@ -674,6 +689,12 @@ pub(crate) fn dump_path(config: &Config) -> PathBuf {
         config.get("dir").unwrap_or("."),
         config.get("dbfilename").unwrap_or("dump.rdb"),
     )
+}
+
+/// Whether AOF bases are written as RDB files (`aof-use-rdb-preamble`, yes by default) rather
+/// than as commands.
+pub(crate) fn rdb_preamble(config: &Config) -> bool {
+    config.get("aof-use-rdb-preamble") != Some("no")
 }
 
 /// The AOF's location from the configuration (`dir/appenddirname`, `appendfilename`).

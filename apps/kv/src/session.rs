@@ -764,7 +764,8 @@ fn open_aof(engine: &mut Engine, now: std::time::Instant) -> Result<AofWriter, E
         );
     }
     let now_ms = engine.shared.unix_ms(now);
-    let writer = AofWriter::open(location, manifest, &engine.db, now_ms)
+    let rdb_base = crate::persist::rdb_preamble(&engine.shared.config);
+    let writer = AofWriter::open(location, manifest, &engine.db, now_ms, rdb_base)
         .map_err(|e| fail("opening the append only file", e.to_string()))?;
     engine.db.propagation.aof = Some(Feed::default());
     Ok(writer)

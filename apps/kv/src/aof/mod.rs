@@ -5,13 +5,14 @@
 //!
 //! Inside the folder: `check.rs` (`spindle kv check-aof`, as redis-check-aof), `manifest.rs`
 //! (the manifest's format), `read.rs` (commands back from a file, with the offsets truncation
-//! needs), `writer.rs` (creating, appending, fsync policies, the switch to a new increment
+//! needs), `rewrite.rs` (a base written as commands), `writer.rs` (creating, appending, fsync policies, the switch to a new increment
 //! and the new base a rewrite brings); this file loads a whole AOF through a [`Replay`] the
 //! caller provides.
 
 pub(crate) mod check;
 pub(crate) mod manifest;
 pub(crate) mod read;
+pub(crate) mod rewrite;
 pub(crate) mod writer;
 
 use std::io::IsTerminal;

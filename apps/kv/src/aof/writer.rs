@@ -320,13 +320,19 @@ impl AofWriter {
         manifest: Option<Manifest>,
         db: &Db,
         now_ms: u64,
+        rdb_base: bool,
     ) -> io::Result<AofWriter> {
         fs::create_dir_all(&location.dir)?;
         let mut manifest = match manifest {
             Some(m) => m,
             None => {
-                let name = format!("{}.1.base.rdb", location.name);
-                crate::rdb::file::save(db, &location.file(&name), now_ms)?;
+                let name = base_name(&location.name, 1, rdb_base);
+                let path = location.file(&name);
+                if rdb_base {
+                    crate::rdb::file::save(db, &path, now_ms)?;
+                } else {
+                    super::rewrite::save(db, &path)?;
+                }
                 Manifest {
                     base: Some(FileInfo {
                         name,
@@ -489,10 +495,14 @@ impl AofWriter {
     /// rewrite began (or, for an AOF switched on at run time, the temporary increment renamed
     /// as the next one), and the replaced files are marked history, deleted, and dropped from
     /// the manifest, as Redis's `backgroundRewriteDoneHandler` does.
-    pub(crate) fn finish_rewrite(&mut self, temp_base: &std::path::Path) -> io::Result<()> {
+    pub(crate) fn finish_rewrite(
+        &mut self,
+        temp_base: &std::path::Path,
+        rdb_base: bool,
+    ) -> io::Result<()> {
         let mut next = self.manifest.clone();
         let base_seq = next.base.as_ref().map_or(0, |b| b.seq) + 1;
-        let base_name = format!("{}.{base_seq}.base.rdb", self.location.name);
+        let base_name = base_name(&self.location.name, base_seq, rdb_base);
         if let Some(old) = next.base.take() {
             next.history.push(FileInfo {
                 kind: Kind::History,
@@ -782,6 +792,13 @@ impl AofWriter {
 }
 
 /// The temporary increment of an AOF switched on at run time (Redis's `temp-<name>.incr`).
+/// The name of base number `seq`: `.base.rdb` for an RDB, `.base.aof` for commands, as Redis
+/// names them.
+fn base_name(name: &str, seq: u64, rdb: bool) -> String {
+    let suffix = if rdb { "rdb" } else { "aof" };
+    format!("{name}.{seq}.base.{suffix}")
+}
+
 fn temp_incr_name(name: &str) -> String {
     format!("temp-{name}.incr")
 }

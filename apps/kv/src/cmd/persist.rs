@@ -99,7 +99,7 @@ pub(crate) fn bgrewriteaof(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult 
                 .simple("Background append only file rewriting scheduled");
             Ok(())
         }
-        None => match persist.bgrewrite(ctx.db, ctx.now) {
+        None => match persist.bgrewrite(ctx.db, &ctx.shared.config, ctx.now) {
             Ok(()) => {
                 ctx.out
                     .simple("Background append only file rewriting started");

@@ -17,6 +17,18 @@ pub(crate) fn dump_path(dir: &str, dbfilename: &str) -> PathBuf {
 
 /// Writes `db` to `path` atomically (temporary file, fsync, rename, fsync of the directory).
 pub(crate) fn save(db: &Db, path: &Path, now_ms: u64) -> io::Result<()> {
+    save_as(path, |w| {
+        encode_dataset(db, now_ms, w).map_err(io::Error::other)
+    })
+}
+
+/// Writes a file at `path` with `write`, atomically: a temporary file beside it, fsynced and
+/// renamed over `path`, then the directory fsynced (a crash leaves the old file or the new
+/// one, never a mixture).
+pub(crate) fn save_as(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
     if let Some(d) = dir {
         fs::create_dir_all(d)?;
@@ -24,7 +36,7 @@ pub(crate) fn save(db: &Db, path: &Path, now_ms: u64) -> io::Result<()> {
     let tmp = temp_path(path, std::process::id());
     let written = (|| {
         let mut w = BufWriter::new(File::create(&tmp)?);
-        encode_dataset(db, now_ms, &mut w).map_err(io::Error::other)?;
+        write(&mut w)?;
         let f = w.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
