@@ -162,13 +162,70 @@ fn memory_file() -> std::io::Result<std::fs::File> {
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-/// The snapshot a child wrote into `file`, from its start.
-fn read_snapshot(file: &std::fs::File) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
+/// The snapshot a child wrote into `file`, mapped into memory rather than read: the replicas'
+/// output buffers share the mapping, so the loop neither copies it nor stalls reading it, and
+/// its pages are touched only as the sockets take them.
+fn read_snapshot(file: &std::fs::File) -> std::io::Result<Bytes> {
     let len = usize::try_from(file.metadata()?.len()).map_err(std::io::Error::other)?;
-    let mut rdb = vec![0; len];
-    file.read_exact_at(&mut rdb, 0)?;
-    Ok(rdb)
+    if len == 0 {
+        return Ok(Bytes::new());
+    }
+    Ok(Bytes::from_owner(Mapped::of(file, len)?))
+}
+
+/// A file mapped read-only, unmapped when the last `Bytes` sharing it is dropped.
+struct Mapped {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone; its pages may be read from
+// any thread.
+unsafe impl Send for Mapped {}
+// SAFETY: as above: shared references only read.
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    /// Maps the first `len` (> 0) bytes of `file`. Only for a file nobody writes or truncates
+    /// any more (a finished snapshot's memfd: the child that wrote it has exited and the
+    /// descriptor is private to this process), so the mapping's contents cannot change.
+    fn of(file: &std::fs::File, len: usize) -> std::io::Result<Mapped> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a new private read-only mapping of a descriptor we hold; the kernel checks
+        // the length and the descriptor and returns MAP_FAILED on any error.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| std::io::Error::other("mmap returned null"))?;
+        Ok(Mapped { ptr, len })
+    }
+}
+
+impl AsRef<[u8]> for Mapped {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`, and nothing writes them.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `of`, once.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.len);
+        }
+    }
 }
 
 /// Parks the replica on `tx` until the snapshot being written is done.
@@ -189,7 +246,7 @@ fn finish_snapshot(r: &mut Reactor, engine: &mut Engine) {
         return;
     };
     let rdb = match whole.then(|| read_snapshot(&snapshot.file)) {
-        Some(Ok(rdb)) => Bytes::from(rdb),
+        Some(Ok(rdb)) => rdb,
         failed => {
             if let Some(Err(e)) = failed {
                 log::warn!("SYNC failed. Can't read the snapshot: {e}");
