@@ -15,7 +15,7 @@ pub(crate) mod read;
 pub(crate) mod rewrite;
 pub(crate) mod writer;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read, Seek, SeekFrom};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -69,8 +69,12 @@ pub(crate) fn load(
         let last = i + 1 == files.len();
         let path = location.file(&info.name);
         let started = Instant::now();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => Bytes::from(b),
+        let opened = std::fs::File::open(&path).and_then(|f| {
+            let len = f.metadata()?.len();
+            Ok((f, len))
+        });
+        let (mut file, len) = match opened {
+            Ok(o) => o,
             Err(e) => {
                 return Err(format!(
                     "Fatal error: can't open the append log file {} for reading: {e}",
@@ -78,10 +82,19 @@ pub(crate) fn load(
                 ))
             }
         };
+        let unreadable =
+            |e: std::io::Error| format!("Error reading the AOF file {}: {e}", info.name);
         loaded.files += 1;
-        loaded.bytes += bytes.len() as u64;
-        if bytes.starts_with(b"REDIS") {
+        loaded.bytes += len;
+        let mut magic = [0u8; 5];
+        let is_rdb = len >= 5 && {
+            file.read_exact(&mut magic).map_err(unreadable)?;
+            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            &magic == b"REDIS"
+        };
+        if is_rdb {
             log::info!("Reading RDB base file on AOF loading...");
+            let bytes = std::fs::read(&path).map_err(unreadable)?;
             target.load_rdb(&bytes).map_err(|e| {
                 format!(
                     "Error reading the RDB base file {}, AOF loading aborted: {e}",
@@ -93,27 +106,38 @@ pub(crate) fn load(
             // leaves that fill at the end of the last file. It is cut off before the file is
             // appended to again.
             let end = if last {
-                read::commands_end(&bytes)
+                commands_end_of(&mut file, len).map_err(unreadable)?
             } else {
-                bytes.len()
+                len
             };
-            if end < bytes.len() {
+            if end < len {
                 log::info!(
                     "AOF {}: {} bytes of fill after its commands, cut at offset {end}",
                     info.name,
-                    bytes.len() - end
+                    len - end
                 );
                 std::fs::OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .and_then(|f| f.set_len(end as u64).and_then(|()| f.sync_all()))
+                    .and_then(|f| f.set_len(end).and_then(|()| f.sync_all()))
                     .map_err(|e| format!("Error truncating the AOF file {}: {e}", info.name))?;
             }
-            let bytes = bytes.slice(..end);
+            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+            let mut left = end;
+            let more = |at_least: usize| -> std::io::Result<Option<Bytes>> {
+                if left == 0 {
+                    return Ok(None);
+                }
+                let n = (at_least.max(PIECE) as u64).min(left) as usize;
+                let mut piece = vec![0; n];
+                file.read_exact(&mut piece)?;
+                left -= n as u64;
+                Ok(Some(Bytes::from(piece)))
+            };
             let mut commands = 0;
-            let before = loaded.bytes - bytes.len() as u64;
-            let end = read::replay(
-                &bytes,
+            let before = loaded.bytes - len;
+            let end = read::replay_from(
+                more,
                 |argv| {
                     commands += 1;
                     target.apply(argv)
@@ -163,6 +187,12 @@ pub(crate) fn load(
                         info.name
                     ))
                 }
+                Err(ReadError::Io { offset, message }) => {
+                    return Err(format!(
+                        "Error reading the append only file {} at offset {offset}: {message}",
+                        info.name
+                    ))
+                }
                 Err(ReadError::Command { offset, message }) => {
                     return Err(format!(
                         "{message} reading the append only file {} at offset {offset}",
@@ -185,4 +215,57 @@ pub(crate) fn load(
     progress.report(total, total);
     progress.finish();
     Ok(loaded)
+}
+
+/// How much of an increment is read at a time while loading.
+const PIECE: usize = 4 << 20;
+
+/// Where the commands of the file end, the fill after them left out
+/// ([`read::commands_end`]), reading only its tail: blocks from the end, back to the first
+/// one that holds more than fill. Blocks start at even offsets, as the fill's lines do.
+fn commands_end_of(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+    const BLOCK: u64 = 1 << 20;
+    let mut hi = len;
+    loop {
+        let lo = hi.saturating_sub(BLOCK) & !1;
+        let mut block = vec![0; (hi - lo) as usize];
+        file.seek(SeekFrom::Start(lo))?;
+        file.read_exact(&mut block)?;
+        let end = read::commands_end(&block) as u64;
+        if end > 0 || lo == 0 {
+            return Ok(lo + end);
+        }
+        hi = lo;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commands_end_is_found_from_the_tail_whatever_the_fill_length() {
+        let dir = std::env::temp_dir().join(format!("spindle-aof-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("incr.aof");
+        let command = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv12\r\n"; // 29 bytes: odd ends too
+        for (commands, fill_lines) in [(0, 0), (1, 0), (1, 10), (2, 600_000), (3, 1_600_000)] {
+            let mut text = command.repeat(commands);
+            let end = text.len() as u64;
+            if fill_lines > 0 && text.len() % 2 == 1 {
+                text.push(b'#');
+            }
+            for _ in 0..fill_lines {
+                text.extend_from_slice(read::FILL);
+            }
+            std::fs::write(&path, &text).unwrap();
+            let mut f = std::fs::File::open(&path).unwrap();
+            assert_eq!(
+                commands_end_of(&mut f, text.len() as u64).unwrap(),
+                end,
+                "{commands} commands, {fill_lines} fill lines"
+            );
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

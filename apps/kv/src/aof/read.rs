@@ -25,6 +25,13 @@ pub(crate) enum ReadError {
         /// Where the bad bytes start.
         offset: u64,
     },
+    /// The file could not be read on.
+    Io {
+        /// Where reading stopped.
+        offset: u64,
+        /// The system's error.
+        message: String,
+    },
     /// A command the store does not know, or one it refused while loading.
     Command {
         /// Where the command starts.
@@ -142,32 +149,72 @@ pub(crate) fn commands_end(bytes: &[u8]) -> usize {
 /// Runs every command of `bytes` through `apply`, in order, and says how the file ended.
 /// `apply` gets each command and returns an error text to stop the load with; `progress` is
 /// told how many bytes are done every few thousand commands.
+#[cfg(test)]
 pub(crate) fn replay(
     bytes: &Bytes,
+    apply: impl FnMut(&[Bytes]) -> Result<(), String>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<End, ReadError> {
+    let mut whole = Some(bytes.clone());
+    replay_from(|_| Ok(whole.take()), apply, progress)
+}
+
+/// As [`replay`], reading the file in pieces: `more(at_least)` gives the next bytes (at least
+/// that many, unless the file ends first; `None` at its end), so a file is never held whole —
+/// only the pieces its commands still point into. A command longer than a piece is read on
+/// by asking for pieces that at least double what is held, so no byte is copied more than
+/// about twice.
+pub(crate) fn replay_from(
+    mut more: impl FnMut(usize) -> std::io::Result<Option<Bytes>>,
     mut apply: impl FnMut(&[Bytes]) -> Result<(), String>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<End, ReadError> {
+    let mut window = Bytes::new();
+    // The file offset of `window[0]`.
+    let mut base = 0usize;
     let mut pos = 0;
+    let mut ended = false;
     let mut count = 0u32;
     let mut before_multi = None;
     loop {
-        let (step, start) = next(bytes, pos);
+        let (step, start) = next(&window, pos);
         match step {
             Next::Command(argv, end) => {
                 let name = argv.first().map(|n| n.to_ascii_lowercase());
                 match name.as_deref() {
-                    Some(b"multi") => before_multi = Some(start),
+                    Some(b"multi") => before_multi = Some(base + start),
                     Some(b"exec") | Some(b"discard") => before_multi = None,
                     _ => {}
                 }
                 apply(&argv).map_err(|message| ReadError::Command {
-                    offset: start as u64,
+                    offset: (base + start) as u64,
                     message,
                 })?;
                 pos = end;
                 count = count.wrapping_add(1);
                 if count.is_multiple_of(4096) {
-                    progress(pos as u64);
+                    progress((base + pos) as u64);
+                }
+            }
+            // The window ends inside a command or an annotation: read on.
+            Next::Eof | Next::Short if !ended => {
+                let kept = window.len().saturating_sub(start);
+                match more(kept.max(1)) {
+                    Ok(Some(piece)) => {
+                        let mut joined = bytes::BytesMut::with_capacity(kept + piece.len());
+                        joined.extend_from_slice(window.get(start..).unwrap_or_default());
+                        joined.extend_from_slice(&piece);
+                        window = joined.freeze();
+                        base += start;
+                        pos = 0;
+                    }
+                    Ok(None) => ended = true,
+                    Err(e) => {
+                        return Err(ReadError::Io {
+                            offset: (base + start) as u64,
+                            message: e.to_string(),
+                        })
+                    }
                 }
             }
             Next::Eof => {
@@ -180,12 +227,12 @@ pub(crate) fn replay(
             }
             Next::Short => {
                 return Ok(End::Truncated {
-                    valid_up_to: before_multi.unwrap_or(start) as u64,
+                    valid_up_to: before_multi.unwrap_or(base + start) as u64,
                 })
             }
             Next::Bad => {
                 return Err(ReadError::Format {
-                    offset: start as u64,
+                    offset: (base + start) as u64,
                 })
             }
         }
@@ -265,6 +312,56 @@ mod tests {
         }
         assert_eq!(commands_end(b""), 0);
         assert_eq!(commands_end(b"#\n#\n"), 0);
+    }
+
+    /// `text` replayed from pieces of `size` bytes (the reader asked for at least what it
+    /// holds gets that much more, as a file source gives it).
+    fn in_pieces(text: &[u8], size: usize) -> (Result<End, ReadError>, Vec<String>) {
+        let mut at = 0;
+        let mut seen = Vec::new();
+        let end = replay_from(
+            |at_least| {
+                if at == text.len() {
+                    return Ok(None);
+                }
+                let n = at_least.max(size).min(text.len() - at);
+                at += n;
+                Ok(Some(Bytes::copy_from_slice(&text[at - n..at])))
+            },
+            |argv| {
+                let words: Vec<String> = argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                seen.push(words.join(" "));
+                Ok(())
+            },
+            &mut |_| {},
+        );
+        (end, seen)
+    }
+
+    #[test]
+    fn read_in_pieces_of_any_size_a_file_replays_as_read_whole() {
+        let mut files: Vec<Vec<u8>> = Vec::new();
+        let mut text = b"#TS:1700000000\r\n".to_vec();
+        text.extend_from_slice(TWO);
+        text.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
+        files.push(text.clone());
+        text.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n#\n#\n");
+        files.push(text.clone());
+        let mut garbage = TWO.to_vec();
+        garbage.extend_from_slice(b"hello\r\n");
+        files.push(garbage);
+        for cut in 1..TWO.len() {
+            files.push(TWO[..cut].to_vec());
+        }
+        for file in &files {
+            let whole = all(file);
+            for size in [1, 2, 3, 7, 16, 1000] {
+                assert_eq!(in_pieces(file, size), whole, "pieces of {size}: {file:?}");
+            }
+        }
     }
 
     #[test]
