@@ -505,6 +505,62 @@ fn a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death() {
     assert_eq!(headers.get("x-first-death-queue"), Some(&text("work2")));
 }
 
+/// The x-death count a publisher sent is the one dead-lettering adds to: at i64::MAX it stays
+/// there rather than overflowing.
+#[test]
+fn a_published_x_death_count_at_i64_max_saturates() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "dead");
+    declare_with(
+        &mut b,
+        conn(1),
+        "work",
+        &[
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("dead")),
+        ],
+    );
+    let mut death = FieldTable::new();
+    death.insert(s("count"), FieldValue::I64(i64::MAX));
+    death.insert(s("queue"), text("work"));
+    death.insert(s("reason"), text("rejected"));
+    let mut headers = FieldTable::new();
+    headers.insert(
+        s("x-death"),
+        FieldValue::Array(vec![FieldValue::Table(death)]),
+    );
+    let properties = BasicProperties {
+        headers: Some(headers),
+        ..BasicProperties::default()
+    };
+    b.publish(
+        conn(1),
+        1,
+        &s(""),
+        &s("work"),
+        properties,
+        Bytes::from_static(b"job"),
+        &mut out,
+    )
+    .unwrap();
+    let g = b
+        .get(conn(1), 1, &s("work"), false, &mut out)
+        .unwrap()
+        .unwrap();
+    b.nack(conn(1), 1, g.delivery_tag, false, false, &mut out)
+        .unwrap();
+    let (body, props) = get_body(&mut b, "dead", &mut out).unwrap();
+    assert_eq!(body, "job");
+    let headers = props.headers.unwrap();
+    let deaths = headers
+        .get("x-death")
+        .and_then(FieldValue::as_array)
+        .unwrap();
+    let death = deaths[0].as_table().unwrap();
+    assert_eq!(death.get("count"), Some(&FieldValue::I64(i64::MAX)));
+}
+
 #[test]
 fn messages_expire_and_a_ttl_queue_with_a_dead_letter_exchange_delays_them() {
     let mut b = broker(1);
