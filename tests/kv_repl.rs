@@ -561,3 +561,133 @@ fn replicas_attaching_together_get_the_snapshot_from_a_child_and_the_writes_made
         "{log}"
     );
 }
+
+/// A snapshot to serve as a master: what `SYNC` on a spindle master sends (`$len`, then the
+/// RDB file; newlines before it keep the link while it is made).
+fn snapshot_of(port: u16) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"SYNC\r\n").unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let start = buf.iter().position(|&b| b != b'\n').unwrap_or(buf.len());
+        let rest = &buf[start..];
+        if let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+            let len: usize = std::str::from_utf8(&rest[1..eol]).unwrap().parse().unwrap();
+            if rest.len() >= eol + 2 + len {
+                return rest[eol + 2..eol + 2 + len].to_vec();
+            }
+        }
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "the master closed the SYNC link");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A master that answers a replica's handshake and then `+FULLRESYNC` at `offset`, the
+/// snapshot and one SET; returns once the replica has closed the link or `read_for` passed.
+/// Returns whether the replica closed it.
+fn fake_master_round(
+    listener: &std::net::TcpListener,
+    offset: &str,
+    rdb: &[u8],
+    read_for: Duration,
+) -> bool {
+    use bytes::BytesMut;
+    use spindle_protocols::resp::{RequestDecoder, RequestLimits};
+    use std::io::{Read, Write};
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut decoder = RequestDecoder::new(RequestLimits::default());
+    let mut buf = BytesMut::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match decoder.decode(&mut buf).unwrap() {
+            Some(args) if args[0].eq_ignore_ascii_case(b"PSYNC") => break,
+            Some(args) if args[0].eq_ignore_ascii_case(b"PING") => {
+                s.write_all(b"+PONG\r\n").unwrap()
+            }
+            Some(_) => s.write_all(b"+OK\r\n").unwrap(),
+            None => {
+                let n = s.read(&mut chunk).unwrap();
+                assert!(n > 0, "the replica closed the link in the handshake");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+    let mut out = format!(
+        "+FULLRESYNC {} {offset}\r\n${}\r\n",
+        "a".repeat(40),
+        rdb.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(rdb);
+    out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+    s.write_all(&out).unwrap();
+    s.set_read_timeout(Some(read_for)).unwrap();
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A master's `+FULLRESYNC` offset beyond Redis's `long long` is refused (the replica drops
+/// the link and tries again) instead of overflowing the replication offset; one at
+/// `i64::MAX` is taken, and the offset arithmetic near it holds (ROLE, INFO, the stream).
+#[test]
+fn a_masters_fullresync_offset_out_of_range_is_refused() {
+    let (_source, sport) = spindle_kv_with(&[]);
+    let rdb = snapshot_of(sport);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fport = listener.local_addr().unwrap().port();
+    let (replica, rport) = spindle_kv_with(&[]);
+    let mut c = connect(rport).unwrap();
+    let _: Value = run(&mut c, &["REPLICAOF", "127.0.0.1", &fport.to_string()]);
+    for bad in ["18446744073709551615", "-5", "x"] {
+        assert!(
+            fake_master_round(&listener, bad, &rdb, Duration::from_secs(20)),
+            "the replica kept a link whose +FULLRESYNC offset is {bad}"
+        );
+        let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+        assert_eq!(pong, "PONG");
+        let got: Option<String> = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+        assert_eq!(got, None);
+    }
+    let master = std::thread::spawn(move || {
+        fake_master_round(
+            &listener,
+            "9223372036854775807",
+            &rdb,
+            Duration::from_secs(30),
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got: Option<String> = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+        if got.as_deref() == Some("v") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the SET after the snapshot never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+    let role: Vec<Value> = redis::cmd("ROLE").query(&mut c).unwrap();
+    assert_eq!(role[4], Value::Int(i64::MAX));
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+    assert!(info.contains("master_link_status:up"), "{info}");
+    assert!(
+        !replica.stderr().contains("panicked"),
+        "{}",
+        replica.stderr()
+    );
+    drop(c);
+    drop(replica);
+    master.join().unwrap();
+}

@@ -361,6 +361,9 @@ impl Db {
             self.space(db).avg_ttl = 0;
             return (0, 0);
         }
+        // As activeExpireCycle: at most as many samples as there are keys with a time to live,
+        // so no key is counted twice in the average.
+        let samples = samples.min(self.space(db).volatile_len());
         for _ in 0..samples {
             let space = self.space(db);
             if space.volatile_len() == 0 {
@@ -376,7 +379,8 @@ impl Db {
             if self.expire_if_due(db, &key, now) {
                 expired += 1;
             } else {
-                ttl_sum += expire_at.saturating_sub(now);
+                // Clients may set times to live up to i64::MAX ms: a few of them exceed u64.
+                ttl_sum = ttl_sum.saturating_add(expire_at.saturating_sub(now));
                 ttl_samples += 1;
                 n = n.wrapping_add(1);
             }

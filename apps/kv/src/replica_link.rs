@@ -274,8 +274,21 @@ impl MasterLinkProtocol {
                 let words: Vec<&str> = line.split(' ').collect();
                 match words.as_slice() {
                     ["+FULLRESYNC", id, offset] => {
+                        // Offsets are Redis's `long long`: one past it, or a negative one, would
+                        // leave the stream's offset arithmetic no room.
+                        let Some(offset) = offset
+                            .parse::<i64>()
+                            .ok()
+                            .and_then(|o| u64::try_from(o).ok())
+                        else {
+                            self.fail(
+                                &format!("Master replied with a bad +FULLRESYNC offset: {line}"),
+                                tx,
+                            );
+                            return false;
+                        };
                         log::info!("Full resync from master: {id}:{offset}");
-                        self.offer = Some((id.to_string(), offset.parse().unwrap_or(0)));
+                        self.offer = Some((id.to_string(), offset));
                         self.set_state(LinkState::Sync);
                         self.step = Step::RdbHeader;
                     }
@@ -286,7 +299,7 @@ impl MasterLinkProtocol {
                             let repl = &mut engine.shared.repl;
                             if *id != repl.replid {
                                 repl.replid2 = std::mem::replace(&mut repl.replid, id.to_string());
-                                repl.second_offset = repl.offset() as i64 + 1;
+                                repl.second_offset = repl.offset_i64().saturating_add(1);
                             }
                         }
                         self.set_state(LinkState::Connected);

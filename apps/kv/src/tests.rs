@@ -235,6 +235,28 @@ fn expiry_is_lazy_and_active_and_ttl_reports_it() {
     assert!(h.server.db.stats.expired_keys >= 101);
 }
 
+/// Times to live as far out as a client may set them (PEXPIREAT up to i64::MAX ms) still feed
+/// the active expiry's average: the sum of several saturates instead of overflowing, and the
+/// keys stay.
+#[test]
+fn the_expiry_cycle_takes_times_to_live_near_i64_max() {
+    let mut h = Harness::new();
+    for i in 0..25 {
+        assert_eq!(h.run(&format!("SET far{i} v")), simple("OK"));
+        assert_eq!(
+            h.run(&format!("PEXPIREAT far{i} 9223372036854775807")),
+            int(1)
+        );
+    }
+    h.server.active_expire(h.now, Duration::from_millis(50));
+    assert_eq!(h.run("DBSIZE"), int(25));
+    assert!(h.server.db.spaces[0].avg_ttl > 0);
+    let Frame::Integer(ttl) = h.run("PTTL far0") else {
+        panic!("PTTL answers an integer")
+    };
+    assert!(ttl > 0, "{ttl}");
+}
+
 #[test]
 fn keys_scan_type_rename() {
     let mut h = script(&[

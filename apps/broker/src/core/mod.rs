@@ -2096,7 +2096,11 @@ fn with_death(
         Some(i) => {
             let mut t = deaths.remove(i).as_table().cloned().unwrap_or_default();
             let n = t.get("count").and_then(FieldValue::as_i64).unwrap_or(0);
-            t.insert(ShortStr::from_static("count"), FieldValue::I64(n + 1));
+            // The count came with the message: a publisher may have set it to i64::MAX.
+            t.insert(
+                ShortStr::from_static("count"),
+                FieldValue::I64(n.saturating_add(1)),
+            );
             t.insert(ShortStr::from_static("time"), FieldValue::Timestamp(unix));
             t
         }

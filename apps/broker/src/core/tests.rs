@@ -457,6 +457,41 @@ fn get_body(b: &mut Broker, queue: &str, out: &mut Recorder) -> Option<(String, 
     })
 }
 
+/// Declares `queue`, whose rejected messages go to the queue `dead` through the default
+/// exchange.
+fn declare_dead_lettering(b: &mut Broker, queue: &str) {
+    declare_with(
+        b,
+        conn(1),
+        queue,
+        &[
+            ("x-dead-letter-exchange", text("")),
+            ("x-dead-letter-routing-key", text("dead")),
+        ],
+    );
+}
+
+/// Takes the message `job` from `queue`, rejects it, takes it from `dead`, and returns its
+/// headers there.
+fn reject_into_dead(b: &mut Broker, queue: &str, out: &mut Recorder) -> FieldTable {
+    let g = b.get(conn(1), 1, &s(queue), false, out).unwrap().unwrap();
+    b.nack(conn(1), 1, g.delivery_tag, false, false, out)
+        .unwrap();
+    let (body, props) = get_body(b, "dead", out).unwrap();
+    assert_eq!(body, "job");
+    props.headers.unwrap()
+}
+
+/// The first x-death entry of `headers`.
+fn first_death(headers: &FieldTable) -> &FieldTable {
+    headers
+        .get("x-death")
+        .and_then(FieldValue::as_array)
+        .and_then(|deaths| deaths.first())
+        .and_then(FieldValue::as_table)
+        .unwrap()
+}
+
 #[test]
 fn a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death() {
     let mut b = broker(1);
@@ -469,30 +504,10 @@ fn a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death() {
         &[("x-dead-letter-exchange", text(""))],
     );
     // Through the default exchange with a dead-letter routing key of its own.
-    declare_with(
-        &mut b,
-        conn(1),
-        "work2",
-        &[
-            ("x-dead-letter-exchange", text("")),
-            ("x-dead-letter-routing-key", text("dead")),
-        ],
-    );
+    declare_dead_lettering(&mut b, "work2");
     publish(&mut b, conn(1), "", "work2", "job", &mut out);
-    let g = b
-        .get(conn(1), 1, &s("work2"), false, &mut out)
-        .unwrap()
-        .unwrap();
-    b.nack(conn(1), 1, g.delivery_tag, false, false, &mut out)
-        .unwrap();
-    let (body, props) = get_body(&mut b, "dead", &mut out).unwrap();
-    assert_eq!(body, "job");
-    let headers = props.headers.unwrap();
-    let deaths = headers
-        .get("x-death")
-        .and_then(FieldValue::as_array)
-        .unwrap();
-    let death = deaths[0].as_table().unwrap();
+    let headers = reject_into_dead(&mut b, "work2", &mut out);
+    let death = first_death(&headers);
     assert_eq!(death.get("count"), Some(&FieldValue::I64(1)));
     assert_eq!(death.get("reason"), Some(&text("rejected")));
     assert_eq!(death.get("queue"), Some(&text("work2")));
@@ -503,6 +518,44 @@ fn a_rejected_message_is_dead_lettered_with_rabbitmqs_x_death() {
     );
     assert_eq!(headers.get("x-first-death-reason"), Some(&text("rejected")));
     assert_eq!(headers.get("x-first-death-queue"), Some(&text("work2")));
+}
+
+/// The x-death count a publisher sent is the one dead-lettering adds to: at i64::MAX it stays
+/// there rather than overflowing.
+#[test]
+fn a_published_x_death_count_at_i64_max_saturates() {
+    let mut b = broker(1);
+    let mut out = Recorder::default();
+    declare(&mut b, conn(1), "dead");
+    declare_dead_lettering(&mut b, "work");
+    let mut death = FieldTable::new();
+    death.insert(s("count"), FieldValue::I64(i64::MAX));
+    death.insert(s("queue"), text("work"));
+    death.insert(s("reason"), text("rejected"));
+    let mut headers = FieldTable::new();
+    headers.insert(
+        s("x-death"),
+        FieldValue::Array(vec![FieldValue::Table(death)]),
+    );
+    let properties = BasicProperties {
+        headers: Some(headers),
+        ..BasicProperties::default()
+    };
+    b.publish(
+        conn(1),
+        1,
+        &s(""),
+        &s("work"),
+        properties,
+        Bytes::from_static(b"job"),
+        &mut out,
+    )
+    .unwrap();
+    let headers = reject_into_dead(&mut b, "work", &mut out);
+    assert_eq!(
+        first_death(&headers).get("count"),
+        Some(&FieldValue::I64(i64::MAX))
+    );
 }
 
 #[test]

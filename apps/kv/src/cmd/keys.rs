@@ -330,7 +330,9 @@ fn ttl_impl(ctx: &mut Ctx<'_, '_>, args: &[Bytes], f: impl Fn(u64, u64) -> i64) 
 
 /// `TTL key`: seconds left, rounded as Redis rounds them.
 pub(crate) fn ttl(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    ttl_impl(ctx, args, |at, now| ((at - now + 500) / 1000) as i64)
+    ttl_impl(ctx, args, |at, now| {
+        ((at - now).saturating_add(500) / 1000) as i64
+    })
 }
 
 /// `PTTL key`

@@ -75,7 +75,7 @@ fn role(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
         Role::Master => {
             ctx.out.array_len(3);
             ctx.out.bulk(b"master");
-            ctx.out.int(repl.offset() as i64);
+            ctx.out.int(repl.offset_i64());
             ctx.out.array_len(repl.replicas.len());
             for r in &repl.replicas {
                 ctx.out.array_len(3);
@@ -91,7 +91,7 @@ fn role(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
             ctx.out.int(i64::from(link.port));
             ctx.out.bulk(link.state.word().as_bytes());
             let offset = if link.state == LinkState::Connected {
-                repl.offset() as i64
+                repl.offset_i64()
             } else {
                 -1
             };

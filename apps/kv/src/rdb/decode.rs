@@ -205,6 +205,18 @@ fn ziplist(blob: &[u8]) -> Result<Vec<Vec<u8>>, RdbError> {
     ziplist::decode(blob).ok_or(RdbError::Format("ziplist"))
 }
 
+/// A key's expiry as the file gives it (signed ms, as Redis's loader reads it), as an
+/// `expire_at` (0: none): -1 is Redis's "no expiry"; any other time up to the epoch has passed
+/// (1 ms, which the loader then drops as expired, as Redis drops it). So no key reaches the
+/// keyspace with an expiry past i64::MAX ms, which TTL's arithmetic could not take.
+fn expire_at_of(ms: i64) -> u64 {
+    match ms {
+        -1 => 0,
+        ..=0 => 1,
+        ms => ms.unsigned_abs(),
+    }
+}
+
 /// The value of object type `ty`; `None` for an empty collection (Redis skips those).
 fn object(r: &mut Reader<'_>, ty: u8) -> Result<Option<Value>, RdbError> {
     let v = match ty {
@@ -499,11 +511,14 @@ pub(crate) fn decode_into(db: &mut Db, bytes: &[u8], now_ms: u64) -> Result<Load
         let op = r.byte()?;
         match op {
             OP_EXPIRETIME => {
-                expire_at = r.le(4)?.saturating_mul(1000);
+                // rdbLoadTime: signed 32-bit seconds.
+                let seconds = i64::from(r.le(4)? as u32 as i32);
+                expire_at = expire_at_of(seconds.saturating_mul(1000));
                 continue;
             }
             OP_EXPIRETIME_MS => {
-                expire_at = r.le(8)?;
+                // rdbLoadMillisecondTime: signed 64-bit milliseconds.
+                expire_at = expire_at_of(r.le(8)? as i64);
                 continue;
             }
             OP_FREQ => {

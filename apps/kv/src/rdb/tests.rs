@@ -384,6 +384,40 @@ fn dump_payloads_round_trip_every_type() {
     }
 }
 
+/// Expire times are signed milliseconds to Redis's loader: -1 is no expiry, 0 and the times a
+/// u64 past i64::MAX stands for (negative) have passed, so no key reaches the keyspace with
+/// an expiry past i64::MAX ms (TTL's arithmetic overflowed on u64::MAX).
+#[test]
+fn expire_times_in_a_file_read_as_signed_milliseconds() {
+    let now = now_ms();
+    let marker = now + 123_456_789;
+    let max = i64::MAX as u64;
+    for (written, kept) in [
+        (u64::MAX, Some(0)),
+        (1 << 63, None),
+        (0, None),
+        (max, Some(max)),
+        (marker, Some(marker)),
+    ] {
+        let mut db = Db::new(16);
+        db.space(0).insert(b"k", Value::Int(1), false, 0);
+        db.space(0).set_expire_at(b"k", marker);
+        let mut file = encode(&db, now);
+        let at = file
+            .windows(8)
+            .position(|w| w == marker.to_le_bytes())
+            .unwrap();
+        file[at..at + 8].copy_from_slice(&written.to_le_bytes());
+        let n = file.len();
+        let crc = crc64::crc64(0, &file[..n - 8]);
+        file[n - 8..].copy_from_slice(&crc.to_le_bytes());
+        let mut back = Db::new(16);
+        decode_into(&mut back, &file, now).unwrap();
+        let got = back.space(0).get(b"k").map(|e| e.expire_at);
+        assert_eq!(got, kept, "written {written}");
+    }
+}
+
 #[test]
 fn datasets_round_trip_and_expired_keys_are_dropped() {
     let now = now_ms();

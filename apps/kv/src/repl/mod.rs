@@ -193,6 +193,12 @@ impl Repl {
         self.backlog.as_ref().map_or(self.offset, Backlog::end)
     }
 
+    /// The offset as Redis's `long long` answers show it (ROLE, the second id's offset); a
+    /// master may start us near `i64::MAX`, so it saturates rather than wraps.
+    pub(crate) fn offset_i64(&self) -> i64 {
+        i64::try_from(self.offset()).unwrap_or(i64::MAX)
+    }
+
     /// Adds stream bytes (to the backlog if there is one).
     pub(crate) fn append(&mut self, bytes: &[u8]) {
         match &mut self.backlog {
@@ -222,7 +228,7 @@ impl Repl {
     /// the old master can continue with us.
     pub(crate) fn shift_replid(&mut self) {
         self.replid2 = std::mem::replace(&mut self.replid, new_replid());
-        self.second_offset = self.offset() as i64 + 1;
+        self.second_offset = self.offset_i64().saturating_add(1);
     }
 
     /// How many replicas have acknowledged `offset`.

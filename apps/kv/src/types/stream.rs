@@ -505,6 +505,21 @@ pub(crate) struct Nack {
     pub(crate) consumer: Str,
 }
 
+impl Nack {
+    /// Counts one more delivery. The count may come from a restored payload at `u64::MAX`;
+    /// it wraps to 0 as Redis's `uint64_t` `delivery_count++` does.
+    pub(crate) fn count_delivery(&mut self) {
+        self.delivery_count = self.delivery_count.wrapping_add(1);
+    }
+}
+
+/// Milliseconds from `since` to `now`, 0 if `since` is later (XPENDING's and XINFO's idle
+/// times, XCLAIM's min-idle-time): Redis clamps a negative idle time to 0. A restored
+/// payload may carry any `since`, so no `i64` subtraction, which overflows past `i64::MAX`.
+pub(crate) fn idle_ms(now: u64, since: u64) -> i64 {
+    i64::try_from(now.saturating_sub(since)).unwrap_or(i64::MAX)
+}
+
 /// A consumer of a group.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Consumer {
@@ -938,10 +953,12 @@ impl Stream {
             return INVALID_ENTRIES_READ;
         }
         if self.max_deleted.is_zero() || self.max_deleted < self.first_id {
+            // As Redis's `long long` arithmetic, wrapping: a restored payload may hold any
+            // counts.
             if id < self.first_id {
-                return added - self.length as i64;
+                return added.wrapping_sub(self.length as i64);
             } else if id == self.first_id {
-                return added - self.length as i64 + 1;
+                return added.wrapping_sub(self.length as i64).wrapping_add(1);
             }
         }
         INVALID_ENTRIES_READ
@@ -955,10 +972,10 @@ impl Stream {
         if g.entries_read != INVALID_ENTRIES_READ
             && !self.range_has_tombstones(g.last_id, StreamId::MAX)
         {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance(g.last_id);
-        (read != INVALID_ENTRIES_READ).then(|| self.entries_added as i64 - read)
+        (read != INVALID_ENTRIES_READ).then(|| (self.entries_added as i64).wrapping_sub(read))
     }
 
     /// Moves `group`'s last id to `id` (delivered now), counting the read as Redis does.
@@ -1183,7 +1200,7 @@ impl Stream {
             for id in present {
                 if let Some(n) = g.pel.get_mut(&id) {
                     n.delivery_time = r.now;
-                    n.delivery_count += 1;
+                    n.count_delivery();
                 }
             }
         }

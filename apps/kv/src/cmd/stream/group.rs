@@ -10,7 +10,7 @@ use crate::cmd::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
 use crate::types::str::Str;
 use crate::types::stream::{
-    setid_argv, write_entry, xclaim_argv, Group, Stream, StreamId, INVALID_ENTRIES_READ,
+    idle_ms, setid_argv, write_entry, xclaim_argv, Group, Stream, StreamId, INVALID_ENTRIES_READ,
 };
 
 fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
@@ -259,15 +259,13 @@ pub(crate) fn xpending(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         },
         None => g.pel.range(start..).map(|(id, _)| *id).collect(),
     };
-    let now_i = now as i64;
     let mut rows = Vec::new();
     for id in ids {
         if rows.len() >= count || id > end {
             break;
         }
         let Some(n) = g.pel.get(&id) else { continue };
-        let idle = now_i - n.delivery_time as i64;
-        if min_idle != 0 && idle < min_idle {
+        if min_idle != 0 && idle_ms(now, n.delivery_time) < min_idle {
             continue;
         }
         rows.push((id, n));
@@ -277,7 +275,7 @@ pub(crate) fn xpending(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         ctx.out.array_len(4);
         ctx.out.bulk(id.text().as_bytes());
         ctx.out.bulk(&n.consumer);
-        ctx.out.int((now_i - n.delivery_time as i64).max(0));
+        ctx.out.int(idle_ms(now, n.delivery_time));
         ctx.out.int(n.delivery_count as i64);
     }
     Ok(())
@@ -377,7 +375,7 @@ pub(crate) fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         let fresh = force && !g.pel.contains_key(id);
         if !fresh {
             let Some(n) = g.pel.get(id) else { continue };
-            if min_idle > 0 && (now as i64) - (n.delivery_time as i64) < min_idle {
+            if min_idle > 0 && idle_ms(now, n.delivery_time) < min_idle {
                 continue;
             }
         }
@@ -394,7 +392,7 @@ pub(crate) fn xclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         if retry >= 0 {
             n.delivery_count = retry as u64;
         } else if !justid {
-            n.delivery_count += 1;
+            n.count_delivery();
         }
         prop.push(xclaim_argv(key, group, id_arg, n, last));
         claimed.push(*id);
@@ -496,7 +494,7 @@ pub(crate) fn xautoclaim(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         let n = g.assign(id, consumer, now);
         n.delivery_time = now;
         if !justid {
-            n.delivery_count += 1;
+            n.count_delivery();
         }
         prop.push(xclaim_argv(key, group, id.text().as_bytes(), n, last));
         claimed.push(id);

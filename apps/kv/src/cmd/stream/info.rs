@@ -8,7 +8,7 @@ use crate::cmd::args::{arg, int_arg, is};
 use crate::cmd::args::{reply_help, subcommand_syntax};
 use crate::cmd::ctx::{CmdResult, Ctx};
 use crate::error::CmdError;
-use crate::types::stream::{write_entry, Stream, StreamId, INVALID_ENTRIES_READ};
+use crate::types::stream::{idle_ms, write_entry, Stream, StreamId, INVALID_ENTRIES_READ};
 
 const XINFO_HELP: &[&str] = &[
     "CONSUMERS <key> <groupname>",
@@ -56,7 +56,7 @@ pub(crate) fn xinfo(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
             out.bulk(b"pending");
             out.int(c.pel.len() as i64);
             out.bulk(b"idle");
-            out.int((now as i64 - c.seen_time as i64).max(0));
+            out.int(idle_ms(now, c.seen_time));
         }
     } else if is(opt, "groups") && args.len() == 3 {
         out.array_len(s.groups.len());

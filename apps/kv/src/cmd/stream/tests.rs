@@ -126,3 +126,111 @@ fn consumer_groups_deliver_pend_ack_and_claim() {
     assert!(!out.contains("XREADGROUP"), "{out}");
     assert!(!out.contains("XAUTOCLAIM"), "{out}");
 }
+
+/// `payload` (a DUMP) with the first occurrence of each `(from, to)` replaced and its
+/// checksum made right again: what a client may RESTORE.
+fn patched(payload: &[u8], edits: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut body = payload[..payload.len() - 8].to_vec();
+    for (from, to) in edits {
+        let at = body
+            .windows(from.len())
+            .position(|w| w == *from)
+            .expect("the marker is in the payload");
+        body.splice(at..at + from.len(), to.iter().copied());
+    }
+    let crc = crate::rdb::crc64::crc64(0, &body);
+    body.extend_from_slice(&crc.to_le_bytes());
+    body
+}
+
+/// A restored stream may carry any delivery time, delivery count and counters (times past
+/// i64::MAX ms, a count of u64::MAX, entries added past i64::MAX): idle times clamp to 0
+/// (the delivery is "in the future"), counts wrap to 0 as Redis's uint64_t does, and the
+/// lag wraps as Redis's long long does, instead of overflowing.
+#[test]
+fn restored_pending_entries_with_extreme_times_and_counts() {
+    let mut t = T::new();
+    t.check(&[
+        ("XADD s 1-1 f v", b("1-1")),
+        ("XSETID s 1-1 ENTRIESADDED 987654322 MAXDELETEDID 0-0", ok()),
+        ("XGROUP CREATE s g 0", ok()),
+        (
+            "XREADGROUP GROUP g c STREAMS s >",
+            arr(vec![arr(vec![
+                b("s"),
+                arr(vec![entry("1-1", &["f", "v"])]),
+            ])]),
+        ),
+        ("XGROUP SETID s g 1-1 ENTRIESREAD 987654323", ok()),
+    ]);
+    let claimed = t.run("XCLAIM s g c 0 1-1 TIME 1000000000000 RETRYCOUNT 987654321");
+    assert_eq!(claimed, arr(vec![entry("1-1", &["f", "v"])]));
+    let Frame::Bulk(dump) = t.run("DUMP s") else {
+        panic!("DUMP answers a bulk string")
+    };
+    // Lengths of 987654321.. are written as 0x80 and four bytes big-endian; the delivery
+    // time as eight bytes little-endian.
+    let len32 = |n: u32| [&[0x80u8][..], &n.to_be_bytes()].concat();
+    let len64 = |n: u64| [&[0x81u8][..], &n.to_be_bytes()].concat();
+    let payload = patched(
+        &dump,
+        &[
+            (
+                &1_000_000_000_000u64.to_le_bytes(),
+                &(1u64 << 63).to_le_bytes(),
+            ),
+            (&len32(987_654_321), &len64(u64::MAX)),
+            (&len32(987_654_322), &len64(1 << 63)),
+        ],
+    );
+    for key in ["r1", "r2", "r3"] {
+        assert_eq!(
+            t.args(&[b"RESTORE", key.as_bytes(), b"0", &payload]),
+            ok(),
+            "{key}"
+        );
+    }
+    let pending = |id: &str, consumer: &str, count: i64| {
+        arr(vec![arr(vec![b(id), b(consumer), i(0), i(count)])])
+    };
+    t.check(&[
+        ("XPENDING r1 g - + 10", pending("1-1", "c", -1)),
+        ("XPENDING r1 g IDLE 1 - + 10", arr(vec![])),
+        ("XCLAIM r1 g c2 1 1-1", arr(vec![])),
+        ("XCLAIM r1 g c2 0 1-1", arr(vec![entry("1-1", &["f", "v"])])),
+        ("XPENDING r1 g - + 10", pending("1-1", "c2", 0)),
+        (
+            "XAUTOCLAIM r2 g c3 0 0 JUSTID",
+            arr(vec![b("0-0"), a(&["1-1"]), arr(vec![])]),
+        ),
+        (
+            "XAUTOCLAIM r3 g c3 0 0",
+            arr(vec![
+                b("0-0"),
+                arr(vec![entry("1-1", &["f", "v"])]),
+                arr(vec![]),
+            ]),
+        ),
+        ("XPENDING r3 g - + 10", pending("1-1", "c3", 0)),
+    ]);
+    let Frame::Array(groups) = t.run("XINFO GROUPS r1") else {
+        panic!("XINFO GROUPS answers an array")
+    };
+    let Some(Frame::Array(fields)) = groups.first() else {
+        panic!("one group")
+    };
+    let lag = fields
+        .chunks(2)
+        .find(|kv| kv[0] == b("lag"))
+        .map(|kv| kv[1].clone());
+    assert_eq!(lag, Some(i(i64::MIN.wrapping_sub(987_654_323))));
+    // Reading its history again delivers the entry once more: the count wraps there too.
+    assert_eq!(
+        t.run("XREADGROUP GROUP g c3 STREAMS r2 0"),
+        arr(vec![arr(vec![
+            b("r2"),
+            arr(vec![entry("1-1", &["f", "v"])])
+        ])])
+    );
+    assert_eq!(t.run("XPENDING r2 g - + 10"), pending("1-1", "c3", 0));
+}
