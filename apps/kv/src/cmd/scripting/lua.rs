@@ -30,7 +30,9 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState,
+};
 use spindle_protocols::resp::Frame;
 
 use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text};
@@ -81,6 +83,16 @@ pub(crate) trait Dispatch {
     /// Called by the hook while the run is past `busy-reply-threshold` (Redis's
     /// `scriptInterrupt`): lets the other connections be served meanwhile.
     fn interrupt(&mut self);
+
+    /// `busy-reply-threshold` in milliseconds (0: the run is never timed out). Read by the
+    /// hook when it fires rather than per run: no other command can change it during a run.
+    fn threshold_ms(&self) -> u64;
+
+    /// SCRIPT KILL / FUNCTION KILL was asked for while the run was past the threshold.
+    fn kill_requested(&self) -> bool;
+
+    /// The run's name in logs (the SHA-1 for EVAL, the function's name for FCALL).
+    fn script_name(&self) -> &str;
 }
 
 /// What the natives and the hook share with the run in progress: set before a script runs,
@@ -102,8 +114,6 @@ pub(crate) struct Live {
     pub(crate) started: Cell<Option<Instant>>,
     /// The run went past `busy-reply-threshold`.
     pub(crate) timed_out: Cell<bool>,
-    /// `busy-reply-threshold` in milliseconds for this run (0: no hook).
-    pub(crate) threshold_ms: Cell<u64>,
     /// The functions `redis.register_function` collected while a library loads (`None`
     /// outside FUNCTION LOAD).
     pub(crate) loading: RefCell<Option<Vec<Registered>>>,
@@ -139,7 +149,6 @@ impl Default for Live {
             killed: Cell::new(false),
             started: Cell::new(None),
             timed_out: Cell::new(false),
-            threshold_ms: Cell::new(0),
             loading: RefCell::new(None),
             dispatch: Cell::new(None),
         }
@@ -207,6 +216,10 @@ pub(crate) struct Registered {
 #[derive(Debug)]
 pub(crate) struct Vm {
     pub(crate) lua: Lua,
+    /// What the natives and the hook share with the run in progress.
+    live: Rc<Live>,
+    /// FUNCTION's interpreter (the hook's log names FUNCTION KILL), not EVAL's.
+    functions_mode: bool,
     /// The globals scripts see: empty, reading through its metatable, refusing writes.
     pub(crate) globals: Table,
     /// Its metatable (FUNCTION LOAD points `__index` at the library API while it runs).
@@ -371,7 +384,7 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
-        let natives = natives(&lua, live, commands)?;
+        let natives = natives(&lua, live.clone(), commands)?;
         lua.set_app_data(PendingError::default());
         let (globals, globals_meta, backing, run_eval, run_function, library_api): (
             Table,
@@ -386,8 +399,10 @@ impl Vm {
             .call((natives, functions_mode))?;
         lua.set_globals(globals.clone())?;
         let handler = lua.create_function(error_handler)?;
-        Ok(Vm {
+        let vm = Vm {
             lua,
+            live,
+            functions_mode,
             globals,
             globals_meta,
             backing,
@@ -395,7 +410,63 @@ impl Vm {
             run_eval,
             run_function,
             library_api,
-        })
+        };
+        vm.install_hook();
+        Ok(vm)
+    }
+
+    /// Installs the hook that watches a run's clock, once per interpreter (installing it per
+    /// run cost a boxed closure and a protected call each time); it does nothing outside a
+    /// run or while `busy-reply-threshold` is 0. Past the threshold it logs the slow script
+    /// once, then on each call has the run interrupt (the loop serves the other clients:
+    /// [`Dispatch::interrupt`], reached through [`Live`]'s slot as `redis.call` reaches the
+    /// run), and once SCRIPT KILL / FUNCTION KILL asked for it ends the script, swapping in
+    /// [`killed_hook`] (the runner puts this one back after the run).
+    pub(crate) fn install_hook(&self) {
+        let l = self.live.clone();
+        let functions_mode = self.functions_mode;
+        let _ = self.lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |lua, _| {
+                if !l.running.get() {
+                    return Ok(VmState::Continue);
+                }
+                if !l.timed_out.get() {
+                    // `None` while a command of the script runs: no Lua runs then, so no hook.
+                    let threshold = l.with_dispatch(|d| d.threshold_ms()).unwrap_or(0);
+                    if threshold == 0 {
+                        return Ok(VmState::Continue);
+                    }
+                    let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
+                    if elapsed < threshold {
+                        return Ok(VmState::Continue);
+                    }
+                    l.timed_out.set(true);
+                    l.with_dispatch(|d| {
+                        log::warn!(
+                            "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+                            if functions_mode { "FUNCTION KILL" } else { "SCRIPT KILL" },
+                            d.script_name()
+                        );
+                    });
+                }
+                let kill = l
+                    .with_dispatch(|d| {
+                        d.interrupt();
+                        d.kill_requested()
+                    })
+                    .unwrap_or(false);
+                if kill && !l.killed.get() {
+                    log::warn!("Lua script killed by user with SCRIPT KILL.");
+                    l.killed.set(true);
+                }
+                if l.killed.get() {
+                    let _ = lua.set_hook(HookTriggers::EVERY_LINE, killed_hook);
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
+                }
+                Ok(VmState::Continue)
+            },
+        );
     }
 
     /// Compiles `source` as a chunk named `name` (`@user_script`, `@user_function`) in the
@@ -412,6 +483,24 @@ impl Vm {
                 other => other.to_string(),
             })
     }
+}
+
+/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
+/// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
+const HOOK_EVERY: u32 = 100_000;
+
+/// The error a killed script gets.
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// The hook a killed script gets: every line of the script raises again, so `pcall` cannot
+/// hold it. Lines of the sandbox's own Lua wrappers (`pcall`'s) are let through: Redis's
+/// `pcall` is C, so its error is always raised from a line of the script, which the error
+/// handler then names.
+fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
+    if debug.source().source.as_deref() == Some(INTERNAL_CHUNK) {
+        return Ok(VmState::Continue);
+    }
+    Err(mlua::Error::RuntimeError(KILLED.into()))
 }
 
 /// The error handler (Redis's `__redis__err__handler`): turns the error into a table

@@ -8,24 +8,20 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, Value, VmState};
+use mlua::{Function, Value};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
 use super::convert::{lua_number_text, table_error, write_reply};
-use super::lua::{Dispatch, Live, Vm, COUNTED, INTERNAL_CHUNK};
+use super::lua::{Dispatch, Live, Vm, COUNTED};
 use crate::acl;
 use crate::blocked;
-use crate::busy::{Busy, ScriptKind, Snapshot};
+use crate::busy::{ScriptKind, Snapshot};
 use crate::client::Client;
 use crate::cmd::connection::{acl_denial, acl_refusal};
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
 use crate::cmd::introspect::{observe, track_script_call};
 use crate::error::CmdError;
 use crate::persist::exit_process;
-
-/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
-/// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
-const HOOK_EVERY: u32 = 100_000;
 
 /// What a run is: its name in errors and logs (the SHA-1 for EVAL, the function's name for
 /// FCALL), whether writes are refused, and whether it is an EVAL (KEYS and ARGV as globals).
@@ -133,6 +129,8 @@ struct Call<'r, 'a, 'b> {
     written: Vec<(usize, Bytes)>,
     /// EVAL or FCALL: which KILL ends it, which `-BUSY` others get.
     kind: ScriptKind,
+    /// The run's name in logs.
+    name: &'r str,
 }
 
 impl Dispatch for Call<'_, '_, '_> {
@@ -150,6 +148,24 @@ impl Dispatch for Call<'_, '_, '_> {
 
     fn may_run(&mut self, argv: &[Bytes]) -> bool {
         acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
+    }
+
+    /// `busy-reply-threshold` (`lua-time-limit` is its alias: one value).
+    fn threshold_ms(&self) -> u64 {
+        self.ctx
+            .shared
+            .config
+            .get("busy-reply-threshold")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(5000)
+    }
+
+    fn kill_requested(&self) -> bool {
+        self.ctx.shared.busy.kill_requested()
+    }
+
+    fn script_name(&self) -> &str {
+        self.name
     }
 
     /// What the hook does on each of its calls once the run is past `busy-reply-threshold`
@@ -322,62 +338,6 @@ impl Call<'_, '_, '_> {
     }
 }
 
-/// The hook a killed script gets: every line of the script raises again, so `pcall` cannot
-/// hold it. Lines of the sandbox's own Lua wrappers (`pcall`'s) are let through: Redis's
-/// `pcall` is C, so its error is always raised from a line of the script, which the error
-/// handler then names.
-fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
-    if debug.source().source.as_deref() == Some(INTERNAL_CHUNK) {
-        return Ok(VmState::Continue);
-    }
-    Err(mlua::Error::RuntimeError(
-        "Script killed by user with SCRIPT KILL...".into(),
-    ))
-}
-
-/// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
-/// slow script once, then on each call has the run interrupt (the loop serves the other
-/// clients: [`Dispatch::interrupt`], reached through [`Live`]'s slot as `redis.call` reaches
-/// the run), and once SCRIPT KILL / FUNCTION KILL asked for it ends the script.
-fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Busy>) {
-    if live.threshold_ms.get() == 0 {
-        return;
-    }
-    let l = live.clone();
-    let busy = busy.clone();
-    let name = name.to_string();
-    let _ = vm.lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |lua, _| {
-            if !l.timed_out.get() {
-                let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
-                if elapsed >= l.threshold_ms.get() {
-                    l.timed_out.set(true);
-                    log::warn!(
-                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
-                        if eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" }
-                    );
-                }
-            }
-            if l.timed_out.get() {
-                // `None` while a command of the script runs: no Lua runs then, so no hook.
-                let _ = l.with_dispatch(|d| d.interrupt());
-                if busy.kill_requested() && !l.killed.get() {
-                    log::warn!("Lua script killed by user with SCRIPT KILL.");
-                    l.killed.set(true);
-                }
-            }
-            if l.killed.get() {
-                let _ = lua.set_hook(HookTriggers::EVERY_LINE, killed_hook);
-                return Err(mlua::Error::RuntimeError(
-                    "Script killed by user with SCRIPT KILL...".into(),
-                ));
-            }
-            Ok(VmState::Continue)
-        },
-    );
-}
-
 /// Runs `func` (an EVAL body, or a function's callback given `keys` and `args`) for the
 /// calling client and writes its reply: the return value converted, or the error with the
 /// script's name and line. Writes made by the script are propagated one by one (the EVAL
@@ -416,9 +376,6 @@ pub(crate) fn run(
     live.killed.set(false);
     live.timed_out.set(false);
     live.started.set(Some(Instant::now()));
-    live.threshold_ms.set(busy_threshold(ctx));
-    let busy = ctx.shared.busy.clone();
-    set_hook(vm, live, spec.name, spec.eval_mode, &busy);
     let kind = if spec.eval_mode {
         ScriptKind::Eval
     } else {
@@ -439,6 +396,7 @@ pub(crate) fn run(
         write_dirty: false,
         written: Vec::new(),
         kind,
+        name: spec.name,
     };
     // xpcall's status and the script's first value (any further values are dropped, as
     // Redis takes only the top one): no MultiValue to gather them into.
@@ -450,11 +408,13 @@ pub(crate) fn run(
             vm.run_function.call((func, keys_t, args_t, &vm.handler))
         }
     };
-    lua.remove_hook();
-    busy.leave();
+    if live.killed.get() {
+        vm.install_hook();
+    }
+    let Call { ctx, written, .. } = call;
+    ctx.shared.busy.leave();
     live.running.set(false);
     live.started.set(None);
-    let Call { ctx, written, .. } = call;
     let script_resp3 = live.resp3.get();
 
     let result = match outcome {
@@ -505,15 +465,6 @@ pub(crate) fn run(
     }
     ctx.db.propagation.suppress();
     result
-}
-
-/// `busy-reply-threshold` in milliseconds (`lua-time-limit` is its alias: one value).
-fn busy_threshold(ctx: &Ctx<'_, '_>) -> u64 {
-    ctx.shared
-        .config
-        .get("busy-reply-threshold")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(5000)
 }
 
 /// The error reply of a script that raised `err` (Redis's `luaCallFunction`): the error's
