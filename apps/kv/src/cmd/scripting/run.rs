@@ -351,25 +351,6 @@ pub(crate) fn run(
     args: &[Bytes],
     spec: RunSpec<'_>,
 ) -> CmdResult {
-    let lua = &vm.lua;
-    let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
-        // Text goes onto Lua's stack as it is (mlua keeps no reference per string then);
-        // other bytes through a Lua string handle each.
-        if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
-            let text = items
-                .iter()
-                .map(|b| std::str::from_utf8(b).unwrap_or_default());
-            return lua.create_sequence_from(text);
-        }
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
-        }
-        Ok(t)
-    };
-    let lua_err = |e: mlua::Error| CmdError::err(e.to_string());
-    let keys_t = strings(keys).map_err(lua_err)?;
-    let args_t = strings(args).map_err(lua_err)?;
     live.running.set(true);
     live.resp3.set(false);
     live.repl.set(3);
@@ -398,15 +379,9 @@ pub(crate) fn run(
         kind,
         name: spec.name,
     };
-    // xpcall's status and the script's first value (any further values are dropped, as
-    // Redis takes only the top one): no MultiValue to gather them into.
-    let outcome: mlua::Result<(bool, Value)> = {
+    let outcome = {
         let _dispatching = live.dispatching(&mut call);
-        if spec.eval_mode {
-            vm.run_eval.call((func, &vm.handler, keys_t, args_t))
-        } else {
-            vm.run_function.call((func, keys_t, args_t, &vm.handler))
-        }
+        vm.call_script(func, keys, args)
     };
     if live.killed.get() {
         vm.install_hook();
