@@ -2,12 +2,12 @@
 //! Redis's `scriptCall` makes, a context for the script's own client, propagation of each
 //! write as the script's effect, and WATCH touches and blocked clients for the keys written.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
+use hashbrown::HashMap;
 use mlua::{Function, Value};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
@@ -93,15 +93,43 @@ const HELP_ALLOWED: &[&str] = &[
 /// Commands Redis flags `may-replicate`: refused in read-only scripts like writes.
 const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"];
 
-/// The command table by lower-case name, built once from the table handed down in `Ctx`.
-fn index(commands: &'static [Command]) -> &'static HashMap<&'static [u8], &'static Command> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static Command>> = OnceLock::new();
-    INDEX.get_or_init(|| commands.iter().map(|c| (c.name.as_bytes(), c)).collect())
+/// What the lists above say of a command, found once when the index is built rather than by
+/// scanning them on every call.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// In [`NOSCRIPT`].
+    noscript: bool,
+    /// In [`HELP_ALLOWED`].
+    help_allowed: bool,
+    /// In [`MAY_REPLICATE`].
+    may_replicate: bool,
 }
 
-/// The command called `name` (any case), looked up without allocating: no command name is
-/// longer than 32 bytes.
-fn find(commands: &'static [Command], name: &[u8]) -> Option<&'static Command> {
+/// The command table by lower-case name, with each command's [`Rules`], built once from the
+/// table handed down in `Ctx`; hashed with foldhash (hashbrown's default), as the keyspace:
+/// SipHash was a tenth of the call's own work.
+fn index(
+    commands: &'static [Command],
+) -> &'static HashMap<&'static [u8], (&'static Command, Rules)> {
+    static INDEX: OnceLock<HashMap<&'static [u8], (&'static Command, Rules)>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        commands
+            .iter()
+            .map(|c| {
+                let rules = Rules {
+                    noscript: NOSCRIPT.contains(&c.name),
+                    help_allowed: HELP_ALLOWED.contains(&c.name),
+                    may_replicate: MAY_REPLICATE.contains(&c.name),
+                };
+                (c.name.as_bytes(), (c, rules))
+            })
+            .collect()
+    })
+}
+
+/// The command called `name` (any case) and its rules, looked up without allocating: no
+/// command name is longer than 32 bytes.
+fn find(commands: &'static [Command], name: &[u8]) -> Option<(&'static Command, Rules)> {
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
     dst.copy_from_slice(name);
@@ -231,15 +259,15 @@ impl Call<'_, '_, '_> {
     /// [`command`](Dispatch::command) before counting a refusal.
     fn checked_command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
         let name = argv.first().map_or(&[][..], |n| &n[..]);
-        let Some(command) = find(self.ctx.commands, name) else {
+        let Some((command, rules)) = find(self.ctx.commands, name) else {
             return Err("Unknown Redis command called from script".into());
         };
         if !command.arity_ok(argv.len()) {
             return Err("Wrong number of args calling Redis command from script".into());
         }
-        if NOSCRIPT.contains(&command.name) {
-            let help = HELP_ALLOWED.contains(&command.name)
-                && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
+        if rules.noscript {
+            let help =
+                rules.help_allowed && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
             if !help {
                 return Err("This Redis command is not allowed from script".into());
             }
@@ -258,7 +286,7 @@ impl Call<'_, '_, '_> {
             ));
         }
         let writes = command.flags & flags::WRITE != 0;
-        if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
+        if self.read_only && (writes || rules.may_replicate) {
             return Err("Write commands are not allowed from read-only scripts.".into());
         }
         if writes {
