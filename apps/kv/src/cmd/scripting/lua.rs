@@ -33,7 +33,7 @@ use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use mlua::ffi::{self, lua_State};
 use mlua::{
     Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState,
@@ -132,6 +132,9 @@ pub(crate) struct Live {
     dispatch: Cell<Option<NonNull<dyn Dispatch>>>,
     /// `redis.call`'s command line, kept between calls for its allocation.
     argv: RefCell<Vec<Bytes>>,
+    /// The buffer the script's commands write their replies into, kept between runs for its
+    /// allocation.
+    pub(crate) reply_buf: RefCell<BytesMut>,
     /// A panic of a command run by `redis.call`, raised as a Lua error through the script
     /// and resumed once the run is back in Rust.
     panic: RefCell<Option<Box<dyn Any + Send>>>,
@@ -165,6 +168,7 @@ impl Default for Live {
             loading: RefCell::new(None),
             dispatch: Cell::new(None),
             argv: RefCell::new(Vec::new()),
+            reply_buf: RefCell::new(BytesMut::new()),
             panic: RefCell::new(None),
         }
     }

@@ -145,7 +145,8 @@ struct Call<'r, 'a, 'b> {
     /// script reads).
     keys: &'r [Bytes],
     /// The reply of the command in progress, encoded, then decoded for Lua (as Redis parses
-    /// its client's output buffer); kept for the run to spare an allocation per call.
+    /// its client's output buffer); kept in [`Live`] between runs to spare an allocation
+    /// per call and per run.
     buf: BytesMut,
     /// The script's client: the caller's database at the start, its own afterwards (a SELECT
     /// in a script does not change the caller's).
@@ -399,7 +400,7 @@ pub(crate) fn run(
     let mut call = Call {
         ctx,
         keys,
-        buf: BytesMut::new(),
+        buf: std::mem::take(&mut *live.reply_buf.borrow_mut()),
         client,
         read_only: spec.read_only,
         write_dirty: false,
@@ -414,7 +415,10 @@ pub(crate) fn run(
     if live.killed.get() {
         vm.install_hook();
     }
-    let Call { ctx, written, .. } = call;
+    let Call {
+        ctx, written, buf, ..
+    } = call;
+    *live.reply_buf.borrow_mut() = buf;
     ctx.shared.busy.leave();
     live.running.set(false);
     live.started.set(None);
