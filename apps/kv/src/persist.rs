@@ -129,8 +129,12 @@ impl Persist {
     /// `writeCommandsDeniedByDiskError`: a failed BGSAVE with save points and
     /// `stop-writes-on-bgsave-error yes` first, then the AOF's write error.
     pub(crate) fn refusal(&self, config: &Config, aof_error: Option<&str>) -> Option<String> {
-        let stop = config.get("stop-writes-on-bgsave-error") != Some("no");
-        if stop && !self.bgsave_ok && !save_points(config).is_empty() {
+        // The configuration is looked up by name (a lowercased copy, a hash): only once a
+        // save has failed, not on every write's way in.
+        if !self.bgsave_ok
+            && config.get("stop-writes-on-bgsave-error") != Some("no")
+            && !save_points(config).is_empty()
+        {
             return Some(BGSAVE_ERROR.to_string());
         }
         aof_error.map(|e| format!("MISCONF Errors writing to the AOF file: {e}"))

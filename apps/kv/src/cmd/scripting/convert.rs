@@ -1,9 +1,12 @@
 //! Lua ⇄ RESP, as Redis 7.0 converts (script_lua.c): a command's reply to the Lua value
-//! `redis.call` returns ([`frame_to_lua`]), a script's return value to the reply
+//! `redis.call` returns ([`push_frame`]), a script's return value to the reply
 //! ([`write_reply`]), the arguments of `redis.call` ([`lua_args`]) and error tables
 //! ([`error_table`]).
 
+use std::ffi::c_int;
+
 use bytes::Bytes;
+use mlua::ffi::{self, lua_State};
 use mlua::{Lua, MultiValue, Table, Value};
 use spindle_protocols::resp::{Frame, ReplyWriter};
 
@@ -57,27 +60,42 @@ pub(crate) fn to_long_long(v: f64) -> i64 {
 /// 2⁶³, the first double past `i64::MAX`.
 pub(crate) const TWO_63: f64 = 9_223_372_036_854_775_808.0;
 
-/// Redis's `luaPushErrorBuff`: an error table `{err="CODE message"}` from `text` — `-CODE
-/// message` (a reply's form; no space: code `ERR`) or a plain message, to which `ERR ` is
-/// put before. Line ends around the message are trimmed.
-pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
-    let (code, msg): (&[u8], &[u8]) = match text.strip_prefix(b"-") {
-        Some(rest) => match rest.iter().position(|&c| c == b' ') {
-            Some(i) => (
-                rest.get(..i).unwrap_or_default(),
-                rest.get(i + 1..).unwrap_or_default(),
-            ),
-            None => (b"ERR", rest),
-        },
-        None => (b"ERR", text),
+/// Redis's `luaPushErrorBuff`: the code and message of an error table's `err` from `text` —
+/// `-CODE message` (a reply's form; no space: code `ERR`) or a plain message, to which `ERR `
+/// is put before. Line ends around the message are trimmed.
+pub(crate) fn error_parts(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.strip_prefix(b"-") {
+        Some(rest) => reply_error_parts(rest),
+        None => (b"ERR", trim_line_ends(text)),
+    }
+}
+
+/// [`error_parts`] of an error reply's text (`CODE message`, without the `-`).
+pub(crate) fn reply_error_parts(text: &[u8]) -> (&[u8], &[u8]) {
+    let (code, msg) = match text.iter().position(|&c| c == b' ') {
+        Some(i) => (
+            text.get(..i).unwrap_or_default(),
+            text.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (&b"ERR"[..], text),
     };
+    (code, trim_line_ends(msg))
+}
+
+/// `msg` without the CR and LF around it.
+fn trim_line_ends(msg: &[u8]) -> &[u8] {
     let is_crlf = |c: &u8| *c == b'\r' || *c == b'\n';
     let start = msg.iter().position(|c| !is_crlf(c)).unwrap_or(msg.len());
     let end = msg
         .iter()
         .rposition(|c| !is_crlf(c))
         .map_or(start, |i| i + 1);
-    let msg = msg.get(start..end.max(start)).unwrap_or_default();
+    msg.get(start..end.max(start)).unwrap_or_default()
+}
+
+/// An error table `{err="CODE message"}` made of [`error_parts`] of `text`.
+pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
+    let (code, msg) = error_parts(text);
     let mut full = Vec::with_capacity(code.len() + 1 + msg.len());
     full.extend_from_slice(code);
     full.push(b' ');
@@ -87,92 +105,194 @@ pub(crate) fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Table> {
     Ok(t)
 }
 
+/// Pushes the error table `{err="CODE message"}` onto `state`'s stack, with
+/// `ignore_error_stats_update = true` when `counted` (the error was counted in INFO's error
+/// statistics when it arose).
+///
+/// # Safety
+/// `state` is a Lua state running a C function (a memory error raises through it), with room
+/// for 4 values on its stack.
+pub(crate) unsafe fn push_error_table(
+    state: *mut lua_State,
+    code: &[u8],
+    msg: &[u8],
+    counted: bool,
+) {
+    ffi::lua_createtable(state, 0, 2);
+    push_bytes(state, code);
+    push_bytes(state, b" ");
+    push_bytes(state, msg);
+    ffi::lua_concat(state, 3);
+    ffi::lua_setfield(state, -2, c"err".as_ptr());
+    if counted {
+        ffi::lua_pushboolean(state, 1);
+        ffi::lua_setfield(state, -2, c"ignore_error_stats_update".as_ptr());
+    }
+}
+
+/// Pushes `bytes` as a Lua string.
+///
+/// # Safety
+/// As [`push_error_table`], with room for one value.
+pub(crate) unsafe fn push_bytes(state: *mut lua_State, bytes: &[u8]) {
+    ffi::lua_pushlstring(state, bytes.as_ptr().cast(), bytes.len());
+}
+
 /// `redis.call`'s arguments as a command line: strings as they are, numbers as `%.17g`
 /// (Lua's own `%.14g` would lose precision); anything else, or none, is refused in Redis's
 /// words.
 pub(crate) fn lua_args(args: &MultiValue) -> Result<Vec<Bytes>, &'static str> {
     if args.is_empty() {
-        return Err("Please specify at least one argument for this redis lib call");
+        return Err(NO_ARGS);
     }
     args.iter()
         .map(|v| match v {
             Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-            Value::Integer(n) => Ok(Bytes::from(format_g(*n as f64, 17))),
-            Value::Number(n) => Ok(Bytes::from(format_g(*n, 17))),
-            _ => Err("Lua redis lib command arguments must be strings or integers"),
+            Value::Integer(n) => Ok(number_arg(*n as f64)),
+            Value::Number(n) => Ok(number_arg(*n)),
+            _ => Err(BAD_ARG),
         })
         .collect()
 }
 
-/// A one-field table `{name = value}`.
-fn single(lua: &Lua, name: &str, value: impl mlua::IntoLua) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(name, value)?;
-    Ok(Value::Table(t))
+/// The refusal of a `redis.call` argument that is neither a string nor a number.
+const BAD_ARG: &str = "Lua redis lib command arguments must be strings or integers";
+
+/// The refusal of a `redis.call` without arguments.
+const NO_ARGS: &str = "Please specify at least one argument for this redis lib call";
+
+/// A number given to `redis.call`, as its argument: `%.17g`.
+fn number_arg(n: f64) -> Bytes {
+    Bytes::from(format_g(n, 17))
 }
 
-/// A command's reply as `redis.call` returns it (Redis's `redisProtocolToLuaType`): integers
-/// as numbers, bulk strings as strings, a RESP2 null as `false` (RESP3's as `nil`), status
-/// and error replies as `{ok=…}`/`{err=…}`, arrays as tables; under `redis.setresp(3)` also
-/// `{map=…}`, `{set=…}` (members as keys of `true`), `{double=…}`, booleans,
-/// `{big_number=…}` and `{verbatim_string={format=…, string=…}}`. Attributes are dropped.
-pub(crate) fn frame_to_lua(lua: &Lua, frame: Frame, resp3: bool) -> mlua::Result<Value> {
-    Ok(match frame {
-        Frame::Integer(n) => Value::Number(n as f64),
-        Frame::Bulk(b) => Value::String(lua.create_string(&b)?),
+/// [`lua_args`] of the arguments of the running C function, read off its stack into `argv`
+/// (emptied first): no value handles made for them.
+///
+/// # Safety
+/// `state` is a Lua state running a C function. Nothing here raises a Lua error: strings are
+/// read in place, numbers are not converted on the stack.
+pub(crate) unsafe fn stack_args(
+    state: *mut lua_State,
+    argv: &mut Vec<Bytes>,
+) -> Result<(), &'static str> {
+    argv.clear();
+    let n = ffi::lua_gettop(state);
+    if n == 0 {
+        return Err(NO_ARGS);
+    }
+    for i in 1..=n {
+        match ffi::lua_type(state, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0;
+                let p = ffi::lua_tolstring(state, i, &mut len);
+                let bytes = if p.is_null() {
+                    &[][..]
+                } else {
+                    std::slice::from_raw_parts(p.cast::<u8>(), len)
+                };
+                argv.push(Bytes::copy_from_slice(bytes));
+            }
+            ffi::LUA_TNUMBER => argv.push(number_arg(ffi::lua_tonumber(state, i))),
+            _ => return Err(BAD_ARG),
+        }
+    }
+    Ok(())
+}
+
+/// Pushes a command's reply as `redis.call` returns it (Redis's `redisProtocolToLuaType`):
+/// integers as numbers, bulk strings as strings, a RESP2 null as `false` (RESP3's as `nil`),
+/// status and error replies as `{ok=…}`/`{err=…}`, arrays as tables; under
+/// `redis.setresp(3)` also `{map=…}`, `{set=…}` (members as keys of `true`), `{double=…}`,
+/// booleans, `{big_number=…}` and `{verbatim_string={format=…, string=…}}`. Attributes are
+/// dropped. Made on Lua's stack directly: no value handles, no protected call per value.
+///
+/// # Safety
+/// `state` is a Lua state running a C function: a memory error (or a reply nested past the
+/// stack's room) raises through it, so the caller's frame must own nothing to drop.
+pub(crate) unsafe fn push_frame(state: *mut lua_State, frame: &Frame, resp3: bool) {
+    ffi::luaL_checkstack(state, 4, c"reply nested too deep".as_ptr());
+    match frame {
+        Frame::Integer(n) => ffi::lua_pushnumber(state, *n as f64),
+        Frame::Bulk(b) => push_bytes(state, b),
         Frame::Null => {
             if resp3 {
-                Value::Nil
+                ffi::lua_pushnil(state);
             } else {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(state, 0);
             }
         }
-        Frame::Simple(s) => single(lua, "ok", lua.create_string(&s)?)?,
+        Frame::Simple(s) => {
+            ffi::lua_createtable(state, 0, 1);
+            push_bytes(state, s);
+            ffi::lua_setfield(state, -2, c"ok".as_ptr());
+        }
         Frame::Error(e) => {
-            let mut text = Vec::with_capacity(e.len() + 1);
-            text.push(b'-');
-            text.extend_from_slice(&e);
-            Value::Table(error_table(lua, &text)?)
+            let (code, msg) = reply_error_parts(e);
+            push_error_table(state, code, msg, false);
         }
         Frame::Array(items) | Frame::Push(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, frame_to_lua(lua, item, resp3)?)?;
+            ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+            for (i, item) in items.iter().enumerate() {
+                push_frame(state, item, resp3);
+                ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
             }
-            Value::Table(t)
         }
         Frame::Map(pairs) => {
-            let inner = lua.create_table_with_capacity(0, pairs.len())?;
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_createtable(state, 0, pairs.len().try_into().unwrap_or(0));
             for (k, v) in pairs {
-                let k = frame_to_lua(lua, k, resp3)?;
-                let v = frame_to_lua(lua, v, resp3)?;
-                if !matches!(k, Value::Nil) {
-                    inner.raw_set(k, v)?;
-                }
+                push_frame(state, k, resp3);
+                push_frame(state, v, resp3);
+                set_unless_nil_key(state);
             }
-            single(lua, "map", inner)?
+            ffi::lua_setfield(state, -2, c"map".as_ptr());
         }
         Frame::Set(items) => {
-            let inner = lua.create_table_with_capacity(0, items.len())?;
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_createtable(state, 0, items.len().try_into().unwrap_or(0));
             for item in items {
-                let k = frame_to_lua(lua, item, resp3)?;
-                if !matches!(k, Value::Nil) {
-                    inner.raw_set(k, true)?;
-                }
+                push_frame(state, item, resp3);
+                ffi::lua_pushboolean(state, 1);
+                set_unless_nil_key(state);
             }
-            single(lua, "set", inner)?
+            ffi::lua_setfield(state, -2, c"set".as_ptr());
         }
-        Frame::Double(d) => single(lua, "double", d)?,
-        Frame::Boolean(b) => Value::Boolean(b),
-        Frame::BigNumber(n) => single(lua, "big_number", lua.create_string(&n)?)?,
+        Frame::Double(d) => {
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_pushnumber(state, *d);
+            ffi::lua_setfield(state, -2, c"double".as_ptr());
+        }
+        Frame::Boolean(b) => ffi::lua_pushboolean(state, c_int::from(*b)),
+        Frame::BigNumber(n) => {
+            ffi::lua_createtable(state, 0, 1);
+            push_bytes(state, n);
+            ffi::lua_setfield(state, -2, c"big_number".as_ptr());
+        }
         Frame::Verbatim { format, text } => {
-            let inner = lua.create_table_with_capacity(0, 2)?;
-            inner.raw_set("string", lua.create_string(&text)?)?;
-            inner.raw_set("format", lua.create_string(format)?)?;
-            single(lua, "verbatim_string", inner)?
+            ffi::lua_createtable(state, 0, 1);
+            ffi::lua_createtable(state, 0, 2);
+            push_bytes(state, text);
+            ffi::lua_setfield(state, -2, c"string".as_ptr());
+            push_bytes(state, format);
+            ffi::lua_setfield(state, -2, c"format".as_ptr());
+            ffi::lua_setfield(state, -2, c"verbatim_string".as_ptr());
         }
-        Frame::Attribute { value, .. } => frame_to_lua(lua, *value, resp3)?,
-    })
+        Frame::Attribute { value, .. } => push_frame(state, value, resp3),
+    }
+}
+
+/// `t[k] = v` of the key and value on top of the stack into the table below them, both popped;
+/// a `nil` key (a RESP3 null) is dropped.
+///
+/// # Safety
+/// As [`push_frame`].
+unsafe fn set_unless_nil_key(state: *mut lua_State) {
+    if ffi::lua_type(state, -2) == ffi::LUA_TNIL {
+        ffi::lua_pop(state, 2);
+    } else {
+        ffi::lua_rawset(state, -3);
+    }
 }
 
 /// How deep a returned table may nest before its element is answered with Redis's "reached

@@ -106,7 +106,10 @@ fn create(
         );
     }
     let result = func.call::<()>(());
-    vm.lua.remove_hook();
+    if timeout {
+        // The runs' own hook back in place of the load's.
+        vm.install_hook();
+    }
     let registered = live.loading.borrow_mut().take().unwrap_or_default();
     vm.globals_meta
         .raw_set("__index", vm.backing.clone())

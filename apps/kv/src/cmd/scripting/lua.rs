@@ -24,16 +24,26 @@
 //! ([`raise_table`]), which the error handler and the `pcall`/`xpcall` the scripts see turn
 //! back into the table ([`error_value`]).
 
+use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::ptr::NonNull;
+use std::ffi::{c_int, c_void};
+use std::mem::ManuallyDrop;
+use std::panic::AssertUnwindSafe;
+use std::ptr::{self, NonNull};
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use mlua::{Function, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value};
+use bytes::{Bytes, BytesMut};
+use mlua::ffi::{self, lua_State};
+use mlua::{
+    Function, HookTriggers, Lua, LuaOptions, MultiValue, RegistryKey, StdLib, Table, Value, VmState,
+};
 use spindle_protocols::resp::Frame;
 
-use super::convert::{error_table, frame_to_lua, lua_args, lua_number_text};
+use super::convert::{
+    error_parts, error_table, lua_args, lua_number_text, push_bytes, push_error_table, push_frame,
+    reply_error_parts, stack_args,
+};
 use super::libs;
 use super::sha1::sha1_hex;
 use crate::cmd::Command;
@@ -81,6 +91,16 @@ pub(crate) trait Dispatch {
     /// Called by the hook while the run is past `busy-reply-threshold` (Redis's
     /// `scriptInterrupt`): lets the other connections be served meanwhile.
     fn interrupt(&mut self);
+
+    /// `busy-reply-threshold` in milliseconds (0: the run is never timed out). Read by the
+    /// hook when it fires rather than per run: no other command can change it during a run.
+    fn threshold_ms(&self) -> u64;
+
+    /// SCRIPT KILL / FUNCTION KILL was asked for while the run was past the threshold.
+    fn kill_requested(&self) -> bool;
+
+    /// The run's name in logs (the SHA-1 for EVAL, the function's name for FCALL).
+    fn script_name(&self) -> &str;
 }
 
 /// What the natives and the hook share with the run in progress: set before a script runs,
@@ -102,8 +122,6 @@ pub(crate) struct Live {
     pub(crate) started: Cell<Option<Instant>>,
     /// The run went past `busy-reply-threshold`.
     pub(crate) timed_out: Cell<bool>,
-    /// `busy-reply-threshold` in milliseconds for this run (0: no hook).
-    pub(crate) threshold_ms: Cell<u64>,
     /// The functions `redis.register_function` collected while a library loads (`None`
     /// outside FUNCTION LOAD).
     pub(crate) loading: RefCell<Option<Vec<Registered>>>,
@@ -112,6 +130,14 @@ pub(crate) struct Live {
     /// closure made per run: the natives exist once per interpreter, and a run's state
     /// borrows the caller's context, which a `'static` closure cannot hold.
     dispatch: Cell<Option<NonNull<dyn Dispatch>>>,
+    /// `redis.call`'s command line, kept between calls for its allocation.
+    argv: RefCell<Vec<Bytes>>,
+    /// The buffer the script's commands write their replies into, kept between runs for its
+    /// allocation.
+    pub(crate) reply_buf: RefCell<BytesMut>,
+    /// A panic of a command run by `redis.call`, raised as a Lua error through the script
+    /// and resumed once the run is back in Rust.
+    panic: RefCell<Option<Box<dyn Any + Send>>>,
 }
 
 /// Keeps a runner in [`Live`]'s slot; taking it out again when dropped (on every way out of
@@ -139,9 +165,11 @@ impl Default for Live {
             killed: Cell::new(false),
             started: Cell::new(None),
             timed_out: Cell::new(false),
-            threshold_ms: Cell::new(0),
             loading: RefCell::new(None),
             dispatch: Cell::new(None),
+            argv: RefCell::new(Vec::new()),
+            reply_buf: RefCell::new(BytesMut::new()),
+            panic: RefCell::new(None),
         }
     }
 }
@@ -207,6 +235,10 @@ pub(crate) struct Registered {
 #[derive(Debug)]
 pub(crate) struct Vm {
     pub(crate) lua: Lua,
+    /// What the natives and the hook share with the run in progress.
+    live: Rc<Live>,
+    /// FUNCTION's interpreter (the hook's log names FUNCTION KILL), not EVAL's.
+    functions_mode: bool,
     /// The globals scripts see: empty, reading through its metatable, refusing writes.
     pub(crate) globals: Table,
     /// Its metatable (FUNCTION LOAD points `__index` at the library API while it runs).
@@ -216,11 +248,11 @@ pub(crate) struct Vm {
     pub(crate) backing: Table,
     /// The error handler given to `xpcall`: the error as a table, with the script's line.
     pub(crate) handler: Function,
-    /// `xpcall(f, handler)` with `keys` and `args` made the globals `KEYS` and `ARGV` (set
-    /// from Lua: cheaper than two table stores made from Rust).
-    pub(crate) run_eval: Function,
-    /// `xpcall(function() return f(keys, args) end, handler)`.
-    pub(crate) run_function: Function,
+    /// `xpcall(f, handler)` with the keys and arguments (an [`Arrays`] pointer) made the
+    /// globals `KEYS` and `ARGV` (set from Lua: cheaper than two table stores made from Rust).
+    run_eval: Function,
+    /// `xpcall(function() return f(keys, args) end, handler)`, given the same.
+    run_function: Function,
     /// The globals of a library while it loads (functions only): `redis` with
     /// `register_function`, `log` and the version.
     pub(crate) library_api: Option<Table>,
@@ -343,11 +375,13 @@ local P = osetmetatable({}, P_meta)
 protected[P] = true
 G._G = P
 
-local run_eval = function(f, handler, keys, args)
-  G.KEYS, G.ARGV = keys, args
+local arrays = N.arrays
+local run_eval = function(f, handler, p)
+  G.KEYS, G.ARGV = arrays(p)
   return oxpcall(f, handler)
 end
-local run_function = function(f, keys, args, handler)
+local run_function = function(f, handler, p)
+  local keys, args = arrays(p)
   return oxpcall(function() return f(keys, args) end, handler)
 end
 
@@ -371,7 +405,7 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
-        let natives = natives(&lua, live, commands)?;
+        let natives = natives(&lua, live.clone(), commands)?;
         lua.set_app_data(PendingError::default());
         let (globals, globals_meta, backing, run_eval, run_function, library_api): (
             Table,
@@ -386,8 +420,10 @@ impl Vm {
             .call((natives, functions_mode))?;
         lua.set_globals(globals.clone())?;
         let handler = lua.create_function(error_handler)?;
-        Ok(Vm {
+        let vm = Vm {
             lua,
+            live,
+            functions_mode,
             globals,
             globals_meta,
             backing,
@@ -395,7 +431,114 @@ impl Vm {
             run_eval,
             run_function,
             library_api,
-        })
+        };
+        vm.install_hook();
+        Ok(vm)
+    }
+
+    /// Installs the hook that watches a run's clock, once per interpreter (installing it per
+    /// run cost a boxed closure and a protected call each time); it does nothing outside a
+    /// run or while `busy-reply-threshold` is 0. Past the threshold it logs the slow script
+    /// once, then on each call has the run interrupt (the loop serves the other clients:
+    /// [`Dispatch::interrupt`], reached through [`Live`]'s slot as `redis.call` reaches the
+    /// run), and once SCRIPT KILL / FUNCTION KILL asked for it ends the script, swapping in
+    /// [`killed_hook`] (the runner puts this one back after the run).
+    pub(crate) fn install_hook(&self) {
+        let l = self.live.clone();
+        let functions_mode = self.functions_mode;
+        let _ = self.lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |lua, _| {
+                if !l.running.get() {
+                    return Ok(VmState::Continue);
+                }
+                if !l.timed_out.get() {
+                    // `None` while a command of the script runs: no Lua runs then, so no hook.
+                    let threshold = l.with_dispatch(|d| d.threshold_ms()).unwrap_or(0);
+                    if threshold == 0 {
+                        return Ok(VmState::Continue);
+                    }
+                    let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
+                    if elapsed < threshold {
+                        return Ok(VmState::Continue);
+                    }
+                    l.timed_out.set(true);
+                    l.with_dispatch(|d| {
+                        log::warn!(
+                            "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {}.",
+                            if functions_mode { "FUNCTION KILL" } else { "SCRIPT KILL" },
+                            d.script_name()
+                        );
+                    });
+                }
+                let kill = l
+                    .with_dispatch(|d| {
+                        d.interrupt();
+                        d.kill_requested()
+                    })
+                    .unwrap_or(false);
+                if kill && !l.killed.get() {
+                    log::warn!("Lua script killed by user with SCRIPT KILL.");
+                    l.killed.set(true);
+                }
+                if l.killed.get() {
+                    let _ = lua.set_hook(HookTriggers::EVERY_LINE, killed_hook);
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
+                }
+                Ok(VmState::Continue)
+            },
+        );
+    }
+
+    /// Runs `func` (an EVAL body, or a function's callback given `keys` and `args`) under the
+    /// error handler: xpcall's status and the script's first value (any further values are
+    /// dropped, as Redis takes only the top one). The call is made on Lua's stack directly:
+    /// the keys and arguments go to the wrapper as one pointer, from which [`push_arrays`]
+    /// makes their tables, with no value handle per string and no protected call per value.
+    pub(crate) fn call_script(
+        &self,
+        func: &Function,
+        keys: &[Bytes],
+        args: &[Bytes],
+    ) -> mlua::Result<(bool, Value)> {
+        let wrapper = if self.functions_mode {
+            &self.run_function
+        } else {
+            &self.run_eval
+        };
+        let arrays = Arrays { keys, args };
+        let result = self.lua.exec_raw_lua(|raw| {
+            // SAFETY: the stack is checked for the 4 values pushed, and put back as it was on
+            // every way out; the pointer to `arrays` is read only during the call.
+            unsafe {
+                let state = raw.state();
+                let top = ffi::lua_gettop(state);
+                if ffi::lua_checkstack(state, 4) == 0 {
+                    return Err(mlua::Error::StackError);
+                }
+                let pushed = raw
+                    .push(wrapper)
+                    .and_then(|()| raw.push(func))
+                    .and_then(|()| raw.push(&self.handler));
+                if let Err(e) = pushed {
+                    ffi::lua_settop(state, top);
+                    return Err(e);
+                }
+                ffi::lua_pushlightuserdata(state, (&raw const arrays).cast_mut().cast());
+                let out = if ffi::lua_pcall(state, 3, 2, 0) == 0 {
+                    let value = raw.pop_value();
+                    Ok((ffi::lua_toboolean(state, -1) != 0, value))
+                } else {
+                    Err(lua_error(raw.pop_value()))
+                };
+                ffi::lua_settop(state, top);
+                out
+            }
+        });
+        if let Some(payload) = self.live.panic.borrow_mut().take() {
+            std::panic::resume_unwind(payload);
+        }
+        result
     }
 
     /// Compiles `source` as a chunk named `name` (`@user_script`, `@user_function`) in the
@@ -412,6 +555,24 @@ impl Vm {
                 other => other.to_string(),
             })
     }
+}
+
+/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
+/// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
+const HOOK_EVERY: u32 = 100_000;
+
+/// The error a killed script gets.
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+
+/// The hook a killed script gets: every line of the script raises again, so `pcall` cannot
+/// hold it. Lines of the sandbox's own Lua wrappers (`pcall`'s) are let through: Redis's
+/// `pcall` is C, so its error is always raised from a line of the script, which the error
+/// handler then names.
+fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
+    if debug.source().source.as_deref() == Some(INTERNAL_CHUNK) {
+        return Ok(VmState::Continue);
+    }
+    Err(mlua::Error::RuntimeError(KILLED.into()))
 }
 
 /// The error handler (Redis's `__redis__err__handler`): turns the error into a table
@@ -794,13 +955,23 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
             ok(lua, Value::Nil)
         })?,
     )?;
-    for (name, raise) in [("call", true), ("pcall", false)] {
-        let l = live.clone();
-        n.set(
-            name,
-            lua.create_function(move |lua, args: MultiValue| call_from_lua(lua, &l, args, raise))?,
-        )?;
+    let live_ptr = Rc::as_ptr(&live).cast_mut().cast::<c_void>();
+    for (name, native) in [
+        ("call", redis_call as ffi::lua_CFunction),
+        ("pcall", redis_pcall),
+    ] {
+        // SAFETY: the closure's upvalue points at `live`, which the interpreter's `Vm` holds
+        // (and drops after the interpreter).
+        let f: Function = unsafe {
+            lua.exec_raw((), |state| {
+                ffi::lua_pushlightuserdata(state, live_ptr);
+                ffi::lua_pushcclosure(state, native, 1);
+            })?
+        };
+        n.set(name, f)?;
     }
+    // SAFETY: `push_arrays` checks its argument and raises only memory errors.
+    n.set("arrays", unsafe { lua.create_c_function(push_arrays)? })?;
     let l = live;
     n.set(
         "register_function",
@@ -839,52 +1010,172 @@ fn natives(lua: &Lua, live: Rc<Live>, commands: &'static [Command]) -> mlua::Res
     Ok(n)
 }
 
+/// The keys and arguments of a run, handed to the Lua wrapper as a light userdata for
+/// [`push_arrays`].
+struct Arrays<'a> {
+    keys: &'a [Bytes],
+    args: &'a [Bytes],
+}
+
+/// The wrappers' `arrays(p)`: the tables of the keys and of the arguments an [`Arrays`]
+/// pointer holds (Redis's `luaCreateArray`, twice); nothing for anything else.
+unsafe extern "C-unwind" fn push_arrays(state: *mut lua_State) -> c_int {
+    if ffi::lua_type(state, 1) != ffi::LUA_TLIGHTUSERDATA {
+        return 0;
+    }
+    // SAFETY: only the wrappers reach this function (the scripts cannot: it is an upvalue of
+    // theirs), and they pass the pointer `Vm::call_script` made, valid during the call.
+    let Some(arrays) = ffi::lua_touserdata(state, 1).cast::<Arrays<'_>>().as_ref() else {
+        return 0;
+    };
+    push_array(state, arrays.keys);
+    push_array(state, arrays.args);
+    2
+}
+
+/// Pushes a table of `items`, in order.
+///
+/// # Safety
+/// `state` is running a C function, with room for 2 values.
+unsafe fn push_array(state: *mut lua_State, items: &[Bytes]) {
+    ffi::lua_createtable(state, items.len().try_into().unwrap_or(0), 0);
+    for (i, item) in items.iter().enumerate() {
+        push_bytes(state, item);
+        ffi::lua_rawseti(state, -2, (i + 1) as ffi::lua_Integer);
+    }
+}
+
+/// The error of a failed protected call, as mlua's error.
+fn lua_error(value: Value) -> mlua::Error {
+    match value {
+        Value::Error(e) => *e,
+        Value::String(s) => mlua::Error::RuntimeError(s.to_string_lossy()),
+        other => mlua::Error::RuntimeError(format!("{other:?}")),
+    }
+}
+
+/// What a `redis.call` came to, before its Lua value is made.
+enum Outcome {
+    /// The command's reply.
+    Reply(Frame),
+    /// The call was refused (already counted in INFO's error statistics).
+    Refused(String),
+    /// The arguments were no command line.
+    BadArgs(&'static str),
+    /// No script is running.
+    NoRun,
+    /// The command panicked (the payload is in [`Live`], resumed after the run).
+    Panicked,
+}
+
+/// `redis.call`.
+unsafe extern "C-unwind" fn redis_call(state: *mut lua_State) -> c_int {
+    call_native(state, true)
+}
+
+/// `redis.pcall`.
+unsafe extern "C-unwind" fn redis_pcall(state: *mut lua_State) -> c_int {
+    call_native(state, false)
+}
+
 /// `redis.call` (`raise`) or `redis.pcall` (Redis's `luaRedisGenericCommand`): the reply as
 /// a Lua value. An error reply is raised as its error table under `redis.call` and returned
 /// under `redis.pcall`, and so is a refusal of the call itself; bad arguments are the same.
-/// Outside a run both raise.
-fn call_from_lua(lua: &Lua, live: &Live, args: MultiValue, raise: bool) -> mlua::Result<Value> {
-    let fail = |text: &[u8]| -> mlua::Result<Value> {
-        let t = error_table(lua, text)?;
-        if raise {
-            raise_error_table(lua, t)
-        } else {
-            Ok(Value::Table(t))
-        }
-    };
-    let argv = match lua_args(&args) {
-        Ok(argv) => argv,
-        Err(e) => return fail(e.as_bytes()),
+/// Outside a run both raise. A C function reading its arguments off the stack and pushing
+/// the reply there (mlua's callbacks gather the arguments into value handles and push each
+/// value through a protected call).
+///
+/// # Safety
+/// Called by Lua as a C closure whose upvalue is its interpreter's [`Live`].
+unsafe fn call_native(state: *mut lua_State, raise: bool) -> c_int {
+    // SAFETY: see `natives`, where the closure is made.
+    let Some(live) = ffi::lua_touserdata(state, ffi::lua_upvalueindex(1))
+        .cast::<Live>()
+        .as_ref()
+    else {
+        return 0;
     };
     let resp3 = live.resp3.get();
-    let repl = live.repl.get();
-    let Some(result) = live.with_dispatch(|d| d.command(&argv, resp3, repl)) else {
-        return raise_table(
-            lua,
-            "redis.call/pcall can only be called inside a script invocation",
-        );
-    };
-    // Errors of the call were counted when they arose: their tables say so, so that the
-    // script's reply does not count them again (Redis's `ignore_error_stats_update`).
-    let counted = |text: &[u8]| -> mlua::Result<Value> {
-        let t = error_table(lua, text)?;
-        t.raw_set(COUNTED, true)?;
-        if raise {
-            raise_error_table(lua, t)
-        } else {
-            Ok(Value::Table(t))
-        }
-    };
-    match result {
-        Err(e) => counted(e.as_bytes()),
-        Ok(Frame::Error(e)) => {
-            let mut text = Vec::with_capacity(e.len() + 1);
-            text.push(b'-');
-            text.extend_from_slice(&e);
-            counted(&text)
-        }
-        Ok(frame) => frame_to_lua(lua, frame, resp3),
+    let outcome =
+        match std::panic::catch_unwind(AssertUnwindSafe(|| dispatch_native(state, live, resp3))) {
+            Ok(outcome) => outcome,
+            Err(payload) => {
+                *live.panic.borrow_mut() = Some(payload);
+                Outcome::Panicked
+            }
+        };
+    // Lua may raise from here on (a memory error, or the error of `redis.call` on purpose),
+    // which jumps over this frame: it owns nothing that needs dropping meanwhile.
+    let mut outcome = ManuallyDrop::new(outcome);
+    let raises = push_outcome(state, &outcome, resp3, raise);
+    // SAFETY: dropped once, and not used after.
+    ManuallyDrop::drop(&mut outcome);
+    if raises {
+        ffi::lua_error(state)
+    } else {
+        1
     }
+}
+
+/// Reads the command line off the stack and runs it through the run's [`Dispatch`].
+///
+/// # Safety
+/// As [`call_native`]; nothing here raises a Lua error.
+unsafe fn dispatch_native(state: *mut lua_State, live: &Live, resp3: bool) -> Outcome {
+    let mut argv = std::mem::take(&mut *live.argv.borrow_mut());
+    let outcome = match stack_args(state, &mut argv) {
+        Err(e) => Outcome::BadArgs(e),
+        Ok(()) => {
+            let repl = live.repl.get();
+            match live.with_dispatch(|d| d.command(&argv, resp3, repl)) {
+                None => Outcome::NoRun,
+                Some(Ok(frame)) => Outcome::Reply(frame),
+                Some(Err(refusal)) => Outcome::Refused(refusal),
+            }
+        }
+    };
+    argv.clear();
+    *live.argv.borrow_mut() = argv;
+    outcome
+}
+
+/// Pushes what `outcome` gives the script: the reply's value, or an error table; whether it
+/// is to be raised. Errors of the call were counted when they arose: their tables say so, so
+/// that the script's reply does not count them again (Redis's `ignore_error_stats_update`).
+///
+/// # Safety
+/// As [`call_native`]; may raise a memory error.
+unsafe fn push_outcome(state: *mut lua_State, outcome: &Outcome, resp3: bool, raise: bool) -> bool {
+    ffi::luaL_checkstack(state, 4, ptr::null());
+    let (code, msg, counted, raises) = match outcome {
+        Outcome::Reply(Frame::Error(e)) => {
+            let (code, msg) = reply_error_parts(e);
+            (code, msg, true, raise)
+        }
+        Outcome::Reply(frame) => {
+            push_frame(state, frame, resp3);
+            return false;
+        }
+        Outcome::Refused(text) => {
+            let (code, msg) = error_parts(text.as_bytes());
+            (code, msg, true, raise)
+        }
+        Outcome::BadArgs(text) => {
+            let (code, msg) = error_parts(text.as_bytes());
+            (code, msg, false, raise)
+        }
+        Outcome::NoRun => {
+            let (code, msg) =
+                error_parts(b"redis.call/pcall can only be called inside a script invocation");
+            (code, msg, false, true)
+        }
+        Outcome::Panicked => {
+            let (code, msg) = error_parts(b"the command failed unexpectedly");
+            (code, msg, false, true)
+        }
+    };
+    push_error_table(state, code, msg, counted);
+    raises
 }
 
 /// Redis's function and library names: letters, digits and `_`, at least one.

@@ -5,8 +5,8 @@
 //! |---|---|
 //! | `eval.rs` | EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT: the script cache, shebang flags |
 //! | `function.rs` | FUNCTION, FCALL, FCALL_RO: libraries, their loading, DUMP/RESTORE payloads |
-//! | `run.rs` | running a script: `redis.call` and its checks, propagation of its writes, the hook |
-//! | `lua.rs` | the interpreter: libraries, the `redis` API, `math.random`, the sandbox |
+//! | `run.rs` | running a script: `redis.call`'s checks, propagation of its writes |
+//! | `lua.rs` | the interpreter: libraries, the `redis` API, `math.random`, the sandbox, the run's hook |
 //! | `convert.rs` | Lua ⇄ RESP |
 //! | `libs/` | Redis's bundled Lua libraries in Rust: `cjson`, `cmsgpack`, `bit`, `struct` |
 //! | `sha1.rs` | SHA-1 (script names, `redis.sha1hex`) |
@@ -18,9 +18,9 @@
 //! the context freely.
 //!
 //! A script runs on the reactor's thread, inside the command that started it: nothing else is
-//! served until it ends. The hook in `run.rs` measures the run against
-//! `busy-reply-threshold` and ends it once SCRIPT KILL / FUNCTION KILL sets the flag in
-//! [`lua::Live`], but no other client's command can be read while a script runs (Redis
+//! served until it ends. The hook in `lua.rs` (installed once per interpreter) measures the
+//! run against `busy-reply-threshold` and ends it once SCRIPT KILL / FUNCTION KILL sets the
+//! flag in [`lua::Live`], but no other client's command can be read while a script runs (Redis
 //! processes events from its hook to answer `-BUSY`), so those commands only ever find no
 //! script running.
 

@@ -2,30 +2,26 @@
 //! Redis's `scriptCall` makes, a context for the script's own client, propagation of each
 //! write as the script's effect, and WATCH touches and blocked clients for the keys written.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use mlua::{Function, HookTriggers, Lua, Value, VmState};
+use hashbrown::HashMap;
+use mlua::{Function, Value};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
 use super::convert::{lua_number_text, table_error, write_reply};
-use super::lua::{Dispatch, Live, Vm, COUNTED, INTERNAL_CHUNK};
+use super::lua::{Dispatch, Live, Vm, COUNTED};
 use crate::acl;
 use crate::blocked;
-use crate::busy::{Busy, ScriptKind, Snapshot};
+use crate::busy::{ScriptKind, Snapshot};
 use crate::client::Client;
 use crate::cmd::connection::{acl_denial, acl_refusal};
 use crate::cmd::ctx::{flags, CmdResult, Command, Ctx};
 use crate::cmd::introspect::{observe, track_script_call};
 use crate::error::CmdError;
 use crate::persist::exit_process;
-
-/// How often (in Lua instructions) the running script's clock is looked at, as Redis's hook;
-/// past the threshold, how often the loop gets a nested turn (Redis's `scriptInterrupt`).
-const HOOK_EVERY: u32 = 100_000;
 
 /// What a run is: its name in errors and logs (the SHA-1 for EVAL, the function's name for
 /// FCALL), whether writes are refused, and whether it is an EVAL (KEYS and ARGV as globals).
@@ -97,15 +93,43 @@ const HELP_ALLOWED: &[&str] = &[
 /// Commands Redis flags `may-replicate`: refused in read-only scripts like writes.
 const MAY_REPLICATE: &[&str] = &["eval", "evalsha", "fcall", "pfcount", "publish", "spublish"];
 
-/// The command table by lower-case name, built once from the table handed down in `Ctx`.
-fn index(commands: &'static [Command]) -> &'static HashMap<&'static [u8], &'static Command> {
-    static INDEX: OnceLock<HashMap<&'static [u8], &'static Command>> = OnceLock::new();
-    INDEX.get_or_init(|| commands.iter().map(|c| (c.name.as_bytes(), c)).collect())
+/// What the lists above say of a command, found once when the index is built rather than by
+/// scanning them on every call.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// In [`NOSCRIPT`].
+    noscript: bool,
+    /// In [`HELP_ALLOWED`].
+    help_allowed: bool,
+    /// In [`MAY_REPLICATE`].
+    may_replicate: bool,
 }
 
-/// The command called `name` (any case), looked up without allocating: no command name is
-/// longer than 32 bytes.
-fn find(commands: &'static [Command], name: &[u8]) -> Option<&'static Command> {
+/// The command table by lower-case name, with each command's [`Rules`], built once from the
+/// table handed down in `Ctx`; hashed with foldhash (hashbrown's default), as the keyspace:
+/// SipHash was a tenth of the call's own work.
+fn index(
+    commands: &'static [Command],
+) -> &'static HashMap<&'static [u8], (&'static Command, Rules)> {
+    static INDEX: OnceLock<HashMap<&'static [u8], (&'static Command, Rules)>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        commands
+            .iter()
+            .map(|c| {
+                let rules = Rules {
+                    noscript: NOSCRIPT.contains(&c.name),
+                    help_allowed: HELP_ALLOWED.contains(&c.name),
+                    may_replicate: MAY_REPLICATE.contains(&c.name),
+                };
+                (c.name.as_bytes(), (c, rules))
+            })
+            .collect()
+    })
+}
+
+/// The command called `name` (any case) and its rules, looked up without allocating: no
+/// command name is longer than 32 bytes.
+fn find(commands: &'static [Command], name: &[u8]) -> Option<(&'static Command, Rules)> {
     let mut lower = [0u8; 32];
     let dst = lower.get_mut(..name.len())?;
     dst.copy_from_slice(name);
@@ -121,7 +145,8 @@ struct Call<'r, 'a, 'b> {
     /// script reads).
     keys: &'r [Bytes],
     /// The reply of the command in progress, encoded, then decoded for Lua (as Redis parses
-    /// its client's output buffer); kept for the run to spare an allocation per call.
+    /// its client's output buffer); kept in [`Live`] between runs to spare an allocation
+    /// per call and per run.
     buf: BytesMut,
     /// The script's client: the caller's database at the start, its own afterwards (a SELECT
     /// in a script does not change the caller's).
@@ -133,6 +158,8 @@ struct Call<'r, 'a, 'b> {
     written: Vec<(usize, Bytes)>,
     /// EVAL or FCALL: which KILL ends it, which `-BUSY` others get.
     kind: ScriptKind,
+    /// The run's name in logs.
+    name: &'r str,
 }
 
 impl Dispatch for Call<'_, '_, '_> {
@@ -150,6 +177,24 @@ impl Dispatch for Call<'_, '_, '_> {
 
     fn may_run(&mut self, argv: &[Bytes]) -> bool {
         acl_denial(self.ctx.shared, &self.ctx.client.user, argv).is_none()
+    }
+
+    /// `busy-reply-threshold` (`lua-time-limit` is its alias: one value).
+    fn threshold_ms(&self) -> u64 {
+        self.ctx
+            .shared
+            .config
+            .get("busy-reply-threshold")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(5000)
+    }
+
+    fn kill_requested(&self) -> bool {
+        self.ctx.shared.busy.kill_requested()
+    }
+
+    fn script_name(&self) -> &str {
+        self.name
     }
 
     /// What the hook does on each of its calls once the run is past `busy-reply-threshold`
@@ -215,15 +260,15 @@ impl Call<'_, '_, '_> {
     /// [`command`](Dispatch::command) before counting a refusal.
     fn checked_command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
         let name = argv.first().map_or(&[][..], |n| &n[..]);
-        let Some(command) = find(self.ctx.commands, name) else {
+        let Some((command, rules)) = find(self.ctx.commands, name) else {
             return Err("Unknown Redis command called from script".into());
         };
         if !command.arity_ok(argv.len()) {
             return Err("Wrong number of args calling Redis command from script".into());
         }
-        if NOSCRIPT.contains(&command.name) {
-            let help = HELP_ALLOWED.contains(&command.name)
-                && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
+        if rules.noscript {
+            let help =
+                rules.help_allowed && argv.get(1).is_some_and(|s| s.eq_ignore_ascii_case(b"help"));
             if !help {
                 return Err("This Redis command is not allowed from script".into());
             }
@@ -242,7 +287,7 @@ impl Call<'_, '_, '_> {
             ));
         }
         let writes = command.flags & flags::WRITE != 0;
-        if self.read_only && (writes || MAY_REPLICATE.contains(&command.name)) {
+        if self.read_only && (writes || rules.may_replicate) {
             return Err("Write commands are not allowed from read-only scripts.".into());
         }
         if writes {
@@ -322,62 +367,6 @@ impl Call<'_, '_, '_> {
     }
 }
 
-/// The hook a killed script gets: every line of the script raises again, so `pcall` cannot
-/// hold it. Lines of the sandbox's own Lua wrappers (`pcall`'s) are let through: Redis's
-/// `pcall` is C, so its error is always raised from a line of the script, which the error
-/// handler then names.
-fn killed_hook(_: &Lua, debug: &mlua::debug::Debug<'_>) -> mlua::Result<VmState> {
-    if debug.source().source.as_deref() == Some(INTERNAL_CHUNK) {
-        return Ok(VmState::Continue);
-    }
-    Err(mlua::Error::RuntimeError(
-        "Script killed by user with SCRIPT KILL...".into(),
-    ))
-}
-
-/// Installs the hook that watches the run's clock: past `busy-reply-threshold` it logs the
-/// slow script once, then on each call has the run interrupt (the loop serves the other
-/// clients: [`Dispatch::interrupt`], reached through [`Live`]'s slot as `redis.call` reaches
-/// the run), and once SCRIPT KILL / FUNCTION KILL asked for it ends the script.
-fn set_hook(vm: &Vm, live: &Rc<Live>, name: &str, eval_mode: bool, busy: &Rc<Busy>) {
-    if live.threshold_ms.get() == 0 {
-        return;
-    }
-    let l = live.clone();
-    let busy = busy.clone();
-    let name = name.to_string();
-    let _ = vm.lua.set_hook(
-        HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-        move |lua, _| {
-            if !l.timed_out.get() {
-                let elapsed = l.started.get().map_or(0, |s| s.elapsed().as_millis() as u64);
-                if elapsed >= l.threshold_ms.get() {
-                    l.timed_out.set(true);
-                    log::warn!(
-                        "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the {} command. Script name is: {name}.",
-                        if eval_mode { "SCRIPT KILL" } else { "FUNCTION KILL" }
-                    );
-                }
-            }
-            if l.timed_out.get() {
-                // `None` while a command of the script runs: no Lua runs then, so no hook.
-                let _ = l.with_dispatch(|d| d.interrupt());
-                if busy.kill_requested() && !l.killed.get() {
-                    log::warn!("Lua script killed by user with SCRIPT KILL.");
-                    l.killed.set(true);
-                }
-            }
-            if l.killed.get() {
-                let _ = lua.set_hook(HookTriggers::EVERY_LINE, killed_hook);
-                return Err(mlua::Error::RuntimeError(
-                    "Script killed by user with SCRIPT KILL...".into(),
-                ));
-            }
-            Ok(VmState::Continue)
-        },
-    );
-}
-
 /// Runs `func` (an EVAL body, or a function's callback given `keys` and `args`) for the
 /// calling client and writes its reply: the return value converted, or the error with the
 /// script's name and line. Writes made by the script are propagated one by one (the EVAL
@@ -391,34 +380,12 @@ pub(crate) fn run(
     args: &[Bytes],
     spec: RunSpec<'_>,
 ) -> CmdResult {
-    let lua = &vm.lua;
-    let strings = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
-        // Text goes onto Lua's stack as it is (mlua keeps no reference per string then);
-        // other bytes through a Lua string handle each.
-        if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
-            let text = items
-                .iter()
-                .map(|b| std::str::from_utf8(b).unwrap_or_default());
-            return lua.create_sequence_from(text);
-        }
-        let t = lua.create_table_with_capacity(items.len(), 0)?;
-        for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
-        }
-        Ok(t)
-    };
-    let lua_err = |e: mlua::Error| CmdError::err(e.to_string());
-    let keys_t = strings(keys).map_err(lua_err)?;
-    let args_t = strings(args).map_err(lua_err)?;
     live.running.set(true);
     live.resp3.set(false);
     live.repl.set(3);
     live.killed.set(false);
     live.timed_out.set(false);
     live.started.set(Some(Instant::now()));
-    live.threshold_ms.set(busy_threshold(ctx));
-    let busy = ctx.shared.busy.clone();
-    set_hook(vm, live, spec.name, spec.eval_mode, &busy);
     let kind = if spec.eval_mode {
         ScriptKind::Eval
     } else {
@@ -433,28 +400,28 @@ pub(crate) fn run(
     let mut call = Call {
         ctx,
         keys,
-        buf: BytesMut::new(),
+        buf: std::mem::take(&mut *live.reply_buf.borrow_mut()),
         client,
         read_only: spec.read_only,
         write_dirty: false,
         written: Vec::new(),
         kind,
+        name: spec.name,
     };
-    // xpcall's status and the script's first value (any further values are dropped, as
-    // Redis takes only the top one): no MultiValue to gather them into.
-    let outcome: mlua::Result<(bool, Value)> = {
+    let outcome = {
         let _dispatching = live.dispatching(&mut call);
-        if spec.eval_mode {
-            vm.run_eval.call((func, &vm.handler, keys_t, args_t))
-        } else {
-            vm.run_function.call((func, keys_t, args_t, &vm.handler))
-        }
+        vm.call_script(func, keys, args)
     };
-    lua.remove_hook();
-    busy.leave();
+    if live.killed.get() {
+        vm.install_hook();
+    }
+    let Call {
+        ctx, written, buf, ..
+    } = call;
+    *live.reply_buf.borrow_mut() = buf;
+    ctx.shared.busy.leave();
     live.running.set(false);
     live.started.set(None);
-    let Call { ctx, written, .. } = call;
     let script_resp3 = live.resp3.get();
 
     let result = match outcome {
@@ -505,15 +472,6 @@ pub(crate) fn run(
     }
     ctx.db.propagation.suppress();
     result
-}
-
-/// `busy-reply-threshold` in milliseconds (`lua-time-limit` is its alias: one value).
-fn busy_threshold(ctx: &Ctx<'_, '_>) -> u64 {
-    ctx.shared
-        .config
-        .get("busy-reply-threshold")
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(5000)
 }
 
 /// The error reply of a script that raised `err` (Redis's `luaCallFunction`): the error's

@@ -1,10 +1,11 @@
 //! The scripting state kept between commands: the interpreters and EVAL's cache
 //! ([`Scripting`]), taken out of `Shared` for the length of a command and put back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use hashbrown::HashMap;
 use mlua::Function;
 
 use crate::cmd::ctx::Command;
@@ -30,7 +31,8 @@ pub(crate) struct Scripting {
     pub(super) live: Rc<Live>,
     /// EVAL's interpreter, made on first use and dropped by SCRIPT FLUSH.
     pub(super) eval_vm: Option<Vm>,
-    /// SHA-1 (lower case) → script.
+    /// SHA-1 (lower case) → script; foldhash with a random seed (hashbrown's default), as the
+    /// keyspace, where SipHash of the 40 bytes was a visible part of each EVALSHA.
     pub(super) scripts: HashMap<String, CachedScript>,
     /// FUNCTION's interpreter and libraries.
     pub(super) functions: Functions,
