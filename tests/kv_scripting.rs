@@ -262,6 +262,15 @@ const CONVERSIONS: &[&str] = &[
     "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, {k = 'v'}))}",
     "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
     "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+    // Nesting is bounded as lua-cmsgpack's Lua stack checks bound it (3,999 arrays deep
+    // decode, 4,000 overflow), not by the server's own stack.
+    "return #{cmsgpack.unpack(string.rep('\\145', 3999) .. '\\1')}",
+    "return #{cmsgpack.unpack(string.rep('\\145', 4000) .. '\\1')}",
+    "return #{cmsgpack.unpack(string.rep('\\145', 100000) .. '\\1')}",
+    "return #{cmsgpack.unpack(string.rep('\\129\\1', 3999) .. '\\1')}",
+    "return #{cmsgpack.unpack(string.rep('\\129\\1', 4000) .. '\\1')}",
+    "return #{cmsgpack.unpack_one(string.rep('\\145', 4000) .. '\\1')}",
+    "return #{cmsgpack.unpack(string.rep('\\145', 3999) .. '\\1\\145\\1')}",
     "return cmsgpack.unpack('\\193')",
     "return cmsgpack.unpack('\\218\\0')",
     "return bit.band(0xff, 0x0f)",

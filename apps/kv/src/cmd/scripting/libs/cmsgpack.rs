@@ -221,12 +221,26 @@ enum Bad {
     Eof,
     /// "Bad data format in input."
     Format,
+    /// `luaL_checkstack` failing: "stack overflow (<where>)".
+    Overflow(&'static str),
 }
+
+/// Lua 5.1's `LUAI_MAXCSTACK`: the most stack slots a C function may use. lua-cmsgpack builds
+/// nested tables on the Lua stack (a table and its pending key or index per level) and
+/// checks for room with `luaL_checkstack`, so input nested about 4,000 deep fails with
+/// "stack overflow (…)" — as it must here too, where decoding recurses on the native stack.
+const MAX_C_STACK: usize = 8000;
+
+/// Stack slots in use when the first top-level object is decoded (found against
+/// redis-server 7.0.15: 3,999 nested arrays decode, 4,000 overflow).
+const FIRST_SLOTS: usize = 1;
 
 /// A cursor over the packed bytes.
 struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
+    /// The Lua stack slots lua-cmsgpack would have in use before pushing the next object.
+    slots: usize,
 }
 
 impl Cursor<'_> {
@@ -247,8 +261,23 @@ impl Cursor<'_> {
             .fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
     }
 
+    /// `luaL_checkstack(L, 1, place)` with `slots` in use.
+    fn room(slots: usize, place: &'static str) -> Result<(), Bad> {
+        if slots + 1 > MAX_C_STACK {
+            return Err(Bad::Overflow(place));
+        }
+        Ok(())
+    }
+
     /// One object.
     fn decode(&mut self, lua: &Lua) -> Result<Value, DecodeError> {
+        if self.left() == 0 {
+            return Err(Bad::Eof.into());
+        }
+        Self::room(
+            self.slots,
+            "too many return values at once; use unpack_one or unpack_limit instead.",
+        )?;
         let first = *self.take(1)?.first().ok_or(Bad::Eof)?;
         let num = |n: f64| Ok(Value::Number(n));
         match first {
@@ -307,10 +336,19 @@ impl Cursor<'_> {
         Ok(Value::String(lua.create_string(s)?))
     }
 
+    /// A nested decode with `extra` more slots in use (the table, its pending key).
+    fn nested(&mut self, lua: &Lua, extra: usize) -> Result<Value, DecodeError> {
+        self.slots += extra;
+        let v = self.decode(lua);
+        self.slots -= extra;
+        v
+    }
+
     fn array(&mut self, lua: &Lua, len: usize) -> Result<Value, DecodeError> {
         let t = lua.create_table()?;
+        Self::room(self.slots + 1, "in function mp_decode_to_lua_array")?;
         for i in 1..=len {
-            let v = self.decode(lua)?;
+            let v = self.nested(lua, 2)?;
             t.set(i, v)?;
         }
         Ok(Value::Table(t))
@@ -319,8 +357,8 @@ impl Cursor<'_> {
     fn map(&mut self, lua: &Lua, len: usize) -> Result<Value, DecodeError> {
         let t = lua.create_table()?;
         for _ in 0..len {
-            let k = self.decode(lua)?;
-            let v = self.decode(lua)?;
+            let k = self.nested(lua, 1)?;
+            let v = self.nested(lua, 2)?;
             if matches!(k, Value::Nil) {
                 return Err(DecodeError::Lua("table index is nil".into()));
             }
@@ -391,12 +429,20 @@ fn unpack_full(
     let mut cur = Cursor {
         data: &data,
         pos: offset as usize,
+        slots: FIRST_SLOTS,
     };
     let mut out = vec![];
     let mut count = 0;
     while cur.left() > 0 && count < limit {
         match cur.decode(lua) {
-            Ok(v) => out.push(v),
+            Ok(v) => {
+                out.push(v);
+                // Each object decoded stays on the stack as a result.
+                cur.slots += 1;
+            }
+            Err(DecodeError::Bad(Bad::Overflow(place))) => {
+                return raise(lua, &format!("stack overflow ({place})"))
+            }
             Err(DecodeError::Bad(Bad::Eof)) => return raise(lua, "Missing bytes in input."),
             Err(DecodeError::Bad(Bad::Format)) => return raise(lua, "Bad data format in input."),
             Err(DecodeError::Lua(e)) => return raise(lua, &e),
