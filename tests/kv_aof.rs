@@ -345,6 +345,30 @@ fn sort(v: Value) -> Value {
     }
 }
 
+/// redis-check-aof accepts the AOF whose manifest is `manifest`; `when` names the moment.
+fn assert_valid_aof(manifest: impl AsRef<std::ffi::OsStr>, when: &str) {
+    let out = Command::new("redis-check-aof")
+        .arg(manifest)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("All AOF files and manifest are valid"),
+        "{when}: {text}"
+    );
+}
+
+/// redis-server with the AOF on, started on a copy (in a fresh dir named `name`) of the AOF
+/// directory of `dir`; the copy's dir and the server.
+fn redis_on_copy(dir: &Path, name: &str, extra: &[&str]) -> (PathBuf, RedisServer) {
+    let copy = fresh_dir(name);
+    copy_dir(&dir.join("appendonlydir"), &copy);
+    let mut args = vec!["--dir", copy.to_str().unwrap(), "--appendonly", "yes"];
+    args.extend_from_slice(extra);
+    let redis = RedisServer::start_with(&args).unwrap();
+    (copy, redis)
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     let status = Command::new("cp")
         .arg("-r")
@@ -374,27 +398,9 @@ fn the_aof_is_redis_7s_both_ways() {
     let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
     let incr = std::fs::read(dir.join("appendonlydir/appendonly.aof.1.incr.aof")).unwrap();
     assert!(incr.ends_with(b"#\n#\n"), "no fill after a crash");
-    let out = Command::new("redis-check-aof")
-        .arg(&manifest)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("All AOF files and manifest are valid"),
-        "redis-check-aof: {text}"
-    );
-    let theirs_dir = fresh_dir("interop-redis");
-    copy_dir(&dir.join("appendonlydir"), &theirs_dir);
-    let redis = RedisServer::start_with(&[
-        "--dir",
-        theirs_dir.to_str().unwrap(),
-        "--appendonly",
-        "yes",
-        // Written before each reply: it is killed, not shut down, below.
-        "--appendfsync",
-        "always",
-    ])
-    .unwrap();
+    assert_valid_aof(&manifest, "redis-check-aof");
+    // Written before each reply: it is killed, not shut down, below.
+    let (theirs_dir, redis) = redis_on_copy(&dir, "interop-redis", &["--appendfsync", "always"]);
     let mut r = redis.connect();
     assert_eq!(snapshot(&mut r), ours, "redis-server loading spindle's AOF");
 
@@ -424,14 +430,9 @@ fn the_aof_is_redis_7s_both_ways() {
         _server.wait_for_exit(Duration::from_secs(10)).is_some(),
         "SHUTDOWN did not stop the server"
     );
-    let out = Command::new("redis-check-aof")
-        .arg(back.join("appendonlydir/appendonly.aof.manifest"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("All AOF files and manifest are valid"),
-        "redis-check-aof after SHUTDOWN: {text}"
+    assert_valid_aof(
+        back.join("appendonlydir/appendonly.aof.manifest"),
+        "redis-check-aof after SHUTDOWN",
     );
     let incr = back.join("appendonlydir/appendonly.aof.1.incr.aof");
     let bytes = std::fs::read(&incr).unwrap();
@@ -674,30 +675,22 @@ fn a_base_written_as_commands_rebuilds_every_type_on_both_servers() {
     ] {
         assert!(text.contains(expected), "no {expected} in the base");
     }
-    let out = Command::new("redis-check-aof")
-        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
-        .output()
-        .unwrap();
-    let check = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        check.contains("All AOF files and manifest are valid"),
-        "redis-check-aof: {check}"
+    assert_valid_aof(
+        dir.join("appendonlydir/appendonly.aof.manifest"),
+        "redis-check-aof",
     );
 
     // redis-server loads it with the same data.
-    let theirs = fresh_dir("commands-base-redis");
-    copy_dir(&dir.join("appendonlydir"), &theirs);
-    let redis = RedisServer::start_with(&[
-        "--dir",
-        theirs.to_str().unwrap(),
-        "--appendonly",
-        "yes",
-        "--aof-use-rdb-preamble",
-        "no",
-        "--enable-debug-command",
-        "yes",
-    ])
-    .unwrap();
+    let (theirs, redis) = redis_on_copy(
+        &dir,
+        "commands-base-redis",
+        &[
+            "--aof-use-rdb-preamble",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
     let mut r = redis.connect();
     assert_eq!(digest(&mut r), want, "redis-server loading spindle's base");
     assert_eq!(groups_and_libraries(&mut r), want_rest);

@@ -243,18 +243,23 @@ pub(crate) fn replay_from(
 mod tests {
     use super::*;
 
+    /// What `apply` does in these tests: each command's words, joined, into `seen`.
+    fn record(seen: &mut Vec<String>) -> impl FnMut(&[Bytes]) -> Result<(), String> + '_ {
+        |argv| {
+            let words: Vec<String> = argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            seen.push(words.join(" "));
+            Ok(())
+        }
+    }
+
     fn all(text: &[u8]) -> (Result<End, ReadError>, Vec<String>) {
         let mut seen = Vec::new();
         let end = replay(
             &Bytes::copy_from_slice(text),
-            |argv| {
-                let words: Vec<String> = argv
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                seen.push(words.join(" "));
-                Ok(())
-            },
+            record(&mut seen),
             &mut |_| {},
         );
         (end, seen)
@@ -328,14 +333,7 @@ mod tests {
                 at += n;
                 Ok(Some(Bytes::copy_from_slice(&text[at - n..at])))
             },
-            |argv| {
-                let words: Vec<String> = argv
-                    .iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect();
-                seen.push(words.join(" "));
-                Ok(())
-            },
+            record(&mut seen),
             &mut |_| {},
         );
         (end, seen)
