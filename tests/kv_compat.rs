@@ -174,6 +174,80 @@ fn incrbyfloat_and_hincrbyfloat_refuse_spaces() {
 }
 
 #[test]
+fn integer_arguments_and_scan_cursors_parse_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    // Integers as string2ll reads them: canonical forms only.
+    script(
+        &both,
+        &[
+            "SET k 10",
+            "INCRBY k -0",
+            "INCRBY k 01",
+            "INCRBY k 007",
+            "INCRBY k +1",
+            "INCRBY|k| 1",
+            "INCRBY k 1",
+            "DECRBY k -9223372036854775808",
+            "SET z -0",
+            "OBJECT ENCODING z",
+            "INCR z",
+            "SET o 01",
+            "INCR o",
+            "EXPIRE k -0",
+            "EXPIRE k 00",
+            "RPUSH l a b c",
+            "LRANGE l -0 1",
+            "LRANGE l 0 -01",
+            "LINDEX l 01",
+            "SETRANGE s 01 x",
+            "GETRANGE k 0 -0",
+            "HSET h n -0 m 01 p 5",
+            "HINCRBY h n 1",
+            "HINCRBY h m 1",
+            "HINCRBY h p 01",
+            "HINCRBY h p 1",
+        ],
+    );
+    // SCAN cursors as strtoul reads them: signs, wrapping negatives, the empty cursor. Which
+    // keys a cursor other than 0 finds depends on each server's table, so only whether it is
+    // accepted (and the error) is compared.
+    let mut conns = both.fresh();
+    for c in &mut conns {
+        for line in ["SADD s a", "HSET h f v", "ZADD z 1 m"] {
+            c.line(line);
+        }
+    }
+    for line in [
+        "SCAN -1",
+        "SCAN -0",
+        "SCAN +0",
+        "SCAN|",
+        "SCAN 18446744073709551615",
+        "SCAN 18446744073709551616",
+        "SCAN|\t0",
+        "SCAN 0x",
+        "SCAN -",
+        "SSCAN s -1",
+        "SSCAN s +0",
+        "HSCAN h -5",
+        "ZSCAN z -0",
+        "ZSCAN z 1x",
+    ] {
+        let [redis, spindle] = &mut conns;
+        let outcome = |f: Frame| match f {
+            Frame::Error(e) => String::from_utf8_lossy(&e).into_owned(),
+            Frame::Array(_) => "a scan reply".to_string(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(
+            outcome(spindle.line(line)),
+            outcome(redis.line(line)),
+            "{line}"
+        );
+    }
+}
+
+#[test]
 fn expire_times_at_the_integer_limit() {
     let Some(both) = Both::start() else { return };
     script(

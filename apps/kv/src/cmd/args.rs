@@ -15,13 +15,38 @@ pub(crate) fn arg(args: &[Bytes], i: usize) -> &[u8] {
     args.get(i).map_or(&[][..], |b| b)
 }
 
-/// Parses a decimal i64 as Redis does (`ERR value is not an integer or out of range`).
+/// Parses a decimal i64 as Redis's `string2ll` does (`ERR value is not an integer or out of
+/// range`): its canonical form only, so `-0`, `01`, `+1` and ` 1` are refused.
 pub(crate) fn int_arg(b: &[u8]) -> Result<i64, CmdError> {
-    std::str::from_utf8(b)
+    crate::types::value::canonical_int(b).ok_or(CmdError::NotInteger)
+}
+
+/// Parses a SCAN cursor as Redis's `parseScanCursorOrReply` (C's `strtoul`, the whole text):
+/// an optional sign then decimal digits, a negative one wrapping around (`-1` is the largest
+/// cursor), the empty text reading 0; a leading space, anything after the digits or a value
+/// past 2^64 - 1 is `ERR invalid cursor`.
+pub(crate) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
+    let invalid = || CmdError::err("invalid cursor");
+    if b.is_empty() {
+        return Ok(0);
+    }
+    let (negative, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let magnitude: u64 = std::str::from_utf8(digits)
         .ok()
-        .filter(|s| !s.starts_with('+') && !s.is_empty() && !s.starts_with(' '))
-        .and_then(|s| s.parse::<i64>().ok())
-        .ok_or(CmdError::NotInteger)
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(invalid)?;
+    Ok(if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    })
 }
 
 /// Parses a float as Redis does (`inf`, `-inf`, `+inf` accepted; NaN refused).

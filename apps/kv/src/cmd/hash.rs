@@ -5,10 +5,11 @@ use bytes::Bytes;
 
 use spindle_protocols::resp::Version;
 
+use super::args::cursor_arg;
 use super::args::{arg, check_repeat_reply, float_arg, int_arg, is, MIN_BULK_REPLY};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
-use super::set::{cursor_arg, distinct_positions, scan_options};
+use super::set::{distinct_positions, scan_options};
 use super::string::format_float_value;
 use crate::error::CmdError;
 use crate::glob;
@@ -209,9 +210,7 @@ pub(crate) fn hincrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let field = arg(args, 2);
     let h = hash_for_write(ctx, arg(args, 1))?;
     let current = match h.get(field) {
-        Some(v) => std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
+        Some(v) => crate::types::value::canonical_int(v)
             .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
         None => 0,
     };

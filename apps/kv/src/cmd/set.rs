@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::args::{arg, check_repeat_reply, int_arg, is, MIN_BULK_REPLY};
+use super::args::{arg, check_repeat_reply, cursor_arg, int_arg, is, MIN_BULK_REPLY};
 use super::ctx::{CmdResult, Ctx};
 use super::keys::random;
 use crate::error::CmdError;
@@ -496,15 +496,6 @@ pub(super) fn scan_options(
     Ok((pattern, count))
 }
 
-/// Parses a SCAN cursor (`ERR invalid cursor`).
-pub(super) fn cursor_arg(b: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(b)
-        .ok()
-        .filter(|s| !s.starts_with('+'))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))
-}
-
 /// `SSCAN key cursor [MATCH pattern] [COUNT count]`
 ///
 /// Cursor semantics: members sit densely at positions `0..len`, and a removal moves the last
@@ -763,7 +754,9 @@ mod tests {
             ("SSCAN missing 0", arr(vec![b("0"), ints(&[])])),
             ("SSCAN missing 0 COUNT 0", arr(vec![b("0"), ints(&[])])),
             ("SSCAN s x", e("ERR invalid cursor")),
-            ("SSCAN s -1", e("ERR invalid cursor")),
+            ("SSCAN s \t1", e("ERR invalid cursor")),
+            ("SSCAN s 1x", e("ERR invalid cursor")),
+            ("SSCAN s 18446744073709551616", e("ERR invalid cursor")),
             ("SSCAN s 0 COUNT 0", e(SYNTAX)),
             ("SSCAN s 0 COUNT x", e(NOT_INT)),
             ("SSCAN s 0 MATCH", e(SYNTAX)),

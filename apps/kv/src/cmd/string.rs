@@ -281,10 +281,7 @@ fn incr_by(ctx: &mut Ctx<'_, '_>, key: &[u8], by: i64) -> CmdResult {
                 ctx.out.int(v);
                 return Ok(());
             }
-            Value::Str(s) => std::str::from_utf8(s)
-                .ok()
-                .and_then(|t| t.parse::<i64>().ok())
-                .ok_or(CmdError::NotInteger)?,
+            Value::Str(s) => int_arg(s)?,
             _ => return Err(CmdError::WrongType),
         },
         None => 0,
@@ -314,7 +311,10 @@ pub(crate) fn incrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `DECRBY key decrement`
 pub(crate) fn decrby(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let by = int_arg(arg(args, 2))?;
-    let by = by.checked_neg().ok_or(CmdError::Overflow)?;
+    // As Redis's decrbyCommand: the one decrement that cannot be negated has its own error.
+    let by = by
+        .checked_neg()
+        .ok_or_else(|| CmdError::err("decrement would overflow"))?;
     incr_by(ctx, arg(args, 1), by)
 }
 

@@ -1224,10 +1224,7 @@ fn score_cursor(s: f64) -> u64 {
 
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]` (see the module docs for the cursor).
 pub(crate) fn zscan(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let cursor: u64 = std::str::from_utf8(arg(args, 2))
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let cursor = super::args::cursor_arg(arg(args, 2))?;
     let dbi = ctx.dbi();
     // As Redis: a missing key answers an empty scan before the options are even looked at.
     let Some(z) = ctx.db.read_as::<ZSet>(dbi, arg(args, 1), ctx.now)? else {
