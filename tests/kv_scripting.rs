@@ -271,6 +271,8 @@ const CONVERSIONS: &[&str] = &[
     "return #{cmsgpack.unpack(string.rep('\\129\\1', 4000) .. '\\1')}",
     "return #{cmsgpack.unpack_one(string.rep('\\145', 4000) .. '\\1')}",
     "return #{cmsgpack.unpack(string.rep('\\145', 3999) .. '\\1\\145\\1')}",
+    "return cmsgpack.unpack('\\129\\192\\1')",
+    "return cjson.encode({cmsgpack.unpack('\\146\\129\\161a\\145\\1\\144\\128')})",
     "return cmsgpack.unpack('\\193')",
     "return cmsgpack.unpack('\\218\\0')",
     "return bit.band(0xff, 0x0f)",

@@ -269,17 +269,95 @@ impl Cursor<'_> {
         Ok(())
     }
 
-    /// One object.
+    /// One object, its nested tables built with an explicit stack rather than by recursion
+    /// (input may nest thousands deep: the bound is lua-cmsgpack's, see [`MAX_C_STACK`]).
+    /// `slots` counts what lua-cmsgpack would hold on the Lua stack: a table per level and
+    /// the index or key pending in it.
     fn decode(&mut self, lua: &Lua) -> Result<Value, DecodeError> {
-        if self.left() == 0 {
-            return Err(Bad::Eof.into());
+        let base = self.slots;
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            // What is held on the Lua stack before the next object is pushed.
+            let slots = base + open.iter().map(Open::slots).sum::<usize>();
+            if self.left() == 0 {
+                return Err(Bad::Eof.into());
+            }
+            Self::room(
+                slots,
+                "too many return values at once; use unpack_one or unpack_limit instead.",
+            )?;
+            let mut value = match self.one(lua)? {
+                Item::Value(v) => v,
+                Item::Array(len) => {
+                    let table = lua.create_table()?;
+                    Self::room(slots + 1, "in function mp_decode_to_lua_array")?;
+                    if len == 0 {
+                        Value::Table(table)
+                    } else {
+                        open.push(Open {
+                            table,
+                            left: len,
+                            next: 1,
+                            key: None,
+                            map: false,
+                        });
+                        continue;
+                    }
+                }
+                Item::Map(len) => {
+                    let table = lua.create_table()?;
+                    if len == 0 {
+                        Value::Table(table)
+                    } else {
+                        open.push(Open {
+                            table,
+                            left: len,
+                            next: 1,
+                            key: None,
+                            map: true,
+                        });
+                        continue;
+                    }
+                }
+            };
+            // Into the table being filled; a table complete goes into its parent in turn.
+            loop {
+                let Some(top) = open.last_mut() else {
+                    return Ok(value);
+                };
+                if top.map {
+                    match top.key.take() {
+                        None => {
+                            top.key = Some(value);
+                            break;
+                        }
+                        Some(k) => {
+                            if matches!(k, Value::Nil) {
+                                return Err(DecodeError::Lua("table index is nil".into()));
+                            }
+                            top.table.set(k, value)?;
+                        }
+                    }
+                } else {
+                    top.table.set(top.next, value)?;
+                    top.next += 1;
+                }
+                top.left -= 1;
+                if top.left > 0 {
+                    break;
+                }
+                let Some(done) = open.pop() else {
+                    return Err(Bad::Format.into());
+                };
+                value = Value::Table(done.table);
+            }
         }
-        Self::room(
-            self.slots,
-            "too many return values at once; use unpack_one or unpack_limit instead.",
-        )?;
+    }
+
+    /// The next object's header: a scalar read whole, or the start of a table.
+    fn one(&mut self, lua: &Lua) -> Result<Item, DecodeError> {
         let first = *self.take(1)?.first().ok_or(Bad::Eof)?;
-        let num = |n: f64| Ok(Value::Number(n));
+        let num = |n: f64| Ok(Item::Value(Value::Number(n)));
         match first {
             0xcc => num(self.be(1)? as f64),
             0xd0 => num(f64::from(self.be(1)? as u8 as i8)),
@@ -289,44 +367,44 @@ impl Cursor<'_> {
             0xd2 => num(f64::from(self.be(4)? as u32 as i32)),
             0xcf => num(self.be(8)? as f64),
             0xd3 => num(self.be(8)? as i64 as f64),
-            0xc0 => Ok(Value::Nil),
-            0xc3 => Ok(Value::Boolean(true)),
-            0xc2 => Ok(Value::Boolean(false)),
+            0xc0 => Ok(Item::Value(Value::Nil)),
+            0xc3 => Ok(Item::Value(Value::Boolean(true))),
+            0xc2 => Ok(Item::Value(Value::Boolean(false))),
             0xca => num(f64::from(f32::from_bits(self.be(4)? as u32))),
             0xcb => num(f64::from_bits(self.be(8)?)),
             0xd9 => {
                 let l = self.be(1)? as usize;
-                self.string(lua, l)
+                Ok(Item::Value(self.string(lua, l)?))
             }
             0xda => {
                 let l = self.be(2)? as usize;
-                self.string(lua, l)
+                Ok(Item::Value(self.string(lua, l)?))
             }
             0xdb => {
                 let l = self.be(4)? as usize;
-                self.string(lua, l)
+                Ok(Item::Value(self.string(lua, l)?))
             }
             0xdc => {
                 let l = self.be(2)? as usize;
-                self.array(lua, l)
+                Ok(Item::Array(l))
             }
             0xdd => {
                 let l = self.be(4)? as usize;
-                self.array(lua, l)
+                Ok(Item::Array(l))
             }
             0xde => {
                 let l = self.be(2)? as usize;
-                self.map(lua, l)
+                Ok(Item::Map(l))
             }
             0xdf => {
                 let l = self.be(4)? as usize;
-                self.map(lua, l)
+                Ok(Item::Map(l))
             }
             b if b & 0x80 == 0 => num(f64::from(b)),
             b if b & 0xe0 == 0xe0 => num(f64::from(b as i8)),
-            b if b & 0xe0 == 0xa0 => self.string(lua, usize::from(b & 0x1f)),
-            b if b & 0xf0 == 0x90 => self.array(lua, usize::from(b & 0xf)),
-            b if b & 0xf0 == 0x80 => self.map(lua, usize::from(b & 0xf)),
+            b if b & 0xe0 == 0xa0 => Ok(Item::Value(self.string(lua, usize::from(b & 0x1f))?)),
+            b if b & 0xf0 == 0x90 => Ok(Item::Array(usize::from(b & 0xf))),
+            b if b & 0xf0 == 0x80 => Ok(Item::Map(usize::from(b & 0xf))),
             _ => Err(Bad::Format.into()),
         }
     }
@@ -335,36 +413,39 @@ impl Cursor<'_> {
         let s = self.take(len)?;
         Ok(Value::String(lua.create_string(s)?))
     }
+}
 
-    /// A nested decode with `extra` more slots in use (the table, its pending key).
-    fn nested(&mut self, lua: &Lua, extra: usize) -> Result<Value, DecodeError> {
-        self.slots += extra;
-        let v = self.decode(lua);
-        self.slots -= extra;
-        v
-    }
+/// What one header starts.
+enum Item {
+    /// A whole value.
+    Value(Value),
+    /// An array of this many elements.
+    Array(usize),
+    /// A map of this many pairs.
+    Map(usize),
+}
 
-    fn array(&mut self, lua: &Lua, len: usize) -> Result<Value, DecodeError> {
-        let t = lua.create_table()?;
-        Self::room(self.slots + 1, "in function mp_decode_to_lua_array")?;
-        for i in 1..=len {
-            let v = self.nested(lua, 2)?;
-            t.set(i, v)?;
+/// A table being filled while decoding.
+struct Open {
+    table: mlua::Table,
+    /// Elements (or pairs) still to come.
+    left: usize,
+    /// An array's next index.
+    next: usize,
+    /// A map's key waiting for its value.
+    key: Option<Value>,
+    map: bool,
+}
+
+impl Open {
+    /// The Lua stack slots lua-cmsgpack holds for it while its next object is decoded: the
+    /// table, and an array's index or a map's pending key.
+    fn slots(&self) -> usize {
+        if self.map && self.key.is_none() {
+            1
+        } else {
+            2
         }
-        Ok(Value::Table(t))
-    }
-
-    fn map(&mut self, lua: &Lua, len: usize) -> Result<Value, DecodeError> {
-        let t = lua.create_table()?;
-        for _ in 0..len {
-            let k = self.nested(lua, 1)?;
-            let v = self.nested(lua, 2)?;
-            if matches!(k, Value::Nil) {
-                return Err(DecodeError::Lua("table index is nil".into()));
-            }
-            t.set(k, v)?;
-        }
-        Ok(Value::Table(t))
     }
 }
 
@@ -445,7 +526,9 @@ fn unpack_full(
             }
             Err(DecodeError::Bad(Bad::Eof)) => return raise(lua, "Missing bytes in input."),
             Err(DecodeError::Bad(Bad::Format)) => return raise(lua, "Bad data format in input."),
-            Err(DecodeError::Lua(e)) => return raise(lua, &e),
+            // Raised by Lua itself inside the C function (`table index is nil`, memory):
+            // no script position, as Lua's own errors there have none.
+            Err(DecodeError::Lua(e)) => return Err(mlua::Error::RuntimeError(e)),
         }
         count += 1;
     }
