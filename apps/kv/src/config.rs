@@ -485,7 +485,15 @@ pub fn known_directives() -> &'static [(&'static str, &'static str)] {
 /// Redis's `string2ll`: an optional `-`, digits without a leading zero (`0` alone aside), no
 /// spaces, no `+`, within i64.
 fn string2ll(s: &str) -> Option<i64> {
-    crate::types::value::canonical_int(s.as_bytes())
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let first = *digits.as_bytes().first()?;
+    if digits.len() > 1 && first == b'0' || (digits == "0" && s.len() > 1) {
+        return None;
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// C's `strtoll(s, &end, base)` where the whole text must be read (`*end == '\0'`): leading
