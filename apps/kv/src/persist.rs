@@ -273,11 +273,7 @@ impl Persist {
             // SAFETY: getpid(2) has no preconditions.
             let me = unsafe { libc::getpid() };
             let temp = dir.join(format!("temp-rewriteaof-bg-{me}.aof"));
-            let ok = if rdb_base {
-                crate::rdb::file::save(db, &temp, now_ms).is_ok()
-            } else {
-                crate::aof::rewrite::save(db, &temp).is_ok()
-            };
+            let ok = crate::aof::rewrite::save_base(db, &temp, now_ms, rdb_base).is_ok();
             if !ok {
                 let _ = std::fs::remove_file(&temp);
             }

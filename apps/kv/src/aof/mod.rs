@@ -89,12 +89,12 @@ pub(crate) fn load(
         let mut magic = [0u8; 5];
         let is_rdb = len >= 5 && {
             file.read_exact(&mut magic).map_err(unreadable)?;
-            file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
             &magic == b"REDIS"
         };
         if is_rdb {
             log::info!("Reading RDB base file on AOF loading...");
-            let bytes = std::fs::read(&path).map_err(unreadable)?;
+            let mut bytes = magic.to_vec();
+            file.read_to_end(&mut bytes).map_err(unreadable)?;
             target.load_rdb(&bytes).map_err(|e| {
                 format!(
                     "Error reading the RDB base file {}, AOF loading aborted: {e}",

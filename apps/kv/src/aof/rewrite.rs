@@ -20,9 +20,14 @@ use crate::types::value::Value;
 /// Elements per RPUSH/SADD/ZADD/HMSET, as Redis's `AOF_REWRITE_ITEMS_PER_CMD`.
 const ITEMS_PER_CMD: usize = 64;
 
-/// Writes `db` to `path` as commands, atomically (see [`crate::rdb::file::save_as`]).
-pub(crate) fn save(db: &Db, path: &Path) -> io::Result<()> {
-    crate::rdb::file::save_as(path, |w| write_commands(db, w))
+/// Writes `db` to `path` atomically as an AOF base: an RDB (`rdb`, `aof-use-rdb-preamble
+/// yes`) or commands (see [`crate::rdb::file::save_as`]).
+pub(crate) fn save_base(db: &Db, path: &Path, now_ms: u64, rdb: bool) -> io::Result<()> {
+    if rdb {
+        crate::rdb::file::save(db, path, now_ms)
+    } else {
+        crate::rdb::file::save_as(path, |w| write_commands(db, w))
+    }
 }
 
 /// Writes the commands that rebuild `db` (its libraries and every database) to `w`.
@@ -64,11 +69,7 @@ impl Out {
     }
 
     fn command(&mut self, argv: &[&[u8]]) {
-        let mut w = self.writer();
-        w.array_len(argv.len());
-        for a in argv {
-            w.bulk(a);
-        }
+        crate::propagate::encode(&mut self.buf, argv);
     }
 
     /// `name key` followed by `items` (each `per_item` arguments), in commands of at most

@@ -327,12 +327,7 @@ impl AofWriter {
             Some(m) => m,
             None => {
                 let name = base_name(&location.name, 1, rdb_base);
-                let path = location.file(&name);
-                if rdb_base {
-                    crate::rdb::file::save(db, &path, now_ms)?;
-                } else {
-                    super::rewrite::save(db, &path)?;
-                }
+                super::rewrite::save_base(db, &location.file(&name), now_ms, rdb_base)?;
                 Manifest {
                     base: Some(FileInfo {
                         name,
@@ -791,7 +786,6 @@ impl AofWriter {
     }
 }
 
-/// The temporary increment of an AOF switched on at run time (Redis's `temp-<name>.incr`).
 /// The name of base number `seq`: `.base.rdb` for an RDB, `.base.aof` for commands, as Redis
 /// names them.
 fn base_name(name: &str, seq: u64, rdb: bool) -> String {
@@ -799,6 +793,7 @@ fn base_name(name: &str, seq: u64, rdb: bool) -> String {
     format!("{name}.{seq}.base.{suffix}")
 }
 
+/// The temporary increment of an AOF switched on at run time (Redis's `temp-<name>.incr`).
 fn temp_incr_name(name: &str) -> String {
     format!("temp-{name}.incr")
 }

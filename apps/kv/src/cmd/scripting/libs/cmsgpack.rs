@@ -288,24 +288,11 @@ impl Cursor<'_> {
             )?;
             let mut value = match self.one(lua)? {
                 Item::Value(v) => v,
-                Item::Array(len) => {
+                Item::Table { len, map } => {
                     let table = lua.create_table()?;
-                    Self::room(slots + 1, "in function mp_decode_to_lua_array")?;
-                    if len == 0 {
-                        Value::Table(table)
-                    } else {
-                        open.push(Open {
-                            table,
-                            left: len,
-                            next: 1,
-                            key: None,
-                            map: false,
-                        });
-                        continue;
+                    if !map {
+                        Self::room(slots + 1, "in function mp_decode_to_lua_array")?;
                     }
-                }
-                Item::Map(len) => {
-                    let table = lua.create_table()?;
                     if len == 0 {
                         Value::Table(table)
                     } else {
@@ -314,7 +301,7 @@ impl Cursor<'_> {
                             left: len,
                             next: 1,
                             key: None,
-                            map: true,
+                            map,
                         });
                         continue;
                     }
@@ -386,25 +373,31 @@ impl Cursor<'_> {
             }
             0xdc => {
                 let l = self.be(2)? as usize;
-                Ok(Item::Array(l))
+                Ok(Item::Table { len: l, map: false })
             }
             0xdd => {
                 let l = self.be(4)? as usize;
-                Ok(Item::Array(l))
+                Ok(Item::Table { len: l, map: false })
             }
             0xde => {
                 let l = self.be(2)? as usize;
-                Ok(Item::Map(l))
+                Ok(Item::Table { len: l, map: true })
             }
             0xdf => {
                 let l = self.be(4)? as usize;
-                Ok(Item::Map(l))
+                Ok(Item::Table { len: l, map: true })
             }
             b if b & 0x80 == 0 => num(f64::from(b)),
             b if b & 0xe0 == 0xe0 => num(f64::from(b as i8)),
             b if b & 0xe0 == 0xa0 => Ok(Item::Value(self.string(lua, usize::from(b & 0x1f))?)),
-            b if b & 0xf0 == 0x90 => Ok(Item::Array(usize::from(b & 0xf))),
-            b if b & 0xf0 == 0x80 => Ok(Item::Map(usize::from(b & 0xf))),
+            b if b & 0xf0 == 0x90 => Ok(Item::Table {
+                len: usize::from(b & 0xf),
+                map: false,
+            }),
+            b if b & 0xf0 == 0x80 => Ok(Item::Table {
+                len: usize::from(b & 0xf),
+                map: true,
+            }),
             _ => Err(Bad::Format.into()),
         }
     }
@@ -419,10 +412,8 @@ impl Cursor<'_> {
 enum Item {
     /// A whole value.
     Value(Value),
-    /// An array of this many elements.
-    Array(usize),
-    /// A map of this many pairs.
-    Map(usize),
+    /// A table: an array of `len` elements, or a map of `len` pairs.
+    Table { len: usize, map: bool },
 }
 
 /// A table being filled while decoding.
