@@ -1223,6 +1223,9 @@ pub struct Config {
     pub busy_poll_us: u64,
     /// `timeout`: seconds a client may stay idle before it is closed (0: never).
     pub timeout: u64,
+    /// `hll-sparse-max-bytes`: the longest a sparse HyperLogLog grows before it becomes
+    /// dense (read on every PFADD, so kept typed rather than looked up by name).
+    pub hll_sparse_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -1248,6 +1251,7 @@ impl Default for Config {
             lfu_decay_time: 1,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             client_output_buffer_limit: OutputLimits::default(),
+            hll_sparse_max_bytes: 3000,
             maxclients: 10_000,
             busy_poll_us: 200,
             timeout: 0,
@@ -1452,6 +1456,8 @@ impl Config {
         self.maxclients = self.number("maxclients") as usize;
         self.busy_poll_us = (self.number("busy-poll") as u64).min(1_000_000);
         self.timeout = self.number("timeout").max(0) as u64;
+        self.hll_sparse_max_bytes =
+            usize::try_from(self.number("hll-sparse-max-bytes")).unwrap_or(usize::MAX);
         let pass = self.text("requirepass");
         self.requirepass = (!pass.is_empty()).then(|| pass.to_string());
         Ok(())

@@ -59,13 +59,9 @@ fn bytes_mut(s: &mut Str) -> &mut [u8] {
     }
 }
 
-/// `hll-sparse-max-bytes` if the configuration has it, else Redis's default.
+/// `hll-sparse-max-bytes` as configured.
 fn sparse_max_bytes(ctx: &Ctx<'_, '_>) -> usize {
-    ctx.shared
-        .config
-        .get("hll-sparse-max-bytes")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(sketch::SPARSE_MAX_BYTES)
+    ctx.shared.config.hll_sparse_max_bytes
 }
 
 /// Adds `elements` to the value `bytes` (sparse or dense, valid); returns how many changed a

@@ -36,6 +36,7 @@ pub(crate) const HEADER: usize = 16;
 /// A dense value's exact length.
 pub(crate) const DENSE_SIZE: usize = HEADER + (REGISTERS * BITS).div_ceil(8);
 /// `hll-sparse-max-bytes`'s default: the longest a sparse value grows before it becomes dense.
+#[cfg(test)]
 pub(crate) const SPARSE_MAX_BYTES: usize = 3000;
 /// The seed Redis hashes elements with.
 const SEED: u64 = 0xadc8_3b19;
