@@ -321,17 +321,17 @@ impl Shared {
     ) -> bool {
         let total = total as u64;
         if limit.hard > 0 && total > limit.hard {
-            self.over_soft_limit.remove(&conn);
+            self.forget_output(conn);
             return true;
         }
         if limit.soft > 0 && total > limit.soft {
             let since = *self.over_soft_limit.entry(conn).or_insert(now_ms);
             if now_ms.saturating_sub(since) >= limit.soft_seconds * 1000 {
-                self.over_soft_limit.remove(&conn);
+                self.forget_output(conn);
                 return true;
             }
         } else {
-            self.over_soft_limit.remove(&conn);
+            self.forget_output(conn);
         }
         false
     }
@@ -357,7 +357,11 @@ impl Shared {
 
     /// Forgets a closed connection's soft-limit clock.
     pub(crate) fn forget_output(&mut self, conn: ConnId) {
-        self.over_soft_limit.remove(&conn);
+        // Checked first: this runs for every reply, and the map is nearly always empty, where
+        // `remove` would still hash the key.
+        if !self.over_soft_limit.is_empty() {
+            self.over_soft_limit.remove(&conn);
+        }
     }
 
     /// Forgets a client's watches.
