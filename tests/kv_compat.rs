@@ -320,6 +320,12 @@ fn expire_times_at_the_integer_limit() {
             "EXPIRE e -9223372036854776",
             "PEXPIRE e -9223372036854775808",
             "EXISTS e",
+            // RESTORE's relative TTL plus the current time past the signed range: no key.
+            "SET d v",
+            "EVAL|return redis.pcall('RESTORE', 'r1', '9223372036854775000', redis.call('DUMP', 'd'))|0",
+            "EXISTS r1",
+            "EVAL|return redis.pcall('RESTORE', 'r2', '100000', redis.call('DUMP', 'd'))|0",
+            "EXISTS r2",
         ],
     );
 }

@@ -583,7 +583,12 @@ pub(crate) fn restore(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let at = match (ttl, absttl) {
         (0, _) => 0,
         (t, true) => t as u64,
-        (t, false) => now.saturating_add(t as u64),
+        // Redis adds the current time in a signed 64-bit integer: past its range the sum
+        // wraps negative, which reads as already expired, and the key is not created.
+        (t, false) => i64::try_from(now)
+            .ok()
+            .and_then(|n| n.checked_add(t))
+            .map_or(1, |at| at as u64),
     };
     if at != 0 && at <= now {
         if deleted {

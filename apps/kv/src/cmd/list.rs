@@ -310,13 +310,6 @@ pub(crate) fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         };
         if is(opt, "rank") {
             rank = int_arg(value)?;
-            if rank == i64::MIN {
-                return Err(CmdError::err(format!(
-                    "value is out of range, value must between {} and {}",
-                    -i64::MAX,
-                    i64::MAX
-                )));
-            }
             if rank == 0 {
                 return Err(CmdError::err(
                     "RANK can't be zero: use 1 to start from the first match, 2 from the \
@@ -356,7 +349,13 @@ pub(crate) fn lpos(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                     None => 1,
                 };
                 let scan = if maxlen == 0 { list.len() } else { maxlen };
-                let mut skip = rank.unsigned_abs() - 1;
+                // Redis 7.0 negates the rank and keeps the matches at or past it; the most
+                // negative rank stays negative there, so every match from the tail counts.
+                let mut skip = if rank == i64::MIN {
+                    0
+                } else {
+                    rank.unsigned_abs() - 1
+                };
                 let mut found = Vec::new();
                 let mut visit = |idx: usize, v: &Str| {
                     if v.as_bytes() == element {
@@ -582,6 +581,7 @@ mod tests {
             ("LPOS p c COUNT 2", ints(&[2, 6])),
             ("LPOS p c COUNT 0", ints(&[2, 6, 7])),
             ("LPOS p c RANK -1 COUNT 2", ints(&[7, 6])),
+            ("LPOS p c RANK -9223372036854775808 COUNT 2", ints(&[7, 6])),
             ("LPOS p c RANK 2 COUNT 0", ints(&[6, 7])),
             ("LPOS p c MAXLEN 1", Frame::Null),
             ("LPOS p c COUNT 0 MAXLEN 3", ints(&[2])),
@@ -593,13 +593,12 @@ mod tests {
             ("LPOS missing a COUNT 1", ints(&[])),
             (
                 "LPOS p c RANK 0",
-                e("ERR RANK can't be zero: use 1 to start from the first match, 2 from the \
-                   second ... or use negative to start from the end of the list"),
+                e(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the \
+                   second ... or use negative to start from the end of the list",
+                ),
             ),
-            (
-                "LPOS p c RANK -9223372036854775808",
-                e("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"),
-            ),
+            ("LPOS p c RANK -9223372036854775808", i(7)),
             ("LPOS p c RANK x", e(NOT_INT)),
             ("LPOS p c COUNT -1", e("ERR COUNT can't be negative")),
             ("LPOS p c COUNT x", e("ERR COUNT can't be negative")),
