@@ -683,3 +683,76 @@ fn info_cpu_section() {
         );
     }
 }
+
+/// The `failed_calls` of `cmdstat_<command>`, `total_error_replies` and the errorstat lines
+/// INFO shows now.
+fn error_counters(c: &mut Raw, command: &str) -> (String, String, Vec<String>) {
+    let text = |c: &mut Raw, line: &str| match c.line(line) {
+        Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        other => panic!("{line}: {other:?}"),
+    };
+    let stats = text(c, "INFO commandstats");
+    let prefix = format!("cmdstat_{command}:");
+    let failed = stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|l| l.split(',').find(|f| f.starts_with("failed_calls=")))
+        .unwrap_or_default()
+        .to_string();
+    let total = text(c, "INFO stats")
+        .lines()
+        .find(|l| l.starts_with("total_error_replies:"))
+        .unwrap_or_default()
+        .to_string();
+    let errors = text(c, "INFO errorstats")
+        .lines()
+        .filter(|l| l.starts_with("errorstat_"))
+        .map(str::to_string)
+        .collect();
+    (failed, total, errors)
+}
+
+#[test]
+fn scripts_count_failed_calls_and_nested_errors_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    let scripts = [
+        // A caught error, then a plain return: the error was the INCR's, not EVAL's.
+        "redis.pcall('incr','s'); return 1",
+        // Another command after the caught error: not failed either.
+        "redis.pcall('incr','s'); return redis.call('get','s')",
+        // The caught error returned, at the top or nested: failed once for each.
+        "return redis.pcall('incr','s')",
+        "return {1, redis.pcall('incr','s')}",
+        "return {redis.pcall('incr','s'), redis.pcall('incr','s')}",
+        // An error of the script's own, nested: counted in errorstats and failed.
+        "return {1, {err='MY nested'}}",
+        "return {1, {err='MY nested'}, redis.pcall('incr','s')}",
+        "return {{err='A one'}, {err='B two'}}",
+        "return {err='X y'}",
+        // A raised error of a command.
+        "return redis.call('incr','s')",
+        // Refused before running (unknown, wrong arity, not allowed from scripts): counted
+        // at the refusal, failed only when the script hands the error on.
+        "redis.pcall('nosuch'); return 1",
+        "redis.pcall('get'); return 1",
+        "return redis.call('get')",
+        "return redis.pcall('nosuch')",
+        "return redis.call('shutdown')",
+    ];
+    let mut conns = both.connect();
+    for body in scripts {
+        let mut counters = Vec::new();
+        for c in conns.iter_mut() {
+            assert_eq!(c.line("CONFIG RESETSTAT"), ok());
+            assert_eq!(c.line("SET s x"), ok());
+            c.args(&["EVAL", body, "0"]);
+            counters.push(error_counters(c, "eval"));
+        }
+        assert_eq!(
+            counters[1], counters[0],
+            "{body}: spindle (left), redis-server"
+        );
+    }
+}

@@ -37,6 +37,13 @@ pub(crate) struct Stats {
     pub(crate) per_command: hashbrown::HashMap<(&'static str, Option<&'static str>), CommandStat>,
     /// Error replies sent (`total_error_replies`).
     pub(crate) error_replies: u64,
+    /// `error_replies` when the latest call began or a call nested in it ended (Redis's
+    /// `prev_err_count` in `incrCommandStatsOnError`).
+    errors_mark: u64,
+    /// Errors counted when they arose (a script's failed command) and written again since
+    /// the latest call began: each makes that call failed once more, as Redis's
+    /// `afterErrorReply` does for an error it does not count twice.
+    recounted_errors: u64,
     /// Error replies by their first word, `ERR`, `WRONGTYPE`… (INFO errorstats), in byte
     /// order as Redis's radix tree lists them.
     pub(crate) errors: std::collections::BTreeMap<String, u64>,
@@ -89,6 +96,32 @@ impl Stats {
             .track(self.net_output_bytes + self.net_repl_output_bytes, now_ms);
         inst.repl_input.track(self.net_repl_input_bytes, now_ms);
         inst.repl_output.track(self.net_repl_output_bytes, now_ms);
+    }
+
+    /// A call begins: the errors counted from now on are its own.
+    pub(crate) fn call_started(&mut self) {
+        self.errors_mark = self.error_replies;
+        self.recounted_errors = 0;
+    }
+
+    /// An error already counted is written again in the current call's reply (a script
+    /// returning the error of a command it called).
+    pub(crate) fn error_rewritten(&mut self) {
+        self.recounted_errors += 1;
+    }
+
+    /// How many times the call that just ended counts as failed, as Redis 7.0 counts it: once
+    /// if an error was counted since it began and since the last call nested in it (a
+    /// script's command, a transaction's) ended, and once more for each error counted earlier
+    /// that its reply carries again ([`error_rewritten`](Self::error_rewritten)). So a script
+    /// that catches its command's error and then runs another command is not failed, one
+    /// that returns `{err=…}` right after it is, and one that returns the caught error is.
+    /// Starts the next interval, so an enclosing call sees only the errors that follow.
+    pub(crate) fn call_failed(&mut self) -> u64 {
+        let failed = u64::from(self.error_replies > self.errors_mark) + self.recounted_errors;
+        self.errors_mark = self.error_replies;
+        self.recounted_errors = 0;
+        failed
     }
 
     /// Counts an error reply of `text` (without the leading `-`) under its first word, as

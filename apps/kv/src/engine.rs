@@ -479,6 +479,7 @@ impl Engine {
         client.last_cmd = command.name;
         let dirty_before = self.db.dirty;
         self.db.propagation.command_start();
+        self.db.stats.call_started();
         let mut ctx = Ctx {
             commands: cmd::commands(),
             db: &mut self.db,
@@ -496,6 +497,12 @@ impl Engine {
         let ended = Instant::now();
         ctx.shared.clock_mark = Some(ended);
         let db = ctx.client.db;
+        match result {
+            Ok(()) => {}
+            Err(CmdError::Counted(text)) => w.error(&text),
+            Err(e) => error_reply(&mut self.db.stats, client, w, &e.text()),
+        }
+        let failed = self.db.stats.call_failed();
         let stat = self
             .db
             .stats
@@ -504,17 +511,7 @@ impl Engine {
             .or_default();
         stat.calls += 1;
         stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
-        match result {
-            Ok(()) => {}
-            Err(CmdError::Counted(text)) => {
-                stat.failed += 1;
-                w.error(&text);
-            }
-            Err(e) => {
-                stat.failed += 1;
-                error_reply(&mut self.db.stats, client, w, &e.text());
-            }
-        }
+        stat.failed += failed;
         let nanos = ended.saturating_duration_since(started).as_nanos() as u64;
         cmd::introspect::observe(&mut self.shared, client, command, args, nanos);
         let wrote = self.db.dirty != dirty_before;

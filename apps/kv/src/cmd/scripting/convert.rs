@@ -10,6 +10,10 @@ use mlua::ffi::{self, lua_State};
 use mlua::{Lua, MultiValue, Table, Value};
 use spindle_protocols::resp::{Frame, ReplyWriter};
 
+/// The field marking an error table whose error was counted in INFO's error statistics when
+/// it arose (Redis's name).
+pub(crate) const COUNTED: &str = "ignore_error_stats_update";
+
 /// C's `%.<precision>g`: `precision` significant digits, trailing zeros dropped, exponent
 /// form when the exponent is below -4 or at least `precision`; `inf`, `-inf`, `nan` as glibc.
 pub(crate) fn format_g(v: f64, precision: usize) -> String {
@@ -309,14 +313,19 @@ fn line_text(b: &[u8]) -> String {
 /// scripts (booleans under `redis.setresp(3)`), and tables as `{err=…}` (an error reply),
 /// `{ok=…}` (a status), `{double=…}`, `{big_number=…}`, `{verbatim_string=…}`, `{map=…}`,
 /// `{set=…}`, else an array of the elements up to the first `nil`. Anything else is a null.
+/// `on_error` is told of each error written inside the reply, and whether INFO's error
+/// statistics counted it already (a command's error a script caught and returned).
 pub(crate) fn write_reply(
     w: &mut ReplyWriter<'_>,
     v: &Value,
     script_resp3: bool,
     depth: usize,
+    on_error: &mut dyn FnMut(&str, bool),
 ) -> mlua::Result<()> {
     if depth > MAX_DEPTH {
-        w.error("reached lua stack limit");
+        const TEXT: &str = "reached lua stack limit";
+        on_error(TEXT, false);
+        w.error(TEXT);
         return Ok(());
     }
     match v {
@@ -332,7 +341,7 @@ pub(crate) fn write_reply(
         }
         Value::Integer(n) => w.int(*n),
         Value::Number(n) => w.int(to_long_long(*n)),
-        Value::Table(t) => write_table(w, t, script_resp3, depth)?,
+        Value::Table(t) => write_table(w, t, script_resp3, depth, on_error)?,
         _ => w.null(),
     }
     Ok(())
@@ -362,8 +371,10 @@ fn write_table(
     t: &Table,
     script_resp3: bool,
     depth: usize,
+    on_error: &mut dyn FnMut(&str, bool),
 ) -> mlua::Result<()> {
     if let Some(text) = table_error(t)? {
+        on_error(&text, t.raw_get::<bool>(COUNTED).unwrap_or(false));
         w.error(&text);
         return Ok(());
     }
@@ -403,8 +414,8 @@ fn write_table(
         let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
         w.map_len(pairs.len());
         for (k, v) in &pairs {
-            write_reply(w, k, script_resp3, depth + 1)?;
-            write_reply(w, v, script_resp3, depth + 1)?;
+            write_reply(w, k, script_resp3, depth + 1, on_error)?;
+            write_reply(w, v, script_resp3, depth + 1, on_error)?;
         }
         return Ok(());
     }
@@ -415,7 +426,7 @@ fn write_table(
             .collect::<mlua::Result<_>>()?;
         w.set_len(keys.len());
         for k in &keys {
-            write_reply(w, k, script_resp3, depth + 1)?;
+            write_reply(w, k, script_resp3, depth + 1, on_error)?;
         }
         return Ok(());
     }
@@ -429,7 +440,7 @@ fn write_table(
     }
     w.array_len(items.len());
     for v in &items {
-        write_reply(w, v, script_resp3, depth + 1)?;
+        write_reply(w, v, script_resp3, depth + 1, on_error)?;
     }
     Ok(())
 }

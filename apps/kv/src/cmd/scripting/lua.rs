@@ -66,10 +66,6 @@ fn version_num() -> f64 {
 /// looked for.
 pub(crate) const INTERNAL_CHUNK: &str = "=redis";
 
-/// The field marking an error table whose error was counted in INFO's error statistics when
-/// it arose (Redis's name).
-pub(crate) const COUNTED: &str = "ignore_error_stats_update";
-
 /// The message of the error a native raises in place of an error table.
 const TABLE_MARKER: &str = "\u{1}redis error table";
 

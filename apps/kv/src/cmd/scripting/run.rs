@@ -11,8 +11,8 @@ use hashbrown::HashMap;
 use mlua::{Function, Value};
 use spindle_protocols::resp::{decode_frame, Frame, Limits, ReplyWriter, Version};
 
-use super::convert::{lua_number_text, table_error, write_reply};
-use super::lua::{Dispatch, Live, Vm, COUNTED};
+use super::convert::{lua_number_text, table_error, write_reply, COUNTED};
+use super::lua::{Dispatch, Live, Vm};
 use crate::acl;
 use crate::blocked;
 use crate::busy::{ScriptKind, Snapshot};
@@ -170,7 +170,10 @@ impl Dispatch for Call<'_, '_, '_> {
     fn command(&mut self, argv: &[Bytes], resp3: bool, repl: u8) -> Result<Frame, String> {
         let result = self.checked_command(argv, resp3, repl);
         if let Err(refusal) = &result {
-            self.ctx.db.stats.error_reply(&format!("ERR {refusal}"));
+            let stats = &mut self.ctx.db.stats;
+            stats.error_reply(&format!("ERR {refusal}"));
+            // As a call that ended: the refusal is not the script's own error.
+            stats.call_failed();
         }
         result
     }
@@ -303,6 +306,7 @@ impl Call<'_, '_, '_> {
         let dirty_before = ctx.db.dirty;
         ctx.db.propagation.command_start();
         ctx.db.stats.commands += 1;
+        ctx.db.stats.call_started();
         let started = Instant::now();
         let result = {
             let mut w = ReplyWriter::new(self.client.resp, buf);
@@ -322,6 +326,10 @@ impl Call<'_, '_, '_> {
             r
         };
         let nanos = started.elapsed().as_nanos() as u64;
+        if let Err(e) = &result {
+            ctx.db.stats.error_reply(&e.text());
+        }
+        let failed = ctx.db.stats.call_failed();
         let stat = ctx
             .db
             .stats
@@ -330,10 +338,7 @@ impl Call<'_, '_, '_> {
             .or_default();
         stat.calls += 1;
         stat.nsec += nanos;
-        if let Err(e) = &result {
-            stat.failed += 1;
-            ctx.db.stats.error_reply(&e.text());
-        }
+        stat.failed += failed;
         observe(ctx.shared, &mut self.client, command, argv, nanos);
         let db = self.client.db;
         let wrote = ctx.db.dirty != dirty_before;
@@ -442,14 +447,24 @@ pub(crate) fn run(
             if let Some(text) = returned_error {
                 // The script returned an error reply: the call failed. One it made itself
                 // (`return {err=…}`) is counted now; one of a command (`redis.pcall`'s) was.
-                if !already_counted {
+                if already_counted {
+                    ctx.db.stats.error_rewritten();
+                } else {
                     ctx.db.stats.error_reply(&text);
                 }
                 Err(CmdError::Counted(text))
             } else if ok {
-                write_reply(ctx.out, &value, script_resp3, 0)
-                    .map_err(|e| CmdError::err(e.to_string()))
+                let stats = &mut ctx.db.stats;
+                write_reply(ctx.out, &value, script_resp3, 0, &mut |text, counted| {
+                    if counted {
+                        stats.error_rewritten();
+                    } else {
+                        stats.error_reply(text);
+                    }
+                })
+                .map_err(|e| CmdError::err(e.to_string()))
             } else if already_counted {
+                ctx.db.stats.error_rewritten();
                 Err(CmdError::Counted(error_reply_text(&value, spec.name)))
             } else {
                 Err(CmdError::Msg(error_reply_text(&value, spec.name)))
