@@ -68,9 +68,9 @@ fn eval_killed(port: u16) -> Vec<Frame> {
     seen
 }
 
-/// INFO errorstats, and the commands' `rejected_calls` from INFO commandstats (sorted; their
-/// other fields left out: times differ, and PING's calls depend on how soon the script went
-/// busy), as one text.
+/// INFO errorstats, and the commands' calls, `rejected_calls` and `failed_calls` from INFO
+/// commandstats (sorted; times left out, as they differ, and PING's calls, which depend on how
+/// soon the script went busy), as one text.
 fn counters(c: &mut Raw) -> Frame {
     let text = |frame: Frame| match frame {
         Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -80,10 +80,13 @@ fn counters(c: &mut Raw) -> Frame {
         .lines()
         .filter_map(|line| {
             let (name, fields) = line.split_once(':')?;
-            let n = fields
+            let kept: Vec<&str> = fields
                 .split(',')
-                .find_map(|f| f.strip_prefix("rejected_calls="))?;
-            (n != "0").then(|| format!("{name}:rejected_calls={n}"))
+                .filter(|f| !f.starts_with("usec"))
+                .filter(|f| name != "cmdstat_ping" || f.starts_with("rejected_calls="))
+                .filter(|f| !f.ends_with("=0"))
+                .collect();
+            (!kept.is_empty()).then(|| format!("{name}:{}", kept.join(",")))
         })
         .collect();
     rejected.sort();

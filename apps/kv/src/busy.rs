@@ -71,6 +71,9 @@ pub(crate) struct Counted {
     pub(crate) errors: Vec<String>,
     /// The commandstats entries of refused calls (`rejected_calls`).
     pub(crate) rejected: Vec<(&'static str, Option<&'static str>)>,
+    /// The commandstats entries of calls answered while the script ran (SCRIPT KILL, MULTI…),
+    /// each with whether it answered an error (`calls`, `failed_calls`).
+    pub(crate) calls: Vec<((&'static str, Option<&'static str>), bool)>,
 }
 
 /// The busy state shared by the sessions and the running script (one per engine).

@@ -53,18 +53,27 @@ pub(crate) fn answer(
         args.get(1)
             .is_some_and(|a| a.eq_ignore_ascii_case(name.as_bytes()))
     };
+    // A call run here, counted in commandstats as Redis's call() counts it.
+    let ran = |failed: bool| {
+        let key = cmd::subcommands::stat_key(command, args);
+        busy.count(|c| c.calls.push((key, failed)));
+        Answer::Done
+    };
     match command.name {
-        "script" | "function" if sub("kill") => {
-            match busy.kill(command.name == "script") {
-                None => w.ok(),
-                Some(text) => error(busy, &mut w, text),
+        "script" | "function" if sub("kill") => match busy.kill(command.name == "script") {
+            None => {
+                w.ok();
+                ran(false)
             }
-            Answer::Done
-        }
+            Some(text) => {
+                error(busy, &mut w, text);
+                ran(true)
+            }
+        },
         "shutdown" => match shutdown_options(args) {
             Err(e) => {
                 error(busy, &mut w, &e.text());
-                Answer::Done
+                ran(true)
             }
             Ok(o) if o.abort => {
                 error(
@@ -72,13 +81,13 @@ pub(crate) fn answer(
                     &mut w,
                     &CmdError::err("No shutdown in progress.").text(),
                 );
-                Answer::Done
+                ran(true)
             }
             Ok(o) if o.nosave => Answer::Shutdown,
             // As Redis's shutdownCommand: only SHUTDOWN NOSAVE ends a server that is busy.
             Ok(_) => {
                 error(busy, &mut w, kind.busy_text());
-                Answer::Done
+                ran(true)
             }
         },
         "quit" => {
@@ -86,13 +95,16 @@ pub(crate) fn answer(
             client.closing = true;
             Answer::Done
         }
-        "multi" => {
-            match begin(client) {
-                Ok(()) => w.ok(),
-                Err(e) => error(busy, &mut w, &e.text()),
+        "multi" => match begin(client) {
+            Ok(()) => {
+                w.ok();
+                ran(false)
             }
-            Answer::Done
-        }
+            Err(e) => {
+                error(busy, &mut w, &e.text());
+                ran(true)
+            }
+        },
         "function" if sub("stats") => Answer::Later,
         "auth" | "hello" | "watch" | "unwatch" | "discard" | "reset" | "replconf" => Answer::Later,
         "exec" => {

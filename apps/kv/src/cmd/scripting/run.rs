@@ -238,6 +238,12 @@ impl Dispatch for Call<'_, '_, '_> {
         for text in &counted.errors {
             stats.error_reply(text);
         }
+        for (key, failed) in counted.calls {
+            stats.commands += 1;
+            let stat = stats.per_command.entry(key).or_default();
+            stat.calls += 1;
+            stat.failed += u64::from(failed);
+        }
         for key in counted.rejected {
             stats.per_command.entry(key).or_default().rejected += 1;
         }
