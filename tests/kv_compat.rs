@@ -631,15 +631,20 @@ fn queued_command_errors_abort_exec() {
     script(&both, &["MULTI", "NOPE", "DISCARD", "EXEC"]);
 }
 
-/// The field names of an INFO section's text, in order.
-fn field_names(c: &mut Raw, line: &str) -> Vec<String> {
-    let text = match c.line(line) {
+/// The text of an INFO reply (a bulk string, or verbatim under RESP3).
+fn info_text(c: &mut Raw, line: &str) -> String {
+    match c.line(line) {
         Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => {
             String::from_utf8_lossy(&b).into_owned()
         }
         other => panic!("{line}: {other:?}"),
-    };
-    text.lines()
+    }
+}
+
+/// The field names of an INFO section's text, in order.
+fn field_names(c: &mut Raw, line: &str) -> Vec<String> {
+    info_text(c, line)
+        .lines()
         .filter(|l| !l.is_empty())
         .map(|l| l.split(':').next().unwrap_or_default().to_string())
         .collect()
@@ -687,13 +692,7 @@ fn info_cpu_section() {
 /// The `failed_calls` of `cmdstat_<command>`, `total_error_replies` and the errorstat lines
 /// INFO shows now.
 fn error_counters(c: &mut Raw, command: &str) -> (String, String, Vec<String>) {
-    let text = |c: &mut Raw, line: &str| match c.line(line) {
-        Frame::Bulk(b) | Frame::Verbatim { text: b, .. } => {
-            String::from_utf8_lossy(&b).into_owned()
-        }
-        other => panic!("{line}: {other:?}"),
-    };
-    let stats = text(c, "INFO commandstats");
+    let stats = info_text(c, "INFO commandstats");
     let prefix = format!("cmdstat_{command}:");
     let failed = stats
         .lines()
@@ -701,12 +700,12 @@ fn error_counters(c: &mut Raw, command: &str) -> (String, String, Vec<String>) {
         .and_then(|l| l.split(',').find(|f| f.starts_with("failed_calls=")))
         .unwrap_or_default()
         .to_string();
-    let total = text(c, "INFO stats")
+    let total = info_text(c, "INFO stats")
         .lines()
         .find(|l| l.starts_with("total_error_replies:"))
         .unwrap_or_default()
         .to_string();
-    let errors = text(c, "INFO errorstats")
+    let errors = info_text(c, "INFO errorstats")
         .lines()
         .filter(|l| l.starts_with("errorstat_"))
         .map(str::to_string)

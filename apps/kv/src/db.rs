@@ -124,6 +124,20 @@ impl Stats {
         failed
     }
 
+    /// Counts a call of the command `key` in INFO commandstats: its time, and how many times
+    /// it failed ([`call_failed`](Self::call_failed)).
+    pub(crate) fn count_call(
+        &mut self,
+        key: (&'static str, Option<&'static str>),
+        nanos: u64,
+        failed: u64,
+    ) {
+        let stat = self.per_command.entry(key).or_default();
+        stat.calls += 1;
+        stat.nsec += nanos;
+        stat.failed += failed;
+    }
+
     /// Counts an error reply of `text` (without the leading `-`) under its first word, as
     /// Redis's `afterErrorReply`: the code is what comes before a space in the first 31
     /// bytes, `ERR` when there is no such space.

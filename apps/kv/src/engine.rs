@@ -156,10 +156,8 @@ impl Engine {
             let failed = self.exec(client, &mut w, now, events);
             let stats = &mut self.db.stats;
             stats.commands += 1;
-            let stat = stats.per_command.entry((command.name, None)).or_default();
-            stat.calls += 1;
-            stat.nsec += started.elapsed().as_nanos() as u64;
-            stat.failed += u64::from(failed);
+            let nanos = started.elapsed().as_nanos() as u64;
+            stats.count_call((command.name, None), nanos, u64::from(failed));
             return;
         }
         self.run(command, client, args, &mut w, now, events);
@@ -503,16 +501,9 @@ impl Engine {
             Err(e) => error_reply(&mut self.db.stats, client, w, &e.text()),
         }
         let failed = self.db.stats.call_failed();
-        let stat = self
-            .db
-            .stats
-            .per_command
-            .entry(cmd::subcommands::stat_key(command, args))
-            .or_default();
-        stat.calls += 1;
-        stat.nsec += ended.saturating_duration_since(started).as_nanos() as u64;
-        stat.failed += failed;
         let nanos = ended.saturating_duration_since(started).as_nanos() as u64;
+        let key = cmd::subcommands::stat_key(command, args);
+        self.db.stats.count_call(key, nanos, failed);
         cmd::introspect::observe(&mut self.shared, client, command, args, nanos);
         let wrote = self.db.dirty != dirty_before;
         if !self.shared.intro.tracking.is_empty() {

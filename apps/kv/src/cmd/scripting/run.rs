@@ -240,9 +240,7 @@ impl Dispatch for Call<'_, '_, '_> {
         }
         for (key, failed) in counted.calls {
             stats.commands += 1;
-            let stat = stats.per_command.entry(key).or_default();
-            stat.calls += 1;
-            stat.failed += u64::from(failed);
+            stats.count_call(key, 0, u64::from(failed));
         }
         for key in counted.rejected {
             stats.per_command.entry(key).or_default().rejected += 1;
@@ -336,15 +334,8 @@ impl Call<'_, '_, '_> {
             ctx.db.stats.error_reply(&e.text());
         }
         let failed = ctx.db.stats.call_failed();
-        let stat = ctx
-            .db
-            .stats
-            .per_command
-            .entry(crate::cmd::subcommands::stat_key(command, argv))
-            .or_default();
-        stat.calls += 1;
-        stat.nsec += nanos;
-        stat.failed += failed;
+        let key = crate::cmd::subcommands::stat_key(command, argv);
+        ctx.db.stats.count_call(key, nanos, failed);
         observe(ctx.shared, &mut self.client, command, argv, nanos);
         let db = self.client.db;
         let wrote = ctx.db.dirty != dirty_before;
