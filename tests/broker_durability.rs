@@ -241,6 +241,7 @@ fn definitions_survive_kill_9(mut broker: Restartable) {
         declare_queue(&ch, "auto-delete-q", auto_delete).await;
 
         // Killed with the declaring connection open: nothing was deleted by its close.
+        broker.sync_definitions();
         kill_and_restart(&mut broker);
 
         let conn = connect(&broker).await;

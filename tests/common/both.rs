@@ -301,6 +301,28 @@ impl Restartable {
         }
     }
 
+    /// Makes sure the definitions declared so far are on disk before a kill. `spindle broker`
+    /// fsyncs them before declare-ok, so there is nothing to do. RabbitMQ 3.10 answers
+    /// declare-ok once Mnesia has logged them, but the log may still be buffered. A SIGKILL
+    /// right after can lose the last declarations, as a loaded machine showed. Its own
+    /// `mnesia:sync_log()` flushes the log and returns when the log is on disk.
+    pub fn sync_definitions(&self) {
+        if let RestartableKind::RabbitMq { dir, .. } = &self.kind {
+            let status = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(r#". "$1/env" && "${RABBIT_BIN:-/usr/lib/rabbitmq/bin}/rabbitmqctl" -n "$RABBITMQ_NODENAME" eval 'mnesia:sync_log().'"#)
+                .arg("sync")
+                .arg(dir)
+                .stdout(Stdio::null())
+                .status()
+                .expect("rabbitmqctl runs");
+            assert!(
+                status.success(),
+                "rabbitmqctl eval mnesia:sync_log() failed"
+            );
+        }
+    }
+
     /// Starts the killed broker again on the same data; returns once it accepts connections
     /// (RabbitMQ opens its port only after recovering its queues).
     pub fn restart(&mut self) {
