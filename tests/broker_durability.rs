@@ -148,7 +148,7 @@ async fn drain(conn: &Connection, queue: &str, count: u32) -> Vec<Vec<u8>> {
     .await
     .unwrap_or_else(|e| panic!("basic.consume {queue}: {e}"));
     let mut bodies = Vec::with_capacity(count as usize);
-    let mut last_tag = 0;
+    let (mut last_tag, mut acked_tag) = (0, 0);
     while bodies.len() < count as usize {
         let delivery = within("a delivery while draining", consumer.next())
             .await
@@ -158,9 +158,12 @@ async fn drain(conn: &Connection, queue: &str, count: u32) -> Vec<Vec<u8>> {
         bodies.push(delivery.data);
         if bodies.len() % 500 == 0 {
             ack_up_to(&ch, last_tag).await;
+            acked_tag = last_tag;
         }
     }
-    if last_tag != 0 {
+    // Not twice: a second ack of the same tag is a channel error (406, unknown delivery tag),
+    // which a count that is a multiple of 500 would otherwise cause.
+    if last_tag != acked_tag {
         ack_up_to(&ch, last_tag).await;
     }
     within(
