@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use spindle_protocols::resp::Frame;
 
-use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer};
+use common::kv::{redis_py, spindle_kv_with, Raw, RedisServer, NOT_SERVED};
 use common::Running;
 
 /// A redis-server and a spindle kv, both with DEBUG allowed and active expiry off (so a key
@@ -754,4 +754,174 @@ fn scripts_count_failed_calls_and_nested_errors_as_redis_does() {
             "{body}: spindle (left), redis-server"
         );
     }
+}
+
+/// `frame` with redis-server's hash-table order taken out: the subcommands of a COMMAND INFO
+/// entry (an array of entries named `container|sub`) and of a COMMAND DOCS map (keyed by
+/// those names; a flat array in RESP2) come in its dict's order, which changes from one start
+/// to the next; spindle lists them sorted.
+fn without_dict_order(frame: Frame) -> Frame {
+    let sub_name = |f: &Frame| matches!(f, Frame::Bulk(b) if b.contains(&b'|'));
+    match frame {
+        Frame::Array(items) => {
+            let mut items: Vec<Frame> = items.into_iter().map(without_dict_order).collect();
+            let info_subs = !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| matches!(i, Frame::Array(e) if e.len() == 10 && sub_name(&e[0])));
+            let flat_map_subs = !items.is_empty()
+                && items.len().is_multiple_of(2)
+                && items.iter().step_by(2).all(sub_name);
+            if info_subs {
+                items.sort_by_key(|i| format!("{i:?}"));
+            } else if flat_map_subs {
+                let mut pairs: Vec<(Frame, Frame)> = Vec::new();
+                let mut it = items.into_iter();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((k, v));
+                }
+                pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+                items = pairs.into_iter().flat_map(|(k, v)| [k, v]).collect();
+            }
+            Frame::Array(items)
+        }
+        Frame::Map(pairs) => {
+            let mut pairs: Vec<(Frame, Frame)> = pairs
+                .into_iter()
+                .map(|(k, v)| (k, without_dict_order(v)))
+                .collect();
+            if pairs.iter().all(|(k, _)| sub_name(k)) {
+                pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+            }
+            Frame::Map(pairs)
+        }
+        Frame::Set(items) => Frame::Set(items.into_iter().map(without_dict_order).collect()),
+        other => other,
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server: run scripts/test"]
+fn command_info_and_docs_match_redis_for_every_command() {
+    let Some(both) = Both::start() else { return };
+    for resp3 in [false, true] {
+        let mut conns = both.connect();
+        if resp3 {
+            for c in &mut conns {
+                assert!(matches!(c.line("HELLO 3"), Frame::Map(_)));
+            }
+        }
+        let [redis, spindle] = &mut conns;
+        let Frame::Array(names) = redis.line("COMMAND LIST") else {
+            panic!("COMMAND LIST")
+        };
+        let mut names: Vec<String> = names
+            .iter()
+            .map(|n| match n {
+                Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                other => panic!("a command name: {other:?}"),
+            })
+            .filter(|n| !NOT_SERVED.contains(&n.as_str()))
+            .collect();
+        // And every subcommand, by its full name.
+        for name in names.clone() {
+            let Frame::Array(info) = redis.args(&["COMMAND", "INFO", &name]) else {
+                panic!("COMMAND INFO {name}")
+            };
+            if let Some(Frame::Array(entry)) = info.first() {
+                if let Some(Frame::Array(subs)) = entry.get(9) {
+                    for sub in subs {
+                        if let Frame::Array(s) = sub {
+                            if let Some(Frame::Bulk(n)) = s.first() {
+                                names.push(String::from_utf8_lossy(n).into_owned());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut compared = 0;
+        for name in &names {
+            for what in ["INFO", "DOCS"] {
+                let want = without_dict_order(redis.args(&["COMMAND", what, name]));
+                let got = without_dict_order(spindle.args(&["COMMAND", what, name]));
+                assert_eq!(got, want, "COMMAND {what} {name} (resp3: {resp3})");
+                compared += 1;
+            }
+        }
+        assert!(compared > 700, "only {compared} compared");
+        // The whole table, in one reply each.
+        for line in ["COMMAND", "COMMAND DOCS"] {
+            // RESP2 flattens the DOCS map: a name and its docs per command.
+            let per = if line == "COMMAND DOCS" && !resp3 {
+                2
+            } else {
+                1
+            };
+            let count = |f: Frame| match f {
+                Frame::Array(v) | Frame::Set(v) => v.len() / per,
+                Frame::Map(m) => m.len(),
+                other => panic!("{line}: {other:?}"),
+            };
+            assert_eq!(
+                count(spindle.line(line)) + NOT_SERVED.len(),
+                count(redis.line(line)),
+                "{line}"
+            );
+        }
+        let count = |f: Frame| match f {
+            Frame::Integer(n) => n as usize,
+            other => panic!("COMMAND COUNT: {other:?}"),
+        };
+        assert_eq!(
+            count(spindle.line("COMMAND COUNT")) + NOT_SERVED.len(),
+            count(redis.line("COMMAND COUNT"))
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs redis-server: run scripts/test"]
+fn cluster_and_module_commands_answer_as_a_standalone_redis() {
+    let Some(both) = Both::start() else { return };
+    let n = script(
+        &both,
+        &[
+            "ASKING",
+            "READONLY",
+            "READWRITE",
+            "CLUSTER INFO",
+            "CLUSTER HELP",
+            "CLUSTER SLOTS",
+            "CLUSTER KEYSLOT foo",
+            "CLUSTER",
+            "CLUSTER NOSUCH",
+            "CLUSTER INFO extra",
+            "MODULE LIST",
+            "MODULE HELP",
+            "MODULE",
+            "MODULE NOSUCH",
+            "MODULE LOAD /nonexistent/module.so",
+            "MODULE LOADEX /nonexistent/module.so",
+            "MODULE UNLOAD nosuch",
+            "MODULE UNLOAD",
+            "SET k v",
+            "RESTORE-ASKING k2 0 bad-payload",
+            "MULTI",
+            "READONLY",
+            "EXEC",
+        ],
+    );
+    // RESTORE-ASKING is RESTORE: a DUMP payload round-trips through it.
+    let mut conns = both.fresh();
+    for c in &mut conns {
+        assert_eq!(c.line("SET k v"), ok());
+        let Frame::Bulk(payload) = c.line("DUMP k") else {
+            panic!("DUMP")
+        };
+        let reply = c.args(&[&b"RESTORE-ASKING"[..], &b"k2"[..], &b"0"[..], &payload[..]]);
+        assert_eq!(reply, ok());
+        assert_eq!(c.line("GET k2"), Frame::Bulk("v".into()));
+    }
+    assert!(n > 20);
 }

@@ -1,8 +1,8 @@
 //! The introspection commands of `spindle kv` against redis-server 7.0.15, side by side over
 //! raw RESP connections where the output is deterministic: SLOWLOG (every command logged, the
 //! trimming of long and many arguments, the client's address and name), LOLWUT, COMMAND LIST
-//! sorted and COMMAND COUNT (equal but for the cluster/module commands spindle does not
-//! serve), COMMAND GETKEYS/GETKEYSANDFLAGS, sharded pub/sub's replies and messages, the help
+//! sorted and COMMAND COUNT (equal but for the commands spindle does not serve:
+//! [`NOT_SERVED`]), COMMAND GETKEYS/GETKEYSANDFLAGS, sharded pub/sub's replies and messages, the help
 //! texts and errors; and `redis-cli monitor` against spindle showing another client's command.
 //! Skipped with a note when redis-server is not installed.
 
@@ -14,21 +14,8 @@ use std::time::{Duration, Instant};
 
 use spindle_protocols::resp::Frame;
 
-use common::kv::{spindle_kv_with, Raw, RedisServer};
+use common::kv::{spindle_kv_with, Raw, RedisServer, NOT_SERVED};
 use common::Running;
-
-/// Commands redis-server 7.0.15 has and spindle kv does not serve (cluster, modules,
-/// failover), with their subcommands.
-const NOT_SERVED: &[&str] = &[
-    "asking",
-    "cluster",
-    "readonly",
-    "readwrite",
-    "migrate",
-    "restore-asking",
-    "module",
-    "failover",
-];
 
 struct Both {
     _redis: RedisServer,

@@ -15,9 +15,13 @@ pub(crate) mod acl;
 pub(crate) mod args;
 pub(crate) mod bits;
 pub(crate) mod blocking;
+pub(crate) mod cluster;
 pub(crate) mod config;
 pub(crate) mod connection;
 pub(crate) mod ctx;
+pub(crate) mod docs;
+#[rustfmt::skip]
+mod docs_table;
 pub(crate) mod geo;
 pub(crate) mod hash;
 pub(crate) mod hll;
@@ -507,6 +511,7 @@ pub(crate) fn commands() -> &'static [Command] {
         [
             CORE,
             acl::COMMANDS,
+            cluster::COMMANDS,
             config::COMMANDS,
             geo::COMMANDS,
             hll::COMMANDS,

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 
 use super::args::{check_string_length, float_arg, int_arg, is};
-use super::ctx::{flags, CmdResult, Command, Ctx};
+use super::ctx::{CmdResult, Ctx};
+use super::docs::{self, Node};
 use crate::error::CmdError;
 use spindle_protocols::resp::Version;
 
@@ -48,41 +49,12 @@ pub(crate) fn flushall(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn flag_names(f: u32) -> Vec<&'static str> {
-    let mut v = Vec::new();
-    for (bit, name) in [
-        (flags::WRITE, "write"),
-        (flags::READONLY, "readonly"),
-        (flags::DENYOOM, "denyoom"),
-        (flags::ADMIN, "admin"),
-        (flags::PUBSUB, "pubsub"),
-        (flags::NO_AUTH, "no_auth"),
-        (flags::FAST, "fast"),
-        (flags::NO_MULTI, "no_multi"),
-    ] {
-        if f & bit != 0 {
-            v.push(name);
-        }
-    }
-    v
-}
-
-fn command_info(ctx: &mut Ctx<'_, '_>, c: &Command) {
-    ctx.out.array_len(10);
-    ctx.out.bulk(c.name.as_bytes());
-    ctx.out.int(c.arity as i64);
-    let names = flag_names(c.flags);
-    ctx.out.set_len(names.len());
-    for n in names {
-        ctx.out.simple(n);
-    }
-    ctx.out.int(c.keys.0 as i64);
-    ctx.out.int(c.keys.1 as i64);
-    ctx.out.int(c.keys.2 as i64);
-    ctx.out.set_len(0); // ACL categories
-    ctx.out.array_len(0); // tips
-    ctx.out.array_len(0); // key specs
-    ctx.out.array_len(0); // subcommands
+/// The generated COMMAND INFO and COMMAND DOCS of a command or subcommand this server runs
+/// (`get`, `config|get`).
+fn described(ctx: &Ctx<'_, '_>, name: &[u8]) -> Option<(&'static Node, &'static Node)> {
+    let top = name.split(|&b| b == b'|').next().unwrap_or_default();
+    ctx.command(top)?;
+    docs::entry(name)
 }
 
 /// `COMMAND [COUNT | INFO name… | DOCS name… | LIST]`
@@ -93,7 +65,10 @@ pub(crate) fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         None => {
             ctx.out.array_len(ctx.commands.len());
             for c in ctx.commands {
-                command_info(ctx, c);
+                match docs::entry(c.name.as_bytes()) {
+                    Some((info, _)) => docs::write(ctx.out, info),
+                    None => ctx.out.null_array(),
+                }
             }
         }
         Some(s) if is(s, "count") => ctx.out.int(ctx.commands.len() as i64),
@@ -103,26 +78,27 @@ pub(crate) fn command(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         Some(s) if is(s, "info") => {
             ctx.out.array_len(rest.len());
             for name in rest {
-                match ctx.command(name) {
-                    Some(c) => command_info(ctx, c),
+                match described(ctx, name) {
+                    Some((info, _)) => docs::write(ctx.out, info),
                     None => ctx.out.null_array(),
                 }
             }
         }
         Some(s) if is(s, "docs") => {
-            let wanted: Vec<&Command> = if rest.is_empty() {
-                ctx.commands.iter().collect()
+            let wanted: Vec<(&[u8], &Node)> = if rest.is_empty() {
+                ctx.commands
+                    .iter()
+                    .filter_map(|c| Some((c.name.as_bytes(), docs::entry(c.name.as_bytes())?.1)))
+                    .collect()
             } else {
-                rest.iter().filter_map(|n| ctx.command(n)).collect()
+                rest.iter()
+                    .filter_map(|n| Some((&n[..], described(ctx, n)?.1)))
+                    .collect()
             };
             ctx.out.map_len(wanted.len());
-            for c in wanted {
-                ctx.out.bulk(c.name.as_bytes());
-                ctx.out.map_len(2);
-                ctx.out.bulk(b"summary");
-                ctx.out.bulk(c.name.as_bytes());
-                ctx.out.bulk(b"group");
-                ctx.out.bulk(b"generic");
+            for (name, node) in wanted {
+                ctx.out.bulk(&name.to_ascii_lowercase());
+                docs::write(ctx.out, node);
             }
         }
         Some(s) => {

@@ -11,6 +11,8 @@ use crate::error::CmdError;
 /// arities, the container's name and the subcommand's included), from its command JSON files.
 pub(crate) static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
     ("acl", acl::SUBCOMMANDS),
+    ("cluster", CLUSTER),
+    ("module", MODULE),
     (
         "latency",
         &[
@@ -142,6 +144,46 @@ pub(crate) static SUBCOMMANDS: &[(&str, &[(&str, i32)])] = &[
         "xinfo",
         &[("consumers", 4), ("groups", 3), ("help", 2), ("stream", -3)],
     ),
+];
+
+/// CLUSTER's subcommands and their arities (Redis 7.0.15's command table).
+static CLUSTER: &[(&str, i32)] = &[
+    ("addslots", -3),
+    ("addslotsrange", -4),
+    ("bumpepoch", 2),
+    ("count-failure-reports", 3),
+    ("countkeysinslot", 3),
+    ("delslots", -3),
+    ("delslotsrange", -4),
+    ("failover", -2),
+    ("flushslots", 2),
+    ("forget", 3),
+    ("getkeysinslot", 4),
+    ("help", 2),
+    ("info", 2),
+    ("keyslot", 3),
+    ("links", 2),
+    ("meet", -4),
+    ("myid", 2),
+    ("nodes", 2),
+    ("replicas", 3),
+    ("replicate", 3),
+    ("reset", -2),
+    ("saveconfig", 2),
+    ("set-config-epoch", 3),
+    ("setslot", -4),
+    ("shards", 2),
+    ("slaves", 3),
+    ("slots", 2),
+];
+
+/// MODULE's subcommands and their arities.
+static MODULE: &[(&str, i32)] = &[
+    ("help", 2),
+    ("list", 2),
+    ("load", -3),
+    ("loadex", -3),
+    ("unload", 3),
 ];
 
 /// True for a command with subcommands (CONFIG, CLIENT…).
