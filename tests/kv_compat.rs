@@ -925,3 +925,123 @@ fn cluster_and_module_commands_answer_as_a_standalone_redis() {
     }
     assert!(n > 20);
 }
+
+/// MIGRATE from redis-server and from spindle, each to a redis-server and to a spindle target
+/// of its own: the same replies, the same keys (with their TTLs) left on each side.
+#[test]
+#[ignore = "needs redis-server: run scripts/test"]
+fn migrate_moves_keys_as_redis_does() {
+    let Some(both) = Both::start() else { return };
+    for target_is_spindle in [false, true] {
+        // One target per source, so that the two runs do not meet; the third needs a password.
+        let mut targets = Vec::new();
+        let mut keep = Vec::new();
+        for _ in 0..2 {
+            if target_is_spindle {
+                let (running, port) = spindle_kv_with(&["--requirepass", "pw"]);
+                keep.push(Box::new(running) as Box<dyn std::any::Any>);
+                targets.push(port);
+            } else {
+                let Some(server) = RedisServer::start_with(&["--requirepass", "pw"]) else {
+                    return;
+                };
+                targets.push(server.port);
+                keep.push(Box::new(server));
+            }
+        }
+        let mut sources = both.fresh();
+        let mut replies: [Vec<Frame>; 2] = [Vec::new(), Vec::new()];
+        for (i, (source, target)) in sources.iter_mut().zip(&targets).enumerate() {
+            let port = target.to_string();
+            let lines: Vec<Vec<String>> = [
+                "SET k v",
+                "SET t v PX 100000",
+                "RPUSH l a b c",
+                "HSET h f v g w",
+                "SET c v",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 AUTH pw",
+                "EXISTS k",
+                "MIGRATE 127.0.0.1 {port} nosuch 0 1000 AUTH pw",
+                "SET k v2",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 AUTH pw",
+                "EXISTS k",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 REPLACE AUTH pw",
+                "MIGRATE 127.0.0.1 {port} c 0 1000 COPY AUTH pw",
+                "EXISTS c",
+                "MIGRATE 127.0.0.1 {port} c 3 1000 AUTH2 default pw",
+                "MIGRATE 127.0.0.1 {port} l 0 1000 AUTH wrong",
+                "EXISTS l",
+                "MIGRATE 127.0.0.1 {port} l 0 1000",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 KEYS l",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 BOGUS",
+                "MIGRATE 127.0.0.1 {port} k x 1000",
+                "MIGRATE 127.0.0.1 {port} k 0 x",
+                "MIGRATE 127.0.0.1 {port} k 0 1000 AUTH",
+                "MIGRATE 127.0.0.1 1 l 0 200",
+                "MIGRATE 127.0.0.1 {port} _ 0 1000 AUTH pw KEYS l h t nosuch",
+                "DBSIZE",
+            ]
+            .iter()
+            .map(|l| {
+                l.replace("{port}", &port)
+                    .split(' ')
+                    .map(|w| {
+                        if w == "_" {
+                            String::new()
+                        } else {
+                            w.to_string()
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+            for words in &lines {
+                replies[i].push(source.args(words));
+            }
+        }
+        let [redis_replies, spindle_replies] = replies;
+        for (n, (got, want)) in spindle_replies.iter().zip(&redis_replies).enumerate() {
+            assert_eq!(
+                got, want,
+                "reply {n} (target is spindle: {target_is_spindle}): spindle (left), redis-server (right)"
+            );
+        }
+        // What each target holds.
+        let held: Vec<Vec<Frame>> = targets
+            .iter()
+            .map(|&port| {
+                let mut t = Raw::connect(port);
+                assert_eq!(t.line("AUTH pw"), ok());
+                let mut seen: Vec<Frame> = [
+                    "GET k",
+                    "GET c",
+                    "LRANGE l 0 -1",
+                    "HGETALL h",
+                    "GET t",
+                    "DBSIZE",
+                    "SELECT 3",
+                    "GET c",
+                    "DBSIZE",
+                ]
+                .iter()
+                .map(|l| t.line(l))
+                .collect();
+                assert_eq!(t.line("SELECT 0"), ok());
+                let Frame::Integer(ttl) = t.line("PTTL t") else {
+                    panic!("PTTL")
+                };
+                assert!(
+                    (90_000..=100_000).contains(&ttl),
+                    "t's TTL on the target: {ttl}"
+                );
+                seen.push(t.line("PTTL k"));
+                seen
+            })
+            .collect();
+        assert_eq!(
+            held[1], held[0],
+            "the targets: spindle's (left), redis-server's (right)"
+        );
+        assert_eq!(held[0][0], Frame::Bulk("v2".into()));
+    }
+}

@@ -10,12 +10,10 @@ use redis::{Connection, Value};
 use super::{spawn_and_read_port, spindle, Running};
 
 /// The commands of redis-server 7.0.15 that spindle kv does not serve: FAILOVER (a
-/// coordinated switch of roles with a replica) and MIGRATE (moving keys to another server);
-/// docs/kv.md says why.
-pub const NOT_SERVED: &[&str] = &["failover", "migrate"];
+/// coordinated switch of roles with a replica); docs/kv.md says why.
+pub const NOT_SERVED: &[&str] = &["failover"];
 
 /// A redis-server on a free port, without persistence, stopped on drop.
-
 pub struct RedisServer {
     child: Child,
     /// The port it listens on (127.0.0.1).
@@ -55,7 +53,7 @@ impl RedisServer {
         };
         let server = RedisServer { child, port, dir };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while connect(port).is_none() {
+        while !answers(port) {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -74,6 +72,19 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// True once the server on `port` answers a PING, with PONG or (under `requirepass`) NOAUTH.
+fn answers(port: u16) -> bool {
+    use std::io::{BufRead, Write};
+    let Ok(mut c) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    c.write_all(b"PING\r\n").is_ok()
+        && std::io::BufReader::new(c).read_line(&mut line).is_ok()
+        && (line.starts_with("+PONG") || line.starts_with("-NOAUTH"))
 }
 
 /// A connection that has answered PING, or `None` while nothing accepts on `port`.

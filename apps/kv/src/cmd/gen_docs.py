@@ -58,8 +58,24 @@ def s(text):
     return json.dumps(text, ensure_ascii=False)
 
 
+def c_text(text):
+    """`text` as redis-server holds it: Redis's generator pastes each string between quotes
+    into C source, so a `"` inside ends one literal and starts the next (the empty token
+    `""` is an empty string) and backslash escapes are C's."""
+    out, chars = [], iter(text)
+    for ch in chars:
+        if ch == '"':
+            continue
+        if ch == "\\":
+            nxt = next(chars, "")
+            out.append({"n": "\n", "t": "\t", "r": "\r", "0": "\0"}.get(nxt, nxt))
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
 def bulk(text):
-    return "Bulk(%s)" % s(text)
+    return "Bulk(%s)" % s(c_text(text))
 
 
 def status(text):

@@ -29,6 +29,7 @@ pub(crate) mod info;
 pub(crate) mod introspect;
 pub(crate) mod keys;
 pub(crate) mod list;
+pub(crate) mod migrate;
 pub(crate) mod multi;
 pub(crate) mod persist;
 pub(crate) mod pubsub;
@@ -516,6 +517,7 @@ pub(crate) fn commands() -> &'static [Command] {
             geo::COMMANDS,
             hll::COMMANDS,
             introspect::COMMANDS,
+            migrate::COMMANDS,
             persist::COMMANDS,
             repl::COMMANDS,
             scripting::COMMANDS,
