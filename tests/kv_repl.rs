@@ -691,3 +691,161 @@ fn a_masters_fullresync_offset_out_of_range_is_refused() {
     drop(replica);
     master.join().unwrap();
 }
+
+/// `ROLE`'s first word on `c`: "master" or "slave".
+fn role(c: &mut Connection) -> String {
+    let reply: Vec<Value> = redis::cmd("ROLE").query(c).unwrap();
+    match reply.first() {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("ROLE: {other:?}"),
+    }
+}
+
+/// FAILOVER from `master` to `replica` (its replica, listening on `replica_port`): the
+/// replica becomes the master, the old master follows it with its data and the stream of
+/// the new master's writes, and refuses writes as a replica does.
+fn fails_over(master: &mut Connection, replica: &mut Connection, replica_port: u16) {
+    write_some(master, 0);
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(master).unwrap();
+    assert_eq!(acked, 1);
+    converge(master, replica, Duration::from_secs(20));
+    let ok: String = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(replica_port)
+        .arg("TIMEOUT")
+        .arg(20_000)
+        .query(master)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = redis::cmd("INFO").arg("replication").query(master).unwrap();
+        if role(replica) == "master"
+            && info.contains("master_link_status:up")
+            && info.contains("master_failover_state:no-failover")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failover:\n{info}");
+        std::thread::sleep(Duration::from_millis(20)); // polling the condition
+    }
+    assert_eq!(role(master), "slave");
+    for round in 1..5 {
+        write_some(replica, round);
+    }
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(replica).unwrap();
+    assert_eq!(acked, 1, "the old master acknowledges the new one's stream");
+    converge(replica, master, Duration::from_secs(20));
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<String>(master);
+    let refused = refused.expect_err("a write to the old master");
+    assert_eq!(refused.kind(), redis::ErrorKind::ReadOnly, "{refused}");
+}
+
+/// Attaches the replica on `replica_port` to the master on `master_port` and waits for the
+/// link.
+fn attach(replica: &mut Connection, master_port: u16) {
+    let ok: String = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(master_port)
+        .query(replica)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_link_up(replica);
+}
+
+#[test]
+fn failover_hands_a_spindle_master_over_to_its_spindle_replica() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let (mut m, mut r) = (connect(mport).unwrap(), connect(rport).unwrap());
+    attach(&mut r, mport);
+    fails_over(&mut m, &mut r, rport);
+}
+
+#[test]
+fn failover_hands_a_spindle_master_over_to_a_redis_server_replica() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (mut m, mut r) = (connect(mport).unwrap(), redis.connect());
+    attach(&mut r, mport);
+    fails_over(&mut m, &mut r, redis.port);
+}
+
+#[test]
+fn failover_hands_a_redis_server_master_over_to_a_spindle_replica() {
+    let Some(redis) = RedisServer::start_with(&["--repl-diskless-sync-delay", "0"]) else {
+        return;
+    };
+    let (_replica_server, rport) = spindle_kv_with(&[]);
+    let (mut m, mut r) = (redis.connect(), connect(rport).unwrap());
+    attach(&mut r, redis.port);
+    fails_over(&mut m, &mut r, rport);
+}
+
+#[test]
+fn failover_is_refused_and_aborted_as_redis_does() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let (replica_server, rport) = spindle_kv_with(&[]);
+    let (mut m, mut r) = (connect(mport).unwrap(), connect(rport).unwrap());
+    let error = |c: &mut Connection, args: &[&str]| -> String {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        match cmd.query::<Value>(c) {
+            Err(e) => e.to_string(),
+            Ok(v) => panic!("{args:?} answered {v:?}"),
+        }
+    };
+    assert!(error(&mut m, &["FAILOVER", "ABORT"]).contains("No failover in progress."));
+    assert!(error(&mut m, &["FAILOVER"]).contains("FAILOVER requires connected replicas."));
+    attach(&mut r, mport);
+    assert!(
+        error(&mut r, &["FAILOVER"]).contains("FAILOVER is not valid when server is a replica.")
+    );
+    assert!(error(&mut m, &["FAILOVER", "TO", "127.0.0.1", "1"])
+        .contains("FAILOVER target HOST and PORT is not a replica."));
+    assert!(error(&mut m, &["FAILOVER", "FORCE", "TIMEOUT", "100"])
+        .contains("FAILOVER with force option requires both a timeout and target HOST and IP."));
+    // A replica that never catches up (stopped, while the master has written more): the
+    // failover waits, and ABORT ends it.
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &replica_server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let ok: String = redis::cmd("SET")
+        .arg("unseen")
+        .arg("x")
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let ok: String = redis::cmd("FAILOVER").query(&mut m).unwrap();
+    assert_eq!(ok, "OK");
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
+    assert!(
+        info.contains("master_failover_state:waiting-for-sync"),
+        "{info}"
+    );
+    assert!(error(&mut m, &["FAILOVER"]).contains("FAILOVER already in progress."));
+    assert!(error(&mut m, &["REPLICAOF", "NO", "ONE"])
+        .contains("REPLICAOF not allowed while failing over."));
+    let ok: String = redis::cmd("FAILOVER").arg("ABORT").query(&mut m).unwrap();
+    assert_eq!(ok, "OK");
+    let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
+    assert!(info.contains("master_failover_state:no-failover"), "{info}");
+    let ok: String = redis::cmd("SET")
+        .arg("after")
+        .arg("abort")
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    assert_eq!(role(&mut m), "master");
+    signal("-CONT");
+}

@@ -9,10 +9,6 @@ use redis::{Connection, Value};
 
 use super::{spawn_and_read_port, spindle, Running};
 
-/// The commands of redis-server 7.0.15 that spindle kv does not serve: FAILOVER (a
-/// coordinated switch of roles with a replica); docs/kv.md says why.
-pub const NOT_SERVED: &[&str] = &["failover"];
-
 /// A redis-server on a free port, without persistence, stopped on drop.
 pub struct RedisServer {
     child: Child,

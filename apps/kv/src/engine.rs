@@ -366,10 +366,13 @@ impl Engine {
         args: &[Bytes],
         now: Instant,
     ) -> Option<Duration> {
-        let (until, all) = self.shared.pause?;
         let now_ms = self.shared.unix_ms(now);
-        if now_ms >= until {
+        if self.shared.pause.is_some_and(|(until, _)| now_ms >= until) {
             self.shared.pause = None;
+        }
+        // A failover holds writes until it is over (checked again every 100 ms).
+        let failover = self.shared.repl.failing_over();
+        if self.shared.pause.is_none() && !failover {
             return None;
         }
         let command = args.first().and_then(|n| cmd::lookup(n))?;
@@ -377,10 +380,17 @@ impl Engine {
         if command.name == "client" || client.multi.is_some() {
             return None;
         }
-        if !all && command.flags & flags::WRITE == 0 {
-            return None;
-        }
-        Some(Duration::from_millis(until - now_ms))
+        let write = command.flags & flags::WRITE != 0;
+        let paused = match self.shared.pause {
+            Some((until, all)) if all || write => until - now_ms,
+            _ => 0,
+        };
+        let held = if failover && write {
+            paused.max(100)
+        } else {
+            paused
+        };
+        (held > 0).then(|| Duration::from_millis(held))
     }
 
     /// The checks made before a command runs or is queued.

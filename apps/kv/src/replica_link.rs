@@ -257,21 +257,61 @@ impl MasterLinkProtocol {
                 self.step = Step::Capa;
             }
             Step::Capa => {
-                let (replid, offset) = {
+                let (replid, offset, failover) = {
                     let engine = self.server.borrow();
                     let repl = &engine.shared.repl;
+                    let failover = repl.failover.as_ref().is_some_and(|f| f.in_progress);
                     // A replica that has followed a stream asks to continue it.
-                    match repl.backlog {
+                    let (replid, offset) = match repl.backlog {
                         Some(_) => (repl.replid.clone(), (repl.offset() + 1).to_string()),
                         None => ("?".to_string(), "-1".to_string()),
-                    }
+                    };
+                    (replid, offset, failover)
                 };
                 log::info!("Trying a partial resynchronization (request {replid}:{offset}).");
-                Self::send(tx, &[b"PSYNC", replid.as_bytes(), offset.as_bytes()]);
+                if failover {
+                    // The old master hands over: the replica becomes the master it follows.
+                    Self::send(
+                        tx,
+                        &[b"PSYNC", replid.as_bytes(), offset.as_bytes(), b"FAILOVER"],
+                    );
+                } else {
+                    Self::send(tx, &[b"PSYNC", replid.as_bytes(), offset.as_bytes()]);
+                }
                 self.step = Step::Psync;
             }
             Step::Psync => {
                 let words: Vec<&str> = line.split(' ').collect();
+                let accepted = matches!(words.first(), Some(&"+FULLRESYNC" | &"+CONTINUE"));
+                // A failover ends with the target's answer: over if it took the stream, given
+                // up (this server a master again) if it refused.
+                let given_up = {
+                    let mut engine = self.server.borrow_mut();
+                    let engine = &mut *engine;
+                    let failing_over = engine
+                        .shared
+                        .repl
+                        .failover
+                        .as_ref()
+                        .is_some_and(|f| f.in_progress);
+                    if failing_over && accepted {
+                        engine.shared.repl.failover = None;
+                    }
+                    let given_up = failing_over
+                        && !accepted
+                        && engine
+                            .shared
+                            .repl
+                            .abort_failover("Failover target rejected psync request");
+                    if given_up {
+                        engine.db.propagation.start_repl_feed();
+                    }
+                    given_up
+                };
+                if given_up {
+                    self.fail(&format!("Failover target rejected PSYNC: {line}"), tx);
+                    return false;
+                }
                 match words.as_slice() {
                     ["+FULLRESYNC", id, offset] => {
                         // Offsets are Redis's `long long`: one past it, or a negative one, would

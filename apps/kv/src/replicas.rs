@@ -356,6 +356,61 @@ pub(crate) fn start_repl_hook(reactor: &mut Reactor, server: Rc<RefCell<Engine>>
     });
 }
 
+/// A failover waiting for its replica: at the timeout it gives up (or, with FORCE, goes on
+/// with the target as it is); once the target — or, without `TO`, any replica — has
+/// acknowledged the whole stream, this server follows it (its replicas are let go, as Redis
+/// lets them go, to resync) and its link asks `PSYNC … FAILOVER`.
+fn failover_cron(r: &mut Reactor, engine: &mut Engine) {
+    let now_ms = engine.shared.unix_ms(r.now());
+    let repl = &mut engine.shared.repl;
+    let Some(mut failover) = repl.failover.clone().filter(|f| !f.in_progress) else {
+        return;
+    };
+    let offset = repl.offset();
+    let caught_up = repl.replicas.iter().find(|a| {
+        a.ack == offset
+            && failover
+                .target
+                .as_ref()
+                .is_none_or(|(host, port)| a.ip.eq_ignore_ascii_case(host) && a.port == *port)
+    });
+    let target = match (caught_up, failover.end_ms) {
+        (Some(a), _) => {
+            log::info!(
+                "Failover target {}:{} is synced, failing over.",
+                a.ip,
+                a.port
+            );
+            (a.ip.clone(), a.port)
+        }
+        (None, Some(end)) if end <= now_ms => match (&failover.target, failover.force) {
+            (Some(target), true) => {
+                log::info!(
+                    "FAILOVER to {}:{} time out exceeded, failing over.",
+                    target.0,
+                    target.1
+                );
+                target.clone()
+            }
+            _ => {
+                if repl.abort_failover("Replica never caught up before timeout") {
+                    engine.db.propagation.start_repl_feed();
+                }
+                return;
+            }
+        },
+        (None, _) => return,
+    };
+    failover.target = Some(target.clone());
+    failover.in_progress = true;
+    repl.failover = Some(failover);
+    for replica in std::mem::take(&mut repl.replicas) {
+        r.lose_connection_of(replica.conn);
+    }
+    repl.follow(target.0, target.1);
+    engine.db.propagation.stop_repl_feed();
+}
+
 /// Replication's share of the cron: a master pings its replicas every
 /// `repl-ping-replica-period` seconds (through the stream, as Redis does); a replica
 /// acknowledges its offset every second, and connects to the master REPLICAOF named.
@@ -395,7 +450,12 @@ pub(crate) fn repl_cron(
                 .and_then(|s| s.parse::<u64>().ok())
                 .unwrap_or(10)
                 .max(1);
-            if !engine.shared.repl.replicas.is_empty() && (*tick).is_multiple_of(hz * period) {
+            failover_cron(r, &mut engine);
+            // No PING while a failover waits: it would move the offset the replicas must reach.
+            if !engine.shared.repl.replicas.is_empty()
+                && !engine.shared.repl.failing_over()
+                && (*tick).is_multiple_of(hz * period)
+            {
                 let mut ping = BytesMut::new();
                 crate::propagate::encode(&mut ping, &[&b"PING"[..]]);
                 if let Some(feed) = engine.db.propagation.repl.as_mut() {

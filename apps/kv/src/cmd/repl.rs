@@ -7,7 +7,7 @@ use super::args::{arg, int_arg, is};
 use super::cmd;
 use super::ctx::{flags::*, CmdResult, Command, Ctx};
 use crate::error::CmdError;
-use crate::repl::{LinkState, MasterLink, Role, SyncRequest};
+use crate::repl::{Failover, LinkState, Role, SyncRequest};
 
 /// This family's rows of the command table.
 pub(crate) static COMMANDS: &[Command] = &[
@@ -18,11 +18,15 @@ pub(crate) static COMMANDS: &[Command] = &[
     cmd("psync", -3, ADMIN | NO_MULTI, (0, 0, 0), psync),
     cmd("sync", 1, ADMIN | NO_MULTI, (0, 0, 0), sync),
     cmd("wait", 3, 0, (0, 0, 0), wait),
+    cmd("failover", -1, ADMIN, (0, 0, 0), failover),
 ];
 
 /// `REPLICAOF host port` / `REPLICAOF NO ONE`.
 fn replicaof(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     let (host, port) = (arg(args, 1), arg(args, 2));
+    if ctx.shared.repl.failing_over() {
+        return Err(CmdError::err("REPLICAOF not allowed while failing over."));
+    }
     let repl = &mut ctx.shared.repl;
     if is(host, "no") && is(port, "one") {
         if repl.is_replica() {
@@ -30,9 +34,7 @@ fn replicaof(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 "MASTER MODE enabled (user request from 'id={}')",
                 ctx.client.id
             );
-            repl.shift_replid();
-            repl.role = Role::Master;
-            repl.changed = true;
+            repl.promote();
             // From now on this server's own writes make the stream its replicas follow.
             ctx.db.propagation.start_repl_feed();
         }
@@ -54,16 +56,88 @@ fn replicaof(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         "REPLICAOF {host}:{port} enabled (user request from 'id={}')",
         ctx.client.id
     );
-    repl.role = Role::Replica(MasterLink {
-        host,
-        port,
-        state: LinkState::Connect,
-        conn: None,
-        last_io_ms: 0,
-    });
-    repl.changed = true;
+    repl.follow(host, port);
     // A replica's stream is its master's, fed verbatim: its own commands are not re-encoded.
     ctx.db.propagation.stop_repl_feed();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms]`, with Redis's checks in Redis's
+/// order: writes are held from now on, and the replication cron fails over once the target
+/// (or any replica) has acknowledged the whole stream.
+fn failover(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 2 && is(arg(args, 1), "abort") {
+        if !ctx.shared.repl.failing_over() {
+            return Err(CmdError::err("No failover in progress."));
+        }
+        if ctx.shared.repl.abort_failover("Failover manually aborted") {
+            ctx.db.propagation.start_repl_feed();
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let (mut timeout, mut force, mut target) = (0i64, false, None);
+    let mut j = 1;
+    while let Some(word) = args.get(j) {
+        if is(word, "timeout") && j + 1 < args.len() && timeout == 0 {
+            timeout = int_arg(arg(args, j + 1))?;
+            if timeout <= 0 {
+                return Err(CmdError::err("FAILOVER timeout must be greater than 0"));
+            }
+            j += 1;
+        } else if is(word, "to") && j + 2 < args.len() && target.is_none() {
+            let port = int_arg(arg(args, j + 2))?;
+            target = Some((String::from_utf8_lossy(arg(args, j + 1)).into_owned(), port));
+            j += 2;
+        } else if is(word, "force") && !force {
+            force = true;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let repl = &ctx.shared.repl;
+    if repl.failing_over() {
+        return Err(CmdError::err("FAILOVER already in progress."));
+    }
+    if repl.is_replica() {
+        return Err(CmdError::err(
+            "FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    if repl.replicas.is_empty() {
+        return Err(CmdError::err("FAILOVER requires connected replicas."));
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(CmdError::err(
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let found = repl
+                .replicas
+                .iter()
+                .any(|r| r.ip.eq_ignore_ascii_case(&host) && i64::from(r.port) == port);
+            let port = u16::try_from(port)
+                .ok()
+                .filter(|_| found)
+                .ok_or_else(|| CmdError::err("FAILOVER target HOST and PORT is not a replica."))?;
+            log::info!("FAILOVER requested to {host}:{port}.");
+            Some((host, port))
+        }
+        None => {
+            log::info!("FAILOVER requested to any replica.");
+            None
+        }
+    };
+    ctx.shared.repl.failover = Some(Failover {
+        target,
+        end_ms: (timeout > 0).then(|| ctx.now.saturating_add(timeout as u64)),
+        force,
+        in_progress: false,
+    });
     ctx.out.ok();
     Ok(())
 }
@@ -152,6 +226,28 @@ fn replconf(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
 /// `PSYNC replid offset`: left to the session, which answers +FULLRESYNC (and the snapshot)
 /// or +CONTINUE, then streams.
 fn psync(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
+    // `PSYNC replid offset FAILOVER`: our master hands over to us, if we follow its stream.
+    if args.len() > 3 && is(arg(args, 3), "failover") {
+        let replid = String::from_utf8_lossy(arg(args, 1)).into_owned();
+        log::warn!("Failover request received for replid {replid}.");
+        if !ctx.shared.repl.is_replica() {
+            return Err(CmdError::err("PSYNC FAILOVER can't be sent to a master."));
+        }
+        if !replid.eq_ignore_ascii_case(&ctx.shared.repl.replid) {
+            return Err(CmdError::err("PSYNC FAILOVER replid must match my replid."));
+        }
+        ctx.shared.repl.promote();
+        ctx.db.propagation.start_repl_feed();
+        log::info!(
+            "MASTER MODE enabled (failover request from 'id={}')",
+            ctx.client.id
+        );
+    }
+    if ctx.shared.repl.failing_over() {
+        return Err(CmdError::Msg(
+            "NOMASTERLINK Can't SYNC while failing over".into(),
+        ));
+    }
     if let Role::Replica(link) = &ctx.shared.repl.role {
         if link.state != LinkState::Connected {
             return Err(CmdError::Msg(

@@ -137,6 +137,21 @@ pub(crate) enum SyncRequest {
     Sync,
 }
 
+/// A coordinated failover (FAILOVER) of a master to one of its replicas: writes are held
+/// until a replica has acknowledged the whole stream, then this server follows that replica
+/// and asks it `PSYNC replid offset FAILOVER`, which makes it the master.
+#[derive(Debug, Clone)]
+pub(crate) struct Failover {
+    /// The replica named by `TO host port`, or the first one found caught up.
+    pub(crate) target: Option<(String, u16)>,
+    /// When the wait for the replica ends (`TIMEOUT`), in Unix ms.
+    pub(crate) end_ms: Option<u64>,
+    /// `FORCE`: at the timeout, fail over to the target even if it has not caught up.
+    pub(crate) force: bool,
+    /// The target has caught up (or the timeout forced it): this server follows it now.
+    pub(crate) in_progress: bool,
+}
+
 /// The server's replication state.
 #[derive(Debug)]
 pub(crate) struct Repl {
@@ -166,6 +181,8 @@ pub(crate) struct Repl {
     pub(crate) link_conn: Option<ConnId>,
     /// A snapshot for full resyncs being written by a child, while there is one.
     pub(crate) snapshot: Option<Snapshot>,
+    /// A FAILOVER under way, while there is one.
+    pub(crate) failover: Option<Failover>,
 }
 
 impl Repl {
@@ -185,6 +202,7 @@ impl Repl {
             getack: false,
             link_conn: None,
             snapshot: None,
+            failover: None,
         }
     }
 
@@ -236,6 +254,51 @@ impl Repl {
         self.replicas.iter().filter(|r| r.ack >= offset).count()
     }
 
+    /// Becomes a master (REPLICAOF NO ONE, a PSYNC FAILOVER from the master, an aborted
+    /// failover): a new replication id, the old one kept for the replicas that followed it.
+    /// The caller starts the stream of this server's own writes.
+    pub(crate) fn promote(&mut self) {
+        self.shift_replid();
+        self.role = Role::Master;
+        self.changed = true;
+    }
+
+    /// Follows `host:port` (REPLICAOF, a failover): the link is made by the next cron. The
+    /// caller stops the stream of this server's own writes.
+    pub(crate) fn follow(&mut self, host: String, port: u16) {
+        self.role = Role::Replica(MasterLink {
+            host,
+            port,
+            state: LinkState::Connect,
+            conn: None,
+            last_io_ms: 0,
+        });
+        self.changed = true;
+    }
+
+    /// Ends a failover that did not happen: a server that had begun to follow the target is
+    /// a master again (with a new replication id, as Redis's `replicationUnsetMaster`), and
+    /// the held writes go on. True if it became a master again: the caller starts the stream
+    /// of its own writes.
+    pub(crate) fn abort_failover(&mut self, why: &str) -> bool {
+        let Some(failover) = self.failover.take() else {
+            return false;
+        };
+        match &failover.target {
+            Some((host, port)) => log::info!("FAILOVER to {host}:{port} aborted: {why}"),
+            None => log::info!("FAILOVER to any replica aborted: {why}"),
+        }
+        if failover.in_progress {
+            self.promote();
+        }
+        failover.in_progress
+    }
+
+    /// Whether writes are held for a failover.
+    pub(crate) fn failing_over(&self) -> bool {
+        self.failover.is_some()
+    }
+
     /// Whether this server follows a master.
     pub(crate) fn is_replica(&self) -> bool {
         matches!(self.role, Role::Replica(_))
@@ -283,10 +346,15 @@ pub(crate) fn info_section(repl: &Repl, now_ms: u64) -> String {
         None => (0, 1 << 20, 0, 0),
     };
     s.push_str(&format!(
-        "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
+        "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\n\
          master_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{active}\r\n\
          repl_backlog_size:{size}\r\nrepl_backlog_first_byte_offset:{first}\r\n\
          repl_backlog_histlen:{histlen}\r\n\r\n",
+        match &repl.failover {
+            None => "no-failover",
+            Some(f) if f.in_progress => "failover-in-progress",
+            Some(_) => "waiting-for-sync",
+        },
         repl.replid,
         repl.replid2,
         repl.offset(),
