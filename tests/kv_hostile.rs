@@ -331,3 +331,40 @@ fn a_request_larger_than_the_query_buffer_limit_closes_its_connection() {
     assert!(closed(big.stream()));
     assert_eq!(probe.call(&[b"PING"]), Reply::Simple("PONG".into()));
 }
+
+/// A MIGRATE target that answers with an endless line: the exchange fails (a reply line is
+/// read up to 1 KiB) and the key stays.
+#[test]
+fn a_migrate_target_sending_an_endless_line_fails_the_migrate() {
+    use std::io::{Read, Write};
+    let (_server, port) = kv(&[]);
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target_port = target.local_addr().unwrap().port();
+    let feeder = std::thread::spawn(move || {
+        let (mut conn, _) = target.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = conn.read(&mut request);
+        let chunk = vec![b'x'; 64 * 1024];
+        // Until MIGRATE gives up and closes the connection.
+        while conn.write_all(&chunk).is_ok() {}
+    });
+    let mut resp = Resp::connect(port);
+    assert_eq!(resp.call(&[b"SET", b"k", b"v"]), Reply::Simple("OK".into()));
+    let target_port = target_port.to_string();
+    let reply = resp.call(&[
+        b"MIGRATE",
+        b"127.0.0.1",
+        target_port.as_bytes(),
+        b"k",
+        b"0",
+        b"5000",
+    ]);
+    // (Tried twice, as after any failure on a kept connection: the second attempt finds the
+    // target gone, which reads as a failed write.)
+    assert!(
+        matches!(&reply, Reply::Error(e) if e.starts_with("IOERR error or timeout")),
+        "{reply:?}"
+    );
+    assert_eq!(resp.call(&[b"EXISTS", b"k"]), Reply::Integer(1));
+    feeder.join().unwrap();
+}

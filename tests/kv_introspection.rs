@@ -736,9 +736,11 @@ fn idle_timeout_scenario(port: u16) -> u64 {
     }
     let lasted = start.elapsed().as_secs();
     let list = bulk_text(&pinger.cmd("CLIENT LIST"));
-    assert_eq!(
-        client_field(&list, "client|list", "idle"),
-        Some(0),
+    // The caller has just been heard from: 0 s idle, or 1 when the whole-second clocks the
+    // servers subtract (redis-server's cached `unixtime`) ticked between reading the request
+    // and listing.
+    assert!(
+        client_field(&list, "client|list", "idle").is_some_and(|idle| idle <= 1),
         "{list}"
     );
     let sub_idle = client_field(&list, "subscribe", "idle").unwrap_or(0);

@@ -8,7 +8,7 @@
 //! unused), with the database it selected and the user it authenticated as: a MIGRATE without
 //! AUTH after one with it goes through as that user, as it does on redis-server.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -224,7 +224,9 @@ fn exchange(mut conn: TcpStream, request: &[u8], before: usize, keys: usize) -> 
     let mut refused_before = None;
     for i in 0..before + keys {
         line.clear();
-        match replies.read_line(&mut line) {
+        // A reply is one short line (Redis reads at most 1 KiB): a target that sends more
+        // without a newline fails the exchange instead of growing the line.
+        match (&mut replies).take(REPLY_MAX).read_line(&mut line) {
             Ok(n) if n > 0 && line.ends_with('\n') => {}
             Ok(_) => {
                 outcome.failed = Some(Io::Read);
@@ -251,6 +253,9 @@ fn exchange(mut conn: TcpStream, request: &[u8], before: usize, keys: usize) -> 
     }
     outcome
 }
+
+/// The longest reply line read from a target.
+const REPLY_MAX: u64 = 1024;
 
 /// How long a connection to a target is kept for the next MIGRATE, as Redis keeps its.
 const KEEP_MS: u64 = 10_000;
