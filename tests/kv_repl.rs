@@ -849,3 +849,86 @@ fn failover_is_refused_and_aborted_as_redis_does() {
     assert_eq!(role(&mut m), "master");
     signal("-CONT");
 }
+
+/// A failover whose replica does not catch up (stopped): with a TIMEOUT alone it gives up and
+/// the master stays one; with FORCE it goes on at the timeout, and the replica, once it runs
+/// again, takes over and the old master follows it.
+#[test]
+fn failover_times_out_or_is_forced_as_redis_does() {
+    let (_master_server, mport) = spindle_kv_with(&[]);
+    let (replica_server, rport) = spindle_kv_with(&[]);
+    let (mut m, mut r) = (connect(mport).unwrap(), connect(rport).unwrap());
+    attach(&mut r, mport);
+    let ok: String = redis::cmd("SET")
+        .arg("seen")
+        .arg("1")
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut m).unwrap();
+    assert_eq!(acked, 1);
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &replica_server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let failover_state = |c: &mut Connection| -> String {
+        let info: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("master_failover_state:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let wait_for = |c: &mut Connection, what: &str, done: &dyn Fn(&mut Connection) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !done(c) {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(20)); // polling the condition
+        }
+    };
+    signal("-STOP");
+    let ok: String = redis::cmd("SET")
+        .arg("unseen")
+        .arg("1")
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+
+    let ok: String = redis::cmd("FAILOVER")
+        .arg("TIMEOUT")
+        .arg(300)
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_for(&mut m, "the failover to time out", &|c| {
+        failover_state(c) == "no-failover"
+    });
+    assert_eq!(role(&mut m), "master");
+
+    let ok: String = redis::cmd("FAILOVER")
+        .arg("TO")
+        .arg("127.0.0.1")
+        .arg(rport)
+        .arg("FORCE")
+        .arg("TIMEOUT")
+        .arg(300)
+        .query(&mut m)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    wait_for(&mut m, "the forced failover to start", &|c| {
+        failover_state(c) == "failover-in-progress"
+    });
+    signal("-CONT");
+    wait_for(&mut m, "the forced failover to end", &|c| {
+        failover_state(c) == "no-failover" && role(c) == "slave"
+    });
+    assert_eq!(role(&mut r), "master");
+    wait_link_up(&mut m);
+    converge(&mut r, &mut m, Duration::from_secs(20));
+    // The write made while the replica was stopped waited in its socket: it ran that first,
+    // so nothing was lost in the handover.
+    let unseen: Option<String> = redis::cmd("GET").arg("unseen").query(&mut r).unwrap();
+    assert_eq!(unseen.as_deref(), Some("1"));
+}
