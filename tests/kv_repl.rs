@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::hostile::wait_until;
 use common::kv::{connect, run, spindle_kv_with, RedisServer};
 use redis::{Connection, Value};
 
@@ -701,6 +702,18 @@ fn role(c: &mut Connection) -> String {
     }
 }
 
+/// `INFO replication` of `c`.
+fn replication_info(c: &mut Connection) -> String {
+    redis::cmd("INFO").arg("replication").query(c).unwrap()
+}
+
+/// The `master_failover_state` field of an `INFO replication` text.
+fn failover_state(info: &str) -> &str {
+    info.lines()
+        .find_map(|l| l.strip_prefix("master_failover_state:"))
+        .unwrap_or_default()
+}
+
 /// FAILOVER from `master` to `replica` (its replica, listening on `replica_port`): the
 /// replica becomes the master, the old master follows it with its data and the stream of
 /// the new master's writes, and refuses writes as a replica does.
@@ -718,18 +731,12 @@ fn fails_over(master: &mut Connection, replica: &mut Connection, replica_port: u
         .query(master)
         .unwrap();
     assert_eq!(ok, "OK");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let info: String = redis::cmd("INFO").arg("replication").query(master).unwrap();
-        if role(replica) == "master"
+    wait_until("the failover", Duration::from_secs(20), || {
+        let info = replication_info(master);
+        role(replica) == "master"
             && info.contains("master_link_status:up")
-            && info.contains("master_failover_state:no-failover")
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no failover:\n{info}");
-        std::thread::sleep(Duration::from_millis(20)); // polling the condition
-    }
+            && failover_state(&info) == "no-failover"
+    });
     assert_eq!(role(master), "slave");
     for round in 1..5 {
         write_some(replica, round);
@@ -812,14 +819,7 @@ fn failover_is_refused_and_aborted_as_redis_does() {
         .contains("FAILOVER with force option requires both a timeout and target HOST and IP."));
     // A replica that never catches up (stopped, while the master has written more): the
     // failover waits, and ABORT ends it.
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, &replica_server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
+    replica_server.signal("-STOP");
     let ok: String = redis::cmd("SET")
         .arg("unseen")
         .arg("x")
@@ -828,18 +828,15 @@ fn failover_is_refused_and_aborted_as_redis_does() {
     assert_eq!(ok, "OK");
     let ok: String = redis::cmd("FAILOVER").query(&mut m).unwrap();
     assert_eq!(ok, "OK");
-    let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
-    assert!(
-        info.contains("master_failover_state:waiting-for-sync"),
-        "{info}"
-    );
+    let info = replication_info(&mut m);
+    assert_eq!(failover_state(&info), "waiting-for-sync", "{info}");
     assert!(error(&mut m, &["FAILOVER"]).contains("FAILOVER already in progress."));
     assert!(error(&mut m, &["REPLICAOF", "NO", "ONE"])
         .contains("REPLICAOF not allowed while failing over."));
     let ok: String = redis::cmd("FAILOVER").arg("ABORT").query(&mut m).unwrap();
     assert_eq!(ok, "OK");
-    let info: String = redis::cmd("INFO").arg("replication").query(&mut m).unwrap();
-    assert!(info.contains("master_failover_state:no-failover"), "{info}");
+    let info = replication_info(&mut m);
+    assert_eq!(failover_state(&info), "no-failover", "{info}");
     let ok: String = redis::cmd("SET")
         .arg("after")
         .arg("abort")
@@ -847,7 +844,7 @@ fn failover_is_refused_and_aborted_as_redis_does() {
         .unwrap();
     assert_eq!(ok, "OK");
     assert_eq!(role(&mut m), "master");
-    signal("-CONT");
+    replica_server.signal("-CONT");
 }
 
 /// A failover whose replica does not catch up (stopped): with a TIMEOUT alone it gives up and
@@ -867,28 +864,7 @@ fn failover_times_out_or_is_forced_as_redis_does() {
     assert_eq!(ok, "OK");
     let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut m).unwrap();
     assert_eq!(acked, 1);
-    let signal = |sig: &str| {
-        let status = std::process::Command::new("kill")
-            .args([sig, &replica_server.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    let failover_state = |c: &mut Connection| -> String {
-        let info: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
-        info.lines()
-            .find_map(|l| l.strip_prefix("master_failover_state:"))
-            .unwrap_or_default()
-            .to_string()
-    };
-    let wait_for = |c: &mut Connection, what: &str, done: &dyn Fn(&mut Connection) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !done(c) {
-            assert!(Instant::now() < deadline, "{what}");
-            std::thread::sleep(Duration::from_millis(20)); // polling the condition
-        }
-    };
-    signal("-STOP");
+    replica_server.signal("-STOP");
     let ok: String = redis::cmd("SET")
         .arg("unseen")
         .arg("1")
@@ -902,8 +878,8 @@ fn failover_times_out_or_is_forced_as_redis_does() {
         .query(&mut m)
         .unwrap();
     assert_eq!(ok, "OK");
-    wait_for(&mut m, "the failover to time out", &|c| {
-        failover_state(c) == "no-failover"
+    wait_until("the failover to time out", Duration::from_secs(20), || {
+        failover_state(&replication_info(&mut m)) == "no-failover"
     });
     assert_eq!(role(&mut m), "master");
 
@@ -917,13 +893,17 @@ fn failover_times_out_or_is_forced_as_redis_does() {
         .query(&mut m)
         .unwrap();
     assert_eq!(ok, "OK");
-    wait_for(&mut m, "the forced failover to start", &|c| {
-        failover_state(c) == "failover-in-progress"
-    });
-    signal("-CONT");
-    wait_for(&mut m, "the forced failover to end", &|c| {
-        failover_state(c) == "no-failover" && role(c) == "slave"
-    });
+    wait_until(
+        "the forced failover to start",
+        Duration::from_secs(20),
+        || failover_state(&replication_info(&mut m)) == "failover-in-progress",
+    );
+    replica_server.signal("-CONT");
+    wait_until(
+        "the forced failover to end",
+        Duration::from_secs(20),
+        || failover_state(&replication_info(&mut m)) == "no-failover" && role(&mut m) == "slave",
+    );
     assert_eq!(role(&mut r), "master");
     wait_link_up(&mut m);
     converge(&mut r, &mut m, Duration::from_secs(20));

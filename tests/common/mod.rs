@@ -165,13 +165,18 @@ impl Running {
         }
     }
 
-    /// Sends SIGTERM and waits for the process to exit; panics if it does not in time.
-    pub fn terminate(&mut self) -> ExitStatus {
+    /// Sends the signal `sig` (`-STOP`, `-CONT`, `-TERM`…) with kill(1).
+    pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
+            .args([sig, &self.pid().to_string()])
             .status()
             .expect("run kill");
-        assert!(status.success(), "kill -TERM {} failed", self.pid());
+        assert!(status.success(), "kill {sig} {} failed", self.pid());
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; panics if it does not in time.
+    pub fn terminate(&mut self) -> ExitStatus {
+        self.signal("-TERM");
         match self.wait_for_exit(RUN_TIMEOUT) {
             Some(status) => status,
             None => panic!(
