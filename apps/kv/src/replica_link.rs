@@ -296,17 +296,13 @@ impl MasterLinkProtocol {
                         .is_some_and(|f| f.in_progress);
                     if failing_over && accepted {
                         engine.shared.repl.failover = None;
+                    } else if failing_over {
+                        engine.shared.repl.abort_failover(
+                            "Failover target rejected psync request",
+                            &mut engine.db.propagation,
+                        );
                     }
-                    let given_up = failing_over
-                        && !accepted
-                        && engine
-                            .shared
-                            .repl
-                            .abort_failover("Failover target rejected psync request");
-                    if given_up {
-                        engine.db.propagation.start_repl_feed();
-                    }
-                    given_up
+                    failing_over && !accepted
                 };
                 if given_up {
                     self.fail(&format!("Failover target rejected PSYNC: {line}"), tx);

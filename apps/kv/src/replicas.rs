@@ -393,9 +393,10 @@ fn failover_cron(r: &mut Reactor, engine: &mut Engine) {
                 target.clone()
             }
             _ => {
-                if repl.abort_failover("Replica never caught up before timeout") {
-                    engine.db.propagation.start_repl_feed();
-                }
+                repl.abort_failover(
+                    "Replica never caught up before timeout",
+                    &mut engine.db.propagation,
+                );
                 return;
             }
         },
@@ -407,8 +408,7 @@ fn failover_cron(r: &mut Reactor, engine: &mut Engine) {
     for replica in std::mem::take(&mut repl.replicas) {
         r.lose_connection_of(replica.conn);
     }
-    repl.follow(target.0, target.1);
-    engine.db.propagation.stop_repl_feed();
+    repl.follow(target.0, target.1, &mut engine.db.propagation);
 }
 
 /// Replication's share of the cron: a master pings its replicas every

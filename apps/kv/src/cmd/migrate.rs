@@ -99,7 +99,8 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     }
 
     let host = String::from_utf8_lossy(arg(args, 1)).into_owned();
-    // Redis reads the port with atoi: what is not a number is port 0, which nothing answers.
+    // A port that is not a number is port 0, which nothing answers (Redis's atoi reads one as
+    // 0 too, though it takes the leading digits of "12ab", which this refuses).
     let port: u16 = std::str::from_utf8(arg(args, 2))
         .ok()
         .and_then(|p| p.trim().parse().ok())
@@ -113,12 +114,13 @@ fn migrate(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         };
         let select = last_dbid != Some(dbid);
         let mut request = BytesMut::new();
-        match (username, password) {
-            (Some(user), Some(pass)) => {
-                crate::propagate::encode(&mut request, &[&b"AUTH"[..], user, pass])
-            }
-            (None, Some(pass)) => crate::propagate::encode(&mut request, &[&b"AUTH"[..], pass]),
-            _ => {}
+        if let Some(pass) = password {
+            let auth: Vec<&[u8]> = [&b"AUTH"[..]]
+                .into_iter()
+                .chain(username)
+                .chain([pass])
+                .collect();
+            crate::propagate::encode(&mut request, &auth);
         }
         if select {
             let db = dbid.to_string();

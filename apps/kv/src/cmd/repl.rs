@@ -34,9 +34,7 @@ fn replicaof(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
                 "MASTER MODE enabled (user request from 'id={}')",
                 ctx.client.id
             );
-            repl.promote();
-            // From now on this server's own writes make the stream its replicas follow.
-            ctx.db.propagation.start_repl_feed();
+            repl.promote(&mut ctx.db.propagation);
         }
         ctx.out.ok();
         return Ok(());
@@ -56,9 +54,7 @@ fn replicaof(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         "REPLICAOF {host}:{port} enabled (user request from 'id={}')",
         ctx.client.id
     );
-    repl.follow(host, port);
-    // A replica's stream is its master's, fed verbatim: its own commands are not re-encoded.
-    ctx.db.propagation.stop_repl_feed();
+    repl.follow(host, port, &mut ctx.db.propagation);
     ctx.out.ok();
     Ok(())
 }
@@ -71,9 +67,9 @@ fn failover(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         if !ctx.shared.repl.failing_over() {
             return Err(CmdError::err("No failover in progress."));
         }
-        if ctx.shared.repl.abort_failover("Failover manually aborted") {
-            ctx.db.propagation.start_repl_feed();
-        }
+        ctx.shared
+            .repl
+            .abort_failover("Failover manually aborted", &mut ctx.db.propagation);
         ctx.out.ok();
         return Ok(());
     }
@@ -236,8 +232,7 @@ fn psync(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
         if !replid.eq_ignore_ascii_case(&ctx.shared.repl.replid) {
             return Err(CmdError::err("PSYNC FAILOVER replid must match my replid."));
         }
-        ctx.shared.repl.promote();
-        ctx.db.propagation.start_repl_feed();
+        ctx.shared.repl.promote(&mut ctx.db.propagation);
         log::info!(
             "MASTER MODE enabled (failover request from 'id={}')",
             ctx.client.id

@@ -14,6 +14,8 @@ use spindle_reactor::{ConnId, TimerId};
 
 use backlog::Backlog;
 
+use crate::propagate::Propagation;
+
 /// Which way data flows through this server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -255,17 +257,19 @@ impl Repl {
     }
 
     /// Becomes a master (REPLICAOF NO ONE, a PSYNC FAILOVER from the master, an aborted
-    /// failover): a new replication id, the old one kept for the replicas that followed it.
-    /// The caller starts the stream of this server's own writes.
-    pub(crate) fn promote(&mut self) {
+    /// failover): a new replication id, the old one kept for the replicas that followed it,
+    /// and from now on this server's own writes make the stream (`feed`) its replicas follow.
+    pub(crate) fn promote(&mut self, feed: &mut Propagation) {
         self.shift_replid();
         self.role = Role::Master;
         self.changed = true;
+        feed.start_repl_feed();
     }
 
-    /// Follows `host:port` (REPLICAOF, a failover): the link is made by the next cron. The
-    /// caller stops the stream of this server's own writes.
-    pub(crate) fn follow(&mut self, host: String, port: u16) {
+    /// Follows `host:port` (REPLICAOF, a failover): the link is made by the next cron. A
+    /// replica's stream is its master's, relayed verbatim: its own commands no longer go
+    /// into `feed`.
+    pub(crate) fn follow(&mut self, host: String, port: u16, feed: &mut Propagation) {
         self.role = Role::Replica(MasterLink {
             host,
             port,
@@ -274,24 +278,23 @@ impl Repl {
             last_io_ms: 0,
         });
         self.changed = true;
+        feed.stop_repl_feed();
     }
 
     /// Ends a failover that did not happen: a server that had begun to follow the target is
     /// a master again (with a new replication id, as Redis's `replicationUnsetMaster`), and
-    /// the held writes go on. True if it became a master again: the caller starts the stream
-    /// of its own writes.
-    pub(crate) fn abort_failover(&mut self, why: &str) -> bool {
+    /// the held writes go on.
+    pub(crate) fn abort_failover(&mut self, why: &str, feed: &mut Propagation) {
         let Some(failover) = self.failover.take() else {
-            return false;
+            return;
         };
         match &failover.target {
             Some((host, port)) => log::info!("FAILOVER to {host}:{port} aborted: {why}"),
             None => log::info!("FAILOVER to any replica aborted: {why}"),
         }
         if failover.in_progress {
-            self.promote();
+            self.promote(feed);
         }
-        failover.in_progress
     }
 
     /// Whether writes are held for a failover.
