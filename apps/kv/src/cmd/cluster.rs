@@ -63,17 +63,7 @@ fn module(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
     if !changes {
         return Err(subcommand_syntax(args));
     }
-    // As DEBUG does with `enable-debug-command`, "local" counts every client as local.
-    if !matches!(
-        ctx.shared.config.get("enable-module-command"),
-        Some("yes" | "local")
-    ) {
-        return Err(CmdError::err(
-            "MODULE command not allowed. If the enable-module-command option is set to \
-             \"local\", you can run it from a local connection, otherwise you need to set this \
-             option in the configuration file, and then restart the server.",
-        ));
-    }
+    ctx.check_protected("MODULE", "enable-module-command")?;
     if is(sub, "unload") {
         return Err(CmdError::err(
             "Error unloading module: no such module with that name",

@@ -102,11 +102,7 @@ fn set(ctx: &mut Ctx<'_, '_>, rest: &[Bytes]) -> CmdResult {
             _ => None,
         })
         .collect();
-    // As DEBUG does with `enable-debug-command`, "local" counts every client as local.
-    let protected_ok = matches!(
-        ctx.shared.config.get("enable-protected-configs"),
-        Some("yes" | "local")
-    );
+    let protected_ok = ctx.protected_allowed("enable-protected-configs");
     let mut next = ctx.shared.config.clone();
     next.set_many(&pairs, protected_ok).map_err(CmdError::err)?;
     for (name, value) in &pairs {

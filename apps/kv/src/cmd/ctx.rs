@@ -45,6 +45,25 @@ impl Ctx<'_, '_> {
         self.client.db
     }
 
+    /// Whether the protected-action directive `directive` (`enable-debug-command`,
+    /// `enable-module-command`, `enable-protected-configs`) lets this client act: `yes`, or
+    /// `local`, which counts every client as local.
+    pub(crate) fn protected_allowed(&self, directive: &str) -> bool {
+        matches!(self.shared.config.get(directive), Some("yes" | "local"))
+    }
+
+    /// Refuses `command` (`DEBUG`, `MODULE`) unless `directive` allows it, in Redis's words.
+    pub(crate) fn check_protected(&self, command: &str, directive: &str) -> CmdResult {
+        if self.protected_allowed(directive) {
+            return Ok(());
+        }
+        Err(CmdError::err(format!(
+            "{command} command not allowed. If the {directive} option is set to \"local\", you \
+             can run it from a local connection, otherwise you need to set this option in the \
+             configuration file, and then restart the server."
+        )))
+    }
+
     /// The table's row for `name`, in any case (COMMAND INFO; dispatch uses `cmd::lookup`).
     pub(crate) fn command(&self, name: &[u8]) -> Option<&'static Command> {
         self.commands

@@ -127,17 +127,7 @@ pub(crate) fn time(ctx: &mut Ctx<'_, '_>, _args: &[Bytes]) -> CmdResult {
 /// STRINGMATCH-TEST | LOG message | ERROR message | HELP`,
 /// when `enable-debug-command` allows it (as in Redis 7).
 pub(crate) fn debug(ctx: &mut Ctx<'_, '_>, args: &[Bytes]) -> CmdResult {
-    let allowed = matches!(
-        ctx.shared.config.get("enable-debug-command"),
-        Some("yes") | Some("local")
-    );
-    if !allowed {
-        return Err(CmdError::err(
-            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", \
-             you can run it from a local connection, otherwise you need to set this option in the \
-             configuration file, and then restart the server.",
-        ));
-    }
+    ctx.check_protected("DEBUG", "enable-debug-command")?;
     let sub = args.get(1).map_or(&[][..], |b| b);
     let rest = args.get(2..).unwrap_or_default();
     if is(sub, "populate") && !rest.is_empty() && rest.len() <= 3 {
